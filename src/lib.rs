@@ -1,0 +1,2 @@
+//! meldingsvakt: outage notifications for Norwegian health IT. See ARCHITECTURE.md.
+pub mod calendar;
