@@ -1,0 +1,611 @@
+//! Configuration: load the TOML file (and its included organization files), validate all of
+//! it, and report every problem as `FILE:LINE:COL: message` (SPEC §5.3, §5.1 `check`).
+//!
+//! Invariant: a `Config` value is always valid — every id it refers to exists — so the engine
+//! can index into it without failing.
+
+pub mod locate;
+mod raw;
+
+use crate::calendar::{Calendar, Freeze};
+use crate::tpath;
+use chrono::{Duration, NaiveDate, NaiveTime};
+use locate::{from_ignored, path_text, ConfigError, Seg, Source};
+use raw::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgKind {
+    Kommune,
+    Hf,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct SelfOrg {
+    pub id: String,
+    pub name: String,
+    pub from: String,
+    pub meldingsansvarlig: String,
+    pub phone: String,
+    pub ops: Vec<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub meldingsansvarlig: String,
+    pub extra_addresses: Vec<String>,
+    pub phone: Option<String>,
+    pub area: Option<String>,
+    pub hf: Option<String>,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KsEkomp {
+    pub area: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// Rule durations (SPEC §4); every one has the SPEC's default.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub publish_delay: Duration,
+    pub publish_priorities: BTreeSet<u8>,
+    pub statuspage_update_interval: Duration,
+    pub unplanned_notice_after: Duration,
+    pub planned_notice_threshold: Duration,
+    pub notice_lead: Duration,
+    pub followup_after: Duration,
+    pub maintenance_grace: Duration,
+    pub ack_priority1: Duration,
+    pub ack_priority2: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            publish_delay: Duration::zero(),
+            publish_priorities: [1, 2].into_iter().collect(),
+            statuspage_update_interval: Duration::minutes(30),
+            unplanned_notice_after: Duration::hours(2),
+            planned_notice_threshold: Duration::hours(2),
+            notice_lead: Duration::days(7),
+            followup_after: Duration::hours(2),
+            maintenance_grace: Duration::minutes(15),
+            ack_priority1: Duration::minutes(30),
+            ack_priority2: Duration::minutes(45),
+        }
+    }
+}
+
+/// Alertmanager label names (SPEC §5.2).
+#[derive(Debug, Clone)]
+pub struct AlertLabels {
+    pub org: String,
+    pub service: String,
+    pub kind: String,
+    pub severity: String,
+    pub impact: String,
+    pub environment: String,
+}
+
+impl Default for AlertLabels {
+    fn default() -> Self {
+        AlertLabels {
+            org: "org".into(),
+            service: "service".into(),
+            kind: "kind".into(),
+            severity: "severity".into(),
+            impact: "impact".into(),
+            environment: "environment".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub self_: SelfOrg,
+    pub orgs: Vec<Organization>,
+    pub services: Vec<Service>,
+    pub ks_ekomp: Vec<KsEkomp>,
+    pub policy: Policy,
+    pub calendar: Calendar,
+    pub labels: AlertLabels,
+    pub templates_dir: Option<PathBuf>,
+    org_index: HashMap<String, usize>,
+    service_index: HashMap<String, usize>,
+}
+
+impl Config {
+    pub fn org(&self, id: &str) -> Option<&Organization> {
+        self.org_index.get(id).map(|&i| &self.orgs[i])
+    }
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.service_index.get(id).map(|&i| &self.services[i])
+    }
+    pub fn ks_for_area(&self, area: &str) -> Option<&KsEkomp> {
+        self.ks_ekomp.iter().find(|k| k.area == area)
+    }
+    /// Whether `id` names this daemon's own organization (`"self"` or the configured id).
+    pub fn is_self(&self, id: &str) -> bool {
+        id == "self" || id == self.self_.id
+    }
+    /// Areas that have a KS e-Komp representative.
+    pub fn areas(&self) -> BTreeSet<&str> {
+        self.ks_ekomp.iter().map(|k| k.area.as_str()).collect()
+    }
+
+    /// Load and validate; on failure, every problem found.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: path.to_path_buf(),
+                line: 1,
+                col: 1,
+                message: format!("cannot read configuration: {e}"),
+            }]
+        })?;
+        Self::from_str_at(path, text)
+    }
+
+    /// Validate a configuration given as text; `path` names it in errors and anchors includes.
+    pub fn from_str_at(path: &Path, text: String) -> Result<Config, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let main = parse_source::<RawConfig>(path, text, &mut errors);
+        let (main_src, raw) = match main {
+            Some(x) => x,
+            None => return Err(errors),
+        };
+        let mut sources = vec![main_src];
+        // Organizations with (source index, index within that source).
+        let mut orgs: Vec<(usize, usize, RawOrg)> = Vec::new();
+        let base = path.parent().unwrap_or(Path::new("."));
+        for (i, pattern) in raw.include.iter().enumerate() {
+            let full = base.join(pattern);
+            let full_s = full.to_string_lossy().to_string();
+            let matches: Vec<PathBuf> = match glob::glob(&full_s) {
+                Ok(paths) => paths.filter_map(Result::ok).collect(),
+                Err(e) => {
+                    errors.push(sources[0].error_path(&tpath!["include", i], false, format!("bad include pattern {pattern:?}: {e}")));
+                    continue;
+                }
+            };
+            if matches.is_empty() {
+                errors.push(sources[0].error_path(
+                    &tpath!["include", i],
+                    false,
+                    format!("include {pattern:?} matches no file (looked for {full_s})"),
+                ));
+            }
+            let mut matches = matches;
+            matches.sort();
+            for m in matches {
+                let t = match std::fs::read_to_string(&m) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.push(sources[0].error_path(&tpath!["include", i], false, format!("cannot read {}: {e}", m.display())));
+                        continue;
+                    }
+                };
+                if let Some((src, inc)) = parse_source::<RawInclude>(&m, t, &mut errors) {
+                    sources.push(src);
+                    let si = sources.len() - 1;
+                    orgs.extend(inc.organization.into_iter().enumerate().map(|(j, o)| (si, j, o)));
+                }
+            }
+        }
+        let RawConfig { self_, organization, service, ks_ekomp, policy, calendar, alerts, templates, .. } = raw;
+        let main_orgs: Vec<(usize, usize, RawOrg)> =
+            organization.into_iter().enumerate().map(|(j, o)| (0, j, o)).collect();
+        let mut all_orgs = main_orgs;
+        all_orgs.extend(orgs);
+        let v = Validator { sources: &sources, errors: &mut errors };
+        let cfg = v.validate(path, self_, all_orgs, service, ks_ekomp, policy, calendar, alerts, templates);
+        if errors.is_empty() {
+            cfg.ok_or_else(Vec::new)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Parse one file: syntax errors, type errors and every unknown key.
+fn parse_source<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: String,
+    errors: &mut Vec<ConfigError>,
+) -> Option<(Source, T)> {
+    let mut src = Source { path: path.to_path_buf(), text: text.clone(), doc: None };
+    match toml_edit::ImDocument::parse(text.clone()) {
+        Ok(doc) => src.doc = Some(doc),
+        Err(e) => {
+            let msg = e.message().trim().to_string();
+            errors.push(src.error_at(e.span().map(|r| r.start), format!("TOML syntax error: {msg}")));
+            return None;
+        }
+    }
+    let mut unknown: Vec<Vec<Seg>> = Vec::new();
+    let de = toml::Deserializer::new(&text);
+    match serde_ignored::deserialize(de, |p| unknown.push(from_ignored(&p))) {
+        Ok(v) => {
+            for p in unknown {
+                let name = path_text(&p);
+                errors.push(src.error_path(&p, true, format!("unknown key `{name}`")));
+            }
+            Some((src, v))
+        }
+        Err(e) => {
+            let e: toml::de::Error = e;
+            errors.push(src.error_at(e.span().map(|r| r.start), e.message().to_string()));
+            None
+        }
+    }
+}
+
+/// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else { return false };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+}
+
+/// `Name <addr>` or `addr`; returns the bare address.
+pub fn mailbox_address(s: &str) -> Option<&str> {
+    let s = s.trim();
+    if let (Some(a), Some(b)) = (s.rfind('<'), s.rfind('>')) {
+        if a < b && b == s.len() - 1 {
+            let addr = &s[a + 1..b];
+            return valid_email(addr).then_some(addr);
+        }
+        return None;
+    }
+    valid_email(s).then_some(s)
+}
+
+struct Validator<'a> {
+    sources: &'a [Source],
+    errors: &'a mut Vec<ConfigError>,
+}
+
+impl Validator<'_> {
+    fn err(&mut self, src: usize, path: Vec<Seg>, msg: impl Into<String>) {
+        let e = self.sources[src].error_path(&path, false, msg);
+        self.errors.push(e);
+    }
+
+    fn required(&mut self, src: usize, table: Vec<Seg>, key: &str, v: Option<String>) -> String {
+        match v {
+            Some(s) if !s.trim().is_empty() => s,
+            Some(_) => {
+                let mut p = table;
+                p.push(key.into());
+                self.err(src, p, format!("`{key}` must not be empty"));
+                String::new()
+            }
+            None => {
+                let name = path_text(&table);
+                self.err(src, table, format!("missing required key `{key}` in [{name}]"));
+                String::new()
+            }
+        }
+    }
+
+    fn email(&mut self, src: usize, path: Vec<Seg>, v: &str) {
+        if !v.is_empty() && !valid_email(v) {
+            self.err(src, path, format!("malformed e-mail address {v:?}"));
+        }
+    }
+
+    fn time(&mut self, path: Vec<Seg>, v: Option<String>, default: NaiveTime) -> NaiveTime {
+        match v {
+            None => default,
+            Some(s) => NaiveTime::parse_from_str(&s, "%H:%M").unwrap_or_else(|_| {
+                self.err(0, path, format!("invalid time {s:?}: write HH:MM"));
+                default
+            }),
+        }
+    }
+
+    fn date(&mut self, path: Vec<Seg>, s: &str) -> Option<NaiveDate> {
+        let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        if d.is_none() {
+            self.err(0, path, format!("invalid date {s:?}: write YYYY-MM-DD"));
+        }
+        d
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn validate(
+        mut self,
+        path: &Path,
+        self_: Option<RawSelf>,
+        orgs: Vec<(usize, usize, RawOrg)>,
+        services: Vec<RawService>,
+        ks: Vec<RawKs>,
+        policy: RawPolicy,
+        calendar: RawCalendar,
+        alerts: RawAlerts,
+        templates: RawTemplates,
+    ) -> Option<Config> {
+        // [self]
+        let s = match self_ {
+            Some(s) => s,
+            None => {
+                self.err(0, vec![], "missing required table [self]");
+                RawSelf::default()
+            }
+        };
+        let sp = || tpath!["self"];
+        let self_org = SelfOrg {
+            id: self.required(0, sp(), "id", s.id),
+            name: self.required(0, sp(), "name", s.name),
+            from: self.required(0, sp(), "from", s.from),
+            meldingsansvarlig: self.required(0, sp(), "meldingsansvarlig", s.meldingsansvarlig),
+            phone: self.required(0, sp(), "phone", s.phone),
+            ops: s.ops,
+            region: s.region,
+        };
+        if !self_org.from.is_empty() && mailbox_address(&self_org.from).is_none() {
+            self.err(0, tpath!["self", "from"], format!("malformed sender {:?}: write \"Name <address>\" or an address", self_org.from));
+        }
+        self.email(0, tpath!["self", "meldingsansvarlig"], &self_org.meldingsansvarlig.clone());
+        if self_org.ops.is_empty() {
+            self.err(0, tpath!["self"], "`ops` must list at least one address for reminders and warnings");
+        }
+        for (i, a) in self_org.ops.clone().iter().enumerate() {
+            self.email(0, tpath!["self", "ops", i], a);
+        }
+        if let Some(r) = self_org.region.clone() {
+            self.email(0, tpath!["self", "region"], &r);
+        }
+
+        // [[service]]
+        let mut svc_out = Vec::new();
+        let mut svc_index = HashMap::new();
+        for (i, r) in services.into_iter().enumerate() {
+            let id = self.required(0, tpath!["service", i], "id", r.id);
+            if id.is_empty() {
+                continue;
+            }
+            if svc_index.contains_key(&id) {
+                self.err(0, tpath!["service", i, "id"], format!("duplicate service id {id:?}"));
+                continue;
+            }
+            svc_index.insert(id.clone(), svc_out.len());
+            svc_out.push(Service { name: r.name.unwrap_or_else(|| id.clone()), id, component: r.component });
+        }
+
+        // [[ks_ekomp]]
+        let mut ks_out: Vec<KsEkomp> = Vec::new();
+        for (i, r) in ks.into_iter().enumerate() {
+            let area = self.required(0, tpath!["ks_ekomp", i], "area", r.area);
+            let email = self.required(0, tpath!["ks_ekomp", i], "email", r.email);
+            self.email(0, tpath!["ks_ekomp", i, "email"], &email);
+            if !area.is_empty() && ks_out.iter().any(|k| k.area == area) {
+                self.err(0, tpath!["ks_ekomp", i, "area"], format!("duplicate KS e-Komp area {area:?}: one representative per area"));
+                continue;
+            }
+            ks_out.push(KsEkomp { name: r.name.unwrap_or_else(|| format!("KS e-Komp {area}")), area, email });
+        }
+        let areas: BTreeSet<String> = ks_out.iter().map(|k| k.area.clone()).collect();
+
+        // [[organization]] (main file and includes)
+        let mut org_out: Vec<Organization> = Vec::new();
+        let mut org_src: Vec<(usize, usize)> = Vec::new();
+        let mut org_index: HashMap<String, usize> = HashMap::new();
+        for (src, j, r) in orgs {
+            let op = || tpath!["organization", j];
+            let id = self.required(src, op(), "id", r.id);
+            let name = self.required(src, op(), "name", r.name);
+            let kind_s = self.required(src, op(), "kind", r.kind);
+            let kind = match kind_s.as_str() {
+                "kommune" => OrgKind::Kommune,
+                "hf" => OrgKind::Hf,
+                "other" => OrgKind::Other,
+                "" => OrgKind::Other,
+                other => {
+                    self.err(src, tpath!["organization", j, "kind"], format!("unknown kind {other:?}: expected \"kommune\", \"hf\" or \"other\""));
+                    OrgKind::Other
+                }
+            };
+            let ma = self.required(src, op(), "meldingsansvarlig", r.meldingsansvarlig);
+            self.email(src, tpath!["organization", j, "meldingsansvarlig"], &ma);
+            for (k, a) in r.extra_addresses.iter().enumerate() {
+                self.email(src, tpath!["organization", j, "extra_addresses", k], a);
+            }
+            if id.is_empty() {
+                continue;
+            }
+            if id == "self" || id == self_org.id {
+                self.err(src, tpath!["organization", j, "id"], format!("organization id {id:?} is reserved for [self]"));
+                continue;
+            }
+            if org_index.contains_key(&id) {
+                self.err(src, tpath!["organization", j, "id"], format!("duplicate organization id {id:?}"));
+                continue;
+            }
+            for (k, sv) in r.services.iter().enumerate() {
+                if !svc_index.contains_key(sv) {
+                    self.err(src, tpath!["organization", j, "services", k], format!("unknown service {sv:?}: declare it as [[service]] id = {sv:?}"));
+                }
+            }
+            org_index.insert(id.clone(), org_out.len());
+            org_src.push((src, j));
+            org_out.push(Organization {
+                id,
+                name,
+                kind,
+                meldingsansvarlig: ma,
+                extra_addresses: r.extra_addresses,
+                phone: r.phone,
+                area: r.area,
+                hf: r.hf,
+                services: r.services,
+            });
+        }
+        // Cross references need every organization first.
+        for (o, &(src, j)) in org_out.iter().zip(org_src.iter()) {
+            if let Some(hf) = &o.hf {
+                match org_index.get(hf).map(|&i| &org_out[i]) {
+                    None => self.err(src, tpath!["organization", j, "hf"], format!("hf {hf:?} is not an organization id")),
+                    Some(h) if h.kind != OrgKind::Hf => self.err(src, tpath!["organization", j, "hf"], format!("hf {hf:?} names an organization of kind {:?}, not \"hf\"", h.kind)),
+                    _ => {}
+                }
+            }
+            match (&o.area, o.kind) {
+                (Some(a), OrgKind::Kommune) if !areas.contains(a) => self.err(
+                    src,
+                    tpath!["organization", j, "area"],
+                    format!("municipality {:?} is in area {a:?}, which has no KS e-Komp representative (add [[ks_ekomp]] area = {a:?})", o.id),
+                ),
+                (Some(a), _) if !areas.contains(a) => self.err(
+                    src,
+                    tpath!["organization", j, "area"],
+                    format!("area {a:?} does not exist (areas: {})", areas.iter().cloned().collect::<Vec<_>>().join(", ")),
+                ),
+                (None, OrgKind::Kommune) => self.err(src, tpath!["organization", j], format!("municipality {:?} needs an `area` (its KS e-Komp representative goes on copy)", o.id)),
+                _ => {}
+            }
+        }
+
+        // [policy]
+        let mut pol = Policy::default();
+        macro_rules! dur {
+            ($f:ident) => {
+                if let Some(Dur(d)) = policy.$f {
+                    pol.$f = d;
+                }
+            };
+        }
+        dur!(publish_delay);
+        dur!(statuspage_update_interval);
+        dur!(unplanned_notice_after);
+        dur!(planned_notice_threshold);
+        dur!(notice_lead);
+        dur!(followup_after);
+        dur!(maintenance_grace);
+        dur!(ack_priority1);
+        dur!(ack_priority2);
+        if pol.publish_delay > Duration::minutes(15) {
+            self.err(0, tpath!["policy", "publish_delay"], "publish_delay may not exceed 15 minutes (driftsmelding within 15 minutes, seeds/002 §5.3)");
+        }
+        if pol.statuspage_update_interval > Duration::minutes(30) || pol.statuspage_update_interval < Duration::minutes(1) {
+            self.err(0, tpath!["policy", "statuspage_update_interval"], "statuspage_update_interval must be between 1 and 30 minutes (seeds/002 §5.3)");
+        }
+        if let Some(ps) = policy.publish_priorities {
+            pol.publish_priorities.clear();
+            for (i, p) in ps.into_iter().enumerate() {
+                if (1..=4).contains(&p) {
+                    pol.publish_priorities.insert(p as u8);
+                } else {
+                    self.err(0, tpath!["policy", "publish_priorities", i], format!("priority {p} does not exist: priorities are 1 to 4"));
+                }
+            }
+        }
+
+        // [calendar]
+        let mut cal = Calendar::default();
+        if let Some(tz) = calendar.timezone {
+            match tz.parse::<chrono_tz::Tz>() {
+                Ok(t) => cal.tz = t,
+                Err(_) => self.err(0, tpath!["calendar", "timezone"], format!("unknown time zone {tz:?} (e.g. \"Europe/Oslo\")")),
+            }
+        }
+        cal.business_start = self.time(tpath!["calendar", "business_start"], calendar.business_start, cal.business_start);
+        cal.business_end = self.time(tpath!["calendar", "business_end"], calendar.business_end, cal.business_end);
+        cal.half_day_end = self.time(tpath!["calendar", "half_day_end"], calendar.half_day_end, cal.half_day_end);
+        if cal.business_end <= cal.business_start {
+            self.err(0, tpath!["calendar", "business_end"], "business_end must be after business_start");
+        }
+        if cal.half_day_end <= cal.business_start || cal.half_day_end > cal.business_end {
+            self.err(0, tpath!["calendar", "half_day_end"], "half_day_end must lie between business_start and business_end");
+        }
+        let mut closed = BTreeMap::new();
+        for (i, s) in calendar.closed_days.iter().enumerate() {
+            if let Some(d) = self.date(tpath!["calendar", "closed_days", i], s) {
+                closed.insert(d, "stengt (konfigurert)".to_string());
+            }
+        }
+        cal.extra_closed = closed;
+        let mut halves = BTreeMap::new();
+        for (i, s) in calendar.half_days.iter().enumerate() {
+            if let Some(d) = self.date(tpath!["calendar", "half_days", i], s) {
+                halves.insert(d, "halv dag (konfigurert)".to_string());
+            }
+        }
+        cal.extra_half_days = halves;
+        for (i, f) in calendar.freeze.into_iter().enumerate() {
+            let fp = || tpath!["calendar", "freeze", i];
+            let from = self.required(0, fp(), "from", f.from);
+            let to = self.required(0, fp(), "to", f.to);
+            let a = if from.is_empty() { None } else { self.date(tpath!["calendar", "freeze", i, "from"], &from) };
+            let b = if to.is_empty() { None } else { self.date(tpath!["calendar", "freeze", i, "to"], &to) };
+            if let (Some(a), Some(b)) = (a, b) {
+                if b < a {
+                    self.err(0, tpath!["calendar", "freeze", i, "to"], "freeze ends before it starts");
+                }
+                cal.freezes.push(Freeze { name: f.name.unwrap_or_else(|| "frysperiode".into()), from: a, to: b });
+            }
+        }
+
+        // [alerts.labels]
+        let mut labels = AlertLabels::default();
+        let l = alerts.labels;
+        for (dst, v) in [
+            (&mut labels.org, l.org),
+            (&mut labels.service, l.service),
+            (&mut labels.kind, l.kind),
+            (&mut labels.severity, l.severity),
+            (&mut labels.impact, l.impact),
+            (&mut labels.environment, l.environment),
+        ] {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        }
+
+        let templates_dir = templates.dir.map(|d| path.parent().unwrap_or(Path::new(".")).join(d));
+        if let Some(d) = &templates_dir {
+            if !d.is_dir() {
+                self.err(0, tpath!["templates", "dir"], format!("template folder {} does not exist", d.display()));
+            }
+        }
+
+        Some(Config {
+            path: path.to_path_buf(),
+            self_: self_org,
+            orgs: org_out,
+            services: svc_out,
+            ks_ekomp: ks_out,
+            policy: pol,
+            calendar: cal,
+            labels,
+            templates_dir,
+            org_index,
+            service_index: svc_index,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! The configuration file as written (SPEC §5.3). Required keys are `Option` here so that a
+//! missing key is reported with its place, together with every other problem, by `validate`.
+
+use serde::{Deserialize, Deserializer};
+
+/// A duration written as `"15m"`, `"2h"`, `"7d"`, `"1h 30m"` (humantime syntax).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub chrono::Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let std = humantime::parse_duration(&s).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "invalid duration {s:?}: {e} (write e.g. \"15m\", \"2h\", \"7d\")"
+            ))
+        })?;
+        chrono::Duration::from_std(std)
+            .map(Dur)
+            .map_err(|_| serde::de::Error::custom(format!("duration {s:?} is too large")))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(rename = "self")]
+    pub self_: Option<RawSelf>,
+    #[serde(default)]
+    pub organization: Vec<RawOrg>,
+    #[serde(default)]
+    pub service: Vec<RawService>,
+    #[serde(default)]
+    pub ks_ekomp: Vec<RawKs>,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub calendar: RawCalendar,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
+    pub templates: RawTemplates,
+}
+
+/// An included file holds organizations only.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawInclude {
+    #[serde(default)]
+    pub organization: Vec<RawOrg>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSelf {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub meldingsansvarlig: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub ops: Vec<String>,
+    /// The region's shared address that also gets planned notices (SPEC §4.5), e.g.
+    /// meldingsansvarlig@helse-midt.no in seeds/004 §1.
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawOrg {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub meldingsansvarlig: Option<String>,
+    #[serde(default)]
+    pub extra_addresses: Vec<String>,
+    pub phone: Option<String>,
+    pub area: Option<String>,
+    pub hf: Option<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawService {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Status-page component this service maps to (used by the status-page sinks).
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawKs {
+    pub area: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPolicy {
+    pub publish_delay: Option<Dur>,
+    pub publish_priorities: Option<Vec<i64>>,
+    pub statuspage_update_interval: Option<Dur>,
+    pub unplanned_notice_after: Option<Dur>,
+    pub planned_notice_threshold: Option<Dur>,
+    pub notice_lead: Option<Dur>,
+    pub followup_after: Option<Dur>,
+    pub maintenance_grace: Option<Dur>,
+    pub ack_priority1: Option<Dur>,
+    pub ack_priority2: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFreeze {
+    pub name: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawCalendar {
+    pub timezone: Option<String>,
+    pub business_start: Option<String>,
+    pub business_end: Option<String>,
+    pub half_day_end: Option<String>,
+    #[serde(default)]
+    pub closed_days: Vec<String>,
+    #[serde(default)]
+    pub half_days: Vec<String>,
+    #[serde(default)]
+    pub freeze: Vec<RawFreeze>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAlerts {
+    #[serde(default)]
+    pub labels: RawLabels,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLabels {
+    pub org: Option<String>,
+    pub service: Option<String>,
+    pub kind: Option<String>,
+    pub severity: Option<String>,
+    pub impact: Option<String>,
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTemplates {
+    /// A folder whose `*.hbs` files override the built-in templates of the same name.
+    pub dir: Option<String>,
+}

@@ -1,0 +1,135 @@
+use super::*;
+
+fn example() -> Config {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
+    Config::load(&p).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn example_config_is_valid_and_complete() {
+    let c = example();
+    assert_eq!(c.orgs.iter().filter(|o| o.kind == OrgKind::Kommune).count(), 65);
+    assert_eq!(c.orgs.iter().filter(|o| o.kind == OrgKind::Hf).count(), 3);
+    assert_eq!(c.ks_ekomp.len(), 2);
+    let malvik = c.org("malvik").unwrap();
+    assert_eq!(malvik.name, "Malvik kommune");
+    assert_eq!(malvik.hf.as_deref(), Some("st-olavs"));
+    assert!(c.orgs.iter().all(|o| o.meldingsansvarlig.ends_with(".example")));
+    assert_eq!(c.policy.followup_after, Duration::hours(2));
+    assert_eq!(c.calendar.freezes.len(), 1);
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::from_str_at(Path::new("t.toml"), text.to_string()) {
+        Ok(_) => vec![],
+        Err(e) => e.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+const GOOD_HEAD: &str = r#"[self]
+id = "hemit"
+name = "Hemit HF"
+from = "Hemit <m@helse-midt.example>"
+meldingsansvarlig = "m@helse-midt.example"
+phone = "+47 00"
+ops = ["ops@hemit.example"]
+
+[[service]]
+id = "PLO"
+
+[[ks_ekomp]]
+area = "trondelag"
+email = "ks@ks.example"
+"#;
+
+#[test]
+fn minimal_config_is_valid() {
+    assert_eq!(errors(GOOD_HEAD), Vec::<String>::new());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_place() {
+    let text = format!(
+        "{GOOD_HEAD}
+[[organization]]
+id = \"malvik\"
+name = \"Malvik kommune\"
+kind = \"kommune\"
+meldingsansvarlig = \"not-an-address\"
+area = \"nowhere\"
+hf = \"ghost\"
+services = [\"PLO\", \"XYZ\"]
+colour = \"blue\"
+
+[[organization]]
+id = \"malvik\"
+name = \"Malvik igjen\"
+kind = \"kommune\"
+meldingsansvarlig = \"m@malvik.example\"
+area = \"trondelag\"
+
+[policy]
+publish_delay = \"20m\"
+"
+    );
+    let e = errors(&text);
+    let expect = [
+        "t.toml:20:21: malformed e-mail address \"not-an-address\"",
+        "t.toml:23:20: unknown service \"XYZ\"",
+        "t.toml:24:1: unknown key `organization[0].colour`",
+        "t.toml:27:6: duplicate organization id \"malvik\"",
+        "t.toml:21:8: municipality \"malvik\" is in area \"nowhere\", which has no KS e-Komp",
+        "t.toml:22:6: hf \"ghost\" is not an organization id",
+        "t.toml:34:17: publish_delay may not exceed 15 minutes",
+    ];
+    for want in expect {
+        assert!(e.iter().any(|got| got.starts_with(want)), "missing {want:?} in {e:#?}");
+    }
+    assert_eq!(e.len(), expect.len(), "{e:#?}");
+}
+
+#[test]
+fn missing_keys_and_syntax_errors() {
+    let e = errors("[self]\nid = \"x\"\n");
+    assert!(e.iter().any(|m| m.starts_with("t.toml:1:1: missing required key `name` in [self]")), "{e:#?}");
+    let e = errors("[self\nid = 1");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("t.toml:1:") && e[0].contains("TOML syntax error"), "{e:#?}");
+    let e = errors(&format!("{GOOD_HEAD}\n[policy]\nnotice_lead = \"seven days\"\n"));
+    assert!(e[0].starts_with("t.toml:17:15:") && e[0].contains("invalid duration"), "{e:#?}");
+}
+
+#[test]
+fn hf_must_be_of_kind_hf() {
+    let text = format!(
+        "{GOOD_HEAD}
+[[organization]]
+id = \"a\"
+name = \"A kommune\"
+kind = \"kommune\"
+meldingsansvarlig = \"m@a.example\"
+area = \"trondelag\"
+
+[[organization]]
+id = \"b\"
+name = \"B kommune\"
+kind = \"kommune\"
+meldingsansvarlig = \"m@b.example\"
+area = \"trondelag\"
+hf = \"a\"
+"
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].contains("not \"hf\""));
+}
+
+#[test]
+fn email_validation() {
+    assert!(valid_email("meldingsansvarlig@malvik.kommune.example"));
+    assert!(!valid_email("meldingsansvarlig@localhost"));
+    assert!(!valid_email("a b@c.example"));
+    assert!(!valid_email("@c.example"));
+    assert_eq!(mailbox_address("Hemit <m@h.example>"), Some("m@h.example"));
+    assert_eq!(mailbox_address("Hemit <m@h>"), None);
+}
