@@ -1,0 +1,400 @@
+//! Unplanned incidents (SPEC §4.2–4.4, §4.6, §4.7, §4.10).
+//!
+//! An incident holds facts (what happened) and progress (what has been done). `step(now)`
+//! compares the two and emits every action that is due and not yet done; `next_wake()` is the
+//! earliest future instant at which `step` would emit something. Events only change facts and
+//! then call `step`, so the event path, the timer path and a restart share one decision.
+
+use super::model::*;
+use super::priority::{derive_impact, priority};
+use crate::config::Config;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Incident {
+    // Facts.
+    pub id: String,
+    pub kind: Kind,
+    /// `None`: the fault is on our side.
+    pub at_org: Option<String>,
+    pub orgs: Vec<String>,
+    pub services: Vec<String>,
+    pub category: Category,
+    pub impact: Option<Impact>,
+    pub started_at: Time,
+    pub detected_at: Time,
+    pub registered_at: Time,
+    pub expected_end: Option<Time>,
+    pub measures: Option<String>,
+    pub text: Option<String>,
+    pub note: Option<String>,
+    pub environment: Environment,
+    pub acked: bool,
+    pub resolved_at: Option<Time>,
+    pub reply_at: Option<Time>,
+    /// Alert fingerprints that keep this incident open (incidents opened from alerts).
+    pub alerts: Vec<String>,
+    pub from_alerts: bool,
+
+    // Progress.
+    pub sp_created: bool,
+    pub sp_last_post: Option<Time>,
+    pub sp_seq: u32,
+    pub sp_dirty: bool,
+    pub sp_resolved: bool,
+    pub notice_at: Option<Time>,
+    pub notified: Vec<String>,
+    pub notice_dirty: bool,
+    pub update_seq: u32,
+    pub resolved_mail_sent: bool,
+    pub followup_at: Option<Time>,
+    pub escalated_at: Option<Time>,
+    pub silence_created: bool,
+    pub silence_expired: bool,
+    pub ack_reminded: bool,
+}
+
+/// Bare addresses of an organization: meldingsansvarlig first, then the extra ones.
+pub fn org_addresses(cfg: &Config, id: &str) -> Vec<String> {
+    cfg.org(id)
+        .map(|o| {
+            let mut v = vec![o.meldingsansvarlig.clone()];
+            v.extend(o.extra_addresses.iter().cloned());
+            v
+        })
+        .unwrap_or_default()
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+    pub fn at_self(&self) -> bool {
+        self.at_org.is_none()
+    }
+    pub fn impact(&self, cfg: &Config) -> Impact {
+        self.impact.unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services))
+    }
+    pub fn priority(&self, cfg: &Config) -> u8 {
+        priority(self.category, self.impact(cfg))
+    }
+
+    pub fn view(&self, cfg: &Config) -> IncidentView {
+        IncidentView {
+            id: self.id.clone(),
+            kind: self.kind,
+            category: self.category,
+            impact: self.impact(cfg),
+            priority: self.priority(cfg),
+            at_org: self.at_org.clone(),
+            orgs: self.orgs.clone(),
+            services: self.services.clone(),
+            started_at: self.started_at,
+            detected_at: self.detected_at,
+            expected_end: self.expected_end,
+            measures: self.measures.clone(),
+            text: self.text.clone(),
+            note: self.note.clone(),
+            environment: self.environment,
+            resolved_at: self.resolved_at,
+        }
+    }
+
+    fn publishable(&self, cfg: &Config) -> bool {
+        self.at_self() && cfg.policy.publish_priorities.contains(&self.priority(cfg))
+    }
+
+    fn publish_due(&self, cfg: &Config) -> Time {
+        self.registered_at + cfg.policy.publish_delay
+    }
+
+    /// SPEC §4.4: the stop is known to exceed the threshold.
+    fn notice_due(&self, cfg: &Config) -> Time {
+        let th = cfg.policy.unplanned_notice_after;
+        match self.expected_end {
+            Some(e) if e - self.started_at > th => self.registered_at,
+            _ => self.started_at + th,
+        }
+    }
+
+    fn followup_due(&self, cfg: &Config) -> Time {
+        cfg.calendar.add_business(self.detected_at, cfg.policy.followup_after)
+    }
+
+    fn reply_due(&self, cfg: &Config) -> Option<Time> {
+        self.followup_at.map(|t| cfg.calendar.end_of_first_working_day_after(t))
+    }
+
+    fn ack_due(&self, cfg: &Config) -> Option<Time> {
+        match self.priority(cfg) {
+            1 => Some(self.registered_at + cfg.policy.ack_priority1),
+            2 => Some(self.registered_at + cfg.policy.ack_priority2),
+            _ => None,
+        }
+    }
+
+    /// Followup recipients (SPEC §4.6): the organization; KS e-Komp of its area and its HF on copy.
+    fn followup_recipients(&self, cfg: &Config) -> (String, Vec<String>, Vec<String>) {
+        let org = self.at_org.clone().unwrap_or_default();
+        let to = org_addresses(cfg, &org);
+        let mut cc = Vec::new();
+        if let Some(o) = cfg.org(&org) {
+            if let Some(k) = o.area.as_deref().and_then(|a| cfg.ks_for_area(a)) {
+                cc.push(k.email.clone());
+            }
+            if let Some(h) = o.hf.as_deref().and_then(|h| cfg.org(h)) {
+                cc.push(h.meldingsansvarlig.clone());
+            }
+        }
+        cc.retain(|a| !to.contains(a));
+        cc.dedup();
+        (org, to, cc)
+    }
+
+    /// Escalation recipients (SPEC §4.7): KS e-Komp; the HF and the organization on copy.
+    /// Without a KS e-Komp representative (e.g. an HF counterpart) the HF, then ops, take its place.
+    fn escalation_recipients(&self, cfg: &Config) -> (Vec<String>, Vec<String>) {
+        let org = self.at_org.clone().unwrap_or_default();
+        let o = cfg.org(&org);
+        let ks = o.and_then(|o| o.area.as_deref()).and_then(|a| cfg.ks_for_area(a));
+        let hf = o.and_then(|o| o.hf.as_deref()).and_then(|h| cfg.org(h));
+        let mut cc = Vec::new();
+        let to = match (ks, hf) {
+            (Some(k), _) => {
+                if let Some(h) = hf {
+                    cc.push(h.meldingsansvarlig.clone());
+                }
+                vec![k.email.clone()]
+            }
+            (None, Some(h)) => vec![h.meldingsansvarlig.clone()],
+            (None, None) => cfg.self_.ops.clone(),
+        };
+        cc.extend(org_addresses(cfg, &org));
+        cc.retain(|a| !to.contains(a));
+        (to, cc)
+    }
+
+    fn email(&self, cfg: &Config, now: Time, kind: EmailKind, key: String, org: &str, to: Vec<String>, cc: Vec<String>, thread: Option<String>) -> Action {
+        Action {
+            at: now,
+            key,
+            about: About::Incident(self.id.clone()),
+            body: ActionBody::Email(Box::new(Email {
+                message: kind,
+                org: org.to_string(),
+                to,
+                cc,
+                thread,
+                incident: Some(self.view(cfg)),
+                maintenance: None,
+                previous: None,
+                inquiry_sent_at: self.followup_at,
+                reply_due: self.reply_due(cfg),
+            })),
+        }
+    }
+
+    fn status(&mut self, cfg: &Config, now: Time, kind: StatusKind, status: &str, periodic: bool) -> Action {
+        self.sp_seq += 1;
+        self.sp_last_post = Some(now);
+        let next = (kind != StatusKind::IncidentResolve).then(|| now + cfg.policy.statuspage_update_interval);
+        Action {
+            at: now,
+            key: format!("{}/statuspage/{}", self.id, self.sp_seq),
+            about: About::Incident(self.id.clone()),
+            body: ActionBody::Statuspage(Box::new(StatusPost {
+                message: kind,
+                environment: self.environment,
+                status: status.to_string(),
+                periodic,
+                next_update: next,
+                incident: Some(self.view(cfg)),
+                maintenance: None,
+            })),
+        }
+    }
+
+    fn notice_key(&self, org: &str) -> String {
+        format!("{}/unplanned/{}", self.id, org)
+    }
+    fn followup_key(&self) -> String {
+        format!("{}/followup/{}", self.id, self.at_org.as_deref().unwrap_or(""))
+    }
+
+    /// Emit every action due at `now` that has not been done.
+    pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        let open = self.is_open();
+        if self.at_self() {
+            // Status page (SPEC §4.2, §4.3).
+            if !self.sp_created && open && self.publishable(cfg) && now >= self.publish_due(cfg) {
+                self.sp_created = true;
+                self.sp_dirty = false;
+                out.push(self.status(cfg, now, StatusKind::IncidentCreate, "investigating", false));
+            }
+            if self.sp_created && open && self.sp_dirty {
+                self.sp_dirty = false;
+                let st = if self.measures.is_some() { "identified" } else { "investigating" };
+                out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, false));
+            }
+            if self.sp_created && open {
+                if let Some(last) = self.sp_last_post {
+                    if now >= last + cfg.policy.statuspage_update_interval {
+                        let st = if self.measures.is_some() { "identified" } else { "investigating" };
+                        out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, true));
+                    }
+                }
+            }
+            if self.sp_created && !open && !self.sp_resolved {
+                self.sp_resolved = true;
+                out.push(self.status(cfg, now, StatusKind::IncidentResolve, "resolved", false));
+            }
+            // The 2-hour notice (SPEC §4.4).
+            if self.notice_at.is_none() && open && now >= self.notice_due(cfg) {
+                self.notice_at = Some(now);
+                self.notice_dirty = false;
+                self.notified = self.orgs.clone();
+                for org in self.orgs.clone() {
+                    let a = self.email(cfg, now, EmailKind::Unplanned, self.notice_key(&org), &org, org_addresses(cfg, &org), vec![], None);
+                    out.push(a);
+                }
+            }
+            if self.notice_at.is_some() && open && self.notice_dirty {
+                self.notice_dirty = false;
+                self.update_seq += 1;
+                for org in self.notified.clone() {
+                    let key = format!("{}/update{}/{}", self.id, self.update_seq, org);
+                    let a = self.email(cfg, now, EmailKind::Update, key, &org, org_addresses(cfg, &org), vec![], Some(self.notice_key(&org)));
+                    out.push(a);
+                }
+            }
+            if self.notice_at.is_some() && !open && !self.resolved_mail_sent {
+                self.resolved_mail_sent = true;
+                for org in self.notified.clone() {
+                    let key = format!("{}/resolved/{}", self.id, org);
+                    let a = self.email(cfg, now, EmailKind::Resolved, key, &org, org_addresses(cfg, &org), vec![], Some(self.notice_key(&org)));
+                    out.push(a);
+                }
+            }
+        } else {
+            // Follow-up of a counterpart (SPEC §4.6, §4.7).
+            if self.followup_at.is_none() && open && now >= self.followup_due(cfg) {
+                self.followup_at = Some(now);
+                let (org, to, cc) = self.followup_recipients(cfg);
+                let a = self.email(cfg, now, EmailKind::Followup, self.followup_key(), &org, to, cc, None);
+                out.push(a);
+            }
+            if let Some(due) = self.reply_due(cfg) {
+                if open && self.reply_at.is_none() && self.escalated_at.is_none() && now >= due {
+                    self.escalated_at = Some(now);
+                    let org = self.at_org.clone().unwrap_or_default();
+                    let (to, cc) = self.escalation_recipients(cfg);
+                    let key = format!("{}/escalation/{}", self.id, org);
+                    let a = self.email(cfg, now, EmailKind::Escalation, key, &org, to, cc, Some(self.followup_key()));
+                    out.push(a);
+                    self.silence_created = true;
+                    out.push(self.silence(now, "create"));
+                }
+            }
+            if self.followup_at.is_some() && !open && !self.resolved_mail_sent {
+                self.resolved_mail_sent = true;
+                let (org, to, cc) = self.followup_recipients(cfg);
+                let key = format!("{}/resolved/{}", self.id, org);
+                let a = self.email(cfg, now, EmailKind::Resolved, key, &org, to, cc, Some(self.followup_key()));
+                out.push(a);
+            }
+            if self.silence_created && !open && !self.silence_expired {
+                self.silence_expired = true;
+                out.push(self.silence(now, "expire"));
+            }
+        }
+        // Response start (SPEC §4.10).
+        if open && !self.acked && !self.ack_reminded {
+            if let Some(due) = self.ack_due(cfg) {
+                if now >= due {
+                    self.ack_reminded = true;
+                    out.push(Action {
+                        at: now,
+                        key: format!("{}/ops/unacknowledged", self.id),
+                        about: About::Incident(self.id.clone()),
+                        body: ActionBody::Ops(Box::new(Ops {
+                            message: OpsKind::Reminder,
+                            reason: OpsReason::Unacknowledged,
+                            to: cfg.self_.ops.clone(),
+                            incident: Some(self.view(cfg)),
+                            maintenance: None,
+                            inquiry: None,
+                        })),
+                    });
+                }
+            }
+        }
+    }
+
+    fn silence(&self, now: Time, what: &str) -> Action {
+        let org = self.at_org.clone().unwrap_or_default();
+        Action {
+            at: now,
+            key: format!("{}/silence/{}", self.id, what),
+            about: About::Incident(self.id.clone()),
+            body: ActionBody::Silence(Silence { message: what.to_string(), org, services: self.services.clone() }),
+        }
+    }
+
+    /// The earliest instant at which `step` has something to do, if any.
+    pub fn next_wake(&self, cfg: &Config) -> Option<Time> {
+        let mut t: Option<Time> = None;
+        let mut add = |x: Time| t = Some(t.map_or(x, |y: Time| y.min(x)));
+        let open = self.is_open();
+        if open && self.at_self() {
+            if !self.sp_created && self.publishable(cfg) {
+                add(self.publish_due(cfg));
+            }
+            if self.sp_created {
+                if let Some(last) = self.sp_last_post {
+                    add(last + cfg.policy.statuspage_update_interval);
+                }
+            }
+            if self.notice_at.is_none() {
+                add(self.notice_due(cfg));
+            }
+        }
+        if open && !self.at_self() {
+            if self.followup_at.is_none() {
+                add(self.followup_due(cfg));
+            } else if self.reply_at.is_none() && self.escalated_at.is_none() {
+                if let Some(d) = self.reply_due(cfg) {
+                    add(d);
+                }
+            }
+        }
+        if open && !self.acked && !self.ack_reminded {
+            if let Some(d) = self.ack_due(cfg) {
+                add(d);
+            }
+        }
+        t
+    }
+
+    /// Whether nothing more can happen: resolved, and every closing action emitted.
+    pub fn finished(&self) -> bool {
+        !self.is_open()
+            && (!self.sp_created || self.sp_resolved)
+            && (self.notice_at.is_none() && self.followup_at.is_none() || self.resolved_mail_sent)
+            && (!self.silence_created || self.silence_expired)
+    }
+
+    pub fn touch_change(&mut self) {
+        if self.sp_created {
+            self.sp_dirty = true;
+        }
+    }
+
+    pub fn set_expected_end(&mut self, e: Option<Time>) {
+        if e != self.expected_end {
+            self.expected_end = e;
+            if self.notice_at.is_some() {
+                self.notice_dirty = true;
+            }
+            self.touch_change();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Inbound inquiries to our own meldingsansvarlig mailbox (SPEC §4.8; seeds/004 §2–3,
+//! seeds/003 §6.3.3): answered at the latest the first working day. Decision: "the first
+//! working day" is the first working day *after* the day the inquiry arrived, the same reading
+//! as SPEC §4.7's reply deadline. Ops is reminded at the start of business hours that day and
+//! told it is overdue at the end of them (12:00 on half days).
+
+use super::model::*;
+use crate::config::Config;
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Inquiry {
+    pub id: String,
+    pub org: String,
+    pub subject: Option<String>,
+    pub received_at: Time,
+    pub answered_at: Option<Time>,
+    pub reminded: bool,
+    pub overdue_reported: bool,
+}
+
+/// Inquiries about planned downtime are not answered (seeds/004 §1), so not tracked.
+pub fn about_planned_downtime(subject: &str) -> bool {
+    let s = subject.to_lowercase();
+    s.contains("planlagt") || s.contains("planlagd")
+}
+
+impl Inquiry {
+    fn day_window(&self, cfg: &Config) -> (Time, Time) {
+        let cal = &cfg.calendar;
+        let day = cal.first_working_day_after(cal.local_date(self.received_at));
+        cal.business_window(day)
+            .unwrap_or((cal.at_local(day, cal.business_start), cal.at_local(day, cal.business_end)))
+    }
+
+    pub fn view(&self, cfg: &Config) -> InquiryView {
+        InquiryView {
+            id: self.id.clone(),
+            org: self.org.clone(),
+            subject: self.subject.clone(),
+            received_at: self.received_at,
+            due: self.day_window(cfg).1,
+        }
+    }
+
+    fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
+        Action {
+            at: now,
+            key: format!("{}/ops/{}", self.id, reason.as_str()),
+            about: About::Inquiry(self.id.clone()),
+            body: ActionBody::Ops(Box::new(Ops {
+                message: kind,
+                reason,
+                to: cfg.self_.ops.clone(),
+                incident: None,
+                maintenance: None,
+                inquiry: Some(self.view(cfg)),
+            })),
+        }
+    }
+
+    pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        if self.answered_at.is_some() {
+            return;
+        }
+        let (start, end) = self.day_window(cfg);
+        if !self.reminded && now >= start && now < end {
+            self.reminded = true;
+            out.push(self.ops(cfg, now, OpsKind::Reminder, OpsReason::InquiryDue));
+        }
+        if !self.overdue_reported && now >= end {
+            self.reminded = true;
+            self.overdue_reported = true;
+            out.push(self.ops(cfg, now, OpsKind::Overdue, OpsReason::InquiryOverdue));
+        }
+    }
+
+    pub fn next_wake(&self, cfg: &Config) -> Option<Time> {
+        if self.answered_at.is_some() || self.overdue_reported {
+            return None;
+        }
+        let (start, end) = self.day_window(cfg);
+        Some(if self.reminded { end } else { start })
+    }
+
+    pub fn finished(&self) -> bool {
+        self.answered_at.is_some() || self.overdue_reported
+    }
+}

@@ -1,0 +1,575 @@
+//! Engine inputs (events), outputs (actions) and the vocabulary they share (SPEC §2, §5.2).
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+pub type Time = DateTime<Utc>;
+
+/// A timestamp in input: RFC 3339 with offset, or a local Europe/Oslo time without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Ts(pub Time);
+
+pub fn parse_time(s: &str) -> Result<Time, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return chrono_tz::Europe::Oslo
+                .from_local_datetime(&n)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| format!("{s:?} does not exist in Europe/Oslo (DST gap)"));
+        }
+    }
+    Err(format!(
+        "invalid time {s:?}: write RFC 3339, e.g. \"2026-11-20T14:30:00+01:00\""
+    ))
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_time(&s).map(Ts).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Incident kind; selects the unplanned subject (SPEC §3, seeds/004).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Feil,
+    Kvittering,
+    Info,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Feil => "feil",
+            Kind::Kvittering => "kvittering",
+            Kind::Info => "info",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s.to_ascii_lowercase().as_str() {
+            "feil" => Some(Kind::Feil),
+            "kvittering" => Some(Kind::Kvittering),
+            "info" => Some(Kind::Info),
+            _ => None,
+        }
+    }
+}
+
+/// Fault category A–D (seeds/002 §6.1, seeds/003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+pub enum Category {
+    A,
+    #[default]
+    B,
+    C,
+    D,
+}
+
+impl Category {
+    /// A–D, or the usual Alertmanager severities (critical→A, major/error→B, warning/minor→C,
+    /// info/low→D).
+    pub fn parse(s: &str) -> Option<Category> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "a" | "critical" | "kritisk" => Some(Category::A),
+            "b" | "major" | "error" | "high" | "alvorlig" => Some(Category::B),
+            "c" | "warning" | "minor" | "medium" => Some(Category::C),
+            "d" | "info" | "low" | "lav" | "none" => Some(Category::D),
+            _ => None,
+        }
+    }
+}
+
+/// Impact (påvirkningsgrad, seeds/002 §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impact {
+    Alle,
+    Hoy,
+    Medium,
+    Lav,
+}
+
+impl Impact {
+    pub fn parse(s: &str) -> Option<Impact> {
+        match s.to_ascii_lowercase().as_str() {
+            "alle" => Some(Impact::Alle),
+            "hoy" | "høy" => Some(Impact::Hoy),
+            "medium" => Some(Impact::Medium),
+            "lav" => Some(Impact::Lav),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Produksjon,
+    Test,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Produksjon => "produksjon",
+            Environment::Test => "test",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- events
+
+fn default_self() -> String {
+    "self".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentOpen {
+    pub id: String,
+    #[serde(default)]
+    pub kind: Kind,
+    #[serde(default = "default_self")]
+    pub at_org: String,
+    #[serde(default)]
+    pub orgs: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    #[serde(default)]
+    pub category: Category,
+    pub impact: Option<Impact>,
+    pub started_at: Option<Ts>,
+    pub detected_at: Option<Ts>,
+    pub expected_end: Option<Ts>,
+    pub measures: Option<String>,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentUpdate {
+    pub id: String,
+    pub measures: Option<String>,
+    pub expected_end: Option<Ts>,
+    pub text: Option<String>,
+    pub category: Option<Category>,
+    pub impact: Option<Impact>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdOnly {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub id: String,
+    pub org: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// One Alertmanager alert (webhook v4 `alerts[]` item).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Alert {
+    pub status: AlertStatus,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(rename = "startsAt")]
+    pub starts_at: Option<Ts>,
+    #[serde(rename = "endsAt")]
+    pub ends_at: Option<Ts>,
+    pub fingerprint: Option<String>,
+    #[serde(rename = "generatorURL")]
+    pub generator_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceAdd {
+    pub id: String,
+    #[serde(default = "default_self")]
+    pub source: String,
+    #[serde(default)]
+    pub orgs: Vec<String>,
+    #[serde(default)]
+    pub services: Vec<String>,
+    pub from: Ts,
+    pub to: Ts,
+    pub measures: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceChange {
+    pub id: String,
+    pub orgs: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    pub from: Option<Ts>,
+    pub to: Option<Ts>,
+    pub measures: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryReceived {
+    pub id: String,
+    pub org: String,
+    pub subject: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Event {
+    IncidentOpen(IncidentOpen),
+    IncidentUpdate(IncidentUpdate),
+    IncidentResolve(IdOnly),
+    IncidentAck(IdOnly),
+    Reply(Reply),
+    Alert(Alert),
+    MaintenanceAdd(MaintenanceAdd),
+    MaintenanceChange(MaintenanceChange),
+    MaintenanceCancel(IdOnly),
+    InquiryReceived(InquiryReceived),
+    InquiryAnswered(IdOnly),
+}
+
+/// Event type names as written in scenarios and the API (SPEC §5.2).
+pub const EVENT_TYPES: &[&str] = &[
+    "incident.open",
+    "incident.update",
+    "incident.resolve",
+    "incident.ack",
+    "reply",
+    "alert",
+    "maintenance.add",
+    "maintenance.change",
+    "maintenance.cancel",
+    "inquiry.received",
+    "inquiry.answered",
+];
+
+impl Event {
+    /// Build an event from its type name and fields (any serde source: TOML, JSON).
+    pub fn from_parts<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Result<Event, String>
+    where
+        D::Error: std::fmt::Display,
+    {
+        fn m<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
+            r.map_err(|e| e.to_string())
+        }
+        Ok(match ty {
+            "incident.open" => Event::IncidentOpen(m(IncidentOpen::deserialize(d))?),
+            "incident.update" => Event::IncidentUpdate(m(IncidentUpdate::deserialize(d))?),
+            "incident.resolve" => Event::IncidentResolve(m(IdOnly::deserialize(d))?),
+            "incident.ack" => Event::IncidentAck(m(IdOnly::deserialize(d))?),
+            "reply" => Event::Reply(m(Reply::deserialize(d))?),
+            "alert" => Event::Alert(m(Alert::deserialize(d))?),
+            "maintenance.add" => Event::MaintenanceAdd(m(MaintenanceAdd::deserialize(d))?),
+            "maintenance.change" => Event::MaintenanceChange(m(MaintenanceChange::deserialize(d))?),
+            "maintenance.cancel" => Event::MaintenanceCancel(m(IdOnly::deserialize(d))?),
+            "inquiry.received" => Event::InquiryReceived(m(InquiryReceived::deserialize(d))?),
+            "inquiry.answered" => Event::InquiryAnswered(m(IdOnly::deserialize(d))?),
+            other => {
+                return Err(format!(
+                    "unknown event type {other:?}; expected one of: {}",
+                    EVENT_TYPES.join(", ")
+                ))
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------- actions
+
+/// What an action is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "id")]
+pub enum About {
+    Incident(String),
+    Maintenance(String),
+    Inquiry(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EmailKind {
+    #[serde(rename = "planned")]
+    Planned,
+    #[serde(rename = "planned.reminder")]
+    PlannedReminder,
+    #[serde(rename = "planned.change")]
+    PlannedChange,
+    #[serde(rename = "planned.cancel")]
+    PlannedCancel,
+    #[serde(rename = "unplanned")]
+    Unplanned,
+    #[serde(rename = "update")]
+    Update,
+    #[serde(rename = "resolved")]
+    Resolved,
+    #[serde(rename = "followup")]
+    Followup,
+    #[serde(rename = "escalation")]
+    Escalation,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 9] = [
+        EmailKind::Planned,
+        EmailKind::PlannedReminder,
+        EmailKind::PlannedChange,
+        EmailKind::PlannedCancel,
+        EmailKind::Unplanned,
+        EmailKind::Update,
+        EmailKind::Resolved,
+        EmailKind::Followup,
+        EmailKind::Escalation,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Planned => "planned",
+            EmailKind::PlannedReminder => "planned.reminder",
+            EmailKind::PlannedChange => "planned.change",
+            EmailKind::PlannedCancel => "planned.cancel",
+            EmailKind::Unplanned => "unplanned",
+            EmailKind::Update => "update",
+            EmailKind::Resolved => "resolved",
+            EmailKind::Followup => "followup",
+            EmailKind::Escalation => "escalation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusKind {
+    #[serde(rename = "incident.create")]
+    IncidentCreate,
+    #[serde(rename = "incident.update")]
+    IncidentUpdate,
+    #[serde(rename = "incident.resolve")]
+    IncidentResolve,
+    #[serde(rename = "maintenance.create")]
+    MaintenanceCreate,
+    #[serde(rename = "maintenance.update")]
+    MaintenanceUpdate,
+    #[serde(rename = "maintenance.cancel")]
+    MaintenanceCancel,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::IncidentCreate => "incident.create",
+            StatusKind::IncidentUpdate => "incident.update",
+            StatusKind::IncidentResolve => "incident.resolve",
+            StatusKind::MaintenanceCreate => "maintenance.create",
+            StatusKind::MaintenanceUpdate => "maintenance.update",
+            StatusKind::MaintenanceCancel => "maintenance.cancel",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsKind {
+    Reminder,
+    Warning,
+    Overdue,
+}
+
+impl OpsKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpsKind::Reminder => "reminder",
+            OpsKind::Warning => "warning",
+            OpsKind::Overdue => "overdue",
+        }
+    }
+}
+
+/// Why ops is told something; selects the ops template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpsReason {
+    /// Priority 1/2 incident not acknowledged in time (SPEC §4.10).
+    Unacknowledged,
+    /// Maintenance registered less than `notice_lead` before it starts (SPEC §4.5).
+    LateNotice,
+    /// Maintenance outside Sunday 23:00 – Monday 08:00 (seeds/003 §6.3.2.2).
+    OutsideWindow,
+    /// Maintenance inside a freeze period.
+    Freeze,
+    /// Maintenance still alerting after its window: an incident was opened.
+    Overrun,
+    /// Inbound inquiry due today (SPEC §4.8).
+    InquiryDue,
+    /// Inbound inquiry not answered by the end of its day.
+    InquiryOverdue,
+}
+
+impl OpsReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpsReason::Unacknowledged => "unacknowledged",
+            OpsReason::LateNotice => "late_notice",
+            OpsReason::OutsideWindow => "outside_window",
+            OpsReason::Freeze => "freeze",
+            OpsReason::Overrun => "overrun",
+            OpsReason::InquiryDue => "inquiry_due",
+            OpsReason::InquiryOverdue => "inquiry_overdue",
+        }
+    }
+}
+
+/// Snapshot of an incident for rendering (times in UTC; render formats them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentView {
+    pub id: String,
+    pub kind: Kind,
+    pub category: Category,
+    pub impact: Impact,
+    pub priority: u8,
+    /// `None` when the fault is on our side.
+    pub at_org: Option<String>,
+    pub orgs: Vec<String>,
+    pub services: Vec<String>,
+    pub started_at: Time,
+    pub detected_at: Time,
+    pub expected_end: Option<Time>,
+    pub measures: Option<String>,
+    pub text: Option<String>,
+    pub note: Option<String>,
+    pub environment: Environment,
+    pub resolved_at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MaintenanceView {
+    pub id: String,
+    /// `None` when the maintenance is our own.
+    pub source: Option<String>,
+    pub orgs: Vec<String>,
+    pub services: Vec<String>,
+    pub from: Time,
+    pub to: Time,
+    pub measures: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InquiryView {
+    pub id: String,
+    pub org: String,
+    pub subject: Option<String>,
+    pub received_at: Time,
+    pub due: Time,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Email {
+    pub message: EmailKind,
+    /// Recipient organization id (`"region"` for the region's shared address).
+    pub org: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Outbox key of the message this one answers (In-Reply-To/References).
+    pub thread: Option<String>,
+    pub incident: Option<IncidentView>,
+    pub maintenance: Option<MaintenanceView>,
+    /// For `planned.change`: the window as it was before.
+    pub previous: Option<MaintenanceView>,
+    /// For `escalation`: when the inquiry went out, and the reply deadline that passed.
+    pub inquiry_sent_at: Option<Time>,
+    pub reply_due: Option<Time>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusPost {
+    pub message: StatusKind,
+    pub environment: Environment,
+    /// Statuspage incident status: investigating, identified, monitoring, resolved; or
+    /// scheduled / cancelled for maintenance.
+    pub status: String,
+    /// Periodic "still working on it" post (SPEC §4.3) rather than a change.
+    pub periodic: bool,
+    pub next_update: Option<Time>,
+    pub incident: Option<IncidentView>,
+    pub maintenance: Option<MaintenanceView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Silence {
+    /// `create` or `expire`.
+    pub message: String,
+    pub org: String,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ops {
+    pub message: OpsKind,
+    pub reason: OpsReason,
+    pub to: Vec<String>,
+    pub incident: Option<IncidentView>,
+    pub maintenance: Option<MaintenanceView>,
+    pub inquiry: Option<InquiryView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ActionBody {
+    Email(Box<Email>),
+    Statuspage(Box<StatusPost>),
+    Silence(Silence),
+    Ops(Box<Ops>),
+}
+
+/// One decided action. `key` is deterministic (entity, message kind, recipient, sequence):
+/// it is the outbox key and the seed of the e-mail Message-ID.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Action {
+    pub at: Time,
+    pub key: String,
+    pub about: About,
+    pub body: ActionBody,
+}
+
+/// An event the engine refuses. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("`{field}`: unknown organization {id:?}")]
+    UnknownOrg { field: &'static str, id: String },
+    #[error("`{field}`: unknown service {id:?}")]
+    UnknownService { field: &'static str, id: String },
+    #[error("unknown {what} {id:?}")]
+    Unknown { what: &'static str, id: String },
+    #[error("{what} {id:?} already exists")]
+    Duplicate { what: &'static str, id: String },
+    #[error("{what} {id:?} is already {state}")]
+    Closed { what: &'static str, id: String, state: &'static str },
+    #[error("`{field}` contains what looks like a Norwegian national identity number or D-number; personal data may not leave meldingsvakt (seeds/001 §2.1)")]
+    PersonalData { field: String },
+    #[error("`{field}`: {message}")]
+    Invalid { field: String, message: String },
+}

@@ -1,0 +1,65 @@
+//! Priority from category × impact (SPEC §4.1, seeds/002 §6.2), and impact derived from the
+//! affected organizations when an input gives none.
+
+use super::model::{Category, Impact};
+use crate::config::{Config, OrgKind};
+
+/// The seeds/002 §6.2 matrix.
+pub fn priority(c: Category, i: Impact) -> u8 {
+    use Category::*;
+    use Impact::*;
+    match (c, i) {
+        (A, Alle) | (A, Hoy) | (B, Alle) => 1,
+        (A, Medium) | (A, Lav) | (B, Hoy) | (B, Medium) | (C, Alle) => 2,
+        (B, Lav) | (C, Hoy) | (C, Medium) => 3,
+        (C, Lav) | (D, _) => 4,
+    }
+}
+
+/// SPEC §4.1: every non-HF organization that exchanges an affected service is affected →
+/// `alle`; more than one → `hoy`; one (or none named) → `medium`.
+/// No services named means every service.
+pub fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) -> Impact {
+    let exchanges = |o: &crate::config::Organization| {
+        services.is_empty() || o.services.iter().any(|s| services.contains(s))
+    };
+    let candidates: Vec<&str> = cfg
+        .orgs
+        .iter()
+        .filter(|o| o.kind != OrgKind::Hf && exchanges(o))
+        .map(|o| o.id.as_str())
+        .collect();
+    let affected = orgs
+        .iter()
+        .filter(|id| cfg.org(id).is_some_and(|o| o.kind != OrgKind::Hf))
+        .count();
+    if !candidates.is_empty() && candidates.iter().all(|c| orgs.iter().any(|o| o == c)) {
+        Impact::Alle
+    } else if affected > 1 {
+        Impact::Hoy
+    } else {
+        Impact::Medium
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_matches_seeds_002() {
+        use Category::*;
+        use Impact::*;
+        let rows = [
+            (A, [1, 1, 2, 2]),
+            (B, [1, 2, 2, 3]),
+            (C, [2, 3, 3, 4]),
+            (D, [4, 4, 4, 4]),
+        ];
+        for (c, ps) in rows {
+            for (i, p) in [Alle, Hoy, Medium, Lav].into_iter().zip(ps) {
+                assert_eq!(priority(c, i), p, "{c:?}/{i:?}");
+            }
+        }
+    }
+}

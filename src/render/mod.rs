@@ -1,0 +1,373 @@
+//! Messages from templates (SPEC §3). Pure: an action plus the configuration in, subject and
+//! body out. Handlebars in strict mode (a misspelt variable is an error, caught by `check`),
+//! plain text with no HTML escaping, times as `dd.mm.yyyy kl. HH:MM` in Europe/Oslo.
+//!
+//! A template file's first line is the subject, the second is empty, the rest is the body.
+//! The shipped templates are compiled into the binary; `[templates] dir` overrides any of them.
+
+use crate::config::locate::ConfigError;
+use crate::config::Config;
+use crate::engine::model::*;
+use chrono::{Datelike, Timelike};
+use handlebars::Handlebars;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The shipped templates: (name, source).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("email/planned", include_str!("../../templates/email/planned.hbs")),
+    ("email/planned.reminder", include_str!("../../templates/email/planned.reminder.hbs")),
+    ("email/planned.change", include_str!("../../templates/email/planned.change.hbs")),
+    ("email/planned.cancel", include_str!("../../templates/email/planned.cancel.hbs")),
+    ("email/unplanned", include_str!("../../templates/email/unplanned.hbs")),
+    ("email/update", include_str!("../../templates/email/update.hbs")),
+    ("email/resolved", include_str!("../../templates/email/resolved.hbs")),
+    ("email/followup", include_str!("../../templates/email/followup.hbs")),
+    ("email/escalation", include_str!("../../templates/email/escalation.hbs")),
+    ("ops/unacknowledged", include_str!("../../templates/ops/unacknowledged.hbs")),
+    ("ops/late_notice", include_str!("../../templates/ops/late_notice.hbs")),
+    ("ops/outside_window", include_str!("../../templates/ops/outside_window.hbs")),
+    ("ops/freeze", include_str!("../../templates/ops/freeze.hbs")),
+    ("ops/overrun", include_str!("../../templates/ops/overrun.hbs")),
+    ("ops/inquiry_due", include_str!("../../templates/ops/inquiry_due.hbs")),
+    ("ops/inquiry_overdue", include_str!("../../templates/ops/inquiry_overdue.hbs")),
+    ("statuspage/incident", include_str!("../../templates/statuspage/incident.hbs")),
+    ("statuspage/maintenance", include_str!("../../templates/statuspage/maintenance.hbs")),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// A rendering failure: which template, where, what.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct RenderError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl From<RenderError> for ConfigError {
+    fn from(e: RenderError) -> Self {
+        ConfigError { file: PathBuf::from(e.file), line: e.line, col: e.col, message: e.message }
+    }
+}
+
+pub struct Renderer {
+    hb: Handlebars<'static>,
+    /// Where each template came from, for error messages.
+    origin: Vec<(String, String)>,
+}
+
+fn oslo_fmt(cfg: &Config, t: Time) -> String {
+    let l = t.with_timezone(&cfg.calendar.tz);
+    format!("{:02}.{:02}.{:04} kl. {:02}:{:02}", l.day(), l.month(), l.year(), l.hour(), l.minute())
+}
+
+fn hhmm(cfg: &Config, t: Time) -> String {
+    let l = t.with_timezone(&cfg.calendar.tz);
+    format!("{:02}:{:02}", l.hour(), l.minute())
+}
+
+/// `20.11.2026 kl. 22:00–23:30`, or across midnight `20.11.2026 kl. 22:00 – 21.11.2026 kl. 02:00`.
+pub fn window_text(cfg: &Config, from: Time, to: Time) -> String {
+    let (a, b) = (cfg.calendar.local_date(from), cfg.calendar.local_date(to));
+    if a == b {
+        format!("{}–{}", oslo_fmt(cfg, from), hhmm(cfg, to))
+    } else {
+        format!("{} – {}", oslo_fmt(cfg, from), oslo_fmt(cfg, to))
+    }
+}
+
+fn org_name(cfg: &Config, id: &str) -> String {
+    if cfg.is_self(id) {
+        return cfg.self_.name.clone();
+    }
+    if id == "region" {
+        return "Regionen".into();
+    }
+    cfg.org(id).map(|o| o.name.clone()).unwrap_or_else(|| id.to_string())
+}
+
+fn services_text(cfg: &Config, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "Alle e-meldinger".into();
+    }
+    ids.iter()
+        .map(|s| match cfg.service(s) {
+            Some(sv) if sv.name != sv.id => format!("{} ({})", sv.id, sv.name),
+            _ => s.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn incident_json(cfg: &Config, i: &IncidentView) -> Value {
+    let at_org_name = i.at_org.as_deref().map(|o| org_name(cfg, o)).unwrap_or_else(|| cfg.self_.name.clone());
+    json!({
+        "id": i.id,
+        "kind": i.kind.as_str(),
+        "category": format!("{:?}", i.category),
+        "priority": i.priority,
+        "impact": serde_json::to_value(i.impact).unwrap_or(Value::Null),
+        "at_self": i.at_org.is_none(),
+        "at_org_name": at_org_name,
+        "fault_location": if i.at_org.is_none() { format!("{} (vår side)", cfg.self_.name) } else { at_org_name.clone() },
+        "orgs": i.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
+        "services": services_text(cfg, &i.services),
+        "started_at": oslo_fmt(cfg, i.started_at),
+        "detected_at": oslo_fmt(cfg, i.detected_at),
+        "expected_end": i.expected_end.map(|t| oslo_fmt(cfg, t)),
+        "measures": i.measures,
+        "text": i.text,
+        "note": i.note,
+        "environment": i.environment.as_str(),
+        "is_test": i.environment == Environment::Test,
+        "resolved_at": i.resolved_at.map(|t| oslo_fmt(cfg, t)),
+    })
+}
+
+fn maintenance_json(cfg: &Config, m: &MaintenanceView) -> Value {
+    json!({
+        "id": m.id,
+        "source_name": m.source.as_deref().map(|s| org_name(cfg, s)).unwrap_or_else(|| cfg.self_.name.clone()),
+        "window": window_text(cfg, m.from, m.to),
+        "from": oslo_fmt(cfg, m.from),
+        "to": oslo_fmt(cfg, m.to),
+        "services": services_text(cfg, &m.services),
+        "orgs": m.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
+        "measures": m.measures,
+    })
+}
+
+/// The patient-phone line: for our own incidents and notices our number; for a maintenance at
+/// a counterpart, its number (or the one given with the maintenance).
+fn patient_phone(cfg: &Config, m: Option<&MaintenanceView>) -> String {
+    if let Some(m) = m {
+        if let Some(p) = &m.phone {
+            return p.clone();
+        }
+        if let Some(p) = m.source.as_deref().and_then(|s| cfg.org(s)).and_then(|o| o.phone.clone()) {
+            return p;
+        }
+    }
+    cfg.self_.phone.clone()
+}
+
+/// A duration in Norwegian words: "7 dager", "2 timer", "30 minutter".
+pub fn duration_nb(d: chrono::Duration) -> String {
+    let m = d.num_minutes();
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if m % (24 * 60) == 0 && m > 0 {
+        plural(m / (24 * 60), "dag", "dager")
+    } else if m % 60 == 0 && m > 0 {
+        plural(m / 60, "time", "timer")
+    } else {
+        plural(m, "minutt", "minutter")
+    }
+}
+
+fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "self".into(),
+        json!({"name": cfg.self_.name, "meldingsansvarlig": cfg.self_.meldingsansvarlig, "phone": cfg.self_.phone}),
+    );
+    for k in ["incident", "maintenance", "previous", "inquiry", "post", "inquiry_sent_at", "reply_due", "base_subject", "freeze"] {
+        m.insert(k.into(), Value::Null);
+    }
+    m.insert("phone".into(), Value::String(cfg.self_.phone.clone()));
+    let p = &cfg.policy;
+    m.insert(
+        "policy".into(),
+        json!({
+            "notice_lead": duration_nb(p.notice_lead),
+            "ack_priority1": duration_nb(p.ack_priority1),
+            "ack_priority2": duration_nb(p.ack_priority2),
+        }),
+    );
+    m.insert("recipient".into(), json!({"id": "", "name": ""}));
+    m
+}
+
+impl Renderer {
+    /// Compile the shipped templates, overridden by those in the configured folder.
+    pub fn new(cfg: &Config) -> Result<Renderer, Vec<ConfigError>> {
+        Self::with_dir(cfg.templates_dir.as_deref())
+    }
+
+    pub fn with_dir(dir: Option<&Path>) -> Result<Renderer, Vec<ConfigError>> {
+        let mut hb = Handlebars::new();
+        hb.set_strict_mode(true);
+        hb.register_escape_fn(handlebars::no_escape);
+        let mut errors = Vec::new();
+        let mut origin = Vec::new();
+        for (name, builtin) in BUILTIN {
+            let (file, text) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
+                Some(p) if p.is_file() => match std::fs::read_to_string(&p) {
+                    Ok(t) => (p.display().to_string(), t),
+                    Err(e) => {
+                        errors.push(ConfigError { file: p, line: 1, col: 1, message: format!("cannot read template: {e}") });
+                        continue;
+                    }
+                },
+                _ => (format!("templates/{name}.hbs"), builtin.to_string()),
+            };
+            let (subject, body) = match text.split_once('\n') {
+                Some((s, rest)) => {
+                    let body = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'));
+                    match body {
+                        Some(b) => (s.trim_end_matches('\r').to_string(), b.to_string()),
+                        None => {
+                            errors.push(ConfigError { file: file.clone().into(), line: 2, col: 1, message: "the second line must be empty (line 1 is the subject, the body follows the empty line)".into() });
+                            continue;
+                        }
+                    }
+                }
+                None => (text.trim_end().to_string(), String::new()),
+            };
+            for (part, src, line_offset) in [("subject", subject, 0usize), ("body", body, 2usize)] {
+                if let Err(e) = hb.register_template_string(&format!("{name}#{part}"), src) {
+                    let (line, col) = e.pos().unwrap_or((1, 1));
+                    let reason = e.reason().to_string();
+                    errors.push(ConfigError { file: file.clone().into(), line: line + line_offset, col, message: format!("template does not compile: {reason}") });
+                }
+            }
+            origin.push((name.to_string(), file));
+        }
+        if errors.is_empty() {
+            Ok(Renderer { hb, origin })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn file_of(&self, name: &str) -> String {
+        self.origin.iter().find(|(n, _)| n == name).map(|(_, f)| f.clone()).unwrap_or_else(|| format!("templates/{name}.hbs"))
+    }
+
+    fn part(&self, name: &str, part: &str, ctx: &Value) -> Result<String, RenderError> {
+        self.hb.render(&format!("{name}#{part}"), ctx).map_err(|e| RenderError {
+            file: self.file_of(name),
+            line: e.line_no.unwrap_or(1) + if part == "body" { 2 } else { 0 },
+            col: e.column_no.unwrap_or(1),
+            message: match e.reason() {
+                handlebars::RenderErrorReason::MissingVariable(Some(v)) => format!("unknown variable `{v}`"),
+                r => r.to_string(),
+            },
+        })
+    }
+
+    fn render(&self, name: &str, ctx: &Value) -> Result<Rendered, RenderError> {
+        let subject = self.part(name, "subject", ctx)?.trim().to_string();
+        let body = self.part(name, "body", ctx)?;
+        Ok(Rendered { subject, body })
+    }
+
+    /// The subject line alone of a template (used as `base_subject`).
+    fn subject_of(&self, name: &str, ctx: &Value) -> Result<String, RenderError> {
+        Ok(self.part(name, "subject", ctx)?.trim().to_string())
+    }
+
+    pub fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
+        let mut c = base_json(cfg);
+        c.insert("recipient".into(), json!({"id": e.org, "name": org_name(cfg, &e.org)}));
+        if let Some(i) = &e.incident {
+            c.insert("incident".into(), incident_json(cfg, i));
+        }
+        if let Some(m) = &e.maintenance {
+            c.insert("maintenance".into(), maintenance_json(cfg, m));
+        }
+        if let Some(p) = &e.previous {
+            c.insert("previous".into(), maintenance_json(cfg, p));
+        }
+        c.insert("inquiry_sent_at".into(), json!(e.inquiry_sent_at.map(|t| oslo_fmt(cfg, t))));
+        c.insert("reply_due".into(), json!(e.reply_due.map(|t| oslo_fmt(cfg, t))));
+        c.insert("phone".into(), Value::String(patient_phone(cfg, e.maintenance.as_ref())));
+        let mut ctx = Value::Object(c);
+        let base = match e.message {
+            EmailKind::Planned | EmailKind::PlannedReminder | EmailKind::PlannedChange | EmailKind::PlannedCancel => {
+                Some(self.subject_of("email/planned", &ctx)?)
+            }
+            EmailKind::Unplanned | EmailKind::Followup => None,
+            _ => Some(self.subject_of("email/unplanned", &ctx)?),
+        };
+        if let (Some(b), Value::Object(o)) = (base, &mut ctx) {
+            o.insert("base_subject".into(), Value::String(b));
+        }
+        self.render(&format!("email/{}", e.message.as_str()), &ctx)
+    }
+
+    pub fn ops(&self, cfg: &Config, o: &Ops) -> Result<Rendered, RenderError> {
+        let mut c = base_json(cfg);
+        if let Some(i) = &o.incident {
+            c.insert("incident".into(), incident_json(cfg, i));
+        }
+        if let Some(m) = &o.maintenance {
+            c.insert("maintenance".into(), maintenance_json(cfg, m));
+            if let Some(f) = cfg.calendar.freeze_overlapping(m.from, m.to) {
+                c.insert("freeze".into(), Value::String(f.name.clone()));
+            }
+        }
+        if let Some(q) = &o.inquiry {
+            c.insert(
+                "inquiry".into(),
+                json!({
+                    "id": q.id,
+                    "org_name": org_name(cfg, &q.org),
+                    "subject": q.subject.clone().unwrap_or_else(|| "(uten emne)".into()),
+                    "received_at": oslo_fmt(cfg, q.received_at),
+                    "due": oslo_fmt(cfg, q.due),
+                }),
+            );
+        }
+        self.render(&format!("ops/{}", o.reason.as_str()), &Value::Object(c))
+    }
+
+    pub fn status(&self, cfg: &Config, s: &StatusPost) -> Result<Rendered, RenderError> {
+        let mut c = base_json(cfg);
+        c.insert(
+            "post".into(),
+            json!({
+                "create": matches!(s.message, StatusKind::IncidentCreate | StatusKind::MaintenanceCreate),
+                "update": matches!(s.message, StatusKind::IncidentUpdate | StatusKind::MaintenanceUpdate),
+                "resolve": s.message == StatusKind::IncidentResolve,
+                "cancel": s.message == StatusKind::MaintenanceCancel,
+                "periodic": s.periodic,
+                "next_update": s.next_update.map(|t| hhmm(cfg, t)),
+            }),
+        );
+        if let Some(i) = &s.incident {
+            c.insert("incident".into(), incident_json(cfg, i));
+            let mut ctx = Value::Object(c);
+            let base = self.subject_of("email/unplanned", &ctx)?;
+            if let Value::Object(o) = &mut ctx {
+                o.insert("base_subject".into(), Value::String(base));
+            }
+            return self.render("statuspage/incident", &ctx);
+        }
+        if let Some(m) = &s.maintenance {
+            c.insert("maintenance".into(), maintenance_json(cfg, m));
+        }
+        self.render("statuspage/maintenance", &Value::Object(c))
+    }
+
+    /// Subject and body of any action that carries text (not silences).
+    pub fn action(&self, cfg: &Config, a: &Action) -> Result<Option<Rendered>, RenderError> {
+        Ok(match &a.body {
+            ActionBody::Email(e) => Some(self.email(cfg, e)?),
+            ActionBody::Ops(o) => Some(self.ops(cfg, o)?),
+            ActionBody::Statuspage(s) => Some(self.status(cfg, s)?),
+            ActionBody::Silence(_) => None,
+        })
+    }
+}
+
+pub mod samples;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,146 @@
+//! Sample actions, one per template, built from the configuration's own organizations. Used by
+//! `check` (render every template once, so unknown variables surface there), by `render`
+//! previews, and by the snapshot tests.
+
+use crate::config::{Config, OrgKind};
+use crate::engine::model::*;
+use chrono::{DateTime, Duration, Utc};
+
+fn t(s: &str) -> Time {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+fn first_kommune(cfg: &Config) -> String {
+    cfg.orgs
+        .iter()
+        .find(|o| o.kind == OrgKind::Kommune)
+        .or_else(|| cfg.orgs.first())
+        .map(|o| o.id.clone())
+        .unwrap_or_else(|| "self".into())
+}
+
+pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
+    let org = first_kommune(cfg);
+    let svc: Vec<String> = cfg.services.iter().take(1).map(|s| s.id.clone()).collect();
+    IncidentView {
+        id: "INC-1".into(),
+        kind,
+        category: Category::B,
+        impact: Impact::Medium,
+        priority: 2,
+        at_org: (!at_self).then(|| org.clone()),
+        orgs: vec![org],
+        services: svc,
+        started_at: t("2026-11-20T14:20:00+01:00"),
+        detected_at: t("2026-11-20T14:30:00+01:00"),
+        expected_end: Some(t("2026-11-20T18:00:00+01:00")),
+        measures: Some("Kontaktet leverandør. Køen på meldingstjeneren tømmes manuelt.".into()),
+        text: None,
+        note: None,
+        environment: Environment::Produksjon,
+        resolved_at: Some(t("2026-11-20T17:45:00+01:00")),
+    }
+}
+
+pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
+    let org = first_kommune(cfg);
+    let (from, to) = if across_midnight {
+        (t("2026-11-29T23:00:00+01:00"), t("2026-11-30T03:00:00+01:00"))
+    } else {
+        (t("2026-11-29T08:00:00+01:00"), t("2026-11-29T12:00:00+01:00"))
+    };
+    MaintenanceView {
+        id: "VED-1".into(),
+        source: None,
+        orgs: vec![org],
+        services: cfg.services.iter().take(2).map(|s| s.id.clone()).collect(),
+        from,
+        to,
+        measures: Some("Oppgradering av meldingstjeneren; meldinger køes og sendes når tjenesten er tilbake.".into()),
+        phone: None,
+    }
+}
+
+fn email(cfg: &Config, kind: EmailKind) -> Email {
+    let org = first_kommune(cfg);
+    let (incident, maintenance, previous) = match kind {
+        EmailKind::Planned | EmailKind::PlannedReminder | EmailKind::PlannedCancel => (None, Some(maintenance(cfg, true)), None),
+        EmailKind::PlannedChange => {
+            let mut m = maintenance(cfg, true);
+            m.to += Duration::hours(1);
+            (None, Some(m), Some(maintenance(cfg, true)))
+        }
+        EmailKind::Followup | EmailKind::Escalation => (Some(incident(cfg, false, Kind::Kvittering)), None, None),
+        _ => (Some(incident(cfg, true, Kind::Feil)), None, None),
+    };
+    Email {
+        message: kind,
+        org: org.clone(),
+        to: cfg.org(&org).map(|o| vec![o.meldingsansvarlig.clone()]).unwrap_or_default(),
+        cc: vec![],
+        thread: None,
+        incident,
+        maintenance,
+        previous,
+        inquiry_sent_at: Some(t("2026-11-23T09:30:00+01:00")),
+        reply_due: Some(t("2026-11-24T15:00:00+01:00")),
+    }
+}
+
+fn ops(cfg: &Config, reason: OpsReason) -> Ops {
+    let org = first_kommune(cfg);
+    let (message, incident, maintenance, inquiry) = match reason {
+        OpsReason::Unacknowledged => (OpsKind::Reminder, Some(incident(cfg, true, Kind::Feil)), None, None),
+        OpsReason::InquiryDue | OpsReason::InquiryOverdue => (
+            if reason == OpsReason::InquiryDue { OpsKind::Reminder } else { OpsKind::Overdue },
+            None,
+            None,
+            Some(InquiryView {
+                id: "INQ-1".into(),
+                org,
+                subject: Some("Mangler svar på PLO-meldinger".into()),
+                received_at: t("2026-11-20T16:10:00+01:00"),
+                due: t("2026-11-23T15:00:00+01:00"),
+            }),
+        ),
+        _ => (OpsKind::Warning, None, Some(maintenance(cfg, false)), None),
+    };
+    Ops { message, reason, to: cfg.self_.ops.clone(), incident, maintenance, inquiry }
+}
+
+const OPS_REASONS: [OpsReason; 7] = [
+    OpsReason::Unacknowledged,
+    OpsReason::LateNotice,
+    OpsReason::OutsideWindow,
+    OpsReason::Freeze,
+    OpsReason::Overrun,
+    OpsReason::InquiryDue,
+    OpsReason::InquiryOverdue,
+];
+
+fn action(body: ActionBody) -> Action {
+    Action { at: t("2026-11-20T16:20:00+01:00"), key: "sample".into(), about: About::Incident("INC-1".into()), body }
+}
+
+/// One sample action per template name (`email/planned`, `ops/freeze`, …).
+pub fn all(cfg: &Config) -> Vec<(String, Action)> {
+    let mut v = Vec::new();
+    for k in EmailKind::ALL {
+        v.push((format!("email/{}", k.as_str()), action(ActionBody::Email(Box::new(email(cfg, k))))));
+    }
+    for r in OPS_REASONS {
+        v.push((format!("ops/{}", r.as_str()), action(ActionBody::Ops(Box::new(ops(cfg, r))))));
+    }
+    let post = |message, incident, maintenance| StatusPost {
+        message,
+        environment: Environment::Produksjon,
+        status: "investigating".into(),
+        periodic: false,
+        next_update: Some(t("2026-11-20T16:50:00+01:00")),
+        incident,
+        maintenance,
+    };
+    v.push(("statuspage/incident".into(), action(ActionBody::Statuspage(Box::new(post(StatusKind::IncidentCreate, Some(incident(cfg, true, Kind::Feil)), None))))));
+    v.push(("statuspage/maintenance".into(), action(ActionBody::Statuspage(Box::new(post(StatusKind::MaintenanceCreate, None, Some(maintenance(cfg, true))))))));
+    v
+}

@@ -1,0 +1,120 @@
+use super::*;
+use crate::config::Config;
+
+fn cfg() -> Config {
+    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml")).expect("example config")
+}
+
+#[test]
+fn every_template_renders_and_matches_snapshot() {
+    let c = cfg();
+    let r = Renderer::new(&c).expect("templates compile");
+    for (name, a) in samples::all(&c) {
+        let out = r.action(&c, &a).expect("renders").expect("has text");
+        let snap = format!("Emne: {}\n\n{}", out.subject, out.body);
+        insta::assert_snapshot!(name.replace('/', "__"), snap);
+        if name.starts_with("email/") {
+            assert!(
+                out.body.starts_with("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: "),
+                "{name}: patient-phone line must come first (seeds/004 rev. 19.04.18)"
+            );
+        }
+    }
+}
+
+#[test]
+fn subjects_follow_the_routine() {
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    let subj = |name: &str| {
+        let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == name).unwrap();
+        r.action(&c, &a).unwrap().unwrap().subject
+    };
+    // Sample maintenance crosses midnight.
+    assert_eq!(
+        subj("email/planned"),
+        "Planlagt stopp/forsinkelse i meldingstrafikk Hemit HF 29.11.2026 kl. 23:00 – 30.11.2026 kl. 03:00"
+    );
+    assert_eq!(subj("email/planned.cancel"), format!("Avlyst: {}", subj("email/planned")));
+    assert_eq!(subj("email/planned.reminder"), format!("Påminnelse: {}", subj("email/planned")));
+    assert!(subj("email/planned.change").starts_with("Endret: Planlagt stopp/forsinkelse i meldingstrafikk Hemit HF 29.11.2026 kl. 23:00 – 30.11.2026 kl. 04:00"));
+    assert_eq!(subj("email/unplanned"), "Feil i meldingsutveksling");
+    assert_eq!(subj("email/update"), "Oppdatering: Feil i meldingsutveksling");
+    assert_eq!(subj("email/resolved"), "Løst: Feil i meldingsutveksling");
+    assert_eq!(subj("email/followup"), "Manglende kvittering");
+    assert_eq!(subj("email/escalation"), "Eskalering: manglende svar fra Trondheim kommune – Manglende kvittering");
+}
+
+#[test]
+fn same_day_window_and_kinds() {
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    let mut m = samples::maintenance(&c, false);
+    m.source = Some("malvik".into());
+    let e = Email {
+        message: EmailKind::Planned,
+        org: "trondheim".into(),
+        to: vec![],
+        cc: vec![],
+        thread: None,
+        incident: None,
+        maintenance: Some(m),
+        previous: None,
+        inquiry_sent_at: None,
+        reply_due: None,
+    };
+    let out = r.email(&c, &e).unwrap();
+    assert_eq!(out.subject, "Planlagt stopp/forsinkelse i meldingstrafikk Malvik kommune 29.11.2026 kl. 08:00–12:00");
+    // A maintenance at a counterpart shows that organization's patient phone.
+    let malvik_phone = c.org("malvik").unwrap().phone.clone().unwrap();
+    assert!(out.body.starts_with(&format!("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {malvik_phone}\n")));
+    let order = ["Telefonnummer", "Tidspunkt for nedetid", "Berørt tjeneste", "Iverksatte tiltak", "Denne e-posten skal ikke besvares."];
+    let pos: Vec<usize> = order.iter().map(|s| out.body.find(s).unwrap()).collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "planned body order {pos:?}");
+
+    for (kind, want) in [(Kind::Kvittering, "Manglende kvittering"), (Kind::Info, "Viktig informasjon vedrørende meldingsutveksling")] {
+        let e = Email { message: EmailKind::Unplanned, maintenance: None, incident: Some(samples::incident(&c, true, kind)), ..e.clone() };
+        assert_eq!(r.email(&c, &e).unwrap().subject, want);
+    }
+}
+
+#[test]
+fn unplanned_body_order_and_norwegian_letters() {
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == "email/unplanned").unwrap();
+    let body = r.action(&c, &a).unwrap().unwrap().body;
+    let order = [
+        "Telefonnummer for mottak",
+        "Tidspunkt hendelsen oppstod: 20.11.2026 kl. 14:20",
+        "Berørt tjeneste: PLO (Pleie- og omsorgsmeldinger)",
+        "Iverksatte tiltak: Kontaktet leverandør.",
+        "Når normal e-meldingskommunikasjon forventes å være på plass: 20.11.2026 kl. 18:00",
+        "Feilen ligger hos: Hemit HF (vår side)",
+    ];
+    let pos: Vec<usize> = order.iter().map(|s| body.find(s).unwrap_or_else(|| panic!("{s} in {body}"))).collect();
+    assert!(pos.windows(2).all(|w| w[0] < w[1]), "unplanned body order {pos:?}");
+    assert!(body.contains("æ") || body.contains("ø") || body.contains("å"));
+}
+
+#[test]
+fn broken_override_is_reported_with_place() {
+    let dir = std::env::temp_dir().join(format!("mv-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("email")).unwrap();
+    std::fs::write(dir.join("email/unplanned.hbs"), "Feil\n\nlinje 3\n{{#if x}}\n").unwrap();
+    let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].to_string().contains("email/unplanned.hbs:"), "{}", e[0]);
+    assert!(e[0].message.contains("does not compile"));
+    std::fs::write(dir.join("email/unplanned.hbs"), "Feil\nno blank line\n").unwrap();
+    let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
+    assert!(e[0].to_string().contains("unplanned.hbs:2:1: the second line must be empty"), "{}", e[0]);
+    // Unknown variable: compiles, fails at render with its place.
+    std::fs::write(dir.join("email/unplanned.hbs"), "Feil\n\nHei {{incident.nosuch}}\n").unwrap();
+    let r = Renderer::with_dir(Some(&dir)).unwrap();
+    let c = cfg();
+    let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == "email/unplanned").unwrap();
+    let err = r.action(&c, &a).unwrap_err();
+    assert!(err.to_string().ends_with("unplanned.hbs:3:5: unknown variable `incident.nosuch`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
