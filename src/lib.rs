@@ -3,3 +3,4 @@ pub mod calendar;
 pub mod config;
 pub mod engine;
 pub mod render;
+pub mod sim;

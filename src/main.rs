@@ -1,1 +1,361 @@
-fn main() {}
+//! The `meldingsvakt` command line (SPEC §5.1). Parses flags, sets up logging to stderr and
+//! calls into the library; no rule lives here.
+
+use clap::{Parser, Subcommand};
+use meldingsvakt::config::Config;
+use meldingsvakt::render::{samples, Renderer};
+use meldingsvakt::{calendar, sim};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const DEFAULT_CONFIG: &str = "config/meldingsvakt.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "meldingsvakt",
+    version,
+    about = "Outage notifications for Norwegian health IT: the meldingsansvarlig routine, on time.",
+    long_about = "meldingsvakt watches monitoring inputs and planned maintenance and sends the standard \
+outage e-mails to municipalities' and health trusts' meldingsansvarlig addresses, keeps a status page \
+current, chases missing replies by the first working day and escalates to KS e-Komp.\n\n\
+Exit codes: 0 success, 1 runtime failure, 2 invalid configuration, template or scenario.",
+    after_help = "Examples:\n  meldingsvakt check\n  meldingsvakt simulate tests/scenarios/friday-kvittering.toml\n  \
+meldingsvakt render followup\n  meldingsvakt calendar 2027"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the daemon (not yet available in this build: the engine, check, simulate, render and
+    /// calendar are).
+    Run {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and every template. Exit 0, or 2 with FILE:LINE:COL errors.
+    Check {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Run the rules in simulated time and print one JSON object per action on stdout.
+    #[command(
+        after_help = "The scenario format is described in SPEC §5.2 and README.md; examples in tests/scenarios/.\n\
+Example:\n  meldingsvakt simulate tests/scenarios/friday-kvittering.toml | jq ."
+    )]
+    Simulate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+    },
+    /// Preview a message: from sample data, a scenario, or a small event file.
+    #[command(
+        after_help = "KIND is a message kind: planned, planned.reminder, planned.change, planned.cancel, \
+unplanned, update, resolved, followup, escalation; or a template name such as ops/freeze or \
+statuspage/incident. Without KIND, with --scenario, every message is shown.\n\n\
+Examples:\n  meldingsvakt render followup\n  meldingsvakt render --scenario tests/scenarios/friday-kvittering.toml\n  \
+meldingsvakt render unplanned --input incident.toml   # one [[event]] table, or type = \"incident.open\" at top level"
+    )]
+    Render {
+        kind: Option<String>,
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Render the messages this scenario produces.
+        #[arg(long, conflicts_with = "input")]
+        scenario: Option<PathBuf>,
+        /// Events (TOML) to run from their own time until the message appears (60 days at most).
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Print a year's holidays, half days and working-day count.
+    Calendar {
+        year: i32,
+        /// Configuration with extra closed days and freezes (used when the file exists).
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Operator commands for incidents against a running daemon (not yet available).
+    Incident {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Operator commands for maintenance against a running daemon (not yet available).
+    Maintenance {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn load_or_report(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        eprintln!("{}: {} problem(s) found", path.display(), errors.len());
+        ExitCode::from(2)
+    })
+}
+
+fn check(path: &Path) -> ExitCode {
+    let cfg = match load_or_report(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let renderer = match Renderer::new(&cfg) {
+        Ok(r) => r,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    // Render every template once with sample data: unknown variables surface here.
+    let mut bad = 0;
+    for (_, a) in samples::all(&cfg) {
+        if let Err(e) = renderer.action(&cfg, &a) {
+            eprintln!("{e}");
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        return ExitCode::from(2);
+    }
+    let kommuner = cfg
+        .orgs
+        .iter()
+        .filter(|o| o.kind == meldingsvakt::config::OrgKind::Kommune)
+        .count();
+    println!(
+        "{}: OK — {} organizations ({} municipalities), {} KS e-Komp areas, {} services, {} templates",
+        path.display(),
+        cfg.orgs.len(),
+        kommuner,
+        cfg.areas().len(),
+        cfg.services.len(),
+        meldingsvakt::render::BUILTIN.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn simulate(path: &Path) -> ExitCode {
+    match sim::run(path) {
+        Ok(out) => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("cannot write output: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn template_name(kind: &str) -> String {
+    if kind.contains('/') {
+        kind.to_string()
+    } else {
+        format!("email/{kind}")
+    }
+}
+
+fn print_rendered(
+    cfg: &Config,
+    r: &Renderer,
+    a: &meldingsvakt::engine::model::Action,
+) -> Result<(), String> {
+    use meldingsvakt::engine::model::ActionBody;
+    let Some(out) = r.action(cfg, a).map_err(|e| e.to_string())? else {
+        return Ok(());
+    };
+    let when = sim::local_rfc3339(cfg, a.at);
+    match &a.body {
+        ActionBody::Email(e) => {
+            println!("Tid: {when}\nTil: {}", e.to.join(", "));
+            if !e.cc.is_empty() {
+                println!("Kopi: {}", e.cc.join(", "));
+            }
+        }
+        ActionBody::Ops(o) => println!("Tid: {when}\nTil: {}", o.to.join(", ")),
+        ActionBody::Statuspage(s) => println!(
+            "Tid: {when}\nStatusside ({}): {}",
+            s.environment.as_str(),
+            s.message.as_str()
+        ),
+        ActionBody::Silence(_) => {}
+    }
+    println!("Emne: {}\n\n{}", out.subject, out.body.trim_end());
+    println!("{}", "-".repeat(72));
+    Ok(())
+}
+
+fn action_template(a: &meldingsvakt::engine::model::Action) -> String {
+    use meldingsvakt::engine::model::ActionBody;
+    match &a.body {
+        ActionBody::Email(e) => format!("email/{}", e.message.as_str()),
+        ActionBody::Ops(o) => format!("ops/{}", o.reason.as_str()),
+        ActionBody::Statuspage(s) if s.incident.is_some() => "statuspage/incident".into(),
+        ActionBody::Statuspage(_) => "statuspage/maintenance".into(),
+        ActionBody::Silence(_) => "silence".into(),
+    }
+}
+
+fn render(
+    kind: Option<String>,
+    config: &Path,
+    scenario: Option<PathBuf>,
+    input: Option<PathBuf>,
+) -> ExitCode {
+    let want = kind.as_deref().map(template_name);
+    if let Some(w) = &want {
+        if !meldingsvakt::render::BUILTIN.iter().any(|(n, _)| n == w) {
+            eprintln!(
+                "unknown message kind {:?}; known: {}",
+                kind.unwrap_or_default(),
+                meldingsvakt::render::BUILTIN
+                    .iter()
+                    .map(|(n, _)| n.trim_start_matches("email/"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let sc = match (&scenario, &input) {
+        (Some(p), _) => Some(sim::parse(p)),
+        (None, Some(p)) => Some(sim::parse_opts(p, Some(config))),
+        (None, None) => None,
+    };
+    let sc = match sc.transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg_path = sc
+        .as_ref()
+        .map(|s| s.config.clone())
+        .unwrap_or_else(|| config.to_path_buf());
+    let cfg = match load_or_report(&cfg_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let r = match Renderer::new(&cfg) {
+        Ok(r) => r,
+        Err(errors) => {
+            errors.iter().for_each(|e| eprintln!("{e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let actions: Vec<meldingsvakt::engine::model::Action> = match &sc {
+        None => samples::all(&cfg).into_iter().map(|(_, a)| a).collect(),
+        Some(sc) => match collect_actions(sc, Arc::new(cfg.clone())) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut shown = 0;
+    for a in actions
+        .iter()
+        .filter(|a| want.as_ref().is_none_or(|w| &action_template(a) == w))
+    {
+        if let Err(e) = print_rendered(&cfg, &r, a) {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+        shown += 1;
+        if sc.is_none() && want.is_some() || input.is_some() {
+            break;
+        }
+    }
+    if shown == 0 {
+        eprintln!(
+            "no {} message in this input",
+            kind.unwrap_or_else(|| "".into())
+        );
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn collect_actions(
+    sc: &sim::Scenario,
+    cfg: Arc<Config>,
+) -> Result<Vec<meldingsvakt::engine::model::Action>, String> {
+    let mut engine = meldingsvakt::engine::Engine::new(cfg);
+    let mut v = Vec::new();
+    for (at, ev, n) in &sc.events {
+        while let Some(t) = engine.poll_timeout().filter(|t| t < at) {
+            engine.handle_timeout(t);
+            v.extend(std::iter::from_fn(|| engine.poll_action()));
+        }
+        engine
+            .handle(*at, ev.clone())
+            .map_err(|e| format!("event {n}: {e}"))?;
+        v.extend(std::iter::from_fn(|| engine.poll_action()));
+    }
+    while let Some(t) = engine.poll_timeout().filter(|t| *t <= sc.until) {
+        engine.handle_timeout(t);
+        v.extend(std::iter::from_fn(|| engine.poll_action()));
+    }
+    Ok(v)
+}
+
+fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
+    if !(1900..=2999).contains(&year) {
+        eprintln!("year {year} is out of range (1900–2999)");
+        return ExitCode::from(2);
+    }
+    let cal = if config.exists() {
+        match load_or_report(config) {
+            Ok(c) => c.calendar,
+            Err(code) => return code,
+        }
+    } else {
+        calendar::Calendar::default()
+    };
+    print!("{}", calendar::print::year_text(&cal, year));
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MELDINGSVAKT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Check { config } => check(&config),
+        Cmd::Simulate { scenario } => simulate(&scenario),
+        Cmd::Render {
+            kind,
+            config,
+            scenario,
+            input,
+        } => render(kind, &config, scenario, input),
+        Cmd::Calendar { year, config } => calendar_cmd(year, &config),
+        Cmd::Run { .. } | Cmd::Incident { .. } | Cmd::Maintenance { .. } => {
+            eprintln!("not yet available in this build: the daemon and its operator commands are being built (see README.md). Available: check, simulate, render, calendar.");
+            ExitCode::from(1)
+        }
+    }
+}

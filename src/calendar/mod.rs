@@ -105,6 +105,48 @@ pub fn half_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
     ]
 }
 
+/// The public holiday on `date`, if any, without allocating (hot path of every deadline).
+pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
+    let fixed = match (date.month(), date.day()) {
+        (1, 1) => Some("1. nyttårsdag"),
+        (5, 1) => Some("Offentlig høytidsdag"),
+        (5, 17) => Some("Grunnlovsdag"),
+        (12, 25) => Some("1. juledag"),
+        (12, 26) => Some("2. juledag"),
+        _ => None,
+    };
+    if fixed.is_some() {
+        return fixed;
+    }
+    // Easter-based holidays lie between 19 March and 14 June.
+    if !(3..=6).contains(&date.month()) {
+        return None;
+    }
+    match (date - easter(date.year())).num_days() {
+        -3 => Some("Skjærtorsdag"),
+        -2 => Some("Langfredag"),
+        0 => Some("1. påskedag"),
+        1 => Some("2. påskedag"),
+        39 => Some("Kristi himmelfartsdag"),
+        49 => Some("1. pinsedag"),
+        50 => Some("2. pinsedag"),
+        _ => None,
+    }
+}
+
+/// The half day on `date`, if any (seeds/002 §5.1), without allocating.
+pub fn half_day_name(date: NaiveDate) -> Option<&'static str> {
+    match (date.month(), date.day()) {
+        (12, 24) => return Some("Julaften"),
+        (12, 31) => return Some("Nyttårsaften"),
+        _ => {}
+    }
+    if (3..=4).contains(&date.month()) && (date - easter(date.year())).num_days() == -4 {
+        return Some("Onsdag før skjærtorsdag");
+    }
+    None
+}
+
 impl Calendar {
     /// The kind of `date`. Configured closed days win over everything; holidays over weekends.
     pub fn day_kind(&self, date: NaiveDate) -> DayKind {
@@ -112,7 +154,7 @@ impl Calendar {
             let _ = name;
             return DayKind::Closed;
         }
-        if let Some((_, name)) = holidays(date.year()).into_iter().find(|(d, _)| *d == date) {
+        if let Some(name) = holiday_name(date) {
             return DayKind::Holiday(name.to_string());
         }
         if matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
@@ -121,14 +163,20 @@ impl Calendar {
         if let Some(name) = self.extra_half_days.get(&date) {
             return DayKind::HalfDay(name.clone());
         }
-        if let Some((_, name)) = half_days(date.year()).into_iter().find(|(d, _)| *d == date) {
+        if let Some(name) = half_day_name(date) {
             return DayKind::HalfDay(name.to_string());
         }
         DayKind::Working
     }
 
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        matches!(self.day_kind(date), DayKind::Working | DayKind::HalfDay(_))
+        !self.extra_closed.contains_key(&date)
+            && !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+            && holiday_name(date).is_none()
+    }
+
+    fn is_half_day(&self, date: NaiveDate) -> bool {
+        self.extra_half_days.contains_key(&date) || half_day_name(date).is_some()
     }
 
     /// The local calendar date of an instant.
@@ -156,10 +204,13 @@ impl Calendar {
 
     /// Business hours of `date` as a UTC interval, or `None` on a non-working day.
     pub fn business_window(&self, date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        let end = match self.day_kind(date) {
-            DayKind::Working => self.business_end,
-            DayKind::HalfDay(_) => self.half_day_end.min(self.business_end),
-            _ => return None,
+        if !self.is_working_day(date) {
+            return None;
+        }
+        let end = if self.is_half_day(date) {
+            self.half_day_end.min(self.business_end)
+        } else {
+            self.business_end
         };
         if end <= self.business_start {
             return None;

@@ -5,8 +5,9 @@ use chrono::{Datelike, NaiveDate};
 use std::fmt::Write;
 
 fn weekday_nb(d: NaiveDate) -> &'static str {
-    ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
-        [d.weekday().num_days_from_monday() as usize]
+    [
+        "mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag",
+    ][d.weekday().num_days_from_monday() as usize]
 }
 
 /// The year as text: holidays, half days, configured closed days and freezes, working-day count.
@@ -22,10 +23,31 @@ pub fn year_text(cal: &Calendar, year: i32) -> String {
         t(cal.half_day_end)
     );
     let _ = writeln!(s, "\nPublic holidays:");
+    // Two holidays can share a date (17 May and Whit Monday in 2027): one line, both names.
+    let mut merged: Vec<(NaiveDate, String)> = Vec::new();
     for (d, name) in holidays(year) {
-        let _ = writeln!(s, "  {}  {:<8} {}", d.format("%d.%m.%Y"), weekday_nb(d), name);
+        match merged.last_mut() {
+            Some((ld, ln)) if *ld == d => {
+                ln.push_str(" / ");
+                ln.push_str(name);
+            }
+            _ => merged.push((d, name.to_string())),
+        }
     }
-    let _ = writeln!(s, "\nHalf days (business hours end {}):", t(cal.half_day_end));
+    for (d, name) in merged {
+        let _ = writeln!(
+            s,
+            "  {}  {:<8} {}",
+            d.format("%d.%m.%Y"),
+            weekday_nb(d),
+            name
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nHalf days (business hours end {}):",
+        t(cal.half_day_end)
+    );
     let mut halves: Vec<(NaiveDate, String)> = half_days(year)
         .into_iter()
         .map(|(d, n)| (d, n.to_string()))
@@ -42,13 +64,30 @@ pub fn year_text(cal: &Calendar, year: i32) -> String {
             DayKind::HalfDay(_) => "",
             _ => " (not a working day this year)",
         };
-        let _ = writeln!(s, "  {}  {:<8} {}{}", d.format("%d.%m.%Y"), weekday_nb(d), name, note);
+        let _ = writeln!(
+            s,
+            "  {}  {:<8} {}{}",
+            d.format("%d.%m.%Y"),
+            weekday_nb(d),
+            name,
+            note
+        );
     }
-    let closed: Vec<_> = cal.extra_closed.iter().filter(|(d, _)| d.year() == year).collect();
+    let closed: Vec<_> = cal
+        .extra_closed
+        .iter()
+        .filter(|(d, _)| d.year() == year)
+        .collect();
     if !closed.is_empty() {
         let _ = writeln!(s, "\nExtra closed days (configured):");
         for (d, name) in closed {
-            let _ = writeln!(s, "  {}  {:<8} {}", d.format("%d.%m.%Y"), weekday_nb(*d), name);
+            let _ = writeln!(
+                s,
+                "  {}  {:<8} {}",
+                d.format("%d.%m.%Y"),
+                weekday_nb(*d),
+                name
+            );
         }
     }
     let freezes: Vec<_> = cal
@@ -59,7 +98,13 @@ pub fn year_text(cal: &Calendar, year: i32) -> String {
     if !freezes.is_empty() {
         let _ = writeln!(s, "\nFreeze periods (configured):");
         for f in freezes {
-            let _ = writeln!(s, "  {} – {}  {}", f.from.format("%d.%m.%Y"), f.to.format("%d.%m.%Y"), f.name);
+            let _ = writeln!(
+                s,
+                "  {} – {}  {}",
+                f.from.format("%d.%m.%Y"),
+                f.to.format("%d.%m.%Y"),
+                f.name
+            );
         }
     }
     let mut half = 0;

@@ -41,7 +41,10 @@ fn holidays_2027_are_the_norwegian_ones() {
             d(2027, 12, 26),
         ]
     );
-    assert_eq!(cal().day_kind(d(2027, 3, 24)), DayKind::HalfDay("Onsdag før skjærtorsdag".into()));
+    assert_eq!(
+        cal().day_kind(d(2027, 3, 24)),
+        DayKind::HalfDay("Onsdag før skjærtorsdag".into())
+    );
 }
 
 #[test]
@@ -123,12 +126,35 @@ fn last_working_day_before_and_reminder_start() {
 #[test]
 fn standard_window_and_freeze() {
     let mut c = cal();
-    assert!(c.in_standard_window(oslo("2026-11-22T23:00:00+01:00"), oslo("2026-11-23T03:00:00+01:00")));
-    assert!(!c.in_standard_window(oslo("2026-11-24T23:00:00+01:00"), oslo("2026-11-25T03:00:00+01:00")));
-    assert!(!c.in_standard_window(oslo("2026-11-22T22:00:00+01:00"), oslo("2026-11-23T03:00:00+01:00")));
-    c.freezes.push(Freeze { name: "jul".into(), from: d(2026, 12, 15), to: d(2027, 1, 5) });
-    assert!(c.freeze_overlapping(oslo("2026-12-20T10:00:00+01:00"), oslo("2026-12-20T12:00:00+01:00")).is_some());
-    assert!(c.freeze_overlapping(oslo("2026-12-10T10:00:00+01:00"), oslo("2026-12-10T12:00:00+01:00")).is_none());
+    assert!(c.in_standard_window(
+        oslo("2026-11-22T23:00:00+01:00"),
+        oslo("2026-11-23T03:00:00+01:00")
+    ));
+    assert!(!c.in_standard_window(
+        oslo("2026-11-24T23:00:00+01:00"),
+        oslo("2026-11-25T03:00:00+01:00")
+    ));
+    assert!(!c.in_standard_window(
+        oslo("2026-11-22T22:00:00+01:00"),
+        oslo("2026-11-23T03:00:00+01:00")
+    ));
+    c.freezes.push(Freeze {
+        name: "jul".into(),
+        from: d(2026, 12, 15),
+        to: d(2027, 1, 5),
+    });
+    assert!(c
+        .freeze_overlapping(
+            oslo("2026-12-20T10:00:00+01:00"),
+            oslo("2026-12-20T12:00:00+01:00")
+        )
+        .is_some());
+    assert!(c
+        .freeze_overlapping(
+            oslo("2026-12-10T10:00:00+01:00"),
+            oslo("2026-12-10T12:00:00+01:00")
+        )
+        .is_none());
 }
 
 #[test]
@@ -142,7 +168,8 @@ fn extra_closed_day_is_skipped() {
 /// Reference: count business minutes one by one.
 fn add_by_minutes(c: &Calendar, t: DateTime<Utc>, minutes: i64) -> DateTime<Utc> {
     let inside = |x: DateTime<Utc>| {
-        c.business_window(c.local_date(x)).is_some_and(|(s, e)| s <= x && x < e)
+        c.business_window(c.local_date(x))
+            .is_some_and(|(s, e)| s <= x && x < e)
     };
     // Align to the first business instant at or after t.
     let mut cur = c.add_business(t, Duration::zero());
@@ -160,7 +187,8 @@ fn add_by_minutes(c: &Calendar, t: DateTime<Utc>, minutes: i64) -> DateTime<Utc>
 
 fn arb_instant() -> impl Strategy<Value = DateTime<Utc>> {
     // 2025-01-01 .. 2028-12-31, minute resolution; covers DST changes, Easter, Christmas.
-    (0i64..(4 * 366 * 24 * 60)).prop_map(|m| oslo("2025-01-01T00:00:00+01:00") + Duration::minutes(m))
+    (0i64..(4 * 366 * 24 * 60))
+        .prop_map(|m| oslo("2025-01-01T00:00:00+01:00") + Duration::minutes(m))
 }
 
 proptest! {
@@ -197,5 +225,16 @@ proptest! {
             let len = e - s;
             prop_assert!(len == Duration::hours(7) || len == Duration::hours(4), "{date}: {len}");
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn fast_lookup_agrees_with_the_lists(days in 0i64..(40 * 366)) {
+        let date = d(2000, 1, 1) + Duration::days(days);
+        let listed = holidays(date.year()).into_iter().any(|(x, _)| x == date);
+        prop_assert_eq!(holiday_name(date).is_some(), listed, "{}", date);
+        let half = half_days(date.year()).into_iter().any(|(x, _)| x == date);
+        prop_assert_eq!(half_day_name(date).is_some(), half, "{}", date);
     }
 }

@@ -25,7 +25,7 @@ impl From<usize> for Seg {
 /// Build a path: `path!["organization", 3, "hf"]`.
 #[macro_export]
 macro_rules! tpath {
-    ($($s:expr),* $(,)?) => { vec![$($crate::config::locate::Seg::from($s)),*] };
+    ($($s:expr),* $(,)?) => { Vec::from([$($crate::config::locate::Seg::from($s)),*]) };
 }
 
 /// One problem in the configuration, with its place.
@@ -39,7 +39,14 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.message
+        )
     }
 }
 
@@ -55,19 +62,32 @@ impl Source {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
     pub fn error_at(&self, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
         let (line, col) = offset.map(|o| self.line_col(o)).unwrap_or((1, 1));
-        ConfigError { file: self.path.clone(), line, col, message: message.into() }
+        ConfigError {
+            file: self.path.clone(),
+            line,
+            col,
+            message: message.into(),
+        }
     }
 
     /// An error at the value found at `path` (or at the deepest part of it that exists).
     /// With `key = true`, points at the key itself (for unknown keys).
     pub fn error_path(&self, path: &[Seg], key: bool, message: impl Into<String>) -> ConfigError {
-        let offset = self.doc.as_ref().and_then(|d| locate(d.as_item(), path, key));
+        let offset = self
+            .doc
+            .as_ref()
+            .and_then(|d| locate(d.as_item(), path, key));
         self.error_at(offset, message)
     }
 }

@@ -182,7 +182,11 @@ impl Config {
             let matches: Vec<PathBuf> = match glob::glob(&full_s) {
                 Ok(paths) => paths.filter_map(Result::ok).collect(),
                 Err(e) => {
-                    errors.push(sources[0].error_path(&tpath!["include", i], false, format!("bad include pattern {pattern:?}: {e}")));
+                    errors.push(sources[0].error_path(
+                        &tpath!["include", i],
+                        false,
+                        format!("bad include pattern {pattern:?}: {e}"),
+                    ));
                     continue;
                 }
             };
@@ -199,24 +203,51 @@ impl Config {
                 let t = match std::fs::read_to_string(&m) {
                     Ok(t) => t,
                     Err(e) => {
-                        errors.push(sources[0].error_path(&tpath!["include", i], false, format!("cannot read {}: {e}", m.display())));
+                        errors.push(sources[0].error_path(
+                            &tpath!["include", i],
+                            false,
+                            format!("cannot read {}: {e}", m.display()),
+                        ));
                         continue;
                     }
                 };
                 if let Some((src, inc)) = parse_source::<RawInclude>(&m, t, &mut errors) {
                     sources.push(src);
                     let si = sources.len() - 1;
-                    orgs.extend(inc.organization.into_iter().enumerate().map(|(j, o)| (si, j, o)));
+                    orgs.extend(
+                        inc.organization
+                            .into_iter()
+                            .enumerate()
+                            .map(|(j, o)| (si, j, o)),
+                    );
                 }
             }
         }
-        let RawConfig { self_, organization, service, ks_ekomp, policy, calendar, alerts, templates, .. } = raw;
-        let main_orgs: Vec<(usize, usize, RawOrg)> =
-            organization.into_iter().enumerate().map(|(j, o)| (0, j, o)).collect();
+        let RawConfig {
+            self_,
+            organization,
+            service,
+            ks_ekomp,
+            policy,
+            calendar,
+            alerts,
+            templates,
+            ..
+        } = raw;
+        let main_orgs: Vec<(usize, usize, RawOrg)> = organization
+            .into_iter()
+            .enumerate()
+            .map(|(j, o)| (0, j, o))
+            .collect();
         let mut all_orgs = main_orgs;
         all_orgs.extend(orgs);
-        let v = Validator { sources: &sources, errors: &mut errors };
-        let cfg = v.validate(path, self_, all_orgs, service, ks_ekomp, policy, calendar, alerts, templates);
+        let v = Validator {
+            sources: &sources,
+            errors: &mut errors,
+        };
+        let cfg = v.validate(
+            path, self_, all_orgs, service, ks_ekomp, policy, calendar, alerts, templates,
+        );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
         } else {
@@ -231,12 +262,19 @@ fn parse_source<T: serde::de::DeserializeOwned>(
     text: String,
     errors: &mut Vec<ConfigError>,
 ) -> Option<(Source, T)> {
-    let mut src = Source { path: path.to_path_buf(), text: text.clone(), doc: None };
+    let mut src = Source {
+        path: path.to_path_buf(),
+        text: text.clone(),
+        doc: None,
+    };
     match toml_edit::ImDocument::parse(text.clone()) {
         Ok(doc) => src.doc = Some(doc),
         Err(e) => {
             let msg = e.message().trim().to_string();
-            errors.push(src.error_at(e.span().map(|r| r.start), format!("TOML syntax error: {msg}")));
+            errors.push(src.error_at(
+                e.span().map(|r| r.start),
+                format!("TOML syntax error: {msg}"),
+            ));
             return None;
         }
     }
@@ -260,13 +298,17 @@ fn parse_source<T: serde::de::DeserializeOwned>(
 
 /// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub fn valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>' || c == ',')
 }
 
 /// `Name <addr>` or `addr`; returns the bare address.
@@ -304,7 +346,11 @@ impl Validator<'_> {
             }
             None => {
                 let name = path_text(&table);
-                self.err(src, table, format!("missing required key `{key}` in [{name}]"));
+                self.err(
+                    src,
+                    table,
+                    format!("missing required key `{key}` in [{name}]"),
+                );
                 String::new()
             }
         }
@@ -366,11 +412,26 @@ impl Validator<'_> {
             region: s.region,
         };
         if !self_org.from.is_empty() && mailbox_address(&self_org.from).is_none() {
-            self.err(0, tpath!["self", "from"], format!("malformed sender {:?}: write \"Name <address>\" or an address", self_org.from));
+            self.err(
+                0,
+                tpath!["self", "from"],
+                format!(
+                    "malformed sender {:?}: write \"Name <address>\" or an address",
+                    self_org.from
+                ),
+            );
         }
-        self.email(0, tpath!["self", "meldingsansvarlig"], &self_org.meldingsansvarlig.clone());
+        self.email(
+            0,
+            tpath!["self", "meldingsansvarlig"],
+            &self_org.meldingsansvarlig.clone(),
+        );
         if self_org.ops.is_empty() {
-            self.err(0, tpath!["self"], "`ops` must list at least one address for reminders and warnings");
+            self.err(
+                0,
+                tpath!["self"],
+                "`ops` must list at least one address for reminders and warnings",
+            );
         }
         for (i, a) in self_org.ops.clone().iter().enumerate() {
             self.email(0, tpath!["self", "ops", i], a);
@@ -388,11 +449,19 @@ impl Validator<'_> {
                 continue;
             }
             if svc_index.contains_key(&id) {
-                self.err(0, tpath!["service", i, "id"], format!("duplicate service id {id:?}"));
+                self.err(
+                    0,
+                    tpath!["service", i, "id"],
+                    format!("duplicate service id {id:?}"),
+                );
                 continue;
             }
             svc_index.insert(id.clone(), svc_out.len());
-            svc_out.push(Service { name: r.name.unwrap_or_else(|| id.clone()), id, component: r.component });
+            svc_out.push(Service {
+                name: r.name.unwrap_or_else(|| id.clone()),
+                id,
+                component: r.component,
+            });
         }
 
         // [[ks_ekomp]]
@@ -402,10 +471,18 @@ impl Validator<'_> {
             let email = self.required(0, tpath!["ks_ekomp", i], "email", r.email);
             self.email(0, tpath!["ks_ekomp", i, "email"], &email);
             if !area.is_empty() && ks_out.iter().any(|k| k.area == area) {
-                self.err(0, tpath!["ks_ekomp", i, "area"], format!("duplicate KS e-Komp area {area:?}: one representative per area"));
+                self.err(
+                    0,
+                    tpath!["ks_ekomp", i, "area"],
+                    format!("duplicate KS e-Komp area {area:?}: one representative per area"),
+                );
                 continue;
             }
-            ks_out.push(KsEkomp { name: r.name.unwrap_or_else(|| format!("KS e-Komp {area}")), area, email });
+            ks_out.push(KsEkomp {
+                name: r.name.unwrap_or_else(|| format!("KS e-Komp {area}")),
+                area,
+                email,
+            });
         }
         let areas: BTreeSet<String> = ks_out.iter().map(|k| k.area.clone()).collect();
 
@@ -424,7 +501,13 @@ impl Validator<'_> {
                 "other" => OrgKind::Other,
                 "" => OrgKind::Other,
                 other => {
-                    self.err(src, tpath!["organization", j, "kind"], format!("unknown kind {other:?}: expected \"kommune\", \"hf\" or \"other\""));
+                    self.err(
+                        src,
+                        tpath!["organization", j, "kind"],
+                        format!(
+                            "unknown kind {other:?}: expected \"kommune\", \"hf\" or \"other\""
+                        ),
+                    );
                     OrgKind::Other
                 }
             };
@@ -437,16 +520,28 @@ impl Validator<'_> {
                 continue;
             }
             if id == "self" || id == self_org.id {
-                self.err(src, tpath!["organization", j, "id"], format!("organization id {id:?} is reserved for [self]"));
+                self.err(
+                    src,
+                    tpath!["organization", j, "id"],
+                    format!("organization id {id:?} is reserved for [self]"),
+                );
                 continue;
             }
             if org_index.contains_key(&id) {
-                self.err(src, tpath!["organization", j, "id"], format!("duplicate organization id {id:?}"));
+                self.err(
+                    src,
+                    tpath!["organization", j, "id"],
+                    format!("duplicate organization id {id:?}"),
+                );
                 continue;
             }
             for (k, sv) in r.services.iter().enumerate() {
                 if !svc_index.contains_key(sv) {
-                    self.err(src, tpath!["organization", j, "services", k], format!("unknown service {sv:?}: declare it as [[service]] id = {sv:?}"));
+                    self.err(
+                        src,
+                        tpath!["organization", j, "services", k],
+                        format!("unknown service {sv:?}: declare it as [[service]] id = {sv:?}"),
+                    );
                 }
             }
             org_index.insert(id.clone(), org_out.len());
@@ -467,8 +562,19 @@ impl Validator<'_> {
         for (o, &(src, j)) in org_out.iter().zip(org_src.iter()) {
             if let Some(hf) = &o.hf {
                 match org_index.get(hf).map(|&i| &org_out[i]) {
-                    None => self.err(src, tpath!["organization", j, "hf"], format!("hf {hf:?} is not an organization id")),
-                    Some(h) if h.kind != OrgKind::Hf => self.err(src, tpath!["organization", j, "hf"], format!("hf {hf:?} names an organization of kind {:?}, not \"hf\"", h.kind)),
+                    None => self.err(
+                        src,
+                        tpath!["organization", j, "hf"],
+                        format!("hf {hf:?} is not an organization id"),
+                    ),
+                    Some(h) if h.kind != OrgKind::Hf => self.err(
+                        src,
+                        tpath!["organization", j, "hf"],
+                        format!(
+                            "hf {hf:?} names an organization of kind {:?}, not \"hf\"",
+                            h.kind
+                        ),
+                    ),
                     _ => {}
                 }
             }
@@ -509,8 +615,14 @@ impl Validator<'_> {
         if pol.publish_delay > Duration::minutes(15) {
             self.err(0, tpath!["policy", "publish_delay"], "publish_delay may not exceed 15 minutes (driftsmelding within 15 minutes, seeds/002 §5.3)");
         }
-        if pol.statuspage_update_interval > Duration::minutes(30) || pol.statuspage_update_interval < Duration::minutes(1) {
-            self.err(0, tpath!["policy", "statuspage_update_interval"], "statuspage_update_interval must be between 1 and 30 minutes (seeds/002 §5.3)");
+        if pol.statuspage_update_interval > Duration::minutes(30)
+            || pol.statuspage_update_interval < Duration::minutes(1)
+        {
+            self.err(
+                0,
+                tpath!["policy", "statuspage_update_interval"],
+                "statuspage_update_interval must be between 1 and 30 minutes (seeds/002 §5.3)",
+            );
         }
         if let Some(ps) = policy.publish_priorities {
             pol.publish_priorities.clear();
@@ -518,7 +630,11 @@ impl Validator<'_> {
                 if (1..=4).contains(&p) {
                     pol.publish_priorities.insert(p as u8);
                 } else {
-                    self.err(0, tpath!["policy", "publish_priorities", i], format!("priority {p} does not exist: priorities are 1 to 4"));
+                    self.err(
+                        0,
+                        tpath!["policy", "publish_priorities", i],
+                        format!("priority {p} does not exist: priorities are 1 to 4"),
+                    );
                 }
             }
         }
@@ -528,17 +644,41 @@ impl Validator<'_> {
         if let Some(tz) = calendar.timezone {
             match tz.parse::<chrono_tz::Tz>() {
                 Ok(t) => cal.tz = t,
-                Err(_) => self.err(0, tpath!["calendar", "timezone"], format!("unknown time zone {tz:?} (e.g. \"Europe/Oslo\")")),
+                Err(_) => self.err(
+                    0,
+                    tpath!["calendar", "timezone"],
+                    format!("unknown time zone {tz:?} (e.g. \"Europe/Oslo\")"),
+                ),
             }
         }
-        cal.business_start = self.time(tpath!["calendar", "business_start"], calendar.business_start, cal.business_start);
-        cal.business_end = self.time(tpath!["calendar", "business_end"], calendar.business_end, cal.business_end);
-        cal.half_day_end = self.time(tpath!["calendar", "half_day_end"], calendar.half_day_end, cal.half_day_end);
+        cal.business_start = self.time(
+            tpath!["calendar", "business_start"],
+            calendar.business_start,
+            cal.business_start,
+        );
+        cal.business_end = self.time(
+            tpath!["calendar", "business_end"],
+            calendar.business_end,
+            cal.business_end,
+        );
+        cal.half_day_end = self.time(
+            tpath!["calendar", "half_day_end"],
+            calendar.half_day_end,
+            cal.half_day_end,
+        );
         if cal.business_end <= cal.business_start {
-            self.err(0, tpath!["calendar", "business_end"], "business_end must be after business_start");
+            self.err(
+                0,
+                tpath!["calendar", "business_end"],
+                "business_end must be after business_start",
+            );
         }
         if cal.half_day_end <= cal.business_start || cal.half_day_end > cal.business_end {
-            self.err(0, tpath!["calendar", "half_day_end"], "half_day_end must lie between business_start and business_end");
+            self.err(
+                0,
+                tpath!["calendar", "half_day_end"],
+                "half_day_end must lie between business_start and business_end",
+            );
         }
         let mut closed = BTreeMap::new();
         for (i, s) in calendar.closed_days.iter().enumerate() {
@@ -558,13 +698,29 @@ impl Validator<'_> {
             let fp = || tpath!["calendar", "freeze", i];
             let from = self.required(0, fp(), "from", f.from);
             let to = self.required(0, fp(), "to", f.to);
-            let a = if from.is_empty() { None } else { self.date(tpath!["calendar", "freeze", i, "from"], &from) };
-            let b = if to.is_empty() { None } else { self.date(tpath!["calendar", "freeze", i, "to"], &to) };
+            let a = if from.is_empty() {
+                None
+            } else {
+                self.date(tpath!["calendar", "freeze", i, "from"], &from)
+            };
+            let b = if to.is_empty() {
+                None
+            } else {
+                self.date(tpath!["calendar", "freeze", i, "to"], &to)
+            };
             if let (Some(a), Some(b)) = (a, b) {
                 if b < a {
-                    self.err(0, tpath!["calendar", "freeze", i, "to"], "freeze ends before it starts");
+                    self.err(
+                        0,
+                        tpath!["calendar", "freeze", i, "to"],
+                        "freeze ends before it starts",
+                    );
                 }
-                cal.freezes.push(Freeze { name: f.name.unwrap_or_else(|| "frysperiode".into()), from: a, to: b });
+                cal.freezes.push(Freeze {
+                    name: f.name.unwrap_or_else(|| "frysperiode".into()),
+                    from: a,
+                    to: b,
+                });
             }
         }
 
@@ -584,10 +740,16 @@ impl Validator<'_> {
             }
         }
 
-        let templates_dir = templates.dir.map(|d| path.parent().unwrap_or(Path::new(".")).join(d));
+        let templates_dir = templates
+            .dir
+            .map(|d| path.parent().unwrap_or(Path::new(".")).join(d));
         if let Some(d) = &templates_dir {
             if !d.is_dir() {
-                self.err(0, tpath!["templates", "dir"], format!("template folder {} does not exist", d.display()));
+                self.err(
+                    0,
+                    tpath!["templates", "dir"],
+                    format!("template folder {} does not exist", d.display()),
+                );
             }
         }
 

@@ -8,13 +8,19 @@ fn example() -> Config {
 #[test]
 fn example_config_is_valid_and_complete() {
     let c = example();
-    assert_eq!(c.orgs.iter().filter(|o| o.kind == OrgKind::Kommune).count(), 65);
+    assert_eq!(
+        c.orgs.iter().filter(|o| o.kind == OrgKind::Kommune).count(),
+        65
+    );
     assert_eq!(c.orgs.iter().filter(|o| o.kind == OrgKind::Hf).count(), 3);
     assert_eq!(c.ks_ekomp.len(), 2);
     let malvik = c.org("malvik").unwrap();
     assert_eq!(malvik.name, "Malvik kommune");
     assert_eq!(malvik.hf.as_deref(), Some("st-olavs"));
-    assert!(c.orgs.iter().all(|o| o.meldingsansvarlig.ends_with(".example")));
+    assert!(c
+        .orgs
+        .iter()
+        .all(|o| o.meldingsansvarlig.ends_with(".example")));
     assert_eq!(c.policy.followup_after, Duration::hours(2));
     assert_eq!(c.calendar.freezes.len(), 1);
 }
@@ -83,7 +89,10 @@ publish_delay = \"20m\"
         "t.toml:34:17: publish_delay may not exceed 15 minutes",
     ];
     for want in expect {
-        assert!(e.iter().any(|got| got.starts_with(want)), "missing {want:?} in {e:#?}");
+        assert!(
+            e.iter().any(|got| got.starts_with(want)),
+            "missing {want:?} in {e:#?}"
+        );
     }
     assert_eq!(e.len(), expect.len(), "{e:#?}");
 }
@@ -91,12 +100,24 @@ publish_delay = \"20m\"
 #[test]
 fn missing_keys_and_syntax_errors() {
     let e = errors("[self]\nid = \"x\"\n");
-    assert!(e.iter().any(|m| m.starts_with("t.toml:1:1: missing required key `name` in [self]")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("t.toml:1:1: missing required key `name` in [self]")),
+        "{e:#?}"
+    );
     let e = errors("[self\nid = 1");
     assert_eq!(e.len(), 1);
-    assert!(e[0].starts_with("t.toml:1:") && e[0].contains("TOML syntax error"), "{e:#?}");
-    let e = errors(&format!("{GOOD_HEAD}\n[policy]\nnotice_lead = \"seven days\"\n"));
-    assert!(e[0].starts_with("t.toml:17:15:") && e[0].contains("invalid duration"), "{e:#?}");
+    assert!(
+        e[0].starts_with("t.toml:1:") && e[0].contains("TOML syntax error"),
+        "{e:#?}"
+    );
+    let e = errors(&format!(
+        "{GOOD_HEAD}\n[policy]\nnotice_lead = \"seven days\"\n"
+    ));
+    assert!(
+        e[0].starts_with("t.toml:17:15:") && e[0].contains("invalid duration"),
+        "{e:#?}"
+    );
 }
 
 #[test]

@@ -87,7 +87,9 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Engi
     };
     let impact = match label(&a.labels, &l.impact) {
         None => None,
-        Some(s) => Some(Impact::parse(s).ok_or_else(|| bad(&l.impact, s, "alle, hoy, medium or lav"))?),
+        Some(s) => {
+            Some(Impact::parse(s).ok_or_else(|| bad(&l.impact, s, "alle, hoy, medium or lav"))?)
+        }
     };
     let environment = match label(&a.labels, &l.environment) {
         None => Environment::Produksjon,
@@ -95,7 +97,11 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Engi
         Some("produksjon") | Some("prod") | Some("production") => Environment::Produksjon,
         Some(e) => return Err(bad(&l.environment, e, "produksjon or test")),
     };
-    let starts = a.starts_at.map(|t| t.0).filter(|t| *t <= now).unwrap_or(now);
+    let starts = a
+        .starts_at
+        .map(|t| t.0)
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
     Ok(FiringAlert {
         at_org,
         kind,

@@ -38,7 +38,11 @@ pub fn contains_identity_number(text: &str) -> bool {
             if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
                 digits.push(d);
                 j += 1;
-            } else if digits.len() == 6 && (c == ' ' || c == '-') && j + 1 < n && chars[j + 1].is_ascii_digit() {
+            } else if digits.len() == 6
+                && (c == ' ' || c == '-')
+                && j + 1 < n
+                && chars[j + 1].is_ascii_digit()
+            {
                 j += 1;
             } else {
                 break;
@@ -68,16 +72,22 @@ mod tests {
             let d: Vec<u32> = s.chars().map(|c| c.to_digit(10).unwrap()).collect();
             assert!(is_identity_number(&d.clone().try_into().unwrap()), "{s}");
         }
-        assert!(contains_identity_number("Pasient 15076500565 mangler epikrise"));
+        assert!(contains_identity_number(
+            "Pasient 15076500565 mangler epikrise"
+        ));
         assert!(contains_identity_number("fnr: 150765 00565."));
         assert!(contains_identity_number("D-nr 41010112360"));
     }
 
     #[test]
     fn ordinary_numbers_pass() {
-        assert!(!contains_identity_number("Ring +47 73 00 00 00 ved spørsmål"));
+        assert!(!contains_identity_number(
+            "Ring +47 73 00 00 00 ved spørsmål"
+        ));
         assert!(!contains_identity_number("Sak 12345678901 hos leverandør")); // fails check digits
         assert!(!contains_identity_number("150765005651")); // 12 digits: not an identity number
-        assert!(!contains_identity_number("Kontaktet leverandør kl. 14:30, æøå"));
+        assert!(!contains_identity_number(
+            "Kontaktet leverandør kl. 14:30, æøå"
+        ));
     }
 }

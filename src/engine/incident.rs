@@ -51,6 +51,10 @@ pub struct Incident {
     pub silence_created: bool,
     pub silence_expired: bool,
     pub ack_reminded: bool,
+
+    /// Derived from the facts by `refresh` (before every `step`): impact and priority.
+    pub cached_impact: Impact,
+    pub cached_priority: u8,
 }
 
 /// Bare addresses of an organization: meldingsansvarlig first, then the extra ones.
@@ -71,11 +75,18 @@ impl Incident {
     pub fn at_self(&self) -> bool {
         self.at_org.is_none()
     }
-    pub fn impact(&self, cfg: &Config) -> Impact {
-        self.impact.unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services))
+    /// Recompute derived values after the facts changed.
+    pub fn refresh(&mut self, cfg: &Config) {
+        self.cached_impact = self
+            .impact
+            .unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services));
+        self.cached_priority = priority(self.category, self.cached_impact);
     }
-    pub fn priority(&self, cfg: &Config) -> u8 {
-        priority(self.category, self.impact(cfg))
+    pub fn impact(&self, _cfg: &Config) -> Impact {
+        self.cached_impact
+    }
+    pub fn priority(&self, _cfg: &Config) -> u8 {
+        self.cached_priority
     }
 
     pub fn view(&self, cfg: &Config) -> IncidentView {
@@ -117,11 +128,13 @@ impl Incident {
     }
 
     fn followup_due(&self, cfg: &Config) -> Time {
-        cfg.calendar.add_business(self.detected_at, cfg.policy.followup_after)
+        cfg.calendar
+            .add_business(self.detected_at, cfg.policy.followup_after)
     }
 
     fn reply_due(&self, cfg: &Config) -> Option<Time> {
-        self.followup_at.map(|t| cfg.calendar.end_of_first_working_day_after(t))
+        self.followup_at
+            .map(|t| cfg.calendar.end_of_first_working_day_after(t))
     }
 
     fn ack_due(&self, cfg: &Config) -> Option<Time> {
@@ -155,7 +168,9 @@ impl Incident {
     fn escalation_recipients(&self, cfg: &Config) -> (Vec<String>, Vec<String>) {
         let org = self.at_org.clone().unwrap_or_default();
         let o = cfg.org(&org);
-        let ks = o.and_then(|o| o.area.as_deref()).and_then(|a| cfg.ks_for_area(a));
+        let ks = o
+            .and_then(|o| o.area.as_deref())
+            .and_then(|a| cfg.ks_for_area(a));
         let hf = o.and_then(|o| o.hf.as_deref()).and_then(|h| cfg.org(h));
         let mut cc = Vec::new();
         let to = match (ks, hf) {
@@ -173,7 +188,18 @@ impl Incident {
         (to, cc)
     }
 
-    fn email(&self, cfg: &Config, now: Time, kind: EmailKind, key: String, org: &str, to: Vec<String>, cc: Vec<String>, thread: Option<String>) -> Action {
+    #[allow(clippy::too_many_arguments)]
+    fn email(
+        &self,
+        cfg: &Config,
+        now: Time,
+        kind: EmailKind,
+        key: String,
+        org: &str,
+        to: Vec<String>,
+        cc: Vec<String>,
+        thread: Option<String>,
+    ) -> Action {
         Action {
             at: now,
             key,
@@ -193,10 +219,18 @@ impl Incident {
         }
     }
 
-    fn status(&mut self, cfg: &Config, now: Time, kind: StatusKind, status: &str, periodic: bool) -> Action {
+    fn status(
+        &mut self,
+        cfg: &Config,
+        now: Time,
+        kind: StatusKind,
+        status: &str,
+        periodic: bool,
+    ) -> Action {
         self.sp_seq += 1;
         self.sp_last_post = Some(now);
-        let next = (kind != StatusKind::IncidentResolve).then(|| now + cfg.policy.statuspage_update_interval);
+        let next = (kind != StatusKind::IncidentResolve)
+            .then(|| now + cfg.policy.statuspage_update_interval);
         Action {
             at: now,
             key: format!("{}/statuspage/{}", self.id, self.sp_seq),
@@ -217,7 +251,11 @@ impl Incident {
         format!("{}/unplanned/{}", self.id, org)
     }
     fn followup_key(&self) -> String {
-        format!("{}/followup/{}", self.id, self.at_org.as_deref().unwrap_or(""))
+        format!(
+            "{}/followup/{}",
+            self.id,
+            self.at_org.as_deref().unwrap_or("")
+        )
     }
 
     /// Emit every action due at `now` that has not been done.
@@ -232,13 +270,21 @@ impl Incident {
             }
             if self.sp_created && open && self.sp_dirty {
                 self.sp_dirty = false;
-                let st = if self.measures.is_some() { "identified" } else { "investigating" };
+                let st = if self.measures.is_some() {
+                    "identified"
+                } else {
+                    "investigating"
+                };
                 out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, false));
             }
             if self.sp_created && open {
                 if let Some(last) = self.sp_last_post {
                     if now >= last + cfg.policy.statuspage_update_interval {
-                        let st = if self.measures.is_some() { "identified" } else { "investigating" };
+                        let st = if self.measures.is_some() {
+                            "identified"
+                        } else {
+                            "investigating"
+                        };
                         out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, true));
                     }
                 }
@@ -253,7 +299,16 @@ impl Incident {
                 self.notice_dirty = false;
                 self.notified = self.orgs.clone();
                 for org in self.orgs.clone() {
-                    let a = self.email(cfg, now, EmailKind::Unplanned, self.notice_key(&org), &org, org_addresses(cfg, &org), vec![], None);
+                    let a = self.email(
+                        cfg,
+                        now,
+                        EmailKind::Unplanned,
+                        self.notice_key(&org),
+                        &org,
+                        org_addresses(cfg, &org),
+                        vec![],
+                        None,
+                    );
                     out.push(a);
                 }
             }
@@ -262,7 +317,16 @@ impl Incident {
                 self.update_seq += 1;
                 for org in self.notified.clone() {
                     let key = format!("{}/update{}/{}", self.id, self.update_seq, org);
-                    let a = self.email(cfg, now, EmailKind::Update, key, &org, org_addresses(cfg, &org), vec![], Some(self.notice_key(&org)));
+                    let a = self.email(
+                        cfg,
+                        now,
+                        EmailKind::Update,
+                        key,
+                        &org,
+                        org_addresses(cfg, &org),
+                        vec![],
+                        Some(self.notice_key(&org)),
+                    );
                     out.push(a);
                 }
             }
@@ -270,7 +334,16 @@ impl Incident {
                 self.resolved_mail_sent = true;
                 for org in self.notified.clone() {
                     let key = format!("{}/resolved/{}", self.id, org);
-                    let a = self.email(cfg, now, EmailKind::Resolved, key, &org, org_addresses(cfg, &org), vec![], Some(self.notice_key(&org)));
+                    let a = self.email(
+                        cfg,
+                        now,
+                        EmailKind::Resolved,
+                        key,
+                        &org,
+                        org_addresses(cfg, &org),
+                        vec![],
+                        Some(self.notice_key(&org)),
+                    );
                     out.push(a);
                 }
             }
@@ -279,7 +352,16 @@ impl Incident {
             if self.followup_at.is_none() && open && now >= self.followup_due(cfg) {
                 self.followup_at = Some(now);
                 let (org, to, cc) = self.followup_recipients(cfg);
-                let a = self.email(cfg, now, EmailKind::Followup, self.followup_key(), &org, to, cc, None);
+                let a = self.email(
+                    cfg,
+                    now,
+                    EmailKind::Followup,
+                    self.followup_key(),
+                    &org,
+                    to,
+                    cc,
+                    None,
+                );
                 out.push(a);
             }
             if let Some(due) = self.reply_due(cfg) {
@@ -288,7 +370,16 @@ impl Incident {
                     let org = self.at_org.clone().unwrap_or_default();
                     let (to, cc) = self.escalation_recipients(cfg);
                     let key = format!("{}/escalation/{}", self.id, org);
-                    let a = self.email(cfg, now, EmailKind::Escalation, key, &org, to, cc, Some(self.followup_key()));
+                    let a = self.email(
+                        cfg,
+                        now,
+                        EmailKind::Escalation,
+                        key,
+                        &org,
+                        to,
+                        cc,
+                        Some(self.followup_key()),
+                    );
                     out.push(a);
                     self.silence_created = true;
                     out.push(self.silence(now, "create"));
@@ -298,7 +389,16 @@ impl Incident {
                 self.resolved_mail_sent = true;
                 let (org, to, cc) = self.followup_recipients(cfg);
                 let key = format!("{}/resolved/{}", self.id, org);
-                let a = self.email(cfg, now, EmailKind::Resolved, key, &org, to, cc, Some(self.followup_key()));
+                let a = self.email(
+                    cfg,
+                    now,
+                    EmailKind::Resolved,
+                    key,
+                    &org,
+                    to,
+                    cc,
+                    Some(self.followup_key()),
+                );
                 out.push(a);
             }
             if self.silence_created && !open && !self.silence_expired {
@@ -335,7 +435,11 @@ impl Incident {
             at: now,
             key: format!("{}/silence/{}", self.id, what),
             about: About::Incident(self.id.clone()),
-            body: ActionBody::Silence(Silence { message: what.to_string(), org, services: self.services.clone() }),
+            body: ActionBody::Silence(Silence {
+                message: what.to_string(),
+                org,
+                services: self.services.clone(),
+            }),
         }
     }
 

@@ -28,8 +28,10 @@ impl Inquiry {
     fn day_window(&self, cfg: &Config) -> (Time, Time) {
         let cal = &cfg.calendar;
         let day = cal.first_working_day_after(cal.local_date(self.received_at));
-        cal.business_window(day)
-            .unwrap_or((cal.at_local(day, cal.business_start), cal.at_local(day, cal.business_end)))
+        cal.business_window(day).unwrap_or((
+            cal.at_local(day, cal.business_start),
+            cal.at_local(day, cal.business_end),
+        ))
     }
 
     pub fn view(&self, cfg: &Config) -> InquiryView {

@@ -90,7 +90,15 @@ impl Maintenance {
         }
     }
 
-    pub fn email(&self, now: Time, kind: EmailKind, key: String, org: &str, to: Vec<String>, previous: Option<MaintenanceView>) -> Action {
+    pub fn email(
+        &self,
+        now: Time,
+        kind: EmailKind,
+        key: String,
+        org: &str,
+        to: Vec<String>,
+        previous: Option<MaintenanceView>,
+    ) -> Action {
         let thread = match kind {
             EmailKind::Planned => None,
             _ => Some(format!("{}/planned/{}", self.id, org)),
@@ -115,10 +123,25 @@ impl Maintenance {
     }
 
     /// One e-mail per notified organization, plus the region's address when it was notified.
-    pub fn fan_out(&self, cfg: &Config, now: Time, kind: EmailKind, tag: &str, previous: Option<&MaintenanceView>, out: &mut Vec<Action>) {
+    pub fn fan_out(
+        &self,
+        cfg: &Config,
+        now: Time,
+        kind: EmailKind,
+        tag: &str,
+        previous: Option<&MaintenanceView>,
+        out: &mut Vec<Action>,
+    ) {
         for org in &self.notified {
             let key = format!("{}/{}/{}", self.id, tag, org);
-            out.push(self.email(now, kind, key, org, org_addresses(cfg, org), previous.cloned()));
+            out.push(self.email(
+                now,
+                kind,
+                key,
+                org,
+                org_addresses(cfg, org),
+                previous.cloned(),
+            ));
         }
         if self.region_notified {
             if let Some(r) = &cfg.self_.region {

@@ -50,7 +50,9 @@ pub struct Engine {
 
 fn guard_text(field: &str, v: &Option<String>) -> Result<(), EngineError> {
     match v {
-        Some(t) if guard::contains_identity_number(t) => Err(EngineError::PersonalData { field: field.to_string() }),
+        Some(t) if guard::contains_identity_number(t) => Err(EngineError::PersonalData {
+            field: field.to_string(),
+        }),
         _ => Ok(()),
     }
 }
@@ -133,7 +135,10 @@ impl Engine {
                     if self.retired.contains(&Subject::Inquiry(e.id.clone())) {
                         return Ok(());
                     }
-                    return Err(EngineError::Unknown { what: "inquiry", id: e.id });
+                    return Err(EngineError::Unknown {
+                        what: "inquiry",
+                        id: e.id,
+                    });
                 };
                 q.answered_at.get_or_insert(now);
                 self.settle(&Subject::Inquiry(e.id), now);
@@ -150,6 +155,7 @@ impl Engine {
         let (next, finished) = match s {
             Subject::Incident(id) => match self.incidents.get_mut(id) {
                 Some(inc) => {
+                    inc.refresh(&cfg);
                     inc.step(&cfg, now, &mut out);
                     (inc.next_wake(&cfg), inc.finished())
                 }
@@ -173,7 +179,10 @@ impl Engine {
                     self.release_suppressed(id, now, true);
                 }
                 match self.maintenances.get(id) {
-                    Some(m) => (m.next_wake(&cfg), m.cancelled || (m.overrun_checked && m.next_wake(&cfg).is_none())),
+                    Some(m) => (
+                        m.next_wake(&cfg),
+                        m.cancelled || (m.overrun_checked && m.next_wake(&cfg).is_none()),
+                    ),
                     None => (None, true),
                 }
             }
@@ -226,7 +235,10 @@ impl Engine {
         if self.cfg.org(id).is_some() {
             Ok(())
         } else {
-            Err(EngineError::UnknownOrg { field, id: id.to_string() })
+            Err(EngineError::UnknownOrg {
+                field,
+                id: id.to_string(),
+            })
         }
     }
 
@@ -237,7 +249,10 @@ impl Engine {
     fn check_services(&self, ids: &[String]) -> Result<(), EngineError> {
         for s in ids {
             if self.cfg.service(s).is_none() {
-                return Err(EngineError::UnknownService { field: "services", id: s.clone() });
+                return Err(EngineError::UnknownService {
+                    field: "services",
+                    id: s.clone(),
+                });
             }
         }
         Ok(())
@@ -245,7 +260,10 @@ impl Engine {
 
     fn check_new_id(&self, what: &'static str, s: Subject, id: &str) -> Result<(), EngineError> {
         if id.trim().is_empty() {
-            return Err(EngineError::Invalid { field: "id".into(), message: "must not be empty".into() });
+            return Err(EngineError::Invalid {
+                field: "id".into(),
+                message: "must not be empty".into(),
+            });
         }
         let exists = match &s {
             Subject::Incident(i) => self.incidents.contains_key(i),
@@ -253,7 +271,10 @@ impl Engine {
             Subject::Inquiry(i) => self.inquiries.contains_key(i),
         };
         if exists || self.retired.contains(&s) {
-            return Err(EngineError::Duplicate { what, id: id.to_string() });
+            return Err(EngineError::Duplicate {
+                what,
+                id: id.to_string(),
+            });
         }
         Ok(())
     }
@@ -274,11 +295,22 @@ impl Engine {
     fn open_incident_mut(&mut self, id: &str) -> Result<&mut Incident, EngineError> {
         match self.incidents.get_mut(id) {
             Some(i) if i.is_open() => Ok(i),
-            Some(_) => Err(EngineError::Closed { what: "incident", id: id.into(), state: "resolved" }),
+            Some(_) => Err(EngineError::Closed {
+                what: "incident",
+                id: id.into(),
+                state: "resolved",
+            }),
             None if self.retired.contains(&Subject::Incident(id.into())) => {
-                Err(EngineError::Closed { what: "incident", id: id.into(), state: "resolved" })
+                Err(EngineError::Closed {
+                    what: "incident",
+                    id: id.into(),
+                    state: "resolved",
+                })
             }
-            None => Err(EngineError::Unknown { what: "incident", id: id.into() }),
+            None => Err(EngineError::Unknown {
+                what: "incident",
+                id: id.into(),
+            }),
         }
     }
 
@@ -302,8 +334,25 @@ impl Engine {
             (Some(o), true) => vec![o.clone()],
         };
         let started = e.started_at.map(|t| t.0).unwrap_or(now);
-        let inc = new_incident(e.id.clone(), e.kind, at_org, orgs, e.services, e.category, e.impact, started, e.detected_at.map(|t| t.0).unwrap_or(now), now, e.environment);
-        let inc = Incident { expected_end: e.expected_end.map(|t| t.0), measures: e.measures, text: e.text, ..inc };
+        let inc = new_incident(
+            e.id.clone(),
+            e.kind,
+            at_org,
+            orgs,
+            e.services,
+            e.category,
+            e.impact,
+            started,
+            e.detected_at.map(|t| t.0).unwrap_or(now),
+            now,
+            e.environment,
+        );
+        let inc = Incident {
+            expected_end: e.expected_end.map(|t| t.0),
+            measures: e.measures,
+            text: e.text,
+            ..inc
+        };
         self.incidents.insert(e.id.clone(), inc);
         self.settle(&Subject::Incident(e.id), now);
         Ok(())
@@ -349,7 +398,10 @@ impl Engine {
             if self.retired.contains(&Subject::Incident(e.id.clone())) {
                 return Ok(());
             }
-            return Err(EngineError::Unknown { what: "incident", id: e.id });
+            return Err(EngineError::Unknown {
+                what: "incident",
+                id: e.id,
+            });
         };
         if let Some(o) = &e.org {
             if inc.at_org.as_deref() != Some(o.as_str()) && !inc.orgs.contains(o) {
@@ -394,7 +446,9 @@ impl Engine {
         let mut covering: Vec<&Maintenance> = self
             .maintenances
             .values()
-            .filter(|m| m.covers_time(&cfg, now) && m.covers(st.at_org.as_deref(), st.service.as_deref()))
+            .filter(|m| {
+                m.covers_time(&cfg, now) && m.covers(st.at_org.as_deref(), st.service.as_deref())
+            })
             .collect();
         covering.sort_by(|a, b| a.id.cmp(&b.id));
         if let Some(m) = covering.first() {
@@ -409,7 +463,11 @@ impl Engine {
     /// Put a firing alert into its group's open incident, opening one if needed.
     fn attach_alert(&mut self, now: Time, fp: String, mut st: FiringAlert, note: Option<String>) {
         let key = st.group();
-        let existing = self.groups.get(&key).cloned().filter(|id| self.incidents.get(id).is_some_and(|i| i.is_open()));
+        let existing = self
+            .groups
+            .get(&key)
+            .cloned()
+            .filter(|id| self.incidents.get(id).is_some_and(|i| i.is_open()));
         let id = match existing {
             Some(id) => {
                 if let Some(inc) = self.incidents.get_mut(&id) {
@@ -443,7 +501,9 @@ impl Engine {
                 self.alert_seq += 1;
                 let org_part = st.at_org.clone().unwrap_or_else(|| "self".into());
                 let mut id = format!("AM-{}-{}-{}", org_part, st.kind.as_str(), self.alert_seq);
-                while self.incidents.contains_key(&id) || self.retired.contains(&Subject::Incident(id.clone())) {
+                while self.incidents.contains_key(&id)
+                    || self.retired.contains(&Subject::Incident(id.clone()))
+                {
                     self.alert_seq += 1;
                     id = format!("AM-{}-{}-{}", org_part, st.kind.as_str(), self.alert_seq);
                 }
@@ -452,7 +512,19 @@ impl Engine {
                     None => self.derive_orgs(&services, None),
                     Some(o) => vec![o.clone()],
                 };
-                let mut inc = new_incident(id.clone(), st.kind, st.at_org.clone(), orgs, services, st.category, st.impact, st.started_at, now, now, st.environment);
+                let mut inc = new_incident(
+                    id.clone(),
+                    st.kind,
+                    st.at_org.clone(),
+                    orgs,
+                    services,
+                    st.category,
+                    st.impact,
+                    st.started_at,
+                    now,
+                    now,
+                    st.environment,
+                );
                 inc.from_alerts = true;
                 inc.alerts.push(fp.clone());
                 inc.note = note;
@@ -486,9 +558,13 @@ impl Engine {
                 if let Some(to) = to {
                     st.started_at = to;
                 }
-                Some(format!("Planlagt vedlikehold {mid} ble ikke ferdig innenfor vinduet."))
+                Some(format!(
+                    "Planlagt vedlikehold {mid} ble ikke ferdig innenfor vinduet."
+                ))
             } else {
-                Some(format!("Planlagt vedlikehold {mid} ble avlyst mens varselet var aktivt."))
+                Some(format!(
+                    "Planlagt vedlikehold {mid} ble avlyst mens varselet var aktivt."
+                ))
             };
             self.attach_alert(now, fp, st, note);
         }
@@ -504,7 +580,10 @@ impl Engine {
 
     fn validate_window(&self, from: Time, to: Time) -> Result<(), EngineError> {
         if to <= from {
-            return Err(EngineError::Invalid { field: "to".into(), message: "must be after `from`".into() });
+            return Err(EngineError::Invalid {
+                field: "to".into(),
+                message: "must be after `from`".into(),
+            });
         }
         Ok(())
     }
@@ -537,9 +616,16 @@ impl Engine {
         guard_text("measures", &e.measures)?;
         self.validate_window(e.from.0, e.to.0)?;
         if e.orgs.is_empty() && e.services.is_empty() && source.is_some() {
-            return Err(EngineError::Invalid { field: "orgs".into(), message: "name the affected organizations or services".into() });
+            return Err(EngineError::Invalid {
+                field: "orgs".into(),
+                message: "name the affected organizations or services".into(),
+            });
         }
-        let orgs = if e.orgs.is_empty() { self.derive_orgs(&e.services, source.as_deref()) } else { e.orgs.clone() };
+        let orgs = if e.orgs.is_empty() {
+            self.derive_orgs(&e.services, source.as_deref())
+        } else {
+            e.orgs.clone()
+        };
         let mut m = Maintenance {
             id: e.id.clone(),
             source,
@@ -564,7 +650,14 @@ impl Engine {
             m.notified = m.orgs.clone();
             m.region_notified = self.cfg.self_.region.is_some();
             m.last_notice_at = Some(now);
-            m.fan_out(&self.cfg, now, EmailKind::Planned, "planned", None, &mut out);
+            m.fan_out(
+                &self.cfg,
+                now,
+                EmailKind::Planned,
+                "planned",
+                None,
+                &mut out,
+            );
         }
         out.extend(self.window_warnings(&m, now, true));
         self.out.extend(out);
@@ -576,11 +669,22 @@ impl Engine {
     fn live_maintenance(&self, id: &str) -> Result<&Maintenance, EngineError> {
         match self.maintenances.get(id) {
             Some(m) if !m.cancelled => Ok(m),
-            Some(_) => Err(EngineError::Closed { what: "maintenance", id: id.into(), state: "cancelled" }),
+            Some(_) => Err(EngineError::Closed {
+                what: "maintenance",
+                id: id.into(),
+                state: "cancelled",
+            }),
             None if self.retired.contains(&Subject::Maintenance(id.into())) => {
-                Err(EngineError::Closed { what: "maintenance", id: id.into(), state: "completed or cancelled" })
+                Err(EngineError::Closed {
+                    what: "maintenance",
+                    id: id.into(),
+                    state: "completed or cancelled",
+                })
             }
-            None => Err(EngineError::Unknown { what: "maintenance", id: id.into() }),
+            None => Err(EngineError::Unknown {
+                what: "maintenance",
+                id: id.into(),
+            }),
         }
     }
 
@@ -623,11 +727,30 @@ impl Engine {
             // Everyone told before hears of the change (also those no longer affected);
             // organizations new to it get the full notice.
             let tag = format!("change{}", m.change_seq);
-            m.fan_out(&cfg, now, EmailKind::PlannedChange, &tag, Some(&prev), &mut out);
-            let new: Vec<String> = m.orgs.iter().filter(|o| !m.notified.contains(o)).cloned().collect();
+            m.fan_out(
+                &cfg,
+                now,
+                EmailKind::PlannedChange,
+                &tag,
+                Some(&prev),
+                &mut out,
+            );
+            let new: Vec<String> = m
+                .orgs
+                .iter()
+                .filter(|o| !m.notified.contains(o))
+                .cloned()
+                .collect();
             for org in &new {
                 let key = format!("{}/planned/{}", m.id, org);
-                out.push(m.email(now, EmailKind::Planned, key, org, incident::org_addresses(&cfg, org), None));
+                out.push(m.email(
+                    now,
+                    EmailKind::Planned,
+                    key,
+                    org,
+                    incident::org_addresses(&cfg, org),
+                    None,
+                ));
             }
             m.notified.extend(new);
             m.last_notice_at = Some(now);
@@ -651,7 +774,14 @@ impl Engine {
         let cfg = Arc::clone(&self.cfg);
         let mut out = vec![m.status(now, StatusKind::MaintenanceCancel, "cancelled")];
         if m.emailed() {
-            m.fan_out(&cfg, now, EmailKind::PlannedCancel, "cancel", None, &mut out);
+            m.fan_out(
+                &cfg,
+                now,
+                EmailKind::PlannedCancel,
+                "cancel",
+                None,
+                &mut out,
+            );
         }
         m.cancelled = true;
         self.out.extend(out);
@@ -666,7 +796,10 @@ impl Engine {
     fn inquiry_received(&mut self, now: Time, e: InquiryReceived) -> Result<(), EngineError> {
         self.check_new_id("inquiry", Subject::Inquiry(e.id.clone()), &e.id)?;
         self.check_org("org", &e.org)?;
-        if e.subject.as_deref().is_some_and(inquiry::about_planned_downtime) {
+        if e.subject
+            .as_deref()
+            .is_some_and(inquiry::about_planned_downtime)
+        {
             // Not answered (seeds/004 §1); remembered so the id stays taken.
             self.retired.insert(Subject::Inquiry(e.id));
             return Ok(());
@@ -736,5 +869,7 @@ fn new_incident(
         silence_created: false,
         silence_expired: false,
         ack_reminded: false,
+        cached_impact: Impact::Medium,
+        cached_priority: 4,
     }
 }

@@ -14,7 +14,12 @@ pub fn parse_time(s: &str) -> Result<Time, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
             return chrono_tz::Europe::Oslo
                 .from_local_datetime(&n)
@@ -36,7 +41,9 @@ impl<'de> Deserialize<'de> for Ts {
 }
 
 /// Incident kind; selects the unplanned subject (SPEC §3, seeds/004).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     #[default]
@@ -64,7 +71,9 @@ impl Kind {
 }
 
 /// Fault category A–D (seeds/002 §6.1, seeds/003).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub enum Category {
     A,
     #[default]
@@ -109,7 +118,9 @@ impl Impact {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     #[default]
@@ -567,7 +578,11 @@ pub enum EngineError {
     #[error("{what} {id:?} already exists")]
     Duplicate { what: &'static str, id: String },
     #[error("{what} {id:?} is already {state}")]
-    Closed { what: &'static str, id: String, state: &'static str },
+    Closed {
+        what: &'static str,
+        id: String,
+        state: &'static str,
+    },
     #[error("`{field}` contains what looks like a Norwegian national identity number or D-number; personal data may not leave meldingsvakt (seeds/001 §2.1)")]
     PersonalData { field: String },
     #[error("`{field}`: {message}")]

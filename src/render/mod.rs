@@ -15,24 +15,75 @@ use std::path::{Path, PathBuf};
 
 /// The shipped templates: (name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("email/planned", include_str!("../../templates/email/planned.hbs")),
-    ("email/planned.reminder", include_str!("../../templates/email/planned.reminder.hbs")),
-    ("email/planned.change", include_str!("../../templates/email/planned.change.hbs")),
-    ("email/planned.cancel", include_str!("../../templates/email/planned.cancel.hbs")),
-    ("email/unplanned", include_str!("../../templates/email/unplanned.hbs")),
-    ("email/update", include_str!("../../templates/email/update.hbs")),
-    ("email/resolved", include_str!("../../templates/email/resolved.hbs")),
-    ("email/followup", include_str!("../../templates/email/followup.hbs")),
-    ("email/escalation", include_str!("../../templates/email/escalation.hbs")),
-    ("ops/unacknowledged", include_str!("../../templates/ops/unacknowledged.hbs")),
-    ("ops/late_notice", include_str!("../../templates/ops/late_notice.hbs")),
-    ("ops/outside_window", include_str!("../../templates/ops/outside_window.hbs")),
+    (
+        "email/planned",
+        include_str!("../../templates/email/planned.hbs"),
+    ),
+    (
+        "email/planned.reminder",
+        include_str!("../../templates/email/planned.reminder.hbs"),
+    ),
+    (
+        "email/planned.change",
+        include_str!("../../templates/email/planned.change.hbs"),
+    ),
+    (
+        "email/planned.cancel",
+        include_str!("../../templates/email/planned.cancel.hbs"),
+    ),
+    (
+        "email/unplanned",
+        include_str!("../../templates/email/unplanned.hbs"),
+    ),
+    (
+        "email/update",
+        include_str!("../../templates/email/update.hbs"),
+    ),
+    (
+        "email/resolved",
+        include_str!("../../templates/email/resolved.hbs"),
+    ),
+    (
+        "email/followup",
+        include_str!("../../templates/email/followup.hbs"),
+    ),
+    (
+        "email/escalation",
+        include_str!("../../templates/email/escalation.hbs"),
+    ),
+    (
+        "ops/unacknowledged",
+        include_str!("../../templates/ops/unacknowledged.hbs"),
+    ),
+    (
+        "ops/late_notice",
+        include_str!("../../templates/ops/late_notice.hbs"),
+    ),
+    (
+        "ops/outside_window",
+        include_str!("../../templates/ops/outside_window.hbs"),
+    ),
     ("ops/freeze", include_str!("../../templates/ops/freeze.hbs")),
-    ("ops/overrun", include_str!("../../templates/ops/overrun.hbs")),
-    ("ops/inquiry_due", include_str!("../../templates/ops/inquiry_due.hbs")),
-    ("ops/inquiry_overdue", include_str!("../../templates/ops/inquiry_overdue.hbs")),
-    ("statuspage/incident", include_str!("../../templates/statuspage/incident.hbs")),
-    ("statuspage/maintenance", include_str!("../../templates/statuspage/maintenance.hbs")),
+    (
+        "ops/overrun",
+        include_str!("../../templates/ops/overrun.hbs"),
+    ),
+    (
+        "ops/inquiry_due",
+        include_str!("../../templates/ops/inquiry_due.hbs"),
+    ),
+    (
+        "ops/inquiry_overdue",
+        include_str!("../../templates/ops/inquiry_overdue.hbs"),
+    ),
+    (
+        "statuspage/incident",
+        include_str!("../../templates/statuspage/incident.hbs"),
+    ),
+    (
+        "statuspage/maintenance",
+        include_str!("../../templates/statuspage/maintenance.hbs"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,7 +104,12 @@ pub struct RenderError {
 
 impl From<RenderError> for ConfigError {
     fn from(e: RenderError) -> Self {
-        ConfigError { file: PathBuf::from(e.file), line: e.line, col: e.col, message: e.message }
+        ConfigError {
+            file: PathBuf::from(e.file),
+            line: e.line,
+            col: e.col,
+            message: e.message,
+        }
     }
 }
 
@@ -65,7 +121,14 @@ pub struct Renderer {
 
 fn oslo_fmt(cfg: &Config, t: Time) -> String {
     let l = t.with_timezone(&cfg.calendar.tz);
-    format!("{:02}.{:02}.{:04} kl. {:02}:{:02}", l.day(), l.month(), l.year(), l.hour(), l.minute())
+    format!(
+        "{:02}.{:02}.{:04} kl. {:02}:{:02}",
+        l.day(),
+        l.month(),
+        l.year(),
+        l.hour(),
+        l.minute()
+    )
 }
 
 fn hhmm(cfg: &Config, t: Time) -> String {
@@ -90,7 +153,9 @@ fn org_name(cfg: &Config, id: &str) -> String {
     if id == "region" {
         return "Regionen".into();
     }
-    cfg.org(id).map(|o| o.name.clone()).unwrap_or_else(|| id.to_string())
+    cfg.org(id)
+        .map(|o| o.name.clone())
+        .unwrap_or_else(|| id.to_string())
 }
 
 fn services_text(cfg: &Config, ids: &[String]) -> String {
@@ -107,7 +172,11 @@ fn services_text(cfg: &Config, ids: &[String]) -> String {
 }
 
 fn incident_json(cfg: &Config, i: &IncidentView) -> Value {
-    let at_org_name = i.at_org.as_deref().map(|o| org_name(cfg, o)).unwrap_or_else(|| cfg.self_.name.clone());
+    let at_org_name = i
+        .at_org
+        .as_deref()
+        .map(|o| org_name(cfg, o))
+        .unwrap_or_else(|| cfg.self_.name.clone());
     json!({
         "id": i.id,
         "kind": i.kind.as_str(),
@@ -151,7 +220,12 @@ fn patient_phone(cfg: &Config, m: Option<&MaintenanceView>) -> String {
         if let Some(p) = &m.phone {
             return p.clone();
         }
-        if let Some(p) = m.source.as_deref().and_then(|s| cfg.org(s)).and_then(|o| o.phone.clone()) {
+        if let Some(p) = m
+            .source
+            .as_deref()
+            .and_then(|s| cfg.org(s))
+            .and_then(|o| o.phone.clone())
+        {
             return p;
         }
     }
@@ -177,7 +251,17 @@ fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
         "self".into(),
         json!({"name": cfg.self_.name, "meldingsansvarlig": cfg.self_.meldingsansvarlig, "phone": cfg.self_.phone}),
     );
-    for k in ["incident", "maintenance", "previous", "inquiry", "post", "inquiry_sent_at", "reply_due", "base_subject", "freeze"] {
+    for k in [
+        "incident",
+        "maintenance",
+        "previous",
+        "inquiry",
+        "post",
+        "inquiry_sent_at",
+        "reply_due",
+        "base_subject",
+        "freeze",
+    ] {
         m.insert(k.into(), Value::Null);
     }
     m.insert("phone".into(), Value::String(cfg.self_.phone.clone()));
@@ -211,7 +295,12 @@ impl Renderer {
                 Some(p) if p.is_file() => match std::fs::read_to_string(&p) {
                     Ok(t) => (p.display().to_string(), t),
                     Err(e) => {
-                        errors.push(ConfigError { file: p, line: 1, col: 1, message: format!("cannot read template: {e}") });
+                        errors.push(ConfigError {
+                            file: p,
+                            line: 1,
+                            col: 1,
+                            message: format!("cannot read template: {e}"),
+                        });
                         continue;
                     }
                 },
@@ -219,7 +308,9 @@ impl Renderer {
             };
             let (subject, body) = match text.split_once('\n') {
                 Some((s, rest)) => {
-                    let body = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'));
+                    let body = rest
+                        .strip_prefix("\r\n")
+                        .or_else(|| rest.strip_prefix('\n'));
                     match body {
                         Some(b) => (s.trim_end_matches('\r').to_string(), b.to_string()),
                         None => {
@@ -234,7 +325,12 @@ impl Renderer {
                 if let Err(e) = hb.register_template_string(&format!("{name}#{part}"), src) {
                     let (line, col) = e.pos().unwrap_or((1, 1));
                     let reason = e.reason().to_string();
-                    errors.push(ConfigError { file: file.clone().into(), line: line + line_offset, col, message: format!("template does not compile: {reason}") });
+                    errors.push(ConfigError {
+                        file: file.clone().into(),
+                        line: line + line_offset,
+                        col,
+                        message: format!("template does not compile: {reason}"),
+                    });
                 }
             }
             origin.push((name.to_string(), file));
@@ -247,19 +343,27 @@ impl Renderer {
     }
 
     fn file_of(&self, name: &str) -> String {
-        self.origin.iter().find(|(n, _)| n == name).map(|(_, f)| f.clone()).unwrap_or_else(|| format!("templates/{name}.hbs"))
+        self.origin
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_else(|| format!("templates/{name}.hbs"))
     }
 
     fn part(&self, name: &str, part: &str, ctx: &Value) -> Result<String, RenderError> {
-        self.hb.render(&format!("{name}#{part}"), ctx).map_err(|e| RenderError {
-            file: self.file_of(name),
-            line: e.line_no.unwrap_or(1) + if part == "body" { 2 } else { 0 },
-            col: e.column_no.unwrap_or(1),
-            message: match e.reason() {
-                handlebars::RenderErrorReason::MissingVariable(Some(v)) => format!("unknown variable `{v}`"),
-                r => r.to_string(),
-            },
-        })
+        self.hb
+            .render(&format!("{name}#{part}"), ctx)
+            .map_err(|e| RenderError {
+                file: self.file_of(name),
+                line: e.line_no.unwrap_or(1) + if part == "body" { 2 } else { 0 },
+                col: e.column_no.unwrap_or(1),
+                message: match e.reason() {
+                    handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
+                        format!("unknown variable `{v}`")
+                    }
+                    r => r.to_string(),
+                },
+            })
     }
 
     fn render(&self, name: &str, ctx: &Value) -> Result<Rendered, RenderError> {
@@ -275,7 +379,10 @@ impl Renderer {
 
     pub fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
         let mut c = base_json(cfg);
-        c.insert("recipient".into(), json!({"id": e.org, "name": org_name(cfg, &e.org)}));
+        c.insert(
+            "recipient".into(),
+            json!({"id": e.org, "name": org_name(cfg, &e.org)}),
+        );
         if let Some(i) = &e.incident {
             c.insert("incident".into(), incident_json(cfg, i));
         }
@@ -285,14 +392,24 @@ impl Renderer {
         if let Some(p) = &e.previous {
             c.insert("previous".into(), maintenance_json(cfg, p));
         }
-        c.insert("inquiry_sent_at".into(), json!(e.inquiry_sent_at.map(|t| oslo_fmt(cfg, t))));
-        c.insert("reply_due".into(), json!(e.reply_due.map(|t| oslo_fmt(cfg, t))));
-        c.insert("phone".into(), Value::String(patient_phone(cfg, e.maintenance.as_ref())));
+        c.insert(
+            "inquiry_sent_at".into(),
+            json!(e.inquiry_sent_at.map(|t| oslo_fmt(cfg, t))),
+        );
+        c.insert(
+            "reply_due".into(),
+            json!(e.reply_due.map(|t| oslo_fmt(cfg, t))),
+        );
+        c.insert(
+            "phone".into(),
+            Value::String(patient_phone(cfg, e.maintenance.as_ref())),
+        );
         let mut ctx = Value::Object(c);
         let base = match e.message {
-            EmailKind::Planned | EmailKind::PlannedReminder | EmailKind::PlannedChange | EmailKind::PlannedCancel => {
-                Some(self.subject_of("email/planned", &ctx)?)
-            }
+            EmailKind::Planned
+            | EmailKind::PlannedReminder
+            | EmailKind::PlannedChange
+            | EmailKind::PlannedCancel => Some(self.subject_of("email/planned", &ctx)?),
             EmailKind::Unplanned | EmailKind::Followup => None,
             _ => Some(self.subject_of("email/unplanned", &ctx)?),
         };

@@ -7,7 +7,9 @@ use crate::engine::model::*;
 use chrono::{DateTime, Duration, Utc};
 
 fn t(s: &str) -> Time {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
 }
 
 fn first_kommune(cfg: &Config) -> String {
@@ -45,9 +47,15 @@ pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
 pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
     let org = first_kommune(cfg);
     let (from, to) = if across_midnight {
-        (t("2026-11-29T23:00:00+01:00"), t("2026-11-30T03:00:00+01:00"))
+        (
+            t("2026-11-29T23:00:00+01:00"),
+            t("2026-11-30T03:00:00+01:00"),
+        )
     } else {
-        (t("2026-11-29T08:00:00+01:00"), t("2026-11-29T12:00:00+01:00"))
+        (
+            t("2026-11-29T08:00:00+01:00"),
+            t("2026-11-29T12:00:00+01:00"),
+        )
     };
     MaintenanceView {
         id: "VED-1".into(),
@@ -56,7 +64,10 @@ pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
         services: cfg.services.iter().take(2).map(|s| s.id.clone()).collect(),
         from,
         to,
-        measures: Some("Oppgradering av meldingstjeneren; meldinger køes og sendes når tjenesten er tilbake.".into()),
+        measures: Some(
+            "Oppgradering av meldingstjeneren; meldinger køes og sendes når tjenesten er tilbake."
+                .into(),
+        ),
         phone: None,
     }
 }
@@ -64,19 +75,26 @@ pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
 fn email(cfg: &Config, kind: EmailKind) -> Email {
     let org = first_kommune(cfg);
     let (incident, maintenance, previous) = match kind {
-        EmailKind::Planned | EmailKind::PlannedReminder | EmailKind::PlannedCancel => (None, Some(maintenance(cfg, true)), None),
+        EmailKind::Planned | EmailKind::PlannedReminder | EmailKind::PlannedCancel => {
+            (None, Some(maintenance(cfg, true)), None)
+        }
         EmailKind::PlannedChange => {
             let mut m = maintenance(cfg, true);
             m.to += Duration::hours(1);
             (None, Some(m), Some(maintenance(cfg, true)))
         }
-        EmailKind::Followup | EmailKind::Escalation => (Some(incident(cfg, false, Kind::Kvittering)), None, None),
+        EmailKind::Followup | EmailKind::Escalation => {
+            (Some(incident(cfg, false, Kind::Kvittering)), None, None)
+        }
         _ => (Some(incident(cfg, true, Kind::Feil)), None, None),
     };
     Email {
         message: kind,
         org: org.clone(),
-        to: cfg.org(&org).map(|o| vec![o.meldingsansvarlig.clone()]).unwrap_or_default(),
+        to: cfg
+            .org(&org)
+            .map(|o| vec![o.meldingsansvarlig.clone()])
+            .unwrap_or_default(),
         cc: vec![],
         thread: None,
         incident,
@@ -90,9 +108,18 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
 fn ops(cfg: &Config, reason: OpsReason) -> Ops {
     let org = first_kommune(cfg);
     let (message, incident, maintenance, inquiry) = match reason {
-        OpsReason::Unacknowledged => (OpsKind::Reminder, Some(incident(cfg, true, Kind::Feil)), None, None),
+        OpsReason::Unacknowledged => (
+            OpsKind::Reminder,
+            Some(incident(cfg, true, Kind::Feil)),
+            None,
+            None,
+        ),
         OpsReason::InquiryDue | OpsReason::InquiryOverdue => (
-            if reason == OpsReason::InquiryDue { OpsKind::Reminder } else { OpsKind::Overdue },
+            if reason == OpsReason::InquiryDue {
+                OpsKind::Reminder
+            } else {
+                OpsKind::Overdue
+            },
             None,
             None,
             Some(InquiryView {
@@ -105,7 +132,14 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
         ),
         _ => (OpsKind::Warning, None, Some(maintenance(cfg, false)), None),
     };
-    Ops { message, reason, to: cfg.self_.ops.clone(), incident, maintenance, inquiry }
+    Ops {
+        message,
+        reason,
+        to: cfg.self_.ops.clone(),
+        incident,
+        maintenance,
+        inquiry,
+    }
 }
 
 const OPS_REASONS: [OpsReason; 7] = [
@@ -119,17 +153,28 @@ const OPS_REASONS: [OpsReason; 7] = [
 ];
 
 fn action(body: ActionBody) -> Action {
-    Action { at: t("2026-11-20T16:20:00+01:00"), key: "sample".into(), about: About::Incident("INC-1".into()), body }
+    Action {
+        at: t("2026-11-20T16:20:00+01:00"),
+        key: "sample".into(),
+        about: About::Incident("INC-1".into()),
+        body,
+    }
 }
 
 /// One sample action per template name (`email/planned`, `ops/freeze`, …).
 pub fn all(cfg: &Config) -> Vec<(String, Action)> {
     let mut v = Vec::new();
     for k in EmailKind::ALL {
-        v.push((format!("email/{}", k.as_str()), action(ActionBody::Email(Box::new(email(cfg, k))))));
+        v.push((
+            format!("email/{}", k.as_str()),
+            action(ActionBody::Email(Box::new(email(cfg, k)))),
+        ));
     }
     for r in OPS_REASONS {
-        v.push((format!("ops/{}", r.as_str()), action(ActionBody::Ops(Box::new(ops(cfg, r))))));
+        v.push((
+            format!("ops/{}", r.as_str()),
+            action(ActionBody::Ops(Box::new(ops(cfg, r)))),
+        ));
     }
     let post = |message, incident, maintenance| StatusPost {
         message,
@@ -140,7 +185,21 @@ pub fn all(cfg: &Config) -> Vec<(String, Action)> {
         incident,
         maintenance,
     };
-    v.push(("statuspage/incident".into(), action(ActionBody::Statuspage(Box::new(post(StatusKind::IncidentCreate, Some(incident(cfg, true, Kind::Feil)), None))))));
-    v.push(("statuspage/maintenance".into(), action(ActionBody::Statuspage(Box::new(post(StatusKind::MaintenanceCreate, None, Some(maintenance(cfg, true))))))));
+    v.push((
+        "statuspage/incident".into(),
+        action(ActionBody::Statuspage(Box::new(post(
+            StatusKind::IncidentCreate,
+            Some(incident(cfg, true, Kind::Feil)),
+            None,
+        )))),
+    ));
+    v.push((
+        "statuspage/maintenance".into(),
+        action(ActionBody::Statuspage(Box::new(post(
+            StatusKind::MaintenanceCreate,
+            None,
+            Some(maintenance(cfg, true)),
+        )))),
+    ));
     v
 }

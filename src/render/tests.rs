@@ -2,7 +2,8 @@ use super::*;
 use crate::config::Config;
 
 fn cfg() -> Config {
-    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml")).expect("example config")
+    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml"))
+        .expect("example config")
 }
 
 #[test]
@@ -15,7 +16,9 @@ fn every_template_renders_and_matches_snapshot() {
         insta::assert_snapshot!(name.replace('/', "__"), snap);
         if name.starts_with("email/") {
             assert!(
-                out.body.starts_with("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: "),
+                out.body.starts_with(
+                    "Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: "
+                ),
                 "{name}: patient-phone line must come first (seeds/004 rev. 19.04.18)"
             );
         }
@@ -27,7 +30,10 @@ fn subjects_follow_the_routine() {
     let c = cfg();
     let r = Renderer::new(&c).unwrap();
     let subj = |name: &str| {
-        let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == name).unwrap();
+        let (_, a) = samples::all(&c)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap();
         r.action(&c, &a).unwrap().unwrap().subject
     };
     // Sample maintenance crosses midnight.
@@ -35,14 +41,26 @@ fn subjects_follow_the_routine() {
         subj("email/planned"),
         "Planlagt stopp/forsinkelse i meldingstrafikk Hemit HF 29.11.2026 kl. 23:00 – 30.11.2026 kl. 03:00"
     );
-    assert_eq!(subj("email/planned.cancel"), format!("Avlyst: {}", subj("email/planned")));
-    assert_eq!(subj("email/planned.reminder"), format!("Påminnelse: {}", subj("email/planned")));
+    assert_eq!(
+        subj("email/planned.cancel"),
+        format!("Avlyst: {}", subj("email/planned"))
+    );
+    assert_eq!(
+        subj("email/planned.reminder"),
+        format!("Påminnelse: {}", subj("email/planned"))
+    );
     assert!(subj("email/planned.change").starts_with("Endret: Planlagt stopp/forsinkelse i meldingstrafikk Hemit HF 29.11.2026 kl. 23:00 – 30.11.2026 kl. 04:00"));
     assert_eq!(subj("email/unplanned"), "Feil i meldingsutveksling");
-    assert_eq!(subj("email/update"), "Oppdatering: Feil i meldingsutveksling");
+    assert_eq!(
+        subj("email/update"),
+        "Oppdatering: Feil i meldingsutveksling"
+    );
     assert_eq!(subj("email/resolved"), "Løst: Feil i meldingsutveksling");
     assert_eq!(subj("email/followup"), "Manglende kvittering");
-    assert_eq!(subj("email/escalation"), "Eskalering: manglende svar fra Trondheim kommune – Manglende kvittering");
+    assert_eq!(
+        subj("email/escalation"),
+        "Eskalering: manglende svar fra Trondheim kommune – Manglende kvittering"
+    );
 }
 
 #[test]
@@ -64,16 +82,41 @@ fn same_day_window_and_kinds() {
         reply_due: None,
     };
     let out = r.email(&c, &e).unwrap();
-    assert_eq!(out.subject, "Planlagt stopp/forsinkelse i meldingstrafikk Malvik kommune 29.11.2026 kl. 08:00–12:00");
+    assert_eq!(
+        out.subject,
+        "Planlagt stopp/forsinkelse i meldingstrafikk Malvik kommune 29.11.2026 kl. 08:00–12:00"
+    );
     // A maintenance at a counterpart shows that organization's patient phone.
     let malvik_phone = c.org("malvik").unwrap().phone.clone().unwrap();
-    assert!(out.body.starts_with(&format!("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {malvik_phone}\n")));
-    let order = ["Telefonnummer", "Tidspunkt for nedetid", "Berørt tjeneste", "Iverksatte tiltak", "Denne e-posten skal ikke besvares."];
+    assert!(out.body.starts_with(&format!(
+        "Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {malvik_phone}\n"
+    )));
+    let order = [
+        "Telefonnummer",
+        "Tidspunkt for nedetid",
+        "Berørt tjeneste",
+        "Iverksatte tiltak",
+        "Denne e-posten skal ikke besvares.",
+    ];
     let pos: Vec<usize> = order.iter().map(|s| out.body.find(s).unwrap()).collect();
-    assert!(pos.windows(2).all(|w| w[0] < w[1]), "planned body order {pos:?}");
+    assert!(
+        pos.windows(2).all(|w| w[0] < w[1]),
+        "planned body order {pos:?}"
+    );
 
-    for (kind, want) in [(Kind::Kvittering, "Manglende kvittering"), (Kind::Info, "Viktig informasjon vedrørende meldingsutveksling")] {
-        let e = Email { message: EmailKind::Unplanned, maintenance: None, incident: Some(samples::incident(&c, true, kind)), ..e.clone() };
+    for (kind, want) in [
+        (Kind::Kvittering, "Manglende kvittering"),
+        (
+            Kind::Info,
+            "Viktig informasjon vedrørende meldingsutveksling",
+        ),
+    ] {
+        let e = Email {
+            message: EmailKind::Unplanned,
+            maintenance: None,
+            incident: Some(samples::incident(&c, true, kind)),
+            ..e.clone()
+        };
         assert_eq!(r.email(&c, &e).unwrap().subject, want);
     }
 }
@@ -82,7 +125,10 @@ fn same_day_window_and_kinds() {
 fn unplanned_body_order_and_norwegian_letters() {
     let c = cfg();
     let r = Renderer::new(&c).unwrap();
-    let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == "email/unplanned").unwrap();
+    let (_, a) = samples::all(&c)
+        .into_iter()
+        .find(|(n, _)| n == "email/unplanned")
+        .unwrap();
     let body = r.action(&c, &a).unwrap().unwrap().body;
     let order = [
         "Telefonnummer for mottak",
@@ -92,8 +138,14 @@ fn unplanned_body_order_and_norwegian_letters() {
         "Når normal e-meldingskommunikasjon forventes å være på plass: 20.11.2026 kl. 18:00",
         "Feilen ligger hos: Hemit HF (vår side)",
     ];
-    let pos: Vec<usize> = order.iter().map(|s| body.find(s).unwrap_or_else(|| panic!("{s} in {body}"))).collect();
-    assert!(pos.windows(2).all(|w| w[0] < w[1]), "unplanned body order {pos:?}");
+    let pos: Vec<usize> = order
+        .iter()
+        .map(|s| body.find(s).unwrap_or_else(|| panic!("{s} in {body}")))
+        .collect();
+    assert!(
+        pos.windows(2).all(|w| w[0] < w[1]),
+        "unplanned body order {pos:?}"
+    );
     assert!(body.contains("æ") || body.contains("ø") || body.contains("å"));
 }
 
@@ -101,20 +153,44 @@ fn unplanned_body_order_and_norwegian_letters() {
 fn broken_override_is_reported_with_place() {
     let dir = std::env::temp_dir().join(format!("mv-tpl-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("email")).unwrap();
-    std::fs::write(dir.join("email/unplanned.hbs"), "Feil\n\nlinje 3\n{{#if x}}\n").unwrap();
+    std::fs::write(
+        dir.join("email/unplanned.hbs"),
+        "Feil\n\nlinje 3\n{{#if x}}\n",
+    )
+    .unwrap();
     let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
     assert_eq!(e.len(), 1);
-    assert!(e[0].to_string().contains("email/unplanned.hbs:"), "{}", e[0]);
+    assert!(
+        e[0].to_string().contains("email/unplanned.hbs:"),
+        "{}",
+        e[0]
+    );
     assert!(e[0].message.contains("does not compile"));
     std::fs::write(dir.join("email/unplanned.hbs"), "Feil\nno blank line\n").unwrap();
     let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
-    assert!(e[0].to_string().contains("unplanned.hbs:2:1: the second line must be empty"), "{}", e[0]);
+    assert!(
+        e[0].to_string()
+            .contains("unplanned.hbs:2:1: the second line must be empty"),
+        "{}",
+        e[0]
+    );
     // Unknown variable: compiles, fails at render with its place.
-    std::fs::write(dir.join("email/unplanned.hbs"), "Feil\n\nHei {{incident.nosuch}}\n").unwrap();
+    std::fs::write(
+        dir.join("email/unplanned.hbs"),
+        "Feil\n\nHei {{incident.nosuch}}\n",
+    )
+    .unwrap();
     let r = Renderer::with_dir(Some(&dir)).unwrap();
     let c = cfg();
-    let (_, a) = samples::all(&c).into_iter().find(|(n, _)| n == "email/unplanned").unwrap();
+    let (_, a) = samples::all(&c)
+        .into_iter()
+        .find(|(n, _)| n == "email/unplanned")
+        .unwrap();
     let err = r.action(&c, &a).unwrap_err();
-    assert!(err.to_string().ends_with("unplanned.hbs:3:5: unknown variable `incident.nosuch`"), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("unplanned.hbs:3:5: unknown variable `incident.nosuch`"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

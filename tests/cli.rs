@@ -1,0 +1,150 @@
+//! The command line as a user meets it: exit codes, where errors point, nothing on stdout on error.
+
+use std::process::Command;
+
+fn mv(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+fn tmp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("mv-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into()
+}
+
+#[test]
+fn check_example_config() {
+    let (code, out, _) = mv(&["check"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("68 organizations (65 municipalities), 2 KS e-Komp areas, 5 services"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_reports_file_line_col_and_exits_2() {
+    let p = tmp("bad.toml", "[self]\nid = \"hemit\"\nnmae = \"typo\"\n");
+    let (code, out, err) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains(&format!("{p}:3:1: unknown key `self.nmae`")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{p}:1:1: missing required key `name` in [self]")),
+        "{err}"
+    );
+}
+
+fn scenario(body: &str) -> String {
+    let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
+    tmp(
+        "s.toml",
+        &format!("config = {:?}\nstart = \"2026-11-20T13:00:00+01:00\"\nuntil = \"2026-11-21T13:00:00+01:00\"\n{body}", cfg.to_string_lossy()),
+    )
+}
+
+#[test]
+fn simulate_scenario_errors_exit_2_with_place() {
+    let p = scenario("\n[[event]]\nat = \"2026-11-20T14:00:00+01:00\"\ntype = \"incident.explode\"\nid = \"X\"\n");
+    let (code, out, err) = mv(&["simulate", &p]);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(
+        err.contains(":7:8: event 1 (incident.explode): unknown event type"),
+        "{err}"
+    );
+
+    let p = scenario("\n[[event]]\nat = \"2026-11-20T14:00:00+01:00\"\ntype = \"incident.open\"\nid = \"X\"\nat_org = \"atlantis\"\n");
+    let (code, out, err) = mv(&["simulate", &p]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("event 1 (incident.open): `at_org`: unknown organization \"atlantis\""),
+        "{err}"
+    );
+
+    let p = scenario("\n[[event]]\nat = \"tomorrow\"\ntype = \"incident.open\"\nid = \"X\"\n");
+    let (code, _, err) = mv(&["simulate", &p]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(":6:6: event 1 (incident.open): `at`: invalid time \"tomorrow\""),
+        "{err}"
+    );
+
+    let p = scenario("\n[[event]]\nat = \"2026-11-20T14:00:00+01:00\"\ntype = \"incident.open\"\nid = \"X\"\nmeasures = \"Gjelder 15076500565\"\n");
+    let (code, out, err) = mv(&["simulate", &p]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("`measures` contains what looks like a Norwegian national identity number"),
+        "{err}"
+    );
+
+    let p = scenario("\n[[event]]\nat = \"2026-11-20T14:00:00+01:00\"\ntype = \"incident.open\"\nid = \"X\"\ncolour = \"red\"\n");
+    let (code, _, err) = mv(&["simulate", &p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown field `colour`"), "{err}");
+}
+
+#[test]
+fn simulate_prints_only_json_lines() {
+    let (code, out, _) = mv(&["simulate", "tests/scenarios/friday-kvittering.toml"]);
+    assert_eq!(code, 0);
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+        assert!(
+            v["at"].as_str().unwrap().len() == 25,
+            "RFC 3339 with offset and seconds: {l}"
+        );
+    }
+}
+
+#[test]
+fn calendar_and_render() {
+    let (code, out, _) = mv(&["calendar", "2027"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("25.03.2027  torsdag  Skjærtorsdag"), "{out}");
+    assert!(out.contains("Working days: 255"), "{out}");
+    let (code, out, _) = mv(&["render", "followup"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Emne: Manglende kvittering"), "{out}");
+    assert!(out.contains("Kopi: ") || out.contains("Til: "), "{out}");
+    let (code, _, err) = mv(&["render", "nonsense"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown message kind"), "{err}");
+    let (code, out, _) = mv(&[
+        "render",
+        "escalation",
+        "--scenario",
+        "tests/scenarios/friday-kvittering.toml",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Eskalering: manglende svar fra Malvik kommune – Manglende kvittering"),
+        "{out}"
+    );
+}
+
+#[test]
+fn render_from_a_small_input() {
+    let p = tmp("one.toml", "type = \"incident.open\"\nid = \"I\"\nkind = \"kvittering\"\nat_org = \"frosta\"\nservices = [\"PLO\"]\nat = \"2026-11-20T14:30:00+01:00\"\n");
+    let (code, out, err) = mv(&["render", "followup", "--input", &p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Tid: 2026-11-23T09:30:00+01:00"), "{out}");
+    assert!(
+        out.contains("Til: meldingsansvarlig@frosta.kommune.example"),
+        "{out}"
+    );
+}

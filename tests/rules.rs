@@ -1,0 +1,197 @@
+//! The rules stated as plain assertions on simulated output (independent of the golden files).
+
+use serde_json::Value;
+use std::path::Path;
+
+fn run(name: &str) -> Vec<Value> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name);
+    meldingsvakt::sim::run(&p)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn find<'a>(v: &'a [Value], action: &str, message: &str) -> Vec<&'a Value> {
+    v.iter()
+        .filter(|a| a["action"] == action && a["message"] == message)
+        .collect()
+}
+
+#[test]
+fn friday_1430_inquiry_goes_monday_0930_with_copies() {
+    let v = run("friday-kvittering.toml");
+    let f = find(&v, "email", "followup");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["at"], "2026-11-23T09:30:00+01:00");
+    assert_eq!(f[0]["org"], "malvik");
+    assert_eq!(
+        f[0]["to"],
+        serde_json::json!(["meldingsansvarlig@malvik.kommune.example"])
+    );
+    assert_eq!(
+        f[0]["cc"],
+        serde_json::json!([
+            "ekomp-trondelag@ks.example",
+            "meldingsansvarlig@st-olavs.hf.example"
+        ])
+    );
+    assert_eq!(f[0]["subject"], "Manglende kvittering");
+    let e = find(&v, "email", "escalation");
+    assert_eq!(e[0]["at"], "2026-11-24T15:00:00+01:00");
+    assert_eq!(
+        e[0]["to"],
+        serde_json::json!(["ekomp-trondelag@ks.example"])
+    );
+    assert_eq!(
+        find(&v, "silence", "create")[0]["at"],
+        "2026-11-24T15:00:00+01:00"
+    );
+}
+
+#[test]
+fn two_hour_threshold_is_exceed_not_reach() {
+    let short = run("heal-1h59.toml");
+    assert!(
+        short.iter().all(|a| a["action"] != "email"),
+        "no e-mail under 2 hours"
+    );
+    let long = run("heal-2h01.toml");
+    assert_eq!(
+        find(&long, "email", "unplanned")[0]["at"],
+        "2026-11-17T10:00:00+01:00"
+    );
+    assert_eq!(
+        find(&long, "email", "resolved")[0]["subject"],
+        "Løst: Feil i meldingsutveksling"
+    );
+}
+
+#[test]
+fn statuspage_cadence_resets_on_manual_update() {
+    let v = run("p1-cadence.toml");
+    let times: Vec<&str> = v
+        .iter()
+        .filter(|a| a["action"] == "statuspage")
+        .map(|a| a["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "2026-11-16T09:00:00+01:00",
+            "2026-11-16T09:30:00+01:00",
+            "2026-11-16T09:40:00+01:00",
+            "2026-11-16T10:10:00+01:00",
+            "2026-11-16T10:40:00+01:00",
+            "2026-11-16T10:55:00+01:00"
+        ]
+    );
+}
+
+#[test]
+fn holidays_and_dst_move_deadlines_correctly() {
+    assert_eq!(
+        find(&run("easter-kvittering.toml"), "email", "followup")[0]["at"],
+        "2027-03-30T09:00:00+02:00"
+    );
+    assert!(
+        find(&run("easter-kvittering.toml"), "email", "escalation").is_empty(),
+        "reply came in time"
+    );
+    assert_eq!(
+        find(&run("christmas-kvittering.toml"), "email", "followup")[0]["at"],
+        "2026-12-28T09:30:00+01:00"
+    );
+    let d = run("dst-deadline.toml");
+    assert_eq!(
+        find(&d, "email", "followup")[0]["at"],
+        "2026-10-26T09:00:00+01:00"
+    );
+    assert_eq!(
+        find(&d, "email", "escalation")[0]["at"],
+        "2026-10-27T15:00:00+01:00"
+    );
+}
+
+#[test]
+fn planned_rules() {
+    let v = run("planned-4h-reminder.toml");
+    assert_eq!(find(&v, "statuspage", "maintenance.create").len(), 1);
+    assert_eq!(
+        find(&v, "email", "planned").len(),
+        3,
+        "two municipalities and the region"
+    );
+    let r = find(&v, "email", "planned.reminder");
+    assert!(r.iter().all(|a| a["at"] == "2026-11-20T08:00:00+01:00"));
+    assert!(
+        v.iter().all(|a| a["action"] != "ops"),
+        "in window, in time: no warning"
+    );
+    let short = run("planned-1h.toml");
+    assert!(short.iter().all(|a| a["action"] == "statuspage"));
+    let late = run("planned-late.toml");
+    let reasons: Vec<&str> = late
+        .iter()
+        .filter(|a| a["action"] == "ops")
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["late_notice", "outside_window"]);
+    let cc = run("planned-change-cancel.toml");
+    assert!(find(&cc, "email", "planned.change")[0]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("Endret: Planlagt stopp"));
+    assert!(find(&cc, "email", "planned.cancel")[0]["subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("Avlyst: Planlagt stopp"));
+    assert!(find(&cc, "email", "planned.reminder").is_empty());
+}
+
+#[test]
+fn maintenance_suppresses_then_overrun_opens_incident() {
+    let s = run("maintenance-suppress.toml");
+    assert!(
+        s.iter().all(|a| a["incident"].is_null()),
+        "suppressed alert opened an incident: {s:?}"
+    );
+    let o = run("maintenance-overrun.toml");
+    let w = o
+        .iter()
+        .find(|a| a["reason"] == "overrun")
+        .expect("overrun warning");
+    assert_eq!(w["at"], "2026-11-23T01:15:00+01:00");
+}
+
+#[test]
+fn escalated_incident_waits_for_operator() {
+    let v = run("escalated-alert.toml");
+    let resolved = find(&v, "email", "resolved");
+    assert_eq!(
+        resolved[0]["at"], "2026-11-18T10:00:00+01:00",
+        "not at the alert's resolution (09:00)"
+    );
+    assert_eq!(
+        find(&v, "silence", "expire")[0]["at"],
+        "2026-11-18T10:00:00+01:00"
+    );
+    let r = run("reply-in-time.toml");
+    assert!(
+        find(&r, "email", "escalation").is_empty() && r.iter().all(|a| a["action"] != "silence")
+    );
+}
+
+#[test]
+fn inbound_inquiries() {
+    let v = run("inquiry-late.toml");
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["at"], "2026-11-23T08:00:00+01:00");
+    assert_eq!(v[1]["message"], "overdue");
+    assert_eq!(v[1]["at"], "2026-11-23T15:00:00+01:00");
+    let w = run("inquiry-in-time.toml");
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0]["inquiry"], "INQ-B");
+}
