@@ -337,6 +337,7 @@ fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MELDINGSVAKT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

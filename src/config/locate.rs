@@ -50,14 +50,29 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// A parsed source file, kept for locating errors.
+/// A source file, kept for locating errors. The span-keeping document is parsed only when
+/// the first error asks for a place (large scenarios never pay for it when valid).
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
-    pub doc: Option<ImDocument<String>>,
+    doc: std::cell::OnceCell<Option<ImDocument<String>>>,
 }
 
 impl Source {
+    pub fn new(path: &std::path::Path, text: String) -> Source {
+        Source {
+            path: path.to_path_buf(),
+            text,
+            doc: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn doc(&self) -> Option<&ImDocument<String>> {
+        self.doc
+            .get_or_init(|| ImDocument::parse(self.text.clone()).ok())
+            .as_ref()
+    }
+
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
@@ -84,10 +99,7 @@ impl Source {
     /// An error at the value found at `path` (or at the deepest part of it that exists).
     /// With `key = true`, points at the key itself (for unknown keys).
     pub fn error_path(&self, path: &[Seg], key: bool, message: impl Into<String>) -> ConfigError {
-        let offset = self
-            .doc
-            .as_ref()
-            .and_then(|d| locate(d.as_item(), path, key));
+        let offset = self.doc().and_then(|d| locate(d.as_item(), path, key));
         self.error_at(offset, message)
     }
 }

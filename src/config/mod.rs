@@ -262,13 +262,9 @@ fn parse_source<T: serde::de::DeserializeOwned>(
     text: String,
     errors: &mut Vec<ConfigError>,
 ) -> Option<(Source, T)> {
-    let mut src = Source {
-        path: path.to_path_buf(),
-        text: text.clone(),
-        doc: None,
-    };
-    match toml_edit::ImDocument::parse(text.clone()) {
-        Ok(doc) => src.doc = Some(doc),
+    let src = Source::new(path, text.clone());
+    match toml_edit::ImDocument::parse(text.as_str()) {
+        Ok(_) => {}
         Err(e) => {
             let msg = e.message().trim().to_string();
             errors.push(src.error_at(
@@ -279,7 +275,16 @@ fn parse_source<T: serde::de::DeserializeOwned>(
         }
     }
     let mut unknown: Vec<Vec<Seg>> = Vec::new();
-    let de = toml::Deserializer::new(&text);
+    let de = match toml::Deserializer::parse(&text) {
+        Ok(de) => de,
+        Err(e) => {
+            errors.push(src.error_at(
+                e.span().map(|r| r.start),
+                format!("TOML syntax error: {}", e.message().trim()),
+            ));
+            return None;
+        }
+    };
     match serde_ignored::deserialize(de, |p| unknown.push(from_ignored(&p))) {
         Ok(v) => {
             for p in unknown {

@@ -34,19 +34,36 @@ impl std::fmt::Display for ScenarioError {
     }
 }
 
-/// TOML datetimes (unquoted) become strings, so both spellings work.
-fn stringify_datetimes(v: toml::Value) -> toml::Value {
-    match v {
-        toml::Value::Datetime(d) => toml::Value::String(d.to_string()),
-        toml::Value::Table(t) => toml::Value::Table(
-            t.into_iter()
-                .map(|(k, v)| (k, stringify_datetimes(v)))
-                .collect(),
-        ),
-        toml::Value::Array(a) => {
-            toml::Value::Array(a.into_iter().map(stringify_datetimes).collect())
+/// Byte ranges of the `[[event]]` blocks, or `None` when the file has multi-line strings.
+fn event_blocks(text: &str) -> Option<Vec<(usize, usize)>> {
+    if text.contains("\"\"\"") || text.contains("'''") {
+        return None;
+    }
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let l = line.trim_start();
+        if l.starts_with("[[event]]") || l.starts_with("[[ event ]]") {
+            starts.push(offset);
         }
-        other => other,
+        offset += line.len();
+    }
+    Some(
+        starts
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| (a, starts.get(i + 1).copied().unwrap_or(text.len())))
+            .collect(),
+    )
+}
+
+/// TOML datetimes (unquoted) become strings, so both spellings work. In place.
+fn stringify_datetimes(v: &mut toml::Value) {
+    match v {
+        toml::Value::Datetime(d) => *v = toml::Value::String(d.to_string()),
+        toml::Value::Table(t) => t.iter_mut().for_each(|(_, v)| stringify_datetimes(v)),
+        toml::Value::Array(a) => a.iter_mut().for_each(stringify_datetimes),
+        _ => {}
     }
 }
 
@@ -65,30 +82,39 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
         )])
     })?;
     let lenient = default_config.is_some();
-    let mut src = Source {
-        path: path.to_path_buf(),
-        text: text.clone(),
-        doc: None,
+    let src = Source::new(path, text.clone());
+    let parse_at = |offset: usize, piece: &str| -> Result<toml::Table, ScenarioError> {
+        toml::from_str::<toml::Table>(piece).map_err(|e| {
+            let at = e.span().map(|r| r.start + offset);
+            ScenarioError(vec![src
+                .error_at(at, format!("TOML error: {}", e.message().trim()))
+                .to_string()])
+        })
     };
-    match toml_edit::ImDocument::parse(text.clone()) {
-        Ok(d) => src.doc = Some(d),
-        Err(e) => {
-            let msg = format!("TOML syntax error: {}", e.message().trim());
-            return Err(ScenarioError(vec![src
-                .error_at(e.span().map(|r| r.start), msg)
-                .to_string()]));
+    // A year of operations is tens of thousands of events; parsing the file as one document
+    // costs ~100 MiB. Each `[[event]]` block is parsed on its own instead (exact TOML, since
+    // such a header can only be confused with text inside a multi-line string, where we fall
+    // back to one document).
+    let blocks = event_blocks(&text);
+    let mut chunked: Option<Vec<(usize, usize)>> = None;
+    let mut root: toml::Table = match blocks {
+        Some(b) if !lenient && !b.is_empty() => {
+            let head = parse_at(0, &text[..b[0].0])?;
+            chunked = Some(b);
+            head
         }
-    }
-    let root: toml::Table = toml::from_str(&text).map_err(|e| {
-        ScenarioError(vec![src
-            .error_at(e.span().map(|r| r.start), e.message().to_string())
-            .to_string()])
-    })?;
-    let root = match stringify_datetimes(toml::Value::Table(root)) {
-        toml::Value::Table(t) => t,
-        _ => toml::Table::new(),
+        _ => parse_at(0, &text)?,
     };
-    let mut root = root;
+    root.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
+    if chunked.is_some() && root.contains_key("event") {
+        return Err(ScenarioError(vec![src
+            .error_path(
+                &tpath!["event"],
+                true,
+                "`event` is defined twice (inline and as [[event]])",
+            )
+            .to_string()]));
+    }
     if lenient && root.contains_key("type") {
         let one = std::mem::take(&mut root);
         root.insert(
@@ -176,9 +202,23 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
         }
     };
     let mut events = Vec::new();
-    let list = match root.get("event") {
+    let list = match root.remove("event") {
+        None if chunked.is_some() => {
+            let mut v = Vec::new();
+            for &(a, b) in chunked.iter().flatten() {
+                let mut t = parse_at(a, &text[a..b])?;
+                t.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
+                for k in t.keys().filter(|k| k.as_str() != "event") {
+                    errors.push(src.error_at(Some(a), format!("unknown key `{k}` after [[event]] (expected config, start, until, [[event]])")).to_string());
+                }
+                if let Some(toml::Value::Array(mut one)) = t.remove("event") {
+                    v.append(&mut one);
+                }
+            }
+            v
+        }
         None => vec![],
-        Some(toml::Value::Array(a)) => a.clone(),
+        Some(toml::Value::Array(a)) => a,
         Some(_) => {
             errors.push(err(
                 tpath!["event"],
@@ -303,7 +343,7 @@ pub fn action_json(cfg: &Config, r: &Renderer, a: &Action) -> Result<Value, Stri
         About::Maintenance(id) => m.insert("maintenance".into(), json!(id)),
         About::Inquiry(id) => m.insert("inquiry".into(), json!(id)),
     };
-    let rendered = r.action(cfg, a).map_err(|e| e.to_string())?;
+    let subject = r.subject(cfg, a).map_err(|e| e.to_string())?;
     match &a.body {
         ActionBody::Email(e) => {
             m.insert("org".into(), json!(e.org));
@@ -326,8 +366,8 @@ pub fn action_json(cfg: &Config, r: &Renderer, a: &Action) -> Result<Value, Stri
             m.insert("to".into(), json!(o.to));
         }
     }
-    if let Some(r) = rendered {
-        m.insert("subject".into(), json!(r.subject));
+    if let Some(subject) = subject {
+        m.insert("subject".into(), json!(subject));
     }
     m.insert("key".into(), json!(a.key));
     Ok(Value::Object(m))
@@ -335,12 +375,23 @@ pub fn action_json(cfg: &Config, r: &Renderer, a: &Action) -> Result<Value, Stri
 
 /// Run a scenario; returns the JSON lines, or every problem found.
 pub fn run(path: &Path) -> Result<String, ScenarioError> {
+    let t0 = std::time::Instant::now();
     let sc = parse(path)?;
+    let t1 = std::time::Instant::now();
     let cfg = Config::load(&sc.config)
         .map_err(|es| ScenarioError(es.iter().map(|e| e.to_string()).collect()))?;
     let renderer = Renderer::new(&cfg)
         .map_err(|es| ScenarioError(es.iter().map(|e| e.to_string()).collect()))?;
-    run_with(&sc, Arc::new(cfg), &renderer, path)
+    let t2 = std::time::Instant::now();
+    let out = run_with(&sc, Arc::new(cfg), &renderer, path)?;
+    tracing::debug!(
+        parse_ms = (t1 - t0).as_millis() as u64,
+        config_ms = (t2 - t1).as_millis() as u64,
+        run_ms = t2.elapsed().as_millis() as u64,
+        events = sc.events.len(),
+        "simulate phases"
+    );
+    Ok(out)
 }
 
 pub fn run_with(
@@ -386,11 +437,7 @@ pub fn run_with(
 
 fn scenario_location(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let src = Source {
-        path: path.to_path_buf(),
-        doc: toml_edit::ImDocument::parse(text.clone()).ok(),
-        text,
-    };
+    let src = Source::new(path, text);
     let e = src.error_path(&tpath!["event", n - 1], false, "");
     format!("{}:{}:{}", e.file.display(), e.line, e.col)
 }
