@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of meldingsvakt: formatting, lints, unit, property, snapshot, scenario and
+# command-line tests. This is the command README.md gives and .ci/run calls.
+# Idempotent; installs nothing the Rust toolchain does not already have (later suites that need
+# real servers install them here, with apt-get, before they run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== cargo test"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked 2>&1 | tee "$log"
+echo "== meldingsvakt check (shipped example configuration)"
+cargo run --locked --quiet -- check --config config/meldingsvakt.toml
+# One closing line with the totals of every cargo test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
