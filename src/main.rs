@@ -123,6 +123,9 @@ fn check(path: &Path) -> ExitCode {
     if bad > 0 {
         return ExitCode::from(2);
     }
+    for w in &cfg.warnings {
+        eprintln!("{w}");
+    }
     let kommuner = cfg
         .orgs
         .iter()

@@ -128,6 +128,8 @@ pub struct Config {
     pub calendar: Calendar,
     pub labels: AlertLabels,
     pub templates_dir: Option<PathBuf>,
+    /// Problems that do not stop the daemon (printed by `check`).
+    pub warnings: Vec<ConfigError>,
     org_index: HashMap<String, usize>,
     service_index: HashMap<String, usize>,
 }
@@ -244,6 +246,7 @@ impl Config {
         let v = Validator {
             sources: &sources,
             errors: &mut errors,
+            warnings: Vec::new(),
         };
         let cfg = v.validate(
             path, self_, all_orgs, service, ks_ekomp, policy, calendar, alerts, templates,
@@ -332,6 +335,7 @@ pub fn mailbox_address(s: &str) -> Option<&str> {
 struct Validator<'a> {
     sources: &'a [Source],
     errors: &'a mut Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl Validator<'_> {
@@ -594,7 +598,14 @@ impl Validator<'_> {
                     tpath!["organization", j, "area"],
                     format!("area {a:?} does not exist (areas: {})", areas.iter().cloned().collect::<Vec<_>>().join(", ")),
                 ),
-                (None, OrgKind::Kommune) => self.err(src, tpath!["organization", j], format!("municipality {:?} needs an `area` (its KS e-Komp representative goes on copy)", o.id)),
+                (None, OrgKind::Kommune) => {
+                    let w = self.sources[src].error_path(
+                        &tpath!["organization", j],
+                        false,
+                        format!("warning: municipality {:?} has no `area`, so no KS e-Komp representative goes on copy of its inquiries and escalations", o.id),
+                    );
+                    self.warnings.push(w);
+                }
                 _ => {}
             }
         }
@@ -768,6 +779,7 @@ impl Validator<'_> {
             calendar: cal,
             labels,
             templates_dir,
+            warnings: std::mem::take(&mut self.warnings),
             org_index,
             service_index: svc_index,
         })

@@ -41,6 +41,21 @@ pub struct RawConfig {
     pub alerts: RawAlerts,
     #[serde(default)]
     pub templates: RawTemplates,
+    // Sections of the daemon (SPEC §5.3: SMTP, status page, Alertmanager, IMAP, HTTP, storage).
+    // Accepted now so that a complete configuration checks; their keys are validated by the
+    // component that uses them.
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub smtp: Option<toml::Table>,
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub statuspage: Option<toml::Table>,
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub alertmanager: Option<toml::Table>,
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub imap: Option<toml::Table>,
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub http: Option<toml::Table>,
+    #[allow(dead_code)] // read by the daemon's components as they land
+    pub storage: Option<toml::Table>,
 }
 
 /// An included file holds organizations only.

@@ -154,3 +154,28 @@ fn email_validation() {
     assert_eq!(mailbox_address("Hemit <m@h.example>"), Some("m@h.example"));
     assert_eq!(mailbox_address("Hemit <m@h>"), None);
 }
+
+#[test]
+fn municipality_without_area_is_a_warning_and_daemon_sections_are_accepted() {
+    let text = format!(
+        "{GOOD_HEAD}
+[smtp]
+host = \"localhost\"
+
+[[organization]]
+id = \"a\"
+name = \"A kommune\"
+kind = \"kommune\"
+meldingsansvarlig = \"m@a.example\"
+"
+    );
+    let c = Config::from_str_at(Path::new("t.toml"), text).expect("valid");
+    assert_eq!(c.warnings.len(), 1);
+    assert!(
+        c.warnings[0]
+            .to_string()
+            .starts_with("t.toml:19:1: warning: municipality \"a\" has no `area`"),
+        "{}",
+        c.warnings[0]
+    );
+}
