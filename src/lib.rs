@@ -1,6 +1,10 @@
 //! meldingsvakt: outage notifications for Norwegian health IT. See ARCHITECTURE.md.
 pub mod calendar;
+pub mod client;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod render;
 pub mod sim;
+pub mod sinks;
+pub mod store;

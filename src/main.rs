@@ -30,8 +30,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the daemon (not yet available in this build: the engine, check, simulate, render and
-    /// calendar are).
+    /// Run the daemon: HTTP API and webhook, durable outbox, e-mail (files by default, or SMTP).
+    #[command(
+        after_help = "On a fresh machine, with the example configuration:\n  meldingsvakt run\n\
+State (SQLite) and mail files go to ./var (systemd: $STATE_DIRECTORY); tokens are created in\n\
+var/alert-token and var/operator-token unless configured. SIGHUP reloads, SIGTERM stops."
+    )]
     Run {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
@@ -76,15 +80,19 @@ meldingsvakt render unplanned --input incident.toml   # one [[event]] table, or 
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
-    /// Operator commands for incidents against a running daemon (not yet available).
+    /// Operator commands for incidents, against a running daemon.
     Incident {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(flatten)]
+        conn: meldingsvakt::client::Conn,
+        #[command(subcommand)]
+        cmd: meldingsvakt::client::IncidentCmd,
     },
-    /// Operator commands for maintenance against a running daemon (not yet available).
+    /// Operator commands for planned maintenance, against a running daemon.
     Maintenance {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        #[command(flatten)]
+        conn: meldingsvakt::client::Conn,
+        #[command(subcommand)]
+        cmd: meldingsvakt::client::MaintenanceCmd,
     },
 }
 
@@ -337,6 +345,20 @@ fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn runtime(f: impl std::future::Future<Output = i32>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => ExitCode::from(rt.block_on(f) as u8),
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -357,9 +379,25 @@ fn main() -> ExitCode {
             input,
         } => render(kind, &config, scenario, input),
         Cmd::Calendar { year, config } => calendar_cmd(year, &config),
-        Cmd::Run { .. } | Cmd::Incident { .. } | Cmd::Maintenance { .. } => {
-            eprintln!("not yet available in this build: the daemon and its operator commands are being built (see README.md). Available: check, simulate, render, calendar.");
-            ExitCode::from(1)
-        }
+        Cmd::Run { config } => runtime(async move {
+            match meldingsvakt::daemon::run(&config).await {
+                Ok(()) => 0,
+                Err(meldingsvakt::daemon::DaemonError::Config(e)) => {
+                    eprintln!("{e}");
+                    2
+                }
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("meldingsvakt: {e}");
+                    1
+                }
+            }
+        }),
+        Cmd::Incident { conn, cmd } => runtime(async move {
+            meldingsvakt::client::call(&conn, meldingsvakt::client::incident_request(cmd)).await
+        }),
+        Cmd::Maintenance { conn, cmd } => runtime(async move {
+            meldingsvakt::client::call(&conn, meldingsvakt::client::maintenance_request(cmd)).await
+        }),
     }
 }

@@ -117,6 +117,34 @@ impl Default for AlertLabels {
     }
 }
 
+/// How e-mail leaves the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailTransport {
+    /// `.eml` files in `{state_dir}/mail` (the embedded default).
+    Files,
+    Smtp {
+        host: String,
+        port: u16,
+        /// "starttls", "tls" or "none".
+        security: String,
+        username: Option<String>,
+        password_file: Option<PathBuf>,
+        password_env: Option<String>,
+        timeout: Duration,
+    },
+}
+
+/// The daemon's own settings (`[storage]`, `[http]`, `[smtp]`).
+#[derive(Debug, Clone)]
+pub struct DaemonSettings {
+    pub state_dir: PathBuf,
+    pub listen: std::net::SocketAddr,
+    pub alert_token_file: Option<PathBuf>,
+    pub operator_token_file: Option<PathBuf>,
+    pub max_body: usize,
+    pub mail: MailTransport,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -128,6 +156,7 @@ pub struct Config {
     pub calendar: Calendar,
     pub labels: AlertLabels,
     pub templates_dir: Option<PathBuf>,
+    pub daemon: DaemonSettings,
     /// Problems that do not stop the daemon (printed by `check`).
     pub warnings: Vec<ConfigError>,
     org_index: HashMap<String, usize>,
@@ -234,6 +263,9 @@ impl Config {
             calendar,
             alerts,
             templates,
+            smtp,
+            http,
+            storage,
             ..
         } = raw;
         let main_orgs: Vec<(usize, usize, RawOrg)> = organization
@@ -249,7 +281,16 @@ impl Config {
             warnings: Vec::new(),
         };
         let cfg = v.validate(
-            path, self_, all_orgs, service, ks_ekomp, policy, calendar, alerts, templates,
+            path,
+            self_,
+            all_orgs,
+            service,
+            ks_ekomp,
+            policy,
+            calendar,
+            alerts,
+            templates,
+            (smtp, http, storage),
         );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
@@ -339,6 +380,114 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    fn daemon_settings(
+        &mut self,
+        path: &Path,
+        smtp: RawSmtp,
+        http: RawHttp,
+        storage: RawStorage,
+    ) -> DaemonSettings {
+        let base = path.parent().unwrap_or(Path::new("."));
+        // Explicit paths are relative to this file; the default state directory is systemd's
+        // StateDirectory when set, else ./var.
+        let state_dir = match storage.dir {
+            Some(d) => base.join(d),
+            None => std::env::var_os("STATE_DIRECTORY")
+                .map(|s| {
+                    PathBuf::from(
+                        s.to_string_lossy()
+                            .split(':')
+                            .next()
+                            .unwrap_or("var")
+                            .to_string(),
+                    )
+                })
+                .unwrap_or_else(|| PathBuf::from("var")),
+        };
+        let listen_s = http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_s.parse().unwrap_or_else(|_| {
+            self.err(
+                0,
+                tpath!["http", "listen"],
+                format!(
+                    "invalid listen address {listen_s:?}: write host:port, e.g. \"127.0.0.1:8080\""
+                ),
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let max_body = http.max_body.unwrap_or(1 << 20);
+        if max_body < 1024 {
+            self.err(
+                0,
+                tpath!["http", "max_body"],
+                "max_body below 1024 bytes cannot hold an Alertmanager webhook",
+            );
+        }
+        let mail = match smtp.transport.as_deref() {
+            None | Some("file") => MailTransport::Files,
+            Some("smtp") => {
+                let host = match smtp.host {
+                    Some(h) => h,
+                    None => {
+                        self.err(
+                            0,
+                            tpath!["smtp"],
+                            "missing required key `host` for transport = \"smtp\"",
+                        );
+                        String::new()
+                    }
+                };
+                let security = smtp.security.unwrap_or_else(|| "starttls".into());
+                let loopback = host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                match security.as_str() {
+                    "starttls" | "tls" => {}
+                    "none" if loopback || host.is_empty() => {}
+                    "none" => self.err(0, tpath!["smtp", "security"], format!("security = \"none\" sends mail unencrypted; it is allowed only to a loopback host, not {host:?}")),
+                    other => self.err(0, tpath!["smtp", "security"], format!("unknown security {other:?}: expected \"starttls\", \"tls\" or \"none\"")),
+                }
+                let default_port = match security.as_str() {
+                    "tls" => 465,
+                    "none" => 25,
+                    _ => 587,
+                };
+                if smtp.username.is_some()
+                    && smtp.password_file.is_none()
+                    && smtp.password_env.is_none()
+                {
+                    self.err(0, tpath!["smtp", "username"], "a username needs `password_file` (e.g. a systemd credential) or `password_env`; passwords never live in this file");
+                }
+                MailTransport::Smtp {
+                    host,
+                    port: smtp.port.unwrap_or(default_port),
+                    security,
+                    username: smtp.username,
+                    password_file: smtp.password_file.map(|p| base.join(p)),
+                    password_env: smtp.password_env,
+                    timeout: smtp.timeout.map(|d| d.0).unwrap_or(Duration::seconds(30)),
+                }
+            }
+            Some(other) => {
+                self.err(
+                    0,
+                    tpath!["smtp", "transport"],
+                    format!("unknown transport {other:?}: expected \"file\" or \"smtp\""),
+                );
+                MailTransport::Files
+            }
+        };
+        DaemonSettings {
+            state_dir,
+            listen,
+            alert_token_file: http.alert_token_file.map(|p| base.join(p)),
+            operator_token_file: http.operator_token_file.map(|p| base.join(p)),
+            max_body,
+            mail,
+        }
+    }
+
     fn err(&mut self, src: usize, path: Vec<Seg>, msg: impl Into<String>) {
         let e = self.sources[src].error_path(&path, false, msg);
         self.errors.push(e);
@@ -401,6 +550,7 @@ impl Validator<'_> {
         calendar: RawCalendar,
         alerts: RawAlerts,
         templates: RawTemplates,
+        (smtp, http, storage): (RawSmtp, RawHttp, RawStorage),
     ) -> Option<Config> {
         // [self]
         let s = match self_ {
@@ -769,7 +919,10 @@ impl Validator<'_> {
             }
         }
 
+        let daemon = self.daemon_settings(path, smtp, http, storage);
+
         Some(Config {
+            daemon,
             path: path.to_path_buf(),
             self_: self_org,
             orgs: org_out,

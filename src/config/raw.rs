@@ -44,18 +44,18 @@ pub struct RawConfig {
     // Sections of the daemon (SPEC §5.3: SMTP, status page, Alertmanager, IMAP, HTTP, storage).
     // Accepted now so that a complete configuration checks; their keys are validated by the
     // component that uses them.
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub smtp: Option<toml::Table>,
+    #[serde(default)]
+    pub smtp: RawSmtp,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub storage: RawStorage,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub statuspage: Option<toml::Table>,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub alertmanager: Option<toml::Table>,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub imap: Option<toml::Table>,
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub http: Option<toml::Table>,
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub storage: Option<toml::Table>,
 }
 
 /// An included file holds organizations only.
@@ -163,5 +163,33 @@ pub struct RawLabels {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawTemplates {
     /// A folder whose `*.hbs` files override the built-in templates of the same name.
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSmtp {
+    /// "file" (default: .eml files under the state directory) or "smtp".
+    pub transport: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// "starttls" (default), "tls" or "none" (loopback only).
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    pub timeout: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHttp {
+    pub listen: Option<String>,
+    pub alert_token_file: Option<String>,
+    pub operator_token_file: Option<String>,
+    pub max_body: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStorage {
     pub dir: Option<String>,
 }

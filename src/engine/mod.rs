@@ -112,6 +112,45 @@ impl Engine {
         self.maintenances.get(id)
     }
 
+    pub fn maintenances(&self) -> impl Iterator<Item = &Maintenance> {
+        self.maintenances.values().filter(|m| !m.cancelled)
+    }
+
+    /// Swap in a new configuration (SIGHUP) and recompute every deadline under it.
+    pub fn reconfigure(&mut self, cfg: Arc<Config>) {
+        self.cfg = cfg;
+        let subjects: Vec<Subject> = self
+            .incidents
+            .keys()
+            .map(|k| Subject::Incident(k.clone()))
+            .chain(
+                self.maintenances
+                    .keys()
+                    .map(|k| Subject::Maintenance(k.clone())),
+            )
+            .chain(self.inquiries.keys().map(|k| Subject::Inquiry(k.clone())))
+            .collect();
+        self.timers.clear();
+        self.timer_of.clear();
+        for s in subjects {
+            let next = match &s {
+                Subject::Incident(id) => self.incidents.get_mut(id).and_then(|i| {
+                    i.refresh(&self.cfg);
+                    i.next_wake(&self.cfg)
+                }),
+                Subject::Maintenance(id) => self
+                    .maintenances
+                    .get(id)
+                    .and_then(|m| m.next_wake(&self.cfg)),
+                Subject::Inquiry(id) => self.inquiries.get(id).and_then(|q| q.next_wake(&self.cfg)),
+            };
+            if let Some(t) = next {
+                self.timers.insert((t, s.clone()));
+                self.timer_of.insert(s, t);
+            }
+        }
+    }
+
     /// Apply one event at `now`. On error nothing changed.
     pub fn handle(&mut self, now: Time, ev: Event) -> Result<(), EngineError> {
         match ev {

@@ -287,21 +287,53 @@ impl Event {
     where
         D::Error: std::fmt::Display,
     {
-        fn m<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<T, String> {
-            r.map_err(|e| e.to_string())
+        fn m<T, E: std::fmt::Display>(
+            r: Result<T, serde_path_to_error::Error<E>>,
+        ) -> Result<T, String> {
+            r.map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                if path == "."
+                    || inner.contains('`') && inner.starts_with("unknown field")
+                    || inner.starts_with("missing field")
+                {
+                    inner
+                } else {
+                    format!("`{path}`: {inner}")
+                }
+            })
         }
         Ok(match ty {
-            "incident.open" => Event::IncidentOpen(m(IncidentOpen::deserialize(d))?),
-            "incident.update" => Event::IncidentUpdate(m(IncidentUpdate::deserialize(d))?),
-            "incident.resolve" => Event::IncidentResolve(m(IdOnly::deserialize(d))?),
-            "incident.ack" => Event::IncidentAck(m(IdOnly::deserialize(d))?),
-            "reply" => Event::Reply(m(Reply::deserialize(d))?),
-            "alert" => Event::Alert(m(Alert::deserialize(d))?),
-            "maintenance.add" => Event::MaintenanceAdd(m(MaintenanceAdd::deserialize(d))?),
-            "maintenance.change" => Event::MaintenanceChange(m(MaintenanceChange::deserialize(d))?),
-            "maintenance.cancel" => Event::MaintenanceCancel(m(IdOnly::deserialize(d))?),
-            "inquiry.received" => Event::InquiryReceived(m(InquiryReceived::deserialize(d))?),
-            "inquiry.answered" => Event::InquiryAnswered(m(IdOnly::deserialize(d))?),
+            "incident.open" => {
+                Event::IncidentOpen(m(serde_path_to_error::deserialize::<_, IncidentOpen>(d))?)
+            }
+            "incident.update" => {
+                Event::IncidentUpdate(m(serde_path_to_error::deserialize::<_, IncidentUpdate>(d))?)
+            }
+            "incident.resolve" => {
+                Event::IncidentResolve(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
+            }
+            "incident.ack" => {
+                Event::IncidentAck(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
+            }
+            "reply" => Event::Reply(m(serde_path_to_error::deserialize::<_, Reply>(d))?),
+            "alert" => Event::Alert(m(serde_path_to_error::deserialize::<_, Alert>(d))?),
+            "maintenance.add" => {
+                Event::MaintenanceAdd(m(serde_path_to_error::deserialize::<_, MaintenanceAdd>(d))?)
+            }
+            "maintenance.change" => Event::MaintenanceChange(m(
+                serde_path_to_error::deserialize::<_, MaintenanceChange>(d),
+            )?),
+            "maintenance.cancel" => {
+                Event::MaintenanceCancel(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
+            }
+            "inquiry.received" => Event::InquiryReceived(m(serde_path_to_error::deserialize::<
+                _,
+                InquiryReceived,
+            >(d))?),
+            "inquiry.answered" => {
+                Event::InquiryAnswered(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
+            }
             other => {
                 return Err(format!(
                     "unknown event type {other:?}; expected one of: {}",

@@ -1,0 +1,320 @@
+//! `meldingsvakt incident …` and `meldingsvakt maintenance …`: operator commands, as clients
+//! of a running daemon's API (SPEC §5.1, §5.4).
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct Conn {
+    /// Daemon address.
+    #[arg(
+        long,
+        env = "MELDINGSVAKT_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// File with the operator token (default: $MELDINGSVAKT_TOKEN, else var/operator-token).
+    #[arg(long, global = true)]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IncidentCmd {
+    /// Open an unplanned incident.
+    #[command(
+        after_help = "Example:\n  meldingsvakt incident open INC-7 --kind kvittering --at-org malvik --service PLO --category B"
+    )]
+    Open {
+        id: String,
+        #[arg(long, default_value = "feil")]
+        kind: String,
+        /// Where the fault is: "self" or a counterpart organization id.
+        #[arg(long, default_value = "self")]
+        at_org: String,
+        /// Affected organization (repeat). Default: derived (SPEC §4.1).
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        /// Affected service (repeat).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        #[arg(long, default_value = "B")]
+        category: String,
+        #[arg(long)]
+        impact: Option<String>,
+        /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM").
+        #[arg(long)]
+        started_at: Option<String>,
+        #[arg(long)]
+        expected_end: Option<String>,
+        #[arg(long)]
+        measures: Option<String>,
+        #[arg(long, default_value = "produksjon")]
+        environment: String,
+    },
+    /// Change measures, expected restoration, category or impact; add a status text.
+    #[command(
+        after_help = "Example:\n  meldingsvakt incident update INC-7 --expected-end '2026-11-23 14:00' --measures 'Kontaktet leverandør'"
+    )]
+    Update {
+        id: String,
+        #[arg(long)]
+        measures: Option<String>,
+        #[arg(long)]
+        expected_end: Option<String>,
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        impact: Option<String>,
+    },
+    /// Acknowledge (response started).
+    Ack { id: String },
+    /// Confirm the incident resolved (sends Løst: where notices went; expires silences).
+    Resolve { id: String },
+    /// Register the counterpart's reply (stops escalation).
+    Reply {
+        id: String,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Open incidents.
+    List,
+    /// One incident with its progress.
+    Show { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MaintenanceCmd {
+    /// Register planned maintenance.
+    #[command(
+        after_help = "Example:\n  meldingsvakt maintenance add VED-12 --service PLO --org malvik --org melhus \\\n    --from '2026-11-29 23:00' --to '2026-11-30 03:00' --measures 'Oppgradering'"
+    )]
+    Add {
+        id: String,
+        #[arg(long, default_value = "self")]
+        source: String,
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        #[arg(long = "service")]
+        services: Vec<String>,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        measures: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Change a maintenance (sends Endret: when its time or scope changes).
+    Change {
+        id: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        #[arg(long = "service")]
+        services: Vec<String>,
+        #[arg(long)]
+        measures: Option<String>,
+    },
+    /// Cancel a maintenance (sends Avlyst:).
+    Cancel { id: String },
+    /// Scheduled and ongoing maintenances.
+    List,
+}
+
+fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    }
+    Value::Object(m)
+}
+
+fn s(v: &Option<String>) -> Option<Value> {
+    v.as_ref().map(|x| json!(x))
+}
+
+fn list(v: &[String]) -> Option<Value> {
+    (!v.is_empty()).then(|| json!(v))
+}
+
+pub enum Request {
+    Post(String, Value),
+    Get(String),
+}
+
+pub fn incident_request(c: IncidentCmd) -> Request {
+    match c {
+        IncidentCmd::Open {
+            id,
+            kind,
+            at_org,
+            orgs,
+            services,
+            category,
+            impact,
+            started_at,
+            expected_end,
+            measures,
+            environment,
+        } => Request::Post(
+            "/api/v1/incidents".into(),
+            obj(vec![
+                ("id", Some(json!(id))),
+                ("kind", Some(json!(kind))),
+                ("at_org", Some(json!(at_org))),
+                ("orgs", list(&orgs)),
+                ("services", list(&services)),
+                ("category", Some(json!(category))),
+                ("impact", s(&impact)),
+                ("started_at", s(&started_at)),
+                ("expected_end", s(&expected_end)),
+                ("measures", s(&measures)),
+                ("environment", Some(json!(environment))),
+            ]),
+        ),
+        IncidentCmd::Update {
+            id,
+            measures,
+            expected_end,
+            text,
+            category,
+            impact,
+        } => Request::Post(
+            format!("/api/v1/incidents/{id}/update"),
+            obj(vec![
+                ("measures", s(&measures)),
+                ("expected_end", s(&expected_end)),
+                ("text", s(&text)),
+                ("category", s(&category)),
+                ("impact", s(&impact)),
+            ]),
+        ),
+        IncidentCmd::Ack { id } => Request::Post(format!("/api/v1/incidents/{id}/ack"), json!({})),
+        IncidentCmd::Resolve { id } => {
+            Request::Post(format!("/api/v1/incidents/{id}/resolve"), json!({}))
+        }
+        IncidentCmd::Reply { id, org } => Request::Post(
+            format!("/api/v1/incidents/{id}/reply"),
+            obj(vec![("org", s(&org))]),
+        ),
+        IncidentCmd::List => Request::Get("/api/v1/incidents".into()),
+        IncidentCmd::Show { id } => Request::Get(format!("/api/v1/incidents/{id}")),
+    }
+}
+
+pub fn maintenance_request(c: MaintenanceCmd) -> Request {
+    match c {
+        MaintenanceCmd::Add {
+            id,
+            source,
+            orgs,
+            services,
+            from,
+            to,
+            measures,
+            phone,
+        } => Request::Post(
+            "/api/v1/maintenances".into(),
+            obj(vec![
+                ("id", Some(json!(id))),
+                ("source", Some(json!(source))),
+                ("orgs", list(&orgs)),
+                ("services", list(&services)),
+                ("from", Some(json!(from))),
+                ("to", Some(json!(to))),
+                ("measures", s(&measures)),
+                ("phone", s(&phone)),
+            ]),
+        ),
+        MaintenanceCmd::Change {
+            id,
+            from,
+            to,
+            orgs,
+            services,
+            measures,
+        } => Request::Post(
+            format!("/api/v1/maintenances/{id}/change"),
+            obj(vec![
+                ("from", s(&from)),
+                ("to", s(&to)),
+                ("orgs", list(&orgs)),
+                ("services", list(&services)),
+                ("measures", s(&measures)),
+            ]),
+        ),
+        MaintenanceCmd::Cancel { id } => {
+            Request::Post(format!("/api/v1/maintenances/{id}/cancel"), json!({}))
+        }
+        MaintenanceCmd::List => Request::Get("/api/v1/maintenances".into()),
+    }
+}
+
+fn read_token(c: &Conn) -> Result<String, String> {
+    if let Some(p) = &c.token_file {
+        return std::fs::read_to_string(p)
+            .map(|t| t.trim().to_string())
+            .map_err(|e| format!("{}: {e}", p.display()));
+    }
+    if let Ok(t) = std::env::var("MELDINGSVAKT_TOKEN") {
+        return Ok(t.trim().to_string());
+    }
+    let p = PathBuf::from("var/operator-token");
+    std::fs::read_to_string(&p)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| format!("no operator token: give --token-file, set MELDINGSVAKT_TOKEN, or run where {} exists ({e})", p.display()))
+}
+
+/// Perform the request; print the answer. Exit code: 0, 1 (daemon unreachable), 2 (refused).
+pub async fn call(c: &Conn, r: Request) -> i32 {
+    let token = match read_token(c) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let client = reqwest::Client::new();
+    let base = c.url.trim_end_matches('/');
+    let req = match &r {
+        Request::Post(p, body) => client.post(format!("{base}{p}")).json(body),
+        Request::Get(p) => client.get(format!("{base}{p}")),
+    };
+    let resp = match req
+        .bearer_auth(token)
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot reach meldingsvakt at {base}: {e}");
+            return 1;
+        }
+    };
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if status.is_success() {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        0
+    } else {
+        let msg = v
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string());
+        eprintln!("refused ({}): {msg}", status.as_u16());
+        2
+    }
+}

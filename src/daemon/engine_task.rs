@@ -1,0 +1,242 @@
+//! The engine driven by the wall clock. Owns the `Engine`; every change goes through here, so
+//! there are no locks around the rules.
+
+use super::{notify, replay, Shared};
+use crate::config::Config;
+use crate::engine::model::{Alert, EngineError, Event, Time};
+use crate::engine::{alerts, Engine};
+use chrono::Utc;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+fn engine_error(e: &EngineError) -> ApiError {
+    let status = match e {
+        EngineError::Unknown { .. } => 404,
+        EngineError::Duplicate { .. } | EngineError::Closed { .. } => 409,
+        _ => 422,
+    };
+    ApiError::new(status, e.to_string())
+}
+
+pub enum Query {
+    Incidents,
+    Incident(String),
+    Maintenances,
+}
+
+pub enum Cmd {
+    /// Apply events (type, JSON fields) at the current time, all or nothing for alert batches.
+    Events {
+        events: Vec<(String, Value)>,
+        reply: oneshot::Sender<Result<usize, ApiError>>,
+    },
+    Query(Query, oneshot::Sender<Option<Value>>),
+    Reload(Arc<Config>),
+}
+
+struct Task {
+    engine: Engine,
+    shared: Arc<Shared>,
+    last: Option<Time>,
+}
+
+impl Task {
+    /// Commit what the engine decided, with the events that caused it. On failure the engine
+    /// is rebuilt from the store, so memory never runs ahead of disk.
+    fn commit(&mut self, events: &[(Time, &str, String)]) -> Result<usize, ApiError> {
+        let actions: Vec<_> = std::iter::from_fn(|| self.engine.poll_action()).collect();
+        if events.is_empty() && actions.is_empty() {
+            return Ok(0);
+        }
+        let r = self.shared.store().commit(events, &actions);
+        match r {
+            Ok(n) => {
+                if n > 0 {
+                    self.shared.wake_dispatcher.notify_one();
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot commit to the store; rebuilding state from it");
+                let cfg = self.shared.cfg();
+                let rebuilt = {
+                    let store = self.shared.store();
+                    replay(cfg, &store, Utc::now())
+                };
+                match rebuilt {
+                    Ok((engine, _, last)) => {
+                        self.engine = engine;
+                        self.last = last;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "rebuild failed; continuing with the last good state")
+                    }
+                }
+                Err(ApiError::new(503, format!("state could not be saved: {e}")))
+            }
+        }
+    }
+
+    fn now(&self) -> Time {
+        let n = Utc::now();
+        match self.last {
+            Some(l) if l > n => l, // the wall clock went back; engine time never does
+            _ => n,
+        }
+    }
+
+    fn apply(&mut self, events: Vec<(String, Value)>) -> Result<usize, ApiError> {
+        let now = self.now();
+        // Deadlines strictly before now run first (events at an instant precede its deadlines).
+        if self.engine.poll_timeout().is_some_and(|t| t < now) {
+            self.engine
+                .handle_timeout(now - chrono::Duration::microseconds(1));
+        }
+        let mut parsed = Vec::with_capacity(events.len());
+        for (i, (ty, v)) in events.iter().enumerate() {
+            let ev = Event::from_parts(ty, v.clone()).map_err(|m| {
+                ApiError::new(
+                    400,
+                    if events.len() > 1 {
+                        format!("alerts[{i}]: {m}")
+                    } else {
+                        m
+                    },
+                )
+            })?;
+            // Alert batches are checked whole before any is applied.
+            if let Event::Alert(a) = &ev {
+                check_alert(&self.shared.cfg(), a, now)
+                    .map_err(|e| ApiError::new(422, format!("alerts[{i}].{e}")))?;
+            }
+            parsed.push(ev);
+        }
+        let mut applied: Vec<(Time, &str, String)> = Vec::new();
+        let mut failure = None;
+        for (ev, (ty, v)) in parsed.into_iter().zip(events.iter()) {
+            match self.engine.handle(now, ev) {
+                Ok(()) => applied.push((now, ty.as_str(), v.to_string())),
+                Err(e) => {
+                    self.shared
+                        .metrics
+                        .refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    failure = Some(engine_error(&e));
+                    break;
+                }
+            }
+        }
+        let n = applied.len();
+        self.commit(&applied)?;
+        if n > 0 {
+            self.last = Some(now);
+            self.shared
+                .metrics
+                .events
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
+    }
+
+    fn query(&self, q: Query) -> Option<Value> {
+        let cfg = self.shared.cfg();
+        match q {
+            Query::Incidents => {
+                let mut v: Vec<_> = self.engine.open_incidents().map(|i| i.view(&cfg)).collect();
+                v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
+                Some(json!(v))
+            }
+            Query::Incident(id) => self.engine.incident(&id).map(|i| json!(i)),
+            Query::Maintenances => {
+                let mut v: Vec<_> = self.engine.maintenances().map(|m| m.view()).collect();
+                v.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
+                Some(json!(v))
+            }
+        }
+    }
+}
+
+fn check_alert(cfg: &Config, a: &Alert, now: Time) -> Result<(), String> {
+    alerts::interpret(cfg, a, now)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+pub async fn run(
+    engine: Engine,
+    mut rx: mpsc::Receiver<Cmd>,
+    shared: Arc<Shared>,
+    last: Option<Time>,
+    _stop: watch::Receiver<bool>,
+) {
+    let mut task = Task {
+        engine,
+        shared,
+        last,
+    };
+    let mut usec = 0u64;
+    let watchdog = sd_notify::watchdog_enabled(false, &mut usec);
+    let period = if watchdog {
+        std::time::Duration::from_micros((usec / 2).max(1000))
+    } else {
+        std::time::Duration::from_secs(3600)
+    };
+    let mut wd = tokio::time::interval(period);
+    loop {
+        task.shared.metrics.open_incidents.store(
+            task.engine.open_incidents().count() as i64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let wait = match task.engine.poll_timeout() {
+            Some(t) => (t - Utc::now()).to_std().unwrap_or_default(),
+            None => std::time::Duration::from_secs(60),
+        }
+        .min(std::time::Duration::from_secs(60));
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                None => break,
+                Some(Cmd::Events { events, reply }) => {
+                    let r = task.apply(events);
+                    let _ = reply.send(r);
+                }
+                Some(Cmd::Query(q, reply)) => {
+                    let _ = reply.send(task.query(q));
+                }
+                Some(Cmd::Reload(cfg)) => {
+                    task.engine.reconfigure(cfg);
+                    let _ = task.commit(&[]);
+                }
+            },
+            _ = tokio::time::sleep(wait) => {
+                let now = task.now();
+                if let Some(t) = task.engine.poll_timeout().filter(|t| *t <= now) {
+                    task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
+                    task.engine.handle_timeout(now);
+                    if let Err(e) = task.commit(&[]) {
+                        tracing::error!(error = %e.message, "deadline actions not saved; retrying from the store");
+                    }
+                }
+            }
+            _ = wd.tick(), if watchdog => notify(&[sd_notify::NotifyState::Watchdog]),
+        }
+    }
+}

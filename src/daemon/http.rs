@@ -1,0 +1,301 @@
+//! HTTP (SPEC §5.4), axum. Every mutating endpoint needs a bearer token of the right kind:
+//! the alert token for `POST /api/v1/alerts`, the operator token for the operator API
+//! (401 without a token, 403 with the other kind). Bad input gets a JSON error naming the
+//! field and changes nothing; bodies over `http.max_body` are refused (413).
+
+use super::engine_task::{ApiError, Cmd, Query};
+use super::Shared;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+#[derive(Clone)]
+pub struct App {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Cmd>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum TokenKind {
+    Alert,
+    Operator,
+}
+
+fn err(status: u16, message: impl Into<String>) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (code, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Constant-time comparison of two tokens.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiError> {
+    let Some(h) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(ApiError::new(
+            401,
+            "missing bearer token (Authorization: Bearer …)",
+        ));
+    };
+    let Some(token) = h.strip_prefix("Bearer ").map(str::trim) else {
+        return Err(ApiError::new(401, "Authorization must be a bearer token"));
+    };
+    let kind = if same(token, &app.shared.alert_token) {
+        TokenKind::Alert
+    } else if same(token, &app.shared.operator_token) {
+        TokenKind::Operator
+    } else {
+        return Err(ApiError::new(401, "unknown token"));
+    };
+    if kind != want {
+        return Err(ApiError::new(
+            403,
+            match want {
+                TokenKind::Alert => "this endpoint takes the alert-ingestion token",
+                TokenKind::Operator => "this endpoint takes the operator token",
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))
+}
+
+async fn send(app: &App, events: Vec<(String, Value)>) -> Result<usize, ApiError> {
+    let (reply, rx) = oneshot::channel();
+    app.tx
+        .send(Cmd::Events { events, reply })
+        .await
+        .map_err(|_| ApiError::new(503, "shutting down"))?;
+    rx.await.map_err(|_| ApiError::new(503, "shutting down"))?
+}
+
+fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response {
+    match r {
+        Ok(_) => {
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (code, Json(ok)).into_response()
+        }
+        Err(e) => err(e.status, e.message),
+    }
+}
+
+async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = authorize(&app, &headers, TokenKind::Alert) {
+        return err(e.status, e.message);
+    }
+    let v = match parse_json(&body) {
+        Ok(v) => v,
+        Err(e) => return err(e.status, e.message),
+    };
+    let Some(list) = v.get("alerts").and_then(|a| a.as_array()) else {
+        return err(
+            400,
+            "`alerts`: missing; expected an Alertmanager webhook (version 4) payload",
+        );
+    };
+    let events: Vec<(String, Value)> = list
+        .iter()
+        .map(|a| ("alert".to_string(), a.clone()))
+        .collect();
+    let n = events.len();
+    api_result(send(&app, events).await, json!({ "accepted": n }), false)
+}
+
+/// An operator event: the path's id (if any) goes into the body as `id`.
+async fn operator_event(
+    app: &App,
+    headers: &HeaderMap,
+    ty: &str,
+    id: Option<String>,
+    body: &Bytes,
+    created: bool,
+) -> Response {
+    if let Err(e) = authorize(app, headers, TokenKind::Operator) {
+        return err(e.status, e.message);
+    }
+    let mut v = match parse_json(body) {
+        Ok(v) => v,
+        Err(e) => return err(e.status, e.message),
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return err(400, "the body must be a JSON object");
+    };
+    if let Some(id) = id {
+        if let Some(other) = obj.get("id").and_then(|x| x.as_str()) {
+            if other != id {
+                return err(
+                    400,
+                    format!("`id`: the body says {other:?} but the path says {id:?}"),
+                );
+            }
+        }
+        obj.insert("id".into(), Value::String(id));
+    }
+    let id = obj
+        .get("id")
+        .and_then(|x| x.as_str())
+        .unwrap_or_default()
+        .to_string();
+    api_result(
+        send(app, vec![(ty.to_string(), v)]).await,
+        json!({ "id": id, "event": ty }),
+        created,
+    )
+}
+
+macro_rules! op {
+    ($name:ident, $ty:expr, created) => {
+        async fn $name(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+            operator_event(&app, &headers, $ty, None, &body, true).await
+        }
+    };
+    ($name:ident, $ty:expr) => {
+        async fn $name(
+            State(app): State<App>,
+            Path(id): Path<String>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Response {
+            operator_event(&app, &headers, $ty, Some(id), &body, false).await
+        }
+    };
+}
+
+op!(incident_open, "incident.open", created);
+op!(incident_update, "incident.update");
+op!(incident_ack, "incident.ack");
+op!(incident_resolve, "incident.resolve");
+op!(incident_reply, "reply");
+op!(maintenance_add, "maintenance.add", created);
+op!(maintenance_change, "maintenance.change");
+op!(maintenance_cancel, "maintenance.cancel");
+op!(inquiry_received, "inquiry.received", created);
+op!(inquiry_answered, "inquiry.answered");
+
+async fn query(app: &App, headers: &HeaderMap, q: Query) -> Response {
+    if let Err(e) = authorize(app, headers, TokenKind::Operator) {
+        return err(e.status, e.message);
+    }
+    let (reply, rx) = oneshot::channel();
+    if app.tx.send(Cmd::Query(q, reply)).await.is_err() {
+        return err(503, "shutting down");
+    }
+    match rx.await {
+        Ok(Some(v)) => Json(v).into_response(),
+        Ok(None) => err(404, "not found"),
+        Err(_) => err(503, "shutting down"),
+    }
+}
+
+async fn list_incidents(State(app): State<App>, headers: HeaderMap) -> Response {
+    query(&app, &headers, Query::Incidents).await
+}
+async fn show_incident(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    query(&app, &headers, Query::Incident(id)).await
+}
+async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Response {
+    query(&app, &headers, Query::Maintenances).await
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    let stats = app.shared.store().stats(chrono::Utc::now());
+    match stats {
+        Ok(s) => Json(
+            json!({ "status": "ok", "outbox_pending": s.pending, "outbox_failing": s.failing }),
+        )
+        .into_response(),
+        Err(e) => err(503, format!("store: {e}")),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &app.shared.metrics;
+    let mut s = String::new();
+    let _ = writeln!(s, "# HELP meldingsvakt_messages_sent_total Actions delivered, by kind.\n# TYPE meldingsvakt_messages_sent_total counter");
+    for (k, v) in m.sent.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(s, "meldingsvakt_messages_sent_total{{kind=\"{k}\"}} {v}");
+    }
+    let _ = writeln!(s, "# HELP meldingsvakt_messages_failed_total Failed delivery attempts, by kind.\n# TYPE meldingsvakt_messages_failed_total counter");
+    for (k, v) in m.failed.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        let _ = writeln!(s, "meldingsvakt_messages_failed_total{{kind=\"{k}\"}} {v}");
+    }
+    let now = chrono::Utc::now();
+    if let Ok(st) = app.shared.store().stats(now) {
+        let _ = writeln!(s, "# HELP meldingsvakt_outbox_pending Decided actions not yet delivered.\n# TYPE meldingsvakt_outbox_pending gauge\nmeldingsvakt_outbox_pending {}", st.pending);
+        let age = st
+            .oldest_pending
+            .map(|t| (now - t).num_milliseconds() as f64 / 1000.0)
+            .unwrap_or(0.0)
+            .max(0.0);
+        let _ = writeln!(s, "# HELP meldingsvakt_outbox_oldest_pending_seconds Age of the oldest undelivered action.\n# TYPE meldingsvakt_outbox_oldest_pending_seconds gauge\nmeldingsvakt_outbox_oldest_pending_seconds {age}");
+        let _ = writeln!(s, "# HELP meldingsvakt_outbox_failing Undelivered actions with at least one failed attempt.\n# TYPE meldingsvakt_outbox_failing gauge\nmeldingsvakt_outbox_failing {}", st.failing);
+    }
+    let _ = writeln!(s, "# HELP meldingsvakt_outbox_failing_10m Actions failing for 10 minutes or more (last pass).\n# TYPE meldingsvakt_outbox_failing_10m gauge\nmeldingsvakt_outbox_failing_10m {}", m.failing_over_10m.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_open_incidents Open incidents.\n# TYPE meldingsvakt_open_incidents gauge\nmeldingsvakt_open_incidents {}", m.open_incidents.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_deadline_lag_seconds Delay between the last deadline and its handling.\n# TYPE meldingsvakt_deadline_lag_seconds gauge\nmeldingsvakt_deadline_lag_seconds {}", m.deadline_lag_ms.load(Relaxed) as f64 / 1000.0);
+    let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_events_refused_total Events refused by the rules.\n# TYPE meldingsvakt_events_refused_total counter\nmeldingsvakt_events_refused_total {}", m.refused.load(Relaxed));
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s,
+    )
+        .into_response()
+}
+
+pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
+    let limit = shared.cfg().daemon.max_body;
+    let app = App { shared, tx };
+    Router::new()
+        .route("/api/v1/alerts", post(alerts))
+        .route("/api/v1/incidents", post(incident_open).get(list_incidents))
+        .route("/api/v1/incidents/{id}", get(show_incident))
+        .route("/api/v1/incidents/{id}/update", post(incident_update))
+        .route("/api/v1/incidents/{id}/ack", post(incident_ack))
+        .route("/api/v1/incidents/{id}/resolve", post(incident_resolve))
+        .route("/api/v1/incidents/{id}/reply", post(incident_reply))
+        .route(
+            "/api/v1/maintenances",
+            post(maintenance_add).get(list_maintenances),
+        )
+        .route("/api/v1/maintenances/{id}/change", post(maintenance_change))
+        .route("/api/v1/maintenances/{id}/cancel", post(maintenance_cancel))
+        .route("/api/v1/inquiries", post(inquiry_received))
+        .route("/api/v1/inquiries/{id}/answered", post(inquiry_answered))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(app)
+}

@@ -1,0 +1,199 @@
+//! E-mail delivery with lettre (SPEC §3, §5.5). Plain text, UTF-8; one message per recipient
+//! organization; a Message-ID derived from the outbox key, so a retry after an ambiguous crash
+//! reuses it; In-Reply-To/References for follow-ups; `Auto-Submitted: auto-generated`.
+//! Transports: SMTP (STARTTLS, implicit TLS, or plain — refused except on loopback), or `.eml`
+//! files under the state directory (the embedded default).
+
+use crate::config::{mailbox_address, Config};
+use crate::engine::model::{Action, ActionBody};
+use crate::render::{Rendered, Renderer};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".to_string())
+    }
+}
+
+/// `<mv.{self}.{key}@{domain}>`, the key with every character outside `[A-Za-z0-9-]` escaped.
+pub fn message_id(cfg: &Config, key: &str) -> String {
+    let domain = cfg
+        .self_
+        .meldingsansvarlig
+        .rsplit('@')
+        .next()
+        .unwrap_or("meldingsvakt.invalid");
+    let mut local = format!("mv.{}.", cfg.self_.id);
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            local.push(c);
+        } else if c == '/' {
+            local.push('.');
+        } else {
+            for b in c.to_string().bytes() {
+                local.push_str(&format!("={b:02X}"));
+            }
+        }
+    }
+    format!("<{local}@{domain}>")
+}
+
+#[derive(Debug, Clone)]
+pub enum SmtpSecurity {
+    StartTls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout: std::time::Duration,
+}
+
+pub enum Transport {
+    Files(PathBuf),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl Transport {
+    pub fn smtp(s: &SmtpSettings) -> Result<Transport, String> {
+        let builder = match s.security {
+            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                .map_err(|e| e.to_string())?,
+            SmtpSecurity::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?
+            }
+            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+        };
+        let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+        if let (Some(u), Some(p)) = (&s.username, &s.password) {
+            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        Ok(Transport::Smtp(builder.build()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot build message: {0}")]
+    Build(String),
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl SendError {
+    /// A message that can never be built will not succeed on retry.
+    pub fn permanent(&self) -> bool {
+        matches!(self, SendError::Build(_))
+    }
+}
+
+fn mailbox(s: &str) -> Result<Mailbox, SendError> {
+    s.parse::<Mailbox>()
+        .map_err(|e| SendError::Build(format!("address {s:?}: {e}")))
+}
+
+/// The e-mail for an action (`email` and `ops` actions), or `None` for other kinds.
+pub fn build(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>, SendError> {
+    let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
+        match &a.body {
+            ActionBody::Email(e) => (
+                e.to.clone(),
+                e.cc.clone(),
+                e.thread.clone(),
+                r.email(cfg, e)
+                    .map_err(|e| SendError::Build(e.to_string()))?,
+            ),
+            ActionBody::Ops(o) => (
+                o.to.clone(),
+                vec![],
+                None,
+                r.ops(cfg, o).map_err(|e| SendError::Build(e.to_string()))?,
+            ),
+            _ => return Ok(None),
+        };
+    let from = mailbox(&cfg.self_.from)?;
+    let reply_to = mailbox(
+        mailbox_address(&cfg.self_.from)
+            .map(|_| cfg.self_.meldingsansvarlig.as_str())
+            .unwrap_or(&cfg.self_.meldingsansvarlig),
+    )?;
+    let mut b = Message::builder()
+        .from(from)
+        .reply_to(reply_to)
+        .subject(rendered.subject)
+        .message_id(Some(message_id(cfg, &a.key)))
+        .date(a.at.into())
+        .header(AutoSubmitted)
+        .header(ContentType::TEXT_PLAIN);
+    for t in &to {
+        b = b.to(mailbox(t)?);
+    }
+    for c in &cc {
+        b = b.cc(mailbox(c)?);
+    }
+    if let Some(t) = thread {
+        let id = message_id(cfg, &t);
+        b = b.in_reply_to(id.clone()).references(id);
+    }
+    b.body(rendered.body)
+        .map(Some)
+        .map_err(|e| SendError::Build(e.to_string()))
+}
+
+/// A file name for a key: the same key always writes the same file (a retry overwrites).
+fn file_name(key: &str) -> String {
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.eml")
+}
+
+pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError> {
+    match t {
+        Transport::Files(dir) => {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| SendError::Transport(format!("{}: {e}", dir.display())))?;
+            let path = dir.join(file_name(key));
+            let tmp = dir.join(format!(".{}.tmp", file_name(key)));
+            tokio::fs::write(&tmp, m.formatted())
+                .await
+                .map_err(|e| SendError::Transport(format!("{}: {e}", tmp.display())))?;
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
+            Ok(())
+        }
+        Transport::Smtp(s) => s
+            .send(m.clone())
+            .await
+            .map(|_| ())
+            .map_err(|e| SendError::Transport(e.to_string())),
+    }
+}

@@ -1,0 +1,346 @@
+//! Durable state in SQLite (WAL): the log of accepted events and the outbox of decided actions.
+//!
+//! Architecture invariant: an event and the actions it caused are committed in **one**
+//! transaction, before anything is sent (SPEC §6). State is not stored as a snapshot: on start
+//! the accepted events are replayed through the deterministic engine, which recomputes every
+//! deadline from the facts; re-decided actions hit the outbox's unique key and are ignored,
+//! while deadlines that passed while the daemon was down produce new rows that run at once.
+
+use crate::engine::model::{Action, Time};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: event log and outbox.
+    "CREATE TABLE event (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        first_failure_at TEXT,
+        last_error TEXT,
+        done_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database {path} has schema version {found}, newer than this meldingsvakt ({known}); upgrade meldingsvakt")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// Times are stored as fixed-width UTC text, so text order is time order.
+pub fn time_text(t: Time) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+fn parse_text(s: &str) -> Result<Time, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+pub struct StoredEvent {
+    pub seq: i64,
+    pub at: Time,
+    pub ty: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub key: String,
+    pub action: Action,
+    pub attempts: i64,
+    pub first_failure_at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OutboxStats {
+    pub pending: i64,
+    pub failing: i64,
+    pub oldest_pending: Option<Time>,
+    pub done: i64,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a committed notice survives power loss, not only a process crash.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut s = Store { conn };
+        s.migrate(path)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.display().to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, at, type, body FROM event ORDER BY seq")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (seq, at, ty, body) = row?;
+            v.push(StoredEvent {
+                seq,
+                at: parse_text(&at)?,
+                ty,
+                body,
+            });
+        }
+        Ok(v)
+    }
+
+    /// In one transaction: the events (type, JSON body) accepted at `at`, and the actions they
+    /// and any deadlines caused. Actions already in the outbox (same key) are left as they are.
+    pub fn commit(
+        &mut self,
+        events: &[(Time, &str, String)],
+        actions: &[Action],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins_ev =
+                tx.prepare_cached("INSERT INTO event (at, type, body) VALUES (?1, ?2, ?3)")?;
+            for (at, ty, body) in events {
+                ins_ev.execute(params![time_text(*at), ty, body])?;
+            }
+        }
+        let new = insert_actions(&tx, actions)?;
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Pending rows whose next attempt is due, oldest first.
+    pub fn due(&self, now: Time, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, payload, attempts, first_failure_at FROM outbox
+             WHERE status = 'pending' AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, at, rowid LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![time_text(now), limit as i64], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (key, payload, attempts, ff) = row?;
+            let action: Action = serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+            let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
+            v.push(OutboxRow {
+                key,
+                action,
+                attempts,
+                first_failure_at,
+            });
+        }
+        Ok(v)
+    }
+
+    /// When the next pending row becomes due, if any.
+    pub fn next_due(&self) -> Result<Option<Time>, StoreError> {
+        let t: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        t.as_deref().map(parse_text).transpose()
+    }
+
+    pub fn mark_done(&self, key: &str, now: Time) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
+            params![key, time_text(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_failed(
+        &self,
+        key: &str,
+        now: Time,
+        error: &str,
+        next: Time,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+                first_failure_at = COALESCE(first_failure_at, ?2)
+             WHERE key = ?1 AND status = 'pending'",
+            params![key, time_text(now), error, time_text(next)],
+        )?;
+        Ok(())
+    }
+
+    pub fn stats(&self, now: Time) -> Result<OutboxStats, StoreError> {
+        let (pending, failing, oldest): (i64, i64, Option<String>) = self.conn.query_row(
+            "SELECT COUNT(*), COUNT(first_failure_at), MIN(at) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let done: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'done'",
+            [],
+            |r| r.get(0),
+        )?;
+        let _ = now;
+        Ok(OutboxStats {
+            pending,
+            failing,
+            oldest_pending: oldest.as_deref().map(parse_text).transpose()?,
+            done,
+        })
+    }
+
+    pub fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status, attempts FROM outbox WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+fn insert_actions(tx: &rusqlite::Transaction<'_>, actions: &[Action]) -> Result<usize, StoreError> {
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (key, at, kind, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?2)",
+    )?;
+    let mut new = 0;
+    for a in actions {
+        let payload = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let kind = match &a.body {
+            crate::engine::model::ActionBody::Email(_) => "email",
+            crate::engine::model::ActionBody::Statuspage(_) => "statuspage",
+            crate::engine::model::ActionBody::Silence(_) => "silence",
+            crate::engine::model::ActionBody::Ops(_) => "ops",
+        };
+        new += ins.execute(params![a.key, time_text(a.at), kind, payload])?;
+    }
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::model::*;
+
+    fn action(key: &str, at: Time) -> Action {
+        Action {
+            at,
+            key: key.into(),
+            about: About::Incident("I".into()),
+            body: ActionBody::Silence(Silence {
+                message: "create".into(),
+                org: "malvik".into(),
+                services: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn commit_is_idempotent_and_outbox_retries() {
+        let dir = std::env::temp_dir().join(format!("mv-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let _ = std::fs::remove_file(&path);
+        let t = Utc::now();
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(
+            s.commit(
+                &[(t, "incident.ack", "{\"id\":\"I\"}".into())],
+                &[action("a", t), action("b", t)]
+            )
+            .unwrap(),
+            2
+        );
+        // The same decisions again (replay): nothing new.
+        assert_eq!(s.commit(&[], &[action("a", t), action("b", t)]).unwrap(), 0);
+        assert_eq!(s.due(t, 10).unwrap().len(), 2);
+        s.mark_failed(
+            "a",
+            t,
+            "connection refused",
+            t + chrono::Duration::seconds(30),
+        )
+        .unwrap();
+        let due: Vec<String> = s.due(t, 10).unwrap().into_iter().map(|r| r.key).collect();
+        assert_eq!(due, ["b"]);
+        s.mark_done("b", t).unwrap();
+        assert_eq!(
+            s.next_due().unwrap(),
+            Some(t + chrono::Duration::seconds(30))
+        );
+        drop(s);
+        // Reopen: nothing lost, migrations not rerun.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.events().unwrap().len(), 1);
+        assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 1)));
+        assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 0)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,413 @@
+//! The daemon against real parts: a real SMTP server (Debian's python3-aiosmtpd, installed by
+//! scripts/test.sh), real sockets, SIGKILL in the middle of a fan-out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn smtp_server(port: u16, maildir: &Path) -> Proc {
+    let child = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{port}"),
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+        ])
+        .arg(maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3-aiosmtpd (Debian) must be installed: scripts/test.sh installs it");
+    wait_port(port);
+    Proc(child)
+}
+
+fn wait_port(port: u16) {
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Env {
+    dir: PathBuf,
+    http: u16,
+    smtp: u16,
+}
+
+impl Env {
+    fn new(name: &str) -> Env {
+        let dir = std::env::temp_dir().join(format!("mv-daemon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let main = std::fs::read_to_string(repo.join("config/meldingsvakt.toml")).unwrap();
+        let orgs = repo.join("config/organizations.d/*.toml");
+        let (http, smtp) = (free_port(), free_port());
+        let cfg = main.replace(
+            "include = [\"organizations.d/*.toml\"]",
+            &format!("include = [{:?}]\n\n[storage]\ndir = \"state\"\n\n[http]\nlisten = \"127.0.0.1:{http}\"\n\n[smtp]\ntransport = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\n", orgs.to_string_lossy()),
+        );
+        std::fs::write(dir.join("meldingsvakt.toml"), cfg).unwrap();
+        Env { dir, http, smtp }
+    }
+
+    fn daemon(&self) -> Proc {
+        let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["run", "--config"])
+            .arg(self.dir.join("meldingsvakt.toml"))
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_port(self.http);
+        Proc(child)
+    }
+
+    fn token(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("state").join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                "POST",
+                "-H",
+                &format!("Authorization: Bearer {token}"),
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .arg(format!("http://127.0.0.1:{}{path}", self.http))
+            .args(["--data-binary", body])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = s.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir.join("maildir")
+    }
+}
+
+/// Decode quoted-printable (soft line breaks and =XX), enough to read the bodies we send.
+fn qp(s: &str) -> String {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'=' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[derive(Debug)]
+struct Mail {
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+fn read_mails(maildir: &Path) -> Vec<Mail> {
+    let mut v = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(rd) = std::fs::read_dir(maildir.join(sub)) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let text = std::fs::read_to_string(e.path())
+                .unwrap_or_default()
+                .replace("\r\n", "\n");
+            let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+            let mut headers = BTreeMap::new();
+            let mut last = String::new();
+            for line in head.lines() {
+                if line.starts_with(' ') || line.starts_with('\t') {
+                    if let Some(v) = headers.get_mut(&last) {
+                        let v: &mut String = v;
+                        v.push_str(line.trim_start());
+                    }
+                } else if let Some((k, val)) = line.split_once(':') {
+                    last = k.trim().to_ascii_lowercase();
+                    headers.insert(last.clone(), val.trim().to_string());
+                }
+            }
+            let body = if headers
+                .get("content-transfer-encoding")
+                .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"))
+            {
+                qp(body)
+            } else {
+                body.to_string()
+            };
+            v.push(Mail { headers, body });
+        }
+    }
+    v
+}
+
+fn wait_mails(maildir: &Path, n: usize, secs: u64) -> Vec<Mail> {
+    let t = Instant::now();
+    loop {
+        let m = read_mails(maildir);
+        if m.len() >= n || t.elapsed() > Duration::from_secs(secs) {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn kommuner() -> usize {
+    65
+}
+
+/// An alert that has fired for 3 hours on our side: the 2-hour threshold has passed, so the
+/// notice goes at once to every municipality exchanging PLO.
+fn long_alert(name: &str) -> String {
+    let started = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    format!(
+        r#"{{"version":"4","status":"firing","receiver":"meldingsvakt","groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://am","alerts":[{{"status":"firing","labels":{{"alertname":"{name}","service":"PLO","severity":"C"}},"annotations":{{}},"startsAt":"{started}","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom","fingerprint":"{name}"}}]}}"#
+    )
+}
+
+#[test]
+fn alert_to_65_notices_at_a_real_smtp_server() {
+    let env = Env::new("fanout");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let _d = env.daemon();
+    let (code, body) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("PLOQueueStuck"),
+    );
+    assert_eq!(code, 200, "{body}");
+    let mails = wait_mails(&env.maildir(), kommuner(), 30);
+    assert_eq!(mails.len(), kommuner());
+    let ids: BTreeSet<&String> = mails.iter().map(|m| &m.headers["message-id"]).collect();
+    assert_eq!(ids.len(), kommuner(), "one Message-ID per municipality");
+    let to: BTreeSet<&String> = mails.iter().map(|m| &m.headers["to"]).collect();
+    assert_eq!(
+        to.len(),
+        kommuner(),
+        "one message per recipient organization; nobody sees another's address"
+    );
+    for m in &mails {
+        assert_eq!(m.headers["subject"], "Feil i meldingsutveksling");
+        assert_eq!(m.headers["auto-submitted"], "auto-generated");
+        assert!(m.headers["from"].contains("meldingsansvarlig@helse-midt.example"));
+        assert!(m.body.starts_with("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: +47 00 00 00 00"), "{}", m.body);
+        assert!(
+            m.body
+                .contains("Berørt tjeneste: PLO (Pleie- og omsorgsmeldinger)"),
+            "æøå intact: {}",
+            m.body
+        );
+    }
+    assert!(mails
+        .iter()
+        .any(|m| m.headers["to"] == "meldingsansvarlig@roros.kommune.example"));
+}
+
+#[test]
+fn sigkill_mid_fanout_loses_nothing_and_resends_with_the_same_message_id() {
+    let env = Env::new("crash");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let mut d = env.daemon();
+    let (code, _) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("Crash"),
+    );
+    assert_eq!(code, 200);
+    // Kill as soon as the first messages arrive, in the middle of the fan-out.
+    let t = Instant::now();
+    while read_mails(&env.maildir()).is_empty() && t.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    unsafe_kill9(&mut d);
+    let before = read_mails(&env.maildir()).len();
+    assert!(
+        before < kommuner(),
+        "the fan-out finished before the kill ({before}); the test proves nothing"
+    );
+    eprintln!("killed with {before} of {} delivered", kommuner());
+    let _d2 = env.daemon();
+    let mails = wait_mails(&env.maildir(), kommuner(), 30);
+    let mut by_to: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for m in &mails {
+        by_to
+            .entry(m.headers["to"].clone())
+            .or_default()
+            .insert(m.headers["message-id"].clone());
+    }
+    assert_eq!(
+        by_to.len(),
+        kommuner(),
+        "every municipality got its notice after the restart (had {before} before the kill)"
+    );
+    for (to, ids) in &by_to {
+        assert_eq!(ids.len(), 1, "{to} got different Message-IDs: {ids:?}");
+    }
+}
+
+fn unsafe_kill9(p: &mut Proc) {
+    let _ = Command::new("kill")
+        .args(["-9", &p.0.id().to_string()])
+        .status();
+    let _ = p.0.wait();
+}
+
+#[test]
+fn smtp_down_messages_wait_then_all_arrive() {
+    let env = Env::new("down");
+    let _d = env.daemon();
+    // No SMTP server yet. A 4-hour maintenance for three municipalities: 3 + region = 4
+    // notices, and (at an arbitrary hour, outside the Sunday-night window) 1 warning to ops.
+    let from = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let to =
+        (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(4)).to_rfc3339();
+    let body = format!(
+        r#"{{"id":"VED-1","orgs":["malvik","melhus","skaun"],"services":["PLO"],"from":"{from}","to":"{to}","measures":"Oppgradering"}}"#
+    );
+    let (code, resp) = env.post("/api/v1/maintenances", &env.token("operator-token"), &body);
+    assert_eq!(code, 201, "{resp}");
+    std::thread::sleep(Duration::from_secs(2));
+    let metrics = Command::new("curl")
+        .arg("-s")
+        .arg(format!("http://127.0.0.1:{}/metrics", env.http))
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    assert!(
+        metrics.contains("meldingsvakt_outbox_pending 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("meldingsvakt_messages_failed_total{kind=\"planned\"}"),
+        "{metrics}"
+    );
+    // The server comes back: the retries (5 s, then 10 s) deliver everything.
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let mails = wait_mails(&env.maildir(), 5, 40);
+    assert_eq!(mails.len(), 5);
+    let planned = mails
+        .iter()
+        .filter(|m| {
+            m.headers["subject"]
+                .starts_with("Planlagt stopp/forsinkelse i meldingstrafikk Hemit HF")
+        })
+        .count();
+    assert_eq!(planned, 4);
+    assert!(mails
+        .iter()
+        .any(|m| m.headers["to"] == "driftssenter@hemit.example"
+            && m.headers["subject"].starts_with("Advarsel")));
+}
+
+#[test]
+fn systemd_notify_ready_watchdog_reload_and_stop() {
+    use std::os::unix::net::UnixDatagram;
+    let env = Env::new("notify");
+    let sock_path = env.dir.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // As systemd does: WATCHDOG_PID names the service's main process (exec keeps the pid).
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg("WATCHDOG_PID=$$ exec \"$0\" run --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .arg(env.dir.join("meldingsvakt.toml"))
+        .current_dir(&env.dir)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let _d = Proc(child);
+    let recv = |want: &str| {
+        let mut buf = [0u8; 512];
+        let t = Instant::now();
+        loop {
+            let n = sock
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("waiting for {want}: {e}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+            if msg.contains(want) {
+                return msg;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "no {want}");
+        }
+    };
+    recv("READY=1");
+    recv("WATCHDOG=1");
+    // A broken configuration on SIGHUP: RELOADING, then READY again with the old one in force.
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let good = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(&cfg_path, good.replace("[self]", "[self]\nbogus = 1")).unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let m = recv("RELOADING=1");
+    assert!(m.contains("MONOTONIC_USEC="), "{m}");
+    recv("READY=1");
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(
+        log.contains("unknown key `self.bogus`")
+            && log.contains("previous configuration stays in force"),
+        "{log}"
+    );
+    // Still serving.
+    let (code, _) = env.post(
+        "/api/v1/incidents/none/ack",
+        &env.token("operator-token"),
+        "{}",
+    );
+    assert_eq!(code, 404);
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    recv("STOPPING=1");
+}
