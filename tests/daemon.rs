@@ -411,3 +411,69 @@ fn systemd_notify_ready_watchdog_reload_and_stop() {
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     recv("STOPPING=1");
 }
+
+fn get(port: u16, path: &str, token: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn alert_through_debian_alertmanager_opens_an_incident() {
+    let am = ["/usr/bin/prometheus-alertmanager"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("prometheus-alertmanager (Debian) must be installed: scripts/test.sh installs it");
+    let env = Env::new("am");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let _d = env.daemon();
+    let am_port = free_port();
+    let amdir = env.dir.join("am");
+    std::fs::create_dir_all(&amdir).unwrap();
+    let token_file = env.dir.join("state/alert-token");
+    std::fs::write(
+        amdir.join("am.yml"),
+        format!(
+            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
+            env.http,
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(am)
+        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
+        .arg(format!("--storage.path={}", amdir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _am = Proc(child);
+    wait_port(am_port);
+    let post = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
+        .arg(format!("http://127.0.0.1:{am_port}/api/v2/alerts"))
+        .args(["--data-binary", r#"[{"labels":{"alertname":"MissingAppRec","org":"malvik","service":"PLO","kind":"kvittering","severity":"B"}}]"#])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&post.stdout), "200");
+    let op = env.token("operator-token");
+    let t = Instant::now();
+    loop {
+        let list = get(env.http, "/api/v1/incidents", &op);
+        if list.contains("AM-malvik-kvittering-1") {
+            assert!(list.contains("\"at_org\":\"malvik\""), "{list}");
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "Alertmanager's webhook never opened the incident: {list}\n{}",
+            std::fs::read_to_string(env.dir.join("am.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -13,6 +13,43 @@ use chrono::{Duration, Utc};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+const IN_FLIGHT: usize = 8;
+
+/// Split due rows into waves of at most `IN_FLIGHT`, keeping the order of rows that share a
+/// recipient.
+fn waves(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
+    let mut waves: Vec<Vec<OutboxRow>> = Vec::new();
+    let mut last_wave: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for row in rows {
+        let who = recipients(&row);
+        let mut w = who
+            .iter()
+            .filter_map(|r| last_wave.get(r))
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0);
+        while waves.get(w).is_some_and(|v| v.len() >= IN_FLIGHT) {
+            w += 1;
+        }
+        if waves.len() <= w {
+            waves.resize_with(w + 1, Vec::new);
+        }
+        for r in who {
+            last_wave.insert(r, w);
+        }
+        waves[w].push(row);
+    }
+    waves
+}
+
+fn recipients(row: &OutboxRow) -> Vec<String> {
+    match &row.action.body {
+        ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
+        ActionBody::Ops(o) => o.to.clone(),
+        _ => vec![row.key.split('/').next().unwrap_or("").to_string()],
+    }
+}
+
 pub fn backoff(attempts: i64) -> Duration {
     let secs = 5i64.saturating_mul(1i64 << attempts.clamp(0, 10)).min(300);
     Duration::seconds(secs)
@@ -92,7 +129,7 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
 }
 
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
-    let mut transport_cache: Option<(String, Transport)> = None;
+    let mut transport_cache: Option<(String, Arc<Transport>)> = None;
     loop {
         if *stop.borrow() {
             break;
@@ -125,7 +162,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         let sig = format!("{:?}", shared.cfg().daemon.mail);
         if transport_cache.as_ref().is_none_or(|(s, _)| *s != sig) {
             match transport(&shared) {
-                Ok(t) => transport_cache = Some((sig, t)),
+                Ok(t) => transport_cache = Some((sig, Arc::new(t))),
                 Err(e) => {
                     tracing::error!(error = %e, "mail transport unavailable");
                     for row in &rows {
@@ -144,36 +181,54 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             continue;
         };
         let mut failing_10m = 0;
-        for row in rows {
-            // Finish the message in hand, then stop (SIGTERM drains in-flight sends).
-            let kind = kind_label(&row);
-            let result = deliver(&shared, t, &row).await;
-            let now = Utc::now();
-            match result {
-                Ok(()) => {
-                    if let Err(e) = shared.store().mark_done(&row.key, now) {
-                        tracing::error!(key = %row.key, error = %e, "sent but not marked done; it will be resent with the same Message-ID");
+        // Up to IN_FLIGHT messages at once (lettre's pool holds the connections; lettre does
+        // not set TCP_NODELAY, so each SMTP exchange waits ~40 ms on delayed ACKs, and
+        // concurrency is what makes a 65-organization fan-out fast). Order per recipient is
+        // kept: a row goes one wave after the latest earlier row to the same recipients.
+        for wave in waves(rows) {
+            let mut set = tokio::task::JoinSet::new();
+            for row in wave {
+                let shared = Arc::clone(&shared);
+                let t = Arc::clone(t);
+                set.spawn(async move {
+                    let r = deliver(&shared, &t, &row).await;
+                    (row, r)
+                });
+            }
+            let mut results = Vec::new();
+            while let Some(joined) = set.join_next().await {
+                let Ok((row, result)) = joined else { continue };
+                let kind = kind_label(&row);
+                let now = Utc::now();
+                match result {
+                    Ok(()) => {
+                        super::Metrics::count(&shared.metrics.sent, &kind);
+                        tracing::info!(key = %row.key, kind = %kind, "delivered");
+                        results.push((row.key, Ok(())));
                     }
-                    super::Metrics::count(&shared.metrics.sent, &kind);
-                    tracing::info!(key = %row.key, kind = %kind, "delivered");
-                }
-                Err((permanent, e)) => {
-                    super::Metrics::count(&shared.metrics.failed, &kind);
-                    let since = row.first_failure_at.unwrap_or(now);
-                    if now - since >= Duration::minutes(10) {
-                        failing_10m += 1;
-                        tracing::error!(key = %row.key, error = %e, since = %since, "delivery has failed for 10 minutes or more; still retrying");
-                    } else {
-                        tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
+                    Err((permanent, e)) => {
+                        super::Metrics::count(&shared.metrics.failed, &kind);
+                        let since = row.first_failure_at.unwrap_or(now);
+                        if now - since >= Duration::minutes(10) {
+                            failing_10m += 1;
+                            tracing::error!(key = %row.key, error = %e, since = %since, "delivery has failed for 10 minutes or more; still retrying");
+                        } else {
+                            tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
+                        }
+                        let next = if permanent {
+                            now + Duration::minutes(5)
+                        } else {
+                            now + backoff(row.attempts)
+                        };
+                        results.push((row.key, Err((e, next))));
                     }
-                    let next = if permanent {
-                        now + Duration::minutes(5)
-                    } else {
-                        now + backoff(row.attempts)
-                    };
-                    let _ = shared.store().mark_failed(&row.key, now, &e, next);
                 }
             }
+            let marked = shared.store().mark_many(Utc::now(), &results);
+            if let Err(e) = marked {
+                tracing::error!(error = %e, "results not recorded; those messages will be resent with the same Message-ID");
+            }
+            // Finish the wave in hand, then stop (SIGTERM drains in-flight sends).
             if *stop.borrow() {
                 break;
             }

@@ -218,6 +218,36 @@ impl Store {
         Ok(())
     }
 
+    /// Record a wave of results in one transaction: `Ok` done, `Err((error, next attempt))`.
+    #[allow(clippy::type_complexity)]
+    pub fn mark_many(
+        &mut self,
+        now: Time,
+        results: &[(String, Result<(), (String, Time)>)],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut done = tx.prepare_cached(
+                "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
+            )?;
+            let mut failed = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+                    first_failure_at = COALESCE(first_failure_at, ?2)
+                 WHERE key = ?1 AND status = 'pending'",
+            )?;
+            for (key, r) in results {
+                match r {
+                    Ok(()) => done.execute(params![key, time_text(now)])?,
+                    Err((e, next)) => {
+                        failed.execute(params![key, time_text(now), e, time_text(*next)])?
+                    }
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn mark_failed(
         &self,
         key: &str,
