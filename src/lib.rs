@@ -7,4 +7,5 @@ pub mod engine;
 pub mod render;
 pub mod sim;
 pub mod sinks;
+pub mod sources;
 pub mod store;

@@ -134,19 +134,51 @@ fn check(path: &Path) -> ExitCode {
     for w in &cfg.warnings {
         eprintln!("{w}");
     }
+    // Maintenance files: syntax, cron expressions, and the same checks the daemon applies.
+    let now = chrono::Utc::now();
+    let declared = match meldingsvakt::sources::maintenance_files::load(
+        &cfg.daemon.maintenance_dir,
+        cfg.calendar.tz,
+        now,
+        cfg.daemon.maintenance_horizon,
+    ) {
+        Ok(d) => d,
+        Err(errors) => {
+            errors.iter().for_each(|e| eprintln!("{e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let mut scratch = meldingsvakt::engine::Engine::new(Arc::new(cfg.clone()));
+    let mut bad_files = 0;
+    for d in &declared {
+        let r = meldingsvakt::engine::model::Event::from_parts("maintenance.add", d.fields.clone())
+            .and_then(|ev| scratch.handle(now, ev).map_err(|e| e.to_string()));
+        if let Err(e) = r {
+            eprintln!(
+                "{}: maintenance {:?}: {e}",
+                cfg.daemon.maintenance_dir.display(),
+                d.id
+            );
+            bad_files += 1;
+        }
+    }
+    if bad_files > 0 {
+        return ExitCode::from(2);
+    }
     let kommuner = cfg
         .orgs
         .iter()
         .filter(|o| o.kind == meldingsvakt::config::OrgKind::Kommune)
         .count();
     println!(
-        "{}: OK — {} organizations ({} municipalities), {} KS e-Komp areas, {} services, {} templates",
+        "{}: OK — {} organizations ({} municipalities), {} KS e-Komp areas, {} services, {} templates, {} declared maintenances",
         path.display(),
         cfg.orgs.len(),
         kommuner,
         cfg.areas().len(),
         cfg.services.len(),
-        meldingsvakt::render::BUILTIN.len()
+        meldingsvakt::render::BUILTIN.len(),
+        declared.len()
     );
     ExitCode::SUCCESS
 }

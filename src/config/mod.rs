@@ -143,6 +143,8 @@ pub struct DaemonSettings {
     pub operator_token_file: Option<PathBuf>,
     pub max_body: usize,
     pub mail: MailTransport,
+    pub maintenance_dir: PathBuf,
+    pub maintenance_horizon: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +268,7 @@ impl Config {
             smtp,
             http,
             storage,
+            maintenance,
             ..
         } = raw;
         let main_orgs: Vec<(usize, usize, RawOrg)> = organization
@@ -290,7 +293,7 @@ impl Config {
             calendar,
             alerts,
             templates,
-            (smtp, http, storage),
+            (smtp, http, storage, maintenance),
         );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
@@ -485,6 +488,8 @@ impl Validator<'_> {
             operator_token_file: http.operator_token_file.map(|p| base.join(p)),
             max_body,
             mail,
+            maintenance_dir: PathBuf::from("maintenance.d"),
+            maintenance_horizon: Duration::days(14),
         }
     }
 
@@ -550,7 +555,7 @@ impl Validator<'_> {
         calendar: RawCalendar,
         alerts: RawAlerts,
         templates: RawTemplates,
-        (smtp, http, storage): (RawSmtp, RawHttp, RawStorage),
+        (smtp, http, storage, maintenance): (RawSmtp, RawHttp, RawStorage, RawMaintenanceFiles),
     ) -> Option<Config> {
         // [self]
         let s = match self_ {
@@ -919,7 +924,14 @@ impl Validator<'_> {
             }
         }
 
-        let daemon = self.daemon_settings(path, smtp, http, storage);
+        let mut daemon = self.daemon_settings(path, smtp, http, storage);
+        let base = path.parent().unwrap_or(Path::new("."));
+        daemon.maintenance_dir =
+            base.join(maintenance.dir.unwrap_or_else(|| "maintenance.d".into()));
+        daemon.maintenance_horizon = maintenance
+            .horizon
+            .map(|d| d.0)
+            .unwrap_or(Duration::days(14));
 
         Some(Config {
             daemon,

@@ -50,6 +50,8 @@ pub struct RawConfig {
     pub http: RawHttp,
     #[serde(default)]
     pub storage: RawStorage,
+    #[serde(default)]
+    pub maintenance: RawMaintenanceFiles,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub statuspage: Option<toml::Table>,
     #[allow(dead_code)] // read by the daemon's components as they land
@@ -187,6 +189,14 @@ pub struct RawHttp {
     pub alert_token_file: Option<String>,
     pub operator_token_file: Option<String>,
     pub max_body: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawMaintenanceFiles {
+    /// Folder of maintenance files (default `maintenance.d` beside this file).
+    pub dir: Option<String>,
+    /// How far ahead recurring windows are declared (default 14 days).
+    pub horizon: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -48,6 +48,8 @@ pub enum Cmd {
     },
     Query(Query, oneshot::Sender<Option<Value>>),
     Reload(Arc<Config>),
+    /// Reconcile maintenance declared in files.
+    SyncFiles,
 }
 
 struct Task {
@@ -157,6 +159,81 @@ impl Task {
         }
     }
 
+    /// Reconcile `maintenance.d` with the engine: add new, change changed, cancel removed
+    /// (only those not yet started). Everything goes through `apply`, so it is logged and
+    /// replayed like operator events.
+    fn sync_files(&mut self) {
+        let cfg = self.shared.cfg();
+        let now = self.now();
+        let declared = match crate::sources::maintenance_files::load(
+            &cfg.daemon.maintenance_dir,
+            cfg.calendar.tz,
+            now,
+            cfg.daemon.maintenance_horizon,
+        ) {
+            Ok(d) => d,
+            Err(es) => {
+                for e in &es {
+                    tracing::error!("{e}");
+                }
+                tracing::error!("maintenance files not applied; fix them and reload (SIGHUP)");
+                return;
+            }
+        };
+        let before = match self.shared.store().declared() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read declared maintenance");
+                return;
+            }
+        };
+        let mut now_declared = Vec::new();
+        for d in &declared {
+            let text = d.fields.to_string();
+            let known = self
+                .engine
+                .maintenance(&d.id)
+                .map(|m| (m.cancelled, m.from));
+            let result = match (known, before.get(&d.id)) {
+                (None, _) => self.apply(vec![("maintenance.add".into(), d.fields.clone())]),
+                (Some((false, from)), Some(old)) if *old != text && from > now => {
+                    let mut f = d.fields.clone();
+                    if let Some(o) = f.as_object_mut() {
+                        o.remove("source");
+                    }
+                    self.apply(vec![("maintenance.change".into(), f)])
+                }
+                _ => Ok(0),
+            };
+            match result {
+                Ok(_) => {}
+                Err(e) if e.status == 409 => {} // completed or cancelled earlier: leave it
+                Err(e) => {
+                    tracing::error!(id = %d.id, error = %e.message, "declared maintenance refused")
+                }
+            }
+            now_declared.push((d.id.clone(), text));
+        }
+        for id in before
+            .keys()
+            .filter(|id| !declared.iter().any(|d| &d.id == *id))
+        {
+            if let Some(m) = self.engine.maintenance(id) {
+                if !m.cancelled && m.from > now {
+                    if let Err(e) =
+                        self.apply(vec![("maintenance.cancel".into(), json!({ "id": id }))])
+                    {
+                        tracing::error!(id = %id, error = %e.message, "cancelling removed maintenance failed");
+                    }
+                }
+            }
+        }
+        let saved = self.shared.store().set_declared(&now_declared);
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "cannot record declared maintenance");
+        }
+    }
+
     fn query(&self, q: Query) -> Option<Value> {
         let cfg = self.shared.cfg();
         match q {
@@ -201,6 +278,8 @@ pub async fn run(
         std::time::Duration::from_secs(3600)
     };
     let mut wd = tokio::time::interval(period);
+    // Maintenance files: at start, then hourly (recurring windows enter the horizon).
+    let mut files = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         task.shared.metrics.open_incidents.store(
             task.engine.open_incidents().count() as i64,
@@ -224,7 +303,9 @@ pub async fn run(
                 Some(Cmd::Reload(cfg)) => {
                     task.engine.reconfigure(cfg);
                     let _ = task.commit(&[]);
+                    task.sync_files();
                 }
+                Some(Cmd::SyncFiles) => task.sync_files(),
             },
             _ = tokio::time::sleep(wait) => {
                 let now = task.now();
@@ -237,6 +318,7 @@ pub async fn run(
                 }
             }
             _ = wd.tick(), if watchdog => notify(&[sd_notify::NotifyState::Watchdog]),
+            _ = files.tick() => task.sync_files(),
         }
     }
 }

@@ -32,6 +32,8 @@ const MIGRATIONS: &[&str] = &[
         done_at TEXT
     );
     CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
+    // 2: what maintenance files declared last (id → maintenance.add fields).
+    "CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +284,30 @@ impl Store {
             oldest_pending: oldest.as_deref().map(parse_text).transpose()?,
             done,
         })
+    }
+
+    pub fn declared(&self) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let mut st = self.conn.prepare("SELECT id, fields FROM declared")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut m = std::collections::BTreeMap::new();
+        for row in rows {
+            let (k, v) = row?;
+            m.insert(k, v);
+        }
+        Ok(m)
+    }
+
+    pub fn set_declared(&mut self, all: &[(String, String)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM declared", [])?;
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO declared (id, fields) VALUES (?1, ?2)")?;
+            for (id, f) in all {
+                ins.execute(params![id, f])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     pub fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
