@@ -98,6 +98,15 @@ impl Env {
     }
 
     fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        // Large bodies go through a file (command lines have a size limit).
+        let body_arg = if body.len() > 64 * 1024 {
+            let f = self.dir.join("body.json");
+            std::fs::write(&f, body).unwrap();
+            format!("@{}", f.display())
+        } else {
+            body.to_string()
+        };
+        let body = body_arg.as_str();
         let out = Command::new("curl")
             .args([
                 "-s",
@@ -314,6 +323,13 @@ fn unsafe_kill9(p: &mut Proc) {
 #[test]
 fn smtp_down_messages_wait_then_all_arrive() {
     let env = Env::new("down");
+    // Late delivery is reported to ops after 3 s here (10 minutes by default).
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap().replace(
+        "security = \"none\"\n",
+        "security = \"none\"\nwarn_after = \"3s\"\n",
+    );
+    std::fs::write(&cfg_path, cfg).unwrap();
     let _d = env.daemon();
     // No SMTP server yet. A 4-hour maintenance for three municipalities: 3 + region = 4
     // notices, and (at an arbitrary hour, outside the Sunday-night window) 1 warning to ops.
@@ -342,8 +358,28 @@ fn smtp_down_messages_wait_then_all_arrive() {
     );
     // The server comes back: the retries (5 s, then 10 s) deliver everything.
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let mails = wait_mails(&env.maildir(), 5, 40);
-    assert_eq!(mails.len(), 5);
+    // 4 notices + 1 window warning, then one late-delivery warning for the whole batch.
+    let mails = wait_mails(&env.maildir(), 6, 40);
+    assert_eq!(
+        mails.len(),
+        6,
+        "{:?}",
+        mails
+            .iter()
+            .map(|m| &m.headers["subject"])
+            .collect::<Vec<_>>()
+    );
+    let late: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.headers["subject"].starts_with("Advarsel: varsel levert for sent"))
+        .collect();
+    assert_eq!(late.len(), 1, "one warning per outage, not per message");
+    assert_eq!(late[0].headers["to"], "driftssenter@hemit.example");
+    assert!(
+        late[0].body.contains("Siste feil: ") && !late[0].body.contains("Siste feil: ukjent"),
+        "{}",
+        late[0].body
+    );
     let planned = mails
         .iter()
         .filter(|m| {
@@ -556,4 +592,134 @@ fn maintenance_files_are_declared_at_start_and_reconciled_on_sighup() {
         !list.contains("VED-FIL") && list.contains("sondag@"),
         "{list}"
     );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let env = Env::new("bad");
+    let _d = env.daemon();
+    let (alert, op) = (env.token("alert-token"), env.token("operator-token"));
+    let cases: Vec<(&str, &str, &str, u16, &str)> = vec![
+        (
+            "/api/v1/incidents",
+            "",
+            r#"{"id":"X"}"#,
+            401,
+            "missing bearer token",
+        ),
+        (
+            "/api/v1/incidents",
+            "not-a-token-at-all",
+            r#"{"id":"X"}"#,
+            401,
+            "unknown token",
+        ),
+        (
+            "/api/v1/incidents",
+            &alert,
+            r#"{"id":"X"}"#,
+            403,
+            "operator token",
+        ),
+        (
+            "/api/v1/alerts",
+            &op,
+            r#"{"alerts":[]}"#,
+            403,
+            "alert-ingestion token",
+        ),
+        ("/api/v1/incidents", &op, r#"{"id": "#, 400, "invalid JSON"),
+        (
+            "/api/v1/incidents",
+            &op,
+            r#"{"id":"X","category":7}"#,
+            400,
+            "`category`",
+        ),
+        (
+            "/api/v1/incidents",
+            &op,
+            r#"{"id":"X","colour":"red"}"#,
+            400,
+            "unknown field `colour`",
+        ),
+        (
+            "/api/v1/incidents",
+            &op,
+            r#"{"id":"X","at_org":"atlantis"}"#,
+            422,
+            "unknown organization \"atlantis\"",
+        ),
+        (
+            "/api/v1/incidents",
+            &op,
+            r#"{"id":"X","measures":"pasient 15076500565"}"#,
+            422,
+            "national identity number",
+        ),
+        (
+            "/api/v1/incidents/none/resolve",
+            &op,
+            "{}",
+            404,
+            "unknown incident",
+        ),
+        (
+            "/api/v1/alerts",
+            &alert,
+            r#"{"version":"4"}"#,
+            400,
+            "`alerts`",
+        ),
+        (
+            "/api/v1/alerts",
+            &alert,
+            r#"{"alerts":[{"status":"firing","labels":{"org":"malvik"}},{"status":"firing","labels":{"org":"atlantis"}}]}"#,
+            422,
+            "alerts[1]",
+        ),
+    ];
+    for (path, token, body, want, text) in &cases {
+        let (code, resp) = if token.is_empty() {
+            let out = Command::new("curl")
+                .args([
+                    "-s",
+                    "-w",
+                    "\n%{http_code}",
+                    "-X",
+                    "POST",
+                    "--data-binary",
+                    body,
+                ])
+                .arg(format!("http://127.0.0.1:{}{path}", env.http))
+                .output()
+                .unwrap();
+            let s = String::from_utf8_lossy(&out.stdout).to_string();
+            let (b, c) = s.rsplit_once('\n').unwrap();
+            (c.parse().unwrap(), b.to_string())
+        } else {
+            env.post(path, token, body)
+        };
+        assert_eq!(code, *want, "{path} {body}: {resp}");
+        let v: serde_json::Value =
+            serde_json::from_str(&resp).unwrap_or_else(|_| panic!("JSON error body: {resp}"));
+        assert!(
+            v["error"].as_str().unwrap().contains(text),
+            "{path} {body}: {resp}"
+        );
+    }
+    // Oversize body.
+    let big = format!(r#"{{"alerts":[],"pad":"{}"}}"#, "a".repeat(2 << 20));
+    let (code, _) = env.post("/api/v1/alerts", &alert, &big);
+    assert_eq!(code, 413);
+    // Nothing was applied: no event accepted, no incident (the valid first alert of the
+    // refused batch included).
+    let metrics = Command::new("curl")
+        .arg("-s")
+        .arg(format!("http://127.0.0.1:{}/metrics", env.http))
+        .output()
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics.stdout).to_string();
+    assert!(metrics.contains("meldingsvakt_events_total 0"), "{metrics}");
+    assert_eq!(get(env.http, "/api/v1/incidents", &op).trim(), "[]");
 }

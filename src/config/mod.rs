@@ -145,6 +145,7 @@ pub struct DaemonSettings {
     pub mail: MailTransport,
     pub maintenance_dir: PathBuf,
     pub maintenance_horizon: Duration,
+    pub delivery_warn_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -426,6 +427,10 @@ impl Validator<'_> {
                 "max_body below 1024 bytes cannot hold an Alertmanager webhook",
             );
         }
+        let warn_after = smtp
+            .warn_after
+            .map(|d| d.0)
+            .unwrap_or(Duration::minutes(10));
         let mail = match smtp.transport.as_deref() {
             None | Some("file") => MailTransport::Files,
             Some("smtp") => {
@@ -490,6 +495,7 @@ impl Validator<'_> {
             mail,
             maintenance_dir: PathBuf::from("maintenance.d"),
             maintenance_horizon: Duration::days(14),
+            delivery_warn_after: warn_after,
         }
     }
 

@@ -181,6 +181,9 @@ pub struct RawSmtp {
     pub password_file: Option<String>,
     pub password_env: Option<String>,
     pub timeout: Option<Dur>,
+    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
+    /// when it finally goes out (default 10 minutes).
+    pub warn_after: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]

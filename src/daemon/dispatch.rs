@@ -6,7 +6,7 @@
 
 use super::Shared;
 use crate::config::MailTransport;
-use crate::engine::model::ActionBody;
+use crate::engine::model::{Action, ActionBody, DeliveryView, Ops, OpsKind, OpsReason};
 use crate::sinks::email::{self, SmtpSecurity, SmtpSettings, Transport};
 use crate::store::OutboxRow;
 use chrono::{Duration, Utc};
@@ -48,6 +48,55 @@ fn recipients(row: &OutboxRow) -> Vec<String> {
         ActionBody::Ops(o) => o.to.clone(),
         _ => vec![row.key.split('/').next().unwrap_or("").to_string()],
     }
+}
+
+fn about_id(a: &crate::engine::model::About) -> &str {
+    match a {
+        crate::engine::model::About::Incident(i)
+        | crate::engine::model::About::Maintenance(i)
+        | crate::engine::model::About::Inquiry(i) => i,
+    }
+}
+
+/// The ops warning for a message that went out only after failing for `warn_after`.
+fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>) -> Option<Action> {
+    let since = row.first_failure_at?;
+    let cfg = shared.cfg();
+    if now - since < cfg.daemon.delivery_warn_after {
+        return None;
+    }
+    let to = match &row.action.body {
+        ActionBody::Email(e) => e.to.clone(),
+        ActionBody::Ops(o) if o.reason == OpsReason::DeliveryDelayed => return None,
+        ActionBody::Ops(o) => o.to.clone(),
+        _ => vec![],
+    };
+    Some(Action {
+        at: now,
+        // One warning per entity and outage: the messages of one fan-out that failed together
+        // share it (the outbox's unique key drops the rest).
+        key: format!(
+            "{}/delivery-delayed/{}",
+            about_id(&row.action.about),
+            since.format("%Y%m%dT%H%M")
+        ),
+        about: row.action.about.clone(),
+        body: ActionBody::Ops(Box::new(Ops {
+            message: OpsKind::Warning,
+            reason: OpsReason::DeliveryDelayed,
+            to: cfg.self_.ops.clone(),
+            incident: None,
+            maintenance: None,
+            inquiry: None,
+            delivery: Some(DeliveryView {
+                key: row.key.clone(),
+                to,
+                failing_since: since,
+                delivered_at: now,
+                last_error: row.last_error.clone(),
+            }),
+        })),
+    })
 }
 
 pub fn backoff(attempts: i64) -> Duration {
@@ -196,6 +245,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 });
             }
             let mut results = Vec::new();
+            let mut late = Vec::new();
             while let Some(joined) = set.join_next().await {
                 let Ok((row, result)) = joined else { continue };
                 let kind = kind_label(&row);
@@ -204,12 +254,15 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     Ok(()) => {
                         super::Metrics::count(&shared.metrics.sent, &kind);
                         tracing::info!(key = %row.key, kind = %kind, "delivered");
+                        if let Some(a) = delayed_warning(&shared, &row, now) {
+                            late.push(a);
+                        }
                         results.push((row.key, Ok(())));
                     }
                     Err((permanent, e)) => {
                         super::Metrics::count(&shared.metrics.failed, &kind);
                         let since = row.first_failure_at.unwrap_or(now);
-                        if now - since >= Duration::minutes(10) {
+                        if now - since >= shared.cfg().daemon.delivery_warn_after {
                             failing_10m += 1;
                             tracing::error!(key = %row.key, error = %e, since = %since, "delivery has failed for 10 minutes or more; still retrying");
                         } else {
@@ -222,6 +275,13 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                         };
                         results.push((row.key, Err((e, next))));
                     }
+                }
+            }
+            // Ops hears by mail about notices that went out late (queued like any action).
+            if !late.is_empty() {
+                let queued = shared.store().commit(&[], &late);
+                if let Err(e) = queued {
+                    tracing::error!(error = %e, "cannot queue the late-delivery warning");
                 }
             }
             let marked = shared.store().mark_many(Utc::now(), &results);

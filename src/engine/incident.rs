@@ -422,6 +422,7 @@ impl Incident {
                             incident: Some(self.view(cfg)),
                             maintenance: None,
                             inquiry: None,
+                            delivery: None,
                         })),
                     });
                 }

@@ -56,6 +56,7 @@ impl Inquiry {
                 incident: None,
                 maintenance: None,
                 inquiry: Some(self.view(cfg)),
+                delivery: None,
             })),
         }
     }

@@ -181,6 +181,7 @@ impl Maintenance {
                 incident: None,
                 maintenance: Some(self.view()),
                 inquiry: None,
+                delivery: None,
             })),
         }
     }

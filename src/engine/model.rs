@@ -469,6 +469,9 @@ pub enum OpsReason {
     InquiryDue,
     /// Inbound inquiry not answered by the end of its day.
     InquiryOverdue,
+    /// A message reached its recipients only after failing for `smtp.warn_after` (the
+    /// dispatcher, not the rules, raises this one).
+    DeliveryDelayed,
 }
 
 impl OpsReason {
@@ -481,6 +484,7 @@ impl OpsReason {
             OpsReason::Overrun => "overrun",
             OpsReason::InquiryDue => "inquiry_due",
             OpsReason::InquiryOverdue => "inquiry_overdue",
+            OpsReason::DeliveryDelayed => "delivery_delayed",
         }
     }
 }
@@ -577,6 +581,18 @@ pub struct Ops {
     pub incident: Option<IncidentView>,
     pub maintenance: Option<MaintenanceView>,
     pub inquiry: Option<InquiryView>,
+    #[serde(default)]
+    pub delivery: Option<DeliveryView>,
+}
+
+/// A delayed delivery, for `OpsReason::DeliveryDelayed`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryView {
+    pub key: String,
+    pub to: Vec<String>,
+    pub failing_since: Time,
+    pub delivered_at: Time,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

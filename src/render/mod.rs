@@ -77,6 +77,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/ops/inquiry_overdue.hbs"),
     ),
     (
+        "ops/delivery_delayed",
+        include_str!("../../templates/ops/delivery_delayed.hbs"),
+    ),
+    (
         "statuspage/incident",
         include_str!("../../templates/statuspage/incident.hbs"),
     ),
@@ -265,6 +269,7 @@ fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
         "reply_due",
         "base_subject",
         "freeze",
+        "delivery",
     ] {
         m.insert(k.into(), Value::Null);
     }
@@ -437,6 +442,18 @@ impl Renderer {
             if let Some(f) = cfg.calendar.freeze_overlapping(m.from, m.to) {
                 c.insert("freeze".into(), Value::String(f.name.clone()));
             }
+        }
+        if let Some(d) = &o.delivery {
+            c.insert(
+                "delivery".into(),
+                json!({
+                    "key": d.key,
+                    "to": d.to.join(", "),
+                    "failing_since": oslo_fmt(cfg, d.failing_since),
+                    "delivered_at": oslo_fmt(cfg, d.delivered_at),
+                    "last_error": d.last_error,
+                }),
+            );
         }
         if let Some(q) = &o.inquiry {
             c.insert(

@@ -74,6 +74,7 @@ pub struct OutboxRow {
     pub action: Action,
     pub attempts: i64,
     pub first_failure_at: Option<Time>,
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -170,7 +171,7 @@ impl Store {
     /// Pending rows whose next attempt is due, oldest first.
     pub fn due(&self, now: Time, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         let mut st = self.conn.prepare_cached(
-            "SELECT key, payload, attempts, first_failure_at FROM outbox
+            "SELECT key, payload, attempts, first_failure_at, last_error FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ?1
              ORDER BY next_attempt_at, at, rowid LIMIT ?2",
         )?;
@@ -180,11 +181,12 @@ impl Store {
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })?;
         let mut v = Vec::new();
         for row in rows {
-            let (key, payload, attempts, ff) = row?;
+            let (key, payload, attempts, ff, last_error) = row?;
             let action: Action = serde_json::from_str(&payload)
                 .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
             let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
@@ -193,6 +195,7 @@ impl Store {
                 action,
                 attempts,
                 first_failure_at,
+                last_error,
             });
         }
         Ok(v)
