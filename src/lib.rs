@@ -8,4 +8,5 @@ pub mod render;
 pub mod sim;
 pub mod sinks;
 pub mod sources;
+pub mod status;
 pub mod store;

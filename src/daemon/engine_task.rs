@@ -69,6 +69,9 @@ impl Task {
         let r = self.shared.store().commit(events, &actions);
         match r {
             Ok(n) => {
+                self.shared
+                    .pages
+                    .apply(&self.shared.cfg(), &self.shared.renderer(), &actions);
                 if n > 0 {
                     self.shared.wake_dispatcher.notify_one();
                 }

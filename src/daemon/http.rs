@@ -225,6 +225,51 @@ async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Respon
     query(&app, &headers, Query::Maintenances).await
 }
 
+fn env_of(test: bool) -> crate::engine::model::Environment {
+    if test {
+        crate::engine::model::Environment::Test
+    } else {
+        crate::engine::model::Environment::Produksjon
+    }
+}
+
+fn page_response(app: &App, test: bool, what: &str) -> Response {
+    let r = app.shared.pages.rendered(&app.shared.cfg(), env_of(test));
+    let (ct, body) = match what {
+        "json" => ("application/json", r.json.clone()),
+        "atom" => ("application/atom+xml; charset=utf-8", r.atom.clone()),
+        _ => ("text/html; charset=utf-8", r.html.clone()),
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, ct),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn page_prod(State(app): State<App>) -> Response {
+    page_response(&app, false, "html")
+}
+async fn page_test(State(app): State<App>) -> Response {
+    page_response(&app, true, "html")
+}
+async fn feed_prod(State(app): State<App>) -> Response {
+    page_response(&app, false, "atom")
+}
+async fn feed_test(State(app): State<App>) -> Response {
+    page_response(&app, true, "atom")
+}
+async fn status_json(
+    State(app): State<App>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let test = q.get("environment").is_some_and(|e| e == "test");
+    page_response(&app, test, "json")
+}
+
 async fn healthz(State(app): State<App>) -> Response {
     let stats = app.shared.store().stats(chrono::Utc::now());
     match stats {
@@ -294,6 +339,12 @@ pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
         .route("/api/v1/maintenances/{id}/cancel", post(maintenance_cancel))
         .route("/api/v1/inquiries", post(inquiry_received))
         .route("/api/v1/inquiries/{id}/answered", post(inquiry_answered))
+        .route("/", get(page_prod))
+        .route("/test", get(page_test))
+        .route("/test/", get(page_test))
+        .route("/feed.atom", get(feed_prod))
+        .route("/test/feed.atom", get(feed_test))
+        .route("/api/v1/status", get(status_json))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(limit))

@@ -56,6 +56,8 @@ pub struct Shared {
     pub wake_dispatcher: tokio::sync::Notify,
     pub alert_token: String,
     pub operator_token: String,
+    /// The built-in status pages, kept in memory.
+    pub pages: crate::status::StatusPages,
 }
 
 impl Shared {
@@ -227,7 +229,15 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         wake_dispatcher: tokio::sync::Notify::new(),
         alert_token,
         operator_token,
+        pages: crate::status::StatusPages::default(),
     });
+    // The built-in status page is a function of the status-page actions decided so far.
+    {
+        let decided = shared.store().statuspage_actions()?;
+        shared
+            .pages
+            .apply(&shared.cfg(), &shared.renderer(), &decided);
+    }
 
     let listener = tokio::net::TcpListener::bind(d.listen)
         .await

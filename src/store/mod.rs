@@ -313,6 +313,23 @@ impl Store {
         Ok(())
     }
 
+    /// Every status-page action ever decided, in order (rebuilds the built-in page at start).
+    pub fn statuspage_actions(&self) -> Result<Vec<Action>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT key, payload FROM outbox WHERE kind = 'statuspage' ORDER BY at, rowid",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (key, payload) = row?;
+            v.push(
+                serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?,
+            );
+        }
+        Ok(v)
+    }
+
     pub fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .conn
