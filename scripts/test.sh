@@ -11,6 +11,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # Real parts the tests talk to (Debian packages), installed once, idempotently.
 need=()
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
 command -v curl >/dev/null || need+=(curl)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -146,6 +146,18 @@ pub struct DaemonSettings {
     pub maintenance_dir: PathBuf,
     pub maintenance_horizon: Duration,
     pub delivery_warn_after: Duration,
+    pub statuspage: Option<StatuspageSettings>,
+}
+
+/// Atlassian Statuspage (`[statuspage]`).
+#[derive(Debug, Clone)]
+pub struct StatuspageSettings {
+    pub base_url: String,
+    pub page_id: Option<String>,
+    pub test_page_id: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub api_key_env: Option<String>,
+    pub min_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +282,7 @@ impl Config {
             http,
             storage,
             maintenance,
+            statuspage,
             ..
         } = raw;
         let main_orgs: Vec<(usize, usize, RawOrg)> = organization
@@ -294,7 +307,7 @@ impl Config {
             calendar,
             alerts,
             templates,
-            (smtp, http, storage, maintenance),
+            (smtp, http, storage, maintenance, statuspage),
         );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
@@ -496,6 +509,7 @@ impl Validator<'_> {
             maintenance_dir: PathBuf::from("maintenance.d"),
             maintenance_horizon: Duration::days(14),
             delivery_warn_after: warn_after,
+            statuspage: None,
         }
     }
 
@@ -561,7 +575,13 @@ impl Validator<'_> {
         calendar: RawCalendar,
         alerts: RawAlerts,
         templates: RawTemplates,
-        (smtp, http, storage, maintenance): (RawSmtp, RawHttp, RawStorage, RawMaintenanceFiles),
+        (smtp, http, storage, maintenance, statuspage): (
+            RawSmtp,
+            RawHttp,
+            RawStorage,
+            RawMaintenanceFiles,
+            RawStatuspage,
+        ),
     ) -> Option<Config> {
         // [self]
         let s = match self_ {
@@ -938,6 +958,40 @@ impl Validator<'_> {
             .horizon
             .map(|d| d.0)
             .unwrap_or(Duration::days(14));
+        if statuspage.page_id.is_some() || statuspage.test_page_id.is_some() {
+            if statuspage.api_key_file.is_none() && statuspage.api_key_env.is_none() {
+                self.err(0, tpath!["statuspage"], "a Statuspage page needs `api_key_file` (e.g. a systemd credential) or `api_key_env`; keys never live in this file");
+            }
+            let missing: Vec<&str> = svc_out
+                .iter()
+                .filter(|s| s.component.is_none())
+                .map(|s| s.id.as_str())
+                .collect();
+            if !missing.is_empty() {
+                let w = self.sources[0].error_path(
+                    &tpath!["statuspage"],
+                    false,
+                    format!(
+                        "warning: services without `component` do not show on Statuspage: {}",
+                        missing.join(", ")
+                    ),
+                );
+                self.warnings.push(w);
+            }
+            daemon.statuspage = Some(StatuspageSettings {
+                base_url: statuspage
+                    .base_url
+                    .unwrap_or_else(|| "https://api.statuspage.io/v1".into()),
+                page_id: statuspage.page_id,
+                test_page_id: statuspage.test_page_id,
+                api_key_file: statuspage.api_key_file.map(|p| base.join(p)),
+                api_key_env: statuspage.api_key_env,
+                min_interval: statuspage
+                    .min_interval
+                    .map(|d| d.0)
+                    .unwrap_or(Duration::seconds(1)),
+            });
+        }
 
         Some(Config {
             daemon,

@@ -52,8 +52,8 @@ pub struct RawConfig {
     pub storage: RawStorage,
     #[serde(default)]
     pub maintenance: RawMaintenanceFiles,
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub statuspage: Option<toml::Table>,
+    #[serde(default)]
+    pub statuspage: RawStatuspage,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub alertmanager: Option<toml::Table>,
     #[allow(dead_code)] // read by the daemon's components as they land
@@ -205,4 +205,16 @@ pub struct RawMaintenanceFiles {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStatuspage {
+    /// Atlassian Statuspage page for the production environment (none: built-in page only).
+    pub page_id: Option<String>,
+    /// Page for the test environment.
+    pub test_page_id: Option<String>,
+    pub api_key_file: Option<String>,
+    pub api_key_env: Option<String>,
+    pub base_url: Option<String>,
+    pub min_interval: Option<Dur>,
 }

@@ -170,6 +170,17 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
                 .await
                 .map_err(|e| (e.permanent(), e.to_string()))
         }
+        ActionBody::Statuspage(_) if shared.statuspage.is_some() => {
+            let Some(sp) = shared.statuspage.as_ref() else {
+                return Ok(());
+            };
+            sp.deliver(&cfg, &r, shared, &row.action, row.attempts)
+                .await
+                .map_err(|f| match f {
+                    crate::sinks::statuspage::Failure::Transient(e) => (false, e),
+                    crate::sinks::statuspage::Failure::Permanent(e) => (true, e),
+                })
+        }
         ActionBody::Statuspage(_) | ActionBody::Silence(_) => {
             tracing::info!(key = %row.key, "no sink configured for this action yet; recorded as done");
             Ok(())

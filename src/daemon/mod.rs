@@ -58,6 +58,48 @@ pub struct Shared {
     pub operator_token: String,
     /// The built-in status pages, kept in memory.
     pub pages: crate::status::StatusPages,
+    /// Atlassian Statuspage, when configured.
+    pub statuspage: Option<crate::sinks::statuspage::Client>,
+}
+
+impl crate::sinks::statuspage::Mapping for Shared {
+    fn get(&self, our: &str, env: &str) -> Option<String> {
+        self.store().sp_get(our, env)
+    }
+    fn put(&self, our: &str, env: &str, sp: &str) {
+        self.store().sp_put(our, env, sp)
+    }
+}
+
+fn statuspage_client(
+    cfg: &Config,
+) -> Result<Option<crate::sinks::statuspage::Client>, DaemonError> {
+    let Some(sp) = &cfg.daemon.statuspage else {
+        return Ok(None);
+    };
+    let key = match (&sp.api_key_file, &sp.api_key_env) {
+        (Some(f), _) => std::fs::read_to_string(f)
+            .map_err(|e| DaemonError::Token(f.clone(), e.to_string()))?
+            .trim()
+            .to_string(),
+        (None, Some(v)) => std::env::var(v).map_err(|_| {
+            DaemonError::Config(format!(
+                "Statuspage API key: environment variable {v} is not set"
+            ))
+        })?,
+        (None, None) => return Err(DaemonError::Config("Statuspage API key missing".into())),
+    };
+    crate::sinks::statuspage::Client::new(
+        sp.base_url.clone(),
+        key,
+        sp.page_id.clone(),
+        sp.test_page_id.clone(),
+        sp.min_interval
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1)),
+    )
+    .map(Some)
+    .map_err(DaemonError::Config)
 }
 
 impl Shared {
@@ -230,6 +272,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         alert_token,
         operator_token,
         pages: crate::status::StatusPages::default(),
+        statuspage: statuspage_client(&cfg)?,
     });
     // The built-in status page is a function of the status-page actions decided so far.
     {

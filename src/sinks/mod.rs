@@ -2,3 +2,4 @@
 //! their own issues; until then the dispatcher records those actions as done with a log line.
 
 pub mod email;
+pub mod statuspage;

@@ -34,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
     // 2: what maintenance files declared last (id → maintenance.add fields).
     "CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);",
+    // 3: our incident/maintenance id → Atlassian Statuspage incident id, per environment.
+    "CREATE TABLE statuspage_map (our_id TEXT NOT NULL, env TEXT NOT NULL, sp_id TEXT NOT NULL, PRIMARY KEY (our_id, env));",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -328,6 +330,27 @@ impl Store {
             );
         }
         Ok(v)
+    }
+
+    pub fn sp_get(&self, our: &str, env: &str) -> Option<String> {
+        self.conn
+            .query_row(
+                "SELECT sp_id FROM statuspage_map WHERE our_id = ?1 AND env = ?2",
+                [our, env],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    pub fn sp_put(&self, our: &str, env: &str, sp: &str) {
+        if let Err(e) = self.conn.execute(
+            "INSERT OR REPLACE INTO statuspage_map (our_id, env, sp_id) VALUES (?1, ?2, ?3)",
+            [our, env, sp],
+        ) {
+            tracing::error!(error = %e, "cannot record the Statuspage id; it will be looked up again");
+        }
     }
 
     pub fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
