@@ -630,7 +630,8 @@ impl Engine {
     fn window_warnings(&self, m: &Maintenance, now: Time, late_check: bool) -> Vec<Action> {
         let cfg = &self.cfg;
         let mut v = Vec::new();
-        if late_check && m.from - now < cfg.policy.notice_lead {
+        // SPEC §4.5: the warning is about the notice, so it applies to maintenances that get one.
+        if late_check && m.long(cfg) && m.from - now < cfg.policy.notice_lead {
             v.push(m.ops(cfg, now, OpsKind::Warning, OpsReason::LateNotice));
         }
         if !cfg.calendar.in_standard_window(m.from, m.to) {
