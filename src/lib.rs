@@ -1,6 +1,7 @@
 //! meldingsvakt: outage notifications for Norwegian health IT. See ARCHITECTURE.md.
 pub mod calendar;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;

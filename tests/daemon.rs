@@ -155,6 +155,56 @@ fn qp(s: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
+/// Decode RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) in a header value;
+/// whitespace between two adjacent encoded words is dropped.
+fn rfc2047(v: &str) -> String {
+    fn b64(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        };
+        let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+        for c in s.bytes().filter_map(val) {
+            acc = (acc << 6) | c as u32;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        out
+    }
+    let mut out = String::new();
+    let mut rest = v;
+    let mut prev_encoded = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, after) = rest.split_at(start);
+        let parts: Vec<&str> = after[2..].splitn(3, '?').collect();
+        let end = parts.get(2).and_then(|t| t.find("?="));
+        let (Some(end), true) = (end, parts.len() == 3) else {
+            break;
+        };
+        if !(prev_encoded && before.trim().is_empty()) {
+            out.push_str(before);
+        }
+        let text = &parts[2][..end];
+        let bytes = if parts[1].eq_ignore_ascii_case("b") {
+            b64(text)
+        } else {
+            qp(&text.replace('_', " ")).into_bytes()
+        };
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        rest = &parts[2][end + 2..];
+        prev_encoded = true;
+    }
+    out.push_str(rest);
+    out
+}
+
 #[derive(Debug)]
 struct Mail {
     headers: BTreeMap<String, String>,
@@ -178,12 +228,15 @@ fn read_mails(maildir: &Path) -> Vec<Mail> {
                 if line.starts_with(' ') || line.starts_with('\t') {
                     if let Some(v) = headers.get_mut(&last) {
                         let v: &mut String = v;
-                        v.push_str(line.trim_start());
+                        v.push_str(line); // unfolding keeps the whitespace (RFC 5322)
                     }
                 } else if let Some((k, val)) = line.split_once(':') {
                     last = k.trim().to_ascii_lowercase();
                     headers.insert(last.clone(), val.trim().to_string());
                 }
+            }
+            for v in headers.values_mut() {
+                *v = rfc2047(v);
             }
             let body = if headers
                 .get("content-transfer-encoding")
@@ -1007,4 +1060,183 @@ fn statuspage_created_once_over_a_restart_in_a_429_burst_and_every_request_valid
         reqs.iter().any(|r| r["fault"] == 500),
         "the 5xx burst was exercised"
     );
+}
+
+/// The kvittering story end to end against real servers, with the clock moved by the test
+/// (a `test-clock` build): alert → Alertmanager → daemon → inquiry at the SMTP server with the
+/// KS e-Komp and HF copies → no reply → escalation → silence in Alertmanager muting the alert
+/// → operator resolves → Løst and the silence expired. (The reply-less mailbox of issue #5's
+/// Dovecot part is not in this build: no reply is registered.)
+#[cfg(feature = "test-clock")]
+#[test]
+fn kvittering_story_end_to_end_with_silence() {
+    use meldingsvakt::calendar::Calendar;
+    let am = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        Path::new(am).exists(),
+        "prometheus-alertmanager (Debian) must be installed"
+    );
+    let env = Env::new("story");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let am_port = free_port();
+    let clock = env.dir.join("clock-offset");
+    std::fs::write(&clock, "0").unwrap();
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    cfg.push_str(&format!(
+        "\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n"
+    ));
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["run", "--config"])
+        .arg(&cfg_path)
+        .current_dir(&env.dir)
+        .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _d = Proc(child);
+    wait_port(env.http);
+    let amdir = env.dir.join("am");
+    std::fs::create_dir_all(&amdir).unwrap();
+    std::fs::write(
+        amdir.join("am.yml"),
+        format!(
+            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
+            env.http,
+            env.dir.join("state/alert-token").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(am)
+        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
+        .arg(format!("--storage.path={}", amdir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _am = Proc(child);
+    wait_port(am_port);
+    let am_get = |path: &str| -> serde_json::Value {
+        let out = Command::new("curl")
+            .arg("-s")
+            .arg(format!("http://127.0.0.1:{am_port}{path}"))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let post = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
+        .arg(format!("http://127.0.0.1:{am_port}/api/v2/alerts"))
+        .args(["--data-binary", r#"[{"labels":{"alertname":"MissingAppRec","org":"malvik","service":"PLO","kind":"kvittering","severity":"B"}}]"#])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&post.stdout), "200");
+    let op = env.token("operator-token");
+    let id = "AM-malvik-kvittering-1";
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !f() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}\n{}",
+                std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    };
+    wait_for("the incident", &|| {
+        get(env.http, &format!("/api/v1/incidents/{id}"), &op).contains("detected_at")
+    });
+    let inc: serde_json::Value =
+        serde_json::from_str(&get(env.http, &format!("/api/v1/incidents/{id}"), &op)).unwrap();
+    let parse = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let cal = Calendar::default();
+    let set_clock = |at: chrono::DateTime<chrono::Utc>| {
+        let secs = (at - chrono::Utc::now()).num_seconds() + 2;
+        std::fs::write(&clock, secs.to_string()).unwrap();
+    };
+    // 2 business hours after detection: the inquiry, KS e-Komp and the HF on copy.
+    set_clock(cal.add_business(parse(&inc["detected_at"]), chrono::Duration::hours(2)));
+    let subject_to = |subject: &str, to: &str| {
+        read_mails(&env.maildir())
+            .into_iter()
+            .find(|m| m.headers["subject"] == subject && m.headers["to"] == to)
+    };
+    wait_for("the inquiry", &|| {
+        subject_to(
+            "Manglende kvittering",
+            "meldingsansvarlig@malvik.kommune.example",
+        )
+        .is_some()
+    });
+    let inquiry = subject_to(
+        "Manglende kvittering",
+        "meldingsansvarlig@malvik.kommune.example",
+    )
+    .unwrap();
+    assert!(
+        inquiry.headers["cc"].contains("ekomp-trondelag@ks.example")
+            && inquiry.headers["cc"].contains("meldingsansvarlig@st-olavs.hf.example"),
+        "{:?}",
+        inquiry.headers
+    );
+    // No reply by the end of the first working day after: escalation and a silence.
+    let inc: serde_json::Value =
+        serde_json::from_str(&get(env.http, &format!("/api/v1/incidents/{id}"), &op)).unwrap();
+    set_clock(cal.end_of_first_working_day_after(parse(&inc["followup_at"])));
+    let esc = "Eskalering: manglende svar fra Malvik kommune – Manglende kvittering";
+    wait_for("the escalation", &|| {
+        subject_to(esc, "ekomp-trondelag@ks.example").is_some()
+    });
+    wait_for("the silence", &|| {
+        am_get("/api/v2/silences").as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s["createdBy"] == "meldingsvakt" && s["status"]["state"] == "active")
+        })
+    });
+    let silences = am_get("/api/v2/silences");
+    let silence = silences
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["createdBy"] == "meldingsvakt")
+        .unwrap()
+        .clone();
+    assert!(silence["comment"].as_str().unwrap().contains(id));
+    let sid = silence["id"].as_str().unwrap().to_string();
+    // Alertmanager itself says the firing alert is muted by it.
+    let alerts = am_get("/api/v2/alerts");
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "MissingAppRec")
+        .unwrap();
+    assert_eq!(alert["status"]["state"], "suppressed", "{alert}");
+    assert!(alert["status"]["silencedBy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == sid.as_str()));
+    // The operator confirms it resolved: Løst to the inquiry's recipients, silence expired.
+    let (code, _) = env.post(&format!("/api/v1/incidents/{id}/resolve"), &op, "{}");
+    assert_eq!(code, 200);
+    wait_for("Løst", &|| {
+        subject_to(
+            "Løst: Manglende kvittering",
+            "meldingsansvarlig@malvik.kommune.example",
+        )
+        .is_some()
+    });
+    wait_for("the silence to expire", &|| {
+        am_get(&format!("/api/v2/silence/{sid}"))["status"]["state"] == "expired"
+    });
 }

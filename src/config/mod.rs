@@ -147,6 +147,8 @@ pub struct DaemonSettings {
     pub maintenance_horizon: Duration,
     pub delivery_warn_after: Duration,
     pub statuspage: Option<StatuspageSettings>,
+    /// Alertmanager base URL and silence duration, when silences are enabled.
+    pub alertmanager: Option<(String, Duration)>,
 }
 
 /// Atlassian Statuspage (`[statuspage]`).
@@ -283,6 +285,7 @@ impl Config {
             storage,
             maintenance,
             statuspage,
+            alertmanager,
             ..
         } = raw;
         let main_orgs: Vec<(usize, usize, RawOrg)> = organization
@@ -307,7 +310,7 @@ impl Config {
             calendar,
             alerts,
             templates,
-            (smtp, http, storage, maintenance, statuspage),
+            (smtp, http, storage, maintenance, statuspage, alertmanager),
         );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
@@ -510,6 +513,7 @@ impl Validator<'_> {
             maintenance_horizon: Duration::days(14),
             delivery_warn_after: warn_after,
             statuspage: None,
+            alertmanager: None,
         }
     }
 
@@ -575,12 +579,13 @@ impl Validator<'_> {
         calendar: RawCalendar,
         alerts: RawAlerts,
         templates: RawTemplates,
-        (smtp, http, storage, maintenance, statuspage): (
+        (smtp, http, storage, maintenance, statuspage, alertmanager): (
             RawSmtp,
             RawHttp,
             RawStorage,
             RawMaintenanceFiles,
             RawStatuspage,
+            RawAlertmanager,
         ),
     ) -> Option<Config> {
         // [self]
@@ -958,6 +963,27 @@ impl Validator<'_> {
             .horizon
             .map(|d| d.0)
             .unwrap_or(Duration::days(14));
+        if let Some(url) = alertmanager.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.err(
+                    0,
+                    tpath!["alertmanager", "url"],
+                    format!("invalid URL {url:?}: write e.g. \"http://127.0.0.1:9093\""),
+                );
+            }
+            let d = alertmanager
+                .silence_duration
+                .map(|d| d.0)
+                .unwrap_or(Duration::hours(24));
+            if d < Duration::minutes(10) {
+                self.err(
+                    0,
+                    tpath!["alertmanager", "silence_duration"],
+                    "silence_duration must be at least 10 minutes",
+                );
+            }
+            daemon.alertmanager = Some((url, d));
+        }
         if statuspage.page_id.is_some() || statuspage.test_page_id.is_some() {
             if statuspage.api_key_file.is_none() && statuspage.api_key_env.is_none() {
                 self.err(0, tpath!["statuspage"], "a Statuspage page needs `api_key_file` (e.g. a systemd credential) or `api_key_env`; keys never live in this file");

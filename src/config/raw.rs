@@ -54,8 +54,8 @@ pub struct RawConfig {
     pub maintenance: RawMaintenanceFiles,
     #[serde(default)]
     pub statuspage: RawStatuspage,
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub alertmanager: Option<toml::Table>,
+    #[serde(default)]
+    pub alertmanager: RawAlertmanager,
     #[allow(dead_code)] // read by the daemon's components as they land
     pub imap: Option<toml::Table>,
 }
@@ -217,4 +217,12 @@ pub struct RawStatuspage {
     pub api_key_env: Option<String>,
     pub base_url: Option<String>,
     pub min_interval: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAlertmanager {
+    /// Alertmanager's base URL (API v2), for silences on escalation.
+    pub url: Option<String>,
+    /// How long each silence lasts; it is extended while the incident stays escalated.
+    pub silence_duration: Option<Dur>,
 }

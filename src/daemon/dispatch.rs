@@ -181,6 +181,14 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
                     crate::sinks::statuspage::Failure::Permanent(e) => (true, e),
                 })
         }
+        ActionBody::Silence(_) if shared.silencer.is_some() => {
+            let Some(s) = shared.silencer.as_ref() else {
+                return Ok(());
+            };
+            s.deliver(&cfg, shared, &row.action)
+                .await
+                .map_err(|e| (false, e))
+        }
         ActionBody::Statuspage(_) | ActionBody::Silence(_) => {
             tracing::info!(key = %row.key, "no sink configured for this action yet; recorded as done");
             Ok(())
@@ -190,11 +198,19 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
 
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut transport_cache: Option<(String, Arc<Transport>)> = None;
+    let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
     loop {
+        // Keep escalation silences alive (about once a minute).
+        if last_extend.elapsed() >= std::time::Duration::from_secs(60) {
+            last_extend = std::time::Instant::now();
+            if let Some(s) = shared.silencer.as_ref() {
+                s.extend(shared.as_ref()).await;
+            }
+        }
         if *stop.borrow() {
             break;
         }
-        let now = Utc::now();
+        let now = crate::clock::now();
         let due = shared.store().due(now, 100);
         let rows = match due {
             Ok(r) => r,
@@ -207,9 +223,10 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         if rows.is_empty() {
             let next = shared.store().next_due().ok().flatten();
             let wait = next
-                .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
+                .map(|t| (t - crate::clock::now()).to_std().unwrap_or_default())
                 .unwrap_or(std::time::Duration::from_secs(30))
-                .min(std::time::Duration::from_secs(30));
+                .min(std::time::Duration::from_secs(30))
+                .min(crate::clock::max_sleep());
             let mut stop2 = stop.clone();
             tokio::select! {
                 _ = shared.wake_dispatcher.notified() => {}
@@ -260,7 +277,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             while let Some(joined) = set.join_next().await {
                 let Ok((row, result)) = joined else { continue };
                 let kind = kind_label(&row);
-                let now = Utc::now();
+                let now = crate::clock::now();
                 match result {
                     Ok(()) => {
                         super::Metrics::count(&shared.metrics.sent, &kind);
@@ -295,7 +312,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     tracing::error!(error = %e, "cannot queue the late-delivery warning");
                 }
             }
-            let marked = shared.store().mark_many(Utc::now(), &results);
+            let marked = shared.store().mark_many(crate::clock::now(), &results);
             if let Err(e) = marked {
                 tracing::error!(error = %e, "results not recorded; those messages will be resent with the same Message-ID");
             }

@@ -5,7 +5,6 @@ use super::{notify, replay, Shared};
 use crate::config::Config;
 use crate::engine::model::{Alert, EngineError, Event, Time};
 use crate::engine::{alerts, Engine};
-use chrono::Utc;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -82,7 +81,7 @@ impl Task {
                 let cfg = self.shared.cfg();
                 let rebuilt = {
                     let store = self.shared.store();
-                    replay(cfg, &store, Utc::now())
+                    replay(cfg, &store, crate::clock::now())
                 };
                 match rebuilt {
                     Ok((engine, _, last)) => {
@@ -99,7 +98,7 @@ impl Task {
     }
 
     fn now(&self) -> Time {
-        let n = Utc::now();
+        let n = crate::clock::now();
         match self.last {
             Some(l) if l > n => l, // the wall clock went back; engine time never does
             _ => n,
@@ -289,10 +288,10 @@ pub async fn run(
             std::sync::atomic::Ordering::Relaxed,
         );
         let wait = match task.engine.poll_timeout() {
-            Some(t) => (t - Utc::now()).to_std().unwrap_or_default(),
-            None => std::time::Duration::from_secs(60),
+            Some(t) => (t - crate::clock::now()).to_std().unwrap_or_default(),
+            None => crate::clock::max_sleep(),
         }
-        .min(std::time::Duration::from_secs(60));
+        .min(crate::clock::max_sleep());
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 None => break,

@@ -271,7 +271,7 @@ async fn status_json(
 }
 
 async fn healthz(State(app): State<App>) -> Response {
-    let stats = app.shared.store().stats(chrono::Utc::now());
+    let stats = app.shared.store().stats(crate::clock::now());
     match stats {
         Ok(s) => Json(
             json!({ "status": "ok", "outbox_pending": s.pending, "outbox_failing": s.failing }),
@@ -294,7 +294,7 @@ async fn metrics(State(app): State<App>) -> Response {
     for (k, v) in m.failed.lock().unwrap_or_else(|p| p.into_inner()).iter() {
         let _ = writeln!(s, "meldingsvakt_messages_failed_total{{kind=\"{k}\"}} {v}");
     }
-    let now = chrono::Utc::now();
+    let now = crate::clock::now();
     if let Ok(st) = app.shared.store().stats(now) {
         let _ = writeln!(s, "# HELP meldingsvakt_outbox_pending Decided actions not yet delivered.\n# TYPE meldingsvakt_outbox_pending gauge\nmeldingsvakt_outbox_pending {}", st.pending);
         let age = st

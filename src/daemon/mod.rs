@@ -21,7 +21,6 @@ use crate::engine::model::{Event, Time};
 use crate::engine::Engine;
 use crate::render::Renderer;
 use crate::store::Store;
-use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64};
@@ -60,6 +59,20 @@ pub struct Shared {
     pub pages: crate::status::StatusPages,
     /// Atlassian Statuspage, when configured.
     pub statuspage: Option<crate::sinks::statuspage::Client>,
+    /// Alertmanager silences, when configured.
+    pub silencer: Option<crate::sinks::silence::Silencer>,
+}
+
+impl crate::sinks::silence::SilenceMap for Shared {
+    fn get(&self, incident: &str) -> Option<crate::sinks::silence::Stored> {
+        self.store().silence_get(incident)
+    }
+    fn put(&self, s: &crate::sinks::silence::Stored) {
+        self.store().silence_put(s)
+    }
+    fn active(&self) -> Vec<crate::sinks::silence::Stored> {
+        self.store().silences(None)
+    }
 }
 
 impl crate::sinks::statuspage::Mapping for Shared {
@@ -252,7 +265,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         "operator-token",
     )?;
 
-    let now = Utc::now();
+    let now = crate::clock::now();
     let t0 = std::time::Instant::now();
     let (engine, actions, last) = replay(Arc::clone(&cfg), &store, now)?;
     let new = store.commit(&[], &actions)?;
@@ -273,6 +286,13 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         operator_token,
         pages: crate::status::StatusPages::default(),
         statuspage: statuspage_client(&cfg)?,
+        silencer: match &cfg.daemon.alertmanager {
+            Some((url, d)) => Some(
+                crate::sinks::silence::Silencer::new(url.clone(), *d)
+                    .map_err(DaemonError::Config)?,
+            ),
+            None => None,
+        },
     });
     // The built-in status page is a function of the status-page actions decided so far.
     {

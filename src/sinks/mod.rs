@@ -2,4 +2,5 @@
 //! their own issues; until then the dispatcher records those actions as done with a log line.
 
 pub mod email;
+pub mod silence;
 pub mod statuspage;

@@ -12,7 +12,7 @@ use crate::engine::model::{
     Action, ActionBody, Environment, IncidentView, MaintenanceView, StatusKind, Time,
 };
 use crate::render::Renderer;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -248,7 +248,7 @@ impl StatusPages {
             }
         }
         if touched {
-            let now = Utc::now();
+            let now = crate::clock::now();
             pages.values_mut().for_each(|p| p.prune(now));
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
@@ -256,7 +256,7 @@ impl StatusPages {
 
     /// The cached rendering of an environment's page, re-rendered when stale.
     pub fn rendered(&self, cfg: &Config, env: Environment) -> Arc<Rendered> {
-        let now = Utc::now();
+        let now = crate::clock::now();
         if let Some(r) = self
             .cache
             .lock()

@@ -36,6 +36,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);",
     // 3: our incident/maintenance id → Atlassian Statuspage incident id, per environment.
     "CREATE TABLE statuspage_map (our_id TEXT NOT NULL, env TEXT NOT NULL, sp_id TEXT NOT NULL, PRIMARY KEY (our_id, env));",
+    // 4: Alertmanager silences per incident (empty id: a create in flight).
+    "CREATE TABLE silences (incident TEXT PRIMARY KEY, id TEXT NOT NULL, matchers TEXT NOT NULL, ends_at TEXT NOT NULL, expired INTEGER NOT NULL DEFAULT 0);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -350,6 +352,48 @@ impl Store {
             [our, env, sp],
         ) {
             tracing::error!(error = %e, "cannot record the Statuspage id; it will be looked up again");
+        }
+    }
+
+    pub fn silence_get(&self, incident: &str) -> Option<crate::sinks::silence::Stored> {
+        self.silences(Some(incident)).into_iter().next()
+    }
+
+    pub fn silences(&self, incident: Option<&str>) -> Vec<crate::sinks::silence::Stored> {
+        let sql = "SELECT incident, id, matchers, ends_at, expired FROM silences WHERE (?1 IS NULL OR incident = ?1) AND (?1 IS NOT NULL OR expired = 0)";
+        let Ok(mut st) = self.conn.prepare(sql) else {
+            return vec![];
+        };
+        let rows = st.query_map([incident], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        });
+        let Ok(rows) = rows else { return vec![] };
+        rows.flatten()
+            .filter_map(|(incident, id, matchers, ends, expired)| {
+                Some(crate::sinks::silence::Stored {
+                    incident,
+                    id,
+                    matchers,
+                    ends_at: parse_text(&ends).ok()?,
+                    expired: expired != 0,
+                })
+            })
+            .collect()
+    }
+
+    pub fn silence_put(&self, s: &crate::sinks::silence::Stored) {
+        let r = self.conn.execute(
+            "INSERT OR REPLACE INTO silences (incident, id, matchers, ends_at, expired) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![s.incident, s.id, s.matchers, time_text(s.ends_at), s.expired as i64],
+        );
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record the silence");
         }
     }
 

@@ -1,0 +1,233 @@
+//! Alertmanager silences through its API v2 (SPEC §4.7, issue #5): when an inquiry is
+//! escalated to KS e-Komp, the organization's alarms for the affected services are silenced
+//! (`createdBy = meldingsvakt`, a comment naming the incident); the silence is extended while the
+//! incident stays escalated (a silence must have an end) and expired when an operator confirms
+//! the incident resolved.
+//!
+//! Silence times use Alertmanager's clock (the real one), not the engine's.
+
+use crate::config::Config;
+use crate::engine::model::{About, Action, ActionBody};
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+
+pub struct Silencer {
+    http: reqwest::Client,
+    base: String,
+    duration: Duration,
+}
+
+/// The stored silence of an incident: id (empty while a create is in flight), matchers, end.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub incident: String,
+    pub id: String,
+    pub matchers: String,
+    pub ends_at: chrono::DateTime<Utc>,
+    pub expired: bool,
+}
+
+pub trait SilenceMap {
+    fn get(&self, incident: &str) -> Option<Stored>;
+    fn put(&self, s: &Stored);
+    fn active(&self) -> Vec<Stored>;
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+impl Silencer {
+    pub fn new(base: String, duration: Duration) -> Result<Silencer, String> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Silencer {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            duration,
+        })
+    }
+
+    fn comment(incident: &str) -> String {
+        format!("meldingsvakt {incident}: eskalert til KS e-Komp; overvåkingsalarm avsluttet til saken er bekreftet løst")
+    }
+
+    async fn post_silence(
+        &self,
+        id: Option<&str>,
+        matchers: &Value,
+        incident: &str,
+    ) -> Result<(String, chrono::DateTime<Utc>), String> {
+        let now = Utc::now();
+        let ends = now + self.duration;
+        let mut body = json!({
+            "matchers": matchers,
+            "startsAt": now.to_rfc3339(),
+            "endsAt": ends.to_rfc3339(),
+            "createdBy": "meldingsvakt",
+            "comment": Self::comment(incident),
+        });
+        if let Some(id) = id {
+            body["id"] = json!(id);
+        }
+        let r = self
+            .http
+            .post(format!("{}/api/v2/silences", self.base))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(format!("Alertmanager answered {status}: {v}"));
+        }
+        v["silenceID"]
+            .as_str()
+            .map(|s| (s.to_string(), ends))
+            .ok_or_else(|| format!("no silenceID in {v}"))
+    }
+
+    /// An active silence of ours for `incident`, after a create whose outcome is unknown.
+    async fn lookup(&self, incident: &str) -> Result<Option<String>, String> {
+        let r = self
+            .http
+            .get(format!("{}/api/v2/silences", self.base))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+        let comment = Self::comment(incident);
+        Ok(v.as_array().and_then(|a| {
+            a.iter()
+                .find(|s| {
+                    s["createdBy"] == "meldingsvakt"
+                        && s["comment"] == comment.as_str()
+                        && s["status"]["state"] != "expired"
+                })
+                .and_then(|s| s["id"].as_str().map(str::to_string))
+        }))
+    }
+
+    pub async fn deliver(
+        &self,
+        cfg: &Config,
+        map: &(dyn SilenceMap + Sync),
+        a: &Action,
+    ) -> Result<(), String> {
+        let ActionBody::Silence(s) = &a.body else {
+            return Ok(());
+        };
+        let About::Incident(incident) = &a.about else {
+            return Ok(());
+        };
+        let known = map.get(incident);
+        if s.message == "create" {
+            let mut matchers = vec![
+                json!({"name": cfg.labels.org, "value": s.org, "isRegex": false, "isEqual": true}),
+            ];
+            if !s.services.is_empty() {
+                let alt = s
+                    .services
+                    .iter()
+                    .map(|x| regex_escape(x))
+                    .collect::<Vec<_>>()
+                    .join("|");
+                matchers.push(json!({"name": cfg.labels.service, "value": alt, "isRegex": true, "isEqual": true}));
+            }
+            let matchers = Value::Array(matchers);
+            match known {
+                Some(k) if !k.id.is_empty() => return Ok(()),
+                Some(_) => {
+                    if let Some(id) = self.lookup(incident).await? {
+                        map.put(&Stored {
+                            incident: incident.clone(),
+                            id,
+                            matchers: matchers.to_string(),
+                            ends_at: Utc::now() + self.duration,
+                            expired: false,
+                        });
+                        return Ok(());
+                    }
+                }
+                None => {}
+            }
+            map.put(&Stored {
+                incident: incident.clone(),
+                id: String::new(),
+                matchers: matchers.to_string(),
+                ends_at: Utc::now(),
+                expired: false,
+            });
+            let (id, ends_at) = self.post_silence(None, &matchers, incident).await?;
+            map.put(&Stored {
+                incident: incident.clone(),
+                id,
+                matchers: matchers.to_string(),
+                ends_at,
+                expired: false,
+            });
+            return Ok(());
+        }
+        // expire
+        let Some(mut k) = known else { return Ok(()) };
+        if k.id.is_empty() {
+            match self.lookup(incident).await? {
+                Some(id) => k.id = id,
+                None => {
+                    k.expired = true;
+                    map.put(&k);
+                    return Ok(());
+                }
+            }
+        }
+        let r = self
+            .http
+            .delete(format!("{}/api/v2/silence/{}", self.base, k.id))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !(r.status().is_success() || r.status().as_u16() == 404) {
+            return Err(format!(
+                "Alertmanager answered {} to expiring {}",
+                r.status(),
+                k.id
+            ));
+        }
+        k.expired = true;
+        map.put(&k);
+        Ok(())
+    }
+
+    /// Extend silences that end within half their duration (the incident is still escalated:
+    /// an expired silence is marked in the map when the incident is resolved).
+    pub async fn extend(&self, map: &(dyn SilenceMap + Sync)) {
+        for mut s in map.active() {
+            if s.id.is_empty() || s.ends_at - Utc::now() > self.duration / 2 {
+                continue;
+            }
+            let matchers: Value = serde_json::from_str(&s.matchers).unwrap_or(Value::Null);
+            match self.post_silence(Some(&s.id), &matchers, &s.incident).await {
+                Ok((id, ends)) => {
+                    s.id = id;
+                    s.ends_at = ends;
+                    map.put(&s);
+                    tracing::info!(incident = %s.incident, until = %ends, "silence extended");
+                }
+                Err(e) => {
+                    tracing::warn!(incident = %s.incident, error = %e, "silence not extended; will retry")
+                }
+            }
+        }
+    }
+}
