@@ -511,6 +511,38 @@ fn systemd_notify_ready_watchdog_reload_and_stop() {
     recv("STOPPING=1");
 }
 
+/// Debian's Alertmanager with a webhook receiver pointing at the daemon (alert token from
+/// the daemon's token file, as `credentials_file`).
+fn alertmanager(env: &Env, port: u16) -> Proc {
+    let am = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        Path::new(am).exists(),
+        "prometheus-alertmanager (Debian) must be installed: scripts/test.sh installs it"
+    );
+    let amdir = env.dir.join("am");
+    std::fs::create_dir_all(&amdir).unwrap();
+    std::fs::write(
+        amdir.join("am.yml"),
+        format!(
+            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
+            env.http,
+            env.dir.join("state/alert-token").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(am)
+        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
+        .arg(format!("--storage.path={}", amdir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    Proc(child)
+}
+
 fn get(port: u16, path: &str, token: &str) -> String {
     let out = Command::new("curl")
         .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
@@ -522,37 +554,11 @@ fn get(port: u16, path: &str, token: &str) -> String {
 
 #[test]
 fn alert_through_debian_alertmanager_opens_an_incident() {
-    let am = ["/usr/bin/prometheus-alertmanager"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("prometheus-alertmanager (Debian) must be installed: scripts/test.sh installs it");
     let env = Env::new("am");
     let _smtp = smtp_server(env.smtp, &env.maildir());
     let _d = env.daemon();
     let am_port = free_port();
-    let amdir = env.dir.join("am");
-    std::fs::create_dir_all(&amdir).unwrap();
-    let token_file = env.dir.join("state/alert-token");
-    std::fs::write(
-        amdir.join("am.yml"),
-        format!(
-            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
-            env.http,
-            token_file.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(am)
-        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
-        .arg(format!("--storage.path={}", amdir.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _am = Proc(child);
-    wait_port(am_port);
+    let _am = alertmanager(&env, am_port);
     let post = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
         .arg(format!("http://127.0.0.1:{am_port}/api/v2/alerts"))
@@ -1071,11 +1077,6 @@ fn statuspage_created_once_over_a_restart_in_a_429_burst_and_every_request_valid
 #[test]
 fn kvittering_story_end_to_end_with_silence() {
     use meldingsvakt::calendar::Calendar;
-    let am = "/usr/bin/prometheus-alertmanager";
-    assert!(
-        Path::new(am).exists(),
-        "prometheus-alertmanager (Debian) must be installed"
-    );
     let env = Env::new("story");
     let _smtp = smtp_server(env.smtp, &env.maildir());
     let am_port = free_port();
@@ -1098,28 +1099,7 @@ fn kvittering_story_end_to_end_with_silence() {
         .unwrap();
     let _d = Proc(child);
     wait_port(env.http);
-    let amdir = env.dir.join("am");
-    std::fs::create_dir_all(&amdir).unwrap();
-    std::fs::write(
-        amdir.join("am.yml"),
-        format!(
-            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
-            env.http,
-            env.dir.join("state/alert-token").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(am)
-        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
-        .arg(format!("--storage.path={}", amdir.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _am = Proc(child);
-    wait_port(am_port);
+    let _am = alertmanager(&env, am_port);
     let am_get = |path: &str| -> serde_json::Value {
         let out = Command::new("curl")
             .arg("-s")

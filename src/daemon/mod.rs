@@ -236,22 +236,16 @@ fn notify(states: &[sd_notify::NotifyState]) {
 
 /// Run the daemon until SIGTERM/SIGINT.
 pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
-    let cfg = Config::load(config_path).map_err(|es| {
+    let joined = |es: Vec<crate::config::locate::ConfigError>| {
         DaemonError::Config(
             es.iter()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
                 .join("\n"),
         )
-    })?;
-    let renderer = Renderer::new(&cfg).map_err(|es| {
-        DaemonError::Config(
-            es.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    };
+    let cfg = Config::load(config_path).map_err(joined)?;
+    let renderer = Renderer::new(&cfg).map_err(joined)?;
     let cfg = Arc::new(cfg);
     let d = cfg.daemon.clone();
     std::fs::create_dir_all(&d.state_dir)

@@ -127,7 +127,8 @@ pub struct Renderer {
     origin: Vec<(String, String)>,
 }
 
-fn oslo_fmt(cfg: &Config, t: Time) -> String {
+/// `dd.mm.yyyy kl. HH:MM` in the calendar's time zone (SPEC §3).
+pub fn oslo_fmt(cfg: &Config, t: Time) -> String {
     let l = t.with_timezone(&cfg.calendar.tz);
     format!(
         "{:02}.{:02}.{:04} kl. {:02}:{:02}",

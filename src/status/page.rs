@@ -4,7 +4,8 @@
 use super::{components, indicator, maintenance_status, summary_json, Page, Rendered};
 use crate::config::Config;
 use crate::engine::model::{Environment, Time};
-use chrono::{Datelike, Duration, Timelike};
+use crate::render::oslo_fmt;
+use chrono::Duration;
 use handlebars::Handlebars;
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -30,18 +31,6 @@ fn hb() -> &'static Handlebars<'static> {
         }
         h
     })
-}
-
-fn fmt(cfg: &Config, t: Time) -> String {
-    let l = t.with_timezone(&cfg.calendar.tz);
-    format!(
-        "{:02}.{:02}.{:04} kl. {:02}:{:02}",
-        l.day(),
-        l.month(),
-        l.year(),
-        l.hour(),
-        l.minute()
-    )
 }
 
 pub fn component_text(s: &str) -> &'static str {
@@ -99,9 +88,9 @@ pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendere
             json!({
                 "name": i.name,
                 "status_text": incident_text(&i.status),
-                "started": fmt(cfg, i.view.started_at),
+                "started": oslo_fmt(cfg, i.view.started_at),
                 "updates": i.updates.iter().rev().map(|u| json!({
-                    "at": fmt(cfg, u.at), "iso": u.at.to_rfc3339(), "status_text": incident_text(&u.status),
+                    "at": oslo_fmt(cfg, u.at), "iso": u.at.to_rfc3339(), "status_text": incident_text(&u.status),
                     "lines": u.body.lines().collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             })
@@ -125,11 +114,11 @@ pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendere
     hist.sort_by_key(|i| std::cmp::Reverse(i.resolved_at));
     let history: Vec<Value> = hist
         .iter()
-        .map(|i| json!({"name": i.name, "started": fmt(cfg, i.view.started_at), "resolved": i.resolved_at.map(|t| fmt(cfg, t))}))
+        .map(|i| json!({"name": i.name, "started": oslo_fmt(cfg, i.view.started_at), "resolved": i.resolved_at.map(|t| oslo_fmt(cfg, t))}))
         .collect();
     let ctx = json!({
         "title": title, "base": base, "api": api, "is_test": is_test, "indicator": ind, "description": desc,
-        "updated": fmt(cfg, page.updated_at.unwrap_or(now)), "components": comps, "incidents": incidents,
+        "updated": oslo_fmt(cfg, page.updated_at.unwrap_or(now)), "components": comps, "incidents": incidents,
         "maintenances": maintenances, "history": history, "owner": cfg.self_.name,
     });
     let html = hb().render("status.html", &ctx).unwrap_or_else(|e| {
