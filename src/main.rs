@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// glibc malloc spent 40 % of `simulate` on a year of operations in free-list work
+/// (`_int_malloc`, `unlink_chunk`); mimalloc does not degrade with that heap (measured in
+/// scripts/bench-simulate.py).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEFAULT_CONFIG: &str = "config/meldingsvakt.toml";
 
 #[derive(Parser)]
