@@ -28,28 +28,35 @@ pub enum IncidentCmd {
     )]
     Open {
         id: String,
+        /// feil, kvittering (missing receipts) or info.
         #[arg(long, default_value = "feil")]
         kind: String,
         /// Where the fault is: "self" or a counterpart organization id.
         #[arg(long, default_value = "self")]
         at_org: String,
-        /// Affected organization (repeat). Default: derived (SPEC §4.1).
+        /// Affected organization (repeat). Default: on our side, every municipality exchanging
+        /// the services; at a counterpart, that organization.
         #[arg(long = "org")]
         orgs: Vec<String>,
         /// Affected service (repeat).
         #[arg(long = "service")]
         services: Vec<String>,
+        /// Fault category A (kritisk) to D (lav).
         #[arg(long, default_value = "B")]
         category: String,
+        /// alle, hoy, medium or lav. Default: derived from the affected organizations.
         #[arg(long)]
         impact: Option<String>,
-        /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM").
+        /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM"). Default: now.
         #[arg(long)]
         started_at: Option<String>,
+        /// Expected restoration. More than 2 hours after the start sends the notice at once.
         #[arg(long)]
         expected_end: Option<String>,
+        /// Measures taken, in Norwegian (goes into e-mails and on the status page; no personal data).
         #[arg(long)]
         measures: Option<String>,
+        /// produksjon or test (each has its own status page).
         #[arg(long, default_value = "produksjon")]
         environment: String,
     },
@@ -59,14 +66,19 @@ pub enum IncidentCmd {
     )]
     Update {
         id: String,
+        /// New measures taken (status page update at once).
         #[arg(long)]
         measures: Option<String>,
+        /// New expected restoration (after the notice: an Oppdatering e-mail).
         #[arg(long)]
         expected_end: Option<String>,
+        /// A status text for the status page.
         #[arg(long)]
         text: Option<String>,
+        /// New category A–D.
         #[arg(long)]
         category: Option<String>,
+        /// New impact: alle, hoy, medium or lav.
         #[arg(long)]
         impact: Option<String>,
     },
