@@ -197,3 +197,65 @@ pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError
             .map_err(|e| SendError::Transport(e.to_string())),
     }
 }
+
+/// The outbox key a Message-ID of ours was made from (inverse of `message_id`), or `None` for
+/// any other Message-ID. Accepts the id with or without angle brackets.
+pub fn key_of_message_id(cfg: &Config, id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _domain) = id.rsplit_once('@')?;
+    let rest = local.strip_prefix(&format!("mv.{}.", cfg.self_.id))?;
+    let mut bytes = Vec::new();
+    let mut it = rest.bytes().peekable();
+    while let Some(b) = it.next() {
+        match b {
+            b'.' => bytes.push(b'/'),
+            b'=' => {
+                let h: Vec<u8> = it.by_ref().take(2).collect();
+                let s = std::str::from_utf8(&h).ok()?;
+                bytes.push(u8::from_str_radix(s, 16).ok()?);
+            }
+            b => bytes.push(b),
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg() -> Config {
+        Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_reversible() {
+        let c = cfg();
+        let id = message_id(&c, "INC-1/followup/malvik");
+        assert_eq!(id, "<mv.hemit.INC-1.followup.malvik@helse-midt.example>");
+        assert_eq!(
+            key_of_message_id(&c, &id).as_deref(),
+            Some("INC-1/followup/malvik")
+        );
+        assert_eq!(key_of_message_id(&c, "<CAF=abc@mail.gmail.com>"), None);
+        assert_eq!(
+            key_of_message_id(&c, "mv.other.INC-1.followup.malvik@x.example"),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn message_id_round_trip(parts in proptest::collection::vec("[a-zA-Z0-9æøå._ -]{1,12}", 1..4)) {
+            let c = cfg();
+            let key = parts.join("/");
+            let id = message_id(&c, &key);
+            prop_assert!(id.is_ascii() && !id.contains(' '), "{}", id);
+            prop_assert_eq!(key_of_message_id(&c, &id), Some(key));
+        }
+    }
+}
