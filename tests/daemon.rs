@@ -1220,3 +1220,192 @@ fn kvittering_story_end_to_end_with_silence() {
         am_get(&format!("/api/v2/silence/{sid}"))["status"]["state"] == "expired"
     });
 }
+
+/// Debian's Dovecot in the foreground (`-F`) on a free port, one user, maildir under `dir`.
+#[cfg(feature = "test-clock")]
+fn dovecot(dir: &Path, port: u16) -> Proc {
+    let conf = dir.join("dovecot.conf");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    // Mail is stored as Debian's `dovecot` user (Dovecot refuses root for it).
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    assert!(Command::new("chown")
+        .args(["-R", "dovecot:dovecot"])
+        .arg(dir.join("mail"))
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(
+        dir.join("users"),
+        "meldingsansvarlig:{PLAIN}hemmelig-passord\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%u\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\nfirst_valid_uid = 1\npassdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/users\n}}\nuserdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={d}/mail/%u\n}}\nservice imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nnamespace inbox {{\n  inbox = yes\n  mailbox Sent {{\n    special_use = \\Sent\n    auto = create\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/sbin/dovecot")
+        .args(["-F", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dovecot-imapd (Debian) must be installed: scripts/test.sh installs it");
+    wait_port(port);
+    Proc(child)
+}
+
+#[cfg(feature = "test-clock")]
+fn imap_append(port: u16, folder: &str, raw: &str) {
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import imaplib,sys; m=imaplib.IMAP4('127.0.0.1',{port}); m.login('meldingsansvarlig','hemmelig-passord'); r=m.append('{folder}', None, None, sys.stdin.buffer.read()); assert r[0]=='OK', r")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.replace('\n', "\r\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "IMAP APPEND to {folder}");
+}
+
+#[cfg(feature = "test-clock")]
+#[test]
+fn mailbox_replies_and_inquiries_through_dovecot_across_a_restart() {
+    use meldingsvakt::calendar::Calendar;
+    let env = Env::new("imap");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let imap_port = free_port();
+    let dvdir = env.dir.join("dovecot");
+    let mut dv = dovecot(&dvdir, imap_port);
+    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
+    let clock = env.dir.join("clock-offset");
+    std::fs::write(&clock, "0").unwrap();
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    cfg.push_str(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"300ms\"\n"));
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["run", "--config"])
+        .arg(&cfg_path)
+        .current_dir(&env.dir)
+        .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _d = Proc(child);
+    wait_port(env.http);
+    let op = env.token("operator-token");
+    let log = || std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !f() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}\n{}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    };
+    let parse = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let cal = Calendar::default();
+    let set_clock = |at: chrono::DateTime<chrono::Utc>| {
+        std::fs::write(
+            &clock,
+            ((at - chrono::Utc::now()).num_seconds() + 2).to_string(),
+        )
+        .unwrap()
+    };
+    let incident = || -> serde_json::Value {
+        serde_json::from_str(&get(env.http, "/api/v1/incidents/INC-M", &op)).unwrap()
+    };
+
+    // The inquiry to Malvik goes out.
+    let (code, _) = env.post(
+        "/api/v1/incidents",
+        &op,
+        r#"{"id":"INC-M","kind":"kvittering","at_org":"malvik","services":["PLO"],"category":"C"}"#,
+    );
+    assert_eq!(code, 201);
+    set_clock(cal.add_business(
+        parse(&incident()["detected_at"]),
+        chrono::Duration::hours(2),
+    ));
+    wait_for("the inquiry", &|| {
+        read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"] == "Manglende kvittering")
+    });
+    let ours = read_mails(&env.maildir())
+        .into_iter()
+        .find(|m| m.headers["subject"] == "Manglende kvittering")
+        .unwrap()
+        .headers["message-id"]
+        .clone();
+
+    // An auto-reply to it is not a reply.
+    imap_append(imap_port, "INBOX", &format!("From: meldingsansvarlig@malvik.kommune.example\nTo: meldingsansvarlig@helse-midt.example\nSubject: Fravær: Manglende kvittering\nAuto-Submitted: auto-replied\nIn-Reply-To: {ours}\nMessage-ID: <auto1@malvik.kommune.example>\n\nJeg er borte.\n"));
+    wait_for("the auto-reply to be looked at", &|| {
+        log().contains("decision=AutoReply")
+    });
+    assert!(
+        incident()["reply_at"].is_null(),
+        "an auto-reply counted as a reply"
+    );
+    // The real reply is.
+    imap_append(imap_port, "INBOX", &format!("From: meldingsansvarlig@malvik.kommune.example\nTo: meldingsansvarlig@helse-midt.example\nCc: ekomp-trondelag@ks.example\nSubject: SV: Manglende kvittering\nIn-Reply-To: {ours}\nMessage-ID: <reply1@malvik.kommune.example>\n\nVi har startet feilsøking.\n"));
+    wait_for("the reply", &|| !incident()["reply_at"].is_null());
+
+    // Two inbound inquiries; Dovecot restarts; our answer to one appears in Sent.
+    imap_append(imap_port, "INBOX", "From: meldingsansvarlig@melhus.kommune.example\nSubject: Feil ved sending av epikrise\nMessage-ID: <q1@melhus.kommune.example>\n\nHei, får dere epikrisene våre?\n");
+    imap_append(imap_port, "INBOX", "From: meldingsansvarlig@skaun.kommune.example\nSubject: Manglende kvitteringer fra sykehuset\nMessage-ID: <q2@skaun.kommune.example>\n\nHei!\n");
+    wait_for("both inquiries", &|| {
+        log().matches("decision=Inquiry").count() == 2
+    });
+    drop(dv);
+    std::thread::sleep(Duration::from_millis(500));
+    dv = dovecot(&dvdir, imap_port);
+    imap_append(imap_port, "Sent", "From: meldingsansvarlig@helse-midt.example\nTo: meldingsansvarlig@melhus.kommune.example\nSubject: SV: Feil ved sending av epikrise\nIn-Reply-To: <q1@melhus.kommune.example>\nMessage-ID: <a1@helse-midt.example>\n\nVi ser på det.\n");
+    wait_for("the answer", &|| log().contains("decision=Answer"));
+
+    // Next working day 08:00: only the unanswered inquiry (Skaun) earns a reminder.
+    let now = chrono::Utc::now()
+        + chrono::Duration::seconds(
+            std::fs::read_to_string(&clock)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap(),
+        );
+    let day = cal.first_working_day_after(cal.local_date(now));
+    set_clock(cal.business_window(day).unwrap().0);
+    wait_for("the reminder", &|| {
+        read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"].contains("henvendelse fra Skaun kommune"))
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"].contains("Melhus")),
+        "answered inquiry reminded"
+    );
+    // Each of the five messages handled exactly once, across the Dovecot restart.
+    let handled = log().matches("mailbox message handled").count()
+        + log().matches("mailbox message needs nothing").count();
+    assert_eq!(handled, 5, "{}", log());
+    drop(dv);
+}

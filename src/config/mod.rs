@@ -149,6 +149,21 @@ pub struct DaemonSettings {
     pub statuspage: Option<StatuspageSettings>,
     /// Alertmanager base URL and silence duration, when silences are enabled.
     pub alertmanager: Option<(String, Duration)>,
+    pub imap: Option<ImapSettings>,
+}
+
+/// The watched mailbox (`[imap]`).
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub username: String,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub inbox: String,
+    pub sent: String,
+    pub poll: Duration,
 }
 
 /// Atlassian Statuspage (`[statuspage]`).
@@ -286,6 +301,7 @@ impl Config {
             maintenance,
             statuspage,
             alertmanager,
+            imap,
             ..
         } = raw;
         let main_orgs: Vec<(usize, usize, RawOrg)> = organization
@@ -310,7 +326,15 @@ impl Config {
             calendar,
             alerts,
             templates,
-            (smtp, http, storage, maintenance, statuspage, alertmanager),
+            (
+                smtp,
+                http,
+                storage,
+                maintenance,
+                statuspage,
+                alertmanager,
+                imap,
+            ),
         );
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
@@ -514,6 +538,7 @@ impl Validator<'_> {
             delivery_warn_after: warn_after,
             statuspage: None,
             alertmanager: None,
+            imap: None,
         }
     }
 
@@ -579,13 +604,14 @@ impl Validator<'_> {
         calendar: RawCalendar,
         alerts: RawAlerts,
         templates: RawTemplates,
-        (smtp, http, storage, maintenance, statuspage, alertmanager): (
+        (smtp, http, storage, maintenance, statuspage, alertmanager, imap): (
             RawSmtp,
             RawHttp,
             RawStorage,
             RawMaintenanceFiles,
             RawStatuspage,
             RawAlertmanager,
+            RawImap,
         ),
     ) -> Option<Config> {
         // [self]
@@ -963,6 +989,51 @@ impl Validator<'_> {
             .horizon
             .map(|d| d.0)
             .unwrap_or(Duration::days(14));
+        if let Some(host) = imap.host {
+            let security = imap.security.unwrap_or_else(|| "tls".into());
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            match security.as_str() {
+                "tls" => {}
+                "none" if loopback => {}
+                "none" => self.err(
+                    0,
+                    tpath!["imap", "security"],
+                    format!("security = \"none\" is allowed only to a loopback host, not {host:?}"),
+                ),
+                other => self.err(
+                    0,
+                    tpath!["imap", "security"],
+                    format!("unknown security {other:?}: expected \"tls\" or \"none\""),
+                ),
+            }
+            let username = imap.username.unwrap_or_default();
+            if username.is_empty() {
+                self.err(
+                    0,
+                    tpath!["imap"],
+                    "missing required key `username` in [imap]",
+                );
+            }
+            if imap.password_file.is_none() && imap.password_env.is_none() {
+                self.err(0, tpath!["imap"], "[imap] needs `password_file` (e.g. a systemd credential) or `password_env`; passwords never live in this file");
+            }
+            daemon.imap = Some(ImapSettings {
+                port: imap
+                    .port
+                    .unwrap_or(if security == "tls" { 993 } else { 143 }),
+                tls: security == "tls",
+                host,
+                username,
+                password_file: imap.password_file.map(|p| base.join(p)),
+                password_env: imap.password_env,
+                inbox: imap.inbox.unwrap_or_else(|| "INBOX".into()),
+                sent: imap.sent.unwrap_or_else(|| "Sent".into()),
+                poll: imap.poll.map(|d| d.0).unwrap_or(Duration::seconds(30)),
+            });
+        }
         if let Some(url) = alertmanager.url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 self.err(

@@ -56,8 +56,8 @@ pub struct RawConfig {
     pub statuspage: RawStatuspage,
     #[serde(default)]
     pub alertmanager: RawAlertmanager,
-    #[allow(dead_code)] // read by the daemon's components as they land
-    pub imap: Option<toml::Table>,
+    #[serde(default)]
+    pub imap: RawImap,
 }
 
 /// An included file holds organizations only.
@@ -225,4 +225,19 @@ pub struct RawAlertmanager {
     pub url: Option<String>,
     /// How long each silence lasts; it is extended while the incident stays escalated.
     pub silence_duration: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawImap {
+    /// Our meldingsansvarlig mailbox, watched for replies and inbound inquiries.
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// "tls" (default, implicit TLS) or "none" (loopback hosts only).
+    pub security: Option<String>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    pub inbox: Option<String>,
+    pub sent: Option<String>,
+    pub poll: Option<Dur>,
 }

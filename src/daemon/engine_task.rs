@@ -34,6 +34,8 @@ fn engine_error(e: &EngineError) -> ApiError {
 }
 
 pub enum Query {
+    /// Inquiries sent and still waiting for their reply (for the mailbox classifier).
+    OpenFollowups,
     Incidents,
     Incident(String),
     Maintenances,
@@ -239,6 +241,15 @@ impl Task {
     fn query(&self, q: Query) -> Option<Value> {
         let cfg = self.shared.cfg();
         match q {
+            Query::OpenFollowups => {
+                let v: Vec<Value> = self
+                    .engine
+                    .open_incidents()
+                    .filter(|i| i.followup_at.is_some() && i.reply_at.is_none())
+                    .map(|i| json!({"incident": i.id, "org": i.at_org, "kind": i.kind.as_str()}))
+                    .collect();
+                Some(json!(v))
+            }
             Query::Incidents => {
                 let mut v: Vec<_> = self.engine.open_incidents().map(|i| i.view(&cfg)).collect();
                 v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));

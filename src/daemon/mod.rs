@@ -15,6 +15,7 @@
 pub mod dispatch;
 pub mod engine_task;
 pub mod http;
+pub mod mailbox;
 
 use crate::config::Config;
 use crate::engine::model::{Event, Time};
@@ -310,6 +311,11 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
     let dispatch_handle = tokio::spawn(dispatch::run(Arc::clone(&shared), stop_rx.clone()));
+    let mailbox_handle = tokio::spawn(mailbox::run(
+        Arc::clone(&shared),
+        tx.clone(),
+        stop_rx.clone(),
+    ));
     let app = http::router(Arc::clone(&shared), tx.clone());
     let mut http_stop = stop_rx.clone();
     let server = tokio::spawn(async move {
@@ -350,6 +356,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = server.await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), mailbox_handle).await;
     drop(tx);
     let _ = engine_handle.await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatch_handle).await;

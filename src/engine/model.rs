@@ -472,6 +472,8 @@ pub enum OpsReason {
     /// A message reached its recipients only after failing for `smtp.warn_after` (the
     /// dispatcher, not the rules, raises this one).
     DeliveryDelayed,
+    /// A notice of ours bounced (seen in our mailbox by the IMAP watcher).
+    Bounce,
 }
 
 impl OpsReason {
@@ -485,6 +487,7 @@ impl OpsReason {
             OpsReason::InquiryDue => "inquiry_due",
             OpsReason::InquiryOverdue => "inquiry_overdue",
             OpsReason::DeliveryDelayed => "delivery_delayed",
+            OpsReason::Bounce => "bounce",
         }
     }
 }

@@ -80,6 +80,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "ops/delivery_delayed",
         include_str!("../../templates/ops/delivery_delayed.hbs"),
     ),
+    ("ops/bounce", include_str!("../../templates/ops/bounce.hbs")),
     (
         "statuspage/incident",
         include_str!("../../templates/statuspage/incident.hbs"),

@@ -130,16 +130,17 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
                 due: t("2026-11-23T15:00:00+01:00"),
             }),
         ),
-        OpsReason::DeliveryDelayed => (OpsKind::Warning, None, None, None),
+        OpsReason::DeliveryDelayed | OpsReason::Bounce => (OpsKind::Warning, None, None, None),
         _ => (OpsKind::Warning, None, Some(maintenance(cfg, false)), None),
     };
-    let delivery = (reason == OpsReason::DeliveryDelayed).then(|| DeliveryView {
-        key: "INC-1/unplanned/malvik".into(),
-        to: vec!["meldingsansvarlig@malvik.kommune.example".into()],
-        failing_since: t("2026-11-20T16:20:00+01:00"),
-        delivered_at: t("2026-11-20T16:41:00+01:00"),
-        last_error: Some("Connection refused (os error 111)".into()),
-    });
+    let delivery =
+        matches!(reason, OpsReason::DeliveryDelayed | OpsReason::Bounce).then(|| DeliveryView {
+            key: "INC-1/unplanned/malvik".into(),
+            to: vec!["meldingsansvarlig@malvik.kommune.example".into()],
+            failing_since: t("2026-11-20T16:20:00+01:00"),
+            delivered_at: t("2026-11-20T16:41:00+01:00"),
+            last_error: Some("Connection refused (os error 111)".into()),
+        });
     Ops {
         message,
         reason,
@@ -151,7 +152,7 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
     }
 }
 
-const OPS_REASONS: [OpsReason; 8] = [
+const OPS_REASONS: [OpsReason; 9] = [
     OpsReason::Unacknowledged,
     OpsReason::LateNotice,
     OpsReason::OutsideWindow,
@@ -160,6 +161,7 @@ const OPS_REASONS: [OpsReason; 8] = [
     OpsReason::InquiryDue,
     OpsReason::InquiryOverdue,
     OpsReason::DeliveryDelayed,
+    OpsReason::Bounce,
 ];
 
 fn action(body: ActionBody) -> Action {

@@ -38,6 +38,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE statuspage_map (our_id TEXT NOT NULL, env TEXT NOT NULL, sp_id TEXT NOT NULL, PRIMARY KEY (our_id, env));",
     // 4: Alertmanager silences per incident (empty id: a create in flight).
     "CREATE TABLE silences (incident TEXT PRIMARY KEY, id TEXT NOT NULL, matchers TEXT NOT NULL, ends_at TEXT NOT NULL, expired INTEGER NOT NULL DEFAULT 0);",
+    // 5: the watched mailbox: last handled UID per folder and UIDVALIDITY.
+    "CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -394,6 +396,29 @@ impl Store {
         );
         if let Err(e) = r {
             tracing::error!(error = %e, "cannot record the silence");
+        }
+    }
+
+    /// (UIDVALIDITY, last handled UID) of a folder.
+    pub fn imap_get(&self, folder: &str) -> Option<(u32, u32)> {
+        self.conn
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM imap_state WHERE folder = ?1",
+                [folder],
+                |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32)),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    pub fn imap_put(&self, folder: &str, uidvalidity: u32, last_uid: u32) {
+        let r = self.conn.execute(
+            "INSERT OR REPLACE INTO imap_state (folder, uidvalidity, last_uid) VALUES (?1, ?2, ?3)",
+            params![folder, uidvalidity as i64, last_uid as i64],
+        );
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record the mailbox position; messages may be looked at again (harmless: events are idempotent)");
         }
     }
 

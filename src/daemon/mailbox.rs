@@ -1,0 +1,296 @@
+//! The IMAP watcher (issue #5): our meldingsansvarlig mailbox, read-only. Each message is
+//! classified (`sources::mailbox`) and becomes an engine event: a reply to an inquiry, a new
+//! inbound inquiry, our answer to one. Bounces raise an ops warning naming the addresses.
+//!
+//! - Folders are opened with EXAMINE and fetched with BODY.PEEK[]: the watcher never sets a
+//!   flag or moves a message.
+//! - The last handled UID per folder (and its UIDVALIDITY) is stored after the event it led to
+//!   is committed; a changed UIDVALIDITY starts the folder over, which is harmless because the
+//!   events are idempotent (same inquiry id, reply recorded once).
+//! - Polls every `[imap] poll` (IDLE is not used yet); reconnects with backoff (1 s → 60 s)
+//!   after any error, so a server restart is ridden out.
+
+use super::engine_task::{ApiError, Cmd, Query};
+use super::Shared;
+use crate::config::ImapSettings;
+use crate::engine::model::{About, Action, ActionBody, DeliveryView, Ops, OpsKind, OpsReason};
+use crate::sources::mailbox::{classify, Classified, Folder, OpenFollowup};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+const NET_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, ApiError> {
+    let (reply, rx) = oneshot::channel();
+    tx.send(Cmd::Events {
+        events: vec![(ty.to_string(), v)],
+        reply,
+    })
+    .await
+    .map_err(|_| ApiError::new(503, "stopping"))?;
+    rx.await.map_err(|_| ApiError::new(503, "stopping"))?
+}
+
+async fn open_followups(tx: &mpsc::Sender<Cmd>) -> Vec<OpenFollowup> {
+    let (reply, rx) = oneshot::channel();
+    if tx
+        .send(Cmd::Query(Query::OpenFollowups, reply))
+        .await
+        .is_err()
+    {
+        return vec![];
+    }
+    let Ok(Some(Value::Array(list))) = rx.await else {
+        return vec![];
+    };
+    list.iter()
+        .filter_map(|v| {
+            let kind = v["kind"].as_str()?;
+            Some(OpenFollowup {
+                incident: v["incident"].as_str()?.to_string(),
+                org: v["org"].as_str()?.to_string(),
+                subject: match kind {
+                    "kvittering" => "Manglende kvittering",
+                    "info" => "Viktig informasjon vedrørende meldingsutveksling",
+                    _ => "Feil i meldingsutveksling",
+                }
+                .to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Act on one classified message. `Err` means "try again later" (the UID is not advanced).
+async fn handle(
+    shared: &Shared,
+    tx: &mpsc::Sender<Cmd>,
+    folder: &str,
+    uid: u32,
+    c: Classified,
+) -> Result<(), String> {
+    let r = match &c {
+        Classified::Reply { incident, org } => {
+            match send(tx, "reply", json!({"id": incident, "org": org})).await {
+                Err(e) if e.status == 422 => send(tx, "reply", json!({"id": incident})).await,
+                r => r,
+            }
+        }
+        Classified::Inquiry { id, org, subject } => {
+            send(
+                tx,
+                "inquiry.received",
+                json!({"id": id, "org": org, "subject": subject}),
+            )
+            .await
+        }
+        Classified::Answer { inquiry } => {
+            send(tx, "inquiry.answered", json!({"id": inquiry})).await
+        }
+        Classified::Bounce { addresses } => {
+            let cfg = shared.cfg();
+            let now = crate::clock::now();
+            let a = Action {
+                at: now,
+                key: format!("mailbox/{folder}/{uid}/bounce"),
+                about: About::Inquiry(format!("mailbox-{uid}")),
+                body: ActionBody::Ops(Box::new(Ops {
+                    message: OpsKind::Warning,
+                    reason: OpsReason::Bounce,
+                    to: cfg.self_.ops.clone(),
+                    incident: None,
+                    maintenance: None,
+                    inquiry: None,
+                    delivery: Some(DeliveryView {
+                        key: format!("{folder}/{uid}"),
+                        to: addresses.clone(),
+                        failing_since: now,
+                        delivered_at: now,
+                        last_error: None,
+                    }),
+                })),
+            };
+            let done = shared.store().commit(&[], &[a]);
+            done.map(|_| {
+                shared.wake_dispatcher.notify_one();
+                0
+            })
+            .map_err(|e| ApiError::new(503, e.to_string()))
+        }
+        Classified::AutoReply | Classified::NotOurs | Classified::Unparseable => Ok(0),
+    };
+    match r {
+        Ok(_) => {
+            tracing::info!(folder, uid, decision = ?c, "mailbox message handled");
+            Ok(())
+        }
+        // Unknown incident/inquiry, already answered, duplicate: nothing to do.
+        Err(e) if (400..500).contains(&e.status) => {
+            tracing::info!(folder, uid, decision = ?c, reason = %e.message, "mailbox message needs nothing");
+            Ok(())
+        }
+        Err(e) => Err(e.message),
+    }
+}
+
+fn password(s: &ImapSettings) -> Result<String, String> {
+    match (&s.password_file, &s.password_env) {
+        (Some(f), _) => std::fs::read_to_string(f)
+            .map(|p| p.trim().to_string())
+            .map_err(|e| format!("IMAP password file {}: {e}", f.display())),
+        (None, Some(v)) => std::env::var(v).map_err(|_| format!("IMAP password: {v} is not set")),
+        _ => Err("no IMAP password configured".into()),
+    }
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(NET_TIMEOUT, f).await {
+        Ok(r) => r.map_err(|e| format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: timed out")),
+    }
+}
+
+async fn session<T>(
+    stream: T,
+    shared: &Arc<Shared>,
+    tx: &mpsc::Sender<Cmd>,
+    s: &ImapSettings,
+    stop: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> Result<(), String>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut client = async_imap::Client::new(stream);
+    let _greeting = tokio::time::timeout(NET_TIMEOUT, client.read_response())
+        .await
+        .map_err(|_| "greeting timed out".to_string())?;
+    let pw = password(s)?;
+    let mut session = match tokio::time::timeout(NET_TIMEOUT, client.login(&s.username, &pw)).await
+    {
+        Ok(Ok(sess)) => sess,
+        Ok(Err((e, _))) => return Err(format!("login: {e}")),
+        Err(_) => return Err("login timed out".into()),
+    };
+    *backoff = Duration::from_secs(1);
+    tracing::info!(host = %s.host, "mailbox connected");
+    loop {
+        for (folder, kind) in [
+            (s.inbox.as_str(), Folder::Inbox),
+            (s.sent.as_str(), Folder::Sent),
+        ] {
+            let mb = match timed("EXAMINE", session.examine(folder)).await {
+                Ok(mb) => mb,
+                Err(e) if kind == Folder::Sent => {
+                    tracing::debug!(folder, error = %e, "no sent folder to watch");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let validity = mb.uid_validity.unwrap_or(0);
+            let stored = shared.store().imap_get(folder);
+            let last = match stored {
+                Some((v, last)) if v == validity => last,
+                _ => 0,
+            };
+            if mb.exists == 0 {
+                shared.store().imap_put(folder, validity, last);
+                continue;
+            }
+            let mut messages: Vec<(u32, Vec<u8>)> = Vec::new();
+            {
+                let mut fetched = timed(
+                    "UID FETCH",
+                    session.uid_fetch(format!("{}:*", last + 1), "(UID BODY.PEEK[])"),
+                )
+                .await?;
+                while let Some(item) = tokio::time::timeout(NET_TIMEOUT, fetched.next())
+                    .await
+                    .map_err(|_| "fetch timed out".to_string())?
+                {
+                    let f = item.map_err(|e| format!("fetch: {e}"))?;
+                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                        if uid > last {
+                            messages.push((uid, body.to_vec()));
+                        }
+                    }
+                }
+            }
+            messages.sort_by_key(|(u, _)| *u);
+            let open = open_followups(tx).await;
+            let cfg = shared.cfg();
+            let mut pos = last;
+            for (uid, body) in messages {
+                let c = classify(&cfg, &body, kind, &open);
+                handle(shared, tx, folder, uid, c).await?;
+                pos = uid;
+                shared.store().imap_put(folder, validity, pos);
+            }
+            shared.store().imap_put(folder, validity, pos);
+        }
+        let poll = s
+            .poll
+            .to_std()
+            .unwrap_or(Duration::from_secs(30))
+            .max(Duration::from_millis(200));
+        tokio::select! {
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.changed() => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Receiver<bool>) {
+    let Some(s) = shared.cfg().daemon.imap.clone() else {
+        return;
+    };
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let r = async {
+            let tcp = timed(
+                "connect",
+                tokio::net::TcpStream::connect((s.host.as_str(), s.port)),
+            )
+            .await?;
+            if s.tls {
+                let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    let _ = roots.add(cert);
+                }
+                let config = tokio_rustls::rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from(s.host.clone())
+                    .map_err(|e| format!("server name {}: {e}", s.host))?;
+                let tls = timed("TLS", connector.connect(name, tcp)).await?;
+                session(tls, &shared, &tx, &s, &mut stop, &mut backoff).await
+            } else {
+                session(tcp, &shared, &tx, &s, &mut stop, &mut backoff).await
+            }
+        }
+        .await;
+        match r {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "mailbox unavailable");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+            }
+        }
+    }
+}
