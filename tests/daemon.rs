@@ -1080,13 +1080,15 @@ fn kvittering_story_end_to_end_with_silence() {
     let env = Env::new("story");
     let _smtp = smtp_server(env.smtp, &env.maildir());
     let am_port = free_port();
+    // The mailbox is watched, and no reply arrives in it.
+    let imap_port = free_port();
+    let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
+    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
     let clock = env.dir.join("clock-offset");
     std::fs::write(&clock, "0").unwrap();
     let cfg_path = env.dir.join("meldingsvakt.toml");
     let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-    cfg.push_str(&format!(
-        "\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n"
-    ));
+    cfg.push_str(&format!("\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"300ms\"\n"));
     std::fs::write(&cfg_path, cfg).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
         .args(["run", "--config"])
@@ -1219,6 +1221,11 @@ fn kvittering_story_end_to_end_with_silence() {
     wait_for("the silence to expire", &|| {
         am_get(&format!("/api/v2/silence/{sid}"))["status"]["state"] == "expired"
     });
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
+    assert!(
+        log.contains("mailbox connected"),
+        "the mailbox was watched: {log}"
+    );
 }
 
 /// Debian's Dovecot in the foreground (`-F`) on a free port, one user, maildir under `dir`.
@@ -1367,6 +1374,18 @@ fn mailbox_replies_and_inquiries_through_dovecot_across_a_restart() {
     // The real reply is.
     imap_append(imap_port, "INBOX", &format!("From: meldingsansvarlig@malvik.kommune.example\nTo: meldingsansvarlig@helse-midt.example\nCc: ekomp-trondelag@ks.example\nSubject: SV: Manglende kvittering\nIn-Reply-To: {ours}\nMessage-ID: <reply1@malvik.kommune.example>\n\nVi har startet feilsøking.\n"));
     wait_for("the reply", &|| !incident()["reply_at"].is_null());
+    // Replied in time: the reply deadline passes without an escalation.
+    set_clock(
+        cal.end_of_first_working_day_after(parse(&incident()["followup_at"]))
+            + chrono::Duration::minutes(1),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"].starts_with("Eskalering")),
+        "escalated despite the reply"
+    );
 
     // Two inbound inquiries; Dovecot restarts; our answer to one appears in Sent.
     imap_append(imap_port, "INBOX", "From: meldingsansvarlig@melhus.kommune.example\nSubject: Feil ved sending av epikrise\nMessage-ID: <q1@melhus.kommune.example>\n\nHei, får dere epikrisene våre?\n");
@@ -1408,4 +1427,42 @@ fn mailbox_replies_and_inquiries_through_dovecot_across_a_restart() {
         + log().matches("mailbox message needs nothing").count();
     assert_eq!(handled, 5, "{}", log());
     drop(dv);
+}
+
+/// With IDLE, new mail is handled at once: the poll interval is 60 s, the inquiry must be seen
+/// within 5 s (only IDLE can explain that).
+#[cfg(feature = "test-clock")]
+#[test]
+fn imap_idle_handles_new_mail_at_once() {
+    let env = Env::new("idle");
+    let imap_port = free_port();
+    let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
+    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    cfg.push_str(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"60s\"\n"));
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let _d = env.daemon();
+    let log = || std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
+    let t = Instant::now();
+    while !log().contains("mailbox connected") {
+        assert!(t.elapsed() < Duration::from_secs(10), "{}", log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        log().contains("idle=true"),
+        "Dovecot offers IDLE: {}",
+        log()
+    );
+    std::thread::sleep(Duration::from_millis(500)); // let the first IDLE begin
+    imap_append(imap_port, "INBOX", "From: meldingsansvarlig@frosta.kommune.example\nSubject: Spørsmål om PLO\nMessage-ID: <idle1@frosta.kommune.example>\n\nHei\n");
+    let t = Instant::now();
+    while !log().contains("decision=Inquiry") {
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "not handled within 5 s with a 60 s poll: IDLE is not working\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

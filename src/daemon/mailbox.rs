@@ -7,8 +7,9 @@
 //! - The last handled UID per folder (and its UIDVALIDITY) is stored after the event it led to
 //!   is committed; a changed UIDVALIDITY starts the folder over, which is harmless because the
 //!   events are idempotent (same inquiry id, reply recorded once).
-//! - Polls every `[imap] poll` (IDLE is not used yet); reconnects with backoff (1 s → 60 s)
-//!   after any error, so a server restart is ridden out.
+//! - Waits with IDLE on the inbox where the server offers it (new mail is handled at once),
+//!   else polls; `[imap] poll` bounds every wait. Reconnects with backoff (1 s → 60 s) after
+//!   any error, so a server restart is ridden out.
 
 use super::engine_task::{ApiError, Cmd, Query};
 use super::Shared;
@@ -178,7 +179,11 @@ where
         Err(_) => return Err("login timed out".into()),
     };
     *backoff = Duration::from_secs(1);
-    tracing::info!(host = %s.host, "mailbox connected");
+    let idle = timed("CAPABILITY", session.capabilities())
+        .await
+        .map(|c| c.has_str("IDLE"))
+        .unwrap_or(false);
+    tracing::info!(host = %s.host, idle, "mailbox connected");
     loop {
         for (folder, kind) in [
             (s.inbox.as_str(), Folder::Inbox),
@@ -238,11 +243,34 @@ where
             .to_std()
             .unwrap_or(Duration::from_secs(30))
             .max(Duration::from_millis(200));
-        tokio::select! {
-            _ = tokio::time::sleep(poll) => {}
-            _ = stop.changed() => {
+        if idle {
+            // Wait on the inbox with IDLE: new mail wakes us at once; `poll` bounds the wait
+            // (the Sent folder is looked at then).
+            timed("EXAMINE", session.examine(&s.inbox)).await?;
+            let mut handle = session.idle();
+            timed("IDLE", handle.init()).await?;
+            let stopped = {
+                let (wait, _interrupt) = handle.wait_with_timeout(poll);
+                tokio::select! {
+                    r = wait => {
+                        r.map_err(|e| format!("IDLE: {e}"))?;
+                        false
+                    }
+                    _ = stop.changed() => true,
+                }
+            };
+            session = timed("DONE", handle.done()).await?;
+            if stopped {
                 let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
                 return Ok(());
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                    return Ok(());
+                }
             }
         }
     }
