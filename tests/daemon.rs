@@ -1083,24 +1083,10 @@ fn kvittering_story_end_to_end_with_silence() {
     // The mailbox is watched, and no reply arrives in it.
     let imap_port = free_port();
     let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
-    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
-    let clock = env.dir.join("clock-offset");
-    std::fs::write(&clock, "0").unwrap();
-    let cfg_path = env.dir.join("meldingsvakt.toml");
-    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-    cfg.push_str(&format!("\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"300ms\"\n"));
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
-        .args(["run", "--config"])
-        .arg(&cfg_path)
-        .current_dir(&env.dir)
-        .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _d = Proc(child);
-    wait_port(env.http);
+    env.with_imap(imap_port, "300ms");
+    let (_d, clock) = env.daemon_with_clock(&format!(
+        "\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n"
+    ));
     let _am = alertmanager(&env, am_port);
     let am_get = |path: &str| -> serde_json::Value {
         let out = Command::new("curl")
@@ -1228,6 +1214,40 @@ fn kvittering_story_end_to_end_with_silence() {
     );
 }
 
+#[cfg(feature = "test-clock")]
+impl Env {
+    /// Watch the test Dovecot's mailbox: password file and `[imap]` section.
+    fn with_imap(&self, port: u16, poll: &str) {
+        std::fs::write(self.dir.join("imap-password"), "hemmelig-passord").unwrap();
+        self.append_config(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"{poll}\"\n"));
+    }
+
+    fn append_config(&self, extra: &str) {
+        let cfg_path = self.dir.join("meldingsvakt.toml");
+        let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+        cfg.push_str(extra);
+        std::fs::write(&cfg_path, cfg).unwrap();
+    }
+
+    /// The daemon with its clock offset read from the returned file (a `test-clock` build).
+    fn daemon_with_clock(&self, extra_config: &str) -> (Proc, PathBuf) {
+        self.append_config(extra_config);
+        let clock = self.dir.join("clock-offset");
+        std::fs::write(&clock, "0").unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["run", "--config"])
+            .arg(self.dir.join("meldingsvakt.toml"))
+            .current_dir(&self.dir)
+            .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_port(self.http);
+        (Proc(child), clock)
+    }
+}
+
 /// Debian's Dovecot in the foreground (`-F`) on a free port, one user, maildir under `dir`.
 #[cfg(feature = "test-clock")]
 fn dovecot(dir: &Path, port: u16) -> Proc {
@@ -1291,24 +1311,8 @@ fn mailbox_replies_and_inquiries_through_dovecot_across_a_restart() {
     let imap_port = free_port();
     let dvdir = env.dir.join("dovecot");
     let mut dv = dovecot(&dvdir, imap_port);
-    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
-    let clock = env.dir.join("clock-offset");
-    std::fs::write(&clock, "0").unwrap();
-    let cfg_path = env.dir.join("meldingsvakt.toml");
-    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-    cfg.push_str(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"300ms\"\n"));
-    std::fs::write(&cfg_path, cfg).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
-        .args(["run", "--config"])
-        .arg(&cfg_path)
-        .current_dir(&env.dir)
-        .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _d = Proc(child);
-    wait_port(env.http);
+    env.with_imap(imap_port, "300ms");
+    let (_d, clock) = env.daemon_with_clock("");
     let op = env.token("operator-token");
     let log = || std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
     let wait_for = |what: &str, f: &dyn Fn() -> bool| {
@@ -1437,11 +1441,7 @@ fn imap_idle_handles_new_mail_at_once() {
     let env = Env::new("idle");
     let imap_port = free_port();
     let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
-    std::fs::write(env.dir.join("imap-password"), "hemmelig-passord").unwrap();
-    let cfg_path = env.dir.join("meldingsvakt.toml");
-    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-    cfg.push_str(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {imap_port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"60s\"\n"));
-    std::fs::write(&cfg_path, cfg).unwrap();
+    env.with_imap(imap_port, "60s");
     let _d = env.daemon();
     let log = || std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
     let t = Instant::now();

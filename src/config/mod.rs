@@ -286,56 +286,19 @@ impl Config {
                 }
             }
         }
-        let RawConfig {
-            self_,
-            organization,
-            service,
-            ks_ekomp,
-            policy,
-            calendar,
-            alerts,
-            templates,
-            smtp,
-            http,
-            storage,
-            maintenance,
-            statuspage,
-            alertmanager,
-            imap,
-            ..
-        } = raw;
-        let main_orgs: Vec<(usize, usize, RawOrg)> = organization
+        let mut raw = raw;
+        let mut all_orgs: Vec<(usize, usize, RawOrg)> = std::mem::take(&mut raw.organization)
             .into_iter()
             .enumerate()
             .map(|(j, o)| (0, j, o))
             .collect();
-        let mut all_orgs = main_orgs;
         all_orgs.extend(orgs);
         let v = Validator {
             sources: &sources,
             errors: &mut errors,
             warnings: Vec::new(),
         };
-        let cfg = v.validate(
-            path,
-            self_,
-            all_orgs,
-            service,
-            ks_ekomp,
-            policy,
-            calendar,
-            alerts,
-            templates,
-            (
-                smtp,
-                http,
-                storage,
-                maintenance,
-                statuspage,
-                alertmanager,
-                imap,
-            ),
-        );
+        let cfg = v.validate(path, raw, all_orgs);
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
         } else {
@@ -592,28 +555,31 @@ impl Validator<'_> {
         d
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Validate everything; `orgs` are the organizations of the main file and the includes
+    /// with (source, index) for error places (`raw.organization` has been moved into them).
     fn validate(
         mut self,
         path: &Path,
-        self_: Option<RawSelf>,
+        raw: RawConfig,
         orgs: Vec<(usize, usize, RawOrg)>,
-        services: Vec<RawService>,
-        ks: Vec<RawKs>,
-        policy: RawPolicy,
-        calendar: RawCalendar,
-        alerts: RawAlerts,
-        templates: RawTemplates,
-        (smtp, http, storage, maintenance, statuspage, alertmanager, imap): (
-            RawSmtp,
-            RawHttp,
-            RawStorage,
-            RawMaintenanceFiles,
-            RawStatuspage,
-            RawAlertmanager,
-            RawImap,
-        ),
     ) -> Option<Config> {
+        let RawConfig {
+            self_,
+            service: services,
+            ks_ekomp: ks,
+            policy,
+            calendar,
+            alerts,
+            templates,
+            smtp,
+            http,
+            storage,
+            maintenance,
+            statuspage,
+            alertmanager,
+            imap,
+            ..
+        } = raw;
         // [self]
         let s = match self_ {
             Some(s) => s,
