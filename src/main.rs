@@ -117,24 +117,12 @@ fn check(path: &Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let renderer = match Renderer::new(&cfg) {
-        Ok(r) => r,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            return ExitCode::from(2);
-        }
-    };
-    // Render every template once with sample data: unknown variables surface here.
-    let mut bad = 0;
-    for (_, a) in samples::all(&cfg) {
-        if let Err(e) = renderer.action(&cfg, &a) {
+    // Compile every template and render it once with sample data: unknown variables surface
+    // here (the daemon runs the same check at start and on every reload).
+    if let Err(errors) = Renderer::checked(&cfg) {
+        for e in &errors {
             eprintln!("{e}");
-            bad += 1;
         }
-    }
-    if bad > 0 {
         return ExitCode::from(2);
     }
     for w in &cfg.warnings {

@@ -15,7 +15,7 @@ use raw::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgKind {
     Kommune,
@@ -34,7 +34,7 @@ pub struct SelfOrg {
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Organization {
     pub id: String,
     pub name: String,
@@ -45,6 +45,18 @@ pub struct Organization {
     pub area: Option<String>,
     pub hf: Option<String>,
     pub services: Vec<String>,
+    /// Set when the organization was removed from the configuration while open cases still
+    /// named it: it is kept, with its addresses, for those cases only (SPEC §6). From this
+    /// instant no new case may name it and no recipient list derived from services includes it.
+    #[serde(default)]
+    pub retired_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Organization {
+    /// Whether new cases at `now` may name this organization.
+    pub fn active_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.retired_at.is_none_or(|r| now < r)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +210,18 @@ pub struct Config {
 impl Config {
     pub fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
+    }
+
+    /// Keep organizations that are no longer configured but still named by open cases
+    /// (`retired_at` set). Ones the configuration has (again) are left to the configuration.
+    pub fn retain_orgs(&mut self, kept: &[Organization]) {
+        for o in kept {
+            if self.org_index.contains_key(&o.id) {
+                continue;
+            }
+            self.org_index.insert(o.id.clone(), self.orgs.len());
+            self.orgs.push(o.clone());
+        }
     }
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.service_index.get(id).map(|&i| &self.services[i])
@@ -743,6 +767,7 @@ impl Validator<'_> {
                 area: r.area,
                 hf: r.hf,
                 services: r.services,
+                retired_at: None,
             });
         }
         // Cross references need every organization first.

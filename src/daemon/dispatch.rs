@@ -1,12 +1,18 @@
 //! The outbox dispatcher: sends due actions, marks them done, retries failures with
-//! exponential backoff (5 s doubling, at most 5 min). A message failing for 10 minutes is
-//! logged as an error and counted in `/metrics` (`meldingsvakt_outbox_failing_10m`).
-//! Status-page and silence actions have no sink yet (issues #4 and #5): they are recorded as
-//! done with a log line, so the outbox does not grow.
+//! exponential backoff (5 s doubling, at most 5 min). A message failing for `smtp.warn_after`
+//! is logged as an error and counted in `/metrics` (`meldingsvakt_outbox_failing_10m`).
+//!
+//! Fail safe (SPEC §6): rows are **claimed** before they are sent — the claim counts the
+//! attempt and backs the row off in the same transaction — so a result that cannot be
+//! recorded never makes a message due again sooner than its backoff. While the store cannot
+//! be written, results are held in memory, nothing new is claimed or sent, `/healthz` answers
+//! 503, and the store is retried with backoff (1 s doubling to 30 s).
 
-use super::Shared;
+use super::{Shared, Writer};
 use crate::config::MailTransport;
-use crate::engine::model::{Action, ActionBody, DeliveryView, Ops, OpsKind, OpsReason};
+use crate::engine::model::{
+    Action, ActionBody, DeliveryView, LateItem, Ops, OpsKind, OpsReason, Time,
+};
 use crate::sinks::email::{self, SmtpSecurity, SmtpSettings, Transport};
 use crate::store::OutboxRow;
 use chrono::{Duration, Utc};
@@ -94,6 +100,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
                 failing_since: since,
                 delivered_at: now,
                 last_error: row.last_error.clone(),
+                also: vec![],
             }),
         })),
     })
@@ -196,9 +203,88 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
     }
 }
 
+/// Results of sends that the store has not recorded yet, and late-delivery warnings not yet
+/// queued. Kept in memory and written before anything new is claimed.
+#[derive(Default)]
+struct Unrecorded {
+    results: Vec<(String, Result<(), (String, Time)>)>,
+    late: Vec<Action>,
+}
+
+impl Unrecorded {
+    fn is_empty(&self) -> bool {
+        self.results.is_empty() && self.late.is_empty()
+    }
+
+    /// Write what is held; on failure keep it and report the store as failing.
+    fn flush(&mut self, shared: &Shared) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let written = {
+            let mut store = shared.store();
+            store
+                .commit(&[], &self.late)
+                .and_then(|_| store.mark_many(crate::clock::now(), &self.results))
+        };
+        match written {
+            Ok(()) => {
+                self.results.clear();
+                self.late.clear();
+                shared.store_ok(Writer::Dispatcher);
+                true
+            }
+            Err(e) => {
+                shared.store_failed(Writer::Dispatcher, &e);
+                false
+            }
+        }
+    }
+}
+
+/// One warning per case and outage, naming every message of it that went out late (a
+/// 65-organization fan-out that failed together gives one mail listing all 65).
+fn late_warnings(shared: &Shared, late: Vec<(OutboxRow, Time)>) -> Vec<Action> {
+    let mut out: Vec<Action> = Vec::new();
+    for (row, now) in late {
+        let Some(a) = delayed_warning(shared, &row, now) else {
+            continue;
+        };
+        match out.iter_mut().find(|x| x.key == a.key) {
+            Some(Action {
+                body: ActionBody::Ops(o),
+                ..
+            }) => {
+                if let (Some(d), ActionBody::Ops(new)) = (o.delivery.as_mut(), &a.body) {
+                    if let Some(n) = &new.delivery {
+                        d.also.push(LateItem {
+                            key: n.key.clone(),
+                            to: n.to.clone(),
+                        });
+                        d.delivered_at = d.delivered_at.max(n.delivered_at);
+                    }
+                }
+            }
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+async fn pause(stop: &watch::Receiver<bool>, d: std::time::Duration) {
+    let mut stop = stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}
+
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut transport_cache: Option<(String, Arc<Transport>)> = None;
     let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
+    let mut held = Unrecorded::default();
+    // Backoff for a store that cannot be written: 1 s doubling to 30 s.
+    let mut store_wait = std::time::Duration::from_secs(1);
     loop {
         // Keep escalation silences alive (about once a minute).
         if last_extend.elapsed() >= std::time::Duration::from_secs(60) {
@@ -210,16 +296,28 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             break;
         }
+        // Fail safe: while the store cannot be written, nothing new is claimed or sent.
+        if !held.flush(&shared) {
+            pause(&stop, store_wait).await;
+            store_wait = (store_wait * 2).min(std::time::Duration::from_secs(30));
+            continue;
+        }
         let now = crate::clock::now();
-        let due = shared.store().due(now, 100);
-        let rows = match due {
-            Ok(r) => r,
+        let claimed = shared.store().claim(now, 100, backoff);
+        let rows = match claimed {
+            Ok(r) => {
+                shared.store_ok(Writer::Dispatcher);
+                store_wait = std::time::Duration::from_secs(1);
+                r
+            }
             Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                shared.store_failed(Writer::Dispatcher, &e);
+                pause(&stop, store_wait).await;
+                store_wait = (store_wait * 2).min(std::time::Duration::from_secs(30));
                 continue;
             }
         };
+        shared.refresh_stats();
         if rows.is_empty() {
             let next = shared.store().next_due().ok().flatten();
             let wait = next
@@ -242,14 +340,10 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 Ok(t) => transport_cache = Some((sig, Arc::new(t))),
                 Err(e) => {
                     tracing::error!(error = %e, "mail transport unavailable");
-                    for row in &rows {
-                        let _ = shared.store().mark_failed(
-                            &row.key,
-                            now,
-                            &e,
-                            now + backoff(row.attempts),
-                        );
-                    }
+                    held.results.extend(
+                        rows.into_iter()
+                            .map(|r| (r.key, Err((e.clone(), now + backoff(r.attempts))))),
+                    );
                     continue;
                 }
             }
@@ -257,7 +351,8 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         let Some((_, t)) = transport_cache.as_ref() else {
             continue;
         };
-        let mut failing_10m = 0;
+        let warn_after = shared.cfg().daemon.delivery_warn_after;
+        let mut late = Vec::new();
         // Up to IN_FLIGHT messages at once (lettre's pool holds the connections; lettre does
         // not set TCP_NODELAY, so each SMTP exchange waits ~40 ms on delayed ACKs, and
         // concurrency is what makes a 65-organization fan-out fast). Order per recipient is
@@ -272,8 +367,6 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     (row, r)
                 });
             }
-            let mut results = Vec::new();
-            let mut late = Vec::new();
             while let Some(joined) = set.join_next().await {
                 let Ok((row, result)) = joined else { continue };
                 let kind = kind_label(&row);
@@ -282,17 +375,16 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     Ok(()) => {
                         super::Metrics::count(&shared.metrics.sent, &kind);
                         tracing::info!(key = %row.key, kind = %kind, "delivered");
-                        if let Some(a) = delayed_warning(&shared, &row, now) {
-                            late.push(a);
+                        held.results.push((row.key.clone(), Ok(())));
+                        if row.first_failure_at.is_some() {
+                            late.push((row, now));
                         }
-                        results.push((row.key, Ok(())));
                     }
                     Err((permanent, e)) => {
                         super::Metrics::count(&shared.metrics.failed, &kind);
                         let since = row.first_failure_at.unwrap_or(now);
-                        if now - since >= shared.cfg().daemon.delivery_warn_after {
-                            failing_10m += 1;
-                            tracing::error!(key = %row.key, error = %e, since = %since, "delivery has failed for 10 minutes or more; still retrying");
+                        if now - since >= warn_after {
+                            tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than smtp.warn_after; still retrying");
                         } else {
                             tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
                         }
@@ -301,29 +393,27 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                         } else {
                             now + backoff(row.attempts)
                         };
-                        results.push((row.key, Err((e, next))));
+                        held.results.push((row.key, Err((e, next))));
                     }
                 }
             }
-            // Ops hears by mail about notices that went out late (queued like any action).
-            if !late.is_empty() {
-                let queued = shared.store().commit(&[], &late);
-                if let Err(e) = queued {
-                    tracing::error!(error = %e, "cannot queue the late-delivery warning");
-                }
-            }
-            let marked = shared.store().mark_many(crate::clock::now(), &results);
-            if let Err(e) = marked {
-                tracing::error!(error = %e, "results not recorded; those messages will be resent with the same Message-ID");
-            }
+            // Record the wave at once; if the store fails, the results stay held (and the rows
+            // stay backed off by their claim) until it can be written.
+            held.flush(&shared);
             // Finish the wave in hand, then stop (SIGTERM drains in-flight sends).
             if *stop.borrow() {
                 break;
             }
         }
-        shared
-            .metrics
-            .failing_over_10m
-            .store(failing_10m, std::sync::atomic::Ordering::Relaxed);
+        // Ops hears by mail about notices that went out late (queued like any action).
+        held.late.extend(late_warnings(&shared, late));
+        held.flush(&shared);
+        shared.refresh_stats();
+    }
+    if !held.flush(&shared) {
+        tracing::error!(
+            results = held.results.len(),
+            "stopping with results the store could not record; those messages will be sent again after their backoff, with the same Message-ID"
+        );
     }
 }

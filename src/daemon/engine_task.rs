@@ -48,7 +48,8 @@ pub enum Cmd {
         reply: oneshot::Sender<Result<usize, ApiError>>,
     },
     Query(Query, oneshot::Sender<Option<Value>>),
-    Reload(Arc<Config>),
+    /// A configuration and renderer that passed `check`'s validation.
+    Reload(Box<Config>, Box<crate::render::Renderer>),
     /// Reconcile maintenance declared in files.
     SyncFiles,
 }
@@ -57,19 +58,24 @@ struct Task {
     engine: Engine,
     shared: Arc<Shared>,
     last: Option<Time>,
+    /// Decisions not yet committed because the store failed: the engine was rebuilt from the
+    /// store (so memory never runs ahead of disk) and these are written with the next commit.
+    carry: Vec<crate::engine::model::Action>,
 }
 
 impl Task {
     /// Commit what the engine decided, with the events that caused it. On failure the engine
     /// is rebuilt from the store, so memory never runs ahead of disk.
     fn commit(&mut self, events: &[(Time, &str, String)]) -> Result<usize, ApiError> {
-        let actions: Vec<_> = std::iter::from_fn(|| self.engine.poll_action()).collect();
+        let mut actions = std::mem::take(&mut self.carry);
+        actions.extend(std::iter::from_fn(|| self.engine.poll_action()));
         if events.is_empty() && actions.is_empty() {
             return Ok(0);
         }
         let r = self.shared.store().commit(events, &actions);
         match r {
             Ok(n) => {
+                self.shared.store_ok(super::Writer::Engine);
                 self.shared
                     .pages
                     .apply(&self.shared.cfg(), &self.shared.renderer(), &actions);
@@ -79,24 +85,67 @@ impl Task {
                 Ok(n)
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot commit to the store; rebuilding state from it");
+                self.shared.store_failed(super::Writer::Engine, &e);
+                tracing::error!(error = %e, "cannot commit to the store; the request is refused and state is rebuilt from the store");
                 let cfg = self.shared.cfg();
                 let rebuilt = {
                     let store = self.shared.store();
                     replay(cfg, &store, crate::clock::now())
                 };
                 match rebuilt {
-                    Ok((engine, _, last)) => {
+                    Ok((engine, decided, last)) => {
+                        // Deadlines that passed are decided again by the rebuild; keep those
+                        // decisions for the next commit (known keys are ignored there).
                         self.engine = engine;
                         self.last = last;
+                        self.carry = decided;
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "rebuild failed; continuing with the last good state")
+                        tracing::error!(error = %e, "rebuild failed; continuing with the last good state");
+                        self.carry = actions;
                     }
                 }
                 Err(ApiError::new(503, format!("state could not be saved: {e}")))
             }
         }
+    }
+
+    /// Swap in a validated configuration. Organizations it no longer has but that live cases
+    /// still name are kept, retired from now on, so no case loses its recipients (SPEC §6).
+    fn reload(&mut self, mut cfg: Config, renderer: crate::render::Renderer) {
+        let old = self.shared.cfg();
+        let now = self.now();
+        let named = self.engine.referenced_orgs();
+        let kept: Vec<crate::config::Organization> = old
+            .orgs
+            .iter()
+            .filter(|o| named.contains(&o.id) && cfg.org(&o.id).is_none())
+            .map(|o| {
+                let mut o = o.clone();
+                o.retired_at.get_or_insert(now);
+                o
+            })
+            .collect();
+        for o in &kept {
+            tracing::warn!(org = %o.id, "organization removed from the configuration while open cases name it; kept for those cases until they close, refused for new ones");
+        }
+        cfg.retain_orgs(&kept);
+        let cfg = Arc::new(cfg);
+        self.engine.reconfigure(Arc::clone(&cfg));
+        let saved = self
+            .shared
+            .store()
+            .set_retained_orgs(&super::retained(&cfg, &self.engine));
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "cannot record the organizations kept for open cases; they are lost at the next restart unless the configuration names them");
+        }
+        *self
+            .shared
+            .renderer
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Arc::new(renderer);
+        *self.shared.cfg.write().unwrap_or_else(|p| p.into_inner()) = cfg;
+        tracing::info!("configuration reloaded");
     }
 
     fn now(&self) -> Time {
@@ -282,6 +331,7 @@ pub async fn run(
         engine,
         shared,
         last,
+        carry: Vec::new(),
     };
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec);
@@ -303,6 +353,12 @@ pub async fn run(
             None => crate::clock::max_sleep(),
         }
         .min(crate::clock::max_sleep());
+        // Uncommitted decisions: retry the store every 2 s.
+        let wait = if task.carry.is_empty() {
+            wait
+        } else {
+            wait.min(std::time::Duration::from_secs(2))
+        };
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 None => break,
@@ -313,14 +369,17 @@ pub async fn run(
                 Some(Cmd::Query(q, reply)) => {
                     let _ = reply.send(task.query(q));
                 }
-                Some(Cmd::Reload(cfg)) => {
-                    task.engine.reconfigure(cfg);
+                Some(Cmd::Reload(cfg, renderer)) => {
+                    task.reload(*cfg, *renderer);
                     let _ = task.commit(&[]);
                     task.sync_files();
                 }
                 Some(Cmd::SyncFiles) => task.sync_files(),
             },
             _ = tokio::time::sleep(wait) => {
+                if !task.carry.is_empty() {
+                    let _ = task.commit(&[]);
+                }
                 let now = task.now();
                 if let Some(t) = task.engine.poll_timeout().filter(|t| *t <= now) {
                     task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);

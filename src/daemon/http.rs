@@ -270,15 +270,27 @@ async fn status_json(
     page_response(&app, test, "json")
 }
 
+/// Honest health (SPEC §6): 503 with the reason while the store cannot be written (sending is
+/// paused then). Served from memory, so a locked store cannot make it hang.
 async fn healthz(State(app): State<App>) -> Response {
-    let stats = app.shared.store().stats(crate::clock::now());
-    match stats {
-        Ok(s) => Json(
-            json!({ "status": "ok", "outbox_pending": s.pending, "outbox_failing": s.failing }),
+    let h = app.shared.health();
+    let stats = json!({ "outbox_pending": h.stats.pending, "outbox_failing": h.stats.failing });
+    if let Some((who, (since, why))) = h.store_failing.iter().next() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "store-failing",
+                "error": format!("the state database cannot be written ({who:?}): {why}; sending is paused"),
+                "since": since.to_rfc3339(),
+                "outbox_pending": h.stats.pending,
+                "outbox_failing": h.stats.failing,
+            })),
         )
-        .into_response(),
-        Err(e) => err(503, format!("store: {e}")),
+            .into_response();
     }
+    let mut v = stats;
+    v["status"] = json!("ok");
+    Json(v).into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {
@@ -295,7 +307,11 @@ async fn metrics(State(app): State<App>) -> Response {
         let _ = writeln!(s, "meldingsvakt_messages_failed_total{{kind=\"{k}\"}} {v}");
     }
     let now = crate::clock::now();
-    if let Ok(st) = app.shared.store().stats(now) {
+    let (st, store_failing) = {
+        let h = app.shared.health();
+        (h.stats.clone(), !h.store_failing.is_empty())
+    };
+    {
         let _ = writeln!(s, "# HELP meldingsvakt_outbox_pending Decided actions not yet delivered.\n# TYPE meldingsvakt_outbox_pending gauge\nmeldingsvakt_outbox_pending {}", st.pending);
         let age = st
             .oldest_pending
@@ -305,7 +321,8 @@ async fn metrics(State(app): State<App>) -> Response {
         let _ = writeln!(s, "# HELP meldingsvakt_outbox_oldest_pending_seconds Age of the oldest undelivered action.\n# TYPE meldingsvakt_outbox_oldest_pending_seconds gauge\nmeldingsvakt_outbox_oldest_pending_seconds {age}");
         let _ = writeln!(s, "# HELP meldingsvakt_outbox_failing Undelivered actions with at least one failed attempt.\n# TYPE meldingsvakt_outbox_failing gauge\nmeldingsvakt_outbox_failing {}", st.failing);
     }
-    let _ = writeln!(s, "# HELP meldingsvakt_outbox_failing_10m Actions failing for 10 minutes or more (last pass).\n# TYPE meldingsvakt_outbox_failing_10m gauge\nmeldingsvakt_outbox_failing_10m {}", m.failing_over_10m.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_outbox_failing_10m Undelivered actions failing for longer than smtp.warn_after (default 10 minutes).\n# TYPE meldingsvakt_outbox_failing_10m gauge\nmeldingsvakt_outbox_failing_10m {}", st.failing_long);
+    let _ = writeln!(s, "# HELP meldingsvakt_store_failing 1 while the state database cannot be written (sending paused).\n# TYPE meldingsvakt_store_failing gauge\nmeldingsvakt_store_failing {}", store_failing as u8);
     let _ = writeln!(s, "# HELP meldingsvakt_open_incidents Open incidents.\n# TYPE meldingsvakt_open_incidents gauge\nmeldingsvakt_open_incidents {}", m.open_incidents.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_deadline_lag_seconds Delay between the last deadline and its handling.\n# TYPE meldingsvakt_deadline_lag_seconds gauge\nmeldingsvakt_deadline_lag_seconds {}", m.deadline_lag_ms.load(Relaxed) as f64 / 1000.0);
     let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));

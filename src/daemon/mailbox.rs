@@ -110,6 +110,7 @@ async fn handle(
                         failing_since: now,
                         delivered_at: now,
                         last_error: None,
+                        also: vec![],
                     }),
                 })),
             };

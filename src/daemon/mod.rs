@@ -37,7 +37,22 @@ pub struct Metrics {
     /// Milliseconds between a deadline and the moment the engine handled it (last one).
     pub deadline_lag_ms: AtomicI64,
     pub open_incidents: AtomicI64,
-    pub failing_over_10m: AtomicI64,
+}
+
+/// The tasks that write the store; `/healthz` is 503 while any of them cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Writer {
+    Engine,
+    Dispatcher,
+}
+
+/// What `/healthz` and `/metrics` report without touching the store (a locked store must not
+/// make them hang).
+#[derive(Default)]
+pub struct Health {
+    /// Writers that failed their last write: since when, and why.
+    pub store_failing: BTreeMap<Writer, (Time, String)>,
+    pub stats: crate::store::OutboxStats,
 }
 
 impl Metrics {
@@ -62,6 +77,8 @@ pub struct Shared {
     pub statuspage: Option<crate::sinks::statuspage::Client>,
     /// Alertmanager silences, when configured.
     pub silencer: Option<crate::sinks::silence::Silencer>,
+    pub health: Mutex<Health>,
+    pub db_path: PathBuf,
 }
 
 impl crate::sinks::silence::SilenceMap for Shared {
@@ -128,6 +145,46 @@ impl Shared {
     }
     pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A write by `who` failed: log what to do (once per outage) and make `/healthz` 503.
+    pub fn store_failed(&self, who: Writer, e: &crate::store::StoreError) {
+        let mut h = self.health();
+        let first = !h.store_failing.contains_key(&who);
+        h.store_failing
+            .entry(who)
+            .or_insert_with(|| (crate::clock::now(), String::new()))
+            .1 = e.to_string();
+        drop(h);
+        if first {
+            tracing::error!(
+                writer = ?who,
+                error = %e,
+                db = %self.db_path.display(),
+                "cannot write the state database; sending is paused so that nothing is sent twice. Check free space on its filesystem and whether another process holds a lock on it (e.g. an open sqlite3 shell); meldingsvakt retries by itself and resumes when it can write"
+            );
+        }
+    }
+
+    pub fn store_ok(&self, who: Writer) {
+        let mut h = self.health();
+        if let Some((since, _)) = h.store_failing.remove(&who) {
+            drop(h);
+            tracing::info!(writer = ?who, since = %since, "the state database can be written again; sending resumes");
+        }
+    }
+
+    /// Refresh the outbox gauges that `/healthz` and `/metrics` serve.
+    pub fn refresh_stats(&self) {
+        let now = crate::clock::now();
+        let warn_after = self.cfg().daemon.delivery_warn_after;
+        let stats = self.store().stats(now, warn_after);
+        if let Ok(st) = stats {
+            self.health().stats = st;
+        }
     }
 }
 
@@ -230,6 +287,15 @@ pub fn replay(
     Ok((engine, actions, last))
 }
 
+/// The retired organizations that live cases still name (the rest can be forgotten).
+pub fn retained<'a>(cfg: &'a Config, engine: &Engine) -> Vec<&'a crate::config::Organization> {
+    let named = engine.referenced_orgs();
+    cfg.orgs
+        .iter()
+        .filter(|o| o.retired_at.is_some() && named.contains(&o.id))
+        .collect()
+}
+
 fn notify(states: &[sd_notify::NotifyState]) {
     // Not under systemd: NOTIFY_SOCKET is unset and this does nothing.
     let _ = sd_notify::notify(false, states);
@@ -246,7 +312,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         )
     };
     let cfg = Config::load(config_path).map_err(joined)?;
-    let renderer = Renderer::new(&cfg).map_err(joined)?;
+    let renderer = Renderer::checked(&cfg).map_err(joined)?;
     let cfg = Arc::new(cfg);
     let d = cfg.daemon.clone();
     std::fs::create_dir_all(&d.state_dir)
@@ -260,9 +326,19 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         "operator-token",
     )?;
 
+    // Organizations removed from the configuration while open cases still named them keep
+    // their addresses for those cases, across restarts too (SPEC §6).
+    let mut cfg = cfg;
+    {
+        let kept = store.retained_orgs()?;
+        if !kept.is_empty() {
+            Arc::make_mut(&mut cfg).retain_orgs(&kept);
+        }
+    }
     let now = crate::clock::now();
     let t0 = std::time::Instant::now();
     let (engine, actions, last) = replay(Arc::clone(&cfg), &store, now)?;
+    store.set_retained_orgs(&retained(&cfg, &engine))?;
     let new = store.commit(&[], &actions)?;
     tracing::info!(
         events = store.events()?.len(),
@@ -288,7 +364,10 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
             ),
             None => None,
         },
+        health: Mutex::new(Health::default()),
+        db_path: db.clone(),
     });
+    shared.refresh_stats();
     // The built-in status page is a function of the status-page actions decided so far.
     {
         let decided = shared.store().statuspage_actions()?;
@@ -384,7 +463,7 @@ async fn reload(
             return;
         }
     };
-    let renderer = match Renderer::new(&cfg) {
+    let renderer = match Renderer::checked(&cfg) {
         Ok(r) => r,
         Err(es) => {
             for e in &es {
@@ -401,9 +480,9 @@ async fn reload(
     {
         tracing::warn!("listen address and state directory changes take effect at restart");
     }
-    let cfg = Arc::new(cfg);
-    *shared.renderer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(renderer);
-    *shared.cfg.write().unwrap_or_else(|p| p.into_inner()) = Arc::clone(&cfg);
-    let _ = tx.send(engine_task::Cmd::Reload(cfg)).await;
-    tracing::info!("configuration reloaded");
+    // The engine task swaps the configuration in, keeping organizations that open cases
+    // still name; the renderer follows it.
+    let _ = tx
+        .send(engine_task::Cmd::Reload(Box::new(cfg), Box::new(renderer)))
+        .await;
 }

@@ -55,7 +55,7 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Engi
     let at_org = match label(&a.labels, &l.org) {
         None => None,
         Some(o) if cfg.is_self(o) => None,
-        Some(o) if cfg.org(o).is_some() => Some(o.to_string()),
+        Some(o) if cfg.org(o).is_some_and(|x| x.active_at(now)) => Some(o.to_string()),
         Some(o) => {
             return Err(EngineError::Invalid {
                 field: format!("labels.{}", l.org),

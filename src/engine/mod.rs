@@ -270,19 +270,48 @@ impl Engine {
 
     // ------------------------------------------------------------ validation helpers
 
-    fn check_org(&self, field: &'static str, id: &str) -> Result<(), EngineError> {
-        if self.cfg.org(id).is_some() {
-            Ok(())
-        } else {
-            Err(EngineError::UnknownOrg {
+    /// An organization a new reference may name at `now`: configured, and not one that was
+    /// removed and is only kept for the cases that named it before.
+    fn check_org(&self, field: &'static str, id: &str, now: Time) -> Result<(), EngineError> {
+        match self.cfg.org(id) {
+            Some(o) if o.active_at(now) => Ok(()),
+            Some(_) => Err(EngineError::Invalid {
+                field: field.to_string(),
+                message: format!("organization {id:?} was removed from the configuration; it is kept only for the cases that already name it"),
+            }),
+            None => Err(EngineError::UnknownOrg {
                 field,
                 id: id.to_string(),
-            })
+            }),
         }
     }
 
-    fn check_orgs(&self, field: &'static str, ids: &[String]) -> Result<(), EngineError> {
-        ids.iter().try_for_each(|o| self.check_org(field, o))
+    fn check_orgs(
+        &self,
+        field: &'static str,
+        ids: &[String],
+        now: Time,
+    ) -> Result<(), EngineError> {
+        ids.iter().try_for_each(|o| self.check_org(field, o, now))
+    }
+
+    /// Every organization a live case names (kept across a reload that removes it).
+    pub fn referenced_orgs(&self) -> BTreeSet<String> {
+        let mut v = BTreeSet::new();
+        for i in self.incidents.values() {
+            v.extend(i.at_org.iter().cloned());
+            v.extend(i.orgs.iter().cloned());
+            v.extend(i.notified.iter().cloned());
+        }
+        for m in self.maintenances.values() {
+            v.extend(m.source.iter().cloned());
+            v.extend(m.orgs.iter().cloned());
+            v.extend(m.notified.iter().cloned());
+        }
+        for q in self.inquiries.values() {
+            v.insert(q.org.clone());
+        }
+        v
     }
 
     fn check_services(&self, ids: &[String]) -> Result<(), EngineError> {
@@ -321,11 +350,12 @@ impl Engine {
     /// Organizations affected when none are named: every non-HF organization exchanging one of
     /// the services (all services when none are named). Decision: HFs are left out because
     /// Hemit notifies on their behalf (seeds/004 §1); name them explicitly to include them.
-    fn derive_orgs(&self, services: &[String], exclude: Option<&str>) -> Vec<String> {
+    fn derive_orgs(&self, services: &[String], exclude: Option<&str>, now: Time) -> Vec<String> {
         self.cfg
             .orgs
             .iter()
             .filter(|o| o.kind != OrgKind::Hf && Some(o.id.as_str()) != exclude)
+            .filter(|o| o.active_at(now))
             .filter(|o| services.is_empty() || o.services.iter().any(|s| services.contains(s)))
             .map(|o| o.id.clone())
             .collect()
@@ -360,16 +390,16 @@ impl Engine {
         let at_org = if self.cfg.is_self(&e.at_org) {
             None
         } else {
-            self.check_org("at_org", &e.at_org)?;
+            self.check_org("at_org", &e.at_org, now)?;
             Some(e.at_org.clone())
         };
-        self.check_orgs("orgs", &e.orgs)?;
+        self.check_orgs("orgs", &e.orgs, now)?;
         self.check_services(&e.services)?;
         guard_text("measures", &e.measures)?;
         guard_text("text", &e.text)?;
         let orgs = match (&at_org, e.orgs.is_empty()) {
             (_, false) => e.orgs.clone(),
-            (None, true) => self.derive_orgs(&e.services, None),
+            (None, true) => self.derive_orgs(&e.services, None, now),
             (Some(o), true) => vec![o.clone()],
         };
         let started = e.started_at.map(|t| t.0).unwrap_or(now);
@@ -517,7 +547,7 @@ impl Engine {
                             if inc.at_self() && inc.notice_at.is_none() {
                                 // Recipients follow the services until the notice goes out.
                                 let svcs = inc.services.clone();
-                                let orgs = self.derive_orgs(&svcs, None);
+                                let orgs = self.derive_orgs(&svcs, None, now);
                                 if let Some(inc) = self.incidents.get_mut(&id) {
                                     inc.orgs = orgs;
                                 }
@@ -548,7 +578,7 @@ impl Engine {
                 }
                 let services: Vec<String> = st.service.iter().cloned().collect();
                 let orgs = match &st.at_org {
-                    None => self.derive_orgs(&services, None),
+                    None => self.derive_orgs(&services, None, now),
                     Some(o) => vec![o.clone()],
                 };
                 let mut inc = new_incident(
@@ -648,10 +678,10 @@ impl Engine {
         let source = if self.cfg.is_self(&e.source) {
             None
         } else {
-            self.check_org("source", &e.source)?;
+            self.check_org("source", &e.source, now)?;
             Some(e.source.clone())
         };
-        self.check_orgs("orgs", &e.orgs)?;
+        self.check_orgs("orgs", &e.orgs, now)?;
         self.check_services(&e.services)?;
         guard_text("measures", &e.measures)?;
         self.validate_window(e.from.0, e.to.0)?;
@@ -662,7 +692,7 @@ impl Engine {
             });
         }
         let orgs = if e.orgs.is_empty() {
-            self.derive_orgs(&e.services, source.as_deref())
+            self.derive_orgs(&e.services, source.as_deref(), now)
         } else {
             e.orgs.clone()
         };
@@ -731,7 +761,13 @@ impl Engine {
     fn maintenance_change(&mut self, now: Time, e: MaintenanceChange) -> Result<(), EngineError> {
         let cur = self.live_maintenance(&e.id)?;
         if let Some(o) = &e.orgs {
-            self.check_orgs("orgs", o)?;
+            // Organizations the maintenance already names may stay, even if since retired.
+            let new: Vec<String> = o
+                .iter()
+                .filter(|x| !cur.orgs.contains(x))
+                .cloned()
+                .collect();
+            self.check_orgs("orgs", &new, now)?;
         }
         if let Some(s) = &e.services {
             self.check_services(s)?;
@@ -835,7 +871,7 @@ impl Engine {
 
     fn inquiry_received(&mut self, now: Time, e: InquiryReceived) -> Result<(), EngineError> {
         self.check_new_id("inquiry", Subject::Inquiry(e.id.clone()), &e.id)?;
-        self.check_org("org", &e.org)?;
+        self.check_org("org", &e.org, now)?;
         if e.subject
             .as_deref()
             .is_some_and(inquiry::about_planned_downtime)

@@ -596,6 +596,15 @@ pub struct DeliveryView {
     pub failing_since: Time,
     pub delivered_at: Time,
     pub last_error: Option<String>,
+    /// Other messages of the same case that went out late together with this one.
+    #[serde(default)]
+    pub also: Vec<LateItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LateItem {
+    pub key: String,
+    pub to: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

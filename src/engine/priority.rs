@@ -26,7 +26,8 @@ pub fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) -> Impa
     let candidates: Vec<&str> = cfg
         .orgs
         .iter()
-        .filter(|o| o.kind != OrgKind::Hf && exchanges(o))
+        // A retired organization (kept only for the cases naming it) is no candidate.
+        .filter(|o| o.kind != OrgKind::Hf && o.retired_at.is_none() && exchanges(o))
         .map(|o| o.id.as_str())
         .collect();
     let affected = orgs

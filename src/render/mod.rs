@@ -295,6 +295,22 @@ impl Renderer {
         Self::with_dir(cfg.templates_dir.as_deref())
     }
 
+    /// What `check`, the daemon's start and every reload use (SPEC §6: a template that `check`
+    /// rejects is never loaded): compile the templates, then render every one with sample data,
+    /// so a misspelt variable (strict mode) is found here and not when a notice is due.
+    pub fn checked(cfg: &Config) -> Result<Renderer, Vec<ConfigError>> {
+        let r = Self::new(cfg)?;
+        let errors: Vec<ConfigError> = samples::all(cfg)
+            .into_iter()
+            .filter_map(|(_, a)| r.action(cfg, &a).err().map(ConfigError::from))
+            .collect();
+        if errors.is_empty() {
+            Ok(r)
+        } else {
+            Err(errors)
+        }
+    }
+
     pub fn with_dir(dir: Option<&Path>) -> Result<Renderer, Vec<ConfigError>> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
@@ -446,10 +462,17 @@ impl Renderer {
             }
         }
         if let Some(d) = &o.delivery {
+            let lines: Vec<String> = std::iter::once((&d.key, &d.to))
+                .chain(d.also.iter().map(|x| (&x.key, &x.to)))
+                .map(|(k, to)| format!("{k} til {}", to.join(", ")))
+                .collect();
             c.insert(
                 "delivery".into(),
                 json!({
                     "key": d.key,
+                    "count": lines.len(),
+                    "many": lines.len() > 1,
+                    "lines": lines,
                     "to": d.to.join(", "),
                     "failing_since": oslo_fmt(cfg, d.failing_since),
                     "delivered_at": oslo_fmt(cfg, d.delivered_at),

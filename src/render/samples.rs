@@ -140,6 +140,7 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
             failing_since: t("2026-11-20T16:20:00+01:00"),
             delivered_at: t("2026-11-20T16:41:00+01:00"),
             last_error: Some("Connection refused (os error 111)".into()),
+            also: vec![],
         });
     Ops {
         message,

@@ -40,6 +40,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE silences (incident TEXT PRIMARY KEY, id TEXT NOT NULL, matchers TEXT NOT NULL, ends_at TEXT NOT NULL, expired INTEGER NOT NULL DEFAULT 0);",
     // 5: the watched mailbox: last handled UID per folder and UIDVALIDITY.
     "CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
+    // 6: organizations removed from the configuration but still named by open cases.
+    "CREATE TABLE retained_org (id TEXT PRIMARY KEY, org TEXT NOT NULL);",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +89,8 @@ pub struct OutboxRow {
 pub struct OutboxStats {
     pub pending: i64,
     pub failing: i64,
+    /// Failing for longer than `smtp.warn_after`.
+    pub failing_long: i64,
     pub oldest_pending: Option<Time>,
     pub done: i64,
 }
@@ -174,36 +178,56 @@ impl Store {
         Ok(new)
     }
 
-    /// Pending rows whose next attempt is due, oldest first.
-    pub fn due(&self, now: Time, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT key, payload, attempts, first_failure_at, last_error FROM outbox
-             WHERE status = 'pending' AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, at, rowid LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![time_text(now), limit as i64], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })?;
+    /// Claim the pending rows whose next attempt is due, oldest first, **before** sending them
+    /// (SPEC §6 "Fail safe"). In one transaction each claimed row gets its attempt counted and
+    /// its next attempt pushed back by `lease(attempts before this one)`. So when the result of
+    /// a send cannot be recorded (store locked, disk full, crash), the row is still backed off:
+    /// it is never sent again sooner than its backoff, and a store that cannot be written makes
+    /// the claim itself fail, so nothing is sent at all.
+    pub fn claim(
+        &mut self,
+        now: Time,
+        limit: usize,
+        lease: impl Fn(i64) -> chrono::Duration,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let tx = self.conn.transaction()?;
         let mut v = Vec::new();
-        for row in rows {
-            let (key, payload, attempts, ff, last_error) = row?;
-            let action: Action = serde_json::from_str(&payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
-            let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
-            v.push(OutboxRow {
-                key,
-                action,
-                attempts,
-                first_failure_at,
-                last_error,
-            });
+        {
+            let mut st = tx.prepare_cached(
+                "SELECT key, payload, attempts, first_failure_at, last_error FROM outbox
+                 WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, at, rowid LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![time_text(now), limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (key, payload, attempts, ff, last_error) = row?;
+                let action: Action = serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+                let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
+                v.push(OutboxRow {
+                    key,
+                    action,
+                    attempts,
+                    first_failure_at,
+                    last_error,
+                });
+            }
+            let mut upd = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE key = ?1",
+            )?;
+            for r in &v {
+                upd.execute(params![r.key, time_text(now + lease(r.attempts))])?;
+            }
         }
+        tx.commit()?;
         Ok(v)
     }
 
@@ -221,15 +245,8 @@ impl Store {
         t.as_deref().map(parse_text).transpose()
     }
 
-    pub fn mark_done(&self, key: &str, now: Time) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
-            params![key, time_text(now)],
-        )?;
-        Ok(())
-    }
-
-    /// Record a wave of results in one transaction: `Ok` done, `Err((error, next attempt))`.
+    /// Record a wave of claimed results in one transaction: `Ok` done, `Err((error, next
+    /// attempt))`. The attempt was counted by `claim`.
     #[allow(clippy::type_complexity)]
     pub fn mark_many(
         &mut self,
@@ -242,7 +259,7 @@ impl Store {
                 "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
             )?;
             let mut failed = tx.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
+                "UPDATE outbox SET last_error = ?3, next_attempt_at = ?4,
                     first_failure_at = COALESCE(first_failure_at, ?2)
                  WHERE key = ?1 AND status = 'pending'",
             )?;
@@ -259,37 +276,29 @@ impl Store {
         Ok(())
     }
 
-    pub fn mark_failed(
+    /// Outbox gauges; `failing_long` counts rows failing since before `now - warn_after`.
+    pub fn stats(
         &self,
-        key: &str,
         now: Time,
-        error: &str,
-        next: Time,
-    ) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?3, next_attempt_at = ?4,
-                first_failure_at = COALESCE(first_failure_at, ?2)
-             WHERE key = ?1 AND status = 'pending'",
-            params![key, time_text(now), error, time_text(next)],
-        )?;
-        Ok(())
-    }
-
-    pub fn stats(&self, now: Time) -> Result<OutboxStats, StoreError> {
-        let (pending, failing, oldest): (i64, i64, Option<String>) = self.conn.query_row(
-            "SELECT COUNT(*), COUNT(first_failure_at), MIN(at) FROM outbox WHERE status = 'pending'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        warn_after: chrono::Duration,
+    ) -> Result<OutboxStats, StoreError> {
+        let (pending, failing, oldest, failing_long): (i64, i64, Option<String>, i64) =
+            self.conn.query_row(
+                "SELECT COUNT(*), COUNT(first_failure_at), MIN(at),
+                        COUNT(CASE WHEN first_failure_at <= ?1 THEN 1 END)
+                 FROM outbox WHERE status = 'pending'",
+                [time_text(now - warn_after)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
         let done: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM outbox WHERE status = 'done'",
             [],
             |r| r.get(0),
         )?;
-        let _ = now;
         Ok(OutboxStats {
             pending,
             failing,
+            failing_long,
             oldest_pending: oldest.as_deref().map(parse_text).transpose()?,
             done,
         })
@@ -422,6 +431,42 @@ impl Store {
         }
     }
 
+    /// Organizations kept for open cases after they were removed from the configuration.
+    pub fn retained_orgs(&self) -> Result<Vec<crate::config::Organization>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, org FROM retained_org ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (id, json) = row?;
+            v.push(
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("retained organization {id}: {e}")))?,
+            );
+        }
+        Ok(v)
+    }
+
+    pub fn set_retained_orgs(
+        &mut self,
+        orgs: &[&crate::config::Organization],
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM retained_org", [])?;
+        {
+            let mut ins =
+                tx.prepare_cached("INSERT INTO retained_org (id, org) VALUES (?1, ?2)")?;
+            for o in orgs {
+                let json =
+                    serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ins.execute(params![o.id, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
         Ok(self
             .conn
@@ -488,27 +533,51 @@ mod tests {
         );
         // The same decisions again (replay): nothing new.
         assert_eq!(s.commit(&[], &[action("a", t), action("b", t)]).unwrap(), 0);
-        assert_eq!(s.due(t, 10).unwrap().len(), 2);
-        s.mark_failed(
-            "a",
-            t,
-            "connection refused",
-            t + chrono::Duration::seconds(30),
+        let lease = |_| chrono::Duration::seconds(5);
+        let claimed: Vec<String> = s
+            .claim(t, 10, lease)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(claimed, ["a", "b"]);
+        // Claimed rows are backed off even if their results are never recorded.
+        assert!(s.claim(t, 10, lease).unwrap().is_empty());
+        assert_eq!(
+            s.claim(t + chrono::Duration::seconds(5), 10, lease)
+                .unwrap()
+                .len(),
+            2
+        );
+        let later = t + chrono::Duration::seconds(5);
+        s.mark_many(
+            later,
+            &[
+                (
+                    "a".into(),
+                    Err((
+                        "connection refused".into(),
+                        later + chrono::Duration::seconds(30),
+                    )),
+                ),
+                ("b".into(), Ok(())),
+            ],
         )
         .unwrap();
-        let due: Vec<String> = s.due(t, 10).unwrap().into_iter().map(|r| r.key).collect();
-        assert_eq!(due, ["b"]);
-        s.mark_done("b", t).unwrap();
+        assert!(s
+            .claim(later + chrono::Duration::seconds(29), 10, lease)
+            .unwrap()
+            .is_empty());
         assert_eq!(
             s.next_due().unwrap(),
-            Some(t + chrono::Duration::seconds(30))
+            Some(later + chrono::Duration::seconds(30))
         );
         drop(s);
         // Reopen: nothing lost, migrations not rerun.
         let s = Store::open(&path).unwrap();
         assert_eq!(s.events().unwrap().len(), 1);
-        assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 1)));
-        assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 0)));
+        assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 2)));
+        assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 2)));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
