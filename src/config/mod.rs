@@ -746,6 +746,16 @@ impl Validator<'_> {
                 );
                 continue;
             }
+            // Organization ids become parts of generated incident ids (`AM-{org}-…`), outbox
+            // keys and file names (SPEC §4.14).
+            if id.len() > 40 || !crate::engine::model::valid_id(&id) {
+                self.err(
+                    src,
+                    tpath!["organization", j, "id"],
+                    "an organization id must be 1–40 characters, each a letter A–Z or a–z, a digit, '.', '_', ':' or '-'".to_string(),
+                );
+                continue;
+            }
             for (k, sv) in r.services.iter().enumerate() {
                 if !svc_index.contains_key(sv) {
                     self.err(

@@ -52,15 +52,7 @@ fn recipients(row: &OutboxRow) -> Vec<String> {
     match &row.action.body {
         ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
         ActionBody::Ops(o) => o.to.clone(),
-        _ => vec![row.key.split('/').next().unwrap_or("").to_string()],
-    }
-}
-
-fn about_id(a: &crate::engine::model::About) -> &str {
-    match a {
-        crate::engine::model::About::Incident(i)
-        | crate::engine::model::About::Maintenance(i)
-        | crate::engine::model::About::Inquiry(i) => i,
+        _ => vec![row.action.about.key_prefix()],
     }
 }
 
@@ -83,7 +75,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
         // share it (the outbox's unique key drops the rest).
         key: format!(
             "{}/delivery-delayed/{}",
-            about_id(&row.action.about),
+            row.action.about.key_prefix(),
             since.format("%Y%m%dT%H%M")
         ),
         about: row.action.about.clone(),
@@ -207,7 +199,7 @@ async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), 
 /// queued. Kept in memory and written before anything new is claimed.
 #[derive(Default)]
 struct Unrecorded {
-    results: Vec<(String, Result<(), (String, Time)>)>,
+    results: Vec<crate::store::SendResult>,
     late: Vec<Action>,
 }
 

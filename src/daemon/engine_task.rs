@@ -165,6 +165,17 @@ impl Task {
         }
         let mut parsed = Vec::with_capacity(events.len());
         for (i, (ty, v)) in events.iter().enumerate() {
+            // The personal-data guard sees the raw input, every field, before anything parses
+            // it (so no parse error can echo a number either).
+            if let Err(field) = crate::engine::guard::check_json(v) {
+                let e = EngineError::PersonalData { field };
+                let e = ApiError::new(422, e.to_string());
+                return Err(if events.len() > 1 {
+                    ApiError::new(422, format!("alerts[{i}].{}", e.message))
+                } else {
+                    e
+                });
+            }
             let ev = Event::from_parts(ty, v.clone()).map_err(|m| {
                 ApiError::new(
                     400,

@@ -1,7 +1,21 @@
-//! The personal-data guard (SPEC §4.12; seeds/001 §2.1, seeds/000 §2.1): free text that will
-//! leave the daemon must not contain a Norwegian national identity number (fødselsnummer) or
-//! D-number: 11 digits that pass both mod-11 check digits. Runs of exactly 11 digits are
-//! checked, also when written `DDMMYY NNNNN` (one space or dash after the birth date).
+//! The personal-data guard (SPEC §4.12; seeds/001 §2.1, seeds/000 §2.1): nothing that leaves
+//! the daemon may carry a Norwegian national identity number (fødselsnummer) or D-number:
+//! 11 digits that pass both mod-11 check digits.
+//!
+//! The check sees through how people and editors write numbers. The text is first normalised
+//! (NFKC, so fullwidth and other compatibility digit forms become ASCII digits); then digits
+//! are read in **groups** separated by separators only — spaces of every kind (one or several,
+//! no-break and narrow no-break included), zero-width characters, `.`, `-`, `/` and the
+//! Unicode dashes. Any run of consecutive groups holding exactly 11 digits is tested, so
+//! `150765 00565`, `15 07 65 00565`, `15.07.65.00565` and `+47 73 00 00 00 15076500565` are
+//! caught, while a 12-digit reference number is not an identity number.
+//!
+//! It runs at every door, over the raw input before it is parsed (`check_json`), so it sees
+//! every field of every input kind — ids, free text, phone numbers, subjects, alert labels and
+//! annotations, even fields that are then refused as unknown — and a refusal names the field
+//! but never echoes the value.
+
+use unicode_normalization::UnicodeNormalization;
 
 const K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
 const K2: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
@@ -20,49 +34,123 @@ pub fn is_identity_number(d: &[u32; 11]) -> bool {
     check_digit(&d[..9], &K1) == Some(d[9]) && check_digit(&d[..10], &K2) == Some(d[10])
 }
 
+/// Characters that may stand between the digit groups of one written number.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '.' | '-'
+                | '/'
+                | '\u{00AD}' // soft hyphen
+                | '\u{200B}'..='\u{200D}' // zero-width space, (non-)joiner
+                | '\u{2060}' // word joiner
+                | '\u{FEFF}' // zero-width no-break space
+                | '\u{2010}'..='\u{2015}' // hyphens and dashes
+                | '\u{2212}' // minus sign
+        )
+}
+
 /// Whether `text` contains something that looks like a national identity number or D-number.
 pub fn contains_identity_number(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    let n = chars.len();
-    let mut i = 0;
-    while i < n {
-        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
-            i += 1;
-            continue;
+    // Fast path: fewer than 11 digit-like characters cannot hold one.
+    if text.chars().filter(|c| c.is_numeric()).count() < 11 {
+        return false;
+    }
+    let norm: String = text.nfkc().collect();
+    // Runs of digit groups: a run ends at any character that is neither digit nor separator.
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut cur: Vec<u32> = Vec::new();
+    let flush = |groups: &mut Vec<Vec<u32>>, cur: &mut Vec<u32>| {
+        if !cur.is_empty() {
+            groups.push(std::mem::take(cur));
         }
-        // Collect up to 11 digits, allowing one separator after the sixth.
-        let mut digits = Vec::with_capacity(11);
-        let mut j = i;
-        while j < n && digits.len() < 11 {
-            let c = chars[j];
-            if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
-                digits.push(d);
-                j += 1;
-            } else if digits.len() == 6
-                && (c == ' ' || c == '-')
-                && j + 1 < n
-                && chars[j + 1].is_ascii_digit()
-            {
-                j += 1;
-            } else {
+    };
+    for c in norm.chars() {
+        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+            cur.push(d);
+        } else if is_separator(c) {
+            flush(&mut groups, &mut cur);
+        } else {
+            flush(&mut groups, &mut cur);
+            if run_has_number(&groups) {
+                return true;
+            }
+            groups.clear();
+        }
+    }
+    flush(&mut groups, &mut cur);
+    run_has_number(&groups)
+}
+
+/// Any consecutive groups with exactly 11 digits between them that pass the checks.
+fn run_has_number(groups: &[Vec<u32>]) -> bool {
+    for i in 0..groups.len() {
+        let mut digits: Vec<u32> = Vec::with_capacity(11);
+        for g in &groups[i..] {
+            digits.extend_from_slice(g);
+            if digits.len() >= 11 {
                 break;
             }
         }
-        let ends_clean = j >= n || !chars[j].is_ascii_digit();
-        if digits.len() == 11 && ends_clean {
-            let arr: [u32; 11] = digits.clone().try_into().unwrap_or([0; 11]);
+        if let Ok(arr) = <[u32; 11]>::try_from(digits.as_slice()) {
             if is_identity_number(&arr) {
                 return true;
             }
         }
-        i += 1;
     }
     false
+}
+
+/// Check every string (and number, and object key) of a raw JSON input. On a find, the path
+/// of the field (`labels.patient`, `orgs[2]`), never the value.
+pub fn check_json(v: &serde_json::Value) -> Result<(), String> {
+    fn walk(v: &serde_json::Value, path: &mut String) -> Result<(), String> {
+        use serde_json::Value;
+        match v {
+            Value::String(s) if contains_identity_number(s) => Err(path.clone()),
+            Value::Number(n) if contains_identity_number(&n.to_string()) => Err(path.clone()),
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(x, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    if contains_identity_number(k) {
+                        path.push_str("(a field name)");
+                        return Err(path.clone());
+                    }
+                    path.push_str(k);
+                    walk(x, path)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    let mut p = String::new();
+    walk(v, &mut p).map_err(|p| {
+        if p.is_empty() {
+            "(the value)".into()
+        } else {
+            p
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn known_valid_numbers_are_caught() {
@@ -72,11 +160,22 @@ mod tests {
             let d: Vec<u32> = s.chars().map(|c| c.to_digit(10).unwrap()).collect();
             assert!(is_identity_number(&d.clone().try_into().unwrap()), "{s}");
         }
-        assert!(contains_identity_number(
-            "Pasient 15076500565 mangler epikrise"
-        ));
-        assert!(contains_identity_number("fnr: 150765 00565."));
-        assert!(contains_identity_number("D-nr 41010112360"));
+        for t in [
+            "Pasient 15076500565 mangler epikrise",
+            "fnr: 150765 00565.",
+            "D-nr 41010112360",
+            "150765  00565",
+            "150765\u{00A0}00565",
+            "150765\u{200B}00565",
+            "15.07.65.00565",
+            "15 07 65 00565",
+            "15/07/65-00565",
+            "\u{FF11}\u{FF15}\u{FF10}\u{FF17}\u{FF16}\u{FF15}\u{FF10}\u{FF10}\u{FF15}\u{FF16}\u{FF15}",
+            "Ring +47 73 00 00 00 15076500565",
+            "INC-15076500565",
+        ] {
+            assert!(contains_identity_number(t), "{t:?}");
+        }
     }
 
     #[test]
@@ -89,5 +188,80 @@ mod tests {
         assert!(!contains_identity_number(
             "Kontaktet leverandør kl. 14:30, æøå"
         ));
+        assert!(!contains_identity_number("2026-11-20T14:30:00+01:00"));
+    }
+
+    #[test]
+    fn json_refusal_names_the_field_not_the_number() {
+        let v = serde_json::json!({"id": "I1", "labels": {"alertname": "X", "patient": "150765 00565"}});
+        let e = check_json(&v).unwrap_err();
+        assert_eq!(e, "labels.patient");
+        let v = serde_json::json!({"orgs": ["malvik", "15076500565"]});
+        assert_eq!(check_json(&v).unwrap_err(), "orgs[1]");
+        assert!(check_json(&serde_json::json!({"measures": "Kontaktet leverandør"})).is_ok());
+    }
+
+    /// A random valid identity number (any day of 1900–2039, D-numbers too).
+    fn valid_number() -> impl Strategy<Value = String> {
+        (1u32..=28, 1u32..=12, 0u32..=99, 0u32..=999, any::<bool>()).prop_filter_map(
+            "check digit 10",
+            |(d, m, y, ind, dnr)| {
+                let day = if dnr { d + 40 } else { d };
+                let mut digits: Vec<u32> = format!("{day:02}{m:02}{y:02}{ind:03}")
+                    .chars()
+                    .map(|c| c.to_digit(10).unwrap())
+                    .collect();
+                let k1 = check_digit(&digits, &K1)?;
+                digits.push(k1);
+                let k2 = check_digit(&digits, &K2)?;
+                digits.push(k2);
+                Some(digits.iter().map(|d| char::from(b'0' + *d as u8)).collect())
+            },
+        )
+    }
+
+    /// Write the number as people and editors do: groups split by random separators, digits
+    /// sometimes in fullwidth form.
+    fn disguise(n: &str, cuts: &[usize], seps: &[&str], wide: bool) -> String {
+        let mut out = String::new();
+        for (i, c) in n.chars().enumerate() {
+            if cuts.contains(&i) && i > 0 {
+                out.push_str(seps[i % seps.len()]);
+            }
+            if wide {
+                out.push(char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    const SEPS: [&str; 10] = [
+        " ", "  ", "\u{00A0}", "\u{202F}", "\u{200B}", ".", "-", "/", "\u{2013}", " - ",
+    ];
+
+    proptest! {
+        #[test]
+        fn disguised_numbers_are_caught(
+            n in valid_number(),
+            cuts in proptest::collection::vec(1usize..11, 0..5),
+            seps in proptest::collection::vec(proptest::sample::select(&SEPS[..]), 1..4),
+            wide in any::<bool>(),
+            before in "[a-zA-ZæøåÆØÅ:,()]{0,8}",
+            after in "[a-zA-ZæøåÆØÅ:,()]{0,8}",
+        ) {
+            let text = format!("{before} {} {after}", disguise(&n, &cuts, &seps, wide));
+            prop_assert!(contains_identity_number(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn eleven_digits_failing_the_checks_pass(digits in "[0-9]{11}") {
+            let d: Vec<u32> = digits.chars().map(|c| c.to_digit(10).unwrap()).collect();
+            let arr: [u32; 11] = d.try_into().unwrap();
+            prop_assume!(!is_identity_number(&arr));
+            let text = format!("Sak {} hos leverandør", digits);
+            prop_assert!(!contains_identity_number(&text));
+        }
     }
 }

@@ -47,7 +47,11 @@ impl Inquiry {
     fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
         Action {
             at: now,
-            key: format!("{}/ops/{}", self.id, reason.as_str()),
+            key: format!(
+                "{}/ops/{}",
+                About::Inquiry(self.id.clone()).key_prefix(),
+                reason.as_str()
+            ),
             about: About::Inquiry(self.id.clone()),
             body: ActionBody::Ops(Box::new(Ops {
                 message: kind,

@@ -101,7 +101,7 @@ impl Maintenance {
     ) -> Action {
         let thread = match kind {
             EmailKind::Planned => None,
-            _ => Some(format!("{}/planned/{}", self.id, org)),
+            _ => Some(format!("{}/planned/{}", self.key_prefix(), org)),
         };
         Action {
             at: now,
@@ -122,6 +122,11 @@ impl Maintenance {
         }
     }
 
+    /// The start of every outbox key of this maintenance (`About::key_prefix`).
+    pub fn key_prefix(&self) -> String {
+        About::Maintenance(self.id.clone()).key_prefix()
+    }
+
     /// One e-mail per notified organization, plus the region's address when it was notified.
     pub fn fan_out(
         &self,
@@ -133,7 +138,7 @@ impl Maintenance {
         out: &mut Vec<Action>,
     ) {
         for org in &self.notified {
-            let key = format!("{}/{}/{}", self.id, tag, org);
+            let key = format!("{}/{}/{}", self.key_prefix(), tag, org);
             out.push(self.email(
                 now,
                 kind,
@@ -145,7 +150,7 @@ impl Maintenance {
         }
         if self.region_notified {
             if let Some(r) = &cfg.self_.region {
-                let key = format!("{}/{}/region", self.id, tag);
+                let key = format!("{}/{}/region", self.key_prefix(), tag);
                 out.push(self.email(now, kind, key, "region", vec![r.clone()], previous.cloned()));
             }
         }
@@ -155,7 +160,7 @@ impl Maintenance {
         self.sp_seq += 1;
         Action {
             at: now,
-            key: format!("{}/statuspage/{}", self.id, self.sp_seq),
+            key: format!("{}/statuspage/{}", self.key_prefix(), self.sp_seq),
             about: About::Maintenance(self.id.clone()),
             body: ActionBody::Statuspage(Box::new(StatusPost {
                 message: kind,
@@ -172,7 +177,12 @@ impl Maintenance {
     pub fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
         Action {
             at: now,
-            key: format!("{}/ops/{}/{}", self.id, reason.as_str(), self.change_seq),
+            key: format!(
+                "{}/ops/{}/{}",
+                self.key_prefix(),
+                reason.as_str(),
+                self.change_seq
+            ),
             about: About::Maintenance(self.id.clone()),
             body: ActionBody::Ops(Box::new(Ops {
                 message: kind,

@@ -139,6 +139,27 @@ impl Environment {
 
 // ---------------------------------------------------------------- events
 
+/// SPEC §4.14: what an id may be. Ids go into e-mail headers (Message-ID), file names, the
+/// public status page and feed, so anything else is refused at the door.
+pub const ID_RULE: &str =
+    "must be 1–64 characters, each a letter A–Z or a–z, a digit, '.', '_', ':' or '-'";
+
+pub fn valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
+}
+
+/// Deserialize an id, refusing (without echoing it) what `valid_id` does not accept.
+fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    if valid_id(&s) {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom(ID_RULE))
+    }
+}
+
 fn default_self() -> String {
     "self".into()
 }
@@ -146,6 +167,7 @@ fn default_self() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentOpen {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     #[serde(default)]
     pub kind: Kind,
@@ -170,6 +192,7 @@ pub struct IncidentOpen {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentUpdate {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub measures: Option<String>,
     pub expected_end: Option<Ts>,
@@ -181,12 +204,14 @@ pub struct IncidentUpdate {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdOnly {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub org: Option<String>,
 }
@@ -218,6 +243,7 @@ pub struct Alert {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceAdd {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     #[serde(default = "default_self")]
     pub source: String,
@@ -234,6 +260,7 @@ pub struct MaintenanceAdd {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceChange {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub orgs: Option<Vec<String>>,
     pub services: Option<Vec<String>>,
@@ -246,6 +273,7 @@ pub struct MaintenanceChange {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InquiryReceived {
+    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub org: String,
     pub subject: Option<String>,
@@ -353,6 +381,29 @@ pub enum About {
     Incident(String),
     Maintenance(String),
     Inquiry(String),
+}
+
+impl About {
+    pub fn id(&self) -> &str {
+        match self {
+            About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) => i,
+        }
+    }
+
+    /// The start of every outbox key (and so Message-ID and status-page entry) of this case
+    /// (SPEC §4.14: an incident, a maintenance and an inquiry never share one, whatever their
+    /// ids). Ids cannot contain `/`. Incident keys are `{id}/{what}/{recipient or n}`, exactly
+    /// three segments (kept as they were, so Message-IDs of incident mail are unchanged);
+    /// maintenance and inquiry keys start with the literal segment `maintenance` or `inquiry`
+    /// followed by the id and at least two more, so they have four or more segments and can
+    /// equal neither an incident key nor each other.
+    pub fn key_prefix(&self) -> String {
+        match self {
+            About::Incident(i) => i.clone(),
+            About::Maintenance(i) => format!("maintenance/{i}"),
+            About::Inquiry(i) => format!("inquiry/{i}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -276,7 +276,20 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
                 continue;
             }
         };
-        match Event::from_parts(&ty, toml::Value::Table(t)) {
+        let raw = toml::Value::Table(t);
+        if let Err(field) = serde_json::to_value(&raw)
+            .map_err(|e| e.to_string())
+            .and_then(|v| crate::engine::guard::check_json(&v))
+        {
+            let e = crate::engine::model::EngineError::PersonalData { field };
+            errors.push(err(
+                tpath!["event", i],
+                false,
+                format!("event {n} ({ty}): {e}"),
+            ));
+            continue;
+        }
+        match Event::from_parts(&ty, raw) {
             Ok(e) => events.push((at, e, n)),
             Err(m) => {
                 let p = if EVENT_TYPES.contains(&ty.as_str()) {

@@ -160,17 +160,23 @@ pub fn build(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>, 
 }
 
 /// A file name for a key: the same key always writes the same file (a retry overwrites).
+/// The `.eml` file of an outbox key: `/` becomes `_`, letters, digits and `-` stay, anything
+/// else is `=XX`. One key, one file name (`INC.7` and `INC_7` differ), and keys are bounded
+/// by the id rule, so the name fits any filesystem.
 fn file_name(key: &str) -> String {
-    let safe: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
+    let mut safe = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        match c {
+            '/' => safe.push('_'),
+            c if c.is_ascii_alphanumeric() || c == '-' => safe.push(c),
+            c => {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    safe.push_str(&format!("={byte:02X}"));
+                }
             }
-        })
-        .collect();
+        }
+    }
     format!("{safe}.eml")
 }
 

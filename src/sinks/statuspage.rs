@@ -11,7 +11,7 @@
 //!   Statuspage id is stored (`statuspage_map`).
 
 use crate::config::Config;
-use crate::engine::model::{About, Action, ActionBody, Environment, StatusKind, StatusPost};
+use crate::engine::model::{Action, ActionBody, Environment, StatusKind, StatusPost};
 use crate::render::Renderer;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -159,9 +159,9 @@ impl Client {
         let Some(page) = self.page(s.environment) else {
             return Ok(());
         };
-        let our = match &a.about {
-            About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) => i.clone(),
-        };
+        // Incidents keep their id; a maintenance is `maintenance/{id}`, so the two never share
+        // a Statuspage entry (SPEC §4.14).
+        let our = a.about.key_prefix();
         let env = s.environment.as_str();
         let text = r
             .status(cfg, s)

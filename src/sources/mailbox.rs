@@ -69,22 +69,32 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// The inquiry id for an inbound message's Message-ID.
+/// The inquiry id for an inbound message's Message-ID, valid by SPEC §4.14 (1–64 characters
+/// of `A–Z a–z 0–9 . _ : -`). Deterministic, so our answer's In-Reply-To finds it again: the
+/// Message-ID itself when it fits as it is, else a readable part of it plus an FNV-1a hash of
+/// the whole (stable across versions, unlike std's hasher).
 pub fn inquiry_id(message_id: &str) -> String {
-    let clean: String = message_id
+    let raw = message_id
         .trim()
         .trim_start_matches('<')
-        .trim_end_matches('>')
+        .trim_end_matches('>');
+    let plain = format!("MAIL-{raw}");
+    if crate::engine::model::valid_id(&plain) {
+        return plain;
+    }
+    let hash = raw.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    let readable: String = raw
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
-                c
-            } else {
-                '_'
-            }
+        .map(|c| match c {
+            '@' => '.',
+            c if c.is_ascii_alphanumeric() || ".-_".contains(c) => c,
+            _ => '_',
         })
+        .take(42)
         .collect();
-    format!("MAIL-{clean}")
+    format!("MAIL-{readable}-{hash:016x}")
 }
 
 /// The organization an address belongs to (meldingsansvarlig or an extra address).
@@ -304,7 +314,7 @@ mod tests {
         assert_eq!(
             classify(&c, &m, Folder::Inbox, &open()),
             Classified::Inquiry {
-                id: "MAIL-c1@melhus.kommune.example".into(),
+                id: inquiry_id("c1@melhus.kommune.example"),
                 org: "melhus".into(),
                 subject: "Feil ved sending av epikrise på fødeavdeling".into()
             }
@@ -343,7 +353,7 @@ mod tests {
         assert_eq!(
             classify(&c, &m, Folder::Sent, &[]),
             Classified::Answer {
-                inquiry: "MAIL-c1@melhus.kommune.example".into()
+                inquiry: inquiry_id("c1@melhus.kommune.example")
             }
         );
         // Our own notices in Sent answer nothing.

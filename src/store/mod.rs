@@ -42,6 +42,22 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
     // 6: organizations removed from the configuration but still named by open cases.
     "CREATE TABLE retained_org (id TEXT PRIMARY KEY, org TEXT NOT NULL);",
+    // 7: maintenance and inquiry keys get their namespace (`About::key_prefix`, SPEC §4.14), so
+    // that replay after the upgrade finds the rows it decided before and sends nothing again.
+    "UPDATE statuspage_map SET our_id = 'maintenance/' || our_id WHERE our_id IN
+        (SELECT json_extract(payload, '$.about.id') FROM outbox
+         WHERE json_extract(payload, '$.about.type') = 'maintenance');
+     UPDATE outbox SET
+        payload = CASE WHEN json_extract(payload, '$.body.thread') IS NOT NULL
+            THEN json_set(payload, '$.key', 'maintenance/' || key,
+                          '$.body.thread', 'maintenance/' || json_extract(payload, '$.body.thread'))
+            ELSE json_set(payload, '$.key', 'maintenance/' || key) END,
+        key = 'maintenance/' || key
+     WHERE json_extract(payload, '$.about.type') = 'maintenance';
+     UPDATE outbox SET
+        payload = json_set(payload, '$.key', 'inquiry/' || key),
+        key = 'inquiry/' || key
+     WHERE json_extract(payload, '$.about.type') = 'inquiry';",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +100,9 @@ pub struct OutboxRow {
     pub first_failure_at: Option<Time>,
     pub last_error: Option<String>,
 }
+
+/// The outcome of one claimed send: done, or failed with the error and the next attempt.
+pub type SendResult = (String, Result<(), (String, Time)>);
 
 #[derive(Debug, Clone, Default)]
 pub struct OutboxStats {
@@ -247,12 +266,7 @@ impl Store {
 
     /// Record a wave of claimed results in one transaction: `Ok` done, `Err((error, next
     /// attempt))`. The attempt was counted by `claim`.
-    #[allow(clippy::type_complexity)]
-    pub fn mark_many(
-        &mut self,
-        now: Time,
-        results: &[(String, Result<(), (String, Time)>)],
-    ) -> Result<(), StoreError> {
+    pub fn mark_many(&mut self, now: Time, results: &[SendResult]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut done = tx.prepare_cached(
@@ -578,6 +592,49 @@ mod tests {
         assert_eq!(s.events().unwrap().len(), 1);
         assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 2)));
         assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 2)));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn migration_7_namespaces_maintenance_keys_so_nothing_is_sent_again() {
+        let dir = std::env::temp_dir().join(format!("mv-store-m7-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let _ = std::fs::remove_file(&path);
+        let t = Utc::now();
+        {
+            let c = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                c.execute_batch(sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", 6).unwrap();
+            let mut a = action("M1/statuspage/1", t);
+            a.about = About::Maintenance("M1".into());
+            let payload = serde_json::to_string(&a).unwrap();
+            c.execute(
+                "INSERT INTO outbox (key, at, kind, payload, next_attempt_at, status) VALUES (?1, ?2, 'statuspage', ?3, ?2, 'done')",
+                params![a.key, time_text(t), payload],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO statuspage_map VALUES ('M1', 'produksjon', 'sp1')",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        let mut a = action("maintenance/M1/statuspage/1", t);
+        a.about = About::Maintenance("M1".into());
+        assert_eq!(
+            s.commit(&[], &[a.clone()]).unwrap(),
+            0,
+            "the old row is found under its new key"
+        );
+        assert_eq!(s.statuspage_actions().unwrap(), vec![a]);
+        assert_eq!(
+            s.sp_get("maintenance/M1", "produksjon").as_deref(),
+            Some("sp1")
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }
