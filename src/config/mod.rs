@@ -86,6 +86,9 @@ pub struct Policy {
     pub maintenance_grace: Duration,
     pub ack_priority1: Duration,
     pub ack_priority2: Duration,
+    /// SPEC §4.11: whether test-environment incidents e-mail organizations (then marked
+    /// `TEST: `). Default false: they reach the test status page and ops only.
+    pub test_environment_mail: bool,
 }
 
 impl Default for Policy {
@@ -101,6 +104,7 @@ impl Default for Policy {
             maintenance_grace: Duration::minutes(15),
             ack_priority1: Duration::minutes(30),
             ack_priority2: Duration::minutes(45),
+            test_environment_mail: false,
         }
     }
 }
@@ -841,6 +845,9 @@ impl Validator<'_> {
         dur!(maintenance_grace);
         dur!(ack_priority1);
         dur!(ack_priority2);
+        if let Some(b) = policy.test_environment_mail {
+            pol.test_environment_mail = b;
+        }
         if pol.publish_delay > Duration::minutes(15) {
             self.err(0, tpath!["policy", "publish_delay"], "publish_delay may not exceed 15 minutes (driftsmelding within 15 minutes, seeds/002 §5.3)");
         }

@@ -123,6 +123,7 @@ pub struct RawPolicy {
     pub maintenance_grace: Option<Dur>,
     pub ack_priority1: Option<Dur>,
     pub ack_priority2: Option<Dur>,
+    pub test_environment_mail: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -258,8 +258,26 @@ impl Incident {
         )
     }
 
-    /// Emit every action due at `now` that has not been done.
+    /// Emit every action due at `now` that has not been done. A test-environment incident runs
+    /// the same routine, but its e-mails to organizations (notice, Oppdatering, inquiry,
+    /// escalation, Løst) are dropped unless `policy.test_environment_mail` (SPEC §4.11); the
+    /// test status page and ops still get theirs.
     pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        let first = out.len();
+        self.step_all(cfg, now, out);
+        if self.environment == Environment::Test && !cfg.policy.test_environment_mail {
+            let mut i = first;
+            while i < out.len() {
+                if matches!(out[i].body, ActionBody::Email(_)) {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    fn step_all(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
         let open = self.is_open();
         if self.at_self() {
             // Status page (SPEC §4.2, §4.3).
@@ -440,6 +458,7 @@ impl Incident {
                 message: what.to_string(),
                 org,
                 services: self.services.clone(),
+                environment: self.environment,
             }),
         }
     }

@@ -625,6 +625,10 @@ pub struct Silence {
     pub message: String,
     pub org: String,
     pub services: Vec<String>,
+    /// The incident's environment: the silence matches it too, so a test case never mutes
+    /// production monitoring (SPEC §4.11).
+    #[serde(default)]
+    pub environment: Environment,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -398,14 +398,24 @@ impl Renderer {
     }
 
     fn render(&self, name: &str, ctx: &Value) -> Result<Rendered, RenderError> {
-        let subject = self.part(name, "subject", ctx)?.trim().to_string();
-        let body = self.part(name, "body", ctx)?;
+        let subject = self.subject_of(name, ctx)?;
+        let mut body = self.part(name, "body", ctx)?;
+        if test_environment(ctx) {
+            // SPEC §4.11: the body's second line says so (the patient-phone line stays first).
+            let at = body.find('\n').map_or(body.len(), |i| i + 1);
+            body.insert_str(at, "Gjelder testmiljøet.\n");
+        }
         Ok(Rendered { subject, body })
     }
 
     /// The subject line alone of a template (used as `base_subject`).
     fn subject_of(&self, name: &str, ctx: &Value) -> Result<String, RenderError> {
-        Ok(self.part(name, "subject", ctx)?.trim().to_string())
+        let s = self.part(name, "subject", ctx)?.trim().to_string();
+        Ok(if test_environment(ctx) {
+            format!("TEST: {s}")
+        } else {
+            s
+        })
     }
 
     fn email_ctx(&self, cfg: &Config, e: &Email) -> Result<(String, Value), RenderError> {
@@ -444,8 +454,15 @@ impl Renderer {
             EmailKind::Unplanned | EmailKind::Followup => None,
             _ => Some(self.subject_of("email/unplanned", &ctx)?),
         };
-        if let (Some(b), Value::Object(o)) = (base, &mut ctx) {
-            o.insert("base_subject".into(), Value::String(b));
+        if let Value::Object(o) = &mut ctx {
+            if let Some(b) = base {
+                o.insert("base_subject".into(), Value::String(b));
+            }
+            let test = e
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.environment == Environment::Test);
+            o.insert("test_environment".into(), Value::Bool(test));
         }
         Ok((format!("email/{}", e.message.as_str()), ctx))
     }
@@ -582,6 +599,12 @@ impl Renderer {
     pub fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
         self.with_ctx(cfg, a, |name, ctx| self.subject_of(name, ctx))
     }
+}
+
+/// An e-mail to organizations about a test-environment incident (sent only with
+/// `policy.test_environment_mail = true`, SPEC §4.11).
+fn test_environment(ctx: &Value) -> bool {
+    ctx.get("test_environment").and_then(Value::as_bool) == Some(true)
 }
 
 /// Same message apart from who receives it.

@@ -7,7 +7,7 @@
 //! Silence times use Alertmanager's clock (the real one), not the engine's.
 
 use crate::config::Config;
-use crate::engine::model::{About, Action, ActionBody};
+use crate::engine::model::{About, Action, ActionBody, Environment};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 
@@ -145,6 +145,16 @@ impl Silencer {
                     .join("|");
                 matchers.push(json!({"name": cfg.labels.service, "value": alt, "isRegex": true, "isEqual": true}));
             }
+            // The environment too (SPEC §4.11). Production alerts may carry no environment
+            // label (Alertmanager matches a missing label as ""), or one of its spellings.
+            matchers.push(match s.environment {
+                Environment::Test => {
+                    json!({"name": cfg.labels.environment, "value": "test", "isRegex": false, "isEqual": true})
+                }
+                Environment::Produksjon => {
+                    json!({"name": cfg.labels.environment, "value": "|produksjon|prod|production", "isRegex": true, "isEqual": true})
+                }
+            });
             let matchers = Value::Array(matchers);
             match known {
                 Some(k) if !k.id.is_empty() => return Ok(()),

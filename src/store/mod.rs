@@ -525,6 +525,7 @@ mod tests {
                 message: "create".into(),
                 org: "malvik".into(),
                 services: vec![],
+                environment: Environment::Produksjon,
             }),
         }
     }
