@@ -424,9 +424,17 @@ fn smtp_down_messages_wait_then_all_arrive() {
     );
     let late: Vec<&Mail> = mails
         .iter()
-        .filter(|m| m.headers["subject"].starts_with("Advarsel: varsel levert for sent"))
+        .filter(|m| m.headers["subject"].starts_with("Advarsel: ") && m.headers["subject"].contains("levert for sent"))
         .collect();
     assert_eq!(late.len(), 1, "one warning per outage, not per message");
+    // It names every message that went out late, not only the first (issue #8).
+    for who in ["malvik", "melhus", "skaun"] {
+        assert!(
+            late[0].body.contains(&format!("meldingsansvarlig@{who}.kommune.example")),
+            "{}",
+            late[0].body
+        );
+    }
     assert_eq!(late[0].headers["to"], "driftssenter@hemit.example");
     assert!(
         late[0].body.contains("Siste feil: ") && !late[0].body.contains("Siste feil: ukjent"),

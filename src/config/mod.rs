@@ -158,6 +158,9 @@ pub struct DaemonSettings {
     pub alert_token_file: Option<PathBuf>,
     pub operator_token_file: Option<PathBuf>,
     pub max_body: usize,
+    /// Open HTTP connections at most (SPEC §6 "Bounded under abuse"); keep it below the
+    /// file-descriptor limit (the unit's `LimitNOFILE=4096`).
+    pub max_connections: usize,
     pub mail: MailTransport,
     pub maintenance_dir: PathBuf,
     pub maintenance_horizon: Duration,
@@ -211,6 +214,32 @@ pub struct Config {
     service_index: HashMap<String, usize>,
 }
 
+/// Read a text input file (configuration, include, maintenance file, scenario) with a bound:
+/// only regular files, at most `MAX_INPUT` bytes, so `--config /dev/zero` or a runaway file
+/// gets an error instead of exhausting memory.
+pub const MAX_INPUT: u64 = 64 << 20;
+
+pub fn read_input(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    f.take(MAX_INPUT + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_INPUT {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_INPUT >> 20),
+        ));
+    }
+    Ok(text)
+}
+
 impl Config {
     pub fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
@@ -244,7 +273,7 @@ impl Config {
 
     /// Load and validate; on failure, every problem found.
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_input(path).map_err(|e| {
             vec![ConfigError {
                 file: path.to_path_buf(),
                 line: 1,
@@ -291,7 +320,7 @@ impl Config {
             let mut matches = matches;
             matches.sort();
             for m in matches {
-                let t = match std::fs::read_to_string(&m) {
+                let t = match read_input(&m) {
                     Ok(t) => t,
                     Err(e) => {
                         errors.push(sources[0].error_path(
@@ -450,6 +479,14 @@ impl Validator<'_> {
             );
             std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
         });
+        let max_connections = http.max_connections.unwrap_or(512);
+        if !(8..=65536).contains(&max_connections) {
+            self.err(
+                0,
+                tpath!["http", "max_connections"],
+                "max_connections must be between 8 and 65536 (and below the open-file limit)",
+            );
+        }
         let max_body = http.max_body.unwrap_or(1 << 20);
         if max_body < 1024 {
             self.err(
@@ -523,6 +560,7 @@ impl Validator<'_> {
             alert_token_file: http.alert_token_file.map(|p| base.join(p)),
             operator_token_file: http.operator_token_file.map(|p| base.join(p)),
             max_body,
+            max_connections,
             mail,
             maintenance_dir: PathBuf::from("maintenance.d"),
             maintenance_horizon: Duration::days(14),

@@ -193,6 +193,7 @@ pub struct RawHttp {
     pub alert_token_file: Option<String>,
     pub operator_token_file: Option<String>,
     pub max_body: Option<usize>,
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -51,8 +51,10 @@ fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiE
             "missing bearer token (Authorization: Bearer …)",
         ));
     };
-    let Some(token) = h.strip_prefix("Bearer ").map(str::trim) else {
-        return Err(ApiError::new(401, "Authorization must be a bearer token"));
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    let token = match h.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
+        _ => return Err(ApiError::new(401, "Authorization must be a bearer token")),
     };
     let kind = if same(token, &app.shared.alert_token) {
         TokenKind::Alert
@@ -337,6 +339,56 @@ async fn metrics(State(app): State<App>) -> Response {
         .into_response()
 }
 
+/// A whole request, body included, must be done within this (SPEC §6).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every response: a time limit on the whole request, `X-Content-Type-Options: nosniff`, and
+/// JSON error bodies also for what the framework answers itself (413, 405, a bad URL).
+async fn guard_layer(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => err(408, "the request was not completed in time"),
+    };
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let body = std::mem::take(resp.body_mut());
+        let text = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_string()
+        } else {
+            text
+        };
+        let headers = resp.headers().clone();
+        resp = err(status.as_u16(), message);
+        for (k, v) in headers.iter() {
+            if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+                resp.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+    }
+    resp.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+async fn not_found() -> Response {
+    err(404, "no such endpoint")
+}
+
+async fn method_not_allowed() -> Response {
+    err(405, "method not allowed on this endpoint")
+}
+
 pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
     let limit = shared.cfg().daemon.max_body;
     let app = App { shared, tx };
@@ -364,6 +416,9 @@ pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
         .route("/api/v1/status", get(status_json))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(guard_layer))
         .with_state(app)
 }

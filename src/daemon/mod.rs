@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod engine_task;
 pub mod http;
 pub mod mailbox;
+pub mod serve;
 
 use crate::config::Config;
 use crate::engine::model::{Event, Time};
@@ -202,6 +203,10 @@ pub enum DaemonError {
     Token(PathBuf, String),
 }
 
+fn same_secret(a: &str, b: &str) -> bool {
+    a == b
+}
+
 /// Read a token from a file (trimmed); or, when none is configured, from
 /// `$CREDENTIALS_DIRECTORY/{name}`; or create a random one in the state directory (0600).
 fn token(configured: Option<&Path>, state_dir: &Path, name: &str) -> Result<String, DaemonError> {
@@ -317,6 +322,13 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     let d = cfg.daemon.clone();
     std::fs::create_dir_all(&d.state_dir)
         .map_err(|e| DaemonError::StateDir(d.state_dir.clone(), e))?;
+    // The state (names, addresses, tokens, mail) is for the daemon's user only, also outside
+    // systemd's StateDirectory= (which sets 0700 itself).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&d.state_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| DaemonError::StateDir(d.state_dir.clone(), e))?;
+    }
     let db = d.state_dir.join("meldingsvakt.db");
     let mut store = Store::open(&db)?;
     let alert_token = token(d.alert_token_file.as_deref(), &d.state_dir, "alert-token")?;
@@ -325,6 +337,11 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         &d.state_dir,
         "operator-token",
     )?;
+    if same_secret(&alert_token, &operator_token) {
+        return Err(DaemonError::Config(
+            "the alert token and the operator token are the same; give each its own file (an alert source must not be able to act as an operator)".into(),
+        ));
+    }
 
     // Organizations removed from the configuration while open cases still named them keep
     // their addresses for those cases, across restarts too (SPEC §6).
@@ -396,17 +413,12 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
     let app = http::router(Arc::clone(&shared), tx.clone());
-    let mut http_stop = stop_rx.clone();
-    let server = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+    let server = tokio::spawn(serve::run(
+        listener,
+        app,
+        d.max_connections,
+        stop_rx.clone(),
+    ));
     tracing::info!(listen = %d.listen, state = %d.state_dir.display(), mail = ?d.mail, "meldingsvakt running");
     notify(&[
         sd_notify::NotifyState::Ready,

@@ -75,7 +75,7 @@ pub fn parse(path: &Path) -> Result<Scenario, ScenarioError> {
 /// `config`, `start` and `until` become optional, and a file holding one event table (with
 /// `type` at the top level) is read as a one-event scenario.
 pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::config::read_input(path).map_err(|e| {
         ScenarioError(vec![format!(
             "{}: cannot read scenario: {e}",
             path.display()

@@ -183,12 +183,28 @@ fn file_name(key: &str) -> String {
 pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError> {
     match t {
         Transport::Files(dir) => {
-            tokio::fs::create_dir_all(dir)
+            tokio::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .await
                 .map_err(|e| SendError::Transport(format!("{}: {e}", dir.display())))?;
             let path = dir.join(file_name(key));
             let tmp = dir.join(format!(".{}.tmp", file_name(key)));
-            tokio::fs::write(&tmp, m.formatted())
+            // Mail holds names and addresses: readable by the daemon's user only.
+            let write = async {
+                use tokio::io::AsyncWriteExt;
+                let mut f = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .await?;
+                f.write_all(&m.formatted()).await?;
+                f.sync_all().await
+            };
+            write
                 .await
                 .map_err(|e| SendError::Transport(format!("{}: {e}", tmp.display())))?;
             tokio::fs::rename(&tmp, &path)

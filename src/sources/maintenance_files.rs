@@ -128,7 +128,7 @@ pub fn load(
         .collect();
     paths.sort();
     for path in paths {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::config::read_input(&path) {
             Ok(t) => t,
             Err(e) => {
                 errors.push(ConfigError {
