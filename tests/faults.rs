@@ -1,0 +1,444 @@
+//! The fault suite (issue #8, SPEC §6 "Fail safe", "Bounded under abuse"): each test causes a
+//! fault against real parts (the daemon binary, Debian's aiosmtpd, a second process holding the
+//! database, a full tmpfs, a flood of idle sockets) and asserts what users must see: nothing
+//! lost, nothing sent more than twice (and then with the same Message-ID), an honest
+//! `/healthz`, and the daemon reachable.
+
+mod support;
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::*;
+
+fn http_get(port: u16, path: &str, max_secs: f64) -> (u16, String, f64) {
+    let t = Instant::now();
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}", "--max-time"])
+        .arg(max_secs.to_string())
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = s.rsplit_once('\n').unwrap_or(("", "0"));
+    (
+        code.trim().parse().unwrap_or(0),
+        body.to_string(),
+        t.elapsed().as_secs_f64(),
+    )
+}
+
+/// Copies per Message-ID among the mails received.
+fn copies(mails: &[Mail]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for x in mails {
+        *m.entry(x.headers["message-id"].clone()).or_default() += 1;
+    }
+    m
+}
+
+/// Wait until `/healthz` answers `want`; the seconds it took.
+fn wait_health(port: u16, want: u16, secs: u64) -> Option<f64> {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(secs) {
+        if http_get(port, "/healthz", 2.0).0 == want {
+            return Some(t.elapsed().as_secs_f64());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// A second process that holds the database's write lock (`BEGIN IMMEDIATE`) for `secs`.
+fn lock_db(env: &Env, secs: u64) -> Proc {
+    let db = env.dir.join("state/meldingsvakt.db");
+    let child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None,timeout=30)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(float(sys.argv[2]))\nc.execute('ROLLBACK')",
+        ])
+        .arg(&db)
+        .arg(secs.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut p = Proc(child);
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(p.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "locked");
+    p
+}
+
+/// The fan-out's notices wait in the outbox (SMTP down), the store is then made unwritable by
+/// `fault`, SMTP comes back: nothing may be sent twice while the store fails, `/healthz` must
+/// say 503, and everything is delivered once the store recovers.
+fn store_fault_story(name: &str, on_tmpfs: bool, fault: impl FnOnce(&Env) -> Box<dyn FnOnce()>) {
+    let env = Env::new(name);
+    let _mount = on_tmpfs.then(|| Tmpfs::mount(&env.dir.join("state"), "8m"));
+    let d = env.daemon();
+    let (code, body) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("StoreFault"),
+    );
+    assert_eq!(code, 200, "{body}");
+    std::thread::sleep(Duration::from_secs(1)); // first attempts fail: SMTP is down
+    let recover = fault(&env);
+    let t0 = Instant::now();
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let to_503 = wait_health(env.http, 503, 30)
+        .expect("/healthz must say 503 while the store cannot be written");
+    let (_, health, _) = http_get(env.http, "/healthz", 2.0);
+    assert!(health.contains("store"), "{health}");
+    // Keep the fault for a while: retries are due every few seconds.
+    std::thread::sleep(Duration::from_secs(12));
+    let during = read_mails(&env.maildir());
+    let t1 = Instant::now();
+    recover();
+    let mails = wait_mails(&env.maildir(), kommuner(), 90);
+    let c = copies(&mails);
+    assert_eq!(c.len(), kommuner(), "every municipality gets its notice");
+    let worst = c.values().max().copied().unwrap_or(0);
+    assert!(worst <= 2, "a notice reached SMTP {worst} times");
+    let to_ok = wait_health(env.http, 200, 30).expect("/healthz recovers");
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(
+        log.contains("cannot write the state database"),
+        "a clear log line: {log}"
+    );
+    eprintln!(
+        "{name}: 503 after {to_503:.1} s (at most the 5 s retry + the 5 s busy timeout); {} mails reached SMTP while the store failed; all {} delivered {:.1} s after recovery, /healthz 200 after {to_ok:.1} s; at most {worst} copies per notice; fault lasted {:.1} s",
+        during.len(),
+        c.len(),
+        t1.elapsed().as_secs_f64(),
+        (t1 - t0).as_secs_f64()
+    );
+    drop(d);
+}
+
+#[test]
+fn store_locked_by_another_process_pauses_sending_and_loses_nothing() {
+    store_fault_story("locked", false, |env| {
+        let lock = lock_db(env, 120);
+        Box::new(move || drop(lock))
+    });
+}
+
+#[test]
+fn store_on_a_full_filesystem_pauses_sending_and_loses_nothing() {
+    // A small tmpfs for the state directory (needs root and mount permission).
+    let probe = std::env::temp_dir().join(format!("mv-mount-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&probe).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&probe)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED store_on_a_full_filesystem: cannot mount a tmpfs here (needs root with mount permission)");
+        return;
+    }
+    let _ = Command::new("umount").arg(&probe).status();
+    store_fault_story("full", true, |env| {
+        let filler = env.dir.join("state/filler");
+        let _ = Command::new("dd")
+            .args(["if=/dev/zero", "bs=64k"])
+            .arg(format!("of={}", filler.display()))
+            .stderr(Stdio::null())
+            .status();
+        Box::new(move || {
+            let _ = std::fs::remove_file(&filler);
+        })
+    });
+}
+
+/// A tmpfs mounted for the length of a test.
+struct Tmpfs(std::path::PathBuf);
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Tmpfs(at.to_path_buf())
+    }
+}
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn rfc3339(d: chrono::Duration) -> String {
+    (chrono::Utc::now() + d).to_rfc3339()
+}
+
+#[test]
+fn reload_refuses_what_check_rejects_and_never_drops_a_case() {
+    let env = Env::new("reload");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let tpl = env.dir.join("templates");
+    std::fs::create_dir_all(tpl.join("email")).unwrap();
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    std::fs::write(
+        &cfg_path,
+        format!("{cfg}\n[templates]\ndir = \"templates\"\n"),
+    )
+    .unwrap();
+    // A misspelt variable: `check` rejects it, so the daemon refuses to start with it…
+    let bad = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/email/unplanned.hbs"),
+    )
+    .unwrap()
+    .replacen("{{", "{{incident.misspelt}} {{", 1);
+    std::fs::write(tpl.join("email/unplanned.hbs"), &bad).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["run", "--config"])
+        .arg(&cfg_path)
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unplanned.hbs"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(tpl.join("email/unplanned.hbs")).unwrap();
+    let d = env.daemon();
+    let op = env.token("operator-token");
+    // An incident whose notice is due in 4 s, for Malvik and Melhus.
+    let body = format!(
+        r#"{{"id":"INC-R","orgs":["malvik","melhus"],"services":["PLO"],"category":"B","started_at":"{}"}}"#,
+        rfc3339(-chrono::Duration::hours(2) + chrono::Duration::seconds(4))
+    );
+    let (code, resp) = env.post("/api/v1/incidents", &op, &body);
+    assert_eq!(code, 201, "{resp}");
+    // …and a reload does not load it either.
+    std::fs::write(tpl.join("email/unplanned.hbs"), &bad).unwrap();
+    // The same reload removes Malvik from the configuration.
+    let orgs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/organizations.d/midt-norge.toml"),
+    )
+    .unwrap();
+    let start = orgs.find("[[organization]]\nid = \"malvik\"").unwrap();
+    let end = start + orgs[start + 1..].find("[[organization]]").unwrap() + 1;
+    let without = format!("{}{}", &orgs[..start], &orgs[end..]);
+    let orgs_file = env.dir.join("orgs.toml");
+    std::fs::write(&orgs_file, &without).unwrap();
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    let inc = cfg
+        .lines()
+        .find(|l| l.starts_with("include = "))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &cfg_path,
+        cfg.replace(
+            &inc,
+            &format!("include = [{:?}]", orgs_file.to_string_lossy()),
+        ),
+    )
+    .unwrap();
+    let hup = |d: &Proc| {
+        Command::new("kill")
+            .args(["-HUP", &d.0.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    hup(&d);
+    std::thread::sleep(Duration::from_secs(1));
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(log.contains("reload refused"), "{log}");
+    // Fix the template; reload again: now Malvik is gone from the configuration.
+    std::fs::remove_file(tpl.join("email/unplanned.hbs")).unwrap();
+    hup(&d);
+    let mails = wait_mails(&env.maildir(), 2, 20);
+    let to: Vec<&String> = mails.iter().map(|m| &m.headers["to"]).collect();
+    assert!(
+        to.contains(&&"meldingsansvarlig@malvik.kommune.example".to_string()),
+        "Malvik keeps its notice: {to:?}"
+    );
+    assert!(mails
+        .iter()
+        .all(|m| m.headers["subject"] == "Feil i meldingsutveksling"));
+    // New cases may not name Malvik.
+    let (code, resp) = env.post(
+        "/api/v1/incidents",
+        &op,
+        r#"{"id":"INC-NEW","orgs":["malvik"],"services":["PLO"]}"#,
+    );
+    assert_eq!(code, 422, "{resp}");
+    // A restart keeps the case, and its Løst: reaches Malvik too.
+    drop(d);
+    let d = env.daemon();
+    let (code, resp) = env.post("/api/v1/incidents/INC-R/resolve", &op, "{}");
+    assert_eq!(code, 200, "{resp}");
+    let mails = wait_mails(&env.maildir(), 4, 20);
+    let solved: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.headers["subject"].starts_with("Løst: "))
+        .map(|m| &m.headers["to"])
+        .collect();
+    assert_eq!(solved.len(), 2, "{solved:?}");
+    assert!(solved.contains(&&"meldingsansvarlig@malvik.kommune.example".to_string()));
+    drop(d);
+}
+
+#[test]
+fn inputs_that_could_never_be_delivered_are_refused_at_the_door() {
+    let env = Env::new("ids");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let _d = env.daemon();
+    let op = env.token("operator-token");
+    let soon = rfc3339(chrono::Duration::hours(4));
+    let long_id = "I".repeat(2000);
+    let refused: Vec<(&str, String, &str)> = vec![
+        ("/api/v1/incidents", format!(r#"{{"id":"{long_id}","orgs":["malvik"]}}"#), "`id`"),
+        ("/api/v1/incidents", r#"{"id":"INC 7","orgs":["malvik"]}"#.into(), "`id`"),
+        ("/api/v1/incidents", r#"{"id":"INC-9","orgs":["malvik"],"started_at":"9999-01-01T00:00:00Z"}"#.into(), "started_at"),
+        ("/api/v1/incidents", format!(r#"{{"id":"INC-9","orgs":["malvik"],"started_at":"{}","expected_end":"{}"}}"#, rfc3339(-chrono::Duration::hours(1)), rfc3339(-chrono::Duration::hours(2))), "expected_end"),
+        ("/api/v1/maintenances", r#"{"id":"M-9","orgs":["malvik"],"from":"1970-01-01T00:00:00Z","to":"9999-01-01T00:00:00Z"}"#.into(), "from"),
+        // Personal numbers, disguised, in fields other than measures.
+        ("/api/v1/maintenances", format!(r#"{{"id":"M-8","orgs":["malvik"],"from":"{soon}","to":"{soon}","phone":"150765\u00a000565"}}"#), "`phone`"),
+        ("/api/v1/incidents", r#"{"id":"I-15.07.65.00565","orgs":["malvik"]}"#.into(), "`id`"),
+        ("/api/v1/inquiries", r#"{"id":"Q1","org":"malvik","subject":"Gjelder 15 07 65 00565"}"#.into(), "`subject`"),
+    ];
+    for (path, body, field) in &refused {
+        let (code, resp) = env.post(path, &op, body);
+        assert!(code == 400 || code == 422, "{path} {body}: {code} {resp}");
+        assert!(resp.contains(field), "{body}: {resp}");
+        assert!(
+            !resp.contains("00565"),
+            "the number is never echoed: {resp}"
+        );
+    }
+    let alert = long_alert("PnrAlert").replace(
+        r#""annotations":{}"#,
+        r#""annotations":{"description":"pasient １５０７６５００５６５"}"#,
+    );
+    let (code, resp) = env.post("/api/v1/alerts", &env.token("alert-token"), &alert);
+    assert_eq!(code, 422, "{resp}");
+    assert!(resp.contains("annotations.description"), "{resp}");
+    // Nothing of the refused requests was stored.
+    let (_, list, _) = {
+        let out = Command::new("curl")
+            .args(["-s", "-H", &format!("Authorization: bearer {op}")])
+            .arg(format!("http://127.0.0.1:{}/api/v1/incidents", env.http))
+            .output()
+            .unwrap();
+        (0, String::from_utf8_lossy(&out.stdout).to_string(), 0)
+    };
+    assert_eq!(list.trim(), "[]", "{list}");
+    // INC.7 and INC_7 are two incidents with two notices; an incident and a maintenance with
+    // the same id are both on the status page.
+    for id in ["INC.7", "INC_7", "X1"] {
+        let body = format!(
+            r#"{{"id":"{id}","orgs":["malvik"],"services":["PLO"],"category":"A","expected_end":"{soon}"}}"#
+        );
+        let (code, resp) = env.post("/api/v1/incidents", &op, &body);
+        assert_eq!(code, 201, "{resp}");
+    }
+    let from = rfc3339(chrono::Duration::days(10));
+    let to = rfc3339(chrono::Duration::days(10) + chrono::Duration::hours(1));
+    let (code, resp) = env.post(
+        "/api/v1/maintenances",
+        &op,
+        &format!(r#"{{"id":"X1","services":["PLO"],"from":"{from}","to":"{to}"}}"#),
+    );
+    assert_eq!(code, 201, "{resp}");
+    let mails = wait_mails(&env.maildir(), 3, 20);
+    assert_eq!(copies(&mails).len(), 3, "three notices, three Message-IDs");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, status, _) = http_get(env.http, "/api/v1/status", 2.0);
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["incidents"].as_array().map(|a| a.len()), Some(3), "{v}");
+    assert_eq!(
+        v["scheduled_maintenances"].as_array().map(|a| a.len()),
+        Some(1),
+        "{v}"
+    );
+    // Framework errors are JSON too, with nosniff.
+    for (path, method) in [
+        ("/nope", "GET"),
+        ("/api/v1/alerts", "GET"),
+        ("/api/v1/incidents/%ZZ/ack", "POST"),
+    ] {
+        let out = Command::new("curl")
+            .args(["-s", "-i", "-X", method])
+            .arg(format!("http://127.0.0.1:{}{path}", env.http))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        assert!(
+            text.contains("content-type: application/json"),
+            "{path}: {text}"
+        );
+        assert!(
+            text.contains("x-content-type-options: nosniff"),
+            "{path}: {text}"
+        );
+        assert!(text.contains("{\"error\":"), "{path}: {text}");
+    }
+}
+
+#[test]
+fn idle_connections_cannot_lock_operators_out() {
+    let env = Env::new("idle");
+    // The daemon under the default file limit of 1,024.
+    let child = Command::new("prlimit")
+        .arg("--nofile=1024:1024")
+        .arg(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["run", "--config"])
+        .arg(env.dir.join("meldingsvakt.toml"))
+        .current_dir(&env.dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let _d = Proc(child);
+    wait_port(env.http);
+    // 1,100 idle connections that never send a byte, held by a helper process.
+    let flood = Command::new("/usr/bin/python3")
+        .args(["-c", "import socket,sys,time,resource\nresource.setrlimit(resource.RLIMIT_NOFILE,(4096,4096))\nss=[]\nfor i in range(1100):\n  s=socket.socket(); s.settimeout(5)\n  try: s.connect(('127.0.0.1',int(sys.argv[1])))\n  except Exception: pass\n  ss.append(s)\nprint('open',len(ss),flush=True)\ntime.sleep(60)"])
+        .arg(env.http.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut flood = Proc(flood);
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(flood.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("open 1100"), "{line}");
+    let mut worst = 0.0f64;
+    for _ in 0..5 {
+        let (code, body, secs) = http_get(env.http, "/healthz", 1.0);
+        assert_eq!(
+            code, 200,
+            "/healthz within 1 s under 1,100 idle connections: {body}"
+        );
+        worst = worst.max(secs);
+    }
+    let (code, resp) = env.post(
+        "/api/v1/incidents",
+        &env.token("operator-token"),
+        r#"{"id":"INC-IDLE","orgs":["malvik"]}"#,
+    );
+    assert_eq!(code, 201, "{resp}");
+    eprintln!("idle flood: /healthz answered within {worst:.3} s (worst of 5)");
+}
