@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -977,7 +977,7 @@ impl Env {
     }
 
     /// The daemon with its clock offset read from the returned file (a `test-clock` build).
-    fn daemon_with_clock(&self, extra_config: &str) -> (Proc, PathBuf) {
+    fn daemon_with_clock(&self, extra_config: &str) -> (Proc, std::path::PathBuf) {
         self.append_config(extra_config);
         let clock = self.dir.join("clock-offset");
         std::fs::write(&clock, "0").unwrap();
