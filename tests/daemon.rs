@@ -358,7 +358,7 @@ fn maintenance_files_are_declared_at_start_and_reconciled_on_sighup() {
     };
     assert!(list.contains("VED-FIL"), "{list}");
     assert_eq!(
-        list.matches("sondag@").count(),
+        list.matches("sondag:").count(),
         2,
         "two Sundays within 14 days: {list}"
     );
@@ -395,7 +395,7 @@ fn maintenance_files_are_declared_at_start_and_reconciled_on_sighup() {
     }
     let list = get(env.http, "/api/v1/maintenances", &op);
     assert!(
-        !list.contains("VED-FIL") && list.contains("sondag@"),
+        !list.contains("VED-FIL") && list.contains("sondag:"),
         "{list}"
     );
 }

@@ -21,6 +21,10 @@ use tokio::sync::watch;
 
 const IN_FLIGHT: usize = 8;
 
+/// How long the dispatcher waits for more late deliveries of an outage before it queues the
+/// one warning that names them all.
+const LATE_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Split due rows into waves of at most `IN_FLIGHT`, keeping the order of rows that share a
 /// recipient.
 fn waves(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
@@ -275,6 +279,11 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut transport_cache: Option<(String, Arc<Transport>)> = None;
     let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
     let mut held = Unrecorded::default();
+    // Messages delivered late, gathered until no more have come for `LATE_QUIET`: the retries
+    // of one fan-out fall due milliseconds apart and go out in several passes, and ops should
+    // get one warning naming all of them.
+    let mut late: Vec<(OutboxRow, Time)> = Vec::new();
+    let mut late_last = std::time::Instant::now();
     // Backoff for a store that cannot be written: 1 s doubling to 30 s.
     let mut store_wait = std::time::Duration::from_secs(1);
     loop {
@@ -287,6 +296,10 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         }
         if *stop.borrow() {
             break;
+        }
+        if !late.is_empty() && late_last.elapsed() >= LATE_QUIET {
+            held.late
+                .extend(late_warnings(&shared, std::mem::take(&mut late)));
         }
         // Fail safe: while the store cannot be written, nothing new is claimed or sent.
         if !held.flush(&shared) {
@@ -317,6 +330,11 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 .unwrap_or(std::time::Duration::from_secs(30))
                 .min(std::time::Duration::from_secs(30))
                 .min(crate::clock::max_sleep());
+            let wait = if late.is_empty() {
+                wait
+            } else {
+                wait.min(LATE_QUIET.saturating_sub(late_last.elapsed()))
+            };
             let mut stop2 = stop.clone();
             tokio::select! {
                 _ = shared.wake_dispatcher.notified() => {}
@@ -344,7 +362,6 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             continue;
         };
         let warn_after = shared.cfg().daemon.delivery_warn_after;
-        let mut late = Vec::new();
         // Up to IN_FLIGHT messages at once (lettre's pool holds the connections; lettre does
         // not set TCP_NODELAY, so each SMTP exchange waits ~40 ms on delayed ACKs, and
         // concurrency is what makes a 65-organization fan-out fast). Order per recipient is
@@ -370,6 +387,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                         held.results.push((row.key.clone(), Ok(())));
                         if row.first_failure_at.is_some() {
                             late.push((row, now));
+                            late_last = std::time::Instant::now();
                         }
                     }
                     Err((permanent, e)) => {
@@ -397,11 +415,11 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 break;
             }
         }
-        // Ops hears by mail about notices that went out late (queued like any action).
-        held.late.extend(late_warnings(&shared, late));
         held.flush(&shared);
         shared.refresh_stats();
     }
+    // Ops hears by mail about notices that went out late (queued like any action).
+    held.late.extend(late_warnings(&shared, late));
     if !held.flush(&shared) {
         tracing::error!(
             results = held.results.len(),

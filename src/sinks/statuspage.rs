@@ -11,7 +11,7 @@
 //!   Statuspage id is stored (`statuspage_map`).
 
 use crate::config::Config;
-use crate::engine::model::{Action, ActionBody, Environment, StatusKind, StatusPost};
+use crate::engine::model::{About, Action, ActionBody, Environment, StatusKind, StatusPost};
 use crate::render::Renderer;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ impl Client {
 
     /// Our incident or maintenance on the page, found by `metadata.meldingsvakt.id` among the
     /// most recent 300 (the API's `q` does not search metadata).
-    async fn lookup(&self, page: &str, our: &str) -> Result<Option<String>, Failure> {
+    async fn lookup(&self, page: &str, about: &About) -> Result<Option<String>, Failure> {
         for n in 1..=3 {
             let path = format!("/pages/{page}/incidents?limit=100&page={n}");
             let v = self.request(reqwest::Method::GET, &path, None).await?;
@@ -133,7 +133,7 @@ impl Client {
             };
             if let Some(id) = list
                 .iter()
-                .find(|i| i["metadata"]["meldingsvakt"]["id"].as_str() == Some(our))
+                .find(|i| is_ours(&i["metadata"]["meldingsvakt"], about))
                 .and_then(|i| i["id"].as_str())
             {
                 return Ok(Some(id.to_string()));
@@ -166,7 +166,7 @@ impl Client {
         let text = r
             .status(cfg, s)
             .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let incident = body(cfg, s, &our, &text.subject, text.body.trim());
+        let incident = body(cfg, s, &a.about, &text.subject, text.body.trim());
         let create = matches!(
             s.message,
             StatusKind::IncidentCreate | StatusKind::MaintenanceCreate
@@ -176,7 +176,7 @@ impl Client {
         let mut known = map.get(&our, env);
         let ambiguous = known.as_deref() == Some("");
         if ambiguous || (known.is_none() && (attempts > 0 || !create)) {
-            known = self.lookup(page, &our).await?;
+            known = self.lookup(page, &a.about).await?;
             if let Some(id) = &known {
                 map.put(&our, env, id);
             }
@@ -219,7 +219,26 @@ impl Client {
 }
 
 /// The `incident` object of a create or update.
-fn body(cfg: &Config, s: &StatusPost, our: &str, name: &str, text: &str) -> Value {
+/// Our metadata on a Statuspage entry: the case's id and what it is (SPEC §4.14: an incident
+/// and a maintenance with the same id are two entries). Entries made before `type` existed
+/// have none; they are incidents or maintenances by the id alone, as before.
+fn metadata(about: &About) -> Value {
+    let ty = match about {
+        About::Incident(_) => "incident",
+        About::Maintenance(_) => "maintenance",
+        About::Inquiry(_) => "inquiry",
+    };
+    json!({ "id": about.id(), "type": ty })
+}
+
+fn is_ours(m: &Value, about: &About) -> bool {
+    m["id"].as_str() == Some(about.id())
+        && m["type"]
+            .as_str()
+            .is_none_or(|t| Some(t) == metadata(about)["type"].as_str())
+}
+
+fn body(cfg: &Config, s: &StatusPost, about: &About, name: &str, text: &str) -> Value {
     let services: Vec<String> = s
         .incident
         .as_ref()
@@ -236,7 +255,7 @@ fn body(cfg: &Config, s: &StatusPost, our: &str, name: &str, text: &str) -> Valu
     let mut o = json!({
         "name": name.chars().take(255).collect::<String>(),
         "body": text,
-        "metadata": { "meldingsvakt": { "id": our } },
+        "metadata": { "meldingsvakt": metadata(about) },
         "component_ids": ids,
         "deliver_notifications": true,
     });
@@ -270,4 +289,21 @@ fn body(cfg: &Config, s: &StatusPost, our: &str, name: &str, text: &str) -> Valu
         _ => {}
     }
     o
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+
+    #[test]
+    fn an_incident_and_a_maintenance_with_one_id_are_two_entries() {
+        let inc = About::Incident("X1".into());
+        let ved = About::Maintenance("X1".into());
+        assert!(is_ours(&metadata(&inc), &inc));
+        assert!(!is_ours(&metadata(&inc), &ved));
+        assert!(!is_ours(&metadata(&ved), &inc));
+        // Entries made before `type` existed are still found by their id.
+        assert!(is_ours(&json!({"id": "X1"}), &inc));
+        assert!(!is_ours(&json!({"id": "X2"}), &inc));
+    }
 }

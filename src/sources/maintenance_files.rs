@@ -150,6 +150,14 @@ pub fn load(
             }
         };
         for (i, m) in file.maintenance.iter().enumerate() {
+            if !crate::engine::model::valid_id(&m.id) {
+                errors.push(src.error_path(
+                    &tpath!["maintenance", i, "id"],
+                    false,
+                    format!("id {}", crate::engine::model::ID_RULE),
+                ));
+                continue;
+            }
             let from = parse_time(&m.from)
                 .map_err(|e| src.error_path(&tpath!["maintenance", i, "from"], false, e));
             let to = parse_time(&m.to)
@@ -173,6 +181,16 @@ pub fn load(
             }
         }
         for (i, r) in file.recurring.iter().enumerate() {
+            // Occurrences are `{id}:{YYYY-MM-DD}` (SPEC §4.14: generated ids follow the id rule
+            // too, so `:` and not `@`), which must fit in 64 characters.
+            if r.id.len() > 53 || !crate::engine::model::valid_id(&r.id) {
+                errors.push(src.error_path(
+                    &tpath!["recurring", i, "id"],
+                    false,
+                    "a recurring id must be 1–53 characters (its occurrences add \":YYYY-MM-DD\"), each a letter A–Z or a–z, a digit, '.', '_', ':' or '-'".to_string(),
+                ));
+                continue;
+            }
             let schedule = match cron::Schedule::from_str(&r.cron) {
                 Ok(s) => s,
                 Err(e) => {
@@ -201,7 +219,7 @@ pub fn load(
                 .take(100)
             {
                 let f = occ.with_timezone(&chrono::Utc);
-                let id = format!("{}@{}", r.id, occ.format("%Y-%m-%d"));
+                let id = format!("{}:{}", r.id, occ.format("%Y-%m-%d"));
                 out.push(Declared {
                     id: id.clone(),
                     from: f,
@@ -254,7 +272,7 @@ mod tests {
         let now = parse_time("2026-10-16T12:00:00+02:00").unwrap();
         let d = load(&dir, chrono_tz::Europe::Oslo, now, Duration::days(10)).unwrap();
         let ids: Vec<&str> = d.iter().map(|x| x.id.as_str()).collect();
-        assert_eq!(ids, ["VED-1", "sondag@2026-10-18", "sondag@2026-10-25"]);
+        assert_eq!(ids, ["VED-1", "sondag:2026-10-18", "sondag:2026-10-25"]);
         assert_eq!(d[1].fields["from"], "2026-10-18T21:00:00+00:00"); // 23:00 CEST
         assert_eq!(d[2].fields["from"], "2026-10-25T22:00:00+00:00"); // 23:00 CET
         assert_eq!(d[2].fields["to"], "2026-10-26T00:00:00+00:00");
