@@ -316,6 +316,8 @@ fn inputs_that_could_never_be_delivered_are_refused_at_the_door() {
         ("/api/v1/maintenances", format!(r#"{{"id":"M-8","orgs":["malvik"],"from":"{soon}","to":"{soon}","phone":"150765\u00a000565"}}"#), "`phone`"),
         ("/api/v1/incidents", r#"{"id":"I-15.07.65.00565","orgs":["malvik"]}"#.into(), "`id`"),
         ("/api/v1/inquiries", r#"{"id":"Q1","org":"malvik","subject":"Gjelder 15 07 65 00565"}"#.into(), "`subject`"),
+        // Found by the fuzzer: an id in the body that differs from the path was quoted back.
+        ("/api/v1/incidents/INC-1/update", r#"{"id":"150765 00565"}"#.into(), "`id`"),
     ];
     for (path, body, field) in &refused {
         let (code, resp) = env.post(path, &op, body);
@@ -449,4 +451,251 @@ fn idle_connections_cannot_lock_operators_out() {
     );
     assert_eq!(code, 201, "{resp}");
     eprintln!("idle flood: /healthz answered within {worst:.3} s (worst of 5)");
+}
+
+/// A minimal HTTP/1.1 client over a raw socket: lets the fuzzer send what curl would not.
+fn raw_request(port: u16, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(40)));
+    let req = format!(
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if s.write_all(req.as_bytes())
+        .and_then(|_| s.write_all(body))
+        .is_err()
+    {
+        return (0, String::new());
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
+    (status, body)
+}
+
+fn events_total(port: u16) -> u64 {
+    let (_, m) = raw_request(port, "GET /metrics HTTP/1.1\r\nHost: x\r\n", b"");
+    m.lines()
+        .find_map(|l| l.strip_prefix("meldingsvakt_events_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("events counter")
+}
+
+/// xorshift64*: a seeded generator, so a failing run can be repeated (`MV_FUZZ_SEED`).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+fn random_json(r: &mut Rng, depth: u32) -> serde_json::Value {
+    use serde_json::json;
+    match r.next() % if depth > 2 { 7 } else { 9 } {
+        0 => json!(null),
+        1 => json!(r.next() % 2 == 0),
+        2 => json!(r.next() as i64),
+        3 => json!(f64::from_bits(r.next()).clamp(-1e300, 1e300)),
+        4 => json!(r
+            .pick(&[
+                "",
+                "malvik",
+                "PLO",
+                "A",
+                "alle",
+                "test",
+                "2026-11-20T14:30:00+01:00",
+                "9999-12-31T23:59:59Z",
+                "x".repeat(70).as_str(),
+                "æøå\u{200B}",
+                "150765 00565",
+                "INC.7",
+                "../../etc/passwd",
+                "<script>",
+                "%ZZ",
+                "\u{FEFF}"
+            ])
+            .to_string()),
+        5 => json!("y".repeat((r.next() % 200_000) as usize)),
+        6 => json!((r.next() % 40) as i64 - 20),
+        7 => serde_json::Value::Array(
+            (0..r.next() % 4)
+                .map(|_| random_json(r, depth + 1))
+                .collect(),
+        ),
+        _ => {
+            let keys = [
+                "id",
+                "orgs",
+                "services",
+                "category",
+                "impact",
+                "from",
+                "to",
+                "measures",
+                "phone",
+                "labels",
+                "status",
+                "startsAt",
+                "org",
+                "subject",
+                "expected_end",
+                "started_at",
+                "environment",
+                "zzz",
+            ];
+            serde_json::Value::Object(
+                (0..r.next() % 5)
+                    .map(|_| (r.pick(&keys).to_string(), random_json(r, depth + 1)))
+                    .collect(),
+            )
+        }
+    }
+}
+
+#[test]
+fn fuzzed_api_requests_get_json_refusals_and_change_nothing() {
+    let env = Env::new("fuzz");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let _d = env.daemon();
+    let op = env.token("operator-token");
+    let al = env.token("alert-token");
+    let seed = std::env::var("MV_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("fuzz seed {seed} (MV_FUZZ_SEED={seed} repeats this run)");
+    let mut r = Rng(seed);
+    let soon = rfc3339(chrono::Duration::days(10));
+    let later = rfc3339(chrono::Duration::days(10) + chrono::Duration::hours(3));
+    let valid: Vec<(&str, String)> = vec![
+        (
+            "/api/v1/incidents",
+            r#"{"id":"F1","orgs":["malvik"],"services":["PLO"],"category":"B"}"#.into(),
+        ),
+        (
+            "/api/v1/incidents/F1/update",
+            r#"{"measures":"Kontaktet leverandør"}"#.into(),
+        ),
+        ("/api/v1/incidents/F1/ack", "{}".into()),
+        ("/api/v1/incidents/F1/reply", r#"{"org":"malvik"}"#.into()),
+        ("/api/v1/incidents/F1/resolve", "{}".into()),
+        (
+            "/api/v1/maintenances",
+            format!(r#"{{"id":"FM","services":["lab"],"from":"{soon}","to":"{later}"}}"#),
+        ),
+        (
+            "/api/v1/maintenances/FM/change",
+            format!(r#"{{"to":"{later}"}}"#),
+        ),
+        ("/api/v1/maintenances/FM/cancel", "{}".into()),
+        (
+            "/api/v1/inquiries",
+            r#"{"id":"FQ","org":"melhus","subject":"Spørsmål"}"#.into(),
+        ),
+        ("/api/v1/inquiries/FQ/answered", "{}".into()),
+        ("/api/v1/alerts", long_alert("Fuzz")),
+        ("/api/v1/incidents/%ZZ/ack", "{}".into()),
+        ("/api/v1/incidents/../../x", "{}".into()),
+        ("/nope", "{}".into()),
+    ];
+    let t0 = Instant::now();
+    let (mut n, mut refused, mut accepted) = (0, 0, 0);
+    while n < 3000 && t0.elapsed() < Duration::from_secs(60) {
+        n += 1;
+        let (path, base) = r.pick(&valid).clone();
+        let method = *r.pick(&["POST", "POST", "POST", "GET", "PUT", "DELETE"]);
+        let auth = match r.next() % 6 {
+            0 => String::new(),
+            1 => "Authorization: Bearer nope\r\n".into(),
+            2 => format!("Authorization: bearer {al}\r\n"),
+            3 => "Authorization: Basic Zm9vOmJhcg==\r\n".into(),
+            _ if path.ends_with("/alerts") => format!("Authorization: Bearer {al}\r\n"),
+            _ => format!("Authorization: BEARER {op}\r\n"),
+        };
+        let body: Vec<u8> = match r.next() % 5 {
+            0 => base.clone().into_bytes(),
+            1 => {
+                // One field replaced or added with a random value.
+                let mut v: serde_json::Value = serde_json::from_str(&base).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    let keys: Vec<String> = o.keys().cloned().collect();
+                    let k = if keys.is_empty() || r.next() % 3 == 0 {
+                        r.pick(&["id", "orgs", "zzz", "labels", "alerts"])
+                            .to_string()
+                    } else {
+                        r.pick(&keys).clone()
+                    };
+                    o.insert(k, random_json(&mut r, 0));
+                }
+                v.to_string().into_bytes()
+            }
+            2 => {
+                let cut = (r.next() % (base.len() as u64 + 1)) as usize;
+                base.as_bytes()[..cut].to_vec()
+            }
+            3 => random_json(&mut r, 0).to_string().into_bytes(),
+            _ => (0..r.next() % 300).map(|_| r.next() as u8).collect(),
+        };
+        let ctype = if r.next() % 4 == 0 {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
+        let before = events_total(env.http);
+        let head = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}{ctype}");
+        let (status, resp) = raw_request(env.http, &head, &body);
+        assert!(status != 0, "no answer to {head:?} (seed {seed})");
+        assert!(
+            status < 500,
+            "{status} {resp} for {head:?} {:?} (seed {seed})",
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        );
+        if status >= 400 {
+            refused += 1;
+            let v: serde_json::Value = serde_json::from_str(&resp).unwrap_or_else(|_| {
+                panic!("error body is not JSON: {resp:?} for {head:?} (seed {seed})")
+            });
+            assert!(v["error"].is_string(), "{resp}");
+            assert!(!resp.contains("00565"), "a number echoed: {resp}");
+            assert_eq!(
+                events_total(env.http),
+                before,
+                "a refused request changed state: {head:?} (seed {seed})"
+            );
+        } else {
+            accepted += 1;
+        }
+    }
+    let (code, _, _) = http_get(env.http, "/healthz", 1.0);
+    assert_eq!(code, 200);
+    eprintln!("fuzzed {n} requests in {:.1} s: {refused} refused (JSON, nothing changed), {accepted} accepted", t0.elapsed().as_secs_f64());
 }

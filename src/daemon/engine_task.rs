@@ -176,16 +176,18 @@ impl Task {
                     e
                 });
             }
-            let ev = Event::from_parts(ty, v.clone()).map_err(|m| {
-                ApiError::new(
-                    400,
-                    if events.len() > 1 {
-                        format!("alerts[{i}]: {m}")
-                    } else {
-                        m
-                    },
-                )
-            })?;
+            let ev = Event::from_parts(ty, v.clone())
+                .and_then(|e| e.check_id().map(|()| e))
+                .map_err(|m| {
+                    ApiError::new(
+                        400,
+                        if events.len() > 1 {
+                            format!("alerts[{i}]: {m}")
+                        } else {
+                            m
+                        },
+                    )
+                })?;
             // Alert batches are checked whole before any is applied.
             if let Event::Alert(a) = &ev {
                 check_alert(&self.shared.cfg(), a, now)

@@ -75,11 +75,19 @@ fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiE
     Ok(())
 }
 
+/// Parse a request body and run the personal-data guard over all of it at once, before any
+/// other check could quote a value back (SPEC §4.12).
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?;
+    crate::engine::guard::check_json(&v).map_err(|field| {
+        let e = crate::engine::model::EngineError::PersonalData { field };
+        ApiError::new(422, e.to_string())
+    })?;
+    Ok(v)
 }
 
 async fn send(app: &App, events: Vec<(String, Value)>) -> Result<usize, ApiError> {
@@ -147,12 +155,14 @@ async fn operator_event(
         return err(400, "the body must be a JSON object");
     };
     if let Some(id) = id {
-        if let Some(other) = obj.get("id").and_then(|x| x.as_str()) {
-            if other != id {
-                return err(
-                    400,
-                    format!("`id`: the body says {other:?} but the path says {id:?}"),
-                );
+        if crate::engine::guard::contains_identity_number(&id) {
+            let e = crate::engine::model::EngineError::PersonalData { field: "id".into() };
+            return err(422, e.to_string());
+        }
+        if let Some(other) = obj.get("id") {
+            if other.as_str() != Some(id.as_str()) {
+                // Neither value is quoted back: either could carry what may not leave.
+                return err(400, "`id`: the body's id differs from the one in the path");
             }
         }
         obj.insert("id".into(), Value::String(id));

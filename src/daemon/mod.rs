@@ -498,3 +498,39 @@ async fn reload(
         .send(engine_task::Cmd::Reload(Box::new(cfg), Box::new(renderer)))
         .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events stored before SPEC §4.14 (e.g. `MAIL-…@…` inquiry ids) still replay: an upgrade
+    /// drops no case, while the door refuses such ids for new input.
+    #[test]
+    fn replay_keeps_cases_whose_ids_predate_the_id_rule() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cfg = Arc::new(Config::load(&root.join("config/meldingsvakt.toml")).unwrap());
+        let dir = std::env::temp_dir().join(format!("mv-replay-ids-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let _ = std::fs::remove_file(&path);
+        let mut store = Store::open(&path).unwrap();
+        let t = chrono::Utc::now();
+        let body =
+            r#"{"id":"MAIL-c1@melhus.kommune.example","org":"melhus","subject":"Mangler svar"}"#;
+        store
+            .commit(&[(t, "inquiry.received", body.to_string())], &[])
+            .unwrap();
+        let (engine, _, _) = replay(cfg, &store, t).unwrap();
+        let ev = Event::from_parts(
+            "inquiry.received",
+            serde_json::from_str::<serde_json::Value>(body).unwrap(),
+        )
+        .unwrap();
+        assert!(ev.check_id().is_err(), "the door refuses it");
+        assert!(
+            engine.referenced_orgs().contains("melhus"),
+            "the stored inquiry is live after replay"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -150,16 +150,6 @@ pub fn valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
 }
 
-/// Deserialize an id, refusing (without echoing it) what `valid_id` does not accept.
-fn de_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let s = String::deserialize(d)?;
-    if valid_id(&s) {
-        Ok(s)
-    } else {
-        Err(serde::de::Error::custom(ID_RULE))
-    }
-}
-
 fn default_self() -> String {
     "self".into()
 }
@@ -167,7 +157,6 @@ fn default_self() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentOpen {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     #[serde(default)]
     pub kind: Kind,
@@ -192,7 +181,6 @@ pub struct IncidentOpen {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentUpdate {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub measures: Option<String>,
     pub expected_end: Option<Ts>,
@@ -204,14 +192,12 @@ pub struct IncidentUpdate {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdOnly {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub org: Option<String>,
 }
@@ -243,7 +229,6 @@ pub struct Alert {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceAdd {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     #[serde(default = "default_self")]
     pub source: String,
@@ -260,7 +245,6 @@ pub struct MaintenanceAdd {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceChange {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub orgs: Option<Vec<String>>,
     pub services: Option<Vec<String>>,
@@ -273,7 +257,6 @@ pub struct MaintenanceChange {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InquiryReceived {
-    #[serde(deserialize_with = "de_id")]
     pub id: String,
     pub org: String,
     pub subject: Option<String>,
@@ -310,6 +293,33 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 
 impl Event {
+    /// The id this event names (SPEC §5.2: every event about a case names it with `id`).
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Event::IncidentOpen(e) => Some(&e.id),
+            Event::IncidentUpdate(e) => Some(&e.id),
+            Event::IncidentResolve(e)
+            | Event::IncidentAck(e)
+            | Event::MaintenanceCancel(e)
+            | Event::InquiryAnswered(e) => Some(&e.id),
+            Event::Reply(e) => Some(&e.id),
+            Event::MaintenanceAdd(e) => Some(&e.id),
+            Event::MaintenanceChange(e) => Some(&e.id),
+            Event::InquiryReceived(e) => Some(&e.id),
+            Event::Alert(_) => None,
+        }
+    }
+
+    /// The door's id check (SPEC §4.14), run on every new input by the daemon and `simulate`.
+    /// Not part of parsing: events stored before the rule existed still replay, so an upgrade
+    /// drops no case. The message does not echo the id.
+    pub fn check_id(&self) -> Result<(), String> {
+        match self.id() {
+            Some(id) if !valid_id(id) => Err(format!("`id`: {ID_RULE}")),
+            _ => Ok(()),
+        }
+    }
+
     /// Build an event from its type name and fields (any serde source: TOML, JSON).
     pub fn from_parts<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Result<Event, String>
     where

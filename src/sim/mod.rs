@@ -289,7 +289,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
             ));
             continue;
         }
-        match Event::from_parts(&ty, raw) {
+        match Event::from_parts(&ty, raw).and_then(|e| e.check_id().map(|()| e)) {
             Ok(e) => events.push((at, e, n)),
             Err(m) => {
                 let p = if EVENT_TYPES.contains(&ty.as_str()) {
