@@ -512,7 +512,7 @@ fn random_json(r: &mut Rng, depth: u32) -> serde_json::Value {
     use serde_json::json;
     match r.next() % if depth > 2 { 7 } else { 9 } {
         0 => json!(null),
-        1 => json!(r.next() % 2 == 0),
+        1 => json!(r.next().is_multiple_of(2)),
         2 => json!(r.next() as i64),
         3 => json!(f64::from_bits(r.next()).clamp(-1e300, 1e300)),
         4 => json!(r
@@ -645,7 +645,7 @@ fn fuzzed_api_requests_get_json_refusals_and_change_nothing() {
                 let mut v: serde_json::Value = serde_json::from_str(&base).unwrap_or_default();
                 if let Some(o) = v.as_object_mut() {
                     let keys: Vec<String> = o.keys().cloned().collect();
-                    let k = if keys.is_empty() || r.next() % 3 == 0 {
+                    let k = if keys.is_empty() || r.next().is_multiple_of(3) {
                         r.pick(&["id", "orgs", "zzz", "labels", "alerts"])
                             .to_string()
                     } else {
@@ -662,7 +662,7 @@ fn fuzzed_api_requests_get_json_refusals_and_change_nothing() {
             3 => random_json(&mut r, 0).to_string().into_bytes(),
             _ => (0..r.next() % 300).map(|_| r.next() as u8).collect(),
         };
-        let ctype = if r.next() % 4 == 0 {
+        let ctype = if r.next().is_multiple_of(4) {
             ""
         } else {
             "Content-Type: application/json\r\n"
