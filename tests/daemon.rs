@@ -261,6 +261,11 @@ fn systemd_notify_ready_watchdog_reload_and_stop() {
 /// Debian's Alertmanager with a webhook receiver pointing at the daemon (alert token from
 /// the daemon's token file, as `credentials_file`).
 fn alertmanager(env: &Env, port: u16) -> Proc {
+    alertmanager_with_routes(env, port, "")
+}
+
+/// Alertmanager with extra child routes (YAML under `route.routes`) and a `blackhole` receiver.
+fn alertmanager_with_routes(env: &Env, port: u16, routes: &str) -> Proc {
     let am = "/usr/bin/prometheus-alertmanager";
     assert!(
         Path::new(am).exists(),
@@ -271,7 +276,7 @@ fn alertmanager(env: &Env, port: u16) -> Proc {
     std::fs::write(
         amdir.join("am.yml"),
         format!(
-            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\nreceivers:\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
+            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\n{routes}receivers:\n- name: blackhole\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
             env.http,
             env.dir.join("state/alert-token").display()
         ),
@@ -958,6 +963,141 @@ fn kvittering_story_end_to_end_with_silence() {
     assert!(
         log.contains("mailbox connected"),
         "the mailbox was watched: {log}"
+    );
+}
+
+/// SPEC §4.11 through Debian's Alertmanager: a test-environment case runs its routine to
+/// escalation, but e-mails no organization, and its silence matches `environment="test"` only —
+/// the production alerts of the same organization and service (one without an environment
+/// label, one with `produksjon`) stay unsilenced.
+#[cfg(feature = "test-clock")]
+#[test]
+fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_organization() {
+    use meldingsvakt::calendar::Calendar;
+    let env = Env::new("testenv");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let am_port = free_port();
+    let (_d, clock) = env.daemon_with_clock(&format!(
+        "\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n"
+    ));
+    // Production alerts exist in Alertmanager but are routed elsewhere: only the test case
+    // reaches meldingsvakt.
+    let _am = alertmanager_with_routes(
+        &env,
+        am_port,
+        "  routes:\n  - matchers: ['alertname=~\"ProdWatch.*\"']\n    receiver: blackhole\n",
+    );
+    let am = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new("curl").arg("-s").args(args).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let alerts_url = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
+    let post = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
+        .arg(&alerts_url)
+        .args(["--data-binary", r#"[
+            {"labels":{"alertname":"MissingAppRecTest","org":"malvik","service":"PLO","kind":"kvittering","severity":"B","environment":"test"}},
+            {"labels":{"alertname":"ProdWatchPlain","org":"malvik","service":"PLO","kind":"kvittering","severity":"B"}},
+            {"labels":{"alertname":"ProdWatchLabelled","org":"malvik","service":"PLO","kind":"kvittering","severity":"B","environment":"produksjon"}}]"#])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&post.stdout), "200");
+    let op = env.token("operator-token");
+    let id = "AM-malvik-kvittering-1";
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !f() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "timed out waiting for {what}\n{}",
+                std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    };
+    let incident = || -> serde_json::Value {
+        serde_json::from_str(&get(env.http, &format!("/api/v1/incidents/{id}"), &op))
+            .unwrap_or(serde_json::Value::Null)
+    };
+    wait_for("the test incident", &|| incident()["environment"] == "test");
+    let parse = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let cal = Calendar::default();
+    let set_clock = |at: chrono::DateTime<chrono::Utc>| {
+        let secs = (at - chrono::Utc::now()).num_seconds() + 2;
+        std::fs::write(&clock, secs.to_string()).unwrap();
+    };
+    set_clock(cal.add_business(
+        parse(&incident()["detected_at"]),
+        chrono::Duration::hours(2),
+    ));
+    wait_for("the (unsent) inquiry", &|| {
+        incident()["followup_at"].is_string()
+    });
+    set_clock(cal.end_of_first_working_day_after(parse(&incident()["followup_at"])));
+    wait_for("the escalation", &|| incident()["escalated_at"].is_string());
+    wait_for("the silence", &|| {
+        am(&[&format!("http://127.0.0.1:{am_port}/api/v2/silences")])
+            .as_array()
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|s| s["createdBy"] == "meldingsvakt" && s["status"]["state"] == "active")
+            })
+    });
+    let silences = am(&[&format!("http://127.0.0.1:{am_port}/api/v2/silences")]);
+    let silence = silences
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["createdBy"] == "meldingsvakt")
+        .unwrap()
+        .clone();
+    assert!(
+        silence["matchers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "environment" && m["value"] == "test"),
+        "{silence}"
+    );
+    // Alertmanager applies silences to its alerts asynchronously; give it a moment.
+    std::thread::sleep(Duration::from_secs(2));
+    let alerts = am(&[&alerts_url]);
+    let state = |name: &str| {
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == name)
+            .map(|a| a["status"]["state"].clone())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    assert_eq!(state("MissingAppRecTest"), "suppressed", "{alerts}");
+    assert_eq!(
+        state("ProdWatchPlain"),
+        "active",
+        "production stays watched: {alerts}"
+    );
+    assert_eq!(
+        state("ProdWatchLabelled"),
+        "active",
+        "production stays watched: {alerts}"
+    );
+    // Nothing went to any organization or to KS e-Komp: ops only.
+    std::thread::sleep(Duration::from_secs(1));
+    let mails = read_mails(&env.maildir());
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.headers["to"] == "driftssenter@hemit.example"),
+        "{:?}",
+        mails
+            .iter()
+            .map(|m| (&m.headers["to"], &m.headers["subject"]))
+            .collect::<Vec<_>>()
     );
 }
 
