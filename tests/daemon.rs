@@ -295,15 +295,6 @@ fn alertmanager_with_routes(env: &Env, port: u16, routes: &str) -> Proc {
     Proc(child)
 }
 
-fn get(port: u16, path: &str, token: &str) -> String {
-    let out = Command::new("curl")
-        .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 #[test]
 fn alert_through_debian_alertmanager_opens_an_incident() {
     let env = Env::new("am");
@@ -820,6 +811,42 @@ fn statuspage_created_once_over_a_restart_in_a_429_burst_and_every_request_valid
     );
 }
 
+/// Wait (30 s at most) until `f` holds; on time-out, fail with the daemon's log.
+#[cfg(feature = "test-clock")]
+fn wait_for(env: &Env, what: &str, f: &dyn Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}\n{}",
+            std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// An RFC 3339 string of the API as UTC.
+#[cfg(feature = "test-clock")]
+fn utc(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Move the daemon's test clock so that it reads `at` (plus 2 s).
+#[cfg(feature = "test-clock")]
+fn set_clock(clock: &Path, at: chrono::DateTime<chrono::Utc>) {
+    let secs = (at - chrono::Utc::now()).num_seconds() + 2;
+    std::fs::write(clock, secs.to_string()).unwrap();
+}
+
+/// GET a JSON document from Alertmanager's API (`null` when it does not answer).
+#[cfg(feature = "test-clock")]
+fn am_json(url: &str) -> serde_json::Value {
+    let out = Command::new("curl").arg("-s").arg(url).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
 /// The kvittering story end to end against real servers, with the clock moved by the test
 /// (a `test-clock` build): alert → Alertmanager → daemon → inquiry at the SMTP server with the
 /// KS e-Komp and HF copies → no reply → escalation → silence in Alertmanager muting the alert
@@ -840,14 +867,7 @@ fn kvittering_story_end_to_end_with_silence() {
         "\n[alertmanager]\nurl = \"http://127.0.0.1:{am_port}\"\n"
     ));
     let _am = alertmanager(&env, am_port);
-    let am_get = |path: &str| -> serde_json::Value {
-        let out = Command::new("curl")
-            .arg("-s")
-            .arg(format!("http://127.0.0.1:{am_port}{path}"))
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let am_get = |path: &str| am_json(&format!("http://127.0.0.1:{am_port}{path}"));
     let post = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
         .arg(format!("http://127.0.0.1:{am_port}/api/v2/alerts"))
@@ -857,32 +877,15 @@ fn kvittering_story_end_to_end_with_silence() {
     assert_eq!(String::from_utf8_lossy(&post.stdout), "200");
     let op = env.token("operator-token");
     let id = "AM-malvik-kvittering-1";
-    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
-        let t = Instant::now();
-        while !f() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}\n{}",
-                std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    };
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| wait_for(&env, what, f);
     wait_for("the incident", &|| {
         get(env.http, &format!("/api/v1/incidents/{id}"), &op).contains("detected_at")
     });
     let inc: serde_json::Value =
         serde_json::from_str(&get(env.http, &format!("/api/v1/incidents/{id}"), &op)).unwrap();
-    let parse = |v: &serde_json::Value| {
-        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
+    let parse = utc;
     let cal = Calendar::default();
-    let set_clock = |at: chrono::DateTime<chrono::Utc>| {
-        let secs = (at - chrono::Utc::now()).num_seconds() + 2;
-        std::fs::write(&clock, secs.to_string()).unwrap();
-    };
+    let set_clock = |at| set_clock(&clock, at);
     // 2 business hours after detection: the inquiry, KS e-Komp and the HF on copy.
     set_clock(cal.add_business(parse(&inc["detected_at"]), chrono::Duration::hours(2)));
     let subject_to = |subject: &str, to: &str| {
@@ -987,10 +990,7 @@ fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_
         am_port,
         "  routes:\n  - matchers: ['alertname=~\"ProdWatch.*\"']\n    receiver: blackhole\n",
     );
-    let am = |args: &[&str]| -> serde_json::Value {
-        let out = Command::new("curl").arg("-s").args(args).output().unwrap();
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let am = |args: &[&str]| am_json(args[0]);
     let alerts_url = format!("http://127.0.0.1:{am_port}/api/v2/alerts");
     let post = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/json"])
@@ -1004,32 +1004,15 @@ fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_
     assert_eq!(String::from_utf8_lossy(&post.stdout), "200");
     let op = env.token("operator-token");
     let id = "AM-malvik-kvittering-1";
-    let wait_for = |what: &str, f: &dyn Fn() -> bool| {
-        let t = Instant::now();
-        while !f() {
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "timed out waiting for {what}\n{}",
-                std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    };
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| wait_for(&env, what, f);
     let incident = || -> serde_json::Value {
         serde_json::from_str(&get(env.http, &format!("/api/v1/incidents/{id}"), &op))
             .unwrap_or(serde_json::Value::Null)
     };
     wait_for("the test incident", &|| incident()["environment"] == "test");
-    let parse = |v: &serde_json::Value| {
-        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
+    let parse = utc;
     let cal = Calendar::default();
-    let set_clock = |at: chrono::DateTime<chrono::Utc>| {
-        let secs = (at - chrono::Utc::now()).num_seconds() + 2;
-        std::fs::write(&clock, secs.to_string()).unwrap();
-    };
+    let set_clock = |at| set_clock(&clock, at);
     set_clock(cal.add_business(
         parse(&incident()["detected_at"]),
         chrono::Duration::hours(2),
@@ -1213,11 +1196,7 @@ fn mailbox_replies_and_inquiries_through_dovecot_across_a_restart() {
             std::thread::sleep(Duration::from_millis(150));
         }
     };
-    let parse = |v: &serde_json::Value| {
-        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
-            .unwrap()
-            .with_timezone(&chrono::Utc)
-    };
+    let parse = utc;
     let cal = Calendar::default();
     let set_clock = |at: chrono::DateTime<chrono::Utc>| {
         std::fs::write(

@@ -51,23 +51,11 @@ fn wait_health(port: u16, want: u16, secs: u64) -> Option<f64> {
 /// A second process that holds the database's write lock (`BEGIN IMMEDIATE`) for `secs`.
 fn lock_db(env: &Env, secs: u64) -> Proc {
     let db = env.dir.join("state/meldingsvakt.db");
-    let child = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None,timeout=30)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(float(sys.argv[2]))\nc.execute('ROLLBACK')",
-        ])
-        .arg(&db)
-        .arg(secs.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut p = Proc(child);
-    use std::io::BufRead;
-    let mut line = String::new();
-    std::io::BufReader::new(p.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "locked");
+    let (p, line) = helper(
+        "import sqlite3,sys,time\nc=sqlite3.connect(sys.argv[1],isolation_level=None,timeout=30)\nc.execute('BEGIN IMMEDIATE')\nprint('locked',flush=True)\ntime.sleep(float(sys.argv[2]))\nc.execute('ROLLBACK')",
+        &[db.display().to_string(), secs.to_string()],
+    );
+    assert_eq!(line, "locked");
     p
 }
 
@@ -336,14 +324,7 @@ fn inputs_that_could_never_be_delivered_are_refused_at_the_door() {
     assert_eq!(code, 422, "{resp}");
     assert!(resp.contains("annotations.description"), "{resp}");
     // Nothing of the refused requests was stored.
-    let (_, list, _) = {
-        let out = Command::new("curl")
-            .args(["-s", "-H", &format!("Authorization: bearer {op}")])
-            .arg(format!("http://127.0.0.1:{}/api/v1/incidents", env.http))
-            .output()
-            .unwrap();
-        (0, String::from_utf8_lossy(&out.stdout).to_string(), 0)
-    };
+    let list = get(env.http, "/api/v1/incidents", &op);
     assert_eq!(list.trim(), "[]", "{list}");
     // INC.7 and INC_7 are two incidents with two notices; an incident and a maintenance with
     // the same id are both on the status page.
@@ -409,31 +390,12 @@ fn inputs_that_could_never_be_delivered_are_refused_at_the_door() {
 fn idle_connections_cannot_lock_operators_out() {
     let env = Env::new("idle");
     // The daemon under the default file limit of 1,024.
-    let child = Command::new("prlimit")
-        .arg("--nofile=1024:1024")
-        .arg(env!("CARGO_BIN_EXE_meldingsvakt"))
-        .args(["run", "--config"])
-        .arg(env.dir.join("meldingsvakt.toml"))
-        .current_dir(&env.dir)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(env.dir.join("daemon.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let _d = Proc(child);
-    wait_port(env.http);
+    let _d = env.daemon_under(&["prlimit", "--nofile=1024:1024"]);
     // 1,100 idle connections that never send a byte, held by a helper process.
-    let flood = Command::new("/usr/bin/python3")
-        .args(["-c", "import socket,sys,time,resource\nresource.setrlimit(resource.RLIMIT_NOFILE,(4096,4096))\nss=[]\nfor i in range(1100):\n  s=socket.socket(); s.settimeout(5)\n  try: s.connect(('127.0.0.1',int(sys.argv[1])))\n  except Exception: pass\n  ss.append(s)\nprint('open',len(ss),flush=True)\ntime.sleep(60)"])
-        .arg(env.http.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut flood = Proc(flood);
-    use std::io::BufRead;
-    let mut line = String::new();
-    std::io::BufReader::new(flood.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (_flood, line) = helper(
+        "import socket,sys,time,resource\nresource.setrlimit(resource.RLIMIT_NOFILE,(4096,4096))\nss=[]\nfor i in range(1100):\n  s=socket.socket(); s.settimeout(5)\n  try: s.connect(('127.0.0.1',int(sys.argv[1])))\n  except Exception: pass\n  ss.append(s)\nprint('open',len(ss),flush=True)\ntime.sleep(60)",
+        &[env.http.to_string()],
+    );
     assert!(line.starts_with("open 1100"), "{line}");
     let mut worst = 0.0f64;
     for _ in 0..5 {

@@ -1,10 +1,12 @@
 //! The HTTP server loop, bounded under abuse (SPEC §6): nobody on the host can make the daemon
 //! unreachable by opening connections and saying nothing.
 //!
-//! - At most `[http] max_connections` connections are open (below the unit's `LimitNOFILE`).
-//!   When the bound is reached, accepting goes on and the **oldest idle** connection (one with
-//!   no request in progress) is closed to make room: a flood of idle sockets only churns
-//!   itself, while a client that sends its request at once is served.
+//! - At most `[http] max_connections` sockets are open (below the unit's `LimitNOFILE`): each
+//!   connection holds a semaphore permit until its socket is closed, and the loop takes a
+//!   permit *before* it accepts. When none is free, the **oldest idle** connection (one with
+//!   no request in progress) is closed to make room, and the loop waits for its socket to be
+//!   gone: a flood of idle sockets only churns itself, while a client that sends its request
+//!   at once is served. When every connection is busy, new ones wait in the kernel's queue.
 //! - Request headers must arrive within `HEADER_TIMEOUT`; a whole request (body included)
 //!   within `REQUEST_TIMEOUT` (the middleware in `http.rs`); a keep-alive connection idle for
 //!   `IDLE_TIMEOUT` is closed.
@@ -40,22 +42,22 @@ impl Table {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// Drop closed connections from the table; return how many are open.
-    fn open(&self) -> usize {
+    fn remove(&self, conn: &Arc<Conn>) {
         let mut c = self.conns.lock().unwrap_or_else(|p| p.into_inner());
-        // A connection's task holds one more reference while it runs.
-        c.retain(|x| Arc::strong_count(x) > 1);
-        c.len()
+        c.retain(|x| !Arc::ptr_eq(x, conn));
     }
 
-    /// Close the oldest idle connection, if there is one.
+    /// Close the oldest idle connection, if there is one. It leaves the table at once, so the
+    /// next eviction picks another.
     fn evict_idle(&self) -> bool {
-        let c = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        let mut c = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         let victim = c
             .iter()
-            .filter(|x| x.busy.load(Ordering::Relaxed) == 0)
-            .min_by_key(|x| x.last.load(Ordering::Relaxed));
-        match victim {
+            .enumerate()
+            .filter(|(_, x)| x.busy.load(Ordering::Relaxed) == 0)
+            .min_by_key(|(_, x)| x.last.load(Ordering::Relaxed))
+            .map(|(i, _)| i);
+        match victim.and_then(|i| c.remove(i)) {
             Some(v) => {
                 // notify_one stores a permit, so a task not yet waiting still sees it.
                 v.close.notify_one();
@@ -76,8 +78,34 @@ pub async fn run(
         epoch: Instant::now(),
         conns: Mutex::new(VecDeque::new()),
     });
+    let permits = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let mut evicted = 0u64;
     loop {
+        // A socket may only be accepted with a permit in hand.
+        let permit = match Arc::clone(&permits).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if table.evict_idle() {
+                    evicted += 1;
+                    if evicted.is_power_of_two() {
+                        tracing::warn!(
+                            max_connections,
+                            evicted,
+                            "HTTP connection bound reached; closing the oldest idle connections"
+                        );
+                    }
+                }
+                // Wait for a socket to be gone (the evicted one, or any that ends).
+                let got = tokio::select! {
+                    p = Arc::clone(&permits).acquire_owned() => p.ok(),
+                    _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+                };
+                match got {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
+        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
@@ -90,22 +118,6 @@ pub async fn run(
                 continue;
             }
         };
-        if table.open() >= max_connections {
-            if table.evict_idle() {
-                evicted += 1;
-                if evicted.is_power_of_two() {
-                    tracing::warn!(
-                        max_connections,
-                        evicted,
-                        "HTTP connection bound reached; closing the oldest idle connections"
-                    );
-                }
-            } else {
-                // Every connection is busy: refuse this one rather than exceed the bound.
-                drop(sock);
-                continue;
-            }
-        }
         let _ = sock.set_nodelay(true);
         let conn = Arc::new(Conn {
             busy: AtomicUsize::new(0),
@@ -121,6 +133,8 @@ pub async fn run(
         let table2 = Arc::clone(&table);
         let mut stop2 = stop.clone();
         tokio::spawn(async move {
+            // Held until the socket is closed: the bound counts sockets, not table entries.
+            let _permit = permit;
             let c2 = Arc::clone(&conn);
             let t2 = Arc::clone(&table2);
             let svc = hyper::service::service_fn(move |req| {
@@ -160,6 +174,7 @@ pub async fn run(
                     }
                 }
             }
+            table2.remove(&conn);
         });
     }
 }

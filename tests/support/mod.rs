@@ -79,7 +79,22 @@ impl Env {
     }
 
     pub fn daemon(&self) -> Proc {
-        let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        self.daemon_under(&[])
+    }
+
+    /// The daemon started through a wrapper command (e.g. `prlimit --nofile=1024:1024`).
+    pub fn daemon_under(&self, wrapper: &[&str]) -> Proc {
+        let bin = env!("CARGO_BIN_EXE_meldingsvakt");
+        let (program, pre): (&str, &[&str]) = match wrapper.split_first() {
+            Some((p, rest)) => (p, rest),
+            None => (bin, &[]),
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(pre);
+        if !wrapper.is_empty() {
+            cmd.arg(bin);
+        }
+        let child = cmd
             .args(["run", "--config"])
             .arg(self.dir.join("meldingsvakt.toml"))
             .current_dir(&self.dir)
@@ -275,4 +290,32 @@ pub fn long_alert(name: &str) -> String {
     format!(
         r#"{{"version":"4","status":"firing","receiver":"meldingsvakt","groupLabels":{{}},"commonLabels":{{}},"commonAnnotations":{{}},"externalURL":"http://am","alerts":[{{"status":"firing","labels":{{"alertname":"{name}","service":"PLO","severity":"C"}},"annotations":{{}},"startsAt":"{started}","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom","fingerprint":"{name}"}}]}}"#
     )
+}
+
+/// A helper process (`python3 -c SCRIPT ARGS…`) that prints one line when it is ready; that
+/// line is returned with the running process.
+pub fn helper(script: &str, args: &[String]) -> (Proc, String) {
+    let child = Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut p = Proc(child);
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(p.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (p, line.trim().to_string())
+}
+
+/// GET with a bearer token; the body.
+pub fn get(port: u16, path: &str, token: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-H", &format!("Authorization: Bearer {token}")])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
