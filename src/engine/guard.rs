@@ -220,6 +220,86 @@ mod tests {
         )
     }
 
+    /// One valid input of each kind with every string field that can leave the daemon, as
+    /// (reported path, JSON pointer).
+    #[allow(clippy::type_complexity)]
+    fn inputs() -> Vec<(
+        &'static str,
+        serde_json::Value,
+        Vec<(&'static str, &'static str)>,
+    )> {
+        use serde_json::json;
+        vec![
+            (
+                "incident.open",
+                json!({"id": "I1", "kind": "feil", "at_org": "self", "orgs": ["malvik"], "services": ["PLO"], "category": "B", "measures": "m", "text": "t", "environment": "produksjon"}),
+                vec![
+                    ("id", "/id"),
+                    ("at_org", "/at_org"),
+                    ("orgs[0]", "/orgs/0"),
+                    ("services[0]", "/services/0"),
+                    ("measures", "/measures"),
+                    ("text", "/text"),
+                    ("kind", "/kind"),
+                    ("category", "/category"),
+                ],
+            ),
+            (
+                "incident.update",
+                json!({"id": "I1", "measures": "m", "text": "t", "impact": "hoy"}),
+                vec![
+                    ("id", "/id"),
+                    ("measures", "/measures"),
+                    ("text", "/text"),
+                    ("impact", "/impact"),
+                ],
+            ),
+            (
+                "reply",
+                json!({"id": "I1", "org": "malvik"}),
+                vec![("id", "/id"), ("org", "/org")],
+            ),
+            (
+                "maintenance.add",
+                json!({"id": "M1", "source": "self", "orgs": ["malvik"], "services": ["PLO"], "from": "2026-11-22T23:00:00+01:00", "to": "2026-11-23T03:00:00+01:00", "measures": "m", "phone": "+47 73 00 00 00"}),
+                vec![
+                    ("id", "/id"),
+                    ("source", "/source"),
+                    ("orgs[0]", "/orgs/0"),
+                    ("measures", "/measures"),
+                    ("phone", "/phone"),
+                    ("from", "/from"),
+                ],
+            ),
+            (
+                "maintenance.change",
+                json!({"id": "M1", "measures": "m", "phone": "p"}),
+                vec![
+                    ("id", "/id"),
+                    ("measures", "/measures"),
+                    ("phone", "/phone"),
+                ],
+            ),
+            (
+                "inquiry.received",
+                json!({"id": "Q1", "org": "malvik", "subject": "s"}),
+                vec![("id", "/id"), ("org", "/org"), ("subject", "/subject")],
+            ),
+            (
+                "alert",
+                json!({"status": "firing", "labels": {"alertname": "A", "org": "malvik", "service": "PLO"}, "annotations": {"summary": "s", "description": "d"}, "startsAt": "2026-11-20T14:00:00Z", "fingerprint": "f", "generatorURL": "http://prom"}),
+                vec![
+                    ("labels.alertname", "/labels/alertname"),
+                    ("labels.org", "/labels/org"),
+                    ("annotations.summary", "/annotations/summary"),
+                    ("annotations.description", "/annotations/description"),
+                    ("fingerprint", "/fingerprint"),
+                    ("generatorURL", "/generatorURL"),
+                ],
+            ),
+        ]
+    }
+
     /// Write the number as people and editors do: groups split by random separators, digits
     /// sometimes in fullwidth form.
     fn disguise(n: &str, cuts: &[usize], seps: &[&str], wide: bool) -> String {
@@ -253,6 +333,31 @@ mod tests {
         ) {
             let text = format!("{before} {} {after}", disguise(&n, &cuts, &seps, wide));
             prop_assert!(contains_identity_number(&text), "{:?}", text);
+        }
+
+        /// Every string field of every input kind (SPEC §5.2 events and the Alertmanager
+        /// payload): a disguised number placed there is refused, naming exactly that field,
+        /// and the refusal's message does not carry it.
+        #[test]
+        fn every_field_of_every_input_is_guarded(
+            n in valid_number(),
+            cuts in proptest::collection::vec(1usize..11, 0..4),
+            seps in proptest::collection::vec(proptest::sample::select(&SEPS[..]), 1..3),
+            wide in any::<bool>(),
+            which in any::<proptest::sample::Index>(),
+            field_ix in any::<proptest::sample::Index>(),
+            prefix in "[A-Za-zæøå ]{0,6}",
+        ) {
+            let inputs = inputs();
+            let (kind, base, fields) = &inputs[which.index(inputs.len())];
+            let (path, pointer) = fields[field_ix.index(fields.len())];
+            let mut v = base.clone();
+            let hidden = format!("{prefix}{}", disguise(&n, &cuts, &seps, wide));
+            *v.pointer_mut(pointer).unwrap() = serde_json::Value::String(hidden);
+            let field = check_json(&v);
+            prop_assert_eq!(field, Err(path.to_string()), "{} {}", kind, v);
+            let msg = crate::engine::model::EngineError::PersonalData { field: path.into() }.to_string();
+            prop_assert!(!contains_identity_number(&msg) && !msg.contains(&n[6..]), "{}", msg);
         }
 
         #[test]
