@@ -45,7 +45,7 @@ pub struct RawConfig {
     // Accepted now so that a complete configuration checks; their keys are validated by the
     // component that uses them.
     #[serde(default)]
-    pub smtp: RawSmtp,
+    pub smtp: crate::sinks::email::RawSmtp,
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
@@ -53,9 +53,9 @@ pub struct RawConfig {
     #[serde(default)]
     pub maintenance: RawMaintenanceFiles,
     #[serde(default)]
-    pub statuspage: RawStatuspage,
+    pub statuspage: crate::sinks::statuspage::RawStatuspage,
     #[serde(default)]
-    pub alertmanager: RawAlertmanager,
+    pub alertmanager: crate::sinks::silence::RawAlertmanager,
     #[serde(default)]
     pub imap: RawImap,
 }
@@ -170,24 +170,6 @@ pub struct RawTemplates {
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct RawSmtp {
-    /// "file" (default: .eml files under the state directory) or "smtp".
-    pub transport: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    /// "starttls" (default), "tls" or "none" (loopback only).
-    pub security: Option<String>,
-    pub username: Option<String>,
-    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
-    pub password_file: Option<String>,
-    pub password_env: Option<String>,
-    pub timeout: Option<Dur>,
-    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
-    /// when it finally goes out (default 10 minutes).
-    pub warn_after: Option<Dur>,
-}
-
-#[derive(Debug, Default, Deserialize)]
 pub struct RawHttp {
     pub listen: Option<String>,
     pub alert_token_file: Option<String>,
@@ -207,26 +189,6 @@ pub struct RawMaintenanceFiles {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub dir: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawStatuspage {
-    /// Atlassian Statuspage page for the production environment (none: built-in page only).
-    pub page_id: Option<String>,
-    /// Page for the test environment.
-    pub test_page_id: Option<String>,
-    pub api_key_file: Option<String>,
-    pub api_key_env: Option<String>,
-    pub base_url: Option<String>,
-    pub min_interval: Option<Dur>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawAlertmanager {
-    /// Alertmanager's base URL (API v2), for silences on escalation.
-    pub url: Option<String>,
-    /// How long each silence lasts; it is extended while the incident stays escalated.
-    pub silence_duration: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]

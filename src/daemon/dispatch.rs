@@ -9,11 +9,10 @@
 //! 503, and the store is retried with backoff (1 s doubling to 30 s).
 
 use super::{Shared, Writer};
-use crate::config::MailTransport;
 use crate::engine::model::{
     Action, ActionBody, DeliveryView, LateItem, Ops, OpsKind, OpsReason, Time,
 };
-use crate::sinks::email::{self, SmtpSecurity, SmtpSettings, Transport};
+use crate::sinks::{Ctx, Failure};
 use crate::store::OutboxRow;
 use chrono::{Duration, Utc};
 use std::sync::Arc;
@@ -107,51 +106,11 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::seconds(secs)
 }
 
-fn transport(shared: &Shared) -> Result<Transport, String> {
-    let cfg = shared.cfg();
-    match &cfg.daemon.mail {
-        MailTransport::Files => Ok(Transport::Files(cfg.daemon.state_dir.join("mail"))),
-        MailTransport::Smtp {
-            host,
-            port,
-            security,
-            username,
-            password_file,
-            password_env,
-            timeout,
-        } => {
-            let password = match (password_file, password_env) {
-                (Some(f), _) => Some(
-                    std::fs::read_to_string(f)
-                        .map_err(|e| format!("SMTP password file {}: {e}", f.display()))?
-                        .trim()
-                        .to_string(),
-                ),
-                (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
-                    format!("SMTP password: environment variable {var} is not set")
-                })?),
-                (None, None) => None,
-            };
-            Transport::smtp(&SmtpSettings {
-                host: host.clone(),
-                port: *port,
-                security: match security.as_str() {
-                    "tls" => SmtpSecurity::Tls,
-                    "none" => SmtpSecurity::None,
-                    _ => SmtpSecurity::StartTls,
-                },
-                username: username.clone(),
-                password,
-                timeout: timeout
-                    .to_std()
-                    .unwrap_or(std::time::Duration::from_secs(30)),
-            })
-        }
-    }
-}
-
+/// The metrics label of a row: the message kind, or the copying sink's name.
 fn kind_label(row: &OutboxRow) -> String {
+    let own = row.kind == row.action.body.kind();
     match &row.action.body {
+        _ if !own => row.kind.clone(),
         ActionBody::Email(e) => e.message.as_str().to_string(),
         ActionBody::Ops(o) => format!("ops.{}", o.message.as_str()),
         ActionBody::Statuspage(s) => format!("statuspage.{}", s.message.as_str()),
@@ -159,44 +118,19 @@ fn kind_label(row: &OutboxRow) -> String {
     }
 }
 
-async fn deliver(shared: &Shared, t: &Transport, row: &OutboxRow) -> Result<(), (bool, String)> {
-    let cfg = shared.cfg();
-    let r = shared.renderer();
-    match &row.action.body {
-        ActionBody::Email(_) | ActionBody::Ops(_) => {
-            let m = match email::build(&cfg, &r, &row.action) {
-                Ok(Some(m)) => m,
-                Ok(None) => return Ok(()),
-                Err(e) => return Err((e.permanent(), e.to_string())),
-            };
-            email::send(t, &row.key, &m)
-                .await
-                .map_err(|e| (e.permanent(), e.to_string()))
-        }
-        ActionBody::Statuspage(_) if shared.statuspage.is_some() => {
-            let Some(sp) = shared.statuspage.as_ref() else {
-                return Ok(());
-            };
-            sp.deliver(&cfg, &r, shared, &row.action, row.attempts)
-                .await
-                .map_err(|f| match f {
-                    crate::sinks::statuspage::Failure::Transient(e) => (false, e),
-                    crate::sinks::statuspage::Failure::Permanent(e) => (true, e),
-                })
-        }
-        ActionBody::Silence(_) if shared.silencer.is_some() => {
-            let Some(s) = shared.silencer.as_ref() else {
-                return Ok(());
-            };
-            s.deliver(&cfg, shared, &row.action)
-                .await
-                .map_err(|e| (false, e))
-        }
-        ActionBody::Statuspage(_) | ActionBody::Silence(_) => {
-            tracing::info!(key = %row.key, "no sink configured for this action yet; recorded as done");
-            Ok(())
-        }
-    }
+/// Hand a row to the sink that delivers its kind.
+async fn deliver(shared: &Shared, row: &OutboxRow) -> Result<(), Failure> {
+    let Some(sink) = shared.sinks.for_kind(&row.kind) else {
+        tracing::info!(key = %row.key, kind = %row.kind, "no sink configured for this kind; recorded as done");
+        return Ok(());
+    };
+    let (cfg, renderer) = (shared.cfg(), shared.renderer());
+    let ctx = Ctx {
+        cfg: &cfg,
+        renderer: &renderer,
+        state: shared,
+    };
+    sink.deliver(&ctx, row).await
 }
 
 /// Results of sends that the store has not recorded yet, and late-delivery warnings not yet
@@ -218,9 +152,10 @@ impl Unrecorded {
             return true;
         }
         let written = {
+            let rows = shared.sinks.rows(&self.late);
             let mut store = shared.store();
             store
-                .commit(&[], &self.late)
+                .commit(&[], &rows)
                 .and_then(|_| store.mark_many(crate::clock::now(), &self.results))
         };
         match written {
@@ -276,7 +211,6 @@ async fn pause(stop: &watch::Receiver<bool>, d: std::time::Duration) {
 }
 
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
-    let mut transport_cache: Option<(String, Arc<Transport>)> = None;
     let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
     let mut held = Unrecorded::default();
     // Messages delivered late, gathered until no more have come for `LATE_QUIET`: the retries
@@ -290,8 +224,14 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         // Keep escalation silences alive (about once a minute).
         if last_extend.elapsed() >= std::time::Duration::from_secs(60) {
             last_extend = std::time::Instant::now();
-            if let Some(s) = shared.silencer.as_ref() {
-                s.extend(shared.as_ref()).await;
+            let (cfg, renderer) = (shared.cfg(), shared.renderer());
+            let ctx = Ctx {
+                cfg: &cfg,
+                renderer: &renderer,
+                state: shared.as_ref(),
+            };
+            for sink in shared.sinks.iter() {
+                sink.upkeep(&ctx).await;
             }
         }
         if *stop.borrow() {
@@ -343,24 +283,6 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             }
             continue;
         }
-        // One transport (and so one pooled SMTP connection) per configuration.
-        let sig = format!("{:?}", shared.cfg().daemon.mail);
-        if transport_cache.as_ref().is_none_or(|(s, _)| *s != sig) {
-            match transport(&shared) {
-                Ok(t) => transport_cache = Some((sig, Arc::new(t))),
-                Err(e) => {
-                    tracing::error!(error = %e, "mail transport unavailable");
-                    held.results.extend(
-                        rows.into_iter()
-                            .map(|r| (r.key, Err((e.clone(), now + backoff(r.attempts))))),
-                    );
-                    continue;
-                }
-            }
-        }
-        let Some((_, t)) = transport_cache.as_ref() else {
-            continue;
-        };
         let warn_after = shared.cfg().daemon.delivery_warn_after;
         // Up to IN_FLIGHT messages at once (lettre's pool holds the connections; lettre does
         // not set TCP_NODELAY, so each SMTP exchange waits ~40 ms on delayed ACKs, and
@@ -370,9 +292,8 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             let mut set = tokio::task::JoinSet::new();
             for row in wave {
                 let shared = Arc::clone(&shared);
-                let t = Arc::clone(t);
                 set.spawn(async move {
-                    let r = deliver(&shared, &t, &row).await;
+                    let r = deliver(&shared, &row).await;
                     (row, r)
                 });
             }
@@ -390,7 +311,9 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                             late_last = std::time::Instant::now();
                         }
                     }
-                    Err((permanent, e)) => {
+                    Err(failure) => {
+                        let permanent = failure.is_permanent();
+                        let e = failure.to_string();
                         super::Metrics::count(&shared.metrics.failed, &kind);
                         let since = row.first_failure_at.unwrap_or(now);
                         if now - since >= warn_after {

@@ -72,7 +72,7 @@ impl Task {
         if events.is_empty() && actions.is_empty() {
             return Ok(0);
         }
-        let r = self.shared.store().commit(events, &actions);
+        let r = self.shared.commit(events, &actions);
         match r {
             Ok(n) => {
                 self.shared.store_ok(super::Writer::Engine);

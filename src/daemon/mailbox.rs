@@ -71,7 +71,7 @@ async fn handle(
     folder: &str,
     uid: u32,
     c: Classified,
-) -> Result<(), String> {
+) -> Result<(), MailboxError> {
     let r = match &c {
         Classified::Reply { incident, org } => {
             match send(tx, "reply", json!({"id": incident, "org": org})).await {
@@ -114,7 +114,7 @@ async fn handle(
                     }),
                 })),
             };
-            let done = shared.store().commit(&[], &[a]);
+            let done = shared.commit(&[], &[a]);
             done.map(|_| {
                 shared.wake_dispatcher.notify_one();
                 0
@@ -133,27 +133,33 @@ async fn handle(
             tracing::info!(folder, uid, decision = ?c, reason = %e.message, "mailbox message needs nothing");
             Ok(())
         }
-        Err(e) => Err(e.message),
+        Err(e) => Err(MailboxError::Engine(e.message)),
     }
 }
 
-fn password(s: &ImapSettings) -> Result<String, String> {
-    match (&s.password_file, &s.password_env) {
-        (Some(f), _) => std::fs::read_to_string(f)
-            .map(|p| p.trim().to_string())
-            .map_err(|e| format!("IMAP password file {}: {e}", f.display())),
-        (None, Some(v)) => std::env::var(v).map_err(|_| format!("IMAP password: {v} is not set")),
-        _ => Err("no IMAP password configured".into()),
-    }
+/// Why a mailbox session ended; the session is tried again with backoff.
+#[derive(Debug, thiserror::Error)]
+enum MailboxError {
+    /// An IMAP or network step failed: which step, and the error.
+    #[error("{0}: {1}")]
+    Step(&'static str, String),
+    #[error("{0}: timed out")]
+    Timeout(&'static str),
+    #[error("{0}")]
+    Secret(#[from] crate::config::secret::SecretError),
+    /// The engine could not take a message's event (store failing, stopping): the UID is not
+    /// advanced.
+    #[error("{0}")]
+    Engine(String),
 }
 
 async fn timed<T, E: std::fmt::Display>(
-    what: &str,
+    what: &'static str,
     f: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
+) -> Result<T, MailboxError> {
     match tokio::time::timeout(NET_TIMEOUT, f).await {
-        Ok(r) => r.map_err(|e| format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: timed out")),
+        Ok(r) => r.map_err(|e| MailboxError::Step(what, e.to_string())),
+        Err(_) => Err(MailboxError::Timeout(what)),
     }
 }
 
@@ -164,20 +170,20 @@ async fn session<T>(
     s: &ImapSettings,
     stop: &mut watch::Receiver<bool>,
     backoff: &mut Duration,
-) -> Result<(), String>
+) -> Result<(), MailboxError>
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
 {
     let mut client = async_imap::Client::new(stream);
     let _greeting = tokio::time::timeout(NET_TIMEOUT, client.read_response())
         .await
-        .map_err(|_| "greeting timed out".to_string())?;
-    let pw = password(s)?;
-    let mut session = match tokio::time::timeout(NET_TIMEOUT, client.login(&s.username, &pw)).await
-    {
+        .map_err(|_| MailboxError::Timeout("greeting"))?;
+    let pw = s.password.read("IMAP password")?;
+    let login = client.login(&s.username, pw.expose());
+    let mut session = match tokio::time::timeout(NET_TIMEOUT, login).await {
         Ok(Ok(sess)) => sess,
-        Ok(Err((e, _))) => return Err(format!("login: {e}")),
-        Err(_) => return Err("login timed out".into()),
+        Ok(Err((e, _))) => return Err(MailboxError::Step("login", e.to_string())),
+        Err(_) => return Err(MailboxError::Timeout("login")),
     };
     *backoff = Duration::from_secs(1);
     let idle = timed("CAPABILITY", session.capabilities())
@@ -217,9 +223,9 @@ where
                 .await?;
                 while let Some(item) = tokio::time::timeout(NET_TIMEOUT, fetched.next())
                     .await
-                    .map_err(|_| "fetch timed out".to_string())?
+                    .map_err(|_| MailboxError::Timeout("fetch"))?
                 {
-                    let f = item.map_err(|e| format!("fetch: {e}"))?;
+                    let f = item.map_err(|e| MailboxError::Step("fetch", e.to_string()))?;
                     if let (Some(uid), Some(body)) = (f.uid, f.body()) {
                         if uid > last {
                             messages.push((uid, body.to_vec()));
@@ -254,7 +260,7 @@ where
                 let (wait, _interrupt) = handle.wait_with_timeout(poll);
                 tokio::select! {
                     r = wait => {
-                        r.map_err(|e| format!("IDLE: {e}"))?;
+                        r.map_err(|e| MailboxError::Step("IDLE", e.to_string()))?;
                         false
                     }
                     _ = stop.changed() => true,
@@ -302,7 +308,7 @@ pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Re
                     .with_no_client_auth();
                 let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
                 let name = tokio_rustls::rustls::pki_types::ServerName::try_from(s.host.clone())
-                    .map_err(|e| format!("server name {}: {e}", s.host))?;
+                    .map_err(|e| MailboxError::Step("server name", format!("{}: {e}", s.host)))?;
                 let tls = timed("TLS", connector.connect(name, tcp)).await?;
                 session(tls, &shared, &tx, &s, &mut stop, &mut backoff).await
             } else {

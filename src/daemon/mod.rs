@@ -16,178 +16,20 @@ pub mod dispatch;
 pub mod engine_task;
 pub mod http;
 pub mod mailbox;
+mod replay;
 pub mod serve;
+mod shared;
+mod tokens;
+
+pub use replay::{replay, retained};
+pub use shared::{Health, Metrics, Shared, Writer};
+use tokens::{same_secret, token};
 
 use crate::config::Config;
-use crate::engine::model::{Event, Time};
-use crate::engine::Engine;
 use crate::render::Renderer;
 use crate::store::Store;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
-
-/// Counters and gauges for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub sent: Mutex<BTreeMap<String, u64>>,
-    pub failed: Mutex<BTreeMap<String, u64>>,
-    pub events: AtomicU64,
-    pub refused: AtomicU64,
-    /// Milliseconds between a deadline and the moment the engine handled it (last one).
-    pub deadline_lag_ms: AtomicI64,
-    pub open_incidents: AtomicI64,
-}
-
-/// The tasks that write the store; `/healthz` is 503 while any of them cannot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Writer {
-    Engine,
-    Dispatcher,
-}
-
-/// What `/healthz` and `/metrics` report without touching the store (a locked store must not
-/// make them hang).
-#[derive(Default)]
-pub struct Health {
-    /// Writers that failed their last write: since when, and why.
-    pub store_failing: BTreeMap<Writer, (Time, String)>,
-    pub stats: crate::store::OutboxStats,
-}
-
-impl Metrics {
-    pub fn count(map: &Mutex<BTreeMap<String, u64>>, kind: &str) {
-        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
-        *m.entry(kind.to_string()).or_default() += 1;
-    }
-}
-
-/// What the tasks share. Config and renderer are swapped whole on a successful reload.
-pub struct Shared {
-    pub cfg: RwLock<Arc<Config>>,
-    pub renderer: RwLock<Arc<Renderer>>,
-    pub store: Mutex<Store>,
-    pub metrics: Metrics,
-    pub wake_dispatcher: tokio::sync::Notify,
-    pub alert_token: String,
-    pub operator_token: String,
-    /// The built-in status pages, kept in memory.
-    pub pages: crate::status::StatusPages,
-    /// Atlassian Statuspage, when configured.
-    pub statuspage: Option<crate::sinks::statuspage::Client>,
-    /// Alertmanager silences, when configured.
-    pub silencer: Option<crate::sinks::silence::Silencer>,
-    pub health: Mutex<Health>,
-    pub db_path: PathBuf,
-}
-
-impl crate::sinks::silence::SilenceMap for Shared {
-    fn get(&self, incident: &str) -> Option<crate::sinks::silence::Stored> {
-        self.store().silence_get(incident)
-    }
-    fn put(&self, s: &crate::sinks::silence::Stored) {
-        self.store().silence_put(s)
-    }
-    fn active(&self) -> Vec<crate::sinks::silence::Stored> {
-        self.store().silences(None)
-    }
-}
-
-impl crate::sinks::statuspage::Mapping for Shared {
-    fn get(&self, our: &str, env: &str) -> Option<String> {
-        self.store().sp_get(our, env)
-    }
-    fn put(&self, our: &str, env: &str, sp: &str) {
-        self.store().sp_put(our, env, sp)
-    }
-}
-
-fn statuspage_client(
-    cfg: &Config,
-) -> Result<Option<crate::sinks::statuspage::Client>, DaemonError> {
-    let Some(sp) = &cfg.daemon.statuspage else {
-        return Ok(None);
-    };
-    let key = match (&sp.api_key_file, &sp.api_key_env) {
-        (Some(f), _) => std::fs::read_to_string(f)
-            .map_err(|e| DaemonError::Token(f.clone(), e.to_string()))?
-            .trim()
-            .to_string(),
-        (None, Some(v)) => std::env::var(v).map_err(|_| {
-            DaemonError::Config(format!(
-                "Statuspage API key: environment variable {v} is not set"
-            ))
-        })?,
-        (None, None) => return Err(DaemonError::Config("Statuspage API key missing".into())),
-    };
-    crate::sinks::statuspage::Client::new(
-        sp.base_url.clone(),
-        key,
-        sp.page_id.clone(),
-        sp.test_page_id.clone(),
-        sp.min_interval
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(1)),
-    )
-    .map(Some)
-    .map_err(DaemonError::Config)
-}
-
-impl Shared {
-    pub fn cfg(&self) -> Arc<Config> {
-        self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-    pub fn renderer(&self) -> Arc<Renderer> {
-        self.renderer
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.health.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A write by `who` failed: log what to do (once per outage) and make `/healthz` 503.
-    pub fn store_failed(&self, who: Writer, e: &crate::store::StoreError) {
-        let mut h = self.health();
-        let first = !h.store_failing.contains_key(&who);
-        h.store_failing
-            .entry(who)
-            .or_insert_with(|| (crate::clock::now(), String::new()))
-            .1 = e.to_string();
-        drop(h);
-        if first {
-            tracing::error!(
-                writer = ?who,
-                error = %e,
-                db = %self.db_path.display(),
-                "cannot write the state database; sending is paused so that nothing is sent twice. Check free space on its filesystem and whether another process holds a lock on it (e.g. an open sqlite3 shell); meldingsvakt retries by itself and resumes when it can write"
-            );
-        }
-    }
-
-    pub fn store_ok(&self, who: Writer) {
-        let mut h = self.health();
-        if let Some((since, _)) = h.store_failing.remove(&who) {
-            drop(h);
-            tracing::info!(writer = ?who, since = %since, "the state database can be written again; sending resumes");
-        }
-    }
-
-    /// Refresh the outbox gauges that `/healthz` and `/metrics` serve.
-    pub fn refresh_stats(&self) {
-        let now = crate::clock::now();
-        let warn_after = self.cfg().daemon.delivery_warn_after;
-        let stats = self.store().stats(now, warn_after);
-        if let Ok(st) = stats {
-            self.health().stats = st;
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -201,104 +43,10 @@ pub enum DaemonError {
     Listen(std::net::SocketAddr, std::io::Error),
     #[error("token file {0}: {1}")]
     Token(PathBuf, String),
-}
-
-fn same_secret(a: &str, b: &str) -> bool {
-    a == b
-}
-
-/// Read a token from a file (trimmed); or, when none is configured, from
-/// `$CREDENTIALS_DIRECTORY/{name}`; or create a random one in the state directory (0600).
-fn token(configured: Option<&Path>, state_dir: &Path, name: &str) -> Result<String, DaemonError> {
-    let cred = std::env::var_os("CREDENTIALS_DIRECTORY").map(|d| PathBuf::from(d).join(name));
-    let path = match (configured, cred) {
-        (Some(p), _) => p.to_path_buf(),
-        (None, Some(c)) if c.is_file() => c,
-        _ => state_dir.join(name),
-    };
-    if path.is_file() {
-        let t = std::fs::read_to_string(&path)
-            .map_err(|e| DaemonError::Token(path.clone(), e.to_string()))?;
-        let t = t.trim().to_string();
-        if t.len() < 16 {
-            return Err(DaemonError::Token(
-                path,
-                "token is shorter than 16 characters".into(),
-            ));
-        }
-        return Ok(t);
-    }
-    if configured.is_some() {
-        return Err(DaemonError::Token(path, "file does not exist".into()));
-    }
-    let mut bytes = [0u8; 24];
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| DaemonError::Token(path.clone(), format!("no randomness: {e}")))?;
-    let t: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| DaemonError::Token(path.clone(), e.to_string()))?;
-        writeln!(f, "{t}").map_err(|e| DaemonError::Token(path.clone(), e.to_string()))?;
-    }
-    tracing::info!(path = %path.display(), "created a new {name}");
-    Ok(t)
-}
-
-/// Rebuild the engine from the stored events, running deadlines up to `now`. Returns the
-/// engine and every action it decided (the caller inserts them; known keys are ignored).
-pub fn replay(
-    cfg: Arc<Config>,
-    store: &Store,
-    now: Time,
-) -> Result<(Engine, Vec<crate::engine::model::Action>, Option<Time>), DaemonError> {
-    let mut engine = Engine::new(cfg);
-    let mut actions = Vec::new();
-    let mut last = None;
-    for ev in store.events()? {
-        while let Some(t) = engine.poll_timeout().filter(|t| *t < ev.at) {
-            engine.handle_timeout(t);
-            actions.extend(std::iter::from_fn(|| engine.poll_action()));
-        }
-        let value: serde_json::Value = match serde_json::from_str(&ev.body) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(seq = ev.seq, error = %e, "stored event is not JSON; skipped");
-                continue;
-            }
-        };
-        match Event::from_parts(&ev.ty, value)
-            .map_err(|e| e.to_string())
-            .and_then(|e| engine.handle(ev.at, e).map_err(|e| e.to_string()))
-        {
-            Ok(()) => {}
-            // Possible after a configuration change (e.g. an organization removed).
-            Err(e) => {
-                tracing::warn!(seq = ev.seq, r#type = %ev.ty, error = %e, "stored event refused on replay under the current configuration")
-            }
-        }
-        actions.extend(std::iter::from_fn(|| engine.poll_action()));
-        last = Some(ev.at);
-    }
-    engine.handle_timeout(now);
-    actions.extend(std::iter::from_fn(|| engine.poll_action()));
-    Ok((engine, actions, last))
-}
-
-/// The retired organizations that live cases still name (the rest can be forgotten).
-pub fn retained<'a>(cfg: &'a Config, engine: &Engine) -> Vec<&'a crate::config::Organization> {
-    let named = engine.referenced_orgs();
-    cfg.orgs
-        .iter()
-        .filter(|o| o.retired_at.is_some() && named.contains(&o.id))
-        .collect()
+    #[error("{0}")]
+    Sink(#[from] crate::sinks::BuildError),
+    #[error("cannot handle signals: {0}")]
+    Signals(std::io::Error),
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -356,7 +104,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     let t0 = std::time::Instant::now();
     let (engine, actions, last) = replay(Arc::clone(&cfg), &store, now)?;
     store.set_retained_orgs(&retained(&cfg, &engine))?;
-    let new = store.commit(&[], &actions)?;
+    let sinks = crate::sinks::Registry::build(&cfg)?;
+    let new = store.commit(&[], &sinks.rows(&actions))?;
     tracing::info!(
         events = store.events()?.len(),
         new_actions = new,
@@ -373,14 +122,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         alert_token,
         operator_token,
         pages: crate::status::StatusPages::default(),
-        statuspage: statuspage_client(&cfg)?,
-        silencer: match &cfg.daemon.alertmanager {
-            Some((url, d)) => Some(
-                crate::sinks::silence::Silencer::new(url.clone(), *d)
-                    .map_err(DaemonError::Config)?,
-            ),
-            None => None,
-        },
+        sinks,
         health: Mutex::new(Health::default()),
         db_path: db.clone(),
     });
@@ -427,9 +169,9 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
 
     // Signals: SIGHUP reloads, SIGTERM/SIGINT stop.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
+        .map_err(DaemonError::Signals)?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
+        .map_err(DaemonError::Signals)?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -497,40 +239,4 @@ async fn reload(
     let _ = tx
         .send(engine_task::Cmd::Reload(Box::new(cfg), Box::new(renderer)))
         .await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Events stored before SPEC §4.14 (e.g. `MAIL-…@…` inquiry ids) still replay: an upgrade
-    /// drops no case, while the door refuses such ids for new input.
-    #[test]
-    fn replay_keeps_cases_whose_ids_predate_the_id_rule() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let cfg = Arc::new(Config::load(&root.join("config/meldingsvakt.toml")).unwrap());
-        let dir = std::env::temp_dir().join(format!("mv-replay-ids-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("t.db");
-        let _ = std::fs::remove_file(&path);
-        let mut store = Store::open(&path).unwrap();
-        let t = chrono::Utc::now();
-        let body =
-            r#"{"id":"MAIL-c1@melhus.kommune.example","org":"melhus","subject":"Mangler svar"}"#;
-        store
-            .commit(&[(t, "inquiry.received", body.to_string())], &[])
-            .unwrap();
-        let (engine, _, _) = replay(cfg, &store, t).unwrap();
-        let ev = Event::from_parts(
-            "inquiry.received",
-            serde_json::from_str::<serde_json::Value>(body).unwrap(),
-        )
-        .unwrap();
-        assert!(ev.check_id().is_err(), "the door refuses it");
-        assert!(
-            engine.referenced_orgs().contains("melhus"),
-            "the stored inquiry is live after replay"
-        );
-        std::fs::remove_dir_all(&dir).ok();
-    }
 }

@@ -681,6 +681,18 @@ pub enum ActionBody {
     Ops(Box<Ops>),
 }
 
+impl ActionBody {
+    /// The outbox kind (the sink that carries it out is the one that delivers this kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionBody::Email(_) => "email",
+            ActionBody::Statuspage(_) => "statuspage",
+            ActionBody::Silence(_) => "silence",
+            ActionBody::Ops(_) => "ops",
+        }
+    }
+}
+
 /// One decided action. `key` is deterministic (entity, message kind, recipient, sequence):
 /// it is the outbox key and the seed of the e-mail Message-ID.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

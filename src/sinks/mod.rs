@@ -1,6 +1,153 @@
-//! Where actions go: e-mail (SMTP or files). Status pages and Alertmanager silences follow in
-//! their own issues; until then the dispatcher records those actions as done with a log line.
+//! Where decided actions go. One contract, [`Sink`], and a [`Registry`] built once at start
+//! (in the manner of Alertmanager's `Notifier` integrations and vector's sink folders).
+//!
+//! Each sink is a folder that owns its configuration table (`config.rs`: raw keys and their
+//! validation), its client, its durable state (rows in the store's `sink_state` table under
+//! its name, through [`SinkState`]) and its tests:
+//!
+//! | folder        | delivers outbox kinds | copies            | table            |
+//! |---------------|-----------------------|-------------------|------------------|
+//! | `email/`      | `email`, `ops`        | –                 | `[smtp]`         |
+//! | `statuspage/` | `statuspage`          | –                 | `[statuspage]`   |
+//! | `silence/`    | `silence`             | –                 | `[alertmanager]` |
+//! | `webhook/`    | –                     | every action      | `[webhook]`      |
+//!
+//! An action's **own** outbox row (key = the action key) goes to the sink that delivers its
+//! kind. A sink may also take a **copy** of an action: its own outbox row, keyed
+//! `{key}#{sink}`, with its own attempts and backoff, so that a ticket system being down never
+//! delays or repeats an e-mail. Both are written in the same transaction as the decision.
+//!
+//! The dispatcher knows no sink by name: it claims rows, asks the registry for the sink of
+//! each row's kind, and records [`Failure`]s with their backoff.
+//!
+//! To add a sink: a folder with a type implementing [`Sink`] and a `build` function, its
+//! table in `config/raw.rs` and `DaemonSettings`, and one line in [`Registry::build`].
 
 pub mod email;
 pub mod silence;
 pub mod statuspage;
+
+use crate::config::Config;
+use crate::engine::model::Action;
+use crate::render::Renderer;
+use crate::store::OutboxRow;
+use std::sync::Arc;
+
+/// Why a delivery did not happen. The row stays in the outbox either way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// May succeed later (network, 5xx, timeouts): retried with exponential backoff.
+    #[error("{0}")]
+    Transient(String),
+    /// Will not succeed as it is (refused by the receiver, cannot be built): logged as an
+    /// error and retried slowly (every 5 minutes), so that a fixed configuration still
+    /// delivers it.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl Failure {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Failure::Permanent(_))
+    }
+}
+
+/// A sink's durable state: small JSON values under `(sink, key)`. Reads and writes are
+/// short store calls, never held across an await.
+pub trait SinkState: Send + Sync {
+    fn get(&self, sink: &str, key: &str) -> Option<String>;
+    fn put(&self, sink: &str, key: &str, value: &str);
+    fn list(&self, sink: &str) -> Vec<(String, String)>;
+}
+
+/// What a sink gets for one delivery: the configuration and templates in force now, and its
+/// state.
+pub struct Ctx<'a> {
+    pub cfg: &'a Config,
+    pub renderer: &'a Renderer,
+    pub state: &'a dyn SinkState,
+}
+
+/// The contract every sink meets.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    /// The sink's name: its outbox kind for copies, its key in `sink_state`, its metrics label.
+    fn name(&self) -> &'static str;
+
+    /// The outbox kinds whose own rows this sink delivers (`ActionBody::kind`).
+    fn delivers(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether this sink takes its own copy of `action` (an outbox row keyed `{key}#{name}`).
+    fn copies(&self, _action: &Action) -> bool {
+        false
+    }
+
+    /// Carry out one claimed row. Must be safe to repeat: the same row can come again after
+    /// a crash or an unrecorded result, and the receiver must see the same thing (the same
+    /// Message-ID, the same webhook id, no second Statuspage incident).
+    async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure>;
+
+    /// Periodic upkeep, about once a minute (e.g. extending silences).
+    async fn upkeep(&self, _ctx: &Ctx<'_>) {}
+}
+
+/// A sink could not be built from its configuration (a secret that cannot be read, a client
+/// that cannot start). Refuses the start, or keeps the previous sinks on reload.
+#[derive(Debug, thiserror::Error)]
+#[error("[{table}] {message}")]
+pub struct BuildError {
+    pub table: &'static str,
+    pub message: String,
+}
+
+type Builder = fn(&Config) -> Result<Option<Arc<dyn Sink>>, BuildError>;
+
+/// The sinks of one configuration.
+#[derive(Clone, Default)]
+pub struct Registry {
+    sinks: Vec<Arc<dyn Sink>>,
+}
+
+impl Registry {
+    /// Every sink the configuration enables. The one list of sinks lives here.
+    pub fn build(cfg: &Config) -> Result<Registry, BuildError> {
+        const BUILDERS: &[Builder] = &[email::build, statuspage::build, silence::build];
+        let mut sinks = Vec::new();
+        for b in BUILDERS {
+            sinks.extend(b(cfg)?);
+        }
+        Ok(Registry { sinks })
+    }
+
+    pub fn from_sinks(sinks: Vec<Arc<dyn Sink>>) -> Registry {
+        Registry { sinks }
+    }
+
+    /// The sink that delivers an outbox row of `kind` (an action's own kind, or the name of a
+    /// copying sink). `None`: the sink is not configured (the row is recorded as done).
+    pub fn for_kind(&self, kind: &str) -> Option<&Arc<dyn Sink>> {
+        self.sinks
+            .iter()
+            .find(|s| s.name() == kind || s.delivers().contains(&kind))
+    }
+
+    /// The outbox rows for decided actions: each action's own row, then the copies sinks take.
+    pub fn rows(&self, actions: &[Action]) -> Vec<crate::store::NewRow> {
+        let mut out = Vec::with_capacity(actions.len());
+        for a in actions {
+            out.push(crate::store::NewRow::own(a.clone()));
+            for s in &self.sinks {
+                if s.copies(a) {
+                    out.push(crate::store::NewRow::copy(a.clone(), s.name()));
+                }
+            }
+        }
+        out
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
+        self.sinks.iter()
+    }
+}

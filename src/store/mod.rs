@@ -58,6 +58,17 @@ const MIGRATIONS: &[&str] = &[
         payload = json_set(payload, '$.key', 'inquiry/' || key),
         key = 'inquiry/' || key
      WHERE json_extract(payload, '$.about.type') = 'inquiry';",
+    // 8: one table for the sinks' own state (`sinks::SinkState`), each sink under its name;
+    // the Statuspage map and the silences move into it.
+    "CREATE TABLE sink_state (sink TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sink, key));
+     INSERT INTO sink_state (sink, key, value)
+        SELECT 'statuspage', env || ' ' || our_id, json_quote(sp_id) FROM statuspage_map;
+     INSERT INTO sink_state (sink, key, value)
+        SELECT 'silence', incident, json_object('incident', incident, 'id', id, 'matchers', matchers,
+            'ends_at', ends_at, 'expired', json(CASE WHEN expired THEN 'true' ELSE 'false' END))
+        FROM silences;
+     DROP TABLE statuspage_map;
+     DROP TABLE silences;",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -92,9 +103,44 @@ pub struct StoredEvent {
     pub body: String,
 }
 
+/// A row to insert into the outbox: an action's own row, or a sink's copy of it.
+#[derive(Debug, Clone)]
+pub struct NewRow {
+    pub key: String,
+    /// The sink kind that delivers it: `ActionBody::kind` for an own row, the sink's name
+    /// for a copy.
+    pub kind: String,
+    pub action: Action,
+}
+
+impl NewRow {
+    pub fn own(action: Action) -> NewRow {
+        NewRow {
+            key: action.key.clone(),
+            kind: action.body.kind().to_string(),
+            action,
+        }
+    }
+
+    pub fn copy(action: Action, sink: &str) -> NewRow {
+        NewRow {
+            key: format!("{}#{sink}", action.key),
+            kind: sink.to_string(),
+            action,
+        }
+    }
+
+    /// Own rows for actions (no copies): the store's tests and tools.
+    pub fn own_all(actions: &[Action]) -> Vec<NewRow> {
+        actions.iter().cloned().map(NewRow::own).collect()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub key: String,
+    /// Which sink delivers it (see `NewRow::kind`).
+    pub kind: String,
     pub action: Action,
     pub attempts: i64,
     pub first_failure_at: Option<Time>,
@@ -182,7 +228,7 @@ impl Store {
     pub fn commit(
         &mut self,
         events: &[(Time, &str, String)],
-        actions: &[Action],
+        actions: &[NewRow],
     ) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         {
@@ -213,7 +259,7 @@ impl Store {
         let mut v = Vec::new();
         {
             let mut st = tx.prepare_cached(
-                "SELECT key, payload, attempts, first_failure_at, last_error FROM outbox
+                "SELECT key, payload, attempts, first_failure_at, last_error, kind FROM outbox
                  WHERE status = 'pending' AND next_attempt_at <= ?1
                  ORDER BY next_attempt_at, at, rowid LIMIT ?2",
             )?;
@@ -224,15 +270,17 @@ impl Store {
                     r.get::<_, i64>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
                 ))
             })?;
             for row in rows {
-                let (key, payload, attempts, ff, last_error) = row?;
+                let (key, payload, attempts, ff, last_error, kind) = row?;
                 let action: Action = serde_json::from_str(&payload)
                     .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
                 let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
                 v.push(OutboxRow {
                     key,
+                    kind,
                     action,
                     attempts,
                     first_failure_at,
@@ -359,67 +407,32 @@ impl Store {
         Ok(v)
     }
 
-    pub fn sp_get(&self, our: &str, env: &str) -> Option<String> {
-        self.conn
+    /// A sink's state value (`sinks::SinkState`).
+    pub fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
             .query_row(
-                "SELECT sp_id FROM statuspage_map WHERE our_id = ?1 AND env = ?2",
-                [our, env],
+                "SELECT value FROM sink_state WHERE sink = ?1 AND key = ?2",
+                [sink, key],
                 |r| r.get(0),
             )
-            .optional()
-            .ok()
-            .flatten()
+            .optional()?)
     }
 
-    pub fn sp_put(&self, our: &str, env: &str, sp: &str) {
-        if let Err(e) = self.conn.execute(
-            "INSERT OR REPLACE INTO statuspage_map (our_id, env, sp_id) VALUES (?1, ?2, ?3)",
-            [our, env, sp],
-        ) {
-            tracing::error!(error = %e, "cannot record the Statuspage id; it will be looked up again");
-        }
+    pub fn sink_put(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sink_state (sink, key, value) VALUES (?1, ?2, ?3)",
+            [sink, key, value],
+        )?;
+        Ok(())
     }
 
-    pub fn silence_get(&self, incident: &str) -> Option<crate::sinks::silence::Stored> {
-        self.silences(Some(incident)).into_iter().next()
-    }
-
-    pub fn silences(&self, incident: Option<&str>) -> Vec<crate::sinks::silence::Stored> {
-        let sql = "SELECT incident, id, matchers, ends_at, expired FROM silences WHERE (?1 IS NULL OR incident = ?1) AND (?1 IS NOT NULL OR expired = 0)";
-        let Ok(mut st) = self.conn.prepare(sql) else {
-            return vec![];
-        };
-        let rows = st.query_map([incident], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        });
-        let Ok(rows) = rows else { return vec![] };
-        rows.flatten()
-            .filter_map(|(incident, id, matchers, ends, expired)| {
-                Some(crate::sinks::silence::Stored {
-                    incident,
-                    id,
-                    matchers,
-                    ends_at: parse_text(&ends).ok()?,
-                    expired: expired != 0,
-                })
-            })
-            .collect()
-    }
-
-    pub fn silence_put(&self, s: &crate::sinks::silence::Stored) {
-        let r = self.conn.execute(
-            "INSERT OR REPLACE INTO silences (incident, id, matchers, ends_at, expired) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![s.incident, s.id, s.matchers, time_text(s.ends_at), s.expired as i64],
-        );
-        if let Err(e) = r {
-            tracing::error!(error = %e, "cannot record the silence");
-        }
+    pub fn sink_list(&self, sink: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT key, value FROM sink_state WHERE sink = ?1 ORDER BY key")?;
+        let rows = st.query_map([sink], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// (UIDVALIDITY, last handled UID) of a folder.
@@ -493,20 +506,15 @@ impl Store {
     }
 }
 
-fn insert_actions(tx: &rusqlite::Transaction<'_>, actions: &[Action]) -> Result<usize, StoreError> {
+fn insert_actions(tx: &rusqlite::Transaction<'_>, rows: &[NewRow]) -> Result<usize, StoreError> {
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO outbox (key, at, kind, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?2)",
     )?;
     let mut new = 0;
-    for a in actions {
-        let payload = serde_json::to_string(a).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let kind = match &a.body {
-            crate::engine::model::ActionBody::Email(_) => "email",
-            crate::engine::model::ActionBody::Statuspage(_) => "statuspage",
-            crate::engine::model::ActionBody::Silence(_) => "silence",
-            crate::engine::model::ActionBody::Ops(_) => "ops",
-        };
-        new += ins.execute(params![a.key, time_text(a.at), kind, payload])?;
+    for r in rows {
+        let payload =
+            serde_json::to_string(&r.action).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        new += ins.execute(params![r.key, time_text(r.action.at), r.kind, payload])?;
     }
     Ok(new)
 }
@@ -541,13 +549,17 @@ mod tests {
         assert_eq!(
             s.commit(
                 &[(t, "incident.ack", "{\"id\":\"I\"}".into())],
-                &[action("a", t), action("b", t)]
+                &NewRow::own_all(&[action("a", t), action("b", t)])
             )
             .unwrap(),
             2
         );
         // The same decisions again (replay): nothing new.
-        assert_eq!(s.commit(&[], &[action("a", t), action("b", t)]).unwrap(), 0);
+        assert_eq!(
+            s.commit(&[], &NewRow::own_all(&[action("a", t), action("b", t)]))
+                .unwrap(),
+            0
+        );
         let lease = |_| chrono::Duration::seconds(5);
         let claimed: Vec<String> = s
             .claim(t, 10, lease)
@@ -597,7 +609,7 @@ mod tests {
     }
 
     #[test]
-    fn migration_7_namespaces_maintenance_keys_so_nothing_is_sent_again() {
+    fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
         let dir = std::env::temp_dir().join(format!("mv-store-m7-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
@@ -622,19 +634,35 @@ mod tests {
                 [],
             )
             .unwrap();
+            c.execute(
+                "INSERT INTO silences VALUES ('INC-1', 'sil-1', '[]', '2026-11-24T10:00:00.000000000Z', 0)",
+                [],
+            )
+            .unwrap();
         }
         let mut s = Store::open(&path).unwrap();
         let mut a = action("maintenance/M1/statuspage/1", t);
         a.about = About::Maintenance("M1".into());
         assert_eq!(
-            s.commit(&[], &[a.clone()]).unwrap(),
+            s.commit(&[], &NewRow::own_all(&[a.clone()])).unwrap(),
             0,
             "the old row is found under its new key"
         );
         assert_eq!(s.statuspage_actions().unwrap(), vec![a]);
         assert_eq!(
-            s.sp_get("maintenance/M1", "produksjon").as_deref(),
-            Some("sp1")
+            s.sink_get("statuspage", "produksjon maintenance/M1")
+                .unwrap()
+                .as_deref(),
+            Some("\"sp1\"")
+        );
+        // Migration 8: a live silence keeps its id, so it is extended and expired, not
+        // created twice.
+        let sil: serde_json::Value =
+            serde_json::from_str(&s.sink_get("silence", "INC-1").unwrap().unwrap()).unwrap();
+        assert_eq!(
+            sil,
+            serde_json::json!({"incident": "INC-1", "id": "sil-1", "matchers": "[]",
+                "ends_at": "2026-11-24T10:00:00.000000000Z", "expired": false})
         );
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -13,6 +13,12 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
+mod config;
+mod sink;
+pub(crate) use config::settings;
+pub use config::{MailTransport, RawSmtp, SmtpSecurity, SmtpSettings};
+pub use sink::{build, EmailSink};
+
 #[derive(Clone)]
 struct AutoSubmitted;
 
@@ -51,41 +57,38 @@ pub fn message_id(cfg: &Config, key: &str) -> String {
     format!("<{local}@{domain}>")
 }
 
-#[derive(Debug, Clone)]
-pub enum SmtpSecurity {
-    StartTls,
-    Tls,
-    None,
-}
-
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub timeout: std::time::Duration,
-}
-
 pub enum Transport {
     Files(PathBuf),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
 impl Transport {
-    pub fn smtp(s: &SmtpSettings) -> Result<Transport, String> {
+    /// The transport of a configuration; SMTP passwords are read here.
+    pub fn new(cfg: &Config) -> Result<Transport, SendError> {
+        let s = match &cfg.daemon.mail {
+            MailTransport::Files => return Ok(Transport::Files(cfg.daemon.state_dir.join("mail"))),
+            MailTransport::Smtp(s) => s,
+        };
+        let tls = |e: lettre::transport::smtp::Error| SendError::Transport(e.to_string());
         let builder = match s.security {
-            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-                .map_err(|e| e.to_string())?,
+            SmtpSecurity::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host).map_err(tls)?
+            }
             SmtpSecurity::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(|e| e.to_string())?
+                AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(tls)?
             }
             SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
         };
-        let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+        let timeout = s
+            .timeout
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(30));
+        let mut builder = builder.port(s.port).timeout(Some(timeout));
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
-            builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+            let p = p
+                .read("SMTP password")
+                .map_err(|e| SendError::Transport(e.to_string()))?;
+            builder = builder.credentials(Credentials::new(u.clone(), p.expose().to_string()));
         }
         Ok(Transport::Smtp(builder.build()))
     }
@@ -112,7 +115,7 @@ fn mailbox(s: &str) -> Result<Mailbox, SendError> {
 }
 
 /// The e-mail for an action (`email` and `ops` actions), or `None` for other kinds.
-pub fn build(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>, SendError> {
+pub fn message(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>, SendError> {
     let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
         match &a.body {
             ActionBody::Email(e) => (

@@ -8,8 +8,74 @@
 
 use crate::config::Config;
 use crate::engine::model::{About, Action, ActionBody, Environment};
+use crate::sinks::{BuildError, Ctx, Failure, Sink, SinkState};
+use crate::store::OutboxRow;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
+use std::sync::Arc;
+
+mod config;
+pub(crate) use config::settings;
+pub use config::{RawAlertmanager, Settings};
+
+/// The sink, when `[alertmanager] url` is set.
+pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+    let Some(s) = &cfg.daemon.silences else {
+        return Ok(None);
+    };
+    let silencer = Silencer::new(s.url.clone(), s.duration).map_err(|e| BuildError {
+        table: "alertmanager",
+        message: e.to_string(),
+    })?;
+    Ok(Some(Arc::new(silencer)))
+}
+
+#[async_trait::async_trait]
+impl Sink for Silencer {
+    fn name(&self) -> &'static str {
+        "silence"
+    }
+
+    fn delivers(&self) -> &'static [&'static str] {
+        &["silence"]
+    }
+
+    async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {
+        self.deliver_action(ctx.cfg, &Map(ctx.state), &row.action)
+            .await
+    }
+
+    async fn upkeep(&self, ctx: &Ctx<'_>) {
+        self.extend(&Map(ctx.state)).await
+    }
+}
+
+/// The silences of incidents, in the sink's state (incident id → [`Stored`] as JSON).
+struct Map<'a>(&'a dyn SinkState);
+
+impl Map<'_> {
+    fn get(&self, incident: &str) -> Option<Stored> {
+        let v = self.0.get("silence", incident)?;
+        serde_json::from_str(&v).ok()
+    }
+
+    fn put(&self, s: &Stored) {
+        match serde_json::to_string(s) {
+            Ok(v) => self.0.put("silence", &s.incident, &v),
+            Err(e) => tracing::error!(error = %e, "cannot record the silence"),
+        }
+    }
+
+    /// Silences not expired.
+    fn active(&self) -> Vec<Stored> {
+        self.0
+            .list("silence")
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_str::<Stored>(&v).ok())
+            .filter(|s| !s.expired)
+            .collect()
+    }
+}
 
 pub struct Silencer {
     http: reqwest::Client,
@@ -18,19 +84,13 @@ pub struct Silencer {
 }
 
 /// The stored silence of an incident: id (empty while a create is in flight), matchers, end.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stored {
     pub incident: String,
     pub id: String,
     pub matchers: String,
     pub ends_at: chrono::DateTime<Utc>,
     pub expired: bool,
-}
-
-pub trait SilenceMap {
-    fn get(&self, incident: &str) -> Option<Stored>;
-    fn put(&self, s: &Stored);
-    fn active(&self) -> Vec<Stored>;
 }
 
 fn regex_escape(s: &str) -> String {
@@ -46,11 +106,10 @@ fn regex_escape(s: &str) -> String {
 }
 
 impl Silencer {
-    pub fn new(base: String, duration: Duration) -> Result<Silencer, String> {
+    pub fn new(base: String, duration: Duration) -> Result<Silencer, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Silencer {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -67,7 +126,7 @@ impl Silencer {
         id: Option<&str>,
         matchers: &Value,
         incident: &str,
-    ) -> Result<(String, chrono::DateTime<Utc>), String> {
+    ) -> Result<(String, chrono::DateTime<Utc>), Failure> {
         let now = Utc::now();
         let ends = now + self.duration;
         let mut body = json!({
@@ -86,27 +145,32 @@ impl Silencer {
             .json(&body)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Transient(e.to_string()))?;
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(format!("Alertmanager answered {status}: {v}"));
+            return Err(Failure::Transient(format!(
+                "Alertmanager answered {status}: {v}"
+            )));
         }
         v["silenceID"]
             .as_str()
             .map(|s| (s.to_string(), ends))
-            .ok_or_else(|| format!("no silenceID in {v}"))
+            .ok_or_else(|| Failure::Transient(format!("no silenceID in {v}")))
     }
 
     /// An active silence of ours for `incident`, after a create whose outcome is unknown.
-    async fn lookup(&self, incident: &str) -> Result<Option<String>, String> {
+    async fn lookup(&self, incident: &str) -> Result<Option<String>, Failure> {
         let r = self
             .http
             .get(format!("{}/api/v2/silences", self.base))
             .send()
             .await
-            .map_err(|e| e.to_string())?;
-        let v: Value = r.json().await.map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        let v: Value = r
+            .json()
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?;
         let comment = Self::comment(incident);
         Ok(v.as_array().and_then(|a| {
             a.iter()
@@ -119,12 +183,7 @@ impl Silencer {
         }))
     }
 
-    pub async fn deliver(
-        &self,
-        cfg: &Config,
-        map: &(dyn SilenceMap + Sync),
-        a: &Action,
-    ) -> Result<(), String> {
+    async fn deliver_action(&self, cfg: &Config, map: &Map<'_>, a: &Action) -> Result<(), Failure> {
         let ActionBody::Silence(s) = &a.body else {
             return Ok(());
         };
@@ -206,13 +265,13 @@ impl Silencer {
             .delete(format!("{}/api/v2/silence/{}", self.base, k.id))
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Transient(e.to_string()))?;
         if !(r.status().is_success() || r.status().as_u16() == 404) {
-            return Err(format!(
+            return Err(Failure::Transient(format!(
                 "Alertmanager answered {} to expiring {}",
                 r.status(),
                 k.id
-            ));
+            )));
         }
         k.expired = true;
         map.put(&k);
@@ -221,7 +280,7 @@ impl Silencer {
 
     /// Extend silences that end within half their duration (the incident is still escalated:
     /// an expired silence is marked in the map when the incident is resolved).
-    pub async fn extend(&self, map: &(dyn SilenceMap + Sync)) {
+    async fn extend(&self, map: &Map<'_>) {
         for mut s in map.active() {
             if s.id.is_empty() || s.ends_at - Utc::now() > self.duration / 2 {
                 continue;

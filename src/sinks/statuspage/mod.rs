@@ -13,8 +13,75 @@
 use crate::config::Config;
 use crate::engine::model::{About, Action, ActionBody, Environment, StatusKind, StatusPost};
 use crate::render::Renderer;
+use crate::sinks::{BuildError, Ctx, Failure, Sink, SinkState};
+use crate::store::OutboxRow;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod config;
+pub(crate) use config::settings;
+pub use config::{RawStatuspage, Settings};
+
+/// The sink, when a page is configured; the API key is read here.
+pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+    let Some(sp) = &cfg.daemon.statuspage else {
+        return Ok(None);
+    };
+    let err = |message: String| BuildError {
+        table: "statuspage",
+        message,
+    };
+    let key = sp
+        .api_key
+        .read("Statuspage API key")
+        .map_err(|e| err(e.to_string()))?;
+    let client = Client::new(
+        sp.base_url.clone(),
+        key.expose().to_string(),
+        sp.page_id.clone(),
+        sp.test_page_id.clone(),
+        sp.min_interval.to_std().unwrap_or(Duration::from_secs(1)),
+    )
+    .map_err(|e| err(e.to_string()))?;
+    Ok(Some(Arc::new(client)))
+}
+
+#[async_trait::async_trait]
+impl Sink for Client {
+    fn name(&self) -> &'static str {
+        "statuspage"
+    }
+
+    fn delivers(&self) -> &'static [&'static str] {
+        &["statuspage"]
+    }
+
+    async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {
+        let map = Map(ctx.state);
+        self.deliver_action(ctx.cfg, ctx.renderer, &map, &row.action, row.attempts)
+            .await
+    }
+}
+
+/// Our id → Statuspage id per environment, in the sink's state (`"{env} {our id}"` → the
+/// Statuspage id as a JSON string; `""` marks a create whose outcome is unknown).
+struct Map<'a>(&'a dyn SinkState);
+
+impl Map<'_> {
+    fn get(&self, our: &str, env: &str) -> Option<String> {
+        let v = self.0.get("statuspage", &format!("{env} {our}"))?;
+        serde_json::from_str(&v).ok()
+    }
+
+    fn put(&self, our: &str, env: &str, sp: &str) {
+        self.0.put(
+            "statuspage",
+            &format!("{env} {our}"),
+            &json!(sp).to_string(),
+        );
+    }
+}
 
 pub struct Client {
     http: reqwest::Client,
@@ -26,17 +93,6 @@ pub struct Client {
     last: tokio::sync::Mutex<Option<Instant>>,
 }
 
-/// What the dispatcher needs from the store, without holding its lock across awaits.
-pub trait Mapping {
-    fn get(&self, our: &str, env: &str) -> Option<String>;
-    fn put(&self, our: &str, env: &str, sp: &str);
-}
-
-pub enum Failure {
-    Transient(String),
-    Permanent(String),
-}
-
 impl Client {
     pub fn new(
         base: String,
@@ -44,11 +100,10 @@ impl Client {
         prod_page: Option<String>,
         test_page: Option<String>,
         min_interval: Duration,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(Client {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -145,11 +200,11 @@ impl Client {
         Ok(None)
     }
 
-    pub async fn deliver(
+    async fn deliver_action(
         &self,
         cfg: &Config,
         r: &Renderer,
-        map: &(dyn Mapping + Sync),
+        map: &Map<'_>,
         a: &Action,
         attempts: i64,
     ) -> Result<(), Failure> {

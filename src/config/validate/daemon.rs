@@ -1,0 +1,138 @@
+//! `[http]`, `[storage]`, `[maintenance]` and `[imap]`: how the daemon runs and what it
+//! watches. (The sinks' tables — `[smtp]`, `[statuspage]`, `[alertmanager]`, `[webhook]` —
+//! are validated in their folders.)
+
+use super::super::*;
+use super::Validator;
+use crate::config::raw::*;
+use crate::tpath;
+
+/// Whether `host` is this machine (plain-text protocols are allowed only to it).
+pub(crate) fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Validator<'_> {
+    pub(super) fn daemon_settings(
+        &mut self,
+        http: RawHttp,
+        storage: RawStorage,
+        maintenance: RawMaintenanceFiles,
+        imap: RawImap,
+    ) -> DaemonSettings {
+        let base = self.base;
+        // Explicit paths are relative to this file; the default state directory is systemd's
+        // StateDirectory when set, else ./var.
+        let state_dir = match storage.dir {
+            Some(d) => base.join(d),
+            None => std::env::var_os("STATE_DIRECTORY")
+                .map(|s| {
+                    PathBuf::from(
+                        s.to_string_lossy()
+                            .split(':')
+                            .next()
+                            .unwrap_or("var")
+                            .to_string(),
+                    )
+                })
+                .unwrap_or_else(|| PathBuf::from("var")),
+        };
+        let listen_s = http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_s.parse().unwrap_or_else(|_| {
+            self.err(
+                0,
+                tpath!["http", "listen"],
+                format!(
+                    "invalid listen address {listen_s:?}: write host:port, e.g. \"127.0.0.1:8080\""
+                ),
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let max_connections = http.max_connections.unwrap_or(512);
+        if !(8..=65536).contains(&max_connections) {
+            self.err(
+                0,
+                tpath!["http", "max_connections"],
+                "max_connections must be between 8 and 65536 (and below the open-file limit)",
+            );
+        }
+        let max_body = http.max_body.unwrap_or(1 << 20);
+        if max_body < 1024 {
+            self.err(
+                0,
+                tpath!["http", "max_body"],
+                "max_body below 1024 bytes cannot hold an Alertmanager webhook",
+            );
+        }
+        DaemonSettings {
+            state_dir,
+            listen,
+            alert_token_file: http.alert_token_file.map(|p| base.join(p)),
+            operator_token_file: http.operator_token_file.map(|p| base.join(p)),
+            max_body,
+            max_connections,
+            mail: crate::sinks::email::MailTransport::Files,
+            maintenance_dir: base.join(maintenance.dir.unwrap_or_else(|| "maintenance.d".into())),
+            maintenance_horizon: maintenance
+                .horizon
+                .map(|d| d.0)
+                .unwrap_or(Duration::days(14)),
+            delivery_warn_after: Duration::minutes(10),
+            statuspage: None,
+            silences: None,
+            imap: self.imap(imap),
+        }
+    }
+
+    fn imap(&mut self, imap: RawImap) -> Option<ImapSettings> {
+        let host = imap.host?;
+        let security = imap.security.unwrap_or_else(|| "tls".into());
+        let tls = match security.as_str() {
+            "tls" => true,
+            "none" if is_loopback(&host) => false,
+            "none" => {
+                self.err(
+                    0,
+                    tpath!["imap", "security"],
+                    format!("security = \"none\" is allowed only to a loopback host, not {host:?}"),
+                );
+                false
+            }
+            other => {
+                self.err(
+                    0,
+                    tpath!["imap", "security"],
+                    format!("unknown security {other:?}: expected \"tls\" or \"none\""),
+                );
+                true
+            }
+        };
+        let username = imap.username.unwrap_or_default();
+        if username.is_empty() {
+            self.err(
+                0,
+                tpath!["imap"],
+                "missing required key `username` in [imap]",
+            );
+        }
+        let password = self.secret(
+            "imap",
+            imap.password_file,
+            imap.password_env,
+            Some("[imap] needs `password_file` (e.g. a systemd credential) or `password_env`; passwords never live in this file"),
+        )?;
+        Some(ImapSettings {
+            port: imap.port.unwrap_or(if tls { 993 } else { 143 }),
+            tls,
+            host,
+            username,
+            password,
+            inbox: imap.inbox.unwrap_or_else(|| "INBOX".into()),
+            sent: imap.sent.unwrap_or_else(|| "Sent".into()),
+            poll: imap.poll.map(|d| d.0).unwrap_or(Duration::seconds(30)),
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! What the daemon's tasks share: configuration and templates (swapped whole on reload), the
+//! store, the sinks, metrics, and the health that `/healthz` reports.
+
+use crate::config::Config;
+use crate::engine::model::{Action, Time};
+use crate::render::Renderer;
+use crate::store::{Store, StoreError};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Counters and gauges for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub sent: Mutex<BTreeMap<String, u64>>,
+    pub failed: Mutex<BTreeMap<String, u64>>,
+    pub events: AtomicU64,
+    pub refused: AtomicU64,
+    /// Milliseconds between a deadline and the moment the engine handled it (last one).
+    pub deadline_lag_ms: AtomicI64,
+    pub open_incidents: AtomicI64,
+}
+
+/// The tasks that write the store; `/healthz` is 503 while any of them cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Writer {
+    Engine,
+    Dispatcher,
+}
+
+/// What `/healthz` and `/metrics` report without touching the store (a locked store must not
+/// make them hang).
+#[derive(Default)]
+pub struct Health {
+    /// Writers that failed their last write: since when, and why.
+    pub store_failing: BTreeMap<Writer, (Time, String)>,
+    pub stats: crate::store::OutboxStats,
+}
+
+impl Metrics {
+    pub fn count(map: &Mutex<BTreeMap<String, u64>>, kind: &str) {
+        let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(kind.to_string()).or_default() += 1;
+    }
+}
+
+/// What the tasks share. Config and renderer are swapped whole on a successful reload.
+pub struct Shared {
+    pub cfg: RwLock<Arc<Config>>,
+    pub renderer: RwLock<Arc<Renderer>>,
+    pub store: Mutex<Store>,
+    pub metrics: Metrics,
+    pub wake_dispatcher: tokio::sync::Notify,
+    pub alert_token: String,
+    pub operator_token: String,
+    /// The built-in status pages, kept in memory.
+    pub pages: crate::status::StatusPages,
+    /// The sinks of the configuration the daemon started with.
+    pub sinks: crate::sinks::Registry,
+    pub health: Mutex<Health>,
+    pub db_path: PathBuf,
+}
+
+/// The sinks keep their state in the store, one short call at a time.
+impl crate::sinks::SinkState for Shared {
+    fn get(&self, sink: &str, key: &str) -> Option<String> {
+        match self.store().sink_get(sink, key) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(sink, key, error = %e, "cannot read the sink's state");
+                None
+            }
+        }
+    }
+    fn put(&self, sink: &str, key: &str, value: &str) {
+        if let Err(e) = self.store().sink_put(sink, key, value) {
+            tracing::error!(sink, key, error = %e, "cannot record the sink's state; it will be looked up again");
+        }
+    }
+    fn list(&self, sink: &str) -> Vec<(String, String)> {
+        self.store().sink_list(sink).unwrap_or_else(|e| {
+            tracing::error!(sink, error = %e, "cannot read the sink's state");
+            Vec::new()
+        })
+    }
+}
+
+impl Shared {
+    pub fn cfg(&self) -> Arc<Config> {
+        self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn renderer(&self) -> Arc<Renderer> {
+        self.renderer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A write by `who` failed: log what to do (once per outage) and make `/healthz` 503.
+    pub fn store_failed(&self, who: Writer, e: &StoreError) {
+        let mut h = self.health();
+        let first = !h.store_failing.contains_key(&who);
+        h.store_failing
+            .entry(who)
+            .or_insert_with(|| (crate::clock::now(), String::new()))
+            .1 = e.to_string();
+        drop(h);
+        if first {
+            tracing::error!(
+                writer = ?who,
+                error = %e,
+                db = %self.db_path.display(),
+                "cannot write the state database; sending is paused so that nothing is sent twice. Check free space on its filesystem and whether another process holds a lock on it (e.g. an open sqlite3 shell); meldingsvakt retries by itself and resumes when it can write"
+            );
+        }
+    }
+
+    pub fn store_ok(&self, who: Writer) {
+        let mut h = self.health();
+        if let Some((since, _)) = h.store_failing.remove(&who) {
+            drop(h);
+            tracing::info!(writer = ?who, since = %since, "the state database can be written again; sending resumes");
+        }
+    }
+
+    /// Refresh the outbox gauges that `/healthz` and `/metrics` serve.
+    pub fn refresh_stats(&self) {
+        let now = crate::clock::now();
+        let warn_after = self.cfg().daemon.delivery_warn_after;
+        let stats = self.store().stats(now, warn_after);
+        if let Ok(st) = stats {
+            self.health().stats = st;
+        }
+    }
+
+    /// Commit accepted events and the actions decided with them, each action with the copies
+    /// the sinks take, in one transaction.
+    pub fn commit(
+        &self,
+        events: &[(Time, &str, String)],
+        actions: &[Action],
+    ) -> Result<usize, StoreError> {
+        let rows = self.sinks.rows(actions);
+        self.store().commit(events, &rows)
+    }
+}

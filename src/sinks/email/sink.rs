@@ -1,0 +1,65 @@
+//! The e-mail sink: delivers `email` and `ops` rows through the configured transport. One
+//! transport (and so one pooled SMTP connection) per mail configuration: a reload that
+//! changes `[smtp]` builds a new one at the next delivery.
+
+use super::{message, send, SendError, Transport};
+use crate::config::Config;
+use crate::sinks::{BuildError, Ctx, Failure, Sink};
+use crate::store::OutboxRow;
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+pub struct EmailSink {
+    /// The transport and the mail configuration it was built from.
+    transport: Mutex<Option<(super::MailTransport, Arc<Transport>)>>,
+}
+
+/// Always on: e-mail is the routine itself.
+pub fn build(_cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+    Ok(Some(Arc::new(EmailSink::default())))
+}
+
+impl From<SendError> for Failure {
+    fn from(e: SendError) -> Failure {
+        if e.permanent() {
+            Failure::Permanent(e.to_string())
+        } else {
+            Failure::Transient(e.to_string())
+        }
+    }
+}
+
+impl EmailSink {
+    fn transport(&self, cfg: &Config) -> Result<Arc<Transport>, SendError> {
+        let mut cache = self.transport.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((for_cfg, t)) = cache.as_ref() {
+            if *for_cfg == cfg.daemon.mail {
+                return Ok(Arc::clone(t));
+            }
+        }
+        let t = Arc::new(Transport::new(cfg)?);
+        *cache = Some((cfg.daemon.mail.clone(), Arc::clone(&t)));
+        Ok(t)
+    }
+}
+
+#[async_trait::async_trait]
+impl Sink for EmailSink {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn delivers(&self) -> &'static [&'static str] {
+        &["email", "ops"]
+    }
+
+    async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {
+        let Some(m) = message(ctx.cfg, ctx.renderer, &row.action)? else {
+            return Ok(());
+        };
+        let t = self.transport(ctx.cfg)?;
+        // The action key, not the row key: the Message-ID and the file name are the action's.
+        send(&t, &row.action.key, &m).await?;
+        Ok(())
+    }
+}
