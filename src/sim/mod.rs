@@ -340,7 +340,11 @@ pub fn local_rfc3339(cfg: &Config, t: Time) -> String {
 }
 
 /// The SPEC §5.2 JSON object of one action (subject from the templates).
-pub fn action_json(cfg: &Config, r: &Renderer, a: &Action) -> Result<Value, String> {
+pub fn action_json(
+    cfg: &Config,
+    r: &Renderer,
+    a: &Action,
+) -> Result<Value, crate::render::RenderError> {
     let mut m = Map::new();
     m.insert("at".into(), json!(local_rfc3339(cfg, a.at)));
     let (kind, message) = match &a.body {
@@ -356,7 +360,7 @@ pub fn action_json(cfg: &Config, r: &Renderer, a: &Action) -> Result<Value, Stri
         About::Maintenance(id) => m.insert("maintenance".into(), json!(id)),
         About::Inquiry(id) => m.insert("inquiry".into(), json!(id)),
     };
-    let subject = r.subject(cfg, a).map_err(|e| e.to_string())?;
+    let subject = r.subject(cfg, a)?;
     match &a.body {
         ActionBody::Email(e) => {
             m.insert("org".into(), json!(e.org));
@@ -417,7 +421,7 @@ pub fn run_with(
     let mut out = String::new();
     let drain = |engine: &mut Engine, out: &mut String| -> Result<(), ScenarioError> {
         while let Some(a) = engine.poll_action() {
-            let v = action_json(&cfg, r, &a).map_err(|e| ScenarioError(vec![e]))?;
+            let v = action_json(&cfg, r, &a).map_err(|e| ScenarioError(vec![e.to_string()]))?;
             out.push_str(&v.to_string());
             out.push('\n');
         }
