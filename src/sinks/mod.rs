@@ -113,7 +113,12 @@ pub struct Registry {
 impl Registry {
     /// Every sink the configuration enables. The one list of sinks lives here.
     pub fn build(cfg: &Config) -> Result<Registry, BuildError> {
-        const BUILDERS: &[Builder] = &[email::build, statuspage::build, silence::build];
+        const BUILDERS: &[Builder] = &[
+            email::build,
+            statuspage::build,
+            silence::build,
+            // One line per sink.
+        ];
         let mut sinks = Vec::new();
         for b in BUILDERS {
             sinks.extend(b(cfg)?);
