@@ -161,7 +161,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         d.max_connections,
         stop_rx.clone(),
     ));
-    tracing::info!(listen = %d.listen, state = %d.state_dir.display(), mail = ?d.mail, "meldingsvakt running");
+    let sink_names: Vec<&str> = shared.sinks.iter().map(|s| s.name()).collect();
+    tracing::info!(listen = %d.listen, state = %d.state_dir.display(), sinks = ?sink_names, "meldingsvakt running");
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("running"),
