@@ -156,6 +156,8 @@ pub struct DaemonSettings {
     pub statuspage: Option<crate::sinks::statuspage::Settings>,
     /// Alertmanager silences on escalation, when `[alertmanager] url` is set.
     pub silences: Option<crate::sinks::silence::Settings>,
+    /// The outbound webhook, when `[webhook] url` is set.
+    pub webhook: Option<crate::sinks::webhook::Settings>,
     pub imap: Option<ImapSettings>,
 }
 

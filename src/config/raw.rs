@@ -58,6 +58,8 @@ pub struct RawConfig {
     pub alertmanager: crate::sinks::silence::RawAlertmanager,
     #[serde(default)]
     pub imap: RawImap,
+    #[serde(default)]
+    pub webhook: crate::sinks::webhook::RawWebhook,
 }
 
 /// An included file holds organizations only.

@@ -26,6 +26,7 @@
 pub mod email;
 pub mod silence;
 pub mod statuspage;
+pub mod webhook;
 
 use crate::config::Config;
 use crate::engine::model::Action;
@@ -117,6 +118,7 @@ impl Registry {
             email::build,
             statuspage::build,
             silence::build,
+            webhook::build,
             // One line per sink.
         ];
         let mut sinks = Vec::new();

@@ -83,6 +83,7 @@ impl Validator<'_> {
             delivery_warn_after: Duration::minutes(10),
             statuspage: None,
             silences: None,
+            webhook: None,
             imap: self.imap(imap),
         }
     }

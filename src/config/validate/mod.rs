@@ -145,6 +145,7 @@ impl Validator<'_> {
             statuspage,
             alertmanager,
             imap,
+            webhook,
             ..
         } = raw;
         let self_org = self.self_org(self_);
@@ -163,6 +164,7 @@ impl Validator<'_> {
         daemon.mail = crate::sinks::email::settings(&mut self, smtp);
         daemon.silences = crate::sinks::silence::settings(&mut self, alertmanager);
         daemon.statuspage = crate::sinks::statuspage::settings(&mut self, statuspage, &services);
+        daemon.webhook = crate::sinks::webhook::settings(&mut self, webhook);
         Some(Config {
             daemon,
             path: path.to_path_buf(),

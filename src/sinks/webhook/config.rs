@@ -1,0 +1,142 @@
+//! `[webhook]`: an outbound webhook for ticket systems — each decided action as signed JSON.
+//!
+//! ```toml
+//! [webhook]
+//! url = "https://tickets.example/hooks/meldingsvakt"
+//! secret_file = "webhook-secret"      # or secret_env; the HMAC-SHA256 key
+//! actions = ["email", "statuspage"]   # default: every kind (email, ops, statuspage, silence)
+//! timeout = "10s"
+//! ```
+
+use crate::config::raw::Dur;
+use crate::config::validate::Validator;
+use crate::config::Secret;
+use crate::tpath;
+use chrono::Duration;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebhook {
+    /// Where each action is POSTed; `https://`, or `http://` to a loopback host.
+    pub url: Option<String>,
+    /// The signing key: a file (e.g. a systemd credential) or an environment variable.
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    /// Which action kinds to send (default all).
+    pub actions: Option<Vec<String>>,
+    /// Per request (default 10 s).
+    pub timeout: Option<Dur>,
+}
+
+/// The action kinds a webhook can receive.
+pub const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub url: String,
+    pub secret: Secret,
+    pub kinds: Vec<String>,
+    pub timeout: Duration,
+}
+
+pub(crate) fn settings(v: &mut Validator<'_>, raw: RawWebhook) -> Option<Settings> {
+    let url = raw.url?;
+    if v.url(
+        tpath!["webhook", "url"],
+        &url,
+        "https://tickets.example/hooks/meldingsvakt",
+    ) {
+        let host = reqwest::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+            .unwrap_or_default();
+        if url.starts_with("http://") && !crate::config::validate::is_loopback(&host) {
+            v.err(
+                0,
+                tpath!["webhook", "url"],
+                format!("http:// sends names and addresses unencrypted; it is allowed only to a loopback host, not {host:?}: use https://"),
+            );
+        }
+    }
+    let secret = v.secret(
+        "webhook",
+        raw.secret_file,
+        raw.secret_env,
+        Some("[webhook] needs `secret_file` (e.g. a systemd credential) or `secret_env`: the receiver checks each request's HMAC-SHA256 signature with it"),
+    );
+    let kinds = match raw.actions {
+        None => KINDS.iter().map(|k| k.to_string()).collect(),
+        Some(list) => {
+            for (i, k) in list.iter().enumerate() {
+                if !KINDS.contains(&k.as_str()) {
+                    v.err(
+                        0,
+                        tpath!["webhook", "actions", i],
+                        format!(
+                            "unknown action kind {k:?}: expected one of {}",
+                            KINDS.join(", ")
+                        ),
+                    );
+                }
+            }
+            list
+        }
+    };
+    let timeout = raw.timeout.map(|d| d.0).unwrap_or(Duration::seconds(10));
+    if timeout < Duration::seconds(1) || timeout > Duration::minutes(5) {
+        v.err(
+            0,
+            tpath!["webhook", "timeout"],
+            "timeout must be between 1 second and 5 minutes",
+        );
+    }
+    Some(Settings {
+        url,
+        secret: secret?,
+        kinds,
+        timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn check(extra: &str) -> Result<Config, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
+        let text = std::fs::read_to_string(&root).unwrap() + extra;
+        Config::from_str_at(&root, text).map_err(|es| {
+            es.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    #[test]
+    fn webhook_table_is_checked_where_it_is_written() {
+        let c =
+            check("\n[webhook]\nurl = \"https://tickets.example/h\"\nsecret_env = \"MV_HOOK\"\n")
+                .unwrap();
+        let w = c.daemon.webhook.unwrap();
+        assert_eq!(w.kinds, super::KINDS);
+        assert_eq!(w.timeout, chrono::Duration::seconds(10));
+
+        let e = check("\n[webhook]\nurl = \"http://tickets.example/h\"\nsecret_env = \"X\"\n")
+            .unwrap_err();
+        assert!(e.contains("webhook.url") || e.contains("http://"), "{e}");
+        assert!(e.contains("loopback"), "{e}");
+
+        let e = check("\n[webhook]\nurl = \"https://tickets.example/h\"\n").unwrap_err();
+        assert!(e.contains("needs `secret_file`"), "{e}");
+
+        let e = check(
+            "\n[webhook]\nurl = \"https://t.example/h\"\nsecret_env = \"X\"\nactions = [\"email\", \"sms\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("unknown action kind \"sms\""), "{e}");
+        // The place is named: line and column of the offending value.
+        assert!(e.contains("meldingsvakt.toml:"), "{e}");
+    }
+}

@@ -1,0 +1,218 @@
+//! The outbound webhook sink against a real local HTTP receiver (Python's http.server) that
+//! checks every request's HMAC-SHA256 signature: a burst of 503s, then `kill -9` of the
+//! daemon in the middle of the fan-out, then a restart. Each action arrives, none is lost,
+//! retries carry the same id and body and honour the backoff, and the e-mails do not wait
+//! for the webhook.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+mod support;
+use support::*;
+
+/// Answers 503 to the first `burst` requests, then 200; each answer takes 15 ms (so a
+/// fan-out is still in flight when the daemon is killed). One JSON line per request.
+const RECEIVER: &str = r#"
+import hashlib, hmac, json, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, secret, log, burst = int(sys.argv[1]), open(sys.argv[2], 'rb').read().strip(), sys.argv[3], int(sys.argv[4])
+lock = threading.Lock()
+seen = [0]
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
+        want = 'sha256=' + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        sig_ok = hmac.compare_digest(want, self.headers.get('X-Meldingsvakt-Signature', ''))
+        try:
+            doc = json.loads(body)
+        except Exception:
+            doc = {}
+        with lock:
+            seen[0] += 1
+            status = 503 if seen[0] <= burst else (200 if sig_ok else 401)
+        time.sleep(0.015)
+        rec = {'t': time.time(), 'id': self.headers.get('X-Meldingsvakt-Id'),
+               'attempt': self.headers.get('X-Meldingsvakt-Attempt'), 'sig_ok': sig_ok,
+               'type': self.headers.get('Content-Type'), 'status': status,
+               'body_sha': hashlib.sha256(body).hexdigest(), 'doc': doc}
+        with lock:
+            with open(log, 'a') as f:
+                f.write(json.dumps(rec) + '\n')
+        self.send_response(status)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+srv = ThreadingHTTPServer(('127.0.0.1', port), H)
+print('ready', flush=True)
+srv.serve_forever()
+"#;
+
+fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The local part of the Message-ID the daemon gives the e-mail of `key`, without the
+/// `mv.hemit.` prefix ('/' becomes '.', anything but letters, digits and '-' is `=XX`).
+fn message_id_local(key: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        match c {
+            c if c.is_ascii_alphanumeric() || c == '-' => out.push(c),
+            '/' => out.push('.'),
+            c => {
+                let mut b = [0u8; 4];
+                for byte in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("={byte:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
+    let env = Env::new("webhook");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let port = free_port();
+    let secret = env.dir.join("webhook-secret");
+    std::fs::write(&secret, "s3cr3t-for-the-ticket-system\n").unwrap();
+    let log = env.dir.join("webhook.jsonl");
+    let (_recv, ready) = helper(
+        RECEIVER,
+        &[
+            port.to_string(),
+            secret.to_string_lossy().to_string(),
+            log.to_string_lossy().to_string(),
+            "20".into(),
+        ],
+    );
+    assert_eq!(ready, "ready");
+    let cfg = env.dir.join("meldingsvakt.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[webhook]\nurl = \"http://127.0.0.1:{port}/hooks/meldingsvakt\"\nsecret_file = \"webhook-secret\"\n"
+    ));
+    std::fs::write(&cfg, text).unwrap();
+
+    let mut d = env.daemon();
+    let (code, body) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("WebhookKill"),
+    );
+    assert_eq!(code, 200, "{body}");
+    // Kill once the burst is over and some deliveries have succeeded, mid-fan-out.
+    let t = Instant::now();
+    while records(&log).iter().filter(|r| r["status"] == 200).count() < 5 {
+        assert!(t.elapsed() < Duration::from_secs(30), "no webhook delivery");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = Command::new("kill")
+        .args(["-9", &d.0.id().to_string()])
+        .status();
+    let _ = d.0.wait();
+    let at_kill = records(&log);
+    let ok_at_kill: BTreeSet<String> = at_kill
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    eprintln!(
+        "killed after {} requests, {} delivered",
+        at_kill.len(),
+        ok_at_kill.len()
+    );
+    let _d2 = env.daemon();
+
+    // Every municipality's e-mail arrives; its key is what the webhook must deliver too.
+    let mails = wait_mails(&env.maildir(), kommuner(), 60);
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for m in &mails {
+        let id = &m.headers["message-id"];
+        // <mv.hemit.{key with / as .}@domain>
+        let local = id.trim_matches(['<', '>']).split('@').next().unwrap();
+        keys.insert(local.trim_start_matches("mv.hemit.").to_string());
+    }
+    assert_eq!(keys.len(), kommuner(), "one e-mail per municipality");
+    let t = Instant::now();
+    let delivered = loop {
+        let ok: BTreeSet<String> = records(&log)
+            .iter()
+            .filter(|r| r["status"] == 200)
+            .map(|r| message_id_local(r["id"].as_str().unwrap()))
+            .collect();
+        if keys.is_subset(&ok) || t.elapsed() > Duration::from_secs(60) {
+            break ok;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let missing: Vec<&String> = keys.difference(&delivered).collect();
+    assert!(missing.is_empty(), "webhook never delivered {missing:?}");
+
+    let all = records(&log);
+    assert!(
+        all.iter().filter(|r| r["status"] == 503).count() == 20,
+        "the burst happened"
+    );
+    let mut by_id: BTreeMap<String, Vec<&serde_json::Value>> = BTreeMap::new();
+    for r in &all {
+        assert_eq!(
+            r["sig_ok"], true,
+            "every request is signed with the secret: {r}"
+        );
+        assert_eq!(r["type"], "application/json");
+        by_id
+            .entry(r["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(r);
+    }
+    let mut retried = 0;
+    for (id, reqs) in &by_id {
+        // Retries carry the same id and the very same body.
+        let bodies: BTreeSet<&str> = reqs
+            .iter()
+            .map(|r| r["body_sha"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies.len(), 1, "{id}: the body changed between attempts");
+        let doc = &reqs[0]["doc"];
+        assert_eq!(
+            doc["id"],
+            id.as_str(),
+            "the body names the action by the same id"
+        );
+        assert_eq!(doc["key"], id.as_str());
+        assert_eq!(doc["sender"], "hemit");
+        assert!(
+            doc["action"].is_string() && doc["message"].is_string(),
+            "{doc}"
+        );
+        // After a 503 the next attempt waits for its backoff (5 s), across the kill too.
+        for w in reqs.windows(2) {
+            if w[0]["status"] == 503 {
+                retried += 1;
+                let gap = w[1]["t"].as_f64().unwrap() - w[0]["t"].as_f64().unwrap();
+                assert!(gap >= 4.5, "{id}: retried {gap:.2} s after a 503");
+            }
+        }
+        assert!(
+            reqs.iter().any(|r| r["status"] == 200),
+            "{id}: never delivered"
+        );
+    }
+    assert!(retried > 0, "some action was retried after the burst");
+    // Unplanned notices as the §5.2 JSON: recipient organization and addresses.
+    let notice = all
+        .iter()
+        .map(|r| &r["doc"])
+        .find(|d| d["message"] == "unplanned")
+        .expect("an unplanned notice went to the webhook");
+    assert_eq!(notice["action"], "email");
+    assert!(notice["to"].as_array().is_some_and(|a| !a.is_empty()));
+    assert_eq!(notice["subject"], "Feil i meldingsutveksling");
+}
