@@ -272,11 +272,23 @@ pub fn maintenance_request(c: MaintenanceCmd) -> Request {
     }
 }
 
-fn read_token(c: &Conn) -> Result<String, String> {
+/// No operator token could be read.
+#[derive(Debug, thiserror::Error)]
+enum TokenError {
+    #[error("{}: {err}", path.display())]
+    File { path: PathBuf, err: std::io::Error },
+    #[error("no operator token: give --token-file, set MELDINGSVAKT_TOKEN, or run where {} exists ({err})", path.display())]
+    Missing { path: PathBuf, err: std::io::Error },
+}
+
+fn read_token(c: &Conn) -> Result<String, TokenError> {
     if let Some(p) = &c.token_file {
         return std::fs::read_to_string(p)
             .map(|t| t.trim().to_string())
-            .map_err(|e| format!("{}: {e}", p.display()));
+            .map_err(|err| TokenError::File {
+                path: p.clone(),
+                err,
+            });
     }
     if let Ok(t) = std::env::var("MELDINGSVAKT_TOKEN") {
         return Ok(t.trim().to_string());
@@ -284,7 +296,10 @@ fn read_token(c: &Conn) -> Result<String, String> {
     let p = PathBuf::from("var/operator-token");
     std::fs::read_to_string(&p)
         .map(|t| t.trim().to_string())
-        .map_err(|e| format!("no operator token: give --token-file, set MELDINGSVAKT_TOKEN, or run where {} exists ({e})", p.display()))
+        .map_err(|err| TokenError::Missing {
+            path: p.clone(),
+            err,
+        })
 }
 
 /// Perform the request; print the answer. Exit code: 0, 1 (daemon unreachable), 2 (refused).

@@ -146,7 +146,7 @@ fn check(path: &Path) -> ExitCode {
     let mut bad_files = 0;
     for d in &declared {
         let r = meldingsvakt::engine::model::Event::from_parts("maintenance.add", d.fields.clone())
-            .and_then(|ev| scratch.handle(now, ev).map_err(|e| e.to_string()));
+            .and_then(|ev| scratch.handle(now, ev));
         if let Err(e) = r {
             eprintln!(
                 "{}: maintenance {:?}: {e}",
@@ -212,9 +212,9 @@ fn print_rendered(
     cfg: &Config,
     r: &Renderer,
     a: &meldingsvakt::engine::model::Action,
-) -> Result<(), String> {
+) -> Result<(), meldingsvakt::render::RenderError> {
     use meldingsvakt::engine::model::ActionBody;
-    let Some(out) = r.action(cfg, a).map_err(|e| e.to_string())? else {
+    let Some(out) = r.action(cfg, a)? else {
         return Ok(());
     };
     let when = sim::local_rfc3339(cfg, a.at);
@@ -331,10 +331,18 @@ fn render(
     ExitCode::SUCCESS
 }
 
+/// Event number `n` of a scenario was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("event {n}: {refusal}")]
+struct EventRefused {
+    n: usize,
+    refusal: meldingsvakt::engine::model::Refusal,
+}
+
 fn collect_actions(
     sc: &sim::Scenario,
     cfg: Arc<Config>,
-) -> Result<Vec<meldingsvakt::engine::model::Action>, String> {
+) -> Result<Vec<meldingsvakt::engine::model::Action>, EventRefused> {
     let mut engine = meldingsvakt::engine::Engine::new(cfg);
     let mut v = Vec::new();
     for (at, ev, n) in &sc.events {
@@ -344,7 +352,7 @@ fn collect_actions(
         }
         engine
             .handle(*at, ev.clone())
-            .map_err(|e| format!("event {n}: {e}"))?;
+            .map_err(|refusal| EventRefused { n: *n, refusal })?;
         v.extend(std::iter::from_fn(|| engine.poll_action()));
     }
     while let Some(t) = engine.poll_timeout().filter(|t| *t <= sc.until) {

@@ -211,9 +211,11 @@ fn event(o: &Op, now: DateTime<Utc>) -> Event {
                 + Duration::minutes(len_m as i64))),
             measures: None,
             phone: None,
+            ..Default::default()
         }),
-        Op::MCancel(n) => Event::MaintenanceCancel(IdOnly {
+        Op::MCancel(n) => Event::MaintenanceCancel(MaintenanceChange {
             id: format!("M{n}"),
+            ..Default::default()
         }),
         Op::Inq(n) => Event::InquiryReceived(InquiryReceived {
             id: format!("Q{n}"),
@@ -321,7 +323,7 @@ fn refused_event_changes_nothing() {
     let err = a.handle(now + Duration::minutes(1), bad).unwrap_err();
     assert_eq!(
         err,
-        EngineError::PersonalData {
+        Refusal::PersonalData {
             field: "text".into()
         }
     );
@@ -330,11 +332,11 @@ fn refused_event_changes_nothing() {
     // Unknown ids and duplicates are refused with their names.
     assert!(matches!(
         a.handle(now, open("X")),
-        Err(EngineError::Duplicate { .. })
+        Err(Refusal::Duplicate { .. })
     ));
     assert!(matches!(
         a.handle(now, Event::IncidentResolve(IdOnly { id: "nope".into() })),
-        Err(EngineError::Unknown { .. })
+        Err(Refusal::Unknown { .. })
     ));
 }
 

@@ -198,3 +198,21 @@ fn inbound_inquiries() {
     assert_eq!(w.len(), 1);
     assert_eq!(w[0]["inquiry"], "INQ-B");
 }
+
+/// SPEC §5.2: `maintenance.change` and `maintenance.cancel` take the whole record, as a
+/// scheduler re-sends it; only what differs counts.
+#[test]
+fn a_resent_full_record_changes_nothing_and_a_full_cancel_cancels() {
+    let v = run("maintenance-full-record.toml");
+    assert!(
+        !v.iter().any(|a| a["at"] == "2026-11-16T11:00:00+01:00"),
+        "the unchanged re-send decided something: {v:?}"
+    );
+    let change = find(&v, "email", "planned.change");
+    assert_eq!(change.len(), 2, "malvik and the region hear of the move");
+    assert!(change.iter().all(|a| a["at"] == "2026-11-16T12:00:00+01:00"
+        && a["subject"].as_str().unwrap().contains("kl. 19:00–23:00")));
+    let cancel = find(&v, "email", "planned.cancel");
+    assert_eq!(cancel.len(), 2);
+    assert_eq!(find(&v, "statuspage", "maintenance.cancel").len(), 1);
+}

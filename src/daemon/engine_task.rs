@@ -3,34 +3,58 @@
 
 use super::{notify, replay, Shared};
 use crate::config::Config;
-use crate::engine::model::{Alert, EngineError, Event, Time};
+use crate::engine::model::{Event, Refusal, Time};
 use crate::engine::{alerts, Engine};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: u16,
-    pub message: String,
+/// Why the engine task did not take a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// Refused by the door or by the rules; `index` names the alert of a batch.
+    #[error("{}{refusal}", batch_prefix(*.index, .refusal))]
+    Refused {
+        index: Option<usize>,
+        refusal: Refusal,
+    },
+    /// The state could not be saved, or the daemon is stopping: nothing changed, try again.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-impl ApiError {
-    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
+/// `alerts[2]: ` before a parse error, `alerts[2].` before a field (`alerts[2].`labels.org`…`).
+fn batch_prefix(index: Option<usize>, r: &Refusal) -> String {
+    match (index, r) {
+        (None, _) => String::new(),
+        (Some(i), Refusal::Malformed(_) | Refusal::BadId) => format!("alerts[{i}]: "),
+        (Some(i), _) => format!("alerts[{i}]."),
+    }
+}
+
+impl Rejected {
+    /// The HTTP status: 400 not an event, 404 unknown case, 409 the case's state does not
+    /// allow it, 422 a field the rules refuse, 503 try again.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejected::Refused { refusal, .. } => match refusal {
+                Refusal::Malformed(_) | Refusal::BadId => 400,
+                Refusal::Unknown { .. } => 404,
+                Refusal::Duplicate { .. } | Refusal::Closed { .. } => 409,
+                _ => 422,
+            },
+            Rejected::Unavailable(_) => 503,
         }
     }
 }
 
-fn engine_error(e: &EngineError) -> ApiError {
-    let status = match e {
-        EngineError::Unknown { .. } => 404,
-        EngineError::Duplicate { .. } | EngineError::Closed { .. } => 409,
-        _ => 422,
-    };
-    ApiError::new(status, e.to_string())
+impl From<Refusal> for Rejected {
+    fn from(refusal: Refusal) -> Rejected {
+        Rejected::Refused {
+            index: None,
+            refusal,
+        }
+    }
 }
 
 pub enum Query {
@@ -45,7 +69,7 @@ pub enum Cmd {
     /// Apply events (type, JSON fields) at the current time, all or nothing for alert batches.
     Events {
         events: Vec<(String, Value)>,
-        reply: oneshot::Sender<Result<usize, ApiError>>,
+        reply: oneshot::Sender<Result<usize, Rejected>>,
     },
     Query(Query, oneshot::Sender<Option<Value>>),
     /// A configuration and renderer that passed `check`'s validation.
@@ -66,7 +90,7 @@ struct Task {
 impl Task {
     /// Commit what the engine decided, with the events that caused it. On failure the engine
     /// is rebuilt from the store, so memory never runs ahead of disk.
-    fn commit(&mut self, events: &[(Time, &str, String)]) -> Result<usize, ApiError> {
+    fn commit(&mut self, events: &[(Time, &str, String)]) -> Result<usize, Rejected> {
         let mut actions = std::mem::take(&mut self.carry);
         actions.extend(std::iter::from_fn(|| self.engine.poll_action()));
         if events.is_empty() && actions.is_empty() {
@@ -105,7 +129,9 @@ impl Task {
                         self.carry = actions;
                     }
                 }
-                Err(ApiError::new(503, format!("state could not be saved: {e}")))
+                Err(Rejected::Unavailable(format!(
+                    "state could not be saved: {e}"
+                )))
             }
         }
     }
@@ -156,7 +182,7 @@ impl Task {
         }
     }
 
-    fn apply(&mut self, events: Vec<(String, Value)>) -> Result<usize, ApiError> {
+    fn apply(&mut self, events: Vec<(String, Value)>) -> Result<usize, Rejected> {
         let now = self.now();
         // Deadlines strictly before now run first (events at an instant precede its deadlines).
         if self.engine.poll_timeout().is_some_and(|t| t < now) {
@@ -164,34 +190,24 @@ impl Task {
                 .handle_timeout(now - chrono::Duration::microseconds(1));
         }
         let mut parsed = Vec::with_capacity(events.len());
+        let batch = events.len() > 1;
         for (i, (ty, v)) in events.iter().enumerate() {
+            let refused = |refusal| Rejected::Refused {
+                index: batch.then_some(i),
+                refusal,
+            };
             // The personal-data guard sees the raw input, every field, before anything parses
             // it (so no parse error can echo a number either).
-            if let Err(field) = crate::engine::guard::check_json(v) {
-                let e = EngineError::PersonalData { field };
-                let e = ApiError::new(422, e.to_string());
-                return Err(if events.len() > 1 {
-                    ApiError::new(422, format!("alerts[{i}].{}", e.message))
-                } else {
-                    e
-                });
-            }
+            crate::engine::guard::check_json(v).map_err(refused)?;
             let ev = Event::from_parts(ty, v.clone())
                 .and_then(|e| e.check_id().map(|()| e))
-                .map_err(|m| {
-                    ApiError::new(
-                        400,
-                        if events.len() > 1 {
-                            format!("alerts[{i}]: {m}")
-                        } else {
-                            m
-                        },
-                    )
-                })?;
+                .map_err(refused)?;
             // Alert batches are checked whole before any is applied.
             if let Event::Alert(a) = &ev {
-                check_alert(&self.shared.cfg(), a, now)
-                    .map_err(|e| ApiError::new(422, format!("alerts[{i}].{e}")))?;
+                alerts::interpret(&self.shared.cfg(), a, now).map_err(|e| Rejected::Refused {
+                    index: Some(i),
+                    refusal: e,
+                })?;
             }
             parsed.push(ev);
         }
@@ -205,7 +221,7 @@ impl Task {
                         .metrics
                         .refused
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    failure = Some(engine_error(&e));
+                    failure = Some(Rejected::from(e));
                     break;
                 }
             }
@@ -262,20 +278,21 @@ impl Task {
                 .map(|m| (m.cancelled, m.from));
             let result = match (known, before.get(&d.id)) {
                 (None, _) => self.apply(vec![("maintenance.add".into(), d.fields.clone())]),
+                // The whole record, as SPEC §5.2 allows; the engine uses what differs.
                 (Some((false, from)), Some(old)) if *old != text && from > now => {
-                    let mut f = d.fields.clone();
-                    if let Some(o) = f.as_object_mut() {
-                        o.remove("source");
-                    }
-                    self.apply(vec![("maintenance.change".into(), f)])
+                    self.apply(vec![("maintenance.change".into(), d.fields.clone())])
                 }
                 _ => Ok(0),
             };
             match result {
                 Ok(_) => {}
-                Err(e) if e.status == 409 => {} // completed or cancelled earlier: leave it
+                // Completed or cancelled earlier: leave it.
+                Err(Rejected::Refused {
+                    refusal: Refusal::Closed { .. },
+                    ..
+                }) => {}
                 Err(e) => {
-                    tracing::error!(id = %d.id, error = %e.message, "declared maintenance refused")
+                    tracing::error!(id = %d.id, error = %e, "declared maintenance refused")
                 }
             }
             now_declared.push((d.id.clone(), text));
@@ -289,7 +306,7 @@ impl Task {
                     if let Err(e) =
                         self.apply(vec![("maintenance.cancel".into(), json!({ "id": id }))])
                     {
-                        tracing::error!(id = %id, error = %e.message, "cancelling removed maintenance failed");
+                        tracing::error!(id = %id, error = %e, "cancelling removed maintenance failed");
                     }
                 }
             }
@@ -325,12 +342,6 @@ impl Task {
             }
         }
     }
-}
-
-fn check_alert(cfg: &Config, a: &Alert, now: Time) -> Result<(), String> {
-    alerts::interpret(cfg, a, now)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 pub async fn run(
@@ -398,7 +409,7 @@ pub async fn run(
                     task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
                     task.engine.handle_timeout(now);
                     if let Err(e) = task.commit(&[]) {
-                        tracing::error!(error = %e.message, "deadline actions not saved; retrying from the store");
+                        tracing::error!(error = %e, "deadline actions not saved; retrying from the store");
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! (401 without a token, 403 with the other kind). Bad input gets a JSON error naming the
 //! field and changes nothing; bodies over `http.max_body` are refused (413).
 
-use super::engine_task::{ApiError, Cmd, Query};
+use super::engine_task::{Cmd, Query, Rejected};
 use super::Shared;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -39,6 +39,28 @@ fn same(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+/// An HTTP error: status and message (the JSON error body).
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Rejected> for ApiError {
+    fn from(r: Rejected) -> ApiError {
+        ApiError::new(r.status(), r.to_string())
+    }
 }
 
 fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiError> {
@@ -83,10 +105,7 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?;
-    crate::engine::guard::check_json(&v).map_err(|field| {
-        let e = crate::engine::model::EngineError::PersonalData { field };
-        ApiError::new(422, e.to_string())
-    })?;
+    crate::engine::guard::check_json(&v).map_err(|e| ApiError::new(422, e.to_string()))?;
     Ok(v)
 }
 
@@ -96,7 +115,8 @@ async fn send(app: &App, events: Vec<(String, Value)>) -> Result<usize, ApiError
         .send(Cmd::Events { events, reply })
         .await
         .map_err(|_| ApiError::new(503, "shutting down"))?;
-    rx.await.map_err(|_| ApiError::new(503, "shutting down"))?
+    let r = rx.await.map_err(|_| ApiError::new(503, "shutting down"))?;
+    r.map_err(ApiError::from)
 }
 
 fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response {
@@ -156,7 +176,7 @@ async fn operator_event(
     };
     if let Some(id) = id {
         if crate::engine::guard::contains_identity_number(&id) {
-            let e = crate::engine::model::EngineError::PersonalData { field: "id".into() };
+            let e = crate::engine::model::Refusal::PersonalData { field: "id".into() };
             return err(422, e.to_string());
         }
         if let Some(other) = obj.get("id") {

@@ -11,9 +11,10 @@
 //!   else polls; `[imap] poll` bounds every wait. Reconnects with backoff (1 s → 60 s) after
 //!   any error, so a server restart is ridden out.
 
-use super::engine_task::{ApiError, Cmd, Query};
+use super::engine_task::{Cmd, Query, Rejected};
 use super::Shared;
 use crate::config::ImapSettings;
+use crate::engine::model::Refusal;
 use crate::engine::model::{About, Action, ActionBody, DeliveryView, Ops, OpsKind, OpsReason};
 use crate::sources::mailbox::{classify, Classified, Folder, OpenFollowup};
 use futures_util::StreamExt;
@@ -24,15 +25,16 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
-async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, ApiError> {
+async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejected> {
     let (reply, rx) = oneshot::channel();
     tx.send(Cmd::Events {
         events: vec![(ty.to_string(), v)],
         reply,
     })
     .await
-    .map_err(|_| ApiError::new(503, "stopping"))?;
-    rx.await.map_err(|_| ApiError::new(503, "stopping"))?
+    .map_err(|_| Rejected::Unavailable("stopping".into()))?;
+    rx.await
+        .map_err(|_| Rejected::Unavailable("stopping".into()))?
 }
 
 async fn open_followups(tx: &mpsc::Sender<Cmd>) -> Vec<OpenFollowup> {
@@ -75,7 +77,11 @@ async fn handle(
     let r = match &c {
         Classified::Reply { incident, org } => {
             match send(tx, "reply", json!({"id": incident, "org": org})).await {
-                Err(e) if e.status == 422 => send(tx, "reply", json!({"id": incident})).await,
+                // The sender's organization is not one the incident names: a reply all the same.
+                Err(Rejected::Refused {
+                    refusal: Refusal::UnknownOrg { .. } | Refusal::Invalid { .. },
+                    ..
+                }) => send(tx, "reply", json!({"id": incident})).await,
                 r => r,
             }
         }
@@ -119,7 +125,7 @@ async fn handle(
                 shared.wake_dispatcher.notify_one();
                 0
             })
-            .map_err(|e| ApiError::new(503, e.to_string()))
+            .map_err(|e| Rejected::Unavailable(e.to_string()))
         }
         Classified::AutoReply | Classified::NotOurs | Classified::Unparseable => Ok(0),
     };
@@ -129,11 +135,11 @@ async fn handle(
             Ok(())
         }
         // Unknown incident/inquiry, already answered, duplicate: nothing to do.
-        Err(e) if (400..500).contains(&e.status) => {
-            tracing::info!(folder, uid, decision = ?c, reason = %e.message, "mailbox message needs nothing");
+        Err(e @ Rejected::Refused { .. }) => {
+            tracing::info!(folder, uid, decision = ?c, reason = %e, "mailbox message needs nothing");
             Ok(())
         }
-        Err(e) => Err(MailboxError::Engine(e.message)),
+        Err(e) => Err(MailboxError::Engine(e.to_string())),
     }
 }
 

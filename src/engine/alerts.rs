@@ -50,14 +50,14 @@ fn label<'a>(labels: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str
 }
 
 /// Interpret an alert's labels; errors name the label.
-pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, EngineError> {
+pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refusal> {
     let l = &cfg.labels;
     let at_org = match label(&a.labels, &l.org) {
         None => None,
         Some(o) if cfg.is_self(o) => None,
         Some(o) if cfg.org(o).is_some_and(|x| x.active_at(now)) => Some(o.to_string()),
         Some(o) => {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: format!("labels.{}", l.org),
                 message: format!("unknown organization {o:?}"),
             })
@@ -67,13 +67,13 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Engi
         None => None,
         Some(s) if cfg.service(s).is_some() => Some(s.to_string()),
         Some(s) => {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: format!("labels.{}", l.service),
                 message: format!("unknown service {s:?}"),
             })
         }
     };
-    let bad = |name: &str, v: &str, want: &str| EngineError::Invalid {
+    let bad = |name: &str, v: &str, want: &str| Refusal::Invalid {
         field: format!("labels.{name}"),
         message: format!("{v:?} is not {want}"),
     };

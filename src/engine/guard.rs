@@ -15,6 +15,7 @@
 //! annotations, even fields that are then refused as unknown — and a refusal names the field
 //! but never echoes the value.
 
+use crate::engine::model::Refusal;
 use unicode_normalization::UnicodeNormalization;
 
 const K1: [u32; 9] = [3, 7, 6, 1, 8, 9, 4, 5, 2];
@@ -103,48 +104,44 @@ fn run_has_number(groups: &[Vec<u32>]) -> bool {
 
 /// Check every string (and number, and object key) of a raw JSON input. On a find, the path
 /// of the field (`labels.patient`, `orgs[2]`), never the value.
-pub fn check_json(v: &serde_json::Value) -> Result<(), String> {
-    fn walk(v: &serde_json::Value, path: &mut String) -> Result<(), String> {
+pub fn check_json(v: &serde_json::Value) -> Result<(), Refusal> {
+    /// The path of the first field that holds a number, if any.
+    fn find(v: &serde_json::Value, path: &mut String) -> Option<String> {
         use serde_json::Value;
         match v {
-            Value::String(s) if contains_identity_number(s) => Err(path.clone()),
-            Value::Number(n) if contains_identity_number(&n.to_string()) => Err(path.clone()),
-            Value::Array(a) => {
-                for (i, x) in a.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(x, path)?;
-                    path.truncate(len);
+            Value::String(s) if contains_identity_number(s) => Some(path.clone()),
+            Value::Number(n) if contains_identity_number(&n.to_string()) => Some(path.clone()),
+            Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = find(x, path);
+                path.truncate(len);
+                found
+            }),
+            Value::Object(o) => o.iter().find_map(|(k, x)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
                 }
-                Ok(())
-            }
-            Value::Object(o) => {
-                for (k, x) in o {
-                    let len = path.len();
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    if contains_identity_number(k) {
-                        path.push_str("(a field name)");
-                        return Err(path.clone());
-                    }
-                    path.push_str(k);
-                    walk(x, path)?;
-                    path.truncate(len);
+                if contains_identity_number(k) {
+                    path.push_str("(a field name)");
+                    return Some(path.clone());
                 }
-                Ok(())
-            }
-            _ => Ok(()),
+                path.push_str(k);
+                let found = find(x, path);
+                path.truncate(len);
+                found
+            }),
+            _ => None,
         }
     }
-    let mut p = String::new();
-    walk(v, &mut p).map_err(|p| {
-        if p.is_empty() {
-            "(the value)".into()
-        } else {
-            p
-        }
-    })
+    match find(v, &mut String::new()) {
+        None => Ok(()),
+        Some(p) if p.is_empty() => Err(Refusal::PersonalData {
+            field: "(the value)".into(),
+        }),
+        Some(field) => Err(Refusal::PersonalData { field }),
+    }
 }
 
 #[cfg(test)]
@@ -194,10 +191,13 @@ mod tests {
     #[test]
     fn json_refusal_names_the_field_not_the_number() {
         let v = serde_json::json!({"id": "I1", "labels": {"alertname": "X", "patient": "150765 00565"}});
-        let e = check_json(&v).unwrap_err();
-        assert_eq!(e, "labels.patient");
+        let field = |v| match check_json(&v) {
+            Err(Refusal::PersonalData { field }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(v), "labels.patient");
         let v = serde_json::json!({"orgs": ["malvik", "15076500565"]});
-        assert_eq!(check_json(&v).unwrap_err(), "orgs[1]");
+        assert_eq!(field(v), "orgs[1]");
         assert!(check_json(&serde_json::json!({"measures": "Kontaktet leverandør"})).is_ok());
     }
 
@@ -355,8 +355,8 @@ mod tests {
             let hidden = format!("{prefix}{}", disguise(&n, &cuts, &seps, wide));
             *v.pointer_mut(pointer).unwrap() = serde_json::Value::String(hidden);
             let field = check_json(&v);
-            prop_assert_eq!(field, Err(path.to_string()), "{} {}", kind, v);
-            let msg = crate::engine::model::EngineError::PersonalData { field: path.into() }.to_string();
+            prop_assert_eq!(field, Err(Refusal::PersonalData { field: path.to_string() }), "{} {}", kind, v);
+            let msg = crate::engine::model::Refusal::PersonalData { field: path.into() }.to_string();
             prop_assert!(!contains_identity_number(&msg) && !msg.contains(&n[6..]), "{}", msg);
         }
 

@@ -48,9 +48,9 @@ pub struct Engine {
     alert_seq: u64,
 }
 
-fn guard_text(field: &str, v: &Option<String>) -> Result<(), EngineError> {
+fn guard_text(field: &str, v: &Option<String>) -> Result<(), Refusal> {
     match v {
-        Some(t) if guard::contains_identity_number(t) => Err(EngineError::PersonalData {
+        Some(t) if guard::contains_identity_number(t) => Err(Refusal::PersonalData {
             field: field.to_string(),
         }),
         _ => Ok(()),
@@ -152,7 +152,7 @@ impl Engine {
     }
 
     /// Apply one event at `now`. On error nothing changed.
-    pub fn handle(&mut self, now: Time, ev: Event) -> Result<(), EngineError> {
+    pub fn handle(&mut self, now: Time, ev: Event) -> Result<(), Refusal> {
         check_times(&ev, now)?;
         match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
@@ -175,7 +175,7 @@ impl Engine {
                     if self.retired.contains(&Subject::Inquiry(e.id.clone())) {
                         return Ok(());
                     }
-                    return Err(EngineError::Unknown {
+                    return Err(Refusal::Unknown {
                         what: "inquiry",
                         id: e.id,
                     });
@@ -273,26 +273,21 @@ impl Engine {
 
     /// An organization a new reference may name at `now`: configured, and not one that was
     /// removed and is only kept for the cases that named it before.
-    fn check_org(&self, field: &'static str, id: &str, now: Time) -> Result<(), EngineError> {
+    fn check_org(&self, field: &'static str, id: &str, now: Time) -> Result<(), Refusal> {
         match self.cfg.org(id) {
             Some(o) if o.active_at(now) => Ok(()),
-            Some(_) => Err(EngineError::Invalid {
+            Some(_) => Err(Refusal::Invalid {
                 field: field.to_string(),
                 message: format!("organization {id:?} was removed from the configuration; it is kept only for the cases that already name it"),
             }),
-            None => Err(EngineError::UnknownOrg {
+            None => Err(Refusal::UnknownOrg {
                 field,
                 id: id.to_string(),
             }),
         }
     }
 
-    fn check_orgs(
-        &self,
-        field: &'static str,
-        ids: &[String],
-        now: Time,
-    ) -> Result<(), EngineError> {
+    fn check_orgs(&self, field: &'static str, ids: &[String], now: Time) -> Result<(), Refusal> {
         ids.iter().try_for_each(|o| self.check_org(field, o, now))
     }
 
@@ -315,10 +310,10 @@ impl Engine {
         v
     }
 
-    fn check_services(&self, ids: &[String]) -> Result<(), EngineError> {
+    fn check_services(&self, ids: &[String]) -> Result<(), Refusal> {
         for s in ids {
             if self.cfg.service(s).is_none() {
-                return Err(EngineError::UnknownService {
+                return Err(Refusal::UnknownService {
                     field: "services",
                     id: s.clone(),
                 });
@@ -327,9 +322,9 @@ impl Engine {
         Ok(())
     }
 
-    fn check_new_id(&self, what: &'static str, s: Subject, id: &str) -> Result<(), EngineError> {
+    fn check_new_id(&self, what: &'static str, s: Subject, id: &str) -> Result<(), Refusal> {
         if id.trim().is_empty() {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: "id".into(),
                 message: "must not be empty".into(),
             });
@@ -340,7 +335,7 @@ impl Engine {
             Subject::Inquiry(i) => self.inquiries.contains_key(i),
         };
         if exists || self.retired.contains(&s) {
-            return Err(EngineError::Duplicate {
+            return Err(Refusal::Duplicate {
                 what,
                 id: id.to_string(),
             });
@@ -362,22 +357,20 @@ impl Engine {
             .collect()
     }
 
-    fn open_incident_mut(&mut self, id: &str) -> Result<&mut Incident, EngineError> {
+    fn open_incident_mut(&mut self, id: &str) -> Result<&mut Incident, Refusal> {
         match self.incidents.get_mut(id) {
             Some(i) if i.is_open() => Ok(i),
-            Some(_) => Err(EngineError::Closed {
+            Some(_) => Err(Refusal::Closed {
                 what: "incident",
                 id: id.into(),
                 state: "resolved",
             }),
-            None if self.retired.contains(&Subject::Incident(id.into())) => {
-                Err(EngineError::Closed {
-                    what: "incident",
-                    id: id.into(),
-                    state: "resolved",
-                })
-            }
-            None => Err(EngineError::Unknown {
+            None if self.retired.contains(&Subject::Incident(id.into())) => Err(Refusal::Closed {
+                what: "incident",
+                id: id.into(),
+                state: "resolved",
+            }),
+            None => Err(Refusal::Unknown {
                 what: "incident",
                 id: id.into(),
             }),
@@ -386,7 +379,7 @@ impl Engine {
 
     // ------------------------------------------------------------ incidents
 
-    fn incident_open(&mut self, now: Time, e: IncidentOpen) -> Result<(), EngineError> {
+    fn incident_open(&mut self, now: Time, e: IncidentOpen) -> Result<(), Refusal> {
         self.check_new_id("incident", Subject::Incident(e.id.clone()), &e.id)?;
         let at_org = if self.cfg.is_self(&e.at_org) {
             None
@@ -428,7 +421,7 @@ impl Engine {
         Ok(())
     }
 
-    fn incident_update(&mut self, now: Time, e: IncidentUpdate) -> Result<(), EngineError> {
+    fn incident_update(&mut self, now: Time, e: IncidentUpdate) -> Result<(), Refusal> {
         guard_text("measures", &e.measures)?;
         guard_text("text", &e.text)?;
         let inc = self.open_incident_mut(&e.id)?;
@@ -455,7 +448,7 @@ impl Engine {
         Ok(())
     }
 
-    fn incident_resolve(&mut self, now: Time, id: &str) -> Result<(), EngineError> {
+    fn incident_resolve(&mut self, now: Time, id: &str) -> Result<(), Refusal> {
         let inc = self.open_incident_mut(id)?;
         inc.resolved_at = Some(now);
         self.groups.retain(|_, v| v != id);
@@ -463,19 +456,19 @@ impl Engine {
         Ok(())
     }
 
-    fn reply(&mut self, now: Time, e: Reply) -> Result<(), EngineError> {
+    fn reply(&mut self, now: Time, e: Reply) -> Result<(), Refusal> {
         let Some(inc) = self.incidents.get_mut(&e.id) else {
             if self.retired.contains(&Subject::Incident(e.id.clone())) {
                 return Ok(());
             }
-            return Err(EngineError::Unknown {
+            return Err(Refusal::Unknown {
                 what: "incident",
                 id: e.id,
             });
         };
         if let Some(o) = &e.org {
             if inc.at_org.as_deref() != Some(o.as_str()) && !inc.orgs.contains(o) {
-                return Err(EngineError::Invalid {
+                return Err(Refusal::Invalid {
                     field: "org".into(),
                     message: format!("{o:?} is not an organization of incident {:?}", e.id),
                 });
@@ -488,7 +481,7 @@ impl Engine {
 
     // ------------------------------------------------------------ alerts
 
-    fn alert(&mut self, now: Time, a: Alert) -> Result<(), EngineError> {
+    fn alert(&mut self, now: Time, a: Alert) -> Result<(), Refusal> {
         let fp = alerts::fingerprint(&a);
         if a.status == AlertStatus::Resolved {
             if let Some(st) = self.alerts.remove(&fp) {
@@ -648,9 +641,9 @@ impl Engine {
 
     // ------------------------------------------------------------ maintenance
 
-    fn validate_window(&self, from: Time, to: Time) -> Result<(), EngineError> {
+    fn validate_window(&self, from: Time, to: Time) -> Result<(), Refusal> {
         if to <= from {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: "to".into(),
                 message: "must be after `from`".into(),
             });
@@ -674,7 +667,7 @@ impl Engine {
         v
     }
 
-    fn maintenance_add(&mut self, now: Time, e: MaintenanceAdd) -> Result<(), EngineError> {
+    fn maintenance_add(&mut self, now: Time, e: MaintenanceAdd) -> Result<(), Refusal> {
         self.check_new_id("maintenance", Subject::Maintenance(e.id.clone()), &e.id)?;
         let source = if self.cfg.is_self(&e.source) {
             None
@@ -687,7 +680,7 @@ impl Engine {
         guard_text("measures", &e.measures)?;
         self.validate_window(e.from.0, e.to.0)?;
         if e.orgs.is_empty() && e.services.is_empty() && source.is_some() {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: "orgs".into(),
                 message: "name the affected organizations or services".into(),
             });
@@ -737,30 +730,70 @@ impl Engine {
         Ok(())
     }
 
-    fn live_maintenance(&self, id: &str) -> Result<&Maintenance, EngineError> {
+    fn live_maintenance(&self, id: &str) -> Result<&Maintenance, Refusal> {
         match self.maintenances.get(id) {
             Some(m) if !m.cancelled => Ok(m),
-            Some(_) => Err(EngineError::Closed {
+            Some(_) => Err(Refusal::Closed {
                 what: "maintenance",
                 id: id.into(),
                 state: "cancelled",
             }),
             None if self.retired.contains(&Subject::Maintenance(id.into())) => {
-                Err(EngineError::Closed {
+                Err(Refusal::Closed {
                     what: "maintenance",
                     id: id.into(),
                     state: "completed or cancelled",
                 })
             }
-            None => Err(EngineError::Unknown {
+            None => Err(Refusal::Unknown {
                 what: "maintenance",
                 id: id.into(),
             }),
         }
     }
 
-    fn maintenance_change(&mut self, now: Time, e: MaintenanceChange) -> Result<(), EngineError> {
-        let cur = self.live_maintenance(&e.id)?;
+    fn maintenance_change(&mut self, now: Time, mut e: MaintenanceChange) -> Result<(), Refusal> {
+        let cur = self.live_maintenance(&e.id)?.clone();
+        if let Some(src) = &e.source {
+            let same = match &cur.source {
+                None => self.cfg.is_self(src),
+                Some(s) => s == src,
+            };
+            if !same {
+                return Err(Refusal::Invalid {
+                    field: "source".into(),
+                    message:
+                        "who carries out a maintenance cannot change; cancel it and add a new one"
+                            .into(),
+                });
+            }
+        }
+        // A full record re-sent with `orgs = []` means what it meant in `maintenance.add`:
+        // the organizations of the services (of the source).
+        if e.orgs.as_ref().is_some_and(|o| o.is_empty()) {
+            let services = e.services.as_ref().unwrap_or(&cur.services);
+            if services.is_empty() && cur.source.is_some() {
+                return Err(Refusal::Invalid {
+                    field: "orgs".into(),
+                    message: "name the affected organizations or services".into(),
+                });
+            }
+            e.orgs = Some(self.derive_orgs(services, cur.source.as_deref(), now));
+        }
+        // Only what differs counts: an unchanged record re-sent changes nothing.
+        let differs = e.from.is_some_and(|t| t.0 != cur.from)
+            || e.to.is_some_and(|t| t.0 != cur.to)
+            || e.orgs.as_ref().is_some_and(|o| *o != cur.orgs)
+            || e.services.as_ref().is_some_and(|s| *s != cur.services)
+            || e.measures
+                .as_ref()
+                .is_some_and(|m| Some(m) != cur.measures.as_ref())
+            || e.phone
+                .as_ref()
+                .is_some_and(|p| Some(p) != cur.phone.as_ref());
+        if !differs {
+            return Ok(());
+        }
         if let Some(o) = &e.orgs {
             // Organizations the maintenance already names may stay, even if since retired.
             let new: Vec<String> = o
@@ -846,7 +879,7 @@ impl Engine {
         Ok(())
     }
 
-    fn maintenance_cancel(&mut self, now: Time, id: &str) -> Result<(), EngineError> {
+    fn maintenance_cancel(&mut self, now: Time, id: &str) -> Result<(), Refusal> {
         let mut m = self.live_maintenance(id)?.clone();
         let cfg = Arc::clone(&self.cfg);
         let mut out = vec![m.status(now, StatusKind::MaintenanceCancel, "cancelled")];
@@ -870,7 +903,7 @@ impl Engine {
 
     // ------------------------------------------------------------ inquiries
 
-    fn inquiry_received(&mut self, now: Time, e: InquiryReceived) -> Result<(), EngineError> {
+    fn inquiry_received(&mut self, now: Time, e: InquiryReceived) -> Result<(), Refusal> {
         self.check_new_id("inquiry", Subject::Inquiry(e.id.clone()), &e.id)?;
         self.check_org("org", &e.org, now)?;
         if e.subject
@@ -900,10 +933,10 @@ impl Engine {
 /// carried into deadlines): a stop began at most a year ago and not more than a day ahead
 /// (clock skew); an expected restoration is after the start and within a year; a maintenance
 /// lies between a year ago and two years ahead and lasts at most 31 days.
-fn check_times(ev: &Event, now: Time) -> Result<(), EngineError> {
+fn check_times(ev: &Event, now: Time) -> Result<(), Refusal> {
     use chrono::Duration as D;
     let within = |field: &str, t: Option<Time>, lo: D, hi: D, what: &str| match t {
-        Some(t) if t < now - lo || t > now + hi => Err(EngineError::Invalid {
+        Some(t) if t < now - lo || t > now + hi => Err(Refusal::Invalid {
             field: field.to_string(),
             message: format!("out of range: {what}"),
         }),
@@ -931,7 +964,7 @@ fn check_times(ev: &Event, now: Time) -> Result<(), EngineError> {
             )?;
             if let (Some(s), Some(x)) = (start, e.expected_end) {
                 if x.0 < s {
-                    return Err(EngineError::Invalid {
+                    return Err(Refusal::Invalid {
                         field: "expected_end".into(),
                         message: "is before `started_at`".into(),
                     });
@@ -955,14 +988,14 @@ fn check_times(ev: &Event, now: Time) -> Result<(), EngineError> {
     }
 }
 
-fn check_window(from: Option<Time>, to: Option<Time>, now: Time) -> Result<(), EngineError> {
+fn check_window(from: Option<Time>, to: Option<Time>, now: Time) -> Result<(), Refusal> {
     let (lo, hi) = (
         now - chrono::Duration::days(366),
         now + chrono::Duration::days(731),
     );
     for (field, t) in [("from", from), ("to", to)] {
         if t.is_some_and(|t| t < lo || t > hi) {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: field.into(),
                 message: "out of range: a maintenance lies between a year ago and two years ahead"
                     .into(),
@@ -971,7 +1004,7 @@ fn check_window(from: Option<Time>, to: Option<Time>, now: Time) -> Result<(), E
     }
     if let (Some(f), Some(t)) = (from, to) {
         if t - f > chrono::Duration::days(31) {
-            return Err(EngineError::Invalid {
+            return Err(Refusal::Invalid {
                 field: "to".into(),
                 message: "a maintenance window lasts at most 31 days".into(),
             });

@@ -10,7 +10,16 @@ pub type Time = DateTime<Utc>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Ts(pub Time);
 
-pub fn parse_time(s: &str) -> Result<Time, String> {
+/// A time in input that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{0:?} does not exist in Europe/Oslo (DST gap)")]
+    DstGap(String),
+    #[error("invalid time {0:?}: write RFC 3339, e.g. \"2026-11-20T14:30:00+01:00\"")]
+    Unparseable(String),
+}
+
+pub fn parse_time(s: &str) -> Result<Time, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -25,12 +34,10 @@ pub fn parse_time(s: &str) -> Result<Time, String> {
                 .from_local_datetime(&n)
                 .earliest()
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("{s:?} does not exist in Europe/Oslo (DST gap)"));
+                .ok_or_else(|| TimeError::DstGap(s.to_string()));
         }
     }
-    Err(format!(
-        "invalid time {s:?}: write RFC 3339, e.g. \"2026-11-20T14:30:00+01:00\""
-    ))
+    Err(TimeError::Unparseable(s.to_string()))
 }
 
 impl<'de> Deserialize<'de> for Ts {
@@ -242,10 +249,16 @@ pub struct MaintenanceAdd {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `maintenance.change` and `maintenance.cancel` (SPEC §5.2): the id, and any or all of the
+/// record as `maintenance.add` takes it — a scheduler that re-sends the whole record is
+/// normal. A change uses what differs from the stored maintenance; a cancel uses the id.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceChange {
     pub id: String,
+    /// Must name the maintenance's own source: who carries it out does not change (cancel it
+    /// and add a new one instead).
+    pub source: Option<String>,
     pub orgs: Option<Vec<String>>,
     pub services: Option<Vec<String>>,
     pub from: Option<Ts>,
@@ -272,7 +285,7 @@ pub enum Event {
     Alert(Alert),
     MaintenanceAdd(MaintenanceAdd),
     MaintenanceChange(MaintenanceChange),
-    MaintenanceCancel(IdOnly),
+    MaintenanceCancel(MaintenanceChange),
     InquiryReceived(InquiryReceived),
     InquiryAnswered(IdOnly),
 }
@@ -298,10 +311,10 @@ impl Event {
         match self {
             Event::IncidentOpen(e) => Some(&e.id),
             Event::IncidentUpdate(e) => Some(&e.id),
-            Event::IncidentResolve(e)
-            | Event::IncidentAck(e)
-            | Event::MaintenanceCancel(e)
-            | Event::InquiryAnswered(e) => Some(&e.id),
+            Event::IncidentResolve(e) | Event::IncidentAck(e) | Event::InquiryAnswered(e) => {
+                Some(&e.id)
+            }
+            Event::MaintenanceCancel(e) => Some(&e.id),
             Event::Reply(e) => Some(&e.id),
             Event::MaintenanceAdd(e) => Some(&e.id),
             Event::MaintenanceChange(e) => Some(&e.id),
@@ -313,32 +326,34 @@ impl Event {
     /// The door's id check (SPEC §4.14), run on every new input by the daemon and `simulate`.
     /// Not part of parsing: events stored before the rule existed still replay, so an upgrade
     /// drops no case. The message does not echo the id.
-    pub fn check_id(&self) -> Result<(), String> {
+    pub fn check_id(&self) -> Result<(), Refusal> {
         match self.id() {
-            Some(id) if !valid_id(id) => Err(format!("`id`: {ID_RULE}")),
+            Some(id) if !valid_id(id) => Err(Refusal::BadId),
             _ => Ok(()),
         }
     }
 
     /// Build an event from its type name and fields (any serde source: TOML, JSON).
-    pub fn from_parts<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Result<Event, String>
+    pub fn from_parts<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Result<Event, Refusal>
     where
         D::Error: std::fmt::Display,
     {
         fn m<T, E: std::fmt::Display>(
             r: Result<T, serde_path_to_error::Error<E>>,
-        ) -> Result<T, String> {
+        ) -> Result<T, Refusal> {
             r.map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner().to_string();
-                if path == "."
-                    || inner.contains('`') && inner.starts_with("unknown field")
-                    || inner.starts_with("missing field")
-                {
-                    inner
-                } else {
-                    format!("`{path}`: {inner}")
-                }
+                Refusal::Malformed(
+                    if path == "."
+                        || inner.contains('`') && inner.starts_with("unknown field")
+                        || inner.starts_with("missing field")
+                    {
+                        inner
+                    } else {
+                        format!("`{path}`: {inner}")
+                    },
+                )
             })
         }
         Ok(match ty {
@@ -362,9 +377,9 @@ impl Event {
             "maintenance.change" => Event::MaintenanceChange(m(
                 serde_path_to_error::deserialize::<_, MaintenanceChange>(d),
             )?),
-            "maintenance.cancel" => {
-                Event::MaintenanceCancel(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
-            }
+            "maintenance.cancel" => Event::MaintenanceCancel(m(
+                serde_path_to_error::deserialize::<_, MaintenanceChange>(d),
+            )?),
             "inquiry.received" => Event::InquiryReceived(m(serde_path_to_error::deserialize::<
                 _,
                 InquiryReceived,
@@ -373,10 +388,10 @@ impl Event {
                 Event::InquiryAnswered(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
             }
             other => {
-                return Err(format!(
+                return Err(Refusal::Malformed(format!(
                     "unknown event type {other:?}; expected one of: {}",
                     EVENT_TYPES.join(", ")
-                ))
+                )))
             }
         })
     }
@@ -703,9 +718,16 @@ pub struct Action {
     pub body: ActionBody,
 }
 
-/// An event the engine refuses. Nothing was changed.
+/// Why an input is refused — at the door (parsing, the id rule, the personal-data guard) or
+/// by the engine (unknown or closed cases, unknown organizations). Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EngineError {
+pub enum Refusal {
+    /// Not an event of its type: the field and what is wrong (never the value).
+    #[error("{0}")]
+    Malformed(String),
+    /// An id outside the id rule (SPEC §4.14); the message does not echo it.
+    #[error("`id`: {ID_RULE}")]
+    BadId,
     #[error("`{field}`: unknown organization {id:?}")]
     UnknownOrg { field: &'static str, id: String },
     #[error("`{field}`: unknown service {id:?}")]

@@ -277,11 +277,10 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
             }
         };
         let raw = toml::Value::Table(t);
-        if let Err(field) = serde_json::to_value(&raw)
-            .map_err(|e| e.to_string())
+        if let Err(e) = serde_json::to_value(&raw)
+            .map_err(|e| crate::engine::model::Refusal::Malformed(e.to_string()))
             .and_then(|v| crate::engine::guard::check_json(&v))
         {
-            let e = crate::engine::model::EngineError::PersonalData { field };
             errors.push(err(
                 tpath!["event", i],
                 false,

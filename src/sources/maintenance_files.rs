@@ -158,10 +158,11 @@ pub fn load(
                 ));
                 continue;
             }
-            let from = parse_time(&m.from)
-                .map_err(|e| src.error_path(&tpath!["maintenance", i, "from"], false, e));
+            let from = parse_time(&m.from).map_err(|e| {
+                src.error_path(&tpath!["maintenance", i, "from"], false, e.to_string())
+            });
             let to = parse_time(&m.to)
-                .map_err(|e| src.error_path(&tpath!["maintenance", i, "to"], false, e));
+                .map_err(|e| src.error_path(&tpath!["maintenance", i, "to"], false, e.to_string()));
             match (from, to) {
                 (Ok(f), Ok(t)) => out.push(Declared {
                     id: m.id.clone(),

@@ -103,15 +103,18 @@ mod tests {
     use crate::config::Config;
     use std::path::Path;
 
-    fn check(extra: &str) -> Result<Config, String> {
+    fn check(extra: &str) -> Result<Config, Vec<crate::config::locate::ConfigError>> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
         let text = std::fs::read_to_string(&root).unwrap() + extra;
-        Config::from_str_at(&root, text).map_err(|es| {
-            es.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
+        Config::from_str_at(&root, text)
+    }
+
+    /// Every problem, one per line.
+    fn errors(extra: &str) -> String {
+        match check(extra) {
+            Ok(_) => panic!("accepted: {extra}"),
+            Err(es) => es.iter().map(|e| format!("{e}\n")).collect(),
+        }
     }
 
     #[test]
@@ -123,18 +126,16 @@ mod tests {
         assert_eq!(w.kinds, super::KINDS);
         assert_eq!(w.timeout, chrono::Duration::seconds(10));
 
-        let e = check("\n[webhook]\nurl = \"http://tickets.example/h\"\nsecret_env = \"X\"\n")
-            .unwrap_err();
+        let e = errors("\n[webhook]\nurl = \"http://tickets.example/h\"\nsecret_env = \"X\"\n");
         assert!(e.contains("webhook.url") || e.contains("http://"), "{e}");
         assert!(e.contains("loopback"), "{e}");
 
-        let e = check("\n[webhook]\nurl = \"https://tickets.example/h\"\n").unwrap_err();
+        let e = errors("\n[webhook]\nurl = \"https://tickets.example/h\"\n");
         assert!(e.contains("needs `secret_file`"), "{e}");
 
-        let e = check(
+        let e = errors(
             "\n[webhook]\nurl = \"https://t.example/h\"\nsecret_env = \"X\"\nactions = [\"email\", \"sms\"]\n",
-        )
-        .unwrap_err();
+        );
         assert!(e.contains("unknown action kind \"sms\""), "{e}");
         // The place is named: line and column of the offending value.
         assert!(e.contains("meldingsvakt.toml:"), "{e}");
