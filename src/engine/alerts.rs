@@ -114,3 +114,179 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refu
         incident: None,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// The engine's event effects for alerts (SPEC §4.1, §4.5): grouping into incidents, and alerts
+// held back by a maintenance window and released after it.
+
+use super::maintenance::Maintenance;
+use super::{new_incident, Engine, Subject};
+use std::sync::Arc;
+
+impl Engine {
+    pub(super) fn alert(&mut self, now: Time, a: Alert) -> Result<(), Refusal> {
+        let fp = fingerprint(&a);
+        if a.status == AlertStatus::Resolved {
+            if let Some(st) = self.alerts.remove(&fp) {
+                if let Some(id) = st.incident {
+                    if let Some(inc) = self.incidents.get_mut(&id) {
+                        inc.alerts.retain(|f| f != &fp);
+                        // An escalated incident has its alarms silenced, so only an operator
+                        // closes it (SPEC §4.7).
+                        if inc.alerts.is_empty() && inc.is_open() && inc.escalated_at.is_none() {
+                            inc.resolved_at = Some(now);
+                            self.groups.retain(|_, v| v != &id);
+                        }
+                        self.settle(&Subject::Incident(id), now);
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let mut st = interpret(&self.cfg, &a, now)?;
+        if self.alerts.contains_key(&fp) {
+            return Ok(()); // Alertmanager repeats firing alerts; nothing new.
+        }
+        // Inside a maintenance window: suppressed (SPEC §4.5).
+        let cfg = Arc::clone(&self.cfg);
+        let mut covering: Vec<&Maintenance> = self
+            .maintenances
+            .values()
+            .filter(|m| {
+                m.covers_time(&cfg, now) && m.covers(st.at_org.as_deref(), st.service.as_deref())
+            })
+            .collect();
+        covering.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(m) = covering.first() {
+            st.suppressed_by = Some(m.id.clone());
+            self.alerts.insert(fp, st);
+            return Ok(());
+        }
+        self.attach_alert(now, fp, st, None);
+        Ok(())
+    }
+
+    /// Put a firing alert into its group's open incident, opening one if needed.
+    pub(super) fn attach_alert(
+        &mut self,
+        now: Time,
+        fp: String,
+        mut st: FiringAlert,
+        note: Option<String>,
+    ) {
+        let key = st.group();
+        let existing = self
+            .groups
+            .get(&key)
+            .cloned()
+            .filter(|id| self.incidents.get(id).is_some_and(|i| i.is_open()));
+        let id = match existing {
+            Some(id) => {
+                if let Some(inc) = self.incidents.get_mut(&id) {
+                    inc.alerts.push(fp.clone());
+                    if let Some(s) = &st.service {
+                        if !inc.services.contains(s) {
+                            inc.services.push(s.clone());
+                            if inc.at_self() && inc.notice_at.is_none() {
+                                // Recipients follow the services until the notice goes out.
+                                let svcs = inc.services.clone();
+                                let orgs = self.derive_orgs(&svcs, None, now);
+                                if let Some(inc) = self.incidents.get_mut(&id) {
+                                    inc.orgs = orgs;
+                                }
+                            }
+                            if let Some(inc) = self.incidents.get_mut(&id) {
+                                inc.touch_change();
+                            }
+                        }
+                    }
+                    if let Some(inc) = self.incidents.get_mut(&id) {
+                        if st.category < inc.category {
+                            inc.category = st.category;
+                            inc.touch_change();
+                        }
+                    }
+                }
+                id
+            }
+            None => {
+                self.alert_seq += 1;
+                let org_part = st.at_org.clone().unwrap_or_else(|| "self".into());
+                let mut id = format!("AM-{}-{}-{}", org_part, st.kind.as_str(), self.alert_seq);
+                while self.incidents.contains_key(&id)
+                    || self.retired.contains(&Subject::Incident(id.clone()))
+                {
+                    self.alert_seq += 1;
+                    id = format!("AM-{}-{}-{}", org_part, st.kind.as_str(), self.alert_seq);
+                }
+                let services: Vec<String> = st.service.iter().cloned().collect();
+                let orgs = match &st.at_org {
+                    None => self.derive_orgs(&services, None, now),
+                    Some(o) => vec![o.clone()],
+                };
+                let mut inc = new_incident(
+                    id.clone(),
+                    st.kind,
+                    st.at_org.clone(),
+                    orgs,
+                    services,
+                    st.category,
+                    st.impact,
+                    st.started_at,
+                    now,
+                    now,
+                    st.environment,
+                );
+                inc.from_alerts = true;
+                inc.alerts.push(fp.clone());
+                inc.note = note;
+                self.incidents.insert(id.clone(), inc);
+                self.groups.insert(key, id.clone());
+                id
+            }
+        };
+        st.incident = Some(id.clone());
+        st.suppressed_by = None;
+        self.alerts.insert(fp, st);
+        self.settle(&Subject::Incident(id), now);
+    }
+
+    /// Alerts held back by maintenance `mid` become incidents: the window ended with them
+    /// still firing, or the maintenance was cancelled.
+    pub(super) fn release_suppressed(&mut self, mid: &str, now: Time, overrun: bool) {
+        let held: Vec<(String, FiringAlert)> = self
+            .alerts
+            .iter()
+            .filter(|(_, a)| a.suppressed_by.as_deref() == Some(mid))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let to = self.maintenances.get(mid).map(|m| m.to);
+        for (fp, mut st) in held {
+            let note = if overrun {
+                // The unplanned part of the stop begins when the window ended.
+                if let Some(to) = to {
+                    st.started_at = to;
+                }
+                Some(format!(
+                    "Planlagt vedlikehold {mid} ble ikke ferdig innenfor vinduet."
+                ))
+            } else {
+                Some(format!(
+                    "Planlagt vedlikehold {mid} ble avlyst mens varselet var aktivt."
+                ))
+            };
+            self.attach_alert(now, fp, st, note);
+        }
+        if overrun {
+            if let Some(m) = self.maintenances.get(mid) {
+                let a = m.ops(&self.cfg, now, OpsKind::Warning, OpsReason::Overrun);
+                self.out.push_back(a);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ maintenance
+}

@@ -221,3 +221,284 @@ impl Maintenance {
         t
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The engine's event effects for maintenance (SPEC §4.5, §5.2): add, change, cancel, and the
+// warnings a window raises. The engine owns the maps; these are its methods, kept with the
+// entity they change.
+
+use super::{guard_text, Engine, Subject};
+use std::sync::Arc;
+
+impl Engine {
+    fn validate_window(&self, from: Time, to: Time) -> Result<(), Refusal> {
+        if to <= from {
+            return Err(Refusal::Invalid {
+                field: "to".into(),
+                message: "must be after `from`".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn window_warnings(
+        &self,
+        m: &Maintenance,
+        now: Time,
+        late_check: bool,
+    ) -> Vec<Action> {
+        let cfg = &self.cfg;
+        let mut v = Vec::new();
+        // SPEC §4.5: the warning is about the notice, so it applies to maintenances that get one.
+        if late_check && m.long(cfg) && m.from - now < cfg.policy.notice_lead {
+            v.push(m.ops(cfg, now, OpsKind::Warning, OpsReason::LateNotice));
+        }
+        if !cfg.calendar.in_standard_window(m.from, m.to) {
+            v.push(m.ops(cfg, now, OpsKind::Warning, OpsReason::OutsideWindow));
+        }
+        if cfg.calendar.freeze_overlapping(m.from, m.to).is_some() {
+            v.push(m.ops(cfg, now, OpsKind::Warning, OpsReason::Freeze));
+        }
+        v
+    }
+
+    pub(super) fn maintenance_add(&mut self, now: Time, e: MaintenanceAdd) -> Result<(), Refusal> {
+        self.check_new_id("maintenance", Subject::Maintenance(e.id.clone()), &e.id)?;
+        let source = if self.cfg.is_self(&e.source) {
+            None
+        } else {
+            self.check_org("source", &e.source, now)?;
+            Some(e.source.clone())
+        };
+        self.check_orgs("orgs", &e.orgs, now)?;
+        self.check_services(&e.services)?;
+        guard_text("measures", &e.measures)?;
+        self.validate_window(e.from.0, e.to.0)?;
+        if e.orgs.is_empty() && e.services.is_empty() && source.is_some() {
+            return Err(Refusal::Invalid {
+                field: "orgs".into(),
+                message: "name the affected organizations or services".into(),
+            });
+        }
+        let orgs = if e.orgs.is_empty() {
+            self.derive_orgs(&e.services, source.as_deref(), now)
+        } else {
+            e.orgs.clone()
+        };
+        let mut m = Maintenance {
+            id: e.id.clone(),
+            source,
+            orgs,
+            services: e.services,
+            from: e.from.0,
+            to: e.to.0,
+            measures: e.measures,
+            phone: e.phone,
+            registered_at: now,
+            cancelled: false,
+            sp_seq: 0,
+            notified: vec![],
+            region_notified: false,
+            last_notice_at: None,
+            change_seq: 0,
+            reminded_for: None,
+            overrun_checked: false,
+        };
+        let mut out = vec![m.status(now, StatusKind::MaintenanceCreate, "scheduled")];
+        if m.long(&self.cfg) {
+            m.notified = m.orgs.clone();
+            m.region_notified = self.cfg.self_.region.is_some();
+            m.last_notice_at = Some(now);
+            m.fan_out(
+                &self.cfg,
+                now,
+                EmailKind::Planned,
+                "planned",
+                None,
+                &mut out,
+            );
+        }
+        out.extend(self.window_warnings(&m, now, true));
+        self.out.extend(out);
+        self.maintenances.insert(e.id.clone(), m);
+        self.settle(&Subject::Maintenance(e.id), now);
+        Ok(())
+    }
+
+    pub(super) fn live_maintenance(&self, id: &str) -> Result<&Maintenance, Refusal> {
+        match self.maintenances.get(id) {
+            Some(m) if !m.cancelled => Ok(m),
+            Some(_) => Err(Refusal::Closed {
+                what: "maintenance",
+                id: id.into(),
+                state: "cancelled",
+            }),
+            None if self.retired.contains(&Subject::Maintenance(id.into())) => {
+                Err(Refusal::Closed {
+                    what: "maintenance",
+                    id: id.into(),
+                    state: "completed or cancelled",
+                })
+            }
+            None => Err(Refusal::Unknown {
+                what: "maintenance",
+                id: id.into(),
+            }),
+        }
+    }
+
+    pub(super) fn maintenance_change(
+        &mut self,
+        now: Time,
+        mut e: MaintenanceChange,
+    ) -> Result<(), Refusal> {
+        let cur = self.live_maintenance(&e.id)?.clone();
+        if let Some(src) = &e.source {
+            let same = match &cur.source {
+                None => self.cfg.is_self(src),
+                Some(s) => s == src,
+            };
+            if !same {
+                return Err(Refusal::Invalid {
+                    field: "source".into(),
+                    message:
+                        "who carries out a maintenance cannot change; cancel it and add a new one"
+                            .into(),
+                });
+            }
+        }
+        // A full record re-sent with `orgs = []` means what it meant in `maintenance.add`:
+        // the organizations of the services (of the source).
+        if e.orgs.as_ref().is_some_and(|o| o.is_empty()) {
+            let services = e.services.as_ref().unwrap_or(&cur.services);
+            if services.is_empty() && cur.source.is_some() {
+                return Err(Refusal::Invalid {
+                    field: "orgs".into(),
+                    message: "name the affected organizations or services".into(),
+                });
+            }
+            e.orgs = Some(self.derive_orgs(services, cur.source.as_deref(), now));
+        }
+        // Only what differs counts: an unchanged record re-sent changes nothing.
+        let differs = e.from.is_some_and(|t| t.0 != cur.from)
+            || e.to.is_some_and(|t| t.0 != cur.to)
+            || e.orgs.as_ref().is_some_and(|o| *o != cur.orgs)
+            || e.services.as_ref().is_some_and(|s| *s != cur.services)
+            || e.measures
+                .as_ref()
+                .is_some_and(|m| Some(m) != cur.measures.as_ref())
+            || e.phone
+                .as_ref()
+                .is_some_and(|p| Some(p) != cur.phone.as_ref());
+        if !differs {
+            return Ok(());
+        }
+        if let Some(o) = &e.orgs {
+            // Organizations the maintenance already names may stay, even if since retired.
+            let new: Vec<String> = o
+                .iter()
+                .filter(|x| !cur.orgs.contains(x))
+                .cloned()
+                .collect();
+            self.check_orgs("orgs", &new, now)?;
+        }
+        if let Some(s) = &e.services {
+            self.check_services(s)?;
+        }
+        guard_text("measures", &e.measures)?;
+        let from = e.from.map(|t| t.0).unwrap_or(cur.from);
+        let to = e.to.map(|t| t.0).unwrap_or(cur.to);
+        self.validate_window(from, to)?;
+        let mut m = cur.clone();
+        let prev = m.view();
+        let time_changed = from != m.from || to != m.to;
+        m.from = from;
+        m.to = to;
+        let mut scope_changed = false;
+        if let Some(s) = e.services {
+            scope_changed |= s != m.services;
+            m.services = s;
+        }
+        if let Some(o) = e.orgs {
+            scope_changed |= o != m.orgs;
+            m.orgs = o;
+        }
+        if let Some(x) = e.measures {
+            m.measures = Some(x);
+        }
+        if let Some(p) = e.phone {
+            m.phone = Some(p);
+        }
+        m.change_seq += 1;
+        let mut out = vec![m.status(now, StatusKind::MaintenanceUpdate, "scheduled")];
+        let cfg = Arc::clone(&self.cfg);
+        if m.emailed() && (time_changed || scope_changed) {
+            // Everyone told before hears of the change (also those no longer affected);
+            // organizations new to it get the full notice.
+            let tag = format!("change{}", m.change_seq);
+            m.fan_out(
+                &cfg,
+                now,
+                EmailKind::PlannedChange,
+                &tag,
+                Some(&prev),
+                &mut out,
+            );
+            let new: Vec<String> = m
+                .orgs
+                .iter()
+                .filter(|o| !m.notified.contains(o))
+                .cloned()
+                .collect();
+            for org in &new {
+                let key = format!("{}/planned/{}", m.key_prefix(), org);
+                out.push(m.email(
+                    now,
+                    EmailKind::Planned,
+                    key,
+                    org,
+                    org_addresses(&cfg, org),
+                    None,
+                ));
+            }
+            m.notified.extend(new);
+            m.last_notice_at = Some(now);
+        } else if !m.emailed() && m.long(&cfg) {
+            m.notified = m.orgs.clone();
+            m.region_notified = cfg.self_.region.is_some();
+            m.last_notice_at = Some(now);
+            m.fan_out(&cfg, now, EmailKind::Planned, "planned", None, &mut out);
+        }
+        if time_changed {
+            out.extend(self.window_warnings(&m, now, false));
+        }
+        self.out.extend(out);
+        self.maintenances.insert(e.id.clone(), m);
+        self.settle(&Subject::Maintenance(e.id), now);
+        Ok(())
+    }
+
+    pub(super) fn maintenance_cancel(&mut self, now: Time, id: &str) -> Result<(), Refusal> {
+        let mut m = self.live_maintenance(id)?.clone();
+        let cfg = Arc::clone(&self.cfg);
+        let mut out = vec![m.status(now, StatusKind::MaintenanceCancel, "cancelled")];
+        if m.emailed() {
+            m.fan_out(
+                &cfg,
+                now,
+                EmailKind::PlannedCancel,
+                "cancel",
+                None,
+                &mut out,
+            );
+        }
+        m.cancelled = true;
+        self.out.extend(out);
+        self.maintenances.insert(id.to_string(), m);
+        self.release_suppressed(id, now, false);
+        self.settle(&Subject::Maintenance(id.to_string()), now);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ inquiries
+}

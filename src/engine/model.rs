@@ -1,51 +1,13 @@
 //! Engine inputs (events), outputs (actions) and the vocabulary they share (SPEC §2, §5.2).
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub type Time = DateTime<Utc>;
 
-/// A timestamp in input: RFC 3339 with offset, or a local Europe/Oslo time without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Ts(pub Time);
-
-/// A time in input that is not one.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TimeError {
-    #[error("{0:?} does not exist in Europe/Oslo (DST gap)")]
-    DstGap(String),
-    #[error("invalid time {0:?}: write RFC 3339, e.g. \"2026-11-20T14:30:00+01:00\"")]
-    Unparseable(String),
-}
-
-pub fn parse_time(s: &str) -> Result<Time, TimeError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
-            return chrono_tz::Europe::Oslo
-                .from_local_datetime(&n)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| TimeError::DstGap(s.to_string()));
-        }
-    }
-    Err(TimeError::Unparseable(s.to_string()))
-}
-
-impl<'de> Deserialize<'de> for Ts {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_time(&s).map(Ts).map_err(serde::de::Error::custom)
-    }
-}
+pub use super::refusal::Refusal;
+pub use super::time::{parse_time, TimeError, Ts};
 
 /// Incident kind; selects the unplanned subject (SPEC §3, seeds/004).
 #[derive(
@@ -304,98 +266,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "inquiry.received",
     "inquiry.answered",
 ];
-
-impl Event {
-    /// The id this event names (SPEC §5.2: every event about a case names it with `id`).
-    pub fn id(&self) -> Option<&str> {
-        match self {
-            Event::IncidentOpen(e) => Some(&e.id),
-            Event::IncidentUpdate(e) => Some(&e.id),
-            Event::IncidentResolve(e) | Event::IncidentAck(e) | Event::InquiryAnswered(e) => {
-                Some(&e.id)
-            }
-            Event::MaintenanceCancel(e) => Some(&e.id),
-            Event::Reply(e) => Some(&e.id),
-            Event::MaintenanceAdd(e) => Some(&e.id),
-            Event::MaintenanceChange(e) => Some(&e.id),
-            Event::InquiryReceived(e) => Some(&e.id),
-            Event::Alert(_) => None,
-        }
-    }
-
-    /// The door's id check (SPEC §4.14), run on every new input by the daemon and `simulate`.
-    /// Not part of parsing: events stored before the rule existed still replay, so an upgrade
-    /// drops no case. The message does not echo the id.
-    pub fn check_id(&self) -> Result<(), Refusal> {
-        match self.id() {
-            Some(id) if !valid_id(id) => Err(Refusal::BadId),
-            _ => Ok(()),
-        }
-    }
-
-    /// Build an event from its type name and fields (any serde source: TOML, JSON).
-    pub fn from_parts<'de, D: Deserializer<'de>>(ty: &str, d: D) -> Result<Event, Refusal>
-    where
-        D::Error: std::fmt::Display,
-    {
-        fn m<T, E: std::fmt::Display>(
-            r: Result<T, serde_path_to_error::Error<E>>,
-        ) -> Result<T, Refusal> {
-            r.map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner().to_string();
-                Refusal::Malformed(
-                    if path == "."
-                        || inner.contains('`') && inner.starts_with("unknown field")
-                        || inner.starts_with("missing field")
-                    {
-                        inner
-                    } else {
-                        format!("`{path}`: {inner}")
-                    },
-                )
-            })
-        }
-        Ok(match ty {
-            "incident.open" => {
-                Event::IncidentOpen(m(serde_path_to_error::deserialize::<_, IncidentOpen>(d))?)
-            }
-            "incident.update" => {
-                Event::IncidentUpdate(m(serde_path_to_error::deserialize::<_, IncidentUpdate>(d))?)
-            }
-            "incident.resolve" => {
-                Event::IncidentResolve(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
-            }
-            "incident.ack" => {
-                Event::IncidentAck(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
-            }
-            "reply" => Event::Reply(m(serde_path_to_error::deserialize::<_, Reply>(d))?),
-            "alert" => Event::Alert(m(serde_path_to_error::deserialize::<_, Alert>(d))?),
-            "maintenance.add" => {
-                Event::MaintenanceAdd(m(serde_path_to_error::deserialize::<_, MaintenanceAdd>(d))?)
-            }
-            "maintenance.change" => Event::MaintenanceChange(m(
-                serde_path_to_error::deserialize::<_, MaintenanceChange>(d),
-            )?),
-            "maintenance.cancel" => Event::MaintenanceCancel(m(
-                serde_path_to_error::deserialize::<_, MaintenanceChange>(d),
-            )?),
-            "inquiry.received" => Event::InquiryReceived(m(serde_path_to_error::deserialize::<
-                _,
-                InquiryReceived,
-            >(d))?),
-            "inquiry.answered" => {
-                Event::InquiryAnswered(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
-            }
-            other => {
-                return Err(Refusal::Malformed(format!(
-                    "unknown event type {other:?}; expected one of: {}",
-                    EVENT_TYPES.join(", ")
-                )))
-            }
-        })
-    }
-}
 
 // ---------------------------------------------------------------- actions
 
@@ -716,34 +586,4 @@ pub struct Action {
     pub key: String,
     pub about: About,
     pub body: ActionBody,
-}
-
-/// Why an input is refused — at the door (parsing, the id rule, the personal-data guard) or
-/// by the engine (unknown or closed cases, unknown organizations). Nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// Not an event of its type: the field and what is wrong (never the value).
-    #[error("{0}")]
-    Malformed(String),
-    /// An id outside the id rule (SPEC §4.14); the message does not echo it.
-    #[error("`id`: {ID_RULE}")]
-    BadId,
-    #[error("`{field}`: unknown organization {id:?}")]
-    UnknownOrg { field: &'static str, id: String },
-    #[error("`{field}`: unknown service {id:?}")]
-    UnknownService { field: &'static str, id: String },
-    #[error("unknown {what} {id:?}")]
-    Unknown { what: &'static str, id: String },
-    #[error("{what} {id:?} already exists")]
-    Duplicate { what: &'static str, id: String },
-    #[error("{what} {id:?} is already {state}")]
-    Closed {
-        what: &'static str,
-        id: String,
-        state: &'static str,
-    },
-    #[error("`{field}` contains what looks like a Norwegian national identity number or D-number; personal data may not leave meldingsvakt (seeds/001 §2.1)")]
-    PersonalData { field: String },
-    #[error("`{field}`: {message}")]
-    Invalid { field: String, message: String },
 }

@@ -1,0 +1,136 @@
+//! The template context: cases and settings as the JSON the templates read.
+
+use super::*;
+
+pub(super) fn org_name(cfg: &Config, id: &str) -> String {
+    if cfg.is_self(id) {
+        return cfg.self_.name.clone();
+    }
+    if id == "region" {
+        return "Regionen".into();
+    }
+    cfg.org(id)
+        .map(|o| o.name.clone())
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub(super) fn services_text(cfg: &Config, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "Alle e-meldinger".into();
+    }
+    ids.iter()
+        .map(|s| match cfg.service(s) {
+            Some(sv) if sv.name != sv.id => format!("{} ({})", sv.id, sv.name),
+            _ => s.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn incident_json(cfg: &Config, i: &IncidentView) -> Value {
+    let at_org_name = i
+        .at_org
+        .as_deref()
+        .map(|o| org_name(cfg, o))
+        .unwrap_or_else(|| cfg.self_.name.clone());
+    json!({
+        "id": i.id,
+        "kind": i.kind.as_str(),
+        "category": format!("{:?}", i.category),
+        "priority": i.priority,
+        "impact": serde_json::to_value(i.impact).unwrap_or(Value::Null),
+        "at_self": i.at_org.is_none(),
+        "at_org_name": at_org_name,
+        "fault_location": if i.at_org.is_none() { format!("{} (vår side)", cfg.self_.name) } else { at_org_name.clone() },
+        "orgs": i.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
+        "services": services_text(cfg, &i.services),
+        "started_at": oslo_fmt(cfg, i.started_at),
+        "detected_at": oslo_fmt(cfg, i.detected_at),
+        "expected_end": i.expected_end.map(|t| oslo_fmt(cfg, t)),
+        "measures": i.measures,
+        "text": i.text,
+        "note": i.note,
+        "environment": i.environment.as_str(),
+        "is_test": i.environment == Environment::Test,
+        "resolved_at": i.resolved_at.map(|t| oslo_fmt(cfg, t)),
+    })
+}
+
+pub(super) fn maintenance_json(cfg: &Config, m: &MaintenanceView) -> Value {
+    json!({
+        "id": m.id,
+        "source_name": m.source.as_deref().map(|s| org_name(cfg, s)).unwrap_or_else(|| cfg.self_.name.clone()),
+        "window": window_text(cfg, m.from, m.to),
+        "from": oslo_fmt(cfg, m.from),
+        "to": oslo_fmt(cfg, m.to),
+        "services": services_text(cfg, &m.services),
+        "orgs": m.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
+        "measures": m.measures,
+    })
+}
+
+/// The patient-phone line: for our own incidents and notices our number; for a maintenance at
+/// a counterpart, its number (or the one given with the maintenance).
+pub(super) fn patient_phone(cfg: &Config, m: Option<&MaintenanceView>) -> String {
+    if let Some(m) = m {
+        if let Some(p) = &m.phone {
+            return p.clone();
+        }
+        if let Some(p) = m
+            .source
+            .as_deref()
+            .and_then(|s| cfg.org(s))
+            .and_then(|o| o.phone.clone())
+        {
+            return p;
+        }
+    }
+    cfg.self_.phone.clone()
+}
+
+/// A duration in Norwegian words: "7 dager", "2 timer", "30 minutter".
+pub fn duration_nb(d: chrono::Duration) -> String {
+    let m = d.num_minutes();
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if m % (24 * 60) == 0 && m > 0 {
+        plural(m / (24 * 60), "dag", "dager")
+    } else if m % 60 == 0 && m > 0 {
+        plural(m / 60, "time", "timer")
+    } else {
+        plural(m, "minutt", "minutter")
+    }
+}
+
+pub(super) fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "self".into(),
+        json!({"name": cfg.self_.name, "meldingsansvarlig": cfg.self_.meldingsansvarlig, "phone": cfg.self_.phone}),
+    );
+    for k in [
+        "incident",
+        "maintenance",
+        "previous",
+        "inquiry",
+        "post",
+        "inquiry_sent_at",
+        "reply_due",
+        "base_subject",
+        "freeze",
+        "delivery",
+    ] {
+        m.insert(k.into(), Value::Null);
+    }
+    m.insert("phone".into(), Value::String(cfg.self_.phone.clone()));
+    let p = &cfg.policy;
+    m.insert(
+        "policy".into(),
+        json!({
+            "notice_lead": duration_nb(p.notice_lead),
+            "ack_priority1": duration_nb(p.ack_priority1),
+            "ack_priority2": duration_nb(p.ack_priority2),
+        }),
+    );
+    m.insert("recipient".into(), json!({"id": "", "name": ""}));
+    m
+}

@@ -1,0 +1,146 @@
+//! The store against a real SQLite file: idempotent commits, claims and migrations.
+use super::*;
+use crate::engine::model::*;
+
+fn action(key: &str, at: Time) -> Action {
+    Action {
+        at,
+        key: key.into(),
+        about: About::Incident("I".into()),
+        body: ActionBody::Silence(Silence {
+            message: "create".into(),
+            org: "malvik".into(),
+            services: vec![],
+            environment: Environment::Produksjon,
+        }),
+    }
+}
+
+#[test]
+fn commit_is_idempotent_and_outbox_retries() {
+    let dir = std::env::temp_dir().join(format!("mv-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.db");
+    let _ = std::fs::remove_file(&path);
+    let t = Utc::now();
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.commit(
+            &[(t, "incident.ack", "{\"id\":\"I\"}".into())],
+            &NewRow::own_all(&[action("a", t), action("b", t)])
+        )
+        .unwrap(),
+        2
+    );
+    // The same decisions again (replay): nothing new.
+    assert_eq!(
+        s.commit(&[], &NewRow::own_all(&[action("a", t), action("b", t)]))
+            .unwrap(),
+        0
+    );
+    let lease = |_| chrono::Duration::seconds(5);
+    let claimed: Vec<String> = s
+        .claim(t, 10, lease)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(claimed, ["a", "b"]);
+    // Claimed rows are backed off even if their results are never recorded.
+    assert!(s.claim(t, 10, lease).unwrap().is_empty());
+    assert_eq!(
+        s.claim(t + chrono::Duration::seconds(5), 10, lease)
+            .unwrap()
+            .len(),
+        2
+    );
+    let later = t + chrono::Duration::seconds(5);
+    s.mark_many(
+        later,
+        &[
+            (
+                "a".into(),
+                Err((
+                    "connection refused".into(),
+                    later + chrono::Duration::seconds(30),
+                )),
+            ),
+            ("b".into(), Ok(())),
+        ],
+    )
+    .unwrap();
+    assert!(s
+        .claim(later + chrono::Duration::seconds(29), 10, lease)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.next_due().unwrap(),
+        Some(later + chrono::Duration::seconds(30))
+    );
+    drop(s);
+    // Reopen: nothing lost, migrations not rerun.
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.events().unwrap().len(), 1);
+    assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 2)));
+    assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 2)));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
+    let dir = std::env::temp_dir().join(format!("mv-store-m7-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.db");
+    let _ = std::fs::remove_file(&path);
+    let t = Utc::now();
+    {
+        let c = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..6] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 6).unwrap();
+        let mut a = action("M1/statuspage/1", t);
+        a.about = About::Maintenance("M1".into());
+        let payload = serde_json::to_string(&a).unwrap();
+        c.execute(
+            "INSERT INTO outbox (key, at, kind, payload, next_attempt_at, status) VALUES (?1, ?2, 'statuspage', ?3, ?2, 'done')",
+            params![a.key, time_text(t), payload],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO statuspage_map VALUES ('M1', 'produksjon', 'sp1')",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO silences VALUES ('INC-1', 'sil-1', '[]', '2026-11-24T10:00:00.000000000Z', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    let mut a = action("maintenance/M1/statuspage/1", t);
+    a.about = About::Maintenance("M1".into());
+    assert_eq!(
+        s.commit(&[], &NewRow::own_all(&[a.clone()])).unwrap(),
+        0,
+        "the old row is found under its new key"
+    );
+    assert_eq!(s.statuspage_actions().unwrap(), vec![a]);
+    assert_eq!(
+        s.sink_get("statuspage", "produksjon maintenance/M1")
+            .unwrap()
+            .as_deref(),
+        Some("\"sp1\"")
+    );
+    // Migration 8: a live silence keeps its id, so it is extended and expired, not
+    // created twice.
+    let sil: serde_json::Value =
+        serde_json::from_str(&s.sink_get("silence", "INC-1").unwrap().unwrap()).unwrap();
+    assert_eq!(
+        sil,
+        serde_json::json!({"incident": "INC-1", "id": "sil-1", "matchers": "[]",
+            "ends_at": "2026-11-24T10:00:00.000000000Z", "expired": false})
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
