@@ -103,6 +103,16 @@ pub struct BuildError {
     pub message: String,
 }
 
+impl BuildError {
+    /// `[table] message`: what a sink's `build` returns when a secret or client fails.
+    pub fn of(table: &'static str) -> impl Fn(&dyn std::fmt::Display) -> BuildError {
+        move |e| BuildError {
+            table,
+            message: e.to_string(),
+        }
+    }
+}
+
 type Builder = fn(&Config) -> Result<Option<Arc<dyn Sink>>, BuildError>;
 
 /// The sinks of one configuration.
@@ -126,10 +136,6 @@ impl Registry {
             sinks.extend(b(cfg)?);
         }
         Ok(Registry { sinks })
-    }
-
-    pub fn from_sinks(sinks: Vec<Arc<dyn Sink>>) -> Registry {
-        Registry { sinks }
     }
 
     /// The sink that delivers an outbox row of `kind` (an action's own kind, or the name of a

@@ -23,10 +23,8 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(s) = &cfg.daemon.silences else {
         return Ok(None);
     };
-    let silencer = Silencer::new(s.url.clone(), s.duration).map_err(|e| BuildError {
-        table: "alertmanager",
-        message: e.to_string(),
-    })?;
+    let err = BuildError::of("alertmanager");
+    let silencer = Silencer::new(s.url.clone(), s.duration).map_err(|e| err(&e))?;
     Ok(Some(Arc::new(silencer)))
 }
 

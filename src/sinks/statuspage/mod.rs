@@ -28,14 +28,8 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(sp) = &cfg.daemon.statuspage else {
         return Ok(None);
     };
-    let err = |message: String| BuildError {
-        table: "statuspage",
-        message,
-    };
-    let key = sp
-        .api_key
-        .read("Statuspage API key")
-        .map_err(|e| err(e.to_string()))?;
+    let err = BuildError::of("statuspage");
+    let key = sp.api_key.read("Statuspage API key").map_err(|e| err(&e))?;
     let client = Client::new(
         sp.base_url.clone(),
         key.expose().to_string(),
@@ -43,7 +37,7 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
         sp.test_page_id.clone(),
         sp.min_interval.to_std().unwrap_or(Duration::from_secs(1)),
     )
-    .map_err(|e| err(e.to_string()))?;
+    .map_err(|e| err(&e))?;
     Ok(Some(Arc::new(client)))
 }
 

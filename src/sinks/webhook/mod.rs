@@ -33,14 +33,8 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(s) = &cfg.daemon.webhook else {
         return Ok(None);
     };
-    let err = |message: String| BuildError {
-        table: "webhook",
-        message,
-    };
-    let secret = s
-        .secret
-        .read("webhook secret")
-        .map_err(|e| err(e.to_string()))?;
+    let err = BuildError::of("webhook");
+    let secret = s.secret.read("webhook secret").map_err(|e| err(&e))?;
     let http = reqwest::Client::builder()
         .timeout(
             s.timeout
@@ -49,7 +43,7 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
         )
         .user_agent(concat!("meldingsvakt/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(&e))?;
     Ok(Some(Arc::new(Webhook {
         http,
         url: s.url.clone(),
