@@ -2,7 +2,8 @@
 //! of a running daemon's API (SPEC §5.1, §5.4).
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -26,72 +27,18 @@ pub enum IncidentCmd {
     #[command(
         after_help = "Example:\n  meldingsvakt incident open INC-7 --kind kvittering --at-org malvik --service PLO --category B"
     )]
-    Open {
-        id: String,
-        /// feil, kvittering (missing receipts) or info.
-        #[arg(long, default_value = "feil")]
-        kind: String,
-        /// Where the fault is: "self" or a counterpart organization id.
-        #[arg(long, default_value = "self")]
-        at_org: String,
-        /// Affected organization (repeat). Default: on our side, every municipality exchanging
-        /// the services; at a counterpart, that organization.
-        #[arg(long = "org")]
-        orgs: Vec<String>,
-        /// Affected service (repeat).
-        #[arg(long = "service")]
-        services: Vec<String>,
-        /// Fault category A (kritisk) to D (lav).
-        #[arg(long, default_value = "B")]
-        category: String,
-        /// alle, hoy, medium or lav. Default: derived from the affected organizations.
-        #[arg(long)]
-        impact: Option<String>,
-        /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM"). Default: now.
-        #[arg(long)]
-        started_at: Option<String>,
-        /// Expected restoration. More than 2 hours after the start sends the notice at once.
-        #[arg(long)]
-        expected_end: Option<String>,
-        /// Measures taken, in Norwegian (goes into e-mails and on the status page; no personal data).
-        #[arg(long)]
-        measures: Option<String>,
-        /// produksjon or test (each has its own status page).
-        #[arg(long, default_value = "produksjon")]
-        environment: String,
-    },
+    Open(OpenArgs),
     /// Change measures, expected restoration, category or impact; add a status text.
     #[command(
         after_help = "Example:\n  meldingsvakt incident update INC-7 --expected-end '2026-11-23 14:00' --measures 'Kontaktet leverandør'"
     )]
-    Update {
-        id: String,
-        /// New measures taken (status page update at once).
-        #[arg(long)]
-        measures: Option<String>,
-        /// New expected restoration (after the notice: an Oppdatering e-mail).
-        #[arg(long)]
-        expected_end: Option<String>,
-        /// A status text for the status page.
-        #[arg(long)]
-        text: Option<String>,
-        /// New category A–D.
-        #[arg(long)]
-        category: Option<String>,
-        /// New impact: alle, hoy, medium or lav.
-        #[arg(long)]
-        impact: Option<String>,
-    },
+    Update(UpdateArgs),
     /// Acknowledge (response started).
     Ack { id: String },
     /// Confirm the incident resolved (sends Løst: where notices went; expires silences).
     Resolve { id: String },
     /// Register the counterpart's reply (stops escalation).
-    Reply {
-        id: String,
-        #[arg(long)]
-        org: Option<String>,
-    },
+    Reply(ReplyArgs),
     /// Open incidents.
     List,
     /// One incident with its progress.
@@ -104,59 +51,119 @@ pub enum MaintenanceCmd {
     #[command(
         after_help = "Example:\n  meldingsvakt maintenance add VED-12 --service PLO --org malvik --org melhus \\\n    --from '2026-11-29 23:00' --to '2026-11-30 03:00' --measures 'Oppgradering'"
     )]
-    Add {
-        id: String,
-        #[arg(long, default_value = "self")]
-        source: String,
-        #[arg(long = "org")]
-        orgs: Vec<String>,
-        #[arg(long = "service")]
-        services: Vec<String>,
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
-        #[arg(long)]
-        measures: Option<String>,
-        #[arg(long)]
-        phone: Option<String>,
-    },
+    Add(AddArgs),
     /// Change a maintenance (sends Endret: when its time or scope changes).
-    Change {
-        id: String,
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        to: Option<String>,
-        #[arg(long = "org")]
-        orgs: Vec<String>,
-        #[arg(long = "service")]
-        services: Vec<String>,
-        #[arg(long)]
-        measures: Option<String>,
-    },
+    Change(ChangeArgs),
     /// Cancel a maintenance (sends Avlyst:).
     Cancel { id: String },
     /// Scheduled and ongoing maintenances.
     List,
 }
 
-fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
-    let mut m = Map::new();
-    for (k, v) in pairs {
-        if let Some(v) = v {
-            m.insert(k.to_string(), v);
-        }
+/// A request body from the command's arguments: what was not given is left out.
+fn body(args: &impl Serialize) -> Value {
+    let mut v = serde_json::to_value(args).unwrap_or_else(|_| json!({}));
+    if let Value::Object(m) = &mut v {
+        m.retain(|_, x| !x.is_null() && x.as_array().is_none_or(|a| !a.is_empty()));
     }
-    Value::Object(m)
+    v
 }
 
-fn s(v: &Option<String>) -> Option<Value> {
-    v.as_ref().map(|x| json!(x))
+#[derive(Args, Debug, Serialize)]
+pub struct OpenArgs {
+    id: String,
+    /// feil, kvittering (missing receipts) or info.
+    #[arg(long, default_value = "feil")]
+    kind: String,
+    /// Where the fault is: "self" or a counterpart organization id.
+    #[arg(long, default_value = "self")]
+    at_org: String,
+    /// Affected organization (repeat). Default: on our side, every municipality exchanging
+    /// the services; at a counterpart, that organization.
+    #[arg(long = "org")]
+    orgs: Vec<String>,
+    /// Affected service (repeat).
+    #[arg(long = "service")]
+    services: Vec<String>,
+    /// Fault category A (kritisk) to D (lav).
+    #[arg(long, default_value = "B")]
+    category: String,
+    /// alle, hoy, medium or lav. Default: derived from the affected organizations.
+    #[arg(long)]
+    impact: Option<String>,
+    /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM"). Default: now.
+    #[arg(long)]
+    started_at: Option<String>,
+    /// Expected restoration. More than 2 hours after the start sends the notice at once.
+    #[arg(long)]
+    expected_end: Option<String>,
+    /// Measures taken, in Norwegian (goes into e-mails and on the status page; no personal data).
+    #[arg(long)]
+    measures: Option<String>,
+    /// produksjon or test (each has its own status page).
+    #[arg(long, default_value = "produksjon")]
+    environment: String,
 }
 
-fn list(v: &[String]) -> Option<Value> {
-    (!v.is_empty()).then(|| json!(v))
+#[derive(Args, Debug, Serialize)]
+pub struct UpdateArgs {
+    id: String,
+    /// New measures taken (status page update at once).
+    #[arg(long)]
+    measures: Option<String>,
+    /// New expected restoration (after the notice: an Oppdatering e-mail).
+    #[arg(long)]
+    expected_end: Option<String>,
+    /// A status text for the status page.
+    #[arg(long)]
+    text: Option<String>,
+    /// New category A–D.
+    #[arg(long)]
+    category: Option<String>,
+    /// New impact: alle, hoy, medium or lav.
+    #[arg(long)]
+    impact: Option<String>,
+}
+
+#[derive(Args, Debug, Serialize)]
+pub struct ReplyArgs {
+    id: String,
+    #[arg(long)]
+    org: Option<String>,
+}
+
+#[derive(Args, Debug, Serialize)]
+pub struct AddArgs {
+    id: String,
+    #[arg(long, default_value = "self")]
+    source: String,
+    #[arg(long = "org")]
+    orgs: Vec<String>,
+    #[arg(long = "service")]
+    services: Vec<String>,
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    #[arg(long)]
+    measures: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+}
+
+#[derive(Args, Debug, Serialize)]
+pub struct ChangeArgs {
+    id: String,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long = "org")]
+    orgs: Vec<String>,
+    #[arg(long = "service")]
+    services: Vec<String>,
+    #[arg(long)]
+    measures: Option<String>,
 }
 
 pub enum Request {
@@ -165,109 +172,24 @@ pub enum Request {
 }
 
 pub fn incident_request(c: IncidentCmd) -> Request {
+    let path = |id: &str, what: &str| format!("/api/v1/incidents/{id}/{what}");
     match c {
-        IncidentCmd::Open {
-            id,
-            kind,
-            at_org,
-            orgs,
-            services,
-            category,
-            impact,
-            started_at,
-            expected_end,
-            measures,
-            environment,
-        } => Request::Post(
-            "/api/v1/incidents".into(),
-            obj(vec![
-                ("id", Some(json!(id))),
-                ("kind", Some(json!(kind))),
-                ("at_org", Some(json!(at_org))),
-                ("orgs", list(&orgs)),
-                ("services", list(&services)),
-                ("category", Some(json!(category))),
-                ("impact", s(&impact)),
-                ("started_at", s(&started_at)),
-                ("expected_end", s(&expected_end)),
-                ("measures", s(&measures)),
-                ("environment", Some(json!(environment))),
-            ]),
-        ),
-        IncidentCmd::Update {
-            id,
-            measures,
-            expected_end,
-            text,
-            category,
-            impact,
-        } => Request::Post(
-            format!("/api/v1/incidents/{id}/update"),
-            obj(vec![
-                ("measures", s(&measures)),
-                ("expected_end", s(&expected_end)),
-                ("text", s(&text)),
-                ("category", s(&category)),
-                ("impact", s(&impact)),
-            ]),
-        ),
-        IncidentCmd::Ack { id } => Request::Post(format!("/api/v1/incidents/{id}/ack"), json!({})),
-        IncidentCmd::Resolve { id } => {
-            Request::Post(format!("/api/v1/incidents/{id}/resolve"), json!({}))
-        }
-        IncidentCmd::Reply { id, org } => Request::Post(
-            format!("/api/v1/incidents/{id}/reply"),
-            obj(vec![("org", s(&org))]),
-        ),
+        IncidentCmd::Open(a) => Request::Post("/api/v1/incidents".into(), body(&a)),
+        IncidentCmd::Update(a) => Request::Post(path(&a.id, "update"), body(&a)),
+        IncidentCmd::Ack { id } => Request::Post(path(&id, "ack"), json!({})),
+        IncidentCmd::Resolve { id } => Request::Post(path(&id, "resolve"), json!({})),
+        IncidentCmd::Reply(a) => Request::Post(path(&a.id, "reply"), body(&a)),
         IncidentCmd::List => Request::Get("/api/v1/incidents".into()),
         IncidentCmd::Show { id } => Request::Get(format!("/api/v1/incidents/{id}")),
     }
 }
 
 pub fn maintenance_request(c: MaintenanceCmd) -> Request {
+    let path = |id: &str, what: &str| format!("/api/v1/maintenances/{id}/{what}");
     match c {
-        MaintenanceCmd::Add {
-            id,
-            source,
-            orgs,
-            services,
-            from,
-            to,
-            measures,
-            phone,
-        } => Request::Post(
-            "/api/v1/maintenances".into(),
-            obj(vec![
-                ("id", Some(json!(id))),
-                ("source", Some(json!(source))),
-                ("orgs", list(&orgs)),
-                ("services", list(&services)),
-                ("from", Some(json!(from))),
-                ("to", Some(json!(to))),
-                ("measures", s(&measures)),
-                ("phone", s(&phone)),
-            ]),
-        ),
-        MaintenanceCmd::Change {
-            id,
-            from,
-            to,
-            orgs,
-            services,
-            measures,
-        } => Request::Post(
-            format!("/api/v1/maintenances/{id}/change"),
-            obj(vec![
-                ("from", s(&from)),
-                ("to", s(&to)),
-                ("orgs", list(&orgs)),
-                ("services", list(&services)),
-                ("measures", s(&measures)),
-            ]),
-        ),
-        MaintenanceCmd::Cancel { id } => {
-            Request::Post(format!("/api/v1/maintenances/{id}/cancel"), json!({}))
-        }
+        MaintenanceCmd::Add(a) => Request::Post("/api/v1/maintenances".into(), body(&a)),
+        MaintenanceCmd::Change(a) => Request::Post(path(&a.id, "change"), body(&a)),
+        MaintenanceCmd::Cancel { id } => Request::Post(path(&id, "cancel"), json!({})),
         MaintenanceCmd::List => Request::Get("/api/v1/maintenances".into()),
     }
 }

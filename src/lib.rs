@@ -11,3 +11,5 @@ pub mod sinks;
 pub mod sources;
 pub mod status;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod testutil;

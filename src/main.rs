@@ -346,19 +346,13 @@ fn collect_actions(
     let mut engine = meldingsvakt::engine::Engine::new(cfg);
     let mut v = Vec::new();
     for (at, ev, n) in &sc.events {
-        while let Some(t) = engine.poll_timeout().filter(|t| t < at) {
-            engine.handle_timeout(t);
-            v.extend(std::iter::from_fn(|| engine.poll_action()));
-        }
         engine
             .handle(*at, ev.clone())
             .map_err(|refusal| EventRefused { n: *n, refusal })?;
         v.extend(std::iter::from_fn(|| engine.poll_action()));
     }
-    while let Some(t) = engine.poll_timeout().filter(|t| *t <= sc.until) {
-        engine.handle_timeout(t);
-        v.extend(std::iter::from_fn(|| engine.poll_action()));
-    }
+    engine.advance_to(sc.until + sim::NEXT_INSTANT);
+    v.extend(std::iter::from_fn(|| engine.poll_action()));
     Ok(v)
 }
 

@@ -196,3 +196,100 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
     assert!(notice["to"].as_array().is_some_and(|a| !a.is_empty()));
     assert_eq!(notice["subject"], "Feil i meldingsutveksling");
 }
+
+/// A sink added to the configuration takes effect on SIGHUP, without a restart: actions
+/// decided after the reload reach the new webhook, actions decided before it do not (they were
+/// committed without a copy for it). A reload whose sink cannot be built (its secret file is
+/// missing) is refused whole, and the sinks in force stay.
+#[test]
+fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused() {
+    let env = Env::new("webhook-reload");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let port = free_port();
+    let secret = env.dir.join("webhook-secret");
+    std::fs::write(&secret, "another-secret\n").unwrap();
+    let log = env.dir.join("webhook.jsonl");
+    let (_recv, ready) = helper(
+        RECEIVER,
+        &[
+            port.to_string(),
+            secret.to_string_lossy().to_string(),
+            log.to_string_lossy().to_string(),
+            "0".into(),
+        ],
+    );
+    assert_eq!(ready, "ready");
+    let d = env.daemon();
+    let op = env.token("operator-token");
+    let open = |id: &str| {
+        // Known to last past 2 hours: the notice to Malvik goes out at once.
+        let soon = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+        let body = format!(
+            r#"{{"id":"{id}","orgs":["malvik"],"services":["PLO"],"category":"A","expected_end":"{soon}"}}"#
+        );
+        let (code, resp) = env.post("/api/v1/incidents", &op, &body);
+        assert_eq!(code, 201, "{resp}");
+    };
+    let hup = |log_line: &str| {
+        let before = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
+        let n = before.matches(log_line).count();
+        let _ = Command::new("kill")
+            .args(["-HUP", &d.0.id().to_string()])
+            .status();
+        let t = Instant::now();
+        loop {
+            let now = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default();
+            if now.matches(log_line).count() > n {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "no {log_line:?}:\n{now}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let cfg = env.dir.join("meldingsvakt.toml");
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    // Before: no webhook.
+    open("INC-BEFORE");
+    // A webhook whose secret file does not exist: the reload is refused.
+    std::fs::write(
+        &cfg,
+        format!("{base}\n[webhook]\nurl = \"http://127.0.0.1:{port}/h\"\nsecret_file = \"missing-secret\"\n"),
+    )
+    .unwrap();
+    hup("reload refused");
+    open("INC-REFUSED");
+    // Now a good one.
+    std::fs::write(
+        &cfg,
+        format!("{base}\n[webhook]\nurl = \"http://127.0.0.1:{port}/h\"\nsecret_file = \"webhook-secret\"\nactions = [\"ops\", \"email\", \"statuspage\"]\n"),
+    )
+    .unwrap();
+    hup("configuration reloaded");
+    open("INC-AFTER");
+    let t = Instant::now();
+    let about = |r: &serde_json::Value| r["id"].as_str().unwrap_or("").to_string();
+    loop {
+        let got = records(&log);
+        if got.iter().any(|r| about(r).starts_with("INC-AFTER/")) {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the new webhook got nothing: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let got = records(&log);
+    assert!(got
+        .iter()
+        .all(|r| r["sig_ok"] == true && r["status"] == 200));
+    assert!(
+        !got.iter()
+            .any(|r| about(r).starts_with("INC-BEFORE/") || about(r).starts_with("INC-REFUSED/")),
+        "actions decided before the reload have no copy for the new sink: {got:?}"
+    );
+}

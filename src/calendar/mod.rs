@@ -247,21 +247,23 @@ impl Calendar {
 
     /// The first working day strictly after `date`.
     pub fn first_working_day_after(&self, date: NaiveDate) -> NaiveDate {
-        let mut d = date;
-        for _ in 0..3660 {
-            d = d.succ_opt().unwrap_or(d);
-            if self.is_working_day(d) {
-                return d;
-            }
-        }
-        d
+        self.next_working_day(date, |d| d.succ_opt())
     }
 
     /// The last working day strictly before `date`.
     pub fn last_working_day_before(&self, date: NaiveDate) -> NaiveDate {
+        self.next_working_day(date, |d| d.pred_opt())
+    }
+
+    /// Step from `date` (not included) until a working day; ten years of closed days at most.
+    fn next_working_day(
+        &self,
+        date: NaiveDate,
+        step: impl Fn(NaiveDate) -> Option<NaiveDate>,
+    ) -> NaiveDate {
         let mut d = date;
         for _ in 0..3660 {
-            d = d.pred_opt().unwrap_or(d);
+            d = step(d).unwrap_or(d);
             if self.is_working_day(d) {
                 return d;
             }

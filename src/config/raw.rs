@@ -45,7 +45,7 @@ pub struct RawConfig {
     // Accepted now so that a complete configuration checks; their keys are validated by the
     // component that uses them.
     #[serde(default)]
-    pub smtp: crate::sinks::email::RawSmtp,
+    pub smtp: RawSmtp,
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
@@ -53,13 +53,13 @@ pub struct RawConfig {
     #[serde(default)]
     pub maintenance: RawMaintenanceFiles,
     #[serde(default)]
-    pub statuspage: crate::sinks::statuspage::RawStatuspage,
+    pub statuspage: RawStatuspage,
     #[serde(default)]
-    pub alertmanager: crate::sinks::silence::RawAlertmanager,
+    pub alertmanager: RawAlertmanager,
     #[serde(default)]
     pub imap: RawImap,
     #[serde(default)]
-    pub webhook: crate::sinks::webhook::RawWebhook,
+    pub webhook: RawWebhook,
 }
 
 /// An included file holds organizations only.
@@ -206,4 +206,59 @@ pub struct RawImap {
     pub inbox: Option<String>,
     pub sent: Option<String>,
     pub poll: Option<Dur>,
+}
+
+/// Validated by `sinks::email::config`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawSmtp {
+    /// "file" (default: .eml files under the state directory) or "smtp".
+    pub transport: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// "starttls" (default), "tls" or "none" (loopback only).
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    pub timeout: Option<Dur>,
+    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
+    /// when it finally goes out (default 10 minutes).
+    pub warn_after: Option<Dur>,
+}
+
+/// Validated by `sinks::statuspage::config`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawStatuspage {
+    /// Atlassian Statuspage page for the production environment (none: built-in page only).
+    pub page_id: Option<String>,
+    /// Page for the test environment.
+    pub test_page_id: Option<String>,
+    pub api_key_file: Option<String>,
+    pub api_key_env: Option<String>,
+    pub base_url: Option<String>,
+    pub min_interval: Option<Dur>,
+}
+
+/// Validated by `sinks::silence::config`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAlertmanager {
+    /// Alertmanager's base URL (API v2), for silences on escalation.
+    pub url: Option<String>,
+    /// How long each silence lasts; it is extended while the incident stays escalated.
+    pub silence_duration: Option<Dur>,
+}
+
+/// Validated by `sinks::webhook::config`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawWebhook {
+    /// Where each action is POSTed; `https://`, or `http://` to a loopback host.
+    pub url: Option<String>,
+    /// The signing key: a file (e.g. a systemd credential) or an environment variable.
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    /// Which action kinds to send (default all).
+    pub actions: Option<Vec<String>>,
+    /// Per request (default 10 s).
+    pub timeout: Option<Dur>,
 }

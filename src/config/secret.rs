@@ -92,8 +92,8 @@ mod tests {
 
     #[test]
     fn a_secret_is_trimmed_never_printed_and_its_errors_say_where() {
-        let dir = std::env::temp_dir().join(format!("mv-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = crate::testutil::temp_dir();
+        let dir = tmp.path();
         let f = dir.join("s");
         std::fs::write(&f, "hunter2\n").unwrap();
         let v = Secret::File(f.clone()).read("test secret").unwrap();
@@ -121,6 +121,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("is empty"));
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -1,9 +1,6 @@
 use super::*;
 
-fn example() -> Config {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
-    Config::load(&p).unwrap_or_else(|e| panic!("{e:?}"))
-}
+use crate::testutil::example_config as example;
 
 #[test]
 fn example_config_is_valid_and_complete() {

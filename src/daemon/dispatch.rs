@@ -120,7 +120,8 @@ fn kind_label(row: &OutboxRow) -> String {
 
 /// Hand a row to the sink that delivers its kind.
 async fn deliver(shared: &Shared, row: &OutboxRow) -> Result<(), Failure> {
-    let Some(sink) = shared.sinks.for_kind(&row.kind) else {
+    let sinks = shared.sinks();
+    let Some(sink) = sinks.for_kind(&row.kind) else {
         tracing::info!(key = %row.key, kind = %row.kind, "no sink configured for this kind; recorded as done");
         return Ok(());
     };
@@ -152,7 +153,7 @@ impl Unrecorded {
             return true;
         }
         let written = {
-            let rows = shared.sinks.rows(&self.late);
+            let rows = shared.sinks().rows(&self.late);
             let mut store = shared.store();
             store
                 .commit(&[], &rows)
@@ -230,7 +231,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 renderer: &renderer,
                 state: shared.as_ref(),
             };
-            for sink in shared.sinks.iter() {
+            for sink in shared.sinks().iter() {
                 sink.upkeep(&ctx).await;
             }
         }
@@ -248,7 +249,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             continue;
         }
         let now = crate::clock::now();
-        let claimed = shared.store().claim(now, 100, backoff);
+        let claimed = shared.store().claim(now, 100, &backoff);
         let rows = match claimed {
             Ok(r) => {
                 shared.store_ok(Writer::Dispatcher);

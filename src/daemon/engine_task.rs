@@ -3,8 +3,11 @@
 
 use super::{notify, replay, Shared};
 use crate::config::Config;
-use crate::engine::model::{Event, Refusal, Time};
+use crate::engine::events::Input;
+use crate::engine::model::{Event, IncidentView, MaintenanceView, Refusal, Time};
+use crate::engine::views::IncidentDetail;
 use crate::engine::{alerts, Engine};
+use crate::sources::mailbox::OpenFollowup;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -57,23 +60,29 @@ impl From<Refusal> for Rejected {
     }
 }
 
+/// A read of the engine's state, each with its typed answer.
 pub enum Query {
     /// Inquiries sent and still waiting for their reply (for the mailbox classifier).
-    OpenFollowups,
-    Incidents,
-    Incident(String),
-    Maintenances,
+    OpenFollowups(oneshot::Sender<Vec<OpenFollowup>>),
+    Incidents(oneshot::Sender<Vec<IncidentView>>),
+    Incident(String, oneshot::Sender<Option<IncidentDetail>>),
+    Maintenances(oneshot::Sender<Vec<MaintenanceView>>),
 }
 
 pub enum Cmd {
-    /// Apply events (type, JSON fields) at the current time, all or nothing for alert batches.
+    /// Apply inputs that passed the door at the current time, all or nothing for alert
+    /// batches.
     Events {
-        events: Vec<(String, Value)>,
+        events: Vec<Input>,
         reply: oneshot::Sender<Result<usize, Rejected>>,
     },
-    Query(Query, oneshot::Sender<Option<Value>>),
-    /// A configuration and renderer that passed `check`'s validation.
-    Reload(Box<Config>, Box<crate::render::Renderer>),
+    Query(Query),
+    /// A configuration, its renderer and its sinks, all built and validated.
+    Reload(
+        Box<Config>,
+        Box<crate::render::Renderer>,
+        crate::sinks::Registry,
+    ),
     /// Reconcile maintenance declared in files.
     SyncFiles,
 }
@@ -81,7 +90,6 @@ pub enum Cmd {
 struct Task {
     engine: Engine,
     shared: Arc<Shared>,
-    last: Option<Time>,
     /// Decisions not yet committed because the store failed: the engine was rebuilt from the
     /// store (so memory never runs ahead of disk) and these are written with the next commit.
     carry: Vec<crate::engine::model::Action>,
@@ -114,14 +122,13 @@ impl Task {
                 let cfg = self.shared.cfg();
                 let rebuilt = {
                     let store = self.shared.store();
-                    replay(cfg, &store, crate::clock::now())
+                    replay(cfg, store.as_ref(), crate::clock::now())
                 };
                 match rebuilt {
-                    Ok((engine, decided, last)) => {
+                    Ok((engine, decided)) => {
                         // Deadlines that passed are decided again by the rebuild; keep those
                         // decisions for the next commit (known keys are ignored there).
                         self.engine = engine;
-                        self.last = last;
                         self.carry = decided;
                     }
                     Err(e) => {
@@ -138,7 +145,12 @@ impl Task {
 
     /// Swap in a validated configuration. Organizations it no longer has but that live cases
     /// still name are kept, retired from now on, so no case loses its recipients (SPEC §6).
-    fn reload(&mut self, mut cfg: Config, renderer: crate::render::Renderer) {
+    fn reload(
+        &mut self,
+        mut cfg: Config,
+        renderer: crate::render::Renderer,
+        sinks: crate::sinks::Registry,
+    ) {
         let old = self.shared.cfg();
         let now = self.now();
         let named = self.engine.referenced_orgs();
@@ -171,51 +183,39 @@ impl Task {
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Arc::new(renderer);
         *self.shared.cfg.write().unwrap_or_else(|p| p.into_inner()) = cfg;
-        tracing::info!("configuration reloaded");
+        let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+        tracing::info!(sinks = ?names, "configuration reloaded");
+        *self.shared.sinks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sinks);
     }
 
     fn now(&self) -> Time {
         let n = crate::clock::now();
-        match self.last {
-            Some(l) if l > n => l, // the wall clock went back; engine time never does
-            _ => n,
-        }
+        // The wall clock may go back; engine time never does.
+        self.engine.clock().map_or(n, |c| c.max(n))
     }
 
-    fn apply(&mut self, events: Vec<(String, Value)>) -> Result<usize, Rejected> {
+    /// Apply inputs that passed the door, all or nothing for alert batches (each alert is
+    /// checked against the rules before any is applied).
+    fn apply(&mut self, inputs: Vec<Input>) -> Result<usize, Rejected> {
         let now = self.now();
-        // Deadlines strictly before now run first (events at an instant precede its deadlines).
-        if self.engine.poll_timeout().is_some_and(|t| t < now) {
-            self.engine
-                .handle_timeout(now - chrono::Duration::microseconds(1));
-        }
-        let mut parsed = Vec::with_capacity(events.len());
-        let batch = events.len() > 1;
-        for (i, (ty, v)) in events.iter().enumerate() {
-            let refused = |refusal| Rejected::Refused {
-                index: batch.then_some(i),
-                refusal,
-            };
-            // The personal-data guard sees the raw input, every field, before anything parses
-            // it (so no parse error can echo a number either).
-            crate::engine::guard::check_json(v).map_err(refused)?;
-            let ev = Event::from_parts(ty, v.clone())
-                .and_then(|e| e.check_id().map(|()| e))
-                .map_err(refused)?;
-            // Alert batches are checked whole before any is applied.
-            if let Event::Alert(a) = &ev {
-                alerts::interpret(&self.shared.cfg(), a, now).map_err(|e| Rejected::Refused {
-                    index: Some(i),
-                    refusal: e,
+        // What fell due before `now` goes out first, dated now (`Engine::catch_up`).
+        self.engine.catch_up(now);
+        for (i, input) in inputs.iter().enumerate() {
+            if let Event::Alert(a) = &input.event {
+                alerts::interpret(&self.shared.cfg(), a, now).map_err(|refusal| {
+                    Rejected::Refused {
+                        index: Some(i),
+                        refusal,
+                    }
                 })?;
             }
-            parsed.push(ev);
         }
         let mut applied: Vec<(Time, &str, String)> = Vec::new();
         let mut failure = None;
-        for (ev, (ty, v)) in parsed.into_iter().zip(events.iter()) {
-            match self.engine.handle(now, ev) {
-                Ok(()) => applied.push((now, ty.as_str(), v.to_string())),
+        for Input { event, body } in inputs {
+            let ty = event.type_name();
+            match self.engine.handle(now, event) {
+                Ok(()) => applied.push((now, ty, body)),
                 Err(e) => {
                     self.shared
                         .metrics
@@ -229,7 +229,6 @@ impl Task {
         let n = applied.len();
         self.commit(&applied)?;
         if n > 0 {
-            self.last = Some(now);
             self.shared
                 .metrics
                 .events
@@ -239,6 +238,11 @@ impl Task {
             Some(e) => Err(e),
             None => Ok(n),
         }
+    }
+
+    /// One input from a maintenance file, through the same door as the API's.
+    fn apply_fields(&mut self, ty: &str, fields: &Value) -> Result<usize, Rejected> {
+        self.apply(vec![Input::parse(ty, fields)?])
     }
 
     /// Reconcile `maintenance.d` with the engine: add new, change changed, cancel removed
@@ -277,10 +281,10 @@ impl Task {
                 .maintenance(&d.id)
                 .map(|m| (m.cancelled, m.from));
             let result = match (known, before.get(&d.id)) {
-                (None, _) => self.apply(vec![("maintenance.add".into(), d.fields.clone())]),
+                (None, _) => self.apply_fields("maintenance.add", &d.fields),
                 // The whole record, as SPEC §5.2 allows; the engine uses what differs.
                 (Some((false, from)), Some(old)) if *old != text && from > now => {
-                    self.apply(vec![("maintenance.change".into(), d.fields.clone())])
+                    self.apply_fields("maintenance.change", &d.fields)
                 }
                 _ => Ok(0),
             };
@@ -303,9 +307,7 @@ impl Task {
         {
             if let Some(m) = self.engine.maintenance(id) {
                 if !m.cancelled && m.from > now {
-                    if let Err(e) =
-                        self.apply(vec![("maintenance.cancel".into(), json!({ "id": id }))])
-                    {
+                    if let Err(e) = self.apply_fields("maintenance.cancel", &json!({ "id": id })) {
                         tracing::error!(id = %id, error = %e, "cancelling removed maintenance failed");
                     }
                 }
@@ -317,28 +319,30 @@ impl Task {
         }
     }
 
-    fn query(&self, q: Query) -> Option<Value> {
+    fn query(&self, q: Query) {
         let cfg = self.shared.cfg();
         match q {
-            Query::OpenFollowups => {
-                let v: Vec<Value> = self
+            Query::OpenFollowups(reply) => {
+                let v = self
                     .engine
                     .open_incidents()
                     .filter(|i| i.followup_at.is_some() && i.reply_at.is_none())
-                    .map(|i| json!({"incident": i.id, "org": i.at_org, "kind": i.kind.as_str()}))
+                    .filter_map(|i| Some(OpenFollowup::new(&i.id, i.at_org.as_deref()?, i.kind)))
                     .collect();
-                Some(json!(v))
+                let _ = reply.send(v);
             }
-            Query::Incidents => {
+            Query::Incidents(reply) => {
                 let mut v: Vec<_> = self.engine.open_incidents().map(|i| i.view(&cfg)).collect();
                 v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
-                Some(json!(v))
+                let _ = reply.send(v);
             }
-            Query::Incident(id) => self.engine.incident(&id).map(|i| json!(i)),
-            Query::Maintenances => {
+            Query::Incident(id, reply) => {
+                let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
+            }
+            Query::Maintenances(reply) => {
                 let mut v: Vec<_> = self.engine.maintenances().map(|m| m.view()).collect();
                 v.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
-                Some(json!(v))
+                let _ = reply.send(v);
             }
         }
     }
@@ -348,13 +352,11 @@ pub async fn run(
     engine: Engine,
     mut rx: mpsc::Receiver<Cmd>,
     shared: Arc<Shared>,
-    last: Option<Time>,
     _stop: watch::Receiver<bool>,
 ) {
     let mut task = Task {
         engine,
         shared,
-        last,
         carry: Vec::new(),
     };
     let mut usec = 0u64;
@@ -390,11 +392,9 @@ pub async fn run(
                     let r = task.apply(events);
                     let _ = reply.send(r);
                 }
-                Some(Cmd::Query(q, reply)) => {
-                    let _ = reply.send(task.query(q));
-                }
-                Some(Cmd::Reload(cfg, renderer)) => {
-                    task.reload(*cfg, *renderer);
+                Some(Cmd::Query(q)) => task.query(q),
+                Some(Cmd::Reload(cfg, renderer, sinks)) => {
+                    task.reload(*cfg, *renderer, sinks);
                     let _ = task.commit(&[]);
                     task.sync_files();
                 }
@@ -407,7 +407,7 @@ pub async fn run(
                 let now = task.now();
                 if let Some(t) = task.engine.poll_timeout().filter(|t| *t <= now) {
                     task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
-                    task.engine.handle_timeout(now);
+                    task.engine.catch_up(now + crate::sim::NEXT_INSTANT);
                     if let Err(e) = task.commit(&[]) {
                         tracing::error!(error = %e, "deadline actions not saved; retrying from the store");
                     }

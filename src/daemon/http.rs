@@ -5,6 +5,7 @@
 
 use super::engine_task::{Cmd, Query, Rejected};
 use super::Shared;
+use crate::engine::events::Input;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -109,7 +110,19 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     Ok(v)
 }
 
-async fn send(app: &App, events: Vec<(String, Value)>) -> Result<usize, ApiError> {
+/// Through the door (`Input::parse`: guard, parse, id rule), then to the engine task. A
+/// refusal in an alert batch names the alert (`alerts[2].…`).
+async fn send(app: &App, events: Vec<(&str, Value)>) -> Result<usize, ApiError> {
+    let batch = events.len() > 1;
+    let mut inputs = Vec::with_capacity(events.len());
+    for (i, (ty, v)) in events.iter().enumerate() {
+        let input = Input::parse(ty, v).map_err(|refusal| Rejected::Refused {
+            index: batch.then_some(i),
+            refusal,
+        })?;
+        inputs.push(input);
+    }
+    let events = inputs;
     let (reply, rx) = oneshot::channel();
     app.tx
         .send(Cmd::Events { events, reply })
@@ -147,10 +160,7 @@ async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
             "`alerts`: missing; expected an Alertmanager webhook (version 4) payload",
         );
     };
-    let events: Vec<(String, Value)> = list
-        .iter()
-        .map(|a| ("alert".to_string(), a.clone()))
-        .collect();
+    let events: Vec<(&str, Value)> = list.iter().map(|a| ("alert", a.clone())).collect();
     let n = events.len();
     api_result(send(&app, events).await, json!({ "accepted": n }), false)
 }
@@ -193,7 +203,7 @@ async fn operator_event(
         .unwrap_or_default()
         .to_string();
     api_result(
-        send(app, vec![(ty.to_string(), v)]).await,
+        send(app, vec![(ty, v)]).await,
         json!({ "id": id, "event": ty }),
         created,
     )
@@ -228,33 +238,40 @@ op!(maintenance_cancel, "maintenance.cancel");
 op!(inquiry_received, "inquiry.received", created);
 op!(inquiry_answered, "inquiry.answered");
 
-async fn query(app: &App, headers: &HeaderMap, q: Query) -> Response {
-    if let Err(e) = authorize(app, headers, TokenKind::Operator) {
-        return err(e.status, e.message);
-    }
+/// Ask the engine task (operators only).
+async fn ask<T>(
+    app: &App,
+    headers: &HeaderMap,
+    q: impl FnOnce(oneshot::Sender<T>) -> Query,
+) -> Result<T, ApiError> {
+    authorize(app, headers, TokenKind::Operator)?;
     let (reply, rx) = oneshot::channel();
-    if app.tx.send(Cmd::Query(q, reply)).await.is_err() {
-        return err(503, "shutting down");
+    if app.tx.send(Cmd::Query(q(reply))).await.is_err() {
+        return Err(ApiError::new(503, "shutting down"));
     }
-    match rx.await {
+    rx.await.map_err(|_| ApiError::new(503, "shutting down"))
+}
+
+fn answer<T: serde::Serialize>(r: Result<Option<T>, ApiError>) -> Response {
+    match r {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => err(404, "not found"),
-        Err(_) => err(503, "shutting down"),
+        Err(e) => err(e.status, e.message),
     }
 }
 
 async fn list_incidents(State(app): State<App>, headers: HeaderMap) -> Response {
-    query(&app, &headers, Query::Incidents).await
+    answer(ask(&app, &headers, Query::Incidents).await.map(Some))
 }
 async fn show_incident(
     State(app): State<App>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    query(&app, &headers, Query::Incident(id)).await
+    answer(ask(&app, &headers, |tx| Query::Incident(id, tx)).await)
 }
 async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Response {
-    query(&app, &headers, Query::Maintenances).await
+    answer(ask(&app, &headers, Query::Maintenances).await.map(Some))
 }
 
 fn env_of(test: bool) -> crate::engine::model::Environment {

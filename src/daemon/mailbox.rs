@@ -26,9 +26,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejected> {
+    let input = crate::engine::events::Input::parse(ty, &v)?;
     let (reply, rx) = oneshot::channel();
     tx.send(Cmd::Events {
-        events: vec![(ty.to_string(), v)],
+        events: vec![input],
         reply,
     })
     .await
@@ -40,30 +41,13 @@ async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejec
 async fn open_followups(tx: &mpsc::Sender<Cmd>) -> Vec<OpenFollowup> {
     let (reply, rx) = oneshot::channel();
     if tx
-        .send(Cmd::Query(Query::OpenFollowups, reply))
+        .send(Cmd::Query(Query::OpenFollowups(reply)))
         .await
         .is_err()
     {
         return vec![];
     }
-    let Ok(Some(Value::Array(list))) = rx.await else {
-        return vec![];
-    };
-    list.iter()
-        .filter_map(|v| {
-            let kind = v["kind"].as_str()?;
-            Some(OpenFollowup {
-                incident: v["incident"].as_str()?.to_string(),
-                org: v["org"].as_str()?.to_string(),
-                subject: match kind {
-                    "kvittering" => "Manglende kvittering",
-                    "info" => "Viktig informasjon vedrørende meldingsutveksling",
-                    _ => "Feil i meldingsutveksling",
-                }
-                .to_string(),
-            })
-        })
-        .collect()
+    rx.await.unwrap_or_default()
 }
 
 /// Act on one classified message. `Err` means "try again later" (the UID is not advanced).

@@ -27,7 +27,6 @@ use tokens::{same_secret, token};
 
 use crate::config::Config;
 use crate::render::Renderer;
-use crate::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -78,7 +77,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
             .map_err(|e| DaemonError::StateDir(d.state_dir.clone(), e))?;
     }
     let db = d.state_dir.join("meldingsvakt.db");
-    let mut store = Store::open(&db)?;
+    let mut store = crate::store::open(&db)?;
     let alert_token = token(d.alert_token_file.as_deref(), &d.state_dir, "alert-token")?;
     let operator_token = token(
         d.operator_token_file.as_deref(),
@@ -102,7 +101,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     }
     let now = crate::clock::now();
     let t0 = std::time::Instant::now();
-    let (engine, actions, last) = replay(Arc::clone(&cfg), &store, now)?;
+    let (engine, actions) = replay(Arc::clone(&cfg), store.as_ref(), now)?;
     store.set_retained_orgs(&retained(&cfg, &engine))?;
     let sinks = crate::sinks::Registry::build(&cfg)?;
     let new = store.commit(&[], &sinks.rows(&actions))?;
@@ -122,7 +121,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         alert_token,
         operator_token,
         pages: crate::status::StatusPages::default(),
-        sinks,
+        sinks: std::sync::RwLock::new(Arc::new(sinks)),
         health: Mutex::new(Health::default()),
         db_path: db.clone(),
     });
@@ -145,7 +144,6 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         engine,
         rx,
         Arc::clone(&shared),
-        last,
         stop_rx.clone(),
     ));
     let dispatch_handle = tokio::spawn(dispatch::run(Arc::clone(&shared), stop_rx.clone()));
@@ -161,7 +159,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         d.max_connections,
         stop_rx.clone(),
     ));
-    let sink_names: Vec<&str> = shared.sinks.iter().map(|s| s.name()).collect();
+    let sinks = shared.sinks();
+    let sink_names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     tracing::info!(listen = %d.listen, state = %d.state_dir.display(), sinks = ?sink_names, "meldingsvakt running");
     notify(&[
         sd_notify::NotifyState::Ready,
@@ -230,6 +229,15 @@ async fn reload(
             return;
         }
     };
+    // Sinks are built before anything changes: one that cannot be built (a secret file
+    // missing) refuses the whole reload.
+    let sinks = match crate::sinks::Registry::build(&cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused (sinks); the previous configuration stays in force");
+            return;
+        }
+    };
     if cfg.daemon.listen != shared.cfg().daemon.listen
         || cfg.daemon.state_dir != shared.cfg().daemon.state_dir
     {
@@ -238,6 +246,10 @@ async fn reload(
     // The engine task swaps the configuration in, keeping organizations that open cases
     // still name; the renderer follows it.
     let _ = tx
-        .send(engine_task::Cmd::Reload(Box::new(cfg), Box::new(renderer)))
+        .send(engine_task::Cmd::Reload(
+            Box::new(cfg),
+            Box::new(renderer),
+            sinks,
+        ))
         .await;
 }

@@ -49,15 +49,15 @@ impl Metrics {
 pub struct Shared {
     pub cfg: RwLock<Arc<Config>>,
     pub renderer: RwLock<Arc<Renderer>>,
-    pub store: Mutex<Store>,
+    pub store: Mutex<Box<dyn Store>>,
     pub metrics: Metrics,
     pub wake_dispatcher: tokio::sync::Notify,
     pub alert_token: String,
     pub operator_token: String,
     /// The built-in status pages, kept in memory.
     pub pages: crate::status::StatusPages,
-    /// The sinks of the configuration the daemon started with.
-    pub sinks: crate::sinks::Registry,
+    /// The sinks of the configuration in force (rebuilt on reload).
+    pub sinks: RwLock<Arc<crate::sinks::Registry>>,
     pub health: Mutex<Health>,
     pub db_path: PathBuf,
 }
@@ -96,7 +96,10 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub fn sinks(&self) -> Arc<crate::sinks::Registry> {
+        self.sinks.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    pub fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
     pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
@@ -147,7 +150,7 @@ impl Shared {
         events: &[(Time, &str, String)],
         actions: &[Action],
     ) -> Result<usize, StoreError> {
-        let rows = self.sinks.rows(actions);
+        let rows = self.sinks().rows(actions);
         self.store().commit(events, &rows)
     }
 }

@@ -1,10 +1,11 @@
 //! Unplanned incidents (SPEC §4.2–4.4, §4.6, §4.7, §4.10).
 //!
-//! An incident holds facts (what happened) and progress (what has been done). `step(now)`
-//! compares the two and emits every action that is due and not yet done; `next_wake()` is the
-//! earliest future instant at which `step` would emit something. Events only change facts and
-//! then call `step`, so the event path, the timer path and a restart share one decision.
+//! An incident holds facts (what happened) and progress (what has been done). What it still
+//! has to do is a named `Deadline`; `due` says, in one place, whether each is pending and when
+//! (see `engine::deadline`). Events only change facts and then call `step`, so the event path,
+//! the timer path and a restart share one decision.
 
+use super::deadline::{Scheduled, AT_ONCE};
 use super::model::*;
 use super::priority::{derive_impact, priority};
 use crate::config::Config;
@@ -258,192 +259,138 @@ impl Incident {
         )
     }
 
-    /// Emit every action due at `now` that has not been done. A test-environment incident runs
-    /// the same routine, but its e-mails to organizations (notice, Oppdatering, inquiry,
-    /// escalation, Løst) are dropped unless `policy.test_environment_mail` (SPEC §4.11); the
-    /// test status page and ops still get theirs.
-    pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
-        let first = out.len();
-        self.step_all(cfg, now, out);
-        if self.environment == Environment::Test && !cfg.policy.test_environment_mail {
-            let mut i = first;
-            while i < out.len() {
-                if matches!(out[i].body, ActionBody::Email(_)) {
-                    out.remove(i);
-                } else {
-                    i += 1;
-                }
-            }
+    /// One e-mail to each of `orgs` (their own addresses), keyed `{id}/{tag}/{org}`.
+    fn mail_each(
+        &self,
+        cfg: &Config,
+        now: Time,
+        kind: EmailKind,
+        orgs: &[String],
+        key: impl Fn(&str) -> String,
+        out: &mut Vec<Action>,
+    ) {
+        for org in orgs {
+            let thread = (kind != EmailKind::Unplanned).then(|| self.notice_key(org));
+            let a = self.email(
+                cfg,
+                now,
+                kind,
+                key(org),
+                org,
+                org_addresses(cfg, org),
+                vec![],
+                thread,
+            );
+            out.push(a);
         }
     }
 
-    fn step_all(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
-        let open = self.is_open();
-        if self.at_self() {
-            // Status page (SPEC §4.2, §4.3).
-            if !self.sp_created && open && self.publishable(cfg) && now >= self.publish_due(cfg) {
+    /// The counterpart's own e-mail: to it, KS e-Komp and its HF on copy (SPEC §4.6).
+    fn mail_counterpart(&self, cfg: &Config, now: Time, kind: EmailKind, out: &mut Vec<Action>) {
+        let (org, to, cc) = self.followup_recipients(cfg);
+        let (key, thread) = match kind {
+            EmailKind::Followup => (self.followup_key(), None),
+            _ => (
+                format!("{}/resolved/{}", self.id, org),
+                Some(self.followup_key()),
+            ),
+        };
+        out.push(self.email(cfg, now, kind, key, &org, to, cc, thread));
+    }
+
+    fn status_state(&self) -> &'static str {
+        if self.measures.is_some() {
+            "identified"
+        } else {
+            "investigating"
+        }
+    }
+
+    fn do_fire(&mut self, d: Deadline, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        use Deadline as D;
+        match d {
+            D::Publish => {
                 self.sp_created = true;
                 self.sp_dirty = false;
                 out.push(self.status(cfg, now, StatusKind::IncidentCreate, "investigating", false));
             }
-            if self.sp_created && open && self.sp_dirty {
+            D::StatusChange => {
                 self.sp_dirty = false;
-                let st = if self.measures.is_some() {
-                    "identified"
-                } else {
-                    "investigating"
-                };
+                let st = self.status_state();
                 out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, false));
             }
-            if self.sp_created && open {
-                if let Some(last) = self.sp_last_post {
-                    if now >= last + cfg.policy.statuspage_update_interval {
-                        let st = if self.measures.is_some() {
-                            "identified"
-                        } else {
-                            "investigating"
-                        };
-                        out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, true));
-                    }
-                }
+            D::StatusPeriodic => {
+                let st = self.status_state();
+                out.push(self.status(cfg, now, StatusKind::IncidentUpdate, st, true));
             }
-            if self.sp_created && !open && !self.sp_resolved {
+            D::StatusResolve => {
                 self.sp_resolved = true;
                 out.push(self.status(cfg, now, StatusKind::IncidentResolve, "resolved", false));
             }
-            // The 2-hour notice (SPEC §4.4).
-            if self.notice_at.is_none() && open && now >= self.notice_due(cfg) {
+            D::Notice => {
                 self.notice_at = Some(now);
                 self.notice_dirty = false;
                 self.notified = self.orgs.clone();
-                for org in self.orgs.clone() {
-                    let a = self.email(
-                        cfg,
-                        now,
-                        EmailKind::Unplanned,
-                        self.notice_key(&org),
-                        &org,
-                        org_addresses(cfg, &org),
-                        vec![],
-                        None,
-                    );
-                    out.push(a);
-                }
+                let orgs = self.notified.clone();
+                self.mail_each(
+                    cfg,
+                    now,
+                    EmailKind::Unplanned,
+                    &orgs,
+                    |o| self.notice_key(o),
+                    out,
+                );
             }
-            if self.notice_at.is_some() && open && self.notice_dirty {
+            D::NoticeUpdate => {
                 self.notice_dirty = false;
                 self.update_seq += 1;
-                for org in self.notified.clone() {
-                    let key = format!("{}/update{}/{}", self.id, self.update_seq, org);
-                    let a = self.email(
-                        cfg,
-                        now,
-                        EmailKind::Update,
-                        key,
-                        &org,
-                        org_addresses(cfg, &org),
-                        vec![],
-                        Some(self.notice_key(&org)),
-                    );
-                    out.push(a);
-                }
+                let (id, seq) = (&self.id, self.update_seq);
+                let key = |o: &str| format!("{id}/update{seq}/{o}");
+                self.mail_each(cfg, now, EmailKind::Update, &self.notified, key, out);
             }
-            if self.notice_at.is_some() && !open && !self.resolved_mail_sent {
+            D::NoticeResolved => {
                 self.resolved_mail_sent = true;
-                for org in self.notified.clone() {
-                    let key = format!("{}/resolved/{}", self.id, org);
-                    let a = self.email(
-                        cfg,
-                        now,
-                        EmailKind::Resolved,
-                        key,
-                        &org,
-                        org_addresses(cfg, &org),
-                        vec![],
-                        Some(self.notice_key(&org)),
-                    );
-                    out.push(a);
-                }
+                let key = |o: &str| format!("{}/resolved/{o}", self.id);
+                self.mail_each(cfg, now, EmailKind::Resolved, &self.notified, key, out);
             }
-        } else {
-            // Follow-up of a counterpart (SPEC §4.6, §4.7).
-            if self.followup_at.is_none() && open && now >= self.followup_due(cfg) {
+            D::Followup => {
                 self.followup_at = Some(now);
-                let (org, to, cc) = self.followup_recipients(cfg);
-                let a = self.email(
-                    cfg,
-                    now,
-                    EmailKind::Followup,
-                    self.followup_key(),
-                    &org,
-                    to,
-                    cc,
-                    None,
-                );
-                out.push(a);
+                self.mail_counterpart(cfg, now, EmailKind::Followup, out);
             }
-            if let Some(due) = self.reply_due(cfg) {
-                if open && self.reply_at.is_none() && self.escalated_at.is_none() && now >= due {
-                    self.escalated_at = Some(now);
-                    let org = self.at_org.clone().unwrap_or_default();
-                    let (to, cc) = self.escalation_recipients(cfg);
-                    let key = format!("{}/escalation/{}", self.id, org);
-                    let a = self.email(
-                        cfg,
-                        now,
-                        EmailKind::Escalation,
-                        key,
-                        &org,
-                        to,
-                        cc,
-                        Some(self.followup_key()),
-                    );
-                    out.push(a);
-                    self.silence_created = true;
-                    out.push(self.silence(now, "create"));
-                }
+            D::Escalation => {
+                self.escalated_at = Some(now);
+                let org = self.at_org.clone().unwrap_or_default();
+                let (to, cc) = self.escalation_recipients(cfg);
+                let key = format!("{}/escalation/{}", self.id, org);
+                let thread = Some(self.followup_key());
+                out.push(self.email(cfg, now, EmailKind::Escalation, key, &org, to, cc, thread));
+                self.silence_created = true;
+                out.push(self.silence(now, "create"));
             }
-            if self.followup_at.is_some() && !open && !self.resolved_mail_sent {
+            D::FollowupResolved => {
                 self.resolved_mail_sent = true;
-                let (org, to, cc) = self.followup_recipients(cfg);
-                let key = format!("{}/resolved/{}", self.id, org);
-                let a = self.email(
-                    cfg,
-                    now,
-                    EmailKind::Resolved,
-                    key,
-                    &org,
-                    to,
-                    cc,
-                    Some(self.followup_key()),
-                );
-                out.push(a);
+                self.mail_counterpart(cfg, now, EmailKind::Resolved, out);
             }
-            if self.silence_created && !open && !self.silence_expired {
+            D::SilenceExpire => {
                 self.silence_expired = true;
                 out.push(self.silence(now, "expire"));
             }
-        }
-        // Response start (SPEC §4.10).
-        if open && !self.acked && !self.ack_reminded {
-            if let Some(due) = self.ack_due(cfg) {
-                if now >= due {
-                    self.ack_reminded = true;
-                    out.push(Action {
-                        at: now,
-                        key: format!("{}/ops/unacknowledged", self.id),
-                        about: About::Incident(self.id.clone()),
-                        body: ActionBody::Ops(Box::new(Ops {
-                            message: OpsKind::Reminder,
-                            reason: OpsReason::Unacknowledged,
-                            to: cfg.self_.ops.clone(),
-                            incident: Some(self.view(cfg)),
-                            maintenance: None,
-                            inquiry: None,
-                            delivery: None,
-                        })),
-                    });
-                }
+            D::AckReminder => {
+                self.ack_reminded = true;
+                out.push(Action {
+                    at: now,
+                    key: format!("{}/ops/unacknowledged", self.id),
+                    about: About::Incident(self.id.clone()),
+                    body: ActionBody::Ops(Box::new(Ops {
+                        message: OpsKind::Reminder,
+                        reason: OpsReason::Unacknowledged,
+                        to: cfg.self_.ops.clone(),
+                        incident: Some(self.view(cfg)),
+                        maintenance: None,
+                        inquiry: None,
+                        delivery: None,
+                    })),
+                });
             }
         }
     }
@@ -463,47 +410,9 @@ impl Incident {
         }
     }
 
-    /// The earliest instant at which `step` has something to do, if any.
-    pub fn next_wake(&self, cfg: &Config) -> Option<Time> {
-        let mut t: Option<Time> = None;
-        let mut add = |x: Time| t = Some(t.map_or(x, |y: Time| y.min(x)));
-        let open = self.is_open();
-        if open && self.at_self() {
-            if !self.sp_created && self.publishable(cfg) {
-                add(self.publish_due(cfg));
-            }
-            if self.sp_created {
-                if let Some(last) = self.sp_last_post {
-                    add(last + cfg.policy.statuspage_update_interval);
-                }
-            }
-            if self.notice_at.is_none() {
-                add(self.notice_due(cfg));
-            }
-        }
-        if open && !self.at_self() {
-            if self.followup_at.is_none() {
-                add(self.followup_due(cfg));
-            } else if self.reply_at.is_none() && self.escalated_at.is_none() {
-                if let Some(d) = self.reply_due(cfg) {
-                    add(d);
-                }
-            }
-        }
-        if open && !self.acked && !self.ack_reminded {
-            if let Some(d) = self.ack_due(cfg) {
-                add(d);
-            }
-        }
-        t
-    }
-
     /// Whether nothing more can happen: resolved, and every closing action emitted.
-    pub fn finished(&self) -> bool {
-        !self.is_open()
-            && (!self.sp_created || self.sp_resolved)
-            && (self.notice_at.is_none() && self.followup_at.is_none() || self.resolved_mail_sent)
-            && (!self.silence_created || self.silence_expired)
+    pub fn finished(&self, cfg: &Config) -> bool {
+        !self.is_open() && self.next_wake(cfg).is_none()
     }
 
     pub fn touch_change(&mut self) {
@@ -519,6 +428,107 @@ impl Incident {
                 self.notice_dirty = true;
             }
             self.touch_change();
+        }
+    }
+}
+
+/// What an incident still has to do (SPEC §4.2–§4.4, §4.6, §4.7, §4.10), in firing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Deadline {
+    /// The first status-page post, `publish_delay` after registration (§4.2).
+    Publish,
+    /// A status-page post for changed facts (at once).
+    StatusChange,
+    /// The periodic "still working on it" post, `statuspage_update_interval` after the last (§4.3).
+    StatusPeriodic,
+    /// The post that closes the status-page incident (at once on resolution).
+    StatusResolve,
+    /// The notice to the organizations when the stop passes (or is known to pass) 2 hours (§4.4).
+    Notice,
+    /// `Oppdatering` to those notified when the expected restoration changed (at once).
+    NoticeUpdate,
+    /// `Løst` to those notified (at once on resolution).
+    NoticeResolved,
+    /// Follow-up of a counterpart after 2 business hours (§4.6).
+    Followup,
+    /// Escalation to KS e-Komp at the end of the first working day without a reply (§4.7).
+    Escalation,
+    /// `Løst` to the counterpart and its copies (at once on resolution).
+    FollowupResolved,
+    /// Expire the Alertmanager silence of an escalated incident (at once on resolution).
+    SilenceExpire,
+    /// Reminder to ops when a priority 1/2 incident is not acknowledged in time (§4.10).
+    AckReminder,
+}
+
+impl Scheduled for Incident {
+    type Deadline = Deadline;
+    const ORDER: &'static [Deadline] = &[
+        Deadline::Publish,
+        Deadline::StatusChange,
+        Deadline::StatusPeriodic,
+        Deadline::StatusResolve,
+        Deadline::Notice,
+        Deadline::NoticeUpdate,
+        Deadline::NoticeResolved,
+        Deadline::Followup,
+        Deadline::Escalation,
+        Deadline::FollowupResolved,
+        Deadline::SilenceExpire,
+        Deadline::AckReminder,
+    ];
+
+    fn due(&self, d: Deadline, cfg: &Config) -> Option<Time> {
+        use Deadline as D;
+        let open = self.is_open();
+        let ours = self.at_self();
+        let once = |cond: bool| cond.then_some(AT_ONCE);
+        match d {
+            D::Publish => (ours && open && !self.sp_created && self.publishable(cfg))
+                .then(|| self.publish_due(cfg)),
+            D::StatusChange => once(self.sp_created && open && self.sp_dirty),
+            D::StatusPeriodic => self
+                .sp_last_post
+                .filter(|_| self.sp_created && open)
+                .map(|last| last + cfg.policy.statuspage_update_interval),
+            D::StatusResolve => once(self.sp_created && !open && !self.sp_resolved),
+            D::Notice => (ours && open && self.notice_at.is_none()).then(|| self.notice_due(cfg)),
+            D::NoticeUpdate => once(self.notice_at.is_some() && open && self.notice_dirty),
+            D::NoticeResolved => {
+                once(ours && self.notice_at.is_some() && !open && !self.resolved_mail_sent)
+            }
+            D::Followup => {
+                (!ours && open && self.followup_at.is_none()).then(|| self.followup_due(cfg))
+            }
+            D::Escalation => self.reply_due(cfg).filter(|_| {
+                !ours && open && self.reply_at.is_none() && self.escalated_at.is_none()
+            }),
+            D::FollowupResolved => {
+                once(!ours && self.followup_at.is_some() && !open && !self.resolved_mail_sent)
+            }
+            D::SilenceExpire => once(self.silence_created && !open && !self.silence_expired),
+            D::AckReminder => self
+                .ack_due(cfg)
+                .filter(|_| open && !self.acked && !self.ack_reminded),
+        }
+    }
+
+    /// A test-environment incident runs the same routine, but its e-mails to organizations
+    /// (notice, Oppdatering, inquiry, escalation, Løst) are dropped unless
+    /// `policy.test_environment_mail` (SPEC §4.11); the test status page and ops still get theirs.
+    fn fire(&mut self, d: Deadline, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        let first = out.len();
+        self.do_fire(d, cfg, now, out);
+        if self.environment == Environment::Test && !cfg.policy.test_environment_mail {
+            let mut i = first;
+            while i < out.len() {
+                if matches!(out[i].body, ActionBody::Email(_)) {
+                    out.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! as SPEC §4.7's reply deadline. Ops is reminded at the start of business hours that day and
 //! told it is overdue at the end of them (12:00 on half days).
 
+use super::deadline::Scheduled;
 use super::model::*;
 use crate::config::Config;
 
@@ -65,31 +66,49 @@ impl Inquiry {
         }
     }
 
-    pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
-        if self.answered_at.is_some() {
-            return;
-        }
-        let (start, end) = self.day_window(cfg);
-        if !self.reminded && now >= start && now < end {
-            self.reminded = true;
-            out.push(self.ops(cfg, now, OpsKind::Reminder, OpsReason::InquiryDue));
-        }
-        if !self.overdue_reported && now >= end {
-            self.reminded = true;
-            self.overdue_reported = true;
-            out.push(self.ops(cfg, now, OpsKind::Overdue, OpsReason::InquiryOverdue));
-        }
+    pub fn finished(&self) -> bool {
+        self.answered_at.is_some() || self.overdue_reported
     }
+}
 
-    pub fn next_wake(&self, cfg: &Config) -> Option<Time> {
-        if self.answered_at.is_some() || self.overdue_reported {
+/// What an inbound inquiry still has to do (SPEC §4.8), in firing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// Remind ops at the start of the answer day.
+    Reminder,
+    /// Tell ops the answer is overdue at the end of it.
+    Overdue,
+}
+
+impl Scheduled for Inquiry {
+    type Deadline = Deadline;
+    const ORDER: &'static [Deadline] = &[Deadline::Reminder, Deadline::Overdue];
+
+    fn due(&self, d: Deadline, cfg: &Config) -> Option<Time> {
+        if self.answered_at.is_some() {
             return None;
         }
         let (start, end) = self.day_window(cfg);
-        Some(if self.reminded { end } else { start })
+        match d {
+            Deadline::Reminder => (!self.reminded).then_some(start),
+            Deadline::Overdue => (!self.overdue_reported).then_some(end),
+        }
     }
 
-    pub fn finished(&self) -> bool {
-        self.answered_at.is_some() || self.overdue_reported
+    fn fire(&mut self, d: Deadline, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        let (_, end) = self.day_window(cfg);
+        match d {
+            Deadline::Reminder => {
+                self.reminded = true;
+                // Woken only after the day ended: the overdue message says it all.
+                if now < end {
+                    out.push(self.ops(cfg, now, OpsKind::Reminder, OpsReason::InquiryDue));
+                }
+            }
+            Deadline::Overdue => {
+                self.overdue_reported = true;
+                out.push(self.ops(cfg, now, OpsKind::Overdue, OpsReason::InquiryOverdue));
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! handlers in `engine/mod.rs`; `step` handles what waits for a time: the reminder on the last
 //! working day before the window, and the overrun check `maintenance_grace` after it ends.
 
+use super::deadline::Scheduled;
 use super::incident::org_addresses;
 use super::model::*;
 use crate::config::Config;
@@ -196,29 +197,47 @@ impl Maintenance {
         }
     }
 
-    /// Reminder only; the overrun check needs the alert table and is done by the engine.
-    pub fn step(&mut self, cfg: &Config, now: Time, out: &mut Vec<Action>) {
-        if self.reminder_pending(cfg) && now >= self.reminder_due(cfg) && now < self.from {
-            self.reminded_for = Some(self.from);
-            let tag = format!("reminder{}", self.change_seq);
-            self.fan_out(cfg, now, EmailKind::PlannedReminder, &tag, None, out);
-        }
-    }
-
     pub fn overrun_due(&self, cfg: &Config) -> Time {
         self.to + cfg.policy.maintenance_grace
     }
+}
 
-    pub fn next_wake(&self, cfg: &Config) -> Option<Time> {
-        let mut t: Option<Time> = None;
-        if self.reminder_pending(cfg) && self.reminder_due(cfg) < self.from {
-            t = Some(self.reminder_due(cfg));
+/// What a maintenance still has to do, in firing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// The reminder on the last working day before the start (SPEC §4.5).
+    Reminder,
+    /// `maintenance_grace` after the end: alerts it held back are released (SPEC §4.8). Firing
+    /// it only marks it; the engine, which owns the alert table, does the release.
+    Overrun,
+}
+
+impl Scheduled for Maintenance {
+    type Deadline = Deadline;
+    const ORDER: &'static [Deadline] = &[Deadline::Reminder, Deadline::Overrun];
+
+    fn due(&self, d: Deadline, cfg: &Config) -> Option<Time> {
+        match d {
+            Deadline::Reminder => self.reminder_pending(cfg).then(|| self.reminder_due(cfg)),
+            Deadline::Overrun => {
+                (!self.cancelled && !self.overrun_checked).then(|| self.overrun_due(cfg))
+            }
         }
-        if !self.cancelled && !self.overrun_checked {
-            let o = self.overrun_due(cfg);
-            t = Some(t.map_or(o, |x| x.min(o)));
+    }
+
+    fn fire(&mut self, d: Deadline, cfg: &Config, now: Time, out: &mut Vec<Action>) {
+        match d {
+            Deadline::Reminder => {
+                self.reminded_for = Some(self.from);
+                // Woken after the start (the daemon was down): too late to remind; the
+                // deadline is spent without a mail.
+                if now < self.from {
+                    let tag = format!("reminder{}", self.change_seq);
+                    self.fan_out(cfg, now, EmailKind::PlannedReminder, &tag, None, out);
+                }
+            }
+            Deadline::Overrun => self.overrun_checked = true,
         }
-        t
     }
 }
 
@@ -263,15 +282,8 @@ impl Engine {
     }
 
     pub(super) fn maintenance_add(&mut self, now: Time, e: MaintenanceAdd) -> Result<(), Refusal> {
-        self.check_new_id("maintenance", Subject::Maintenance(e.id.clone()), &e.id)?;
-        let source = if self.cfg.is_self(&e.source) {
-            None
-        } else {
-            self.check_org("source", &e.source, now)?;
-            Some(e.source.clone())
-        };
-        self.check_orgs("orgs", &e.orgs, now)?;
-        self.check_services(&e.services)?;
+        let case = Subject::Maintenance(e.id.clone());
+        let source = self.check_new_case(case, ("source", &e.source), &e.orgs, &e.services, now)?;
         guard_text("measures", &e.measures)?;
         self.validate_window(e.from.0, e.to.0)?;
         if e.orgs.is_empty() && e.services.is_empty() && source.is_some() {

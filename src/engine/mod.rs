@@ -2,7 +2,8 @@
 //!
 //! Architecture invariant: no clock, no I/O, no randomness. Every input carries `now`; the
 //! engine answers with actions (`poll_action`) and the next instant it must be woken
-//! (`poll_timeout`). The daemon drives it with the wall clock, `simulate` with a simulated one.
+//! (`poll_timeout`). The daemon drives it with the wall clock (`catch_up`), `simulate` and
+//! replay with a simulated one (`advance_to`); `advance_to` holds the driver rule.
 //! An event the engine refuses returns an error and changes nothing.
 //!
 //! Timers: each incident, maintenance and inquiry knows its own next deadline
@@ -11,7 +12,8 @@
 
 pub mod alerts;
 mod checks;
-mod events;
+pub mod deadline;
+pub mod events;
 pub mod refusal;
 pub mod time;
 use checks::check_times;
@@ -21,9 +23,11 @@ pub mod inquiry;
 pub mod maintenance;
 pub mod model;
 pub mod priority;
+pub mod views;
 
-use crate::config::{Config, OrgKind};
+use crate::config::Config;
 use alerts::{FiringAlert, GroupKey};
+use deadline::Scheduled;
 use incident::Incident;
 use inquiry::Inquiry;
 use maintenance::Maintenance;
@@ -51,6 +55,8 @@ pub struct Engine {
     timer_of: HashMap<Subject, Time>,
     out: VecDeque<Action>,
     alert_seq: u64,
+    /// The latest instant the engine was driven to (`advance_to`).
+    clock: Option<Time>,
 }
 
 fn guard_text(field: &str, v: &Option<String>) -> Result<(), Refusal> {
@@ -76,6 +82,7 @@ impl Engine {
             timer_of: HashMap::new(),
             out: VecDeque::new(),
             alert_seq: 0,
+            clock: None,
         }
     }
 
@@ -88,21 +95,47 @@ impl Engine {
         self.out.pop_front()
     }
 
-    /// The next instant at which `handle_timeout` has work.
+    /// The earliest pending deadline: the driver moves the engine past it with `advance_to`
+    /// (simulated time) or `catch_up` (the wall clock).
     pub fn poll_timeout(&self) -> Option<Time> {
         self.timers.first().map(|(t, _)| *t)
     }
 
-    /// Run every deadline due at or before `now`.
-    pub fn handle_timeout(&mut self, now: Time) {
+    /// The driver rule, written once. The clock moves to `t`: every deadline strictly before
+    /// `t` fires, in time order, each at its own instant (the clock passes through it). A
+    /// deadline at `t` itself waits: events at an instant precede its deadlines. Time never goes
+    /// backwards: a `t` before the engine's clock changes nothing. `simulate` and the replay of
+    /// stored history drive the engine with this alone (and `handle` calls it first).
+    pub fn advance_to(&mut self, t: Time) {
+        self.run_deadlines(t, None);
+    }
+
+    /// As `advance_to`, but for a driver on the wall clock that may have been stopped (a
+    /// restart, a suspended process): what fires late fires *now*, dated `now`, never backdated
+    /// to the instant it fell due (an e-mail's Date and the status page say when it really
+    /// went out, and one periodic post replaces the ones missed).
+    pub fn catch_up(&mut self, now: Time) {
+        self.run_deadlines(now, Some(now));
+    }
+
+    /// The engine's clock: the latest instant it was driven to.
+    pub fn clock(&self) -> Option<Time> {
+        self.clock
+    }
+
+    fn run_deadlines(&mut self, before: Time, dated: Option<Time>) {
+        if self.clock.is_some_and(|c| before < c) {
+            return;
+        }
         while let Some((t, s)) = self.timers.first().cloned() {
-            if t > now {
+            if t >= before {
                 break;
             }
             self.timers.remove(&(t, s.clone()));
             self.timer_of.remove(&s);
-            self.settle(&s, now);
+            self.settle(&s, dated.unwrap_or(t));
         }
+        self.clock = Some(before);
     }
 
     pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
@@ -157,7 +190,11 @@ impl Engine {
     }
 
     /// Apply one event at `now`. On error nothing changed.
-    pub fn handle(&mut self, now: Time, ev: Event) -> Result<(), Refusal> {
+    /// Apply one event at `at`. Deadlines before `at` fire first (`advance_to`); an `at`
+    /// before the engine's clock is taken as the clock (time never goes backwards).
+    pub fn handle(&mut self, at: Time, ev: Event) -> Result<(), Refusal> {
+        self.advance_to(at);
+        let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
         match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
@@ -176,14 +213,11 @@ impl Engine {
             Event::MaintenanceCancel(e) => self.maintenance_cancel(now, &e.id),
             Event::InquiryReceived(e) => self.inquiry_received(now, e),
             Event::InquiryAnswered(e) => {
+                if !self.known(Subject::Inquiry(e.id.clone()))? {
+                    return Ok(());
+                }
                 let Some(q) = self.inquiries.get_mut(&e.id) else {
-                    if self.retired.contains(&Subject::Inquiry(e.id.clone())) {
-                        return Ok(());
-                    }
-                    return Err(Refusal::Unknown {
-                        what: "inquiry",
-                        id: e.id,
-                    });
+                    return Ok(());
                 };
                 q.answered_at.get_or_insert(now);
                 self.settle(&Subject::Inquiry(e.id), now);
@@ -194,6 +228,7 @@ impl Engine {
 
     // ------------------------------------------------------------ scheduling
 
+    /// Fire what `s` has due at `now`, then file its next deadline (or retire it).
     fn settle(&mut self, s: &Subject, now: Time) {
         let cfg = Arc::clone(&self.cfg);
         let mut out = Vec::new();
@@ -202,32 +237,24 @@ impl Engine {
                 Some(inc) => {
                     inc.refresh(&cfg);
                     inc.step(&cfg, now, &mut out);
-                    (inc.next_wake(&cfg), inc.finished())
+                    (inc.next_wake(&cfg), inc.finished(&cfg))
                 }
                 None => (None, true),
             },
             Subject::Maintenance(id) => {
-                let overrun = match self.maintenances.get_mut(id) {
-                    Some(m) => {
-                        m.step(&cfg, now, &mut out);
-                        if !m.cancelled && !m.overrun_checked && now >= m.overrun_due(&cfg) {
-                            m.overrun_checked = true;
-                            true
-                        } else {
-                            false
-                        }
-                    }
-                    None => false,
+                let fired = match self.maintenances.get_mut(id) {
+                    Some(m) => m.step(&cfg, now, &mut out),
+                    None => Vec::new(),
                 };
                 self.out.extend(out.drain(..));
-                if overrun {
+                if fired.contains(&maintenance::Deadline::Overrun) {
                     self.release_suppressed(id, now, true);
                 }
                 match self.maintenances.get(id) {
-                    Some(m) => (
-                        m.next_wake(&cfg),
-                        m.cancelled || (m.overrun_checked && m.next_wake(&cfg).is_none()),
-                    ),
+                    Some(m) => {
+                        let next = m.next_wake(&cfg);
+                        (next, m.cancelled || (m.overrun_checked && next.is_none()))
+                    }
                     None => (None, true),
                 }
             }
@@ -248,8 +275,10 @@ impl Engine {
             return;
         }
         if let Some(mut t) = next {
-            // A deadline at or before `now` would already have fired in `step`; keep the
-            // engine live rather than spin if an entity ever disagrees with itself.
+            // `step` fired everything due at `now`, and firing moves a deadline past it
+            // (validated config keeps every interval positive). Should that promise ever
+            // break, wait a second rather than spin.
+            debug_assert!(t > now, "{s:?}: next deadline {t} not after {now}");
             if t <= now {
                 t = now + chrono::Duration::seconds(1);
             }
@@ -274,126 +303,11 @@ impl Engine {
         self.retired.insert(s.clone());
     }
 
-    // ------------------------------------------------------------ validation helpers
-
-    /// An organization a new reference may name at `now`: configured, and not one that was
-    /// removed and is only kept for the cases that named it before.
-    fn check_org(&self, field: &'static str, id: &str, now: Time) -> Result<(), Refusal> {
-        match self.cfg.org(id) {
-            Some(o) if o.active_at(now) => Ok(()),
-            Some(_) => Err(Refusal::Invalid {
-                field: field.to_string(),
-                message: format!("organization {id:?} was removed from the configuration; it is kept only for the cases that already name it"),
-            }),
-            None => Err(Refusal::UnknownOrg {
-                field,
-                id: id.to_string(),
-            }),
-        }
-    }
-
-    fn check_orgs(&self, field: &'static str, ids: &[String], now: Time) -> Result<(), Refusal> {
-        ids.iter().try_for_each(|o| self.check_org(field, o, now))
-    }
-
-    /// Every organization a live case names (kept across a reload that removes it).
-    pub fn referenced_orgs(&self) -> BTreeSet<String> {
-        let mut v = BTreeSet::new();
-        for i in self.incidents.values() {
-            v.extend(i.at_org.iter().cloned());
-            v.extend(i.orgs.iter().cloned());
-            v.extend(i.notified.iter().cloned());
-        }
-        for m in self.maintenances.values() {
-            v.extend(m.source.iter().cloned());
-            v.extend(m.orgs.iter().cloned());
-            v.extend(m.notified.iter().cloned());
-        }
-        for q in self.inquiries.values() {
-            v.insert(q.org.clone());
-        }
-        v
-    }
-
-    fn check_services(&self, ids: &[String]) -> Result<(), Refusal> {
-        for s in ids {
-            if self.cfg.service(s).is_none() {
-                return Err(Refusal::UnknownService {
-                    field: "services",
-                    id: s.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_new_id(&self, what: &'static str, s: Subject, id: &str) -> Result<(), Refusal> {
-        if id.trim().is_empty() {
-            return Err(Refusal::Invalid {
-                field: "id".into(),
-                message: "must not be empty".into(),
-            });
-        }
-        let exists = match &s {
-            Subject::Incident(i) => self.incidents.contains_key(i),
-            Subject::Maintenance(i) => self.maintenances.contains_key(i),
-            Subject::Inquiry(i) => self.inquiries.contains_key(i),
-        };
-        if exists || self.retired.contains(&s) {
-            return Err(Refusal::Duplicate {
-                what,
-                id: id.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Organizations affected when none are named: every non-HF organization exchanging one of
-    /// the services (all services when none are named). Decision: HFs are left out because
-    /// Hemit notifies on their behalf (seeds/004 §1); name them explicitly to include them.
-    fn derive_orgs(&self, services: &[String], exclude: Option<&str>, now: Time) -> Vec<String> {
-        self.cfg
-            .orgs
-            .iter()
-            .filter(|o| o.kind != OrgKind::Hf && Some(o.id.as_str()) != exclude)
-            .filter(|o| o.active_at(now))
-            .filter(|o| services.is_empty() || o.services.iter().any(|s| services.contains(s)))
-            .map(|o| o.id.clone())
-            .collect()
-    }
-
-    fn open_incident_mut(&mut self, id: &str) -> Result<&mut Incident, Refusal> {
-        match self.incidents.get_mut(id) {
-            Some(i) if i.is_open() => Ok(i),
-            Some(_) => Err(Refusal::Closed {
-                what: "incident",
-                id: id.into(),
-                state: "resolved",
-            }),
-            None if self.retired.contains(&Subject::Incident(id.into())) => Err(Refusal::Closed {
-                what: "incident",
-                id: id.into(),
-                state: "resolved",
-            }),
-            None => Err(Refusal::Unknown {
-                what: "incident",
-                id: id.into(),
-            }),
-        }
-    }
-
     // ------------------------------------------------------------ incidents
 
     fn incident_open(&mut self, now: Time, e: IncidentOpen) -> Result<(), Refusal> {
-        self.check_new_id("incident", Subject::Incident(e.id.clone()), &e.id)?;
-        let at_org = if self.cfg.is_self(&e.at_org) {
-            None
-        } else {
-            self.check_org("at_org", &e.at_org, now)?;
-            Some(e.at_org.clone())
-        };
-        self.check_orgs("orgs", &e.orgs, now)?;
-        self.check_services(&e.services)?;
+        let case = Subject::Incident(e.id.clone());
+        let at_org = self.check_new_case(case, ("at_org", &e.at_org), &e.orgs, &e.services, now)?;
         guard_text("measures", &e.measures)?;
         guard_text("text", &e.text)?;
         let orgs = match (&at_org, e.orgs.is_empty()) {
@@ -462,14 +376,11 @@ impl Engine {
     }
 
     fn reply(&mut self, now: Time, e: Reply) -> Result<(), Refusal> {
+        if !self.known(Subject::Incident(e.id.clone()))? {
+            return Ok(());
+        }
         let Some(inc) = self.incidents.get_mut(&e.id) else {
-            if self.retired.contains(&Subject::Incident(e.id.clone())) {
-                return Ok(());
-            }
-            return Err(Refusal::Unknown {
-                what: "incident",
-                id: e.id,
-            });
+            return Ok(());
         };
         if let Some(o) = &e.org {
             if inc.at_org.as_deref() != Some(o.as_str()) && !inc.orgs.contains(o) {

@@ -1,10 +1,6 @@
 use super::*;
-use crate::config::Config;
 
-fn cfg() -> Config {
-    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml"))
-        .expect("example config")
-}
+use crate::testutil::example_config as cfg;
 
 #[test]
 fn every_template_renders_and_matches_snapshot() {
@@ -151,14 +147,15 @@ fn unplanned_body_order_and_norwegian_letters() {
 
 #[test]
 fn broken_override_is_reported_with_place() {
-    let dir = std::env::temp_dir().join(format!("mv-tpl-{}", std::process::id()));
+    let tmp = crate::testutil::temp_dir();
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("email")).unwrap();
     std::fs::write(
         dir.join("email/unplanned.hbs"),
         "Feil\n\nlinje 3\n{{#if x}}\n",
     )
     .unwrap();
-    let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
+    let e = Renderer::with_dir(Some(dir)).err().expect("must fail");
     assert_eq!(e.len(), 1);
     assert!(
         e[0].to_string().contains("email/unplanned.hbs:"),
@@ -167,7 +164,7 @@ fn broken_override_is_reported_with_place() {
     );
     assert!(e[0].message.contains("does not compile"));
     std::fs::write(dir.join("email/unplanned.hbs"), "Feil\nno blank line\n").unwrap();
-    let e = Renderer::with_dir(Some(&dir)).err().expect("must fail");
+    let e = Renderer::with_dir(Some(dir)).err().expect("must fail");
     assert!(
         e[0].to_string()
             .contains("unplanned.hbs:2:1: the second line must be empty"),
@@ -180,7 +177,7 @@ fn broken_override_is_reported_with_place() {
         "Feil\n\nHei {{incident.nosuch}}\n",
     )
     .unwrap();
-    let r = Renderer::with_dir(Some(&dir)).unwrap();
+    let r = Renderer::with_dir(Some(dir)).unwrap();
     let c = cfg();
     let (_, a) = samples::all(&c)
         .into_iter()
@@ -192,5 +189,4 @@ fn broken_override_is_reported_with_place() {
             .ends_with("unplanned.hbs:3:5: unknown variable `incident.nosuch`"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -230,49 +230,36 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     };
     for (i, ev) in list.into_iter().enumerate() {
         let n = i + 1;
-        let mut t = match ev {
-            toml::Value::Table(t) => t,
-            _ => {
-                errors.push(err(
+        // The event's table, its `type` and its `at`; or what is wrong and where.
+        let head = match ev {
+            toml::Value::Table(mut t) => match (t.remove("type"), t.remove("at")) {
+                (Some(toml::Value::String(ty)), Some(toml::Value::String(at))) => {
+                    match parse_time(&at) {
+                        Ok(at) => Ok((t, ty, at)),
+                        Err(m) => Err((
+                            tpath!["event", i, "at"],
+                            format!("event {n} ({ty}): `at`: {m}"),
+                        )),
+                    }
+                }
+                (Some(toml::Value::String(ty)), _) => Err((
                     tpath!["event", i],
-                    false,
-                    format!("event {n}: must be a table"),
-                ));
-                continue;
-            }
-        };
-        let ty = match t.remove("type") {
-            Some(toml::Value::String(s)) => s,
-            _ => {
-                errors.push(err(
+                    format!("event {n} ({ty}): missing `at`"),
+                )),
+                _ => Err((
                     tpath!["event", i],
-                    false,
                     format!(
                         "event {n}: missing `type` (one of: {})",
                         EVENT_TYPES.join(", ")
                     ),
-                ));
-                continue;
-            }
-        };
-        let at = match t.remove("at") {
-            Some(toml::Value::String(s)) => match parse_time(&s) {
-                Ok(x) => x,
-                Err(m) => {
-                    errors.push(err(
-                        tpath!["event", i, "at"],
-                        false,
-                        format!("event {n} ({ty}): `at`: {m}"),
-                    ));
-                    continue;
-                }
+                )),
             },
-            _ => {
-                errors.push(err(
-                    tpath!["event", i],
-                    false,
-                    format!("event {n} ({ty}): missing `at`"),
-                ));
+            _ => Err((tpath!["event", i], format!("event {n}: must be a table"))),
+        };
+        let (t, ty, at) = match head {
+            Ok(x) => x,
+            Err((path, message)) => {
+                errors.push(err(path, false, message));
                 continue;
             }
         };
@@ -427,49 +414,25 @@ pub fn run_with(
         Ok(())
     };
     for (at, ev, n) in &sc.events {
-        while let Some(t) = engine.poll_timeout() {
-            if t >= *at {
-                break;
-            }
-            engine.handle_timeout(t);
-            drain(&mut engine, &mut out)?;
-        }
-        let ty = event_type(ev);
+        // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
+        let ty = ev.type_name();
         engine.handle(*at, ev.clone()).map_err(|e| {
             let loc = scenario_location(path, *n);
             ScenarioError(vec![format!("{loc}: event {n} ({ty}): {e}")])
         })?;
         drain(&mut engine, &mut out)?;
     }
-    while let Some(t) = engine.poll_timeout() {
-        if t > sc.until {
-            break;
-        }
-        engine.handle_timeout(t);
-        drain(&mut engine, &mut out)?;
-    }
+    engine.advance_to(sc.until + NEXT_INSTANT);
+    drain(&mut engine, &mut out)?;
     Ok(out)
 }
+
+/// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
+pub const NEXT_INSTANT: chrono::Duration = chrono::Duration::nanoseconds(1);
 
 fn scenario_location(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let src = Source::new(path, text);
     let e = src.error_path(&tpath!["event", n - 1], false, "");
     format!("{}:{}:{}", e.file.display(), e.line, e.col)
-}
-
-pub fn event_type(e: &Event) -> &'static str {
-    match e {
-        Event::IncidentOpen(_) => "incident.open",
-        Event::IncidentUpdate(_) => "incident.update",
-        Event::IncidentResolve(_) => "incident.resolve",
-        Event::IncidentAck(_) => "incident.ack",
-        Event::Reply(_) => "reply",
-        Event::Alert(_) => "alert",
-        Event::MaintenanceAdd(_) => "maintenance.add",
-        Event::MaintenanceChange(_) => "maintenance.change",
-        Event::MaintenanceCancel(_) => "maintenance.cancel",
-        Event::InquiryReceived(_) => "inquiry.received",
-        Event::InquiryAnswered(_) => "inquiry.answered",
-    }
 }

@@ -75,7 +75,7 @@ pub trait Sink: Send + Sync {
     /// The sink's name: its outbox kind for copies, its key in `sink_state`, its metrics label.
     fn name(&self) -> &'static str;
 
-    /// The outbox kinds whose own rows this sink delivers (`ActionBody::kind`).
+    /// Outbox kinds (`ActionBody::kind`) this sink delivers besides the one named like it.
     fn delivers(&self) -> &'static [&'static str] {
         &[]
     }

@@ -61,6 +61,23 @@ pub struct OpenFollowup {
     pub subject: String,
 }
 
+impl OpenFollowup {
+    /// An inquiry sent and waiting for its reply; `subject` is the one it was sent with.
+    pub fn new(incident: &str, org: &str, kind: crate::engine::model::Kind) -> OpenFollowup {
+        use crate::engine::model::Kind;
+        OpenFollowup {
+            incident: incident.to_string(),
+            org: org.to_string(),
+            subject: match kind {
+                Kind::Kvittering => "Manglende kvittering",
+                Kind::Info => "Viktig informasjon vedrørende meldingsutveksling",
+                Kind::Feil => "Feil i meldingsutveksling",
+            }
+            .to_string(),
+        }
+    }
+}
+
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
     match v {
         HeaderValue::Text(t) => vec![t.to_string()],
@@ -249,12 +266,7 @@ pub fn classify(cfg: &Config, raw: &[u8], folder: Folder, open: &[OpenFollowup])
 mod tests {
     use super::*;
 
-    fn cfg() -> Config {
-        Config::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml"),
-        )
-        .unwrap()
-    }
+    use crate::testutil::example_config as cfg;
 
     fn mail(headers: &str, body: &str) -> Vec<u8> {
         format!(

@@ -262,8 +262,8 @@ mod tests {
 
     #[test]
     fn recurring_windows_follow_local_time_across_dst() {
-        let dir = std::env::temp_dir().join(format!("mv-mfiles-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = crate::testutil::temp_dir();
+        let dir = tmp.path();
         std::fs::write(
             dir.join("a.toml"),
             "[[recurring]]\nid = \"sondag\"\ncron = \"0 0 23 * * Sun\"\nduration = \"2h\"\nservices = [\"PLO\"]\n\n[[maintenance]]\nid = \"VED-1\"\nservices = [\"lab\"]\nfrom = \"2026-11-01T10:00:00+01:00\"\nto = \"2026-11-01T14:00:00+01:00\"\n",
@@ -271,7 +271,7 @@ mod tests {
         .unwrap();
         // From Friday 16.10.2026: Sundays 18.10 (CEST) and 25.10 (CET, after the change).
         let now = parse_time("2026-10-16T12:00:00+02:00").unwrap();
-        let d = load(&dir, chrono_tz::Europe::Oslo, now, Duration::days(10)).unwrap();
+        let d = load(dir, chrono_tz::Europe::Oslo, now, Duration::days(10)).unwrap();
         let ids: Vec<&str> = d.iter().map(|x| x.id.as_str()).collect();
         assert_eq!(ids, ["VED-1", "sondag:2026-10-18", "sondag:2026-10-25"]);
         assert_eq!(d[1].fields["from"], "2026-10-18T21:00:00+00:00"); // 23:00 CEST
@@ -282,13 +282,12 @@ mod tests {
             "[[recurring]]\nid = \"x\"\ncron = \"every sunday\"\nduration = \"2h\"\n",
         )
         .unwrap();
-        let e = load(&dir, chrono_tz::Europe::Oslo, now, Duration::days(10)).unwrap_err();
+        let e = load(dir, chrono_tz::Europe::Oslo, now, Duration::days(10)).unwrap_err();
         assert!(
             e[0].to_string()
                 .contains("b.toml:3:8: invalid cron expression"),
             "{}",
             e[0]
         );
-        std::fs::remove_dir_all(&dir).ok();
     }
 }

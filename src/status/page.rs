@@ -76,11 +76,10 @@ pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendere
         .into_iter()
         .map(|(id, name, st)| json!({"id": id, "name": name, "status": st, "status_text": component_text(st)}))
         .collect();
-    let mut open: Vec<_> = page
+    let (mut hist, mut open): (Vec<_>, Vec<_>) = page
         .incidents
         .values()
-        .filter(|i| i.resolved_at.is_none())
-        .collect();
+        .partition(|i| i.resolved_at.is_some());
     open.sort_by_key(|i| (i.view.priority, i.created_at));
     let incidents: Vec<Value> = open
         .iter()
@@ -105,11 +104,6 @@ pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendere
     let maintenances: Vec<Value> = maint
         .iter()
         .map(|m| json!({"name": m.name, "status_text": incident_text(maintenance_status(m, now)), "window": crate::render::window_text(cfg, m.view.from, m.view.to), "body": m.body}))
-        .collect();
-    let mut hist: Vec<_> = page
-        .incidents
-        .values()
-        .filter(|i| i.resolved_at.is_some())
         .collect();
     hist.sort_by_key(|i| std::cmp::Reverse(i.resolved_at));
     let history: Vec<Value> = hist

@@ -151,80 +151,34 @@ impl Env {
     }
 }
 
-/// Decode quoted-printable (soft line breaks and =XX), enough to read the bodies we send.
-pub fn qp(s: &str) -> String {
-    let s = s.replace("=\r\n", "").replace("=\n", "");
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
-}
-
-/// Decode RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) in a header value;
-/// whitespace between two adjacent encoded words is dropped.
-pub fn rfc2047(v: &str) -> String {
-    pub fn b64(s: &str) -> Vec<u8> {
-        let val = |c: u8| match c {
-            b'A'..=b'Z' => Some(c - b'A'),
-            b'a'..=b'z' => Some(c - b'a' + 26),
-            b'0'..=b'9' => Some(c - b'0' + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        };
-        let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
-        for c in s.bytes().filter_map(val) {
-            acc = (acc << 6) | c as u32;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-            }
-        }
-        out
-    }
-    let mut out = String::new();
-    let mut rest = v;
-    let mut prev_encoded = false;
-    while let Some(start) = rest.find("=?") {
-        let (before, after) = rest.split_at(start);
-        let parts: Vec<&str> = after[2..].splitn(3, '?').collect();
-        let end = parts.get(2).and_then(|t| t.find("?="));
-        let (Some(end), true) = (end, parts.len() == 3) else {
-            break;
-        };
-        if !(prev_encoded && before.trim().is_empty()) {
-            out.push_str(before);
-        }
-        let text = &parts[2][..end];
-        let bytes = if parts[1].eq_ignore_ascii_case("b") {
-            b64(text)
-        } else {
-            qp(&text.replace('_', " ")).into_bytes()
-        };
-        out.push_str(&String::from_utf8_lossy(&bytes));
-        rest = &parts[2][end + 2..];
-        prev_encoded = true;
-    }
-    out.push_str(rest);
-    out
-}
-
 #[derive(Debug)]
 pub struct Mail {
+    /// Lower-case header name → value: unfolded as sent, the subject decoded (RFC 2047).
     pub headers: BTreeMap<String, String>,
+    /// The text body, transfer encoding undone, with `\n` line ends.
     pub body: String,
+}
+
+/// Read one message with `mail-parser`, the parser the daemon's mailbox uses.
+pub fn parse_mail(raw: &[u8]) -> Mail {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a parseable message");
+    let mut headers = BTreeMap::new();
+    for h in msg.headers() {
+        let value = &msg.raw_message()[h.offset_start as usize..h.offset_end as usize];
+        let value = String::from_utf8_lossy(value)
+            .replace("\r\n", "")
+            .replace('\n', "");
+        headers
+            .entry(h.name.as_str().to_ascii_lowercase())
+            .or_insert_with(|| value.trim().to_string());
+    }
+    if let Some(subject) = msg.subject() {
+        headers.insert("subject".into(), subject.to_string());
+    }
+    let body = msg.body_text(0).unwrap_or_default().replace("\r\n", "\n");
+    Mail { headers, body }
 }
 
 pub fn read_mails(maildir: &Path) -> Vec<Mail> {
@@ -234,35 +188,9 @@ pub fn read_mails(maildir: &Path) -> Vec<Mail> {
             continue;
         };
         for e in rd.flatten() {
-            let text = std::fs::read_to_string(e.path())
-                .unwrap_or_default()
-                .replace("\r\n", "\n");
-            let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-            let mut headers = BTreeMap::new();
-            let mut last = String::new();
-            for line in head.lines() {
-                if line.starts_with(' ') || line.starts_with('\t') {
-                    if let Some(v) = headers.get_mut(&last) {
-                        let v: &mut String = v;
-                        v.push_str(line); // unfolding keeps the whitespace (RFC 5322)
-                    }
-                } else if let Some((k, val)) = line.split_once(':') {
-                    last = k.trim().to_ascii_lowercase();
-                    headers.insert(last.clone(), val.trim().to_string());
-                }
+            if let Ok(raw) = std::fs::read(e.path()) {
+                v.push(parse_mail(&raw));
             }
-            for v in headers.values_mut() {
-                *v = rfc2047(v);
-            }
-            let body = if headers
-                .get("content-transfer-encoding")
-                .is_some_and(|e| e.eq_ignore_ascii_case("quoted-printable"))
-            {
-                qp(body)
-            } else {
-                body.to_string()
-            };
-            v.push(Mail { headers, body });
         }
     }
     v

@@ -2,30 +2,11 @@
 //! directory (the embedded default) or SMTP with STARTTLS, implicit TLS, or plain text to a
 //! loopback relay only.
 
-use crate::config::raw::Dur;
+use crate::config::raw::RawSmtp;
 use crate::config::validate::Validator;
 use crate::config::Secret;
 use crate::tpath;
 use chrono::Duration;
-use serde::Deserialize;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawSmtp {
-    /// "file" (default: .eml files under the state directory) or "smtp".
-    pub transport: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    /// "starttls" (default), "tls" or "none" (loopback only).
-    pub security: Option<String>,
-    pub username: Option<String>,
-    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
-    pub password_file: Option<String>,
-    pub password_env: Option<String>,
-    pub timeout: Option<Dur>,
-    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
-    /// when it finally goes out (default 10 minutes).
-    pub warn_after: Option<Dur>,
-}
 
 /// How e-mail leaves the daemon.
 #[derive(Debug, Clone, PartialEq)]

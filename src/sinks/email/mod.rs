@@ -16,7 +16,7 @@ use std::path::PathBuf;
 mod config;
 mod sink;
 pub(crate) use config::settings;
-pub use config::{MailTransport, RawSmtp, SmtpSecurity, SmtpSettings};
+pub use config::{MailTransport, SmtpSecurity, SmtpSettings};
 pub use sink::{build, EmailSink};
 
 #[derive(Clone)]
@@ -250,12 +250,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn cfg() -> Config {
-        Config::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml"),
-        )
-        .unwrap()
-    }
+    use crate::testutil::example_config as cfg;
 
     #[test]
     fn message_ids_are_stable_and_reversible() {

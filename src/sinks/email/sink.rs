@@ -50,7 +50,7 @@ impl Sink for EmailSink {
     }
 
     fn delivers(&self) -> &'static [&'static str] {
-        &["email", "ops"]
+        &["ops"]
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {

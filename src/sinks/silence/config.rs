@@ -1,18 +1,9 @@
 //! `[alertmanager]`: where silences go on escalation, and how long each lasts.
 
-use crate::config::raw::Dur;
+use crate::config::raw::RawAlertmanager;
 use crate::config::validate::Validator;
 use crate::tpath;
 use chrono::Duration;
-use serde::Deserialize;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawAlertmanager {
-    /// Alertmanager's base URL (API v2), for silences on escalation.
-    pub url: Option<String>,
-    /// How long each silence lasts; it is extended while the incident stays escalated.
-    pub silence_duration: Option<Dur>,
-}
 
 /// Alertmanager silences, when `url` is set.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 mod config;
 pub(crate) use config::settings;
-pub use config::{RawAlertmanager, Settings};
+pub use config::Settings;
 
 /// The sink, when `[alertmanager] url` is set.
 pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
@@ -32,10 +32,6 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
 impl Sink for Silencer {
     fn name(&self) -> &'static str {
         "silence"
-    }
-
-    fn delivers(&self) -> &'static [&'static str] {
-        &["silence"]
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {

@@ -1,23 +1,10 @@
 //! `[statuspage]`: Atlassian Statuspage pages per environment and the API key.
 
-use crate::config::raw::Dur;
+use crate::config::raw::RawStatuspage;
 use crate::config::validate::Validator;
 use crate::config::{Secret, Service};
 use crate::tpath;
 use chrono::Duration;
-use serde::Deserialize;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawStatuspage {
-    /// Atlassian Statuspage page for the production environment (none: built-in page only).
-    pub page_id: Option<String>,
-    /// Page for the test environment.
-    pub test_page_id: Option<String>,
-    pub api_key_file: Option<String>,
-    pub api_key_env: Option<String>,
-    pub base_url: Option<String>,
-    pub min_interval: Option<Dur>,
-}
 
 /// Atlassian Statuspage, when a page is configured.
 #[derive(Debug, Clone, PartialEq)]

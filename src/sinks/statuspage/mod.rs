@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 mod config;
 pub(crate) use config::settings;
-pub use config::{RawStatuspage, Settings};
+pub use config::Settings;
 
 /// The sink, when a page is configured; the API key is read here.
 pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
@@ -45,10 +45,6 @@ pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
 impl Sink for Client {
     fn name(&self) -> &'static str {
         "statuspage"
-    }
-
-    fn delivers(&self) -> &'static [&'static str] {
-        &["statuspage"]
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {

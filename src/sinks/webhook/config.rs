@@ -8,25 +8,11 @@
 //! timeout = "10s"
 //! ```
 
-use crate::config::raw::Dur;
+use crate::config::raw::RawWebhook;
 use crate::config::validate::Validator;
 use crate::config::Secret;
 use crate::tpath;
 use chrono::Duration;
-use serde::Deserialize;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RawWebhook {
-    /// Where each action is POSTed; `https://`, or `http://` to a loopback host.
-    pub url: Option<String>,
-    /// The signing key: a file (e.g. a systemd credential) or an environment variable.
-    pub secret_file: Option<String>,
-    pub secret_env: Option<String>,
-    /// Which action kinds to send (default all).
-    pub actions: Option<Vec<String>>,
-    /// Per request (default 10 s).
-    pub timeout: Option<Dur>,
-}
 
 /// The action kinds a webhook can receive.
 pub const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
@@ -101,10 +87,9 @@ pub(crate) fn settings(v: &mut Validator<'_>, raw: RawWebhook) -> Option<Setting
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-    use std::path::Path;
 
     fn check(extra: &str) -> Result<Config, Vec<crate::config::locate::ConfigError>> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
+        let root = crate::testutil::example_config_path();
         let text = std::fs::read_to_string(&root).unwrap() + extra;
         Config::from_str_at(&root, text)
     }

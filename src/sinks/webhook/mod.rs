@@ -13,7 +13,7 @@
 
 mod config;
 pub(crate) use config::settings;
-pub use config::{RawWebhook, Settings, KINDS};
+pub use config::{Settings, KINDS};
 
 use crate::config::{Config, SecretValue};
 use crate::engine::model::Action;

@@ -1,6 +1,7 @@
 //! The store against a real SQLite file: idempotent commits, claims and migrations.
 use super::*;
 use crate::engine::model::*;
+use crate::store::*;
 
 fn action(key: &str, at: Time) -> Action {
     Action {
@@ -18,12 +19,10 @@ fn action(key: &str, at: Time) -> Action {
 
 #[test]
 fn commit_is_idempotent_and_outbox_retries() {
-    let dir = std::env::temp_dir().join(format!("mv-store-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("t.db");
-    let _ = std::fs::remove_file(&path);
+    let tmp = crate::testutil::temp_dir();
+    let path = tmp.path().join("t.db");
     let t = Utc::now();
-    let mut s = Store::open(&path).unwrap();
+    let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(
         s.commit(
             &[(t, "incident.ack", "{\"id\":\"I\"}".into())],
@@ -40,16 +39,16 @@ fn commit_is_idempotent_and_outbox_retries() {
     );
     let lease = |_| chrono::Duration::seconds(5);
     let claimed: Vec<String> = s
-        .claim(t, 10, lease)
+        .claim(t, 10, &lease)
         .unwrap()
         .into_iter()
         .map(|r| r.key)
         .collect();
     assert_eq!(claimed, ["a", "b"]);
     // Claimed rows are backed off even if their results are never recorded.
-    assert!(s.claim(t, 10, lease).unwrap().is_empty());
+    assert!(s.claim(t, 10, &lease).unwrap().is_empty());
     assert_eq!(
-        s.claim(t + chrono::Duration::seconds(5), 10, lease)
+        s.claim(t + chrono::Duration::seconds(5), 10, &lease)
             .unwrap()
             .len(),
         2
@@ -70,7 +69,7 @@ fn commit_is_idempotent_and_outbox_retries() {
     )
     .unwrap();
     assert!(s
-        .claim(later + chrono::Duration::seconds(29), 10, lease)
+        .claim(later + chrono::Duration::seconds(29), 10, &lease)
         .unwrap()
         .is_empty());
     assert_eq!(
@@ -79,19 +78,16 @@ fn commit_is_idempotent_and_outbox_retries() {
     );
     drop(s);
     // Reopen: nothing lost, migrations not rerun.
-    let s = Store::open(&path).unwrap();
+    let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.events().unwrap().len(), 1);
     assert_eq!(s.outbox_status("a").unwrap(), Some(("pending".into(), 2)));
     assert_eq!(s.outbox_status("b").unwrap(), Some(("done".into(), 2)));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
-    let dir = std::env::temp_dir().join(format!("mv-store-m7-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("t.db");
-    let _ = std::fs::remove_file(&path);
+    let tmp = crate::testutil::temp_dir();
+    let path = tmp.path().join("t.db");
     let t = Utc::now();
     {
         let c = Connection::open(&path).unwrap();
@@ -118,7 +114,7 @@ fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
         )
         .unwrap();
     }
-    let mut s = Store::open(&path).unwrap();
+    let mut s = SqliteStore::open(&path).unwrap();
     let mut a = action("maintenance/M1/statuspage/1", t);
     a.about = About::Maintenance("M1".into());
     assert_eq!(
@@ -142,5 +138,4 @@ fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
         serde_json::json!({"incident": "INC-1", "id": "sil-1", "matchers": "[]",
             "ends_at": "2026-11-24T10:00:00.000000000Z", "expired": false})
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,0 +1,64 @@
+//! What the API shows of a case: views built from the entities, never the entities themselves
+//! (their progress flags and caches are the engine's business and may change).
+
+use super::deadline::Scheduled;
+use super::incident::{Deadline, Incident};
+use super::model::{IncidentView, Time};
+use crate::config::Config;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `GET /api/v1/incidents/{id}`: the incident's facts, what has been done, and what is next.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub registered_at: Time,
+    pub acked: bool,
+    /// What has happened, each only once it has: `notice_at` (SPEC §4.4), `followup_at`
+    /// (§4.6), `reply_at`, `escalated_at` (§4.7).
+    #[serde(flatten)]
+    pub done: BTreeMap<&'static str, Time>,
+    /// The organizations the notice went to.
+    pub notified: Vec<String>,
+    /// What happens next, earliest first: each pending deadline and its instant.
+    pub next: Vec<Next>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Next {
+    pub what: Deadline,
+    pub at: Time,
+}
+
+impl Incident {
+    pub fn detail(&self, cfg: &Config) -> IncidentDetail {
+        let mut next: Vec<Next> = <Incident as Scheduled>::ORDER
+            .iter()
+            .filter_map(|&what| {
+                Some(Next {
+                    what,
+                    at: self.due(what, cfg)?,
+                })
+            })
+            .collect();
+        next.sort_by_key(|n| n.at);
+        let done = [
+            ("notice_at", self.notice_at),
+            ("followup_at", self.followup_at),
+            ("reply_at", self.reply_at),
+            ("escalated_at", self.escalated_at),
+        ];
+        IncidentDetail {
+            incident: self.view(cfg),
+            registered_at: self.registered_at,
+            acked: self.acked,
+            done: done
+                .into_iter()
+                .filter_map(|(k, t)| Some((k, t?)))
+                .collect(),
+            notified: self.notified.clone(),
+            next,
+        }
+    }
+}

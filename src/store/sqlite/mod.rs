@@ -1,0 +1,424 @@
+//! The embedded store: SQLite in WAL mode with `synchronous = FULL`, migrated forward by
+//! `PRAGMA user_version`.
+
+use super::{
+    time_text, NewRow, OutboxRow, OutboxStats, SendResult, Store, StoreError, StoredEvent,
+};
+use crate::config::Organization;
+use crate::engine::model::{Action, Time};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: event log and outbox.
+    "CREATE TABLE event (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        first_failure_at TEXT,
+        last_error TEXT,
+        done_at TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
+    // 2: what maintenance files declared last (id → maintenance.add fields).
+    "CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);",
+    // 3: our incident/maintenance id → Atlassian Statuspage incident id, per environment.
+    "CREATE TABLE statuspage_map (our_id TEXT NOT NULL, env TEXT NOT NULL, sp_id TEXT NOT NULL, PRIMARY KEY (our_id, env));",
+    // 4: Alertmanager silences per incident (empty id: a create in flight).
+    "CREATE TABLE silences (incident TEXT PRIMARY KEY, id TEXT NOT NULL, matchers TEXT NOT NULL, ends_at TEXT NOT NULL, expired INTEGER NOT NULL DEFAULT 0);",
+    // 5: the watched mailbox: last handled UID per folder and UIDVALIDITY.
+    "CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
+    // 6: organizations removed from the configuration but still named by open cases.
+    "CREATE TABLE retained_org (id TEXT PRIMARY KEY, org TEXT NOT NULL);",
+    // 7: maintenance and inquiry keys get their namespace (`About::key_prefix`, SPEC §4.14), so
+    // that replay after the upgrade finds the rows it decided before and sends nothing again.
+    "UPDATE statuspage_map SET our_id = 'maintenance/' || our_id WHERE our_id IN
+        (SELECT json_extract(payload, '$.about.id') FROM outbox
+         WHERE json_extract(payload, '$.about.type') = 'maintenance');
+     UPDATE outbox SET
+        payload = CASE WHEN json_extract(payload, '$.body.thread') IS NOT NULL
+            THEN json_set(payload, '$.key', 'maintenance/' || key,
+                          '$.body.thread', 'maintenance/' || json_extract(payload, '$.body.thread'))
+            ELSE json_set(payload, '$.key', 'maintenance/' || key) END,
+        key = 'maintenance/' || key
+     WHERE json_extract(payload, '$.about.type') = 'maintenance';
+     UPDATE outbox SET
+        payload = json_set(payload, '$.key', 'inquiry/' || key),
+        key = 'inquiry/' || key
+     WHERE json_extract(payload, '$.about.type') = 'inquiry';",
+    // 8: one table for the sinks' own state (`sinks::SinkState`), each sink under its name;
+    // the Statuspage map and the silences move into it.
+    "CREATE TABLE sink_state (sink TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sink, key));
+     INSERT INTO sink_state (sink, key, value)
+        SELECT 'statuspage', env || ' ' || our_id, json_quote(sp_id) FROM statuspage_map;
+     INSERT INTO sink_state (sink, key, value)
+        SELECT 'silence', incident, json_object('incident', incident, 'id', id, 'matchers', matchers,
+            'ends_at', ends_at, 'expired', json(CASE WHEN expired THEN 'true' ELSE 'false' END))
+        FROM silences;
+     DROP TABLE statuspage_map;
+     DROP TABLE silences;",
+];
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+fn parse_text(s: &str) -> Result<Time, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a committed notice survives power loss, not only a process crash.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut s = SqliteStore { conn };
+        s.migrate(path)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<(), StoreError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.display().to_string(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, at, type, body FROM event ORDER BY seq")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (seq, at, ty, body) = row?;
+            v.push(StoredEvent {
+                seq,
+                at: parse_text(&at)?,
+                ty,
+                body,
+            });
+        }
+        Ok(v)
+    }
+
+    fn commit(
+        &mut self,
+        events: &[(Time, &str, String)],
+        actions: &[NewRow],
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins_ev =
+                tx.prepare_cached("INSERT INTO event (at, type, body) VALUES (?1, ?2, ?3)")?;
+            for (at, ty, body) in events {
+                ins_ev.execute(params![time_text(*at), ty, body])?;
+            }
+        }
+        let new = insert_actions(&tx, actions)?;
+        tx.commit()?;
+        Ok(new)
+    }
+
+    fn claim(
+        &mut self,
+        now: Time,
+        limit: usize,
+        lease: &dyn Fn(i64) -> chrono::Duration,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut v = Vec::new();
+        {
+            let mut st = tx.prepare_cached(
+                "SELECT key, payload, attempts, first_failure_at, last_error, kind FROM outbox
+                 WHERE status = 'pending' AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, at, rowid LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![time_text(now), limit as i64], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?;
+            for row in rows {
+                let (key, payload, attempts, ff, last_error, kind) = row?;
+                let action: Action = serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+                let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
+                v.push(OutboxRow {
+                    key,
+                    kind,
+                    action,
+                    attempts,
+                    first_failure_at,
+                    last_error,
+                });
+            }
+            let mut upd = tx.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE key = ?1",
+            )?;
+            for r in &v {
+                upd.execute(params![r.key, time_text(now + lease(r.attempts))])?;
+            }
+        }
+        tx.commit()?;
+        Ok(v)
+    }
+
+    fn next_due(&self) -> Result<Option<Time>, StoreError> {
+        let t: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        t.as_deref().map(parse_text).transpose()
+    }
+
+    fn mark_many(&mut self, now: Time, results: &[SendResult]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut done = tx.prepare_cached(
+                "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
+            )?;
+            let mut failed = tx.prepare_cached(
+                "UPDATE outbox SET last_error = ?3, next_attempt_at = ?4,
+                    first_failure_at = COALESCE(first_failure_at, ?2)
+                 WHERE key = ?1 AND status = 'pending'",
+            )?;
+            for (key, r) in results {
+                match r {
+                    Ok(()) => done.execute(params![key, time_text(now)])?,
+                    Err((e, next)) => {
+                        failed.execute(params![key, time_text(now), e, time_text(*next)])?
+                    }
+                };
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn stats(&self, now: Time, warn_after: chrono::Duration) -> Result<OutboxStats, StoreError> {
+        let (pending, failing, oldest, failing_long): (i64, i64, Option<String>, i64) =
+            self.conn.query_row(
+                "SELECT COUNT(*), COUNT(first_failure_at), MIN(at),
+                        COUNT(CASE WHEN first_failure_at <= ?1 THEN 1 END)
+                 FROM outbox WHERE status = 'pending'",
+                [time_text(now - warn_after)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+        let done: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'done'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(OutboxStats {
+            pending,
+            failing,
+            failing_long,
+            oldest_pending: oldest.as_deref().map(parse_text).transpose()?,
+            done,
+        })
+    }
+
+    fn declared(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut st = self.conn.prepare("SELECT id, fields FROM declared")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut m = BTreeMap::new();
+        for row in rows {
+            let (k, v) = row?;
+            m.insert(k, v);
+        }
+        Ok(m)
+    }
+
+    fn set_declared(&mut self, all: &[(String, String)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM declared", [])?;
+        {
+            let mut ins = tx.prepare_cached("INSERT INTO declared (id, fields) VALUES (?1, ?2)")?;
+            for (id, f) in all {
+                ins.execute(params![id, f])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn statuspage_actions(&self) -> Result<Vec<Action>, StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT key, payload FROM outbox WHERE kind = 'statuspage' ORDER BY at, rowid",
+        )?;
+        decode_json_rows(&mut st, "outbox")
+    }
+
+    fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM sink_state WHERE sink = ?1 AND key = ?2",
+                [sink, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn sink_put(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sink_state (sink, key, value) VALUES (?1, ?2, ?3)",
+            [sink, key, value],
+        )?;
+        Ok(())
+    }
+
+    fn sink_list(&self, sink: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT key, value FROM sink_state WHERE sink = ?1 ORDER BY key")?;
+        let rows = st.query_map([sink], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn imap_get(&self, folder: &str) -> Option<(u32, u32)> {
+        self.conn
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM imap_state WHERE folder = ?1",
+                [folder],
+                |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32)),
+            )
+            .optional()
+            .ok()
+            .flatten()
+    }
+
+    fn imap_put(&self, folder: &str, uidvalidity: u32, last_uid: u32) {
+        let r = self.conn.execute(
+            "INSERT OR REPLACE INTO imap_state (folder, uidvalidity, last_uid) VALUES (?1, ?2, ?3)",
+            params![folder, uidvalidity as i64, last_uid as i64],
+        );
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record the mailbox position; messages may be looked at again (harmless: events are idempotent)");
+        }
+    }
+
+    fn retained_orgs(&self) -> Result<Vec<Organization>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, org FROM retained_org ORDER BY id")?;
+        decode_json_rows(&mut st, "retained organization")
+    }
+
+    fn set_retained_orgs(&mut self, orgs: &[&Organization]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM retained_org", [])?;
+        {
+            let mut ins =
+                tx.prepare_cached("INSERT INTO retained_org (id, org) VALUES (?1, ?2)")?;
+            for o in orgs {
+                let json =
+                    serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ins.execute(params![o.id, json])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status, attempts FROM outbox WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+}
+
+/// Rows of (key, JSON) decoded; a row that does not decode is `Corrupt`, named by its key.
+fn decode_json_rows<T: serde::de::DeserializeOwned>(
+    st: &mut rusqlite::Statement<'_>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut v = Vec::new();
+    for row in rows {
+        let (key, json) = row?;
+        v.push(
+            serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("{what} {key}: {e}")))?,
+        );
+    }
+    Ok(v)
+}
+
+fn insert_actions(tx: &rusqlite::Transaction<'_>, rows: &[NewRow]) -> Result<usize, StoreError> {
+    let mut ins = tx.prepare_cached(
+        "INSERT OR IGNORE INTO outbox (key, at, kind, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?2)",
+    )?;
+    let mut new = 0;
+    for r in rows {
+        let payload =
+            serde_json::to_string(&r.action).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        new += ins.execute(params![r.key, time_text(r.action.at), r.kind, payload])?;
+    }
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Helpers the daemon stories share beyond `tests/support`: processes that stand in for the
+//! world (Debian's Alertmanager and Dovecot, headless Chromium), the test clock, waiting.
+#![allow(dead_code)]
+
+use crate::support::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+#[cfg(feature = "test-clock")]
+use std::time::{Duration, Instant};
+
+pub fn unsafe_kill9(p: &mut Proc) {
+    let _ = Command::new("kill")
+        .args(["-9", &p.0.id().to_string()])
+        .status();
+    let _ = p.0.wait();
+}
+
+/// Debian's Alertmanager with a webhook receiver pointing at the daemon (alert token from
+/// the daemon's token file, as `credentials_file`).
+pub fn alertmanager(env: &Env, port: u16) -> Proc {
+    alertmanager_with_routes(env, port, "")
+}
+
+/// Alertmanager with extra child routes (YAML under `route.routes`) and a `blackhole` receiver.
+pub fn alertmanager_with_routes(env: &Env, port: u16, routes: &str) -> Proc {
+    let am = "/usr/bin/prometheus-alertmanager";
+    assert!(
+        Path::new(am).exists(),
+        "prometheus-alertmanager (Debian) must be installed: scripts/test.sh installs it"
+    );
+    let amdir = env.dir.join("am");
+    std::fs::create_dir_all(&amdir).unwrap();
+    std::fs::write(
+        amdir.join("am.yml"),
+        format!(
+            "route:\n  receiver: mv\n  group_by: ['org', 'kind']\n  group_wait: 0s\n  group_interval: 1s\n{routes}receivers:\n- name: blackhole\n- name: mv\n  webhook_configs:\n  - url: 'http://127.0.0.1:{}/api/v1/alerts'\n    send_resolved: true\n    http_config:\n      authorization:\n        type: Bearer\n        credentials_file: '{}'\n",
+            env.http,
+            env.dir.join("state/alert-token").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(am)
+        .arg(format!("--config.file={}", amdir.join("am.yml").display()))
+        .arg(format!("--storage.path={}", amdir.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(env.dir.join("am.log")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_port(port);
+    Proc(child)
+}
+
+pub fn browser(url: &str, shot: &Path, expected: &str, absent: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .args(["status-page.mjs", url])
+        .arg(shot)
+        .args([expected, absent])
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "browser check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Wait (30 s at most) until `f` holds; on time-out, fail with the daemon's log.
+#[cfg(feature = "test-clock")]
+pub fn wait_for(env: &Env, what: &str, f: &dyn Fn() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}\n{}",
+            std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// An RFC 3339 string of the API as UTC.
+#[cfg(feature = "test-clock")]
+pub fn utc(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+/// Move the daemon's test clock so that it reads `at` (plus 2 s).
+#[cfg(feature = "test-clock")]
+pub fn set_clock(clock: &Path, at: chrono::DateTime<chrono::Utc>) {
+    let secs = (at - chrono::Utc::now()).num_seconds() + 2;
+    std::fs::write(clock, secs.to_string()).unwrap();
+}
+
+/// GET a JSON document from Alertmanager's API (`null` when it does not answer).
+#[cfg(feature = "test-clock")]
+pub fn am_json(url: &str) -> serde_json::Value {
+    let out = Command::new("curl").arg("-s").arg(url).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(feature = "test-clock")]
+impl Env {
+    /// Watch the test Dovecot's mailbox: password file and `[imap]` section.
+    pub fn with_imap(&self, port: u16, poll: &str) {
+        std::fs::write(self.dir.join("imap-password"), "hemmelig-passord").unwrap();
+        self.append_config(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"{poll}\"\n"));
+    }
+
+    pub fn append_config(&self, extra: &str) {
+        let cfg_path = self.dir.join("meldingsvakt.toml");
+        let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+        cfg.push_str(extra);
+        std::fs::write(&cfg_path, cfg).unwrap();
+    }
+
+    /// The daemon with its clock offset read from the returned file (a `test-clock` build).
+    pub fn daemon_with_clock(&self, extra_config: &str) -> (Proc, std::path::PathBuf) {
+        self.append_config(extra_config);
+        let clock = self.dir.join("clock-offset");
+        std::fs::write(&clock, "0").unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["run", "--config"])
+            .arg(self.dir.join("meldingsvakt.toml"))
+            .current_dir(&self.dir)
+            .env("MELDINGSVAKT_TEST_CLOCK_FILE", &clock)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_port(self.http);
+        (Proc(child), clock)
+    }
+}
+
+/// Debian's Dovecot in the foreground (`-F`) on a free port, one user, maildir under `dir`.
+#[cfg(feature = "test-clock")]
+pub fn dovecot(dir: &Path, port: u16) -> Proc {
+    let conf = dir.join("dovecot.conf");
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    // Mail is stored as Debian's `dovecot` user (Dovecot refuses root for it).
+    std::fs::create_dir_all(dir.join("mail")).unwrap();
+    assert!(Command::new("chown")
+        .args(["-R", "dovecot:dovecot"])
+        .arg(dir.join("mail"))
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(
+        dir.join("users"),
+        "meldingsansvarlig:{PLAIN}hemmelig-passord\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\nmail_location = maildir:{d}/mail/%u\ndefault_internal_user = dovecot\ndefault_login_user = dovenull\nfirst_valid_uid = 1\npassdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {d}/users\n}}\nuserdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={d}/mail/%u\n}}\nservice imap-login {{\n  inet_listener imap {{\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\nnamespace inbox {{\n  inbox = yes\n  mailbox Sent {{\n    special_use = \\Sent\n    auto = create\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("/usr/sbin/dovecot")
+        .args(["-F", "-c"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dovecot-imapd (Debian) must be installed: scripts/test.sh installs it");
+    wait_port(port);
+    Proc(child)
+}
+
+#[cfg(feature = "test-clock")]
+pub fn imap_append(port: u16, folder: &str, raw: &str) {
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import imaplib,sys; m=imaplib.IMAP4('127.0.0.1',{port}); m.login('meldingsansvarlig','hemmelig-passord'); r=m.append('{folder}', None, None, sys.stdin.buffer.read()); assert r[0]=='OK', r")])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.replace('\n', "\r\n").as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "IMAP APPEND to {folder}");
+}

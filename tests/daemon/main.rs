@@ -1,0 +1,19 @@
+//! The daemon against real parts: a real SMTP server (Debian's python3-aiosmtpd, installed by
+//! scripts/test.sh), Debian's Alertmanager and Dovecot, headless Chromium, real sockets,
+//! SIGKILL in the middle of a fan-out. One file per story; `harness` and `tests/support` hold
+//! what they share.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;
+
+mod alertmanager;
+mod bad_input;
+mod fanout;
+mod kvittering;
+mod mailbox;
+mod maintenance_files;
+mod status_page;
+mod statuspage_api;
+mod systemd;
