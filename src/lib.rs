@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod render;
+pub mod report;
 pub mod sim;
 pub mod sinks;
 pub mod sources;

@@ -79,6 +79,25 @@ meldingsvakt render unplanned --input incident.toml   # one [[event]] table, or 
         #[arg(long)]
         input: Option<PathBuf>,
     },
+    /// The monthly availability report (SPEC §4.13) from the daemon's state or a scenario.
+    #[command(after_help = "From the daemon's state (read only; safe while it runs):
+  meldingsvakt report 2027-03
+  meldingsvakt report 2027-03 --format csv > mars.csv
+From a simulated scenario:
+  meldingsvakt report 2026-11 --scenario tests/scenarios/report-month.toml --format json
+The daemon serves the same at /reports/YYYY-MM (HTML), .json and .csv, and mails it on the first
+working day of the next month.")]
+    Report {
+        /// The month, YYYY-MM.
+        month: String,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Report on this scenario's simulated run instead of the daemon's state.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
     /// Print a year's holidays, half days and working-day count.
     Calendar {
         year: i32,
@@ -356,6 +375,55 @@ fn collect_actions(
     Ok(v)
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Json,
+    Csv,
+    Html,
+}
+
+fn report_cmd(
+    month: &str,
+    format: ReportFormat,
+    config: &Path,
+    scenario: Option<&Path>,
+) -> ExitCode {
+    use meldingsvakt::report;
+    let month: report::Month = match month.parse() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let loaded = match scenario {
+        Some(path) => report::source::scenario(path),
+        None => {
+            let cfg = match load_or_report(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let now = chrono::Utc::now();
+            report::source::state(&cfg, now).map(|h| (cfg, h, now))
+        }
+    };
+    let (cfg, history, now) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = report::monthly(&cfg, &history, month, now);
+    let out = match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
+        ReportFormat::Csv => report::csv(&r),
+        ReportFormat::Html => report::html(&r, &cfg.self_.name),
+    };
+    print!("{out}");
+    ExitCode::SUCCESS
+}
+
 fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
     if !(1900..=2999).contains(&year) {
         eprintln!("year {year} is out of range (1900–2999)");
@@ -407,6 +475,12 @@ fn main() -> ExitCode {
             input,
         } => render(kind, &config, scenario, input),
         Cmd::Calendar { year, config } => calendar_cmd(year, &config),
+        Cmd::Report {
+            month,
+            format,
+            config,
+            scenario,
+        } => report_cmd(&month, format, &config, scenario.as_deref()),
         Cmd::Run { config } => runtime(async move {
             match meldingsvakt::daemon::run(&config).await {
                 Ok(()) => 0,

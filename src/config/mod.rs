@@ -75,6 +75,14 @@ pub struct KsEkomp {
     pub email: String,
 }
 
+/// `[report]` (SPEC §4.13).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportSettings {
+    pub target_month: f64,
+    pub target_12m: f64,
+    pub recipients: Vec<String>,
+}
+
 /// Rule durations (SPEC §4); every one has the SPEC's default.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -182,6 +190,7 @@ pub struct Config {
     pub services: Vec<Service>,
     pub ks_ekomp: Vec<KsEkomp>,
     pub policy: Policy,
+    pub report: ReportSettings,
     pub calendar: Calendar,
     pub labels: AlertLabels,
     pub templates_dir: Option<PathBuf>,

@@ -60,6 +60,8 @@ pub struct RawConfig {
     pub imap: RawImap,
     #[serde(default)]
     pub webhook: RawWebhook,
+    #[serde(default)]
+    pub report: RawReport,
 }
 
 /// An included file holds organizations only.
@@ -261,4 +263,15 @@ pub struct RawWebhook {
     pub actions: Option<Vec<String>>,
     /// Per request (default 10 s).
     pub timeout: Option<Dur>,
+}
+
+/// `[report]`: the monthly availability report (SPEC §4.13), validated in `config/validate`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawReport {
+    /// Monthly availability target in percent (default 99.7, seeds/003).
+    pub target_month: Option<f64>,
+    /// Target over the 12 months ending with the month (default 99.9, seeds/002).
+    pub target_12m: Option<f64>,
+    /// Who gets the report e-mail (default: `self.ops`).
+    pub recipients: Option<Vec<String>>,
 }

@@ -57,6 +57,8 @@ pub struct Engine {
     alert_seq: u64,
     /// The latest instant the engine was driven to (`advance_to`).
     clock: Option<Time>,
+    /// What the availability report needs of every case, live or retired.
+    history: crate::report::History,
 }
 
 fn guard_text(field: &str, v: &Option<String>) -> Result<(), Refusal> {
@@ -83,6 +85,7 @@ impl Engine {
             out: VecDeque::new(),
             alert_seq: 0,
             clock: None,
+            history: crate::report::History::default(),
         }
     }
 
@@ -116,6 +119,11 @@ impl Engine {
     /// went out, and one periodic post replaces the ones missed).
     pub fn catch_up(&mut self, now: Time) {
         self.run_deadlines(now, Some(now));
+    }
+
+    /// Every incident and maintenance seen, for the availability report (SPEC §4.13).
+    pub fn history(&self) -> &crate::report::History {
+        &self.history
     }
 
     /// The engine's clock: the latest instant it was driven to.
@@ -196,6 +204,7 @@ impl Engine {
         self.advance_to(at);
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
+        self.history.first.get_or_insert(now);
         match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
             Event::IncidentUpdate(e) => self.incident_update(now, e),
@@ -237,13 +246,29 @@ impl Engine {
                 Some(inc) => {
                     inc.refresh(&cfg);
                     inc.step(&cfg, now, &mut out);
+                    let severe = inc.is_open() && inc.priority(&cfg) <= 2;
+                    let rec = inc.record(severe);
+                    match self.history.incidents.get_mut(id) {
+                        Some(r) => {
+                            *r = crate::report::IncidentRecord {
+                                severe: r.severe || severe,
+                                ..rec
+                            }
+                        }
+                        None => {
+                            self.history.incidents.insert(id.clone(), rec);
+                        }
+                    }
                     (inc.next_wake(&cfg), inc.finished(&cfg))
                 }
                 None => (None, true),
             },
             Subject::Maintenance(id) => {
                 let fired = match self.maintenances.get_mut(id) {
-                    Some(m) => m.step(&cfg, now, &mut out),
+                    Some(m) => {
+                        self.history.maintenances.insert(id.clone(), m.record());
+                        m.step(&cfg, now, &mut out)
+                    }
                     None => Vec::new(),
                 };
                 self.out.extend(out.drain(..));

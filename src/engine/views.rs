@@ -62,3 +62,32 @@ impl Incident {
         }
     }
 }
+
+impl Incident {
+    /// What the availability report keeps of this incident.
+    pub fn record(&self, severe: bool) -> crate::report::IncidentRecord {
+        crate::report::IncidentRecord {
+            id: self.id.clone(),
+            ours: self.at_self(),
+            environment: self.environment,
+            services: self.services.clone(),
+            detected_at: self.detected_at,
+            resolved_at: self.resolved_at,
+            severe,
+        }
+    }
+}
+
+impl crate::engine::maintenance::Maintenance {
+    /// What the availability report keeps of this maintenance.
+    pub fn record(&self) -> crate::report::MaintenanceRecord {
+        crate::report::MaintenanceRecord {
+            id: self.id.clone(),
+            ours: self.source.is_none(),
+            services: self.services.clone(),
+            from: self.from,
+            to: self.to,
+            cancelled: self.cancelled,
+        }
+    }
+}

@@ -146,6 +146,7 @@ impl Validator<'_> {
             alertmanager,
             imap,
             webhook,
+            report,
             ..
         } = raw;
         let self_org = self.self_org(self_);
@@ -153,6 +154,7 @@ impl Validator<'_> {
         let ks_ekomp = self.ks_ekomp(ks_ekomp);
         let (orgs, org_index) = self.organizations(orgs, &self_org.id, &service_index, &ks_ekomp);
         let policy = self.policy(policy);
+        let report = self.report(report, &self_org.ops);
         let calendar = self.calendar(calendar);
         let labels = labels(alerts);
         let templates_dir = self.templates(templates);
@@ -173,6 +175,7 @@ impl Validator<'_> {
             services,
             ks_ekomp,
             policy,
+            report,
             calendar,
             labels,
             templates_dir,

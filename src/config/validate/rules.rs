@@ -7,6 +7,36 @@ use crate::tpath;
 use std::collections::BTreeMap;
 
 impl Validator<'_> {
+    /// `[report]`: targets are percentages; recipients default to ops.
+    pub(super) fn report(&mut self, raw: RawReport, ops: &[String]) -> ReportSettings {
+        let mut target = |key: &'static str, v: Option<f64>, default: f64| match v {
+            Some(t) if !(0.0..=100.0).contains(&t) => {
+                self.err(
+                    0,
+                    tpath!["report", key],
+                    format!("{key} must be a percentage between 0 and 100, not {t}"),
+                );
+                default
+            }
+            Some(t) => t,
+            None => default,
+        };
+        let target_month = target("target_month", raw.target_month, 99.7);
+        let target_12m = target("target_12m", raw.target_12m, 99.9);
+        let recipients = raw.recipients.unwrap_or_else(|| ops.to_vec());
+        for (i, r) in recipients.iter().enumerate() {
+            if r.is_empty() {
+                self.err(0, tpath!["report", "recipients", i], "empty e-mail address");
+            }
+            self.email(0, tpath!["report", "recipients", i], r);
+        }
+        ReportSettings {
+            target_month,
+            target_12m,
+            recipients,
+        }
+    }
+
     pub(super) fn policy(&mut self, policy: RawPolicy) -> Policy {
         // [policy]
         let mut pol = Policy::default();

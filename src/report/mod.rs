@@ -1,0 +1,363 @@
+//! The monthly availability report (SPEC §4.13; seeds/002 §4, §8; seeds/003 §6.3.2.1).
+//!
+//! A pure function of the case history the engine keeps (`History`): per service and
+//! calendar month in the configured time zone (so a month has its true length, 743 or 745
+//! hours across DST), production only:
+//!
+//! - downtime is the union of `[detected_at, resolved_at)` of every incident on our side that
+//!   affects the service and had priority 1 or 2 at any time while open; an incident still
+//!   open counts to the month's end (or to `now`, for the month in progress);
+//! - time inside one of our own planned maintenances of that service (not cancelled) is not
+//!   downtime;
+//! - availability = 100 × (1 − downtime / month length), to three decimals; the 12-month
+//!   figure is 100 × (1 − Σ downtime / Σ length) over the months ending with this one that are
+//!   not wholly before the first record.
+//!
+//! Decisions where SPEC is silent (written in ARCHITECTURE.md too): an incident that names no
+//! service counts against every service; a maintenance that names no service covers every
+//! service; only our own maintenances (source `self`) excuse our downtime; per-incident
+//! minutes are that incident's own (clipped to the month, less maintenance), so they may add up
+//! to more than the service's downtime when incidents overlap.
+
+mod format;
+pub mod source;
+
+use crate::config::Config;
+use crate::engine::model::{Environment, Time};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub use format::{csv, html};
+
+/// What the report needs of an incident; kept by the engine for live and retired incidents.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct IncidentRecord {
+    pub id: String,
+    /// `true`: the fault is on our side.
+    pub ours: bool,
+    pub environment: Environment,
+    /// Empty: every service.
+    pub services: Vec<String>,
+    pub detected_at: Time,
+    pub resolved_at: Option<Time>,
+    /// Priority 1 or 2 at any time while open.
+    pub severe: bool,
+}
+
+/// What the report needs of a maintenance.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct MaintenanceRecord {
+    pub id: String,
+    /// `true`: our own maintenance (source `self`).
+    pub ours: bool,
+    /// Empty: every service.
+    pub services: Vec<String>,
+    pub from: Time,
+    pub to: Time,
+    pub cancelled: bool,
+}
+
+/// The case history: every incident and maintenance the engine has seen, and when the first
+/// record was made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct History {
+    pub first: Option<Time>,
+    pub incidents: BTreeMap<String, IncidentRecord>,
+    pub maintenances: BTreeMap<String, MaintenanceRecord>,
+}
+
+/// A calendar month, `YYYY-MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0:?} is not a month: expected YYYY-MM, e.g. 2027-03")]
+pub struct BadMonth(pub String);
+
+impl std::str::FromStr for Month {
+    type Err = BadMonth;
+    fn from_str(s: &str) -> Result<Month, BadMonth> {
+        let bad = || BadMonth(s.to_string());
+        let (y, m) = s.split_once('-').ok_or_else(bad)?;
+        let (year, month) = (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) {
+            return Err(bad());
+        }
+        Ok(Month { year, month })
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Month {
+    pub fn of(cfg: &Config, t: Time) -> Month {
+        let d = cfg.calendar.local_date(t);
+        Month {
+            year: d.year(),
+            month: d.month(),
+        }
+    }
+    pub fn next(self) -> Month {
+        match self.month {
+            12 => Month {
+                year: self.year + 1,
+                month: 1,
+            },
+            m => Month {
+                year: self.year,
+                month: m + 1,
+            },
+        }
+    }
+    pub fn prev(self) -> Month {
+        match self.month {
+            1 => Month {
+                year: self.year - 1,
+                month: 12,
+            },
+            m => Month {
+                year: self.year,
+                month: m - 1,
+            },
+        }
+    }
+    fn first_day(self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+    /// `[start, end)` in UTC: local midnight of the first day to that of the next month.
+    pub fn bounds(self, cfg: &Config) -> (Time, Time) {
+        let at = |d: NaiveDate| {
+            let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            cfg.calendar
+                .tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_default()
+        };
+        (at(self.first_day()), at(self.next().first_day()))
+    }
+}
+
+/// The report of one month (SPEC §5.8's JSON; extra fields allowed).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub month: String,
+    pub hours: i64,
+    pub services: Vec<ServiceReport>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServiceReport {
+    pub service: String,
+    pub name: String,
+    pub downtime_minutes: f64,
+    pub availability: f64,
+    pub target: f64,
+    pub met: bool,
+    pub rolling_12m: Rolling,
+    pub incidents: Vec<Counted>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rolling {
+    pub months: u32,
+    pub availability: f64,
+    pub target: f64,
+    pub met: bool,
+}
+
+/// An incident's part of a service's month.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Counted {
+    pub id: String,
+    #[serde(serialize_with = "local_time")]
+    pub from: (Time, chrono_tz::Tz),
+    #[serde(serialize_with = "local_time")]
+    pub to: (Time, chrono_tz::Tz),
+    pub minutes: f64,
+}
+
+fn local_time<S: serde::Serializer>(t: &(Time, chrono_tz::Tz), s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.0.with_timezone(&t.1).to_rfc3339())
+}
+
+type Span = (Time, Time);
+
+/// `spans` merged (sorted, overlaps joined).
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.retain(|(a, b)| a < b);
+    spans.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// `spans` less `holes` (both merged).
+fn minus(spans: &[Span], holes: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for &(mut a, b) in spans {
+        for &(h0, h1) in holes {
+            if h1 <= a || h0 >= b {
+                continue;
+            }
+            if h0 > a {
+                out.push((a, h0));
+            }
+            a = a.max(h1);
+        }
+        if a < b {
+            out.push((a, b));
+        }
+    }
+    out
+}
+
+fn minutes(spans: &[Span]) -> f64 {
+    let ms: i64 = spans
+        .iter()
+        .map(|(a, b)| (*b - *a).num_milliseconds())
+        .sum();
+    (ms as f64 / 60_000.0 * 10.0).round() / 10.0
+}
+
+fn percent(down: Duration, len: Duration) -> f64 {
+    let a = 100.0 * (1.0 - down.num_milliseconds() as f64 / len.num_milliseconds() as f64);
+    (a * 1000.0).round() / 1000.0
+}
+
+fn covers(services: &[String], service: &str) -> bool {
+    services.is_empty() || services.iter().any(|s| s == service)
+}
+
+/// One service's downtime in `[start, end)` (clipped to `now`), with each incident's part.
+fn downtime(
+    h: &History,
+    service: &str,
+    (start, end): Span,
+    now: Time,
+) -> (Duration, Vec<(String, Span, Vec<Span>)>) {
+    let holes = union(
+        h.maintenances
+            .values()
+            .filter(|m| m.ours && !m.cancelled && covers(&m.services, service))
+            .map(|m| (m.from.max(start), m.to.min(end)))
+            .collect(),
+    );
+    let mut parts = Vec::new();
+    for i in h.incidents.values() {
+        if !i.ours || !i.severe || i.environment != Environment::Produksjon {
+            continue;
+        }
+        if !covers(&i.services, service) {
+            continue;
+        }
+        let a = i.detected_at.max(start);
+        let b = i.resolved_at.unwrap_or(end).min(end).min(now.max(start));
+        if a < b {
+            parts.push((i.id.clone(), (a, b), minus(&[(a, b)], &holes)));
+        }
+    }
+    let all = union(
+        parts
+            .iter()
+            .flat_map(|(_, _, s)| s.iter().copied())
+            .collect(),
+    );
+    let ms: i64 = all.iter().map(|(a, b)| (*b - *a).num_milliseconds()).sum();
+    (Duration::milliseconds(ms), parts)
+}
+
+/// The report for `month` as of `now` (the engine's clock).
+pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
+    let (start, end) = month.bounds(cfg);
+    let len = end - start;
+    let tz = cfg.calendar.tz;
+    let services = cfg
+        .services
+        .iter()
+        .map(|svc| {
+            let (down, parts) = downtime(h, &svc.id, (start, end), now);
+            let availability = percent(down, len);
+            // The 12 months ending with this one, leaving out those wholly before the first
+            // record.
+            let (mut months, mut down12, mut len12) = (0u32, Duration::zero(), Duration::zero());
+            let mut m = month;
+            for _ in 0..12 {
+                let (s, e) = m.bounds(cfg);
+                if h.first.is_some_and(|f| e > f) {
+                    months += 1;
+                    down12 += downtime(h, &svc.id, (s, e), now).0;
+                    len12 += e - s;
+                }
+                m = m.prev();
+            }
+            let rolling = if months == 0 {
+                100.0
+            } else {
+                percent(down12, len12)
+            };
+            let mut incidents: Vec<Counted> = parts
+                .into_iter()
+                .map(|(id, (a, b), counted)| Counted {
+                    id,
+                    from: (a, tz),
+                    to: (b, tz),
+                    minutes: minutes(&counted),
+                })
+                .collect();
+            incidents.sort_by_key(|c| (c.from.0, c.id.clone()));
+            ServiceReport {
+                service: svc.id.clone(),
+                name: svc.name.clone(),
+                downtime_minutes: minutes(&[(start, start + down)]),
+                availability,
+                target: cfg.report.target_month,
+                met: availability >= cfg.report.target_month,
+                rolling_12m: Rolling {
+                    months,
+                    availability: rolling,
+                    target: cfg.report.target_12m,
+                    met: rolling >= cfg.report.target_12m,
+                },
+                incidents,
+            }
+        })
+        .collect();
+    Report {
+        month: month.to_string(),
+        hours: len.num_hours(),
+        services,
+    }
+}
+
+/// When the report for `month` goes out: the start of business hours on the first working day
+/// of the next month (SPEC §4.13).
+pub fn due(cfg: &Config, month: Month) -> Time {
+    let (_, end) = month.bounds(cfg);
+    let first = month.next().first_day();
+    let day = if cfg.calendar.is_working_day(first) {
+        first
+    } else {
+        cfg.calendar.first_working_day_after(first)
+    };
+    cfg.calendar
+        .business_window(day)
+        .map_or(end, |(start, _)| start.max(end))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,382 @@
+//! The report against hand-computed cases (SPEC §4.13). Times are Oslo local time.
+use super::*;
+use crate::engine::model::{Event, IncidentOpen, IncidentUpdate, Kind, Ts};
+use crate::testutil::example_config;
+
+fn t(s: &str) -> Time {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+fn inc(id: &str, services: &[&str], from: &str, to: Option<&str>) -> IncidentRecord {
+    IncidentRecord {
+        id: id.into(),
+        ours: true,
+        environment: Environment::Produksjon,
+        services: services.iter().map(|s| s.to_string()).collect(),
+        detected_at: t(from),
+        resolved_at: to.map(t),
+        severe: true,
+    }
+}
+
+fn maint(id: &str, services: &[&str], from: &str, to: &str) -> MaintenanceRecord {
+    MaintenanceRecord {
+        id: id.into(),
+        ours: true,
+        services: services.iter().map(|s| s.to_string()).collect(),
+        from: t(from),
+        to: t(to),
+        cancelled: false,
+    }
+}
+
+fn history(first: &str, incidents: Vec<IncidentRecord>, m: Vec<MaintenanceRecord>) -> History {
+    History {
+        first: Some(t(first)),
+        incidents: incidents.into_iter().map(|i| (i.id.clone(), i)).collect(),
+        maintenances: m.into_iter().map(|m| (m.id.clone(), m)).collect(),
+    }
+}
+
+fn service<'a>(r: &'a Report, id: &str) -> &'a ServiceReport {
+    r.services.iter().find(|s| s.service == id).unwrap()
+}
+
+fn month(s: &str) -> Month {
+    s.parse().unwrap()
+}
+
+const LATER: &str = "2028-01-01T00:00:00+01:00";
+
+#[test]
+fn the_spec_example_95_minutes_in_march_2027() {
+    let cfg = example_config();
+    let h = history(
+        "2027-01-10T09:00:00+01:00",
+        vec![inc(
+            "I1",
+            &["PLO"],
+            "2027-03-02T10:00:00+01:00",
+            Some("2027-03-02T11:35:00+01:00"),
+        )],
+        vec![],
+    );
+    let r = monthly(&cfg, &h, month("2027-03"), t(LATER));
+    // 31 days less the hour lost on 28 March (summer time).
+    assert_eq!(r.hours, 743);
+    let p = service(&r, "PLO");
+    assert_eq!(p.downtime_minutes, 95.0);
+    // 100 × (1 − 95 / 44 580) = 99.78690…
+    assert_eq!(p.availability, 99.787);
+    assert!(p.met, "99.787 ≥ 99.7");
+    // Jan (first record 10 Jan), Feb, Mar: 95 min of 31·24·60 + 28·24·60 + 44 580 = 129 540.
+    assert_eq!(p.rolling_12m.months, 3);
+    assert_eq!(p.rolling_12m.availability, 99.927);
+    assert!(p.rolling_12m.met);
+    assert_eq!(p.incidents.len(), 1);
+    assert_eq!(p.incidents[0].minutes, 95.0);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        json["services"][0]["incidents"][0]["from"],
+        "2027-03-02T10:00:00+01:00"
+    );
+    // Other services lost nothing.
+    assert_eq!(service(&r, "lab").availability, 100.0);
+}
+
+#[test]
+fn overlapping_incidents_count_once_and_maintenance_inside_is_not_downtime() {
+    let cfg = example_config();
+    let h = history(
+        "2026-11-01T00:00:00+01:00",
+        vec![
+            inc(
+                "A",
+                &["PLO"],
+                "2026-11-10T10:00:00+01:00",
+                Some("2026-11-10T11:00:00+01:00"),
+            ),
+            inc(
+                "B",
+                &["PLO"],
+                "2026-11-10T10:30:00+01:00",
+                Some("2026-11-10T12:00:00+01:00"),
+            ),
+            // 4 h, of which our maintenance covers 1 h.
+            inc(
+                "C",
+                &["lab"],
+                "2026-11-12T10:00:00+01:00",
+                Some("2026-11-12T14:00:00+01:00"),
+            ),
+        ],
+        vec![
+            maint(
+                "M1",
+                &["lab"],
+                "2026-11-12T11:00:00+01:00",
+                "2026-11-12T12:00:00+01:00",
+            ),
+            MaintenanceRecord {
+                cancelled: true,
+                ..maint(
+                    "M2",
+                    &["lab"],
+                    "2026-11-12T12:00:00+01:00",
+                    "2026-11-12T13:00:00+01:00",
+                )
+            },
+            MaintenanceRecord {
+                ours: false,
+                ..maint(
+                    "M3",
+                    &["lab"],
+                    "2026-11-12T13:00:00+01:00",
+                    "2026-11-12T14:00:00+01:00",
+                )
+            },
+        ],
+    );
+    let r = monthly(&cfg, &h, month("2026-11"), t(LATER));
+    assert_eq!(r.hours, 720);
+    let p = service(&r, "PLO");
+    assert_eq!(p.downtime_minutes, 120.0, "10:00–12:00 once");
+    assert_eq!(p.availability, 99.722); // 1 − 120/43 200
+    let minutes: Vec<f64> = p.incidents.iter().map(|i| i.minutes).collect();
+    assert_eq!(minutes, vec![60.0, 90.0], "each incident's own part");
+    let lab = service(&r, "lab");
+    assert_eq!(
+        lab.downtime_minutes, 180.0,
+        "only our own, not cancelled, maintenance counts"
+    );
+    assert_eq!(lab.availability, 99.583);
+    assert!(!lab.met, "99.583 < 99.7");
+}
+
+#[test]
+fn an_incident_across_midnight_of_a_month_is_split_and_october_has_745_hours() {
+    let cfg = example_config();
+    let h = history(
+        "2026-01-01T00:00:00+01:00",
+        vec![inc(
+            "X",
+            &["epikrise"],
+            "2026-10-31T23:00:00+01:00",
+            Some("2026-11-01T01:00:00+01:00"),
+        )],
+        vec![],
+    );
+    let oct = monthly(&cfg, &h, month("2026-10"), t(LATER));
+    assert_eq!(oct.hours, 745, "the extra hour of 25 October");
+    assert_eq!(service(&oct, "epikrise").downtime_minutes, 60.0);
+    assert_eq!(service(&oct, "epikrise").availability, 99.866); // 1 − 60/44 700
+    let nov = monthly(&cfg, &h, month("2026-11"), t(LATER));
+    assert_eq!(service(&nov, "epikrise").downtime_minutes, 60.0);
+    assert_eq!(
+        serde_json::to_value(&nov).unwrap()["services"][2]["incidents"][0]["from"],
+        "2026-11-01T00:00:00+01:00",
+        "clipped to the month"
+    );
+}
+
+#[test]
+fn counterpart_test_low_priority_and_unnamed_scope() {
+    let cfg = example_config();
+    let h = history(
+        "2026-11-01T00:00:00+01:00",
+        vec![
+            IncidentRecord {
+                ours: false,
+                ..inc(
+                    "CP",
+                    &["PLO"],
+                    "2026-11-03T10:00:00+01:00",
+                    Some("2026-11-03T12:00:00+01:00"),
+                )
+            },
+            IncidentRecord {
+                environment: Environment::Test,
+                ..inc(
+                    "T",
+                    &["PLO"],
+                    "2026-11-04T10:00:00+01:00",
+                    Some("2026-11-04T12:00:00+01:00"),
+                )
+            },
+            IncidentRecord {
+                severe: false,
+                ..inc(
+                    "LOW",
+                    &["PLO"],
+                    "2026-11-05T10:00:00+01:00",
+                    Some("2026-11-05T12:00:00+01:00"),
+                )
+            },
+            // No service named: every service is down.
+            inc(
+                "ALL",
+                &[],
+                "2026-11-06T10:00:00+01:00",
+                Some("2026-11-06T10:30:00+01:00"),
+            ),
+        ],
+        vec![],
+    );
+    let r = monthly(&cfg, &h, month("2026-11"), t(LATER));
+    for s in &r.services {
+        assert_eq!(s.downtime_minutes, 30.0, "{}", s.service);
+    }
+}
+
+#[test]
+fn a_still_open_incident_counts_to_now_or_to_the_months_end() {
+    let cfg = example_config();
+    let h = history(
+        "2026-11-01T00:00:00+01:00",
+        vec![inc("OPEN", &["PLO"], "2026-11-30T22:00:00+01:00", None)],
+        vec![],
+    );
+    let during = monthly(&cfg, &h, month("2026-11"), t("2026-11-30T23:00:00+01:00"));
+    assert_eq!(service(&during, "PLO").downtime_minutes, 60.0);
+    let after = monthly(&cfg, &h, month("2026-11"), t("2026-12-05T00:00:00+01:00"));
+    assert_eq!(
+        service(&after, "PLO").downtime_minutes,
+        120.0,
+        "to the month's end"
+    );
+    let dec = monthly(&cfg, &h, month("2026-12"), t("2026-12-01T06:00:00+01:00"));
+    assert_eq!(
+        service(&dec, "PLO").downtime_minutes,
+        360.0,
+        "and on into December"
+    );
+}
+
+#[test]
+fn months_before_the_first_record_are_left_out_of_the_12_month_figure() {
+    let cfg = example_config();
+    let h = history("2026-12-15T12:00:00+01:00", vec![], vec![]);
+    let r = monthly(&cfg, &h, month("2027-02"), t(LATER));
+    assert_eq!(
+        r.services[0].rolling_12m.months, 3,
+        "December, January, February"
+    );
+    assert_eq!(r.services[0].rolling_12m.availability, 100.0);
+}
+
+/// Through the engine: a priority raised to 2 mid-incident counts the whole incident from
+/// `detected_at`; one never above 3 does not count.
+#[test]
+fn a_priority_raised_mid_incident_counts_from_detection() {
+    let cfg = std::sync::Arc::new(example_config());
+    let mut e = crate::engine::Engine::new(cfg.clone());
+    let open = |id: &str, at: &str| {
+        Event::IncidentOpen(IncidentOpen {
+            id: id.into(),
+            kind: Kind::Feil,
+            at_org: "self".into(),
+            orgs: vec!["malvik".into()],
+            services: vec!["PLO".into()],
+            category: crate::engine::model::Category::D,
+            impact: None,
+            started_at: Some(Ts(t(at))),
+            detected_at: Some(Ts(t(at))),
+            expected_end: None,
+            measures: None,
+            text: None,
+            environment: Environment::Produksjon,
+        })
+    };
+    let resolve = |id: &str| Event::IncidentResolve(crate::engine::model::IdOnly { id: id.into() });
+    e.handle(
+        t("2026-11-10T10:00:00+01:00"),
+        open("RAISED", "2026-11-10T10:00:00+01:00"),
+    )
+    .unwrap();
+    e.handle(
+        t("2026-11-10T10:00:00+01:00"),
+        open("LOW", "2026-11-10T10:00:00+01:00"),
+    )
+    .unwrap();
+    e.handle(
+        t("2026-11-10T10:40:00+01:00"),
+        Event::IncidentUpdate(IncidentUpdate {
+            id: "RAISED".into(),
+            measures: None,
+            expected_end: None,
+            text: None,
+            category: Some(crate::engine::model::Category::A),
+            impact: None,
+        }),
+    )
+    .unwrap();
+    e.handle(t("2026-11-10T11:00:00+01:00"), resolve("RAISED"))
+        .unwrap();
+    e.handle(t("2026-11-10T11:00:00+01:00"), resolve("LOW"))
+        .unwrap();
+    e.advance_to(t("2026-12-10T00:00:00+01:00"));
+    let r = monthly(
+        &cfg,
+        e.history(),
+        month("2026-11"),
+        t("2026-12-10T00:00:00+01:00"),
+    );
+    let p = service(&r, "PLO");
+    assert_eq!(p.downtime_minutes, 60.0, "{:?}", p.incidents);
+    assert_eq!(p.incidents.len(), 1);
+    assert_eq!(p.incidents[0].id, "RAISED");
+}
+
+#[test]
+fn csv_has_a_totals_row_and_html_escapes_and_prints_on_a4() {
+    let cfg = example_config();
+    let h = history(
+        "2027-01-10T09:00:00+01:00",
+        vec![inc(
+            "I<1>",
+            &["PLO"],
+            "2027-03-02T10:00:00+01:00",
+            Some("2027-03-02T11:35:00+01:00"),
+        )],
+        vec![],
+    );
+    let r = monthly(&cfg, &h, month("2027-03"), t(LATER));
+    let c = csv(&r);
+    let lines: Vec<&str> = c.lines().collect();
+    assert_eq!(lines.len(), 1 + cfg.services.len() + 1);
+    assert!(lines[1].starts_with("2027-03,PLO,"), "{}", lines[1]);
+    assert!(
+        lines[1].contains(",95.0,99.787,99.7,ja,3,99.927,99.9,ja"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines
+        .last()
+        .unwrap()
+        .starts_with("2027-03,TOTALT,Alle tjenester,95.0,"));
+    let h = html(&r, "Hemit HF");
+    assert!(h.contains("I&lt;1&gt;") && !h.contains("I<1>"));
+    assert!(h.contains("size: A4") && h.contains("break-inside: avoid"));
+    assert!(h.contains("99,787 %"));
+}
+
+#[test]
+fn months_parse_strictly_and_the_report_is_due_on_the_first_working_day() {
+    assert_eq!(
+        "2027-03".parse::<Month>(),
+        Ok(Month {
+            year: 2027,
+            month: 3
+        })
+    );
+    for bad in ["2027-3", "2027-13", "27-03", "2027/03", "marsj"] {
+        assert!(bad.parse::<Month>().is_err(), "{bad}");
+    }
+    let cfg = example_config();
+    // 1 January 2027 is a holiday (Friday): Monday 4 January at the start of business hours.
+    assert_eq!(due(&cfg, month("2026-12")), t("2027-01-04T08:00:00+01:00"));
+    // 1 December 2026 is a Tuesday.
+    assert_eq!(due(&cfg, month("2026-11")), t("2026-12-01T08:00:00+01:00"));
+}
