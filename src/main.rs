@@ -245,6 +245,7 @@ fn print_rendered(
             }
         }
         ActionBody::Ops(o) => println!("Tid: {when}\nTil: {}", o.to.join(", ")),
+        ActionBody::Report(r) => println!("Tid: {when}\nTil: {}", r.to.join(", ")),
         ActionBody::Statuspage(s) => println!(
             "Tid: {when}\nStatusside ({}): {}",
             s.environment.as_str(),
@@ -265,6 +266,7 @@ fn action_template(a: &meldingsvakt::engine::model::Action) -> String {
         ActionBody::Statuspage(s) if s.incident.is_some() => "statuspage/incident".into(),
         ActionBody::Statuspage(_) => "statuspage/maintenance".into(),
         ActionBody::Silence(_) => "silence".into(),
+        ActionBody::Report(_) => "report/monthly".into(),
     }
 }
 

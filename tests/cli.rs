@@ -148,3 +148,76 @@ fn render_from_a_small_input() {
         "{out}"
     );
 }
+
+/// `meldingsvakt report` on a scenario agrees with the figures computed by hand in the
+/// scenario's comments, in all three formats.
+#[test]
+fn report_from_a_scenario_matches_the_hand_computed_figures() {
+    let sc = "tests/scenarios/report-month.toml";
+    let (code, out, err) = mv(&["report", "2026-11", "--scenario", sc, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["month"], "2026-11");
+    assert_eq!(r["hours"], 720);
+    let svc = |id: &str| {
+        r["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == id)
+            .unwrap()
+            .clone()
+    };
+    let plo = svc("PLO");
+    assert_eq!(plo["downtime_minutes"], 120.0);
+    assert_eq!(plo["availability"], 99.722);
+    assert_eq!(plo["target"], 99.7);
+    assert_eq!(plo["met"], true);
+    assert_eq!(plo["rolling_12m"]["months"], 1);
+    assert_eq!(plo["rolling_12m"]["met"], false, "99.722 < 99.9");
+    let ids: Vec<&str> = plo["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["INC-A", "INC-B"],
+        "not the counterpart's, test or priority-3 ones"
+    );
+    assert_eq!(plo["incidents"][1]["from"], "2026-11-10T10:30:00+01:00");
+    assert_eq!(svc("lab")["downtime_minutes"], 180.0);
+    assert_eq!(svc("lab")["availability"], 99.583);
+    assert_eq!(svc("lab")["met"], false);
+    assert_eq!(svc("epikrise")["downtime_minutes"], 60.0);
+    assert_eq!(svc("epikrise")["availability"], 99.861);
+    assert_eq!(svc("henvisning")["availability"], 100.0);
+
+    let (code, csv, _) = mv(&["report", "2026-11", "--scenario", sc, "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(
+        csv.contains("\n2026-11,lab,Laboratoriesvar,180.0,99.583,99.7,nei,1,99.583,99.9,nei\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.trim_end()
+            .ends_with("2026-11,TOTALT,Alle tjenester,360.0,99.833,,,,99.833,,"),
+        "{csv}"
+    );
+    let (code, html, _) = mv(&["report", "2026-11", "--scenario", sc]);
+    assert_eq!(code, 0);
+    assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"nb\">"));
+    assert!(
+        html.contains("99,583 %") && html.contains("Ikke oppfylt"),
+        "{html}"
+    );
+
+    // A bad month is refused with a clear message and nothing on stdout.
+    let (code, out, err) = mv(&["report", "2026-13", "--scenario", sc]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains("\"2026-13\" is not a month: expected YYYY-MM"),
+        "{err}"
+    );
+}

@@ -55,6 +55,7 @@ fn recipients(row: &OutboxRow) -> Vec<String> {
     match &row.action.body {
         ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
         ActionBody::Ops(o) => o.to.clone(),
+        ActionBody::Report(r) => r.to.clone(),
         _ => vec![row.action.about.key_prefix()],
     }
 }
@@ -115,6 +116,7 @@ fn kind_label(row: &OutboxRow) -> String {
         ActionBody::Ops(o) => format!("ops.{}", o.message.as_str()),
         ActionBody::Statuspage(s) => format!("statuspage.{}", s.message.as_str()),
         ActionBody::Silence(s) => format!("silence.{}", s.message),
+        ActionBody::Report(_) => "report.monthly".into(),
     }
 }
 

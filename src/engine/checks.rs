@@ -104,6 +104,7 @@ impl Engine {
             Subject::Incident(id) => self.incidents.contains_key(id),
             Subject::Maintenance(id) => self.maintenances.contains_key(id),
             Subject::Inquiry(id) => self.inquiries.contains_key(id),
+            Subject::Report(_) => true,
         };
         if live {
             return Ok(true);
@@ -115,6 +116,7 @@ impl Engine {
             Subject::Incident(id) => ("incident", id),
             Subject::Maintenance(id) => ("maintenance", id),
             Subject::Inquiry(id) => ("inquiry", id),
+            Subject::Report(m) => ("report", m.to_string()),
         };
         Err(Refusal::Unknown { what, id })
     }
@@ -198,6 +200,7 @@ impl Engine {
             Subject::Incident(i) => self.incidents.contains_key(i),
             Subject::Maintenance(i) => self.maintenances.contains_key(i),
             Subject::Inquiry(i) => self.inquiries.contains_key(i),
+            Subject::Report(_) => false,
         };
         if exists || self.retired.contains(&s) {
             return Err(Refusal::Duplicate {
@@ -261,6 +264,7 @@ impl Engine {
             Subject::Incident(id) => ("incident", id.clone()),
             Subject::Maintenance(id) => ("maintenance", id.clone()),
             Subject::Inquiry(id) => ("inquiry", id.clone()),
+            Subject::Report(m) => ("report", m.to_string()),
         };
         self.check_new_id(what, case, &id)?;
         let at = if self.cfg.is_self(at) {

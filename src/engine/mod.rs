@@ -40,6 +40,8 @@ enum Subject {
     Incident(String),
     Maintenance(String),
     Inquiry(String),
+    /// The availability report of a month, due on the first working day after it (§4.13).
+    Report(crate::report::Month),
 }
 
 pub struct Engine {
@@ -189,6 +191,7 @@ impl Engine {
                     .get(id)
                     .and_then(|m| m.next_wake(&self.cfg)),
                 Subject::Inquiry(id) => self.inquiries.get(id).and_then(|q| q.next_wake(&self.cfg)),
+                Subject::Report(m) => Some(crate::report::due(&self.cfg, *m)),
             };
             if let Some(t) = next {
                 self.timers.insert((t, s.clone()));
@@ -204,7 +207,15 @@ impl Engine {
         self.advance_to(at);
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
-        self.history.first.get_or_insert(now);
+        if self.history.first.is_none() {
+            // The first record: reports are due from this month on.
+            self.history.first = Some(now);
+            let m = crate::report::Month::of(&self.cfg, now);
+            let s = Subject::Report(m);
+            let t = crate::report::due(&self.cfg, m);
+            self.timers.insert((t, s.clone()));
+            self.timer_of.insert(s, t);
+        }
         match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
             Event::IncidentUpdate(e) => self.incident_update(now, e),
@@ -242,6 +253,24 @@ impl Engine {
         let cfg = Arc::clone(&self.cfg);
         let mut out = Vec::new();
         let (next, finished) = match s {
+            Subject::Report(m) => {
+                let report = crate::report::monthly(&cfg, &self.history, *m, now);
+                self.out.push_back(Action {
+                    at: now,
+                    key: format!("report/{m}/monthly"),
+                    about: About::Report(m.to_string()),
+                    body: ActionBody::Report(Box::new(ReportMail {
+                        to: cfg.report.recipients.clone(),
+                        report,
+                    })),
+                });
+                // Then the next month's, due on the first working day after it.
+                let next = Subject::Report(m.next());
+                let t = crate::report::due(&cfg, m.next());
+                self.timers.insert((t, next.clone()));
+                self.timer_of.insert(next, t);
+                (None, true)
+            }
             Subject::Incident(id) => match self.incidents.get_mut(id) {
                 Some(inc) => {
                     inc.refresh(&cfg);
@@ -324,6 +353,8 @@ impl Engine {
             Subject::Inquiry(id) => {
                 self.inquiries.remove(id);
             }
+            // A month's report is done once sent; nothing can refer to it later.
+            Subject::Report(_) => return,
         }
         self.retired.insert(s.clone());
     }

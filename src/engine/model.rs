@@ -276,12 +276,14 @@ pub enum About {
     Incident(String),
     Maintenance(String),
     Inquiry(String),
+    /// A month's availability report (`YYYY-MM`).
+    Report(String),
 }
 
 impl About {
     pub fn id(&self) -> &str {
         match self {
-            About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) => i,
+            About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) | About::Report(i) => i,
         }
     }
 
@@ -297,6 +299,7 @@ impl About {
             About::Incident(i) => i.clone(),
             About::Maintenance(i) => format!("maintenance/{i}"),
             About::Inquiry(i) => format!("inquiry/{i}"),
+            About::Report(m) => format!("report/{m}"),
         }
     }
 }
@@ -564,6 +567,15 @@ pub enum ActionBody {
     Statuspage(Box<StatusPost>),
     Silence(Silence),
     Ops(Box<Ops>),
+    /// The monthly availability report e-mail (SPEC §4.13, message `monthly`).
+    Report(Box<ReportMail>),
+}
+
+/// The report for a month, to `report.recipients`; the figures are computed when it is decided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReportMail {
+    pub to: Vec<String>,
+    pub report: crate::report::Report,
 }
 
 impl ActionBody {
@@ -574,6 +586,7 @@ impl ActionBody {
             ActionBody::Statuspage(_) => "statuspage",
             ActionBody::Silence(_) => "silence",
             ActionBody::Ops(_) => "ops",
+            ActionBody::Report(_) => "report",
         }
     }
 }

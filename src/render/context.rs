@@ -134,3 +134,50 @@ pub(super) fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
     m.insert("recipient".into(), json!({"id": "", "name": ""}));
     m
 }
+
+/// The report e-mail's context: figures as Norwegian text (decimal comma), times local.
+pub(super) fn report_json(cfg: &Config, r: &crate::report::Report) -> Value {
+    const MONTHS: [&str; 12] = [
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ];
+    let name = r
+        .month
+        .split_once('-')
+        .and_then(|(y, m)| Some(format!("{} {y}", MONTHS.get(m.parse::<usize>().ok()? - 1)?)))
+        .unwrap_or_else(|| r.month.clone());
+    let num = |v: f64, d: usize| format!("{v:.d$}").replace('.', ",");
+    let local = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| oslo_fmt(cfg, t.with_timezone(&chrono::Utc)))
+            .unwrap_or_else(|_| t.to_string())
+    };
+    let services: Vec<Value> = r
+        .services
+        .iter()
+        .map(|s| {
+            json!({
+                "service": s.service, "name": s.name,
+                "availability": num(s.availability, 3), "target": num(s.target, 1), "met": s.met,
+                "downtime": num(s.downtime_minutes, 1),
+                "rolling_months": s.rolling_12m.months,
+                "rolling_availability": num(s.rolling_12m.availability, 3),
+                "rolling_target": num(s.rolling_12m.target, 1), "rolling_met": s.rolling_12m.met,
+                "incidents": s.incidents.iter().map(|i| json!({
+                    "id": i.id, "from": local(&i.from), "to": local(&i.to), "minutes": num(i.minutes, 1),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"month": r.month, "month_name": name, "hours": r.hours, "services": services})
+}

@@ -82,6 +82,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("ops/bounce", include_str!("../../templates/ops/bounce.hbs")),
     (
+        "report/monthly",
+        include_str!("../../templates/report/monthly.hbs"),
+    ),
+    (
         "statuspage/incident",
         include_str!("../../templates/statuspage/incident.hbs"),
     ),
@@ -456,6 +460,11 @@ impl Renderer {
             ActionBody::Ops(o) => self.ops_ctx(cfg, o)?,
             ActionBody::Statuspage(s) => self.status_ctx(cfg, s)?,
             ActionBody::Silence(_) => return Ok(None),
+            ActionBody::Report(r) => {
+                let mut c = base_json(cfg);
+                c.insert("report".into(), context::report_json(cfg, &r.report));
+                ("report/monthly".to_string(), Value::Object(c))
+            }
         };
         f(&name, &ctx).map(Some)
     }

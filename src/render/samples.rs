@@ -214,5 +214,39 @@ pub fn all(cfg: &Config) -> Vec<(String, Action)> {
             Some(maintenance(cfg, true)),
         )))),
     ));
+    v.push(("report/monthly".into(), report(cfg)));
     v
+}
+
+/// The March 2027 report of SPEC §5.8: 95 minutes of PLO downtime.
+fn report(cfg: &Config) -> Action {
+    let mut h = crate::report::History {
+        first: Some(t("2027-01-10T09:00:00+01:00")),
+        ..Default::default()
+    };
+    h.incidents.insert(
+        "I1".into(),
+        crate::report::IncidentRecord {
+            id: "I1".into(),
+            ours: true,
+            environment: Environment::Produksjon,
+            services: vec!["PLO".into()],
+            detected_at: t("2027-03-02T10:00:00+01:00"),
+            resolved_at: Some(t("2027-03-02T11:35:00+01:00")),
+            severe: true,
+        },
+    );
+    let month = crate::report::Month {
+        year: 2027,
+        month: 3,
+    };
+    Action {
+        at: t("2027-04-01T08:00:00+02:00"),
+        key: "report/2027-03/monthly".into(),
+        about: About::Report("2027-03".into()),
+        body: ActionBody::Report(Box::new(ReportMail {
+            to: cfg.report.recipients.clone(),
+            report: crate::report::monthly(cfg, &h, month, t("2027-04-01T08:00:00+02:00")),
+        })),
+    }
 }

@@ -85,10 +85,10 @@ pub fn html(r: &Report, org: &str) -> String {
                 esc(&s.name)
             ));
             for i in &s.incidents {
-                let f = |t: &(crate::engine::model::Time, chrono_tz::Tz)| {
-                    t.0.with_timezone(&t.1)
-                        .format("%d.%m.%Y kl. %H:%M")
-                        .to_string()
+                let f = |t: &str| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .map(|t| t.format("%d.%m.%Y kl. %H:%M").to_string())
+                        .unwrap_or_else(|_| esc(t))
                 };
                 details.push_str(&format!(
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",

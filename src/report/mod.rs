@@ -68,7 +68,7 @@ pub struct History {
 }
 
 /// A calendar month, `YYYY-MM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
     pub year: i32,
     pub month: u32,
@@ -148,14 +148,14 @@ impl Month {
 }
 
 /// The report of one month (SPEC §5.8's JSON; extra fields allowed).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Report {
     pub month: String,
     pub hours: i64,
     pub services: Vec<ServiceReport>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ServiceReport {
     pub service: String,
     pub name: String,
@@ -167,7 +167,7 @@ pub struct ServiceReport {
     pub incidents: Vec<Counted>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Rolling {
     pub months: u32,
     pub availability: f64,
@@ -175,19 +175,13 @@ pub struct Rolling {
     pub met: bool,
 }
 
-/// An incident's part of a service's month.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// An incident's part of a service's month; times are local RFC 3339.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Counted {
     pub id: String,
-    #[serde(serialize_with = "local_time")]
-    pub from: (Time, chrono_tz::Tz),
-    #[serde(serialize_with = "local_time")]
-    pub to: (Time, chrono_tz::Tz),
+    pub from: String,
+    pub to: String,
     pub minutes: f64,
-}
-
-fn local_time<S: serde::Serializer>(t: &(Time, chrono_tz::Tz), s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.0.with_timezone(&t.1).to_rfc3339())
 }
 
 type Span = (Time, Time);
@@ -314,12 +308,19 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
                 .into_iter()
                 .map(|(id, (a, b), counted)| Counted {
                     id,
-                    from: (a, tz),
-                    to: (b, tz),
+                    from: a.with_timezone(&tz).to_rfc3339(),
+                    to: b.with_timezone(&tz).to_rfc3339(),
                     minutes: minutes(&counted),
                 })
                 .collect();
-            incidents.sort_by_key(|c| (c.from.0, c.id.clone()));
+            // Local RFC 3339 strings of one month sort as their instants, but for the hour
+            // repeated in October; sort by the parsed instant.
+            incidents.sort_by_key(|c| {
+                (
+                    chrono::DateTime::parse_from_rfc3339(&c.from).ok(),
+                    c.id.clone(),
+                )
+            });
             ServiceReport {
                 service: svc.id.clone(),
                 name: svc.name.clone(),

@@ -338,6 +338,7 @@ pub fn action_json(
         ActionBody::Statuspage(s) => ("statuspage", s.message.as_str().to_string()),
         ActionBody::Silence(s) => ("silence", s.message.clone()),
         ActionBody::Ops(o) => ("ops", o.message.as_str().to_string()),
+        ActionBody::Report(_) => ("report", "monthly".to_string()),
     };
     m.insert("action".into(), json!(kind));
     m.insert("message".into(), json!(message));
@@ -345,6 +346,7 @@ pub fn action_json(
         About::Incident(id) => m.insert("incident".into(), json!(id)),
         About::Maintenance(id) => m.insert("maintenance".into(), json!(id)),
         About::Inquiry(id) => m.insert("inquiry".into(), json!(id)),
+        About::Report(month) => m.insert("month".into(), json!(month)),
     };
     let subject = r.subject(cfg, a)?;
     match &a.body {
@@ -367,6 +369,9 @@ pub fn action_json(
         ActionBody::Ops(o) => {
             m.insert("reason".into(), json!(o.reason.as_str()));
             m.insert("to".into(), json!(o.to));
+        }
+        ActionBody::Report(r) => {
+            m.insert("to".into(), json!(r.to));
         }
     }
     if let Some(subject) = subject {

@@ -131,6 +131,14 @@ pub fn message(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>
                 None,
                 r.ops(cfg, o).map_err(|e| SendError::Build(e.to_string()))?,
             ),
+            ActionBody::Report(rep) => (
+                rep.to.clone(),
+                vec![],
+                None,
+                r.action(cfg, a)
+                    .map_err(|e| SendError::Build(e.to_string()))?
+                    .ok_or_else(|| SendError::Build("the report rendered nothing".into()))?,
+            ),
             _ => return Ok(None),
         };
     let from = mailbox(&cfg.self_.from)?;

@@ -1,4 +1,4 @@
-//! The e-mail sink: delivers `email` and `ops` rows through the configured transport. One
+//! The e-mail sink: delivers `email`, `ops` and `report` rows through the configured transport. One
 //! transport (and so one pooled SMTP connection) per mail configuration: a reload that
 //! changes `[smtp]` builds a new one at the next delivery.
 
@@ -50,7 +50,7 @@ impl Sink for EmailSink {
     }
 
     fn delivers(&self) -> &'static [&'static str] {
-        &["ops"]
+        &["ops", "report"]
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {

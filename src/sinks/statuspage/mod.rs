@@ -272,6 +272,7 @@ fn metadata(about: &About) -> Value {
         About::Incident(_) => "incident",
         About::Maintenance(_) => "maintenance",
         About::Inquiry(_) => "inquiry",
+        About::Report(_) => "report",
     };
     json!({ "id": about.id(), "type": ty })
 }
