@@ -67,6 +67,8 @@ pub enum Query {
     Incidents(oneshot::Sender<Vec<IncidentView>>),
     Incident(String, oneshot::Sender<Option<IncidentDetail>>),
     Maintenances(oneshot::Sender<Vec<MaintenanceView>>),
+    /// The availability report of a month as of now (SPEC §4.13).
+    Report(crate::report::Month, oneshot::Sender<crate::report::Report>),
 }
 
 pub enum Cmd {
@@ -338,6 +340,15 @@ impl Task {
             }
             Query::Incident(id, reply) => {
                 let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
+            }
+            Query::Report(month, reply) => {
+                let now = self.now();
+                let _ = reply.send(crate::report::monthly(
+                    &cfg,
+                    self.engine.history(),
+                    month,
+                    now,
+                ));
             }
             Query::Maintenances(reply) => {
                 let mut v: Vec<_> = self.engine.maintenances().map(|m| m.view()).collect();

@@ -274,6 +274,56 @@ async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Respon
     answer(ask(&app, &headers, Query::Maintenances).await.map(Some))
 }
 
+/// `GET /reports/YYYY-MM` (HTML), `.json`, `.csv`: the availability report, public like the
+/// status page (figures per service; no names of people, no addresses).
+async fn report(State(app): State<App>, Path(name): Path<String>) -> Response {
+    let (month, format) = match name.rsplit_once('.') {
+        Some((m, ext)) => (m, ext),
+        None => (name.as_str(), "html"),
+    };
+    let month: crate::report::Month = match month.parse() {
+        Ok(m) => m,
+        Err(e) => return err(404, e.to_string()),
+    };
+    if !matches!(format, "html" | "json" | "csv") {
+        return err(
+            404,
+            format!("no report format {format:?}; use .json, .csv or none (HTML)"),
+        );
+    }
+    let (reply, rx) = oneshot::channel();
+    if app
+        .tx
+        .send(Cmd::Query(Query::Report(month, reply)))
+        .await
+        .is_err()
+    {
+        return err(503, "shutting down");
+    }
+    let Ok(r) = rx.await else {
+        return err(503, "shutting down");
+    };
+    let (ct, body) = match format {
+        "json" => (
+            "application/json",
+            serde_json::to_string(&r).unwrap_or_default(),
+        ),
+        "csv" => ("text/csv; charset=utf-8", crate::report::csv(&r)),
+        _ => (
+            "text/html; charset=utf-8",
+            crate::report::html(&r, &app.shared.cfg().self_.name),
+        ),
+    };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, ct),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 fn env_of(test: bool) -> crate::engine::model::Environment {
     if test {
         crate::engine::model::Environment::Test
@@ -461,6 +511,7 @@ pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
         .route("/feed.atom", get(feed_prod))
         .route("/test/feed.atom", get(feed_test))
         .route("/api/v1/status", get(status_json))
+        .route("/reports/{month}", get(report))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

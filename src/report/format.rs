@@ -61,6 +61,7 @@ fn esc(s: &str) -> String {
 /// A whole HTML document; `org` is our organization's name.
 pub fn html(r: &Report, org: &str) -> String {
     let pct = |v: f64| format!("{v:.3} %").replace('.', ",");
+    let target = |v: f64| format!("{v} %").replace('.', ",");
     let mut rows = String::new();
     let mut details = String::new();
     for s in &r.services {
@@ -71,7 +72,7 @@ pub fn html(r: &Report, org: &str) -> String {
             esc(&s.service),
             format!("{:.1}", s.downtime_minutes).replace('.', ","),
             pct(s.availability),
-            pct(s.target),
+            target(s.target),
             if s.met { "ok" } else { "brudd" },
             if s.met { "Oppfylt" } else { "Ikke oppfylt" },
             pct(t.availability),
@@ -81,7 +82,7 @@ pub fn html(r: &Report, org: &str) -> String {
         ));
         if !s.incidents.is_empty() {
             details.push_str(&format!(
-                "<section><h3>{}</h3><table><thead><tr><th scope=\"col\">Hendelse</th><th scope=\"col\">Fra</th><th scope=\"col\">Til</th><th scope=\"col\">Minutter</th></tr></thead><tbody>\n",
+                "<section><h3>{0}</h3><div class=\"wide\" role=\"region\" aria-label=\"Hendelser: {0}\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Hendelse</th><th scope=\"col\">Fra</th><th scope=\"col\">Til</th><th scope=\"col\">Minutter</th></tr></thead><tbody>\n",
                 esc(&s.name)
             ));
             for i in &s.incidents {
@@ -98,7 +99,7 @@ pub fn html(r: &Report, org: &str) -> String {
                     format!("{:.1}", i.minutes).replace('.', ",")
                 ));
             }
-            details.push_str("</tbody></table></section>\n");
+            details.push_str("</tbody></table></div></section>\n");
         }
     }
     if details.is_empty() {
@@ -110,7 +111,7 @@ pub fn html(r: &Report, org: &str) -> String {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tilgjengelighet {month} – {org}</title>
+<title>Tilgjengelighet {name} – {org}</title>
 <style>
 @page {{ size: A4; margin: 18mm 15mm; }}
 body {{ font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; line-height: 1.4; }}
@@ -119,6 +120,8 @@ th, td {{ border: 1px solid #8a8a8a; padding: 0.3rem 0.5rem; text-align: left; }
 thead {{ display: table-header-group; }}
 tr, section {{ break-inside: avoid; page-break-inside: avoid; }}
 .id {{ color: #4a4a4a; font-weight: normal; }}
+.wide {{ overflow-x: auto; }}
+@media print {{ .wide {{ overflow: visible; }} }}
 .ok {{ color: #0b6b1f; }}
 .brudd {{ color: #a4000f; font-weight: bold; }}
 @media (max-width: 40rem) {{ table {{ font-size: 0.85rem; }} }}
@@ -126,20 +129,22 @@ tr, section {{ break-inside: avoid; page-break-inside: avoid; }}
 </head>
 <body>
 <main>
-<h1>Tilgjengelighet {month}</h1>
+<h1>Tilgjengelighet {name}</h1>
 <p>{org}. Produksjonsmiljøet, {hours} timer i måneden. Nedetid er tiden fra en feil med prioritet 1 eller 2 hos oss ble registrert til den ble rettet, utenom planlagt og varslet vedlikehold.</p>
+<div class="wide" role="region" aria-label="Tilgjengelighet per tjeneste" tabindex="0">
 <table>
 <caption>Tilgjengelighet per tjeneste</caption>
-<thead><tr><th scope="col">Tjeneste</th><th scope="col">Nedetid (min)</th><th scope="col">Tilgjengelighet</th><th scope="col">Mål</th><th scope="col">Måned</th><th scope="col">Siste 12 måneder</th><th scope="col">12 måneder</th></tr></thead>
+<thead><tr><th scope="col">Tjeneste</th><th scope="col">Nedetid (min)</th><th scope="col">Tilgjengelighet</th><th scope="col">Mål</th><th scope="col">Mål nådd</th><th scope="col">Siste 12 måneder</th><th scope="col">Mål nådd (12 mnd.)</th></tr></thead>
 <tbody>
 {rows}</tbody>
 </table>
+</div>
 <h2>Hendelser som teller</h2>
 {details}</main>
 </body>
 </html>
 "#,
-        month = esc(&r.month),
+        name = esc(&super::month_name(&r.month)),
         org = esc(org),
         hours = r.hours,
     )

@@ -97,6 +97,33 @@ impl std::fmt::Display for Month {
     }
 }
 
+/// `2026-11` → `november 2026` (bokmål); anything else as it is.
+pub fn month_name(month: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ];
+    month
+        .split_once('-')
+        .and_then(|(y, m)| {
+            Some(format!(
+                "{} {y}",
+                MONTHS.get(m.parse::<usize>().ok()?.checked_sub(1)?)?
+            ))
+        })
+        .unwrap_or_else(|| month.to_string())
+}
+
 impl Month {
     pub fn of(cfg: &Config, t: Time) -> Month {
         let d = cfg.calendar.local_date(t);

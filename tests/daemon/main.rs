@@ -14,6 +14,7 @@ mod fanout;
 mod kvittering;
 mod mailbox;
 mod maintenance_files;
+mod report;
 mod status_page;
 mod statuspage_api;
 mod systemd;
