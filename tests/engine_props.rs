@@ -265,7 +265,7 @@ proptest! {
             match &a.body {
                 ActionBody::Email(m) => {
                     prop_assert!(!m.to.is_empty(), "e-mail without recipient: {}", a.key);
-                    let id = match &a.about { About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) => i.clone() };
+                    let id = a.about.id().to_string();
                     match m.message {
                         EmailKind::Unplanned | EmailKind::Followup | EmailKind::Planned => { told.insert((id, m.org.clone())); }
                         EmailKind::Update | EmailKind::Resolved | EmailKind::Escalation | EmailKind::PlannedChange | EmailKind::PlannedCancel | EmailKind::PlannedReminder => {
