@@ -207,16 +207,7 @@ impl Engine {
         self.advance_to(at);
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
-        if self.history.first.is_none() {
-            // The first record: reports are due from this month on.
-            self.history.first = Some(now);
-            let m = crate::report::Month::of(&self.cfg, now);
-            let s = Subject::Report(m);
-            let t = crate::report::due(&self.cfg, m);
-            self.timers.insert((t, s.clone()));
-            self.timer_of.insert(s, t);
-        }
-        match ev {
+        let applied = match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
             Event::IncidentUpdate(e) => self.incident_update(now, e),
             Event::IncidentResolve(e) => self.incident_resolve(now, &e.id),
@@ -243,7 +234,17 @@ impl Engine {
                 self.settle(&Subject::Inquiry(e.id), now);
                 Ok(())
             }
+        };
+        if applied.is_ok() && self.history.first.is_none() {
+            // The first record: reports are due from this month on.
+            self.history.first = Some(now);
+            let m = crate::report::Month::of(&self.cfg, now);
+            let s = Subject::Report(m);
+            let t = crate::report::due(&self.cfg, m);
+            self.timers.insert((t, s.clone()));
+            self.timer_of.insert(s, t);
         }
+        applied
     }
 
     // ------------------------------------------------------------ scheduling
