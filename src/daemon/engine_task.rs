@@ -113,6 +113,16 @@ impl Task {
                 self.shared
                     .pages
                     .apply(&self.shared.cfg(), &self.shared.renderer(), &actions);
+                // A change that matters for the uptime rows (an our-side priority 1–2
+                // incident, a maintenance) always comes with a status-page post.
+                if actions
+                    .iter()
+                    .any(|a| matches!(a.body, crate::engine::model::ActionBody::Statuspage(_)))
+                {
+                    self.shared
+                        .pages
+                        .set_history(self.engine.history(), self.now());
+                }
                 if n > 0 {
                     self.shared.wake_dispatcher.notify_one();
                 }

@@ -132,6 +132,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         shared
             .pages
             .apply(&shared.cfg(), &shared.renderer(), &decided);
+        shared.pages.set_history(engine.history(), now);
     }
 
     let listener = tokio::net::TcpListener::bind(d.listen)

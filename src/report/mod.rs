@@ -161,16 +161,89 @@ impl Month {
     }
     /// `[start, end)` in UTC: local midnight of the first day to that of the next month.
     pub fn bounds(self, cfg: &Config) -> (Time, Time) {
-        let at = |d: NaiveDate| {
-            let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-            cfg.calendar
-                .tz
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or_default()
-        };
-        (at(self.first_day()), at(self.next().first_day()))
+        (
+            midnight(cfg, self.first_day()),
+            midnight(cfg, self.next().first_day()),
+        )
+    }
+}
+
+/// The start of a local day, in UTC.
+fn midnight(cfg: &Config, d: NaiveDate) -> Time {
+    let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    cfg.calendar
+        .tz
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default()
+}
+
+/// One service's last days for the status page (SPEC §5.8): downtime minutes per local day,
+/// oldest first, ending with today (`None`: wholly before the first record, no data); and the
+/// availability over the days with data (a day with any record counts whole, as a month does).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyUptime {
+    pub service: String,
+    pub name: String,
+    pub days: Vec<(NaiveDate, Option<f64>)>,
+    pub availability: f64,
+}
+
+/// The last `n` local days up to `now`'s, per service, by the report's rules.
+pub fn daily(cfg: &Config, h: &History, n: u32, now: Time) -> Vec<DailyUptime> {
+    let today = cfg.calendar.local_date(now);
+    let first = today - Duration::days(i64::from(n) - 1);
+    cfg.services
+        .iter()
+        .map(|svc| {
+            let mut days = Vec::with_capacity(n as usize);
+            let (mut down, mut len) = (Duration::zero(), Duration::zero());
+            let mut d = first;
+            while d <= today {
+                let (a, b) = (midnight(cfg, d), midnight(cfg, d + Duration::days(1)));
+                match h.first {
+                    Some(f) if f < b => {
+                        let (dd, _) = downtime(h, &svc.id, (a, b), now);
+                        days.push((d, Some(minutes(&[(a, a + dd)]))));
+                        down += dd;
+                        // As for months: a day with any record counts whole (up to now).
+                        len += b.min(now) - a;
+                    }
+                    _ => days.push((d, None)),
+                }
+                d += Duration::days(1);
+            }
+            DailyUptime {
+                service: svc.id.clone(),
+                name: svc.name.clone(),
+                days,
+                availability: if len > Duration::zero() {
+                    percent(down, len)
+                } else {
+                    100.0
+                },
+            }
+        })
+        .collect()
+}
+
+/// What of `h` can still matter after `since` (the status page keeps this much).
+pub fn recent(h: &History, since: Time) -> History {
+    History {
+        first: h.first,
+        incidents: h
+            .incidents
+            .iter()
+            .filter(|(_, i)| i.ours && i.severe && i.resolved_at.is_none_or(|r| r > since))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        maintenances: h
+            .maintenances
+            .iter()
+            .filter(|(_, m)| m.ours && !m.cancelled && m.to > since)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 
@@ -257,6 +330,7 @@ fn minutes(spans: &[Span]) -> f64 {
 
 fn percent(down: Duration, len: Duration) -> f64 {
     let a = 100.0 * (1.0 - down.num_milliseconds() as f64 / len.num_milliseconds() as f64);
+    let a = a.clamp(0.0, 100.0);
     (a * 1000.0).round() / 1000.0
 }
 

@@ -380,3 +380,40 @@ fn months_parse_strictly_and_the_report_is_due_on_the_first_working_day() {
     // 1 December 2026 is a Tuesday.
     assert_eq!(due(&cfg, month("2026-11")), t("2026-12-01T08:00:00+01:00"));
 }
+
+/// The status page's rows: an incident across midnight is split over two days; days before
+/// and after are clean; today counts only up to now.
+#[test]
+fn daily_rows_split_at_local_midnight() {
+    let cfg = example_config();
+    let h = history(
+        "2026-11-01T00:00:00+01:00",
+        vec![inc(
+            "N",
+            &["PLO"],
+            "2026-11-20T23:30:00+01:00",
+            Some("2026-11-21T00:45:00+01:00"),
+        )],
+        vec![],
+    );
+    let rows = daily(&cfg, &h, 90, t("2026-11-23T12:00:00+01:00"));
+    let plo = rows.iter().find(|r| r.service == "PLO").unwrap();
+    assert_eq!(plo.days.len(), 90);
+    assert_eq!(plo.days.last().unwrap().0.to_string(), "2026-11-23");
+    let on = |d: &str| plo.days.iter().find(|(x, _)| x.to_string() == d).unwrap().1;
+    assert_eq!(on("2026-11-20"), Some(30.0));
+    assert_eq!(on("2026-11-21"), Some(45.0));
+    assert_eq!(on("2026-11-22"), Some(0.0));
+    assert_eq!(on("2026-10-31"), None, "before the first record: no data");
+    // 75 minutes in the 22.5 days from 1 November (the first record) to now.
+    let want = 100.0 * (1.0 - 75.0 / (22.5 * 24.0 * 60.0));
+    assert!(
+        (plo.availability - want).abs() < 0.001,
+        "{} vs {want}",
+        plo.availability
+    );
+    assert!(rows
+        .iter()
+        .filter(|r| r.service != "PLO")
+        .all(|r| r.availability == 100.0));
+}

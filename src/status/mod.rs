@@ -226,6 +226,8 @@ pub struct Rendered {
 pub struct StatusPages {
     pages: Mutex<BTreeMap<Environment, Page>>,
     cache: Mutex<BTreeMap<Environment, Arc<Rendered>>>,
+    /// What the production page's 90-day uptime rows need of the case history.
+    history: Mutex<Arc<crate::report::History>>,
 }
 
 impl Default for StatusPages {
@@ -233,9 +235,13 @@ impl Default for StatusPages {
         StatusPages {
             pages: Mutex::new(BTreeMap::new()),
             cache: Mutex::new(BTreeMap::new()),
+            history: Mutex::new(Arc::new(crate::report::History::default())),
         }
     }
 }
+
+/// Days in the uptime rows.
+pub const UPTIME_DAYS: u32 = 90;
 
 impl StatusPages {
     pub fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
@@ -250,6 +256,18 @@ impl StatusPages {
         if touched {
             let now = crate::clock::now();
             pages.values_mut().for_each(|p| p.prune(now));
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        }
+    }
+
+    /// Keep what the uptime rows need of `h` (the last 90 days); the page is re-rendered when
+    /// it changed.
+    pub fn set_history(&self, h: &crate::report::History, now: Time) {
+        let recent =
+            crate::report::recent(h, now - chrono::Duration::days(i64::from(UPTIME_DAYS) + 1));
+        let mut slot = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        if **slot != recent {
+            *slot = Arc::new(recent);
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
     }
@@ -274,7 +292,14 @@ impl StatusPages {
             .get(&env)
             .cloned()
             .unwrap_or_default();
-        let r = Arc::new(page::render(cfg, &page, env, now));
+        let uptime = match env {
+            Environment::Produksjon => {
+                let h = Arc::clone(&self.history.lock().unwrap_or_else(|p| p.into_inner()));
+                crate::report::daily(cfg, &h, UPTIME_DAYS, now)
+            }
+            Environment::Test => Vec::new(),
+        };
+        let r = Arc::new(page::render(cfg, &page, env, now, &uptime));
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -58,7 +58,62 @@ pub fn incident_text(s: &str) -> &'static str {
     }
 }
 
-pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendered {
+/// The uptime rows: a level per day (0 none, 1 under 30 minutes, 2 under 2 hours, 3 more) and,
+/// for screen readers, a sentence naming the days with downtime.
+fn uptime_json(rows: &[crate::report::DailyUptime]) -> Vec<Value> {
+    rows.iter()
+        .map(|u| {
+            let day = |d: &chrono::NaiveDate| d.format("%d.%m.%Y").to_string();
+            let mins = |m: f64| format!("{m:.0} min");
+            let bad: Vec<String> = u
+                .days
+                .iter()
+                .filter_map(|(d, m)| m.filter(|m| *m > 0.0).map(|m| (d, m)))
+                .map(|(d, m)| format!("{} ({})", day(d), mins(m)))
+                .collect();
+            let pct = format!("{:.2}", u.availability).replace('.', ",");
+            let known = u.days.iter().filter(|(_, m)| m.is_some()).count();
+            let summary = if bad.is_empty() {
+                format!("{pct} % tilgjengelig de siste {known} dagene, ingen nedetid.")
+            } else {
+                let n = match bad.len() {
+                    1 => "én dag".to_string(),
+                    n => format!("{n} dager"),
+                };
+                format!(
+                    "{pct} % tilgjengelig de siste {known} dagene. Nedetid {n}: {}.",
+                    bad.join(", ")
+                )
+            };
+            let days: Vec<Value> = u
+                .days
+                .iter()
+                .map(|(d, m)| {
+                    let (level, text) = match *m {
+                        None => ("n", "ingen data".to_string()),
+                        Some(m) if m <= 0.0 => ("0", "ingen nedetid".to_string()),
+                        Some(m) if m < 30.0 => ("1", format!("nedetid {}", mins(m))),
+                        Some(m) if m < 120.0 => ("2", format!("nedetid {}", mins(m))),
+                        Some(m) => ("3", format!("nedetid {}", mins(m))),
+                    };
+                    json!({"level": level, "title": format!("{}: {text}", day(d))})
+                })
+                .collect();
+            json!({
+                "name": u.name, "id": u.service, "availability": pct, "summary": summary, "days": days,
+                "first": u.days.first().map(|(d, _)| day(d)).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub fn render(
+    cfg: &Config,
+    page: &Page,
+    env: Environment,
+    now: Time,
+    uptime: &[crate::report::DailyUptime],
+) -> Rendered {
     let is_test = env == Environment::Test;
     let base = if is_test { "/test/" } else { "/" };
     let api = if is_test {
@@ -114,6 +169,7 @@ pub fn render(cfg: &Config, page: &Page, env: Environment, now: Time) -> Rendere
         "title": title, "base": base, "api": api, "is_test": is_test, "indicator": ind, "description": desc,
         "updated": oslo_fmt(cfg, page.updated_at.unwrap_or(now)), "components": comps, "incidents": incidents,
         "maintenances": maintenances, "history": history, "owner": cfg.self_.name,
+        "uptime": uptime_json(uptime), "uptime_days": super::UPTIME_DAYS,
     });
     let html = hb().render("status.html", &ctx).unwrap_or_else(|e| {
         format!(

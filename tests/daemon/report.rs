@@ -81,4 +81,20 @@ fn the_report_of_this_month_is_served_as_json_csv_and_accessible_html() {
         "Ingen nedetid som teller",
     );
     eprintln!("axe (report): {axe}");
+
+    // The status page shows the last 90 days per service, with a text for screen readers.
+    let page = get(env.http, "/", "");
+    assert!(page.contains("Tilgjengelighet siste 90 dager"), "{page}");
+    let today = now.with_timezone(&oslo).format("%d.%m.%Y").to_string();
+    assert!(
+        page.contains(&format!("{today} (")) && page.contains("class=\"sr-only\""),
+        "the screen-reader text names today's downtime"
+    );
+    let axe = browser(
+        &format!("http://127.0.0.1:{}/", env.http),
+        &artifacts.join("status-page-uptime.png"),
+        "Tilgjengelighet siste 90 dager",
+        "",
+    );
+    eprintln!("axe (status page with uptime rows): {axe}");
 }
