@@ -19,6 +19,12 @@ pub struct Conn {
     /// File with the operator token (default: $MELDINGSVAKT_TOKEN, else var/operator-token).
     #[arg(long, global = true)]
     pub token_file: Option<PathBuf>,
+    /// Who does this, for the case's timeline (default: $MELDINGSVAKT_BY).
+    #[arg(long, env = "MELDINGSVAKT_BY", global = true)]
+    pub by: Option<String>,
+    /// Print the daemon's JSON as it is (`show` prints a readable timeline otherwise).
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,6 +175,8 @@ pub struct ChangeArgs {
 pub enum Request {
     Post(String, Value),
     Get(String),
+    /// A case with its timeline.
+    Show(String),
 }
 
 pub fn incident_request(c: IncidentCmd) -> Request {
@@ -180,7 +188,7 @@ pub fn incident_request(c: IncidentCmd) -> Request {
         IncidentCmd::Resolve { id } => Request::Post(path(&id, "resolve"), json!({})),
         IncidentCmd::Reply(a) => Request::Post(path(&a.id, "reply"), body(&a)),
         IncidentCmd::List => Request::Get("/api/v1/incidents".into()),
-        IncidentCmd::Show { id } => Request::Get(format!("/api/v1/incidents/{id}")),
+        IncidentCmd::Show { id } => Request::Show(format!("/api/v1/incidents/{id}")),
     }
 }
 
@@ -236,8 +244,14 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
     let client = reqwest::Client::new();
     let base = c.url.trim_end_matches('/');
     let req = match &r {
-        Request::Post(p, body) => client.post(format!("{base}{p}")).json(body),
-        Request::Get(p) => client.get(format!("{base}{p}")),
+        Request::Post(p, body) => {
+            let mut body = body.clone();
+            if let (Some(by), Some(o)) = (&c.by, body.as_object_mut()) {
+                o.insert("by".into(), json!(by));
+            }
+            client.post(format!("{base}{p}")).json(&body)
+        }
+        Request::Get(p) | Request::Show(p) => client.get(format!("{base}{p}")),
     };
     let resp = match req
         .bearer_auth(token)
@@ -255,7 +269,10 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
     let text = resp.text().await.unwrap_or_default();
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if status.is_success() {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        match r {
+            Request::Show(_) if !c.json => print!("{}", case_text(&v)),
+            _ => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+        }
         0
     } else {
         let msg = v
@@ -266,4 +283,98 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
         eprintln!("refused ({}): {msg}", status.as_u16());
         2
     }
+}
+
+/// A case and its timeline as text, times in Norwegian local time.
+pub fn case_text(v: &Value) -> String {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    let when = |t: Option<&str>| {
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| {
+                t.with_timezone(&chrono_tz::Europe::Oslo)
+                    .format("%d.%m.%Y %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "–".into())
+    };
+    let mut out = s("id").to_string();
+    if let Some(p) = v.get("priority") {
+        out.push_str(&format!(
+            "  ({}, kategori {}, prioritet {p})",
+            s("kind"),
+            s("category")
+        ));
+    }
+    if v.get("retired") == Some(&Value::Bool(true)) {
+        out.push_str("  (avsluttet)");
+    }
+    out.push('\n');
+    for (label, key) in [
+        ("Oppdaget", "detected_at"),
+        ("Varsel sendt", "notice_at"),
+        ("Henvendelse sendt", "followup_at"),
+        ("Svar", "reply_at"),
+        ("Eskalert", "escalated_at"),
+        ("Løst", "resolved_at"),
+    ] {
+        if let Some(t) = v.get(key).and_then(Value::as_str) {
+            out.push_str(&format!("{label}: {}\n", when(Some(t))));
+        }
+    }
+    if let Some(next) = v
+        .get("next")
+        .and_then(Value::as_array)
+        .filter(|n| !n.is_empty())
+    {
+        out.push_str("Neste:\n");
+        for n in next {
+            out.push_str(&format!(
+                "  {}  {}\n",
+                when(n["at"].as_str()),
+                n["what"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    out.push_str("Tidslinje:\n");
+    for e in v["timeline"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let at = when(e["at"].as_str());
+        if e["entry"] == "event" {
+            let by = e["by"]
+                .as_str()
+                .map(|b| format!(", av {b}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "  {at}  {} ({}{by})\n",
+                e["type"].as_str().unwrap_or(""),
+                e["origin"].as_str().unwrap_or("ukjent kilde"),
+            ));
+        } else {
+            let to = e["to"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            let state = match e["state"].as_str().unwrap_or("") {
+                "sent" => format!("sendt {}", when(e["sent_at"].as_str())),
+                "failing" => format!(
+                    "feiler ({} forsøk: {})",
+                    e["attempts"],
+                    e["last_error"].as_str().unwrap_or("")
+                ),
+                "bounced" => format!("kom i retur {}", when(e["bounced_at"].as_str())),
+                _ => "venter".into(),
+            };
+            out.push_str(&format!(
+                "  {at}  {} {} [{}]{}: {state}\n",
+                e["action"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or(""),
+                e["sink"].as_str().unwrap_or(""),
+                to.filter(|t| !t.is_empty())
+                    .map(|t| format!(" → {t}"))
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    out
 }

@@ -5,7 +5,6 @@ use super::{notify, replay, Shared};
 use crate::config::Config;
 use crate::engine::events::Input;
 use crate::engine::model::{Event, IncidentView, MaintenanceView, Refusal, Time};
-use crate::engine::views::IncidentDetail;
 use crate::engine::{alerts, Engine};
 use crate::sources::mailbox::OpenFollowup;
 use serde_json::{json, Value};
@@ -65,7 +64,11 @@ pub enum Query {
     /// Inquiries sent and still waiting for their reply (for the mailbox classifier).
     OpenFollowups(oneshot::Sender<Vec<OpenFollowup>>),
     Incidents(oneshot::Sender<Vec<IncidentView>>),
-    Incident(String, oneshot::Sender<Option<IncidentDetail>>),
+    /// A case as the API shows it (`Engine::case_json`), live or from history.
+    Case(
+        crate::engine::model::About,
+        oneshot::Sender<Option<serde_json::Value>>,
+    ),
     Maintenances(oneshot::Sender<Vec<MaintenanceView>>),
     /// The availability report of a month as of now (SPEC §4.13).
     Report(crate::report::Month, oneshot::Sender<crate::report::Report>),
@@ -100,7 +103,7 @@ struct Task {
 impl Task {
     /// Commit what the engine decided, with the events that caused it. On failure the engine
     /// is rebuilt from the store, so memory never runs ahead of disk.
-    fn commit(&mut self, events: &[(Time, &str, String)]) -> Result<usize, Rejected> {
+    fn commit(&mut self, events: &[crate::store::NewEvent]) -> Result<usize, Rejected> {
         let mut actions = std::mem::take(&mut self.carry);
         actions.extend(std::iter::from_fn(|| self.engine.poll_action()));
         if events.is_empty() && actions.is_empty() {
@@ -222,12 +225,25 @@ impl Task {
                 })?;
             }
         }
-        let mut applied: Vec<(Time, &str, String)> = Vec::new();
+        let mut applied: Vec<crate::store::NewEvent> = Vec::new();
         let mut failure = None;
-        for Input { event, body } in inputs {
+        for Input {
+            event,
+            body,
+            origin,
+            by,
+        } in inputs
+        {
             let ty = event.type_name();
             match self.engine.handle(now, event) {
-                Ok(()) => applied.push((now, ty, body)),
+                Ok(()) => applied.push(crate::store::NewEvent {
+                    at: now,
+                    ty: ty.into(),
+                    body,
+                    origin: origin.as_str().into(),
+                    by,
+                    cases: self.engine.take_touched(),
+                }),
                 Err(e) => {
                     self.shared
                         .metrics
@@ -254,7 +270,9 @@ impl Task {
 
     /// One input from a maintenance file, through the same door as the API's.
     fn apply_fields(&mut self, ty: &str, fields: &Value) -> Result<usize, Rejected> {
-        self.apply(vec![Input::parse(ty, fields)?])
+        self.apply(vec![
+            Input::parse(ty, fields)?.from(crate::engine::events::Origin::File)
+        ])
     }
 
     /// Reconcile `maintenance.d` with the engine: add new, change changed, cancel removed
@@ -348,8 +366,8 @@ impl Task {
                 v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
                 let _ = reply.send(v);
             }
-            Query::Incident(id, reply) => {
-                let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
+            Query::Case(about, reply) => {
+                let _ = reply.send(self.engine.case_json(&about));
             }
             Query::Report(month, reply) => {
                 let now = self.now();

@@ -18,8 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone)]
 pub struct App {
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Cmd>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) tx: mpsc::Sender<Cmd>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -28,7 +28,7 @@ enum TokenKind {
     Operator,
 }
 
-fn err(status: u16, message: impl Into<String>) -> Response {
+pub(super) fn err(status: u16, message: impl Into<String>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, Json(json!({ "error": message.into() }))).into_response()
 }
@@ -116,10 +116,17 @@ async fn send(app: &App, events: Vec<(&str, Value)>) -> Result<usize, ApiError> 
     let batch = events.len() > 1;
     let mut inputs = Vec::with_capacity(events.len());
     for (i, (ty, v)) in events.iter().enumerate() {
-        let input = Input::parse(ty, v).map_err(|refusal| Rejected::Refused {
-            index: batch.then_some(i),
-            refusal,
-        })?;
+        let origin = if *ty == "alert" {
+            crate::engine::events::Origin::Alert
+        } else {
+            crate::engine::events::Origin::Api
+        };
+        let input = Input::parse(ty, v)
+            .map(|i| i.from(origin))
+            .map_err(|refusal| Rejected::Refused {
+                index: batch.then_some(i),
+                refusal,
+            })?;
         inputs.push(input);
     }
     let events = inputs;
@@ -239,7 +246,7 @@ op!(inquiry_received, "inquiry.received", created);
 op!(inquiry_answered, "inquiry.answered");
 
 /// Ask the engine task (operators only).
-async fn ask<T>(
+pub(super) async fn ask<T>(
     app: &App,
     headers: &HeaderMap,
     q: impl FnOnce(oneshot::Sender<T>) -> Query,
@@ -262,13 +269,6 @@ fn answer<T: serde::Serialize>(r: Result<Option<T>, ApiError>) -> Response {
 
 async fn list_incidents(State(app): State<App>, headers: HeaderMap) -> Response {
     answer(ask(&app, &headers, Query::Incidents).await.map(Some))
-}
-async fn show_incident(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    answer(ask(&app, &headers, |tx| Query::Incident(id, tx)).await)
 }
 async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Response {
     answer(ask(&app, &headers, Query::Maintenances).await.map(Some))
@@ -492,7 +492,12 @@ pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
     Router::new()
         .route("/api/v1/alerts", post(alerts))
         .route("/api/v1/incidents", post(incident_open).get(list_incidents))
-        .route("/api/v1/incidents/{id}", get(show_incident))
+        .route("/api/v1/incidents/{id}", get(super::history::show_incident))
+        .route(
+            "/api/v1/maintenances/{id}",
+            get(super::history::show_maintenance),
+        )
+        .route("/api/v1/inquiries/{id}", get(super::history::show_inquiry))
         .route("/api/v1/incidents/{id}/update", post(incident_update))
         .route("/api/v1/incidents/{id}/ack", post(incident_ack))
         .route("/api/v1/incidents/{id}/resolve", post(incident_resolve))

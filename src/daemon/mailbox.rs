@@ -26,7 +26,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejected> {
-    let input = crate::engine::events::Input::parse(ty, &v)?;
+    let input =
+        crate::engine::events::Input::parse(ty, &v)?.from(crate::engine::events::Origin::Mailbox);
     let (reply, rx) = oneshot::channel();
     tx.send(Cmd::Events {
         events: vec![input],
@@ -80,9 +81,18 @@ async fn handle(
         Classified::Answer { inquiry } => {
             send(tx, "inquiry.answered", json!({"id": inquiry})).await
         }
-        Classified::Bounce { addresses } => {
+        Classified::Bounce {
+            addresses,
+            returned,
+        } => {
             let cfg = shared.cfg();
             let now = crate::clock::now();
+            // Tie the bounce to the notice it returned, in that case's timeline.
+            for key in returned.iter() {
+                if let Err(e) = shared.store().mark_bounced(key, now) {
+                    tracing::error!(key, error = %e, "cannot record the bounce; the ops mail still goes");
+                }
+            }
             let a = Action {
                 at: now,
                 key: format!("mailbox/{folder}/{uid}/bounce"),
@@ -95,7 +105,10 @@ async fn handle(
                     maintenance: None,
                     inquiry: None,
                     delivery: Some(DeliveryView {
-                        key: format!("{folder}/{uid}"),
+                        key: returned
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| format!("{folder}/{uid}")),
                         to: addresses.clone(),
                         failing_since: now,
                         delivered_at: now,

@@ -14,6 +14,7 @@
 
 pub mod dispatch;
 pub mod engine_task;
+mod history;
 pub mod http;
 pub mod mailbox;
 mod replay;

@@ -69,7 +69,10 @@ mod tests {
         let body =
             r#"{"id":"MAIL-c1@melhus.kommune.example","org":"melhus","subject":"Mangler svar"}"#;
         store
-            .commit(&[(t, "inquiry.received", body.to_string())], &[])
+            .commit(
+                &[crate::store::NewEvent::api(t, "inquiry.received", body)],
+                &[],
+            )
             .unwrap();
         let (engine, _) = replay(cfg, &store, t).unwrap();
         let ev = Event::from_parts(

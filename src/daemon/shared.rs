@@ -147,7 +147,7 @@ impl Shared {
     /// the sinks take, in one transaction.
     pub fn commit(
         &self,
-        events: &[(Time, &str, String)],
+        events: &[crate::store::NewEvent],
         actions: &[Action],
     ) -> Result<usize, StoreError> {
         let rows = self.sinks().rows(actions);

@@ -12,17 +12,70 @@ use serde::Deserializer;
 pub struct Input {
     pub event: Event,
     pub body: String,
+    /// Where it came from, for the case's timeline (SPEC §5.8).
+    pub origin: Origin,
+    /// Who, when known: the operator API's and CLI's optional `by`.
+    pub by: Option<String>,
+}
+
+/// Where an event came from (SPEC §5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Api,
+    Alert,
+    Mailbox,
+    File,
+    Console,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Api => "api",
+            Origin::Alert => "alert",
+            Origin::Mailbox => "mailbox",
+            Origin::File => "file",
+            Origin::Console => "console",
+        }
+    }
 }
 
 impl Input {
+    /// Through the door. A `by` field (who did it) is taken out of the fields before they are
+    /// parsed and stored; like every field it has passed the personal-data guard.
     pub fn parse(ty: &str, fields: &serde_json::Value) -> Result<Input, Refusal> {
         super::guard::check_json(fields)?;
-        let event = Event::from_parts(ty, fields)?;
+        let mut fields = fields.clone();
+        let by = match fields.as_object_mut().and_then(|o| o.remove("by")) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(b))
+                if !b.trim().is_empty()
+                    && b.chars().count() <= 100
+                    && !b.chars().any(char::is_control) =>
+            {
+                Some(b.trim().to_string())
+            }
+            Some(_) => {
+                return Err(Refusal::Invalid {
+                    field: "by".into(),
+                    message: "who did it: a name of 1–100 characters".into(),
+                })
+            }
+        };
+        let event = Event::from_parts(ty, &fields)?;
         event.check_id()?;
         Ok(Input {
             event,
             body: fields.to_string(),
+            origin: Origin::Api,
+            by,
         })
+    }
+
+    /// The same input, from `origin`.
+    pub fn from(mut self, origin: Origin) -> Input {
+        self.origin = origin;
+        self
     }
 
     pub fn type_name(&self) -> &'static str {

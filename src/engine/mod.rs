@@ -61,6 +61,9 @@ pub struct Engine {
     clock: Option<Time>,
     /// What the availability report needs of every case, live or retired.
     history: crate::report::History,
+    /// The cases the current event touched (for its place in their timelines); `None` while
+    /// no event is being handled (deadlines alone touch nothing worth recording).
+    touched: Option<Vec<Subject>>,
 }
 
 fn guard_text(field: &str, v: &Option<String>) -> Result<(), Refusal> {
@@ -88,6 +91,7 @@ impl Engine {
             alert_seq: 0,
             clock: None,
             history: crate::report::History::default(),
+            touched: None,
         }
     }
 
@@ -156,6 +160,10 @@ impl Engine {
         self.incidents.get(id)
     }
 
+    pub fn inquiry(&self, id: &str) -> Option<&Inquiry> {
+        self.inquiries.get(id)
+    }
+
     pub fn maintenance(&self, id: &str) -> Option<&Maintenance> {
         self.maintenances.get(id)
     }
@@ -205,6 +213,7 @@ impl Engine {
     /// before the engine's clock is taken as the clock (time never goes backwards).
     pub fn handle(&mut self, at: Time, ev: Event) -> Result<(), Refusal> {
         self.advance_to(at);
+        self.touched = Some(Vec::new());
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
         let applied = match ev {
@@ -249,8 +258,29 @@ impl Engine {
 
     // ------------------------------------------------------------ scheduling
 
+    /// The cases the last event touched, by their key prefix (`INC-1`, `maintenance/VED-1`,
+    /// `inquiry/MAIL-1`: `About::key_prefix`, which their outbox keys start with).
+    pub fn take_touched(&mut self) -> Vec<String> {
+        self.touched
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|s| match s {
+                Subject::Incident(id) => Some(About::Incident(id).key_prefix()),
+                Subject::Maintenance(id) => Some(About::Maintenance(id).key_prefix()),
+                Subject::Inquiry(id) => Some(About::Inquiry(id).key_prefix()),
+                Subject::Report(_) => None,
+            })
+            .collect()
+    }
+
     /// Fire what `s` has due at `now`, then file its next deadline (or retire it).
     fn settle(&mut self, s: &Subject, now: Time) {
+        if let Some(t) = self.touched.as_mut() {
+            if !t.contains(s) {
+                t.push(s.clone());
+            }
+        }
         let cfg = Arc::clone(&self.cfg);
         let mut out = Vec::new();
         let (next, finished) = match s {

@@ -571,12 +571,7 @@ pub enum ActionBody {
     Report(Box<ReportMail>),
 }
 
-/// The report for a month, to `report.recipients`; the figures are computed when it is decided.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReportMail {
-    pub to: Vec<String>,
-    pub report: crate::report::Report,
-}
+pub use crate::report::ReportMail;
 
 impl ActionBody {
     /// The outbox kind (the sink that carries it out is the one that delivers this kind).

@@ -91,3 +91,44 @@ impl crate::engine::maintenance::Maintenance {
         }
     }
 }
+
+impl crate::engine::Engine {
+    /// What the API shows of a case (SPEC §5.8), live or from history: an incident's
+    /// `IncidentDetail`; a maintenance's view; an inquiry's view. A case that was retired
+    /// shows what history kept of it, with `"retired": true`. `None`: never seen.
+    pub fn case_json(&self, about: &crate::engine::model::About) -> Option<serde_json::Value> {
+        use crate::engine::model::About;
+        let cfg = self.config();
+        let retired = |v: serde_json::Value| {
+            let mut v = v;
+            if let Some(o) = v.as_object_mut() {
+                o.insert("retired".into(), serde_json::Value::Bool(true));
+            }
+            v
+        };
+        match about {
+            About::Incident(id) => match self.incident(id) {
+                Some(i) => serde_json::to_value(i.detail(cfg)).ok(),
+                None => self
+                    .history()
+                    .incidents
+                    .get(id)
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .map(retired),
+            },
+            About::Maintenance(id) => match self.maintenance(id) {
+                Some(m) => serde_json::to_value(m.view()).ok(),
+                None => self
+                    .history()
+                    .maintenances
+                    .get(id)
+                    .and_then(|r| serde_json::to_value(r).ok())
+                    .map(retired),
+            },
+            About::Inquiry(id) => self
+                .inquiry(id)
+                .and_then(|q| serde_json::to_value(q.view(cfg)).ok()),
+            About::Report(_) => None,
+        }
+    }
+}

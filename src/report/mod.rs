@@ -247,6 +247,14 @@ pub fn recent(h: &History, since: Time) -> History {
     }
 }
 
+/// The report for a month, to `report.recipients` (the `report monthly` action); the figures
+/// are computed when it is decided.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ReportMail {
+    pub to: Vec<String>,
+    pub report: Report,
+}
+
 /// The report of one month (SPEC §5.8's JSON; extra fields allowed).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Report {

@@ -42,6 +42,8 @@ pub enum Classified {
     AutoReply,
     Bounce {
         addresses: Vec<String>,
+        /// Outbox keys of our messages the bounce returned (it quotes their Message-ID).
+        returned: Vec<String>,
     },
     NotOurs,
     Unparseable,
@@ -151,6 +153,27 @@ fn is_auto_reply(m: &mail_parser::Message<'_>) -> bool {
     .any(|p| s.starts_with(p))
 }
 
+/// Our messages a bounce quotes: every `<…>` in it that is one of our Message-IDs (the
+/// returned message's headers are attached to a delivery-status report).
+fn returned_keys(cfg: &Config, raw: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut keys: Vec<String> = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let Some(j) = rest.find('>').filter(|j| *j <= 300) else {
+            continue;
+        };
+        if let Some(k) = key_of_message_id(cfg, &rest[..j]) {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        rest = &rest[j..];
+    }
+    keys
+}
+
 fn bounce_addresses(m: &mail_parser::Message<'_>, raw: &[u8]) -> Option<Vec<String>> {
     let from = m
         .from()
@@ -221,7 +244,10 @@ pub fn classify(cfg: &Config, raw: &[u8], folder: Folder, open: &[OpenFollowup])
         return Classified::AutoReply;
     }
     if let Some(addresses) = bounce_addresses(&m, raw) {
-        return Classified::Bounce { addresses };
+        return Classified::Bounce {
+            addresses,
+            returned: returned_keys(cfg, raw),
+        };
     }
     // 4. Replies by header.
     for r in &refs {
@@ -348,12 +374,13 @@ mod tests {
         );
         let m = mail(
             "From: Mail Delivery System <MAILER-DAEMON@mx.example>\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <e1@mx>\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"",
-            "--b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; meldingsansvarlig@tydal.kommune.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--",
+            "--b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; meldingsansvarlig@tydal.kommune.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <mv.hemit.INC-1.unplanned.tydal@helse-midt.example>\r\nSubject: Feil i meldingsutveksling\r\n--b--",
         );
         assert_eq!(
             classify(&c, &m, Folder::Inbox, &[]),
             Classified::Bounce {
-                addresses: vec!["meldingsansvarlig@tydal.kommune.example".into()]
+                addresses: vec!["meldingsansvarlig@tydal.kommune.example".into()],
+                returned: vec!["INC-1/unplanned/tydal".into()],
             }
         );
     }

@@ -49,11 +49,14 @@ pub trait Store: Send {
     /// In one transaction: the events (type, JSON body) accepted at `at`, and the outbox rows
     /// they and any deadlines caused. Rows already in the outbox (same key) are left as they
     /// are. Returns how many rows are new.
-    fn commit(
-        &mut self,
-        events: &[(Time, &str, String)],
-        rows: &[NewRow],
-    ) -> Result<usize, StoreError>;
+    fn commit(&mut self, events: &[NewEvent], rows: &[NewRow]) -> Result<usize, StoreError>;
+
+    /// A case's timeline (SPEC §5.8): the events that touched it and the outbox rows under its
+    /// key prefix (`About::key_prefix`), each with its delivery state, in time order.
+    fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Record that the message of outbox row `key` bounced (the bounce named it).
+    fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError>;
 
     /// Claim up to `limit` pending rows whose next attempt is due, oldest first, **before**
     /// sending them (SPEC §6 "Fail safe"). In one transaction each claimed row gets its
@@ -107,6 +110,70 @@ pub trait Store: Send {
 /// Times are stored as fixed-width UTC text, so text order is time order.
 pub fn time_text(t: Time) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+/// An accepted event to log: what, when, from where, by whom, and the cases it touched.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub at: Time,
+    pub ty: String,
+    pub body: String,
+    /// `api`, `alert`, `mailbox`, `file`, `console` (`engine::events::Origin`).
+    pub origin: String,
+    pub by: Option<String>,
+    /// The key prefixes of the cases it touched (`Engine::take_touched`).
+    pub cases: Vec<String>,
+}
+
+impl NewEvent {
+    /// An event from the API with no case recorded (tests and tools).
+    pub fn api(at: Time, ty: &str, body: &str) -> NewEvent {
+        NewEvent {
+            at,
+            ty: ty.into(),
+            body: body.into(),
+            origin: "api".into(),
+            by: None,
+            cases: vec![],
+        }
+    }
+}
+
+/// One line of a case's timeline.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "entry", rename_all = "lowercase")]
+pub enum TimelineEntry {
+    Event {
+        at: Time,
+        #[serde(rename = "type")]
+        ty: String,
+        /// `None` for events logged before origins were recorded.
+        origin: Option<String>,
+        by: Option<String>,
+    },
+    Action {
+        /// When it was decided (and due).
+        at: Time,
+        key: String,
+        /// The sink that delivers the row (`email`, `statuspage`, `webhook`, …).
+        sink: String,
+        action: Box<Action>,
+        /// `due`, `failing`, `sent`, `bounced`.
+        state: String,
+        attempts: i64,
+        sent_at: Option<Time>,
+        first_failure_at: Option<Time>,
+        last_error: Option<String>,
+        bounced_at: Option<Time>,
+    },
+}
+
+impl TimelineEntry {
+    pub fn at(&self) -> Time {
+        match self {
+            TimelineEntry::Event { at, .. } | TimelineEntry::Action { at, .. } => *at,
+        }
+    }
 }
 
 pub struct StoredEvent {

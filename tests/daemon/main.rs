@@ -18,3 +18,4 @@ mod report;
 mod status_page;
 mod statuspage_api;
 mod systemd;
+mod timeline;

@@ -2,7 +2,8 @@
 //! `PRAGMA user_version`.
 
 use super::{
-    time_text, NewRow, OutboxRow, OutboxStats, SendResult, Store, StoreError, StoredEvent,
+    time_text, NewEvent, NewRow, OutboxRow, OutboxStats, SendResult, Store, StoreError,
+    StoredEvent, TimelineEntry,
 };
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
@@ -11,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: event log and outbox.
     "CREATE TABLE event (
         seq INTEGER PRIMARY KEY,
@@ -69,6 +70,18 @@ const MIGRATIONS: &[&str] = &[
         FROM silences;
      DROP TABLE statuspage_map;
      DROP TABLE silences;",
+    // 9: timelines (SPEC §5.8): where an event came from and who, the cases it touched, and
+    // bounces. Events logged before name their case by `id` (alerts cannot be placed).
+    "ALTER TABLE event ADD COLUMN origin TEXT;
+     ALTER TABLE event ADD COLUMN by_whom TEXT;
+     CREATE TABLE event_case (case_key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (case_key, seq));
+     INSERT OR IGNORE INTO event_case (case_key, seq)
+        SELECT CASE
+            WHEN type LIKE 'maintenance.%' THEN 'maintenance/' || json_extract(body, '$.id')
+            WHEN type LIKE 'inquiry.%' THEN 'inquiry/' || json_extract(body, '$.id')
+            ELSE json_extract(body, '$.id') END, seq
+        FROM event WHERE json_valid(body) AND json_extract(body, '$.id') IS NOT NULL AND type != 'alert';
+     ALTER TABLE outbox ADD COLUMN bounced_at TEXT;",
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -148,22 +161,105 @@ impl Store for SqliteStore {
         Ok(v)
     }
 
-    fn commit(
-        &mut self,
-        events: &[(Time, &str, String)],
-        actions: &[NewRow],
-    ) -> Result<usize, StoreError> {
+    fn commit(&mut self, events: &[NewEvent], actions: &[NewRow]) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         {
-            let mut ins_ev =
-                tx.prepare_cached("INSERT INTO event (at, type, body) VALUES (?1, ?2, ?3)")?;
-            for (at, ty, body) in events {
-                ins_ev.execute(params![time_text(*at), ty, body])?;
+            let mut ins_ev = tx.prepare_cached(
+                "INSERT INTO event (at, type, body, origin, by_whom) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut ins_case = tx.prepare_cached(
+                "INSERT OR IGNORE INTO event_case (case_key, seq) VALUES (?1, ?2)",
+            )?;
+            for e in events {
+                ins_ev.execute(params![time_text(e.at), e.ty, e.body, e.origin, e.by])?;
+                let seq = tx.last_insert_rowid();
+                for c in &e.cases {
+                    ins_case.execute(params![c, seq])?;
+                }
             }
         }
         let new = insert_actions(&tx, actions)?;
         tx.commit()?;
         Ok(new)
+    }
+
+    fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut v = Vec::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT e.at, e.type, e.origin, e.by_whom FROM event_case c JOIN event e ON e.seq = c.seq
+             WHERE c.case_key = ?1 ORDER BY e.seq",
+        )?;
+        let rows = st.query_map([case], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (at, ty, origin, by) = row?;
+            v.push(TimelineEntry::Event {
+                at: parse_text(&at)?,
+                ty,
+                origin,
+                by,
+            });
+        }
+        // The case's rows: keys from `{case}/` up to (not including) `{case}0` ('0' follows
+        // '/'), so the primary key's index serves the range.
+        let mut st = self.conn.prepare_cached(
+            "SELECT key, kind, payload, status, attempts, done_at, first_failure_at, last_error, bounced_at
+             FROM outbox WHERE key >= ?1 AND key < ?2 ORDER BY at, rowid",
+        )?;
+        let rows = st.query_map(params![format!("{case}/"), format!("{case}0")], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, sink, payload, status, attempts, done, ff, last_error, bounced) = row?;
+            let action: Action = serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+            let t = |x: Option<String>| x.as_deref().map(parse_text).transpose();
+            let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(ff)?, t(bounced)?);
+            let state = match (status.as_str(), &bounced_at, &first_failure_at) {
+                (_, Some(_), _) => "bounced",
+                ("done", _, _) => "sent",
+                (_, _, Some(_)) => "failing",
+                _ => "due",
+            };
+            v.push(TimelineEntry::Action {
+                at: action.at,
+                key,
+                sink,
+                action: Box::new(action),
+                state: state.into(),
+                attempts,
+                sent_at,
+                first_failure_at,
+                last_error,
+                bounced_at,
+            });
+        }
+        v.sort_by_key(|e| e.at());
+        Ok(v)
+    }
+
+    fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "UPDATE outbox SET bounced_at = COALESCE(bounced_at, ?2) WHERE key = ?1",
+            params![key, time_text(at)],
+        )?;
+        Ok(n > 0)
     }
 
     fn claim(

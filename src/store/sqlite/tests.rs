@@ -25,7 +25,7 @@ fn commit_is_idempotent_and_outbox_retries() {
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(
         s.commit(
-            &[(t, "incident.ack", "{\"id\":\"I\"}".into())],
+            &[NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}")],
             &NewRow::own_all(&[action("a", t), action("b", t)])
         )
         .unwrap(),
@@ -138,4 +138,62 @@ fn migrations_7_and_8_keep_keys_and_sink_state_so_nothing_is_sent_again() {
         serde_json::json!({"incident": "INC-1", "id": "sil-1", "matchers": "[]",
             "ends_at": "2026-11-24T10:00:00.000000000Z", "expired": false})
     );
+}
+
+/// Migration 9 places old events in their cases by `id`; new events carry origin, who and
+/// cases; a timeline lists a case's events and its outbox rows (not another case's whose id
+/// merely starts alike), with delivery states, and a bounce marks its row.
+#[test]
+fn timelines_from_the_log_and_the_outbox() {
+    let tmp = crate::testutil::temp_dir();
+    let path = tmp.path().join("t.db");
+    let t = Utc::now();
+    {
+        // A database at version 8 with one old event.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &super::MIGRATIONS[..8] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        conn.execute(
+            "INSERT INTO event (at, type, body) VALUES (?1, 'incident.open', '{\"id\":\"I\"}')",
+            [time_text(t)],
+        )
+        .unwrap();
+    }
+    let mut s = SqliteStore::open(&path).unwrap();
+    let mut ev = NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}");
+    ev.by = Some("Kari Nordmann".into());
+    ev.cases = vec!["I".into()];
+    let rows = NewRow::own_all(&[
+        action("I/unplanned/malvik", t),
+        action("I2/unplanned/malvik", t),
+    ]);
+    s.commit(&[ev], &rows).unwrap();
+    let tl = s.timeline("I").unwrap();
+    let kinds: Vec<String> = tl
+        .iter()
+        .map(|e| match e {
+            TimelineEntry::Event { ty, origin, by, .. } => format!("{ty} {origin:?} {by:?}"),
+            TimelineEntry::Action { key, state, .. } => format!("{key} {state}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "incident.open None None".to_string(),
+            "incident.ack Some(\"api\") Some(\"Kari Nordmann\")".to_string(),
+            "I/unplanned/malvik due".to_string(),
+        ]
+    );
+    let lease = |_| chrono::Duration::seconds(5);
+    let claimed = s.claim(t, 10, &lease).unwrap();
+    s.mark_many(t, &[(claimed[0].key.clone(), Ok(()))]).unwrap();
+    assert!(s.mark_bounced("I/unplanned/malvik", t).unwrap());
+    assert!(!s.mark_bounced("no/such/row", t).unwrap());
+    let state = s.timeline("I").unwrap().into_iter().find_map(|e| match e {
+        TimelineEntry::Action { state, sent_at, .. } => Some((state, sent_at.is_some())),
+        _ => None,
+    });
+    assert_eq!(state, Some(("bounced".into(), true)));
 }

@@ -1,0 +1,124 @@
+//! A case's page in the API (SPEC §5.8): what the engine knows of it (live, or what history
+//! kept) and its timeline from the store: each accepted event (when, from where, by whom) and
+//! each decided action with its recipients and delivery state.
+
+use super::engine_task::Query;
+use super::http::{ask, err, App};
+use crate::engine::model::{About, ActionBody};
+use crate::store::TimelineEntry;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// One timeline line as the API shows it: recipients and state, not the action's internals.
+pub fn entry_json(e: &TimelineEntry) -> Value {
+    match e {
+        TimelineEntry::Event { at, ty, origin, by } => json!({
+            "at": at, "entry": "event", "type": ty, "origin": origin, "by": by,
+        }),
+        TimelineEntry::Action {
+            at,
+            key,
+            sink,
+            action,
+            state,
+            attempts,
+            sent_at,
+            first_failure_at,
+            last_error,
+            bounced_at,
+        } => {
+            let (kind, message, to, cc, org): (
+                &str,
+                String,
+                Vec<String>,
+                Vec<String>,
+                Option<&str>,
+            ) = match &action.body {
+                ActionBody::Email(m) => (
+                    "email",
+                    m.message.as_str().into(),
+                    m.to.clone(),
+                    m.cc.clone(),
+                    Some(m.org.as_str()),
+                ),
+                ActionBody::Ops(o) => {
+                    ("ops", o.message.as_str().into(), o.to.clone(), vec![], None)
+                }
+                ActionBody::Statuspage(s) => (
+                    "statuspage",
+                    s.message.as_str().into(),
+                    vec![],
+                    vec![],
+                    None,
+                ),
+                ActionBody::Silence(s) => (
+                    "silence",
+                    s.message.clone(),
+                    vec![],
+                    vec![],
+                    Some(s.org.as_str()),
+                ),
+                ActionBody::Report(r) => ("report", "monthly".into(), r.to.clone(), vec![], None),
+            };
+            json!({
+                "at": at, "entry": "action", "key": key, "sink": sink, "action": kind,
+                "message": message, "org": org, "to": to, "cc": cc, "state": state,
+                "attempts": attempts, "sent_at": sent_at, "first_failure_at": first_failure_at,
+                "last_error": last_error, "bounced_at": bounced_at,
+            })
+        }
+    }
+}
+
+async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
+    let case = match ask(app, headers, |tx| Query::Case(about.clone(), tx)).await {
+        Ok(c) => c,
+        Err(e) => return err(e.status, e.message),
+    };
+    let shared = std::sync::Arc::clone(&app.shared);
+    let key = about.key_prefix();
+    let timeline = tokio::task::spawn_blocking(move || shared.store().timeline(&key)).await;
+    let timeline = match timeline {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return err(503, format!("the timeline could not be read: {e}")),
+        Err(_) => return err(503, "the timeline could not be read"),
+    };
+    if case.is_none() && timeline.is_empty() {
+        return err(404, "not found");
+    }
+    let mut v = case.unwrap_or_else(|| json!({ "id": about.id(), "retired": true }));
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "timeline".into(),
+            Value::Array(timeline.iter().map(entry_json).collect()),
+        );
+    }
+    Json(v).into_response()
+}
+
+pub async fn show_incident(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    show(&app, &headers, About::Incident(id)).await
+}
+
+pub async fn show_maintenance(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    show(&app, &headers, About::Maintenance(id)).await
+}
+
+pub async fn show_inquiry(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    show(&app, &headers, About::Inquiry(id)).await
+}

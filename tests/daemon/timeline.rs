@@ -1,0 +1,141 @@
+//! A case's timeline through the daemon (SPEC §5.8): the operator's event with who did it,
+//! the notice delivered to a real SMTP server, a bounce of that notice through Dovecot tied
+//! back to it, and `meldingsvakt incident show` printing it readably.
+
+#![cfg(feature = "test-clock")]
+
+use crate::harness::*;
+use crate::support::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
+    let env = Env::new("timeline");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let imap_port = free_port();
+    let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
+    env.with_imap(imap_port, "300ms");
+    let (_d, _clock) = env.daemon_with_clock("");
+    let op = env.token("operator-token");
+    let wait_for = |what: &str, f: &dyn Fn() -> bool| wait_for(&env, what, f);
+
+    // Known to last past 2 hours: the notice goes to Malvik and Melhus at once.
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
+    let body = format!(
+        r#"{{"id":"INC-T","orgs":["malvik","melhus"],"services":["PLO"],"category":"A","expected_end":"{soon}","by":"Kari Nordmann"}}"#
+    );
+    let (code, resp) = env.post("/api/v1/incidents", &op, &body);
+    assert_eq!(code, 201, "{resp}");
+    wait_for("the two notices", &|| read_mails(&env.maildir()).len() >= 2);
+    let notice_to_melhus = read_mails(&env.maildir())
+        .into_iter()
+        .find(|m| m.headers["to"] == "meldingsansvarlig@melhus.kommune.example")
+        .unwrap();
+    let timeline = || -> serde_json::Value {
+        serde_json::from_str(&get(env.http, "/api/v1/incidents/INC-T", &op)).unwrap()
+    };
+    wait_for("both notices recorded as sent", &|| {
+        timeline()["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "email" && e["state"] == "sent")
+            .count()
+            == 2
+    });
+    let v = timeline();
+    let t = v["timeline"].as_array().unwrap();
+    assert_eq!(t[0]["entry"], "event");
+    assert_eq!(t[0]["type"], "incident.open");
+    assert_eq!(t[0]["origin"], "api");
+    assert_eq!(
+        t[0]["by"], "Kari Nordmann",
+        "who did it, from the request's `by`"
+    );
+    let malvik = t
+        .iter()
+        .find(|e| e["action"] == "email" && e["org"] == "malvik")
+        .unwrap();
+    assert_eq!(malvik["message"], "unplanned");
+    assert_eq!(malvik["to"][0], "meldingsansvarlig@malvik.kommune.example");
+    assert!(
+        malvik["sent_at"].is_string() && malvik["attempts"] == 1,
+        "{malvik}"
+    );
+    assert!(
+        t.iter().any(|e| e["action"] == "statuspage"),
+        "the driftsmelding is in the timeline too"
+    );
+    // The stored event does not carry `by` as a field (replay parses it).
+    assert!(v["next"].is_array());
+
+    // Melhus's server returns the notice: a delivery-status report quoting its Message-ID.
+    let mid = &notice_to_melhus.headers["message-id"];
+    let bounce = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.melhus.example>\nTo: meldingsansvarlig@helse-midt.example\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <bounce-1@mx.melhus.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nCould not deliver.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.melhus.example\n\nFinal-Recipient: rfc822; meldingsansvarlig@melhus.kommune.example\nAction: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\nMessage-ID: {mid}\nSubject: Feil i meldingsutveksling\n--b--\n"
+    );
+    imap_append(imap_port, "INBOX", &bounce);
+    wait_for("the bounce tied to the notice", &|| {
+        timeline()["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["org"] == "melhus" && e["state"] == "bounced")
+    });
+    wait_for("the ops warning", &|| {
+        read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"].contains("kom i retur"))
+    });
+
+    // Resolved by someone else, through the CLI with --by.
+    let out = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["incident", "resolve", "INC-T", "--by", "Ola Driftsvakt"])
+        .arg("--url")
+        .arg(format!("http://127.0.0.1:{}", env.http))
+        .arg("--token-file")
+        .arg(env.dir.join("state/operator-token"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t0 = Instant::now();
+    let shown = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["incident", "show", "INC-T"])
+            .arg("--url")
+            .arg(format!("http://127.0.0.1:{}", env.http))
+            .arg("--token-file")
+            .arg(env.dir.join("state/operator-token"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains("resolved [email]") && text.matches("sendt").count() >= 4 {
+            break text;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("{shown}");
+    // Resolved and every closing message sent: the case is retired, and history shows it.
+    assert!(
+        shown.starts_with("INC-T  (avsluttet)\nOppdaget: "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("incident.open (api, av Kari Nordmann)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("incident.resolve (api, av Ola Driftsvakt)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("→ meldingsansvarlig@melhus.kommune.example: kom i retur"),
+        "{shown}"
+    );
+}
