@@ -179,8 +179,13 @@ pub enum Request {
     Show(String),
 }
 
+/// `/api/v1/{cases}/{id}/{what}`.
+fn path(cases: &str, id: &str, what: &str) -> String {
+    format!("/api/v1/{cases}/{id}/{what}")
+}
+
 pub fn incident_request(c: IncidentCmd) -> Request {
-    let path = |id: &str, what: &str| format!("/api/v1/incidents/{id}/{what}");
+    let path = |id: &str, what: &str| path("incidents", id, what);
     match c {
         IncidentCmd::Open(a) => Request::Post("/api/v1/incidents".into(), body(&a)),
         IncidentCmd::Update(a) => Request::Post(path(&a.id, "update"), body(&a)),
@@ -193,12 +198,13 @@ pub fn incident_request(c: IncidentCmd) -> Request {
 }
 
 pub fn maintenance_request(c: MaintenanceCmd) -> Request {
-    let path = |id: &str, what: &str| format!("/api/v1/maintenances/{id}/{what}");
     match c {
-        MaintenanceCmd::Add(a) => Request::Post("/api/v1/maintenances".into(), body(&a)),
-        MaintenanceCmd::Change(a) => Request::Post(path(&a.id, "change"), body(&a)),
-        MaintenanceCmd::Cancel { id } => Request::Post(path(&id, "cancel"), json!({})),
         MaintenanceCmd::List => Request::Get("/api/v1/maintenances".into()),
+        MaintenanceCmd::Add(a) => Request::Post("/api/v1/maintenances".into(), body(&a)),
+        MaintenanceCmd::Change(a) => Request::Post(path("maintenances", &a.id, "change"), body(&a)),
+        MaintenanceCmd::Cancel { id } => {
+            Request::Post(path("maintenances", &id, "cancel"), json!({}))
+        }
     }
 }
 

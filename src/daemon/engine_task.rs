@@ -227,21 +227,11 @@ impl Task {
         }
         let mut applied: Vec<crate::store::NewEvent> = Vec::new();
         let mut failure = None;
-        for Input {
-            event,
-            body,
-            origin,
-            by,
-        } in inputs
-        {
-            let ty = event.type_name();
-            match self.engine.handle(now, event) {
+        for input in inputs {
+            match self.engine.handle(now, input.event.clone()) {
                 Ok(()) => applied.push(crate::store::NewEvent {
                     at: now,
-                    ty: ty.into(),
-                    body,
-                    origin: origin.as_str().into(),
-                    by,
+                    input,
                     cases: self.engine.take_touched(),
                 }),
                 Err(e) => {

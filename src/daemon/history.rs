@@ -99,26 +99,12 @@ async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
     Json(v).into_response()
 }
 
-pub async fn show_incident(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    show(&app, &headers, About::Incident(id)).await
-}
-
-pub async fn show_maintenance(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    show(&app, &headers, About::Maintenance(id)).await
-}
-
-pub async fn show_inquiry(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    show(&app, &headers, About::Inquiry(id)).await
+/// `GET` of one case: `make` turns the path's id into the case (incident, maintenance,
+/// inquiry).
+pub fn route(make: fn(String) -> About) -> axum::routing::MethodRouter<App> {
+    axum::routing::get(
+        move |State(app): State<App>, Path(id): Path<String>, headers: HeaderMap| async move {
+            show(&app, &headers, make(id)).await
+        },
+    )
 }

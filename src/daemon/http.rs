@@ -487,17 +487,16 @@ async fn method_not_allowed() -> Response {
 }
 
 pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
+    use super::history::route as case;
+    use crate::engine::model::About;
     let limit = shared.cfg().daemon.max_body;
     let app = App { shared, tx };
     Router::new()
         .route("/api/v1/alerts", post(alerts))
         .route("/api/v1/incidents", post(incident_open).get(list_incidents))
-        .route("/api/v1/incidents/{id}", get(super::history::show_incident))
-        .route(
-            "/api/v1/maintenances/{id}",
-            get(super::history::show_maintenance),
-        )
-        .route("/api/v1/inquiries/{id}", get(super::history::show_inquiry))
+        .route("/api/v1/incidents/{id}", case(About::Incident))
+        .route("/api/v1/maintenances/{id}", case(About::Maintenance))
+        .route("/api/v1/inquiries/{id}", case(About::Inquiry))
         .route("/api/v1/incidents/{id}/update", post(incident_update))
         .route("/api/v1/incidents/{id}/ack", post(incident_ack))
         .route("/api/v1/incidents/{id}/resolve", post(incident_resolve))

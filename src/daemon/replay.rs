@@ -70,7 +70,7 @@ mod tests {
             r#"{"id":"MAIL-c1@melhus.kommune.example","org":"melhus","subject":"Mangler svar"}"#;
         store
             .commit(
-                &[crate::store::NewEvent::api(t, "inquiry.received", body)],
+                &[crate::store::NewEvent::api(t, "inquiry.received", body).unwrap()],
                 &[],
             )
             .unwrap();

@@ -311,7 +311,7 @@ impl Engine {
                     match self.history.incidents.get_mut(id) {
                         Some(r) => {
                             *r = crate::report::IncidentRecord {
-                                severe: r.severe || severe,
+                                counts: r.counts || rec.counts,
                                 ..rec
                             }
                         }

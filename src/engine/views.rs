@@ -64,16 +64,17 @@ impl Incident {
 }
 
 impl Incident {
-    /// What the availability report keeps of this incident.
+    /// What the availability report keeps of this incident; `severe`: priority 1 or 2 now
+    /// while open (the engine keeps it counted once it was).
     pub fn record(&self, severe: bool) -> crate::report::IncidentRecord {
         crate::report::IncidentRecord {
             id: self.id.clone(),
-            ours: self.at_self(),
-            environment: self.environment,
             services: self.services.clone(),
             detected_at: self.detected_at,
             resolved_at: self.resolved_at,
-            severe,
+            counts: severe
+                && self.at_self()
+                && self.environment == crate::engine::model::Environment::Produksjon,
         }
     }
 }
@@ -83,11 +84,10 @@ impl crate::engine::maintenance::Maintenance {
     pub fn record(&self) -> crate::report::MaintenanceRecord {
         crate::report::MaintenanceRecord {
             id: self.id.clone(),
-            ours: self.source.is_none(),
             services: self.services.clone(),
             from: self.from,
             to: self.to,
-            cancelled: self.cancelled,
+            excuses: self.source.is_none() && !self.cancelled,
         }
     }
 }

@@ -137,25 +137,7 @@ pub(super) fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
 
 /// The report e-mail's context: figures as Norwegian text (decimal comma), times local.
 pub(super) fn report_json(cfg: &Config, r: &crate::report::Report) -> Value {
-    const MONTHS: [&str; 12] = [
-        "januar",
-        "februar",
-        "mars",
-        "april",
-        "mai",
-        "juni",
-        "juli",
-        "august",
-        "september",
-        "oktober",
-        "november",
-        "desember",
-    ];
-    let name = r
-        .month
-        .split_once('-')
-        .and_then(|(y, m)| Some(format!("{} {y}", MONTHS.get(m.parse::<usize>().ok()? - 1)?)))
-        .unwrap_or_else(|| r.month.clone());
+    let name = crate::report::month_name(&r.month);
     let num = |v: f64, d: usize| format!("{v:.d$}").replace('.', ",");
     let local = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)

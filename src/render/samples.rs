@@ -228,12 +228,10 @@ fn report(cfg: &Config) -> Action {
         "I1".into(),
         crate::report::IncidentRecord {
             id: "I1".into(),
-            ours: true,
-            environment: Environment::Produksjon,
             services: vec!["PLO".into()],
             detected_at: t("2027-03-02T10:00:00+01:00"),
             resolved_at: Some(t("2027-03-02T11:35:00+01:00")),
-            severe: true,
+            counts: true,
         },
     );
     let month = crate::report::Month {

@@ -23,7 +23,7 @@ mod format;
 pub mod source;
 
 use crate::config::Config;
-use crate::engine::model::{Environment, Time};
+use crate::engine::model::Time;
 use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -34,28 +34,25 @@ pub use format::{csv, html};
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct IncidentRecord {
     pub id: String,
-    /// `true`: the fault is on our side.
-    pub ours: bool,
-    pub environment: Environment,
     /// Empty: every service.
     pub services: Vec<String>,
     pub detected_at: Time,
     pub resolved_at: Option<Time>,
-    /// Priority 1 or 2 at any time while open.
-    pub severe: bool,
+    /// Whether it counts against our availability: on our side, in production, and of
+    /// priority 1 or 2 at any time while open (decided by the engine, `Incident::record`).
+    pub counts: bool,
 }
 
 /// What the report needs of a maintenance.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MaintenanceRecord {
     pub id: String,
-    /// `true`: our own maintenance (source `self`).
-    pub ours: bool,
     /// Empty: every service.
     pub services: Vec<String>,
     pub from: Time,
     pub to: Time,
-    pub cancelled: bool,
+    /// Whether its window is not downtime: our own (source `self`) and not cancelled.
+    pub excuses: bool,
 }
 
 /// The case history: every incident and maintenance the engine has seen, and when the first
@@ -235,13 +232,13 @@ pub fn recent(h: &History, since: Time) -> History {
         incidents: h
             .incidents
             .iter()
-            .filter(|(_, i)| i.ours && i.severe && i.resolved_at.is_none_or(|r| r > since))
+            .filter(|(_, i)| i.counts && i.resolved_at.is_none_or(|r| r > since))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         maintenances: h
             .maintenances
             .iter()
-            .filter(|(_, m)| m.ours && !m.cancelled && m.to > since)
+            .filter(|(_, m)| m.excuses && m.to > since)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     }
@@ -356,16 +353,13 @@ fn downtime(
     let holes = union(
         h.maintenances
             .values()
-            .filter(|m| m.ours && !m.cancelled && covers(&m.services, service))
+            .filter(|m| m.excuses && covers(&m.services, service))
             .map(|m| (m.from.max(start), m.to.min(end)))
             .collect(),
     );
     let mut parts = Vec::new();
     for i in h.incidents.values() {
-        if !i.ours || !i.severe || i.environment != Environment::Produksjon {
-            continue;
-        }
-        if !covers(&i.services, service) {
+        if !i.counts || !covers(&i.services, service) {
             continue;
         }
         let a = i.detected_at.max(start);

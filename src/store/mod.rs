@@ -112,30 +112,31 @@ pub fn time_text(t: Time) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
-/// An accepted event to log: what, when, from where, by whom, and the cases it touched.
+/// An accepted event to log: when, the input as it passed the door (type, fields, origin,
+/// who), and the cases it touched (`Engine::take_touched`).
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub at: Time,
-    pub ty: String,
-    pub body: String,
-    /// `api`, `alert`, `mailbox`, `file`, `console` (`engine::events::Origin`).
-    pub origin: String,
-    pub by: Option<String>,
-    /// The key prefixes of the cases it touched (`Engine::take_touched`).
+    pub input: crate::engine::events::Input,
     pub cases: Vec<String>,
 }
 
 impl NewEvent {
-    /// An event from the API with no case recorded (tests and tools).
-    pub fn api(at: Time, ty: &str, body: &str) -> NewEvent {
-        NewEvent {
+    /// An event from the API with no case recorded (tests and tools; the id rule is not
+    /// applied, as for events stored before it existed).
+    pub fn api(at: Time, ty: &str, body: &str) -> Result<NewEvent, crate::engine::model::Refusal> {
+        let fields: serde_json::Value = serde_json::from_str(body)
+            .map_err(|e| crate::engine::model::Refusal::Malformed(e.to_string()))?;
+        Ok(NewEvent {
             at,
-            ty: ty.into(),
-            body: body.into(),
-            origin: "api".into(),
-            by: None,
+            input: crate::engine::events::Input {
+                event: crate::engine::model::Event::from_parts(ty, &fields)?,
+                body: body.to_string(),
+                origin: crate::engine::events::Origin::Api,
+                by: None,
+            },
             cases: vec![],
-        }
+        })
     }
 }
 

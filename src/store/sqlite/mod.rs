@@ -171,7 +171,14 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO event_case (case_key, seq) VALUES (?1, ?2)",
             )?;
             for e in events {
-                ins_ev.execute(params![time_text(e.at), e.ty, e.body, e.origin, e.by])?;
+                let i = &e.input;
+                ins_ev.execute(params![
+                    time_text(e.at),
+                    i.type_name(),
+                    i.body,
+                    i.origin.as_str(),
+                    i.by
+                ])?;
                 let seq = tx.last_insert_rowid();
                 for c in &e.cases {
                     ins_case.execute(params![c, seq])?;

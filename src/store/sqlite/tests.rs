@@ -25,7 +25,7 @@ fn commit_is_idempotent_and_outbox_retries() {
     let mut s = SqliteStore::open(&path).unwrap();
     assert_eq!(
         s.commit(
-            &[NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}")],
+            &[NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}").unwrap()],
             &NewRow::own_all(&[action("a", t), action("b", t)])
         )
         .unwrap(),
@@ -162,8 +162,8 @@ fn timelines_from_the_log_and_the_outbox() {
         .unwrap();
     }
     let mut s = SqliteStore::open(&path).unwrap();
-    let mut ev = NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}");
-    ev.by = Some("Kari Nordmann".into());
+    let mut ev = NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}").unwrap();
+    ev.input.by = Some("Kari Nordmann".into());
     ev.cases = vec!["I".into()];
     let rows = NewRow::own_all(&[
         action("I/unplanned/malvik", t),
