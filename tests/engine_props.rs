@@ -229,6 +229,48 @@ fn event(o: &Op, now: DateTime<Utc>) -> Event {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A snapshot taken at any point, written out as JSON and restored (what a restart after
+    /// compaction does), decides from then on exactly what the engine that took it decides:
+    /// the same actions with the same keys, the same next wake-up, the same report history.
+    #[test]
+    fn a_restored_snapshot_decides_what_the_original_would(
+        ops in proptest::collection::vec((0u32..6 * 60, op()), 1..40),
+        split in any::<proptest::sample::Index>(),
+    ) {
+        let mut ops = ops;
+        ops.sort_by_key(|(m, _)| *m);
+        let k = split.index(ops.len() + 1);
+        let at = |m: u32| t0() + Duration::minutes(m as i64 * 40);
+        let mut a = Engine::new(cfg());
+        for (m, o) in &ops[..k] {
+            let _ = a.handle(at(*m), event(o, at(*m)));
+        }
+        while a.poll_action().is_some() {}
+        let json = serde_json::to_string(&a.snapshot()).unwrap();
+        let mut b = Engine::restore(cfg(), serde_json::from_str(&json).unwrap());
+        prop_assert_eq!(a.poll_timeout(), b.poll_timeout());
+        let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+        for (m, o) in &ops[k..] {
+            let ra = a.handle(at(*m), event(o, at(*m)));
+            let rb = b.handle(at(*m), event(o, at(*m)));
+            prop_assert_eq!(ra, rb);
+            got_a.extend(std::iter::from_fn(|| a.poll_action()));
+            got_b.extend(std::iter::from_fn(|| b.poll_action()));
+        }
+        let end = t0() + Duration::days(45);
+        a.advance_to(end);
+        b.advance_to(end);
+        got_a.extend(std::iter::from_fn(|| a.poll_action()));
+        got_b.extend(std::iter::from_fn(|| b.poll_action()));
+        prop_assert_eq!(&got_a, &got_b);
+        prop_assert_eq!(a.history(), b.history());
+        prop_assert_eq!(a.poll_timeout(), b.poll_timeout());
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]

@@ -150,6 +150,8 @@ pub use secret::{Secret, SecretValue};
 #[derive(Debug, Clone)]
 pub struct DaemonSettings {
     pub state_dir: PathBuf,
+    /// `[storage] retention`: older closed cases are compacted away (SPEC §5.8).
+    pub retention: Duration,
     pub listen: std::net::SocketAddr,
     pub alert_token_file: Option<PathBuf>,
     pub operator_token_file: Option<PathBuf>,

@@ -193,6 +193,8 @@ pub struct RawMaintenanceFiles {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub dir: Option<String>,
+    /// How long closed cases' history is kept (default 400 days: the 12-month report).
+    pub retention: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -95,6 +95,8 @@ pub enum Cmd {
 struct Task {
     engine: Engine,
     shared: Arc<Shared>,
+    /// Events committed since the last snapshot (or `true` after start-up's replay).
+    snapshot_due: bool,
     /// Decisions not yet committed because the store failed: the engine was rebuilt from the
     /// store (so memory never runs ahead of disk) and these are written with the next commit.
     carry: Vec<crate::engine::model::Action>,
@@ -247,6 +249,7 @@ impl Task {
         let n = applied.len();
         self.commit(&applied)?;
         if n > 0 {
+            self.snapshot_due = true;
             self.shared
                 .metrics
                 .events
@@ -255,6 +258,45 @@ impl Task {
         match failure {
             Some(e) => Err(e),
             None => Ok(n),
+        }
+    }
+
+    /// Save the engine's state, then forget what retention no longer keeps (SPEC §5.8). Only
+    /// when memory equals disk: every decision committed, nothing carried.
+    fn snapshot(&mut self) {
+        if !self.snapshot_due || !self.carry.is_empty() {
+            return;
+        }
+        let t0 = std::time::Instant::now();
+        let now = self.now();
+        let before = now - self.shared.cfg().daemon.retention;
+        self.engine.forget_before(before);
+        let json = match serde_json::to_string(&self.engine.snapshot()) {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::error!(error = %e, "engine snapshot could not be written as JSON");
+                return;
+            }
+        };
+        let mut store = self.shared.store();
+        let saved = store.last_seq().and_then(|seq| {
+            store.save_snapshot(seq, now, &json)?;
+            store.compact(before, seq)
+        });
+        match saved {
+            Ok((events, rows)) => {
+                self.snapshot_due = false;
+                tracing::info!(
+                    bytes = json.len(),
+                    compacted_events = events,
+                    compacted_rows = rows,
+                    ms = t0.elapsed().as_millis() as u64,
+                    "engine snapshot saved"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "engine snapshot not saved; the next restart replays more")
+            }
         }
     }
 
@@ -386,6 +428,7 @@ pub async fn run(
     let mut task = Task {
         engine,
         shared,
+        snapshot_due: true,
         carry: Vec::new(),
     };
     let mut usec = 0u64;
@@ -398,6 +441,8 @@ pub async fn run(
     let mut wd = tokio::time::interval(period);
     // Maintenance files: at start, then hourly (recurring windows enter the horizon).
     let mut files = tokio::time::interval(std::time::Duration::from_secs(3600));
+    // The engine's snapshot: at start (after replay), then every 10 minutes with news.
+    let mut snap = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         task.shared.metrics.open_incidents.store(
             task.engine.open_incidents().count() as i64,
@@ -444,6 +489,7 @@ pub async fn run(
             }
             _ = wd.tick(), if watchdog => notify(&[sd_notify::NotifyState::Watchdog]),
             _ = files.tick() => task.sync_files(),
+            _ = snap.tick() => task.snapshot(),
         }
     }
 }

@@ -8,16 +8,45 @@ use crate::engine::Engine;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Rebuild the engine from the stored events, running deadlines up to `now`. Returns the
-/// engine and every action it decided (the caller inserts them; known keys are ignored).
+/// Rebuild the engine from the latest snapshot and the stored events after it (or every
+/// stored event), running deadlines up to `now`. Returns the engine and every action it
+/// decided (the caller inserts them; known keys are ignored).
 pub fn replay(
     cfg: Arc<Config>,
     store: &dyn Store,
     now: Time,
 ) -> Result<(Engine, Vec<crate::engine::model::Action>), DaemonError> {
-    let mut engine = Engine::new(cfg);
+    // From the latest snapshot when there is one: then only the events after it replay.
+    let (mut engine, after) = match store.load_snapshot()? {
+        Some((seq, json)) => match serde_json::from_str::<crate::engine::snapshot::Snapshot>(&json)
+        {
+            Ok(s) if s.version == crate::engine::snapshot::VERSION => {
+                (Engine::restore(Arc::clone(&cfg), s), seq)
+            }
+            result => {
+                let why = match result {
+                    Ok(s) => format!(
+                        "version {} (this build reads {})",
+                        s.version,
+                        crate::engine::snapshot::VERSION
+                    ),
+                    Err(e) => e.to_string(),
+                };
+                // Without it, a compacted log cannot be replayed from its start: refuse
+                // rather than rebuild a partial history that could send notices again.
+                if store.events_after(0)?.first().is_some_and(|e| e.seq > 1) {
+                    return Err(DaemonError::Config(format!(
+                        "the stored engine snapshot cannot be read ({why}) and older events were compacted away; restore the database from backup or run the meldingsvakt version that wrote it"
+                    )));
+                }
+                tracing::warn!(reason = %why, "engine snapshot not used; replaying every stored event");
+                (Engine::new(Arc::clone(&cfg)), 0)
+            }
+        },
+        None => (Engine::new(Arc::clone(&cfg)), 0),
+    };
     let mut actions = Vec::new();
-    for ev in store.events()? {
+    for ev in store.events_after(after)? {
         let value: serde_json::Value = match serde_json::from_str(&ev.body) {
             Ok(v) => v,
             Err(e) => {

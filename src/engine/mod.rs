@@ -23,6 +23,7 @@ pub mod inquiry;
 pub mod maintenance;
 pub mod model;
 pub mod priority;
+pub mod snapshot;
 pub mod views;
 
 use crate::config::Config;
@@ -35,7 +36,9 @@ use model::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 enum Subject {
     Incident(String),
     Maintenance(String),
@@ -185,6 +188,13 @@ impl Engine {
                     .map(|k| Subject::Maintenance(k.clone())),
             )
             .chain(self.inquiries.keys().map(|k| Subject::Inquiry(k.clone())))
+            // The pending month's report (its due time follows the calendar).
+            .chain(
+                self.timer_of
+                    .keys()
+                    .filter(|s| matches!(s, Subject::Report(_)))
+                    .cloned(),
+            )
             .collect();
         self.timers.clear();
         self.timer_of.clear();

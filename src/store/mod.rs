@@ -44,7 +44,26 @@ pub fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
 pub trait Store: Send {
     /// Every accepted event, in the order accepted.
-    fn events(&self) -> Result<Vec<StoredEvent>, StoreError>;
+    fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_after(0)
+    }
+
+    /// The events after `seq` (those a snapshot taken at `seq` does not hold).
+    fn events_after(&self, seq: i64) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The latest event's sequence number (0: none).
+    fn last_seq(&self) -> Result<i64, StoreError>;
+
+    /// The engine's latest snapshot: the event seq it holds everything up to, and its JSON.
+    fn load_snapshot(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// Replace the snapshot (one transaction).
+    fn save_snapshot(&mut self, seq: i64, at: Time, state: &str) -> Result<(), StoreError>;
+
+    /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
+    /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
+    /// (events, rows) removed.
+    fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError>;
 
     /// In one transaction: the events (type, JSON body) accepted at `at`, and the outbox rows
     /// they and any deadlines caused. Rows already in the outbox (same key) are left as they

@@ -40,6 +40,20 @@ impl Validator<'_> {
                 })
                 .unwrap_or_else(|| PathBuf::from("var")),
         };
+        let retention = storage.retention.map_or(Duration::days(400), |d| d.0);
+        if retention < Duration::days(31) {
+            self.err(
+                0,
+                tpath!["storage", "retention"],
+                "retention must be at least 31 days (400, the default, covers the 12-month report)",
+            );
+        } else if retention < Duration::days(400) {
+            self.warn(
+                0,
+                tpath!["storage", "retention"],
+                "retention under 400 days shortens the 12-month availability figure (SPEC §4.13)",
+            );
+        }
         let listen_s = http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_s.parse().unwrap_or_else(|_| {
             self.err(
@@ -69,6 +83,7 @@ impl Validator<'_> {
         }
         DaemonSettings {
             state_dir,
+            retention,
             listen,
             alert_token_file: http.alert_token_file.map(|p| base.join(p)),
             operator_token_file: http.operator_token_file.map(|p| base.join(p)),

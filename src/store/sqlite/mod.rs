@@ -82,6 +82,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
             ELSE json_extract(body, '$.id') END, seq
         FROM event WHERE json_valid(body) AND json_extract(body, '$.id') IS NOT NULL AND type != 'alert';
      ALTER TABLE outbox ADD COLUMN bounced_at TEXT;",
+    // 10: the engine's snapshot (`engine::snapshot`): a restart replays only what follows it.
+    "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL);
+     CREATE INDEX outbox_done ON outbox(status, at);",
 ];
 
 impl From<rusqlite::Error> for StoreError {
@@ -136,11 +139,11 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
+    fn events_after(&self, seq: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let mut st = self
             .conn
-            .prepare("SELECT seq, at, type, body FROM event ORDER BY seq")?;
-        let rows = st.query_map([], |r| {
+            .prepare("SELECT seq, at, type, body FROM event WHERE seq > ?1 ORDER BY seq")?;
+        let rows = st.query_map([seq], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -188,6 +191,48 @@ impl Store for SqliteStore {
         let new = insert_actions(&tx, actions)?;
         tx.commit()?;
         Ok(new)
+    }
+
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM event", [], |r| r.get(0))?)
+    }
+
+    fn load_snapshot(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT seq, state FROM snapshot WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+
+    fn save_snapshot(&mut self, seq: i64, at: Time, state: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO snapshot (id, seq, at, state) VALUES (1, ?1, ?2, ?3)",
+            params![seq, time_text(at), state],
+        )?;
+        Ok(())
+    }
+
+    fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError> {
+        let tx = self.conn.transaction()?;
+        let cut = time_text(before);
+        tx.execute(
+            "DELETE FROM event_case WHERE seq IN (SELECT seq FROM event WHERE seq <= ?1 AND at < ?2)",
+            params![upto, cut],
+        )?;
+        let events = tx.execute(
+            "DELETE FROM event WHERE seq <= ?1 AND at < ?2",
+            params![upto, cut],
+        )?;
+        let rows = tx.execute(
+            "DELETE FROM outbox WHERE status = 'done' AND at < ?1",
+            params![cut],
+        )?;
+        tx.commit()?;
+        Ok((events, rows))
     }
 
     fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError> {

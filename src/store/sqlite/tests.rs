@@ -197,3 +197,61 @@ fn timelines_from_the_log_and_the_outbox() {
     });
     assert_eq!(state, Some(("bounced".into(), true)));
 }
+
+/// The snapshot replaces itself; compaction removes only events the snapshot holds and that
+/// are older than the cut, with their case links, and only done rows older than the cut.
+#[test]
+fn snapshot_and_compaction_keep_what_a_restart_needs() {
+    let tmp = crate::testutil::temp_dir();
+    let mut s = SqliteStore::open(&tmp.path().join("t.db")).unwrap();
+    let old = Utc::now() - chrono::Duration::days(500);
+    let new = Utc::now();
+    let mut e1 = NewEvent::api(old, "incident.ack", "{\"id\":\"A\"}").unwrap();
+    e1.cases = vec!["A".into()];
+    let e2 = NewEvent::api(old, "incident.ack", "{\"id\":\"B\"}").unwrap();
+    let e3 = NewEvent::api(new, "incident.ack", "{\"id\":\"C\"}").unwrap();
+    s.commit(
+        &[e1, e2],
+        &NewRow::own_all(&[action("A/x/y", old), action("B/x/y", old)]),
+    )
+    .unwrap();
+    s.commit(&[e3], &NewRow::own_all(&[action("C/x/y", new)]))
+        .unwrap();
+    // A is done, B still pending (a row not yet sent is never compacted).
+    let lease = |_| chrono::Duration::seconds(5);
+    let claimed = s.claim(new, 10, &lease).unwrap();
+    let a = claimed
+        .iter()
+        .find(|r| r.key == "A/x/y")
+        .unwrap()
+        .key
+        .clone();
+    s.mark_many(new, &[(a, Ok(()))]).unwrap();
+    assert_eq!(s.last_seq().unwrap(), 3);
+    assert!(s.load_snapshot().unwrap().is_none());
+    s.save_snapshot(1, new, "{\"v\":1}").unwrap();
+    s.save_snapshot(2, new, "{\"v\":2}").unwrap();
+    assert_eq!(
+        s.load_snapshot().unwrap(),
+        Some((2, "{\"v\":2}".to_string()))
+    );
+    let cut = new - chrono::Duration::days(400);
+    assert_eq!(
+        s.compact(cut, 2).unwrap(),
+        (2, 1),
+        "events 1–2 and the done row A"
+    );
+    let left: Vec<i64> = s.events().unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(left, vec![3]);
+    assert_eq!(s.events_after(2).unwrap().len(), 1);
+    assert!(
+        s.timeline("A").unwrap().is_empty(),
+        "A is gone from the timelines too"
+    );
+    assert_eq!(
+        s.outbox_status("B/x/y").unwrap().map(|x| x.0),
+        Some("pending".into())
+    );
+    // Nothing newer than the cut, and nothing the snapshot does not hold, is removed.
+    assert_eq!(s.compact(cut, 3).unwrap(), (0, 0));
+}
