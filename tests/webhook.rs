@@ -56,24 +56,32 @@ fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The receiver on a free port with its secret in `webhook-secret`, answering 503 to the
+/// first `burst` requests; its port and its log of requests.
+fn receiver(env: &Env, secret: &str, burst: u32) -> (Proc, u16, std::path::PathBuf) {
+    let port = free_port();
+    let path = env.dir.join("webhook-secret");
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    let log = env.dir.join("webhook.jsonl");
+    let args = [path, log.clone()].map(|p| p.to_string_lossy().to_string());
+    let (p, ready) = helper(
+        RECEIVER,
+        &[
+            port.to_string(),
+            args[0].clone(),
+            args[1].clone(),
+            burst.to_string(),
+        ],
+    );
+    assert_eq!(ready, "ready");
+    (p, port, log)
+}
+
 #[test]
 fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
     let env = Env::new("webhook");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let port = free_port();
-    let secret = env.dir.join("webhook-secret");
-    std::fs::write(&secret, "s3cr3t-for-the-ticket-system\n").unwrap();
-    let log = env.dir.join("webhook.jsonl");
-    let (_recv, ready) = helper(
-        RECEIVER,
-        &[
-            port.to_string(),
-            secret.to_string_lossy().to_string(),
-            log.to_string_lossy().to_string(),
-            "20".into(),
-        ],
-    );
-    assert_eq!(ready, "ready");
+    let (_recv, port, log) = receiver(&env, "s3cr3t-for-the-ticket-system", 20);
     let cfg = env.dir.join("meldingsvakt.toml");
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str(&format!(
@@ -205,20 +213,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
 fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused() {
     let env = Env::new("webhook-reload");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let port = free_port();
-    let secret = env.dir.join("webhook-secret");
-    std::fs::write(&secret, "another-secret\n").unwrap();
-    let log = env.dir.join("webhook.jsonl");
-    let (_recv, ready) = helper(
-        RECEIVER,
-        &[
-            port.to_string(),
-            secret.to_string_lossy().to_string(),
-            log.to_string_lossy().to_string(),
-            "0".into(),
-        ],
-    );
-    assert_eq!(ready, "ready");
+    let (_recv, port, log) = receiver(&env, "another-secret", 0);
     let d = env.daemon();
     let op = env.token("operator-token");
     let open = |id: &str| {

@@ -73,6 +73,31 @@ pub fn entry_json(e: &TimelineEntry) -> Value {
     }
 }
 
+/// A retired case's facts as its last decided action carried them (every e-mail, status-page
+/// post and ops note holds a snapshot of its case): kind, category, priority, organizations, …
+fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
+    use crate::engine::model::{IncidentView, MaintenanceView};
+    let pick = |i: &Option<IncidentView>, m: &Option<MaintenanceView>| {
+        i.as_ref()
+            .map(|i| json!(i))
+            .or_else(|| m.as_ref().map(|m| json!(m)))
+    };
+    let view = timeline.iter().rev().find_map(|e| match e {
+        TimelineEntry::Action { action, .. } => match &action.body {
+            ActionBody::Email(m) => pick(&m.incident, &m.maintenance),
+            ActionBody::Statuspage(p) => pick(&p.incident, &p.maintenance),
+            ActionBody::Ops(o) => pick(&o.incident, &o.maintenance),
+            _ => None,
+        },
+        TimelineEntry::Event { .. } => None,
+    });
+    if let (Some(Value::Object(view)), Some(o)) = (view, v.as_object_mut()) {
+        for (k, x) in view {
+            o.entry(k).or_insert(x);
+        }
+    }
+}
+
 async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
     let case = match ask(app, headers, |tx| Query::Case(about.clone(), tx)).await {
         Ok(c) => c,
@@ -90,6 +115,9 @@ async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
         return err(404, "not found");
     }
     let mut v = case.unwrap_or_else(|| json!({ "id": about.id(), "retired": true }));
+    if v["retired"] == true {
+        fill_from_last_action(&mut v, &timeline);
+    }
     if let Some(o) = v.as_object_mut() {
         o.insert(
             "timeline".into(),
