@@ -176,3 +176,29 @@ meldingsansvarlig = \"m@a.example\"
         c.warnings[0]
     );
 }
+
+/// `[report]`: targets are percentages and the report needs someone to read it.
+#[test]
+fn report_targets_and_recipients_are_checked() {
+    let e = errors(&format!(
+        "{GOOD_HEAD}\n[report]\ntarget_month = 101\ntarget_12m = 99.9\nrecipients = []\n"
+    ));
+    let all = e.join("\n");
+    assert!(
+        all.contains("target_month must be a percentage between 0 and 100, not 101"),
+        "{all}"
+    );
+    assert!(
+        all.contains("the monthly report needs at least one recipient"),
+        "{all}"
+    );
+    assert!(!all.contains("target_12m"), "{all}");
+    let e = errors(&format!(
+        "{GOOD_HEAD}\n[report]\nrecipients = [\"ikke-en-adresse\"]\n"
+    ));
+    assert!(
+        e.join("\n")
+            .contains("malformed e-mail address \"ikke-en-adresse\""),
+        "{e:?}"
+    );
+}

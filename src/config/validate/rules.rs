@@ -24,6 +24,13 @@ impl Validator<'_> {
         let target_month = target("target_month", raw.target_month, 99.7);
         let target_12m = target("target_12m", raw.target_12m, 99.9);
         let recipients = raw.recipients.unwrap_or_else(|| ops.to_vec());
+        if recipients.is_empty() {
+            self.err(
+                0,
+                tpath!["report", "recipients"],
+                "the monthly report needs at least one recipient (default: self.ops)",
+            );
+        }
         for (i, r) in recipients.iter().enumerate() {
             if r.is_empty() {
                 self.err(0, tpath!["report", "recipients", i], "empty e-mail address");
