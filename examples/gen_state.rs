@@ -90,11 +90,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut next_snapshot = start + Duration::days(10);
     let n = events.len();
     for (at, ty, fields) in events {
-        let input = Input::parse(ty, &fields)?;
-        if engine.handle(at, input.event.clone()).is_ok() {
+        let Input { event, log } = Input::parse(ty, &fields)?;
+        if engine.handle(at, event).is_ok() {
             batch.push(NewEvent {
                 at,
-                input,
+                log,
                 cases: engine.take_touched(),
             });
         }

@@ -229,11 +229,11 @@ impl Task {
         }
         let mut applied: Vec<crate::store::NewEvent> = Vec::new();
         let mut failure = None;
-        for input in inputs {
-            match self.engine.handle(now, input.event.clone()) {
+        for Input { event, log } in inputs {
+            match self.engine.handle(now, event) {
                 Ok(()) => applied.push(crate::store::NewEvent {
                     at: now,
-                    input,
+                    log,
                     cases: self.engine.take_touched(),
                 }),
                 Err(e) => {
@@ -481,7 +481,7 @@ pub async fn run(
                 let now = task.now();
                 if let Some(t) = task.engine.poll_timeout().filter(|t| *t <= now) {
                     task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
-                    task.engine.catch_up(now + crate::sim::NEXT_INSTANT);
+                    task.engine.catch_up(now + crate::engine::NEXT_INSTANT);
                     if let Err(e) = task.commit(&[]) {
                         tracing::error!(error = %e, "deadline actions not saved; retrying from the store");
                     }

@@ -68,7 +68,7 @@ pub fn replay(
     }
     // Stored history replays at its own instants (`handle` → `advance_to`); what fell due
     // while the daemon was down goes out now, dated now.
-    engine.catch_up(now + crate::sim::NEXT_INSTANT);
+    engine.catch_up(now + crate::engine::NEXT_INSTANT);
     actions.extend(std::iter::from_fn(|| engine.poll_action()));
     Ok((engine, actions))
 }

@@ -6,13 +6,20 @@ use serde::Deserializer;
 
 /// An event that passed the door (SPEC §4.12, §4.14, §5.2): the personal-data guard over every
 /// raw field, the parse into a typed [`Event`], and the id rule. Built where input arrives
-/// (HTTP, mailbox, maintenance files); the engine task receives only these. `body` is the raw
-/// JSON kept in the event log, which replay parses again with [`Event::from_parts`].
+/// (HTTP, mailbox, maintenance files); the engine task receives only these, hands `event` to
+/// the engine and `log` to the store.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub event: Event,
+    pub log: Logged,
+}
+
+/// What the event log keeps of an input: its type, its raw JSON (which replay parses again
+/// with [`Event::from_parts`]), where it came from and who (SPEC §5.8).
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub ty: &'static str,
     pub body: String,
-    /// Where it came from, for the case's timeline (SPEC §5.8).
     pub origin: Origin,
     /// Who, when known: the operator API's and CLI's optional `by`.
     pub by: Option<String>,
@@ -64,22 +71,19 @@ impl Input {
         };
         let event = Event::from_parts(ty, &fields)?;
         event.check_id()?;
-        Ok(Input {
-            event,
+        let log = Logged {
+            ty: event.type_name(),
             body: fields.to_string(),
             origin: Origin::Api,
             by,
-        })
+        };
+        Ok(Input { event, log })
     }
 
     /// The same input, from `origin`.
     pub fn from(mut self, origin: Origin) -> Input {
-        self.origin = origin;
+        self.log.origin = origin;
         self
-    }
-
-    pub fn type_name(&self) -> &'static str {
-        self.event.type_name()
     }
 }
 

@@ -47,6 +47,9 @@ enum Subject {
     Report(crate::report::Month),
 }
 
+/// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
+pub const NEXT_INSTANT: chrono::Duration = chrono::Duration::nanoseconds(1);
+
 pub struct Engine {
     cfg: Arc<Config>,
     incidents: HashMap<String, Incident>,

@@ -37,7 +37,7 @@ pub fn scenario(path: &Path) -> Result<(Config, History, Time), SourceError> {
             .handle(*at, ev.clone())
             .map_err(|refusal| SourceError::Refused { n: *n, refusal })?;
     }
-    engine.advance_to(sc.until + crate::sim::NEXT_INSTANT);
+    engine.advance_to(sc.until + crate::engine::NEXT_INSTANT);
     Ok((Config::clone(&cfg), engine.history().clone(), sc.until))
 }
 

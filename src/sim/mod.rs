@@ -432,8 +432,7 @@ pub fn run_with(
     Ok(out)
 }
 
-/// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
-pub const NEXT_INSTANT: chrono::Duration = chrono::Duration::nanoseconds(1);
+pub use crate::engine::NEXT_INSTANT;
 
 fn scenario_location(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

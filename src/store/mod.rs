@@ -131,12 +131,12 @@ pub fn time_text(t: Time) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
-/// An accepted event to log: when, the input as it passed the door (type, fields, origin,
-/// who), and the cases it touched (`Engine::take_touched`).
+/// An accepted event to log: when, what the door recorded of it (type, fields, origin, who),
+/// and the cases it touched (`Engine::take_touched`).
 #[derive(Debug, Clone)]
 pub struct NewEvent {
     pub at: Time,
-    pub input: crate::engine::events::Input,
+    pub log: crate::engine::events::Logged,
     pub cases: Vec<String>,
 }
 
@@ -148,8 +148,8 @@ impl NewEvent {
             .map_err(|e| crate::engine::model::Refusal::Malformed(e.to_string()))?;
         Ok(NewEvent {
             at,
-            input: crate::engine::events::Input {
-                event: crate::engine::model::Event::from_parts(ty, &fields)?,
+            log: crate::engine::events::Logged {
+                ty: crate::engine::model::Event::from_parts(ty, &fields)?.type_name(),
                 body: body.to_string(),
                 origin: crate::engine::events::Origin::Api,
                 by: None,

@@ -174,13 +174,13 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO event_case (case_key, seq) VALUES (?1, ?2)",
             )?;
             for e in events {
-                let i = &e.input;
+                let l = &e.log;
                 ins_ev.execute(params![
                     time_text(e.at),
-                    i.type_name(),
-                    i.body,
-                    i.origin.as_str(),
-                    i.by
+                    l.ty,
+                    l.body,
+                    l.origin.as_str(),
+                    l.by
                 ])?;
                 let seq = tx.last_insert_rowid();
                 for c in &e.cases {

@@ -163,7 +163,7 @@ fn timelines_from_the_log_and_the_outbox() {
     }
     let mut s = SqliteStore::open(&path).unwrap();
     let mut ev = NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}").unwrap();
-    ev.input.by = Some("Kari Nordmann".into());
+    ev.log.by = Some("Kari Nordmann".into());
     ev.cases = vec!["I".into()];
     let rows = NewRow::own_all(&[
         action("I/unplanned/malvik", t),
