@@ -3,6 +3,7 @@ pub mod calendar;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod engine;
 pub mod render;

@@ -169,6 +169,20 @@ pub struct DaemonSettings {
     /// The outbound webhook, when `[webhook] url` is set.
     pub webhook: Option<crate::sinks::webhook::Settings>,
     pub imap: Option<ImapSettings>,
+    /// `[console]`: the operator console (SPEC §5.6).
+    pub console: ConsoleSettings,
+}
+
+/// `[console]` (SPEC §5.6).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    pub enabled: bool,
+    /// The SSO proxy's user header (lower case), when sign-in by proxy is on.
+    pub trusted_user_header: Option<String>,
+    /// Addresses the SSO proxy connects from; a user header from anywhere else is refused.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub session_lifetime: Duration,
+    pub secure_cookie: bool,
 }
 
 /// The watched mailbox (`[imap]`).

@@ -62,6 +62,8 @@ pub struct RawConfig {
     pub webhook: RawWebhook,
     #[serde(default)]
     pub report: RawReport,
+    #[serde(default)]
+    pub console: RawConsole,
 }
 
 /// An included file holds organizations only.
@@ -276,4 +278,21 @@ pub struct RawReport {
     pub target_12m: Option<f64>,
     /// Who gets the report e-mail (default: `self.ops`).
     pub recipients: Option<Vec<String>>,
+}
+
+/// `[console]`: the operator console at `/ops/` (SPEC §5.6), validated in `config/validate`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConsole {
+    /// Serve the console (default true).
+    pub enabled: Option<bool>,
+    /// The header an SSO reverse proxy puts the signed-in user's name in (none: token sign-in
+    /// only).
+    pub trusted_user_header: Option<String>,
+    /// The addresses that proxy may connect from (default: loopback only).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// How long a sign-in lasts (default 12 h).
+    pub session_lifetime: Option<Dur>,
+    /// Mark the session cookie `Secure` (set it when the console is reached over HTTPS; a
+    /// proxy's `X-Forwarded-Proto: https` does the same per request).
+    pub secure_cookie: Option<bool>,
 }

@@ -72,6 +72,19 @@ pub enum Query {
     Maintenances(oneshot::Sender<Vec<MaintenanceView>>),
     /// The availability report of a month as of now (SPEC §4.13).
     Report(crate::report::Month, oneshot::Sender<crate::report::Report>),
+    /// What an input would decide now, looking `Duration` ahead; nothing is applied.
+    Preview(
+        Box<Input>,
+        chrono::Duration,
+        oneshot::Sender<Result<crate::engine::preview::Preview, Refusal>>,
+    ),
+    /// The console's overview: what is open and what happens next.
+    Overview(oneshot::Sender<crate::engine::views::Overview>),
+    /// An open incident with what is done and what is next.
+    Detail(
+        String,
+        oneshot::Sender<Option<crate::engine::views::IncidentDetail>>,
+    ),
 }
 
 pub enum Cmd {
@@ -409,6 +422,48 @@ impl Task {
                     month,
                     now,
                 ));
+            }
+            Query::Preview(input, horizon, reply) => {
+                let now = self.now();
+                let _ = reply.send(self.engine.preview(now, input.event, horizon));
+            }
+            Query::Overview(reply) => {
+                let now = self.now();
+                let mut incidents: Vec<_> = self
+                    .engine
+                    .open_incidents()
+                    .map(|i| i.detail(&cfg))
+                    .collect();
+                incidents.sort_by(|a, b| {
+                    (a.incident.priority, a.incident.started_at, &a.incident.id).cmp(&(
+                        b.incident.priority,
+                        b.incident.started_at,
+                        &b.incident.id,
+                    ))
+                });
+                let mut maintenances: Vec<_> = self
+                    .engine
+                    .maintenances()
+                    .filter(|m| !m.cancelled && m.to > now)
+                    .map(|m| m.view())
+                    .collect();
+                maintenances.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
+                let mut inquiries: Vec<_> = self
+                    .engine
+                    .inquiries()
+                    .filter(|q| q.answered_at.is_none())
+                    .map(|q| q.view(&cfg))
+                    .collect();
+                inquiries.sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
+                let _ = reply.send(crate::engine::views::Overview {
+                    now,
+                    incidents,
+                    maintenances,
+                    inquiries,
+                });
+            }
+            Query::Detail(id, reply) => {
+                let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
             }
             Query::Maintenances(reply) => {
                 let mut v: Vec<_> = self.engine.maintenances().map(|m| m.view()).collect();

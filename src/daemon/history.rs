@@ -30,39 +30,8 @@ pub fn entry_json(e: &TimelineEntry) -> Value {
             last_error,
             bounced_at,
         } => {
-            let (kind, message, to, cc, org): (
-                &str,
-                String,
-                Vec<String>,
-                Vec<String>,
-                Option<&str>,
-            ) = match &action.body {
-                ActionBody::Email(m) => (
-                    "email",
-                    m.message.as_str().into(),
-                    m.to.clone(),
-                    m.cc.clone(),
-                    Some(m.org.as_str()),
-                ),
-                ActionBody::Ops(o) => {
-                    ("ops", o.message.as_str().into(), o.to.clone(), vec![], None)
-                }
-                ActionBody::Statuspage(s) => (
-                    "statuspage",
-                    s.message.as_str().into(),
-                    vec![],
-                    vec![],
-                    None,
-                ),
-                ActionBody::Silence(s) => (
-                    "silence",
-                    s.message.clone(),
-                    vec![],
-                    vec![],
-                    Some(s.org.as_str()),
-                ),
-                ActionBody::Report(r) => ("report", "monthly".into(), r.to.clone(), vec![], None),
-            };
+            let p = action.parts();
+            let (kind, message, to, cc, org) = (p.kind, p.message, p.to, p.cc, p.org);
             json!({
                 "at": at, "entry": "action", "key": key, "sink": sink, "action": kind,
                 "message": message, "org": org, "to": to, "cc": cc, "state": state,

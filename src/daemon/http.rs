@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 pub struct App {
     pub(super) shared: Arc<Shared>,
     pub(super) tx: mpsc::Sender<Cmd>,
+    pub(super) console: Arc<super::console::Console>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -34,7 +35,7 @@ pub(super) fn err(status: u16, message: impl Into<String>) -> Response {
 }
 
 /// Constant-time comparison of two tokens.
-fn same(a: &str, b: &str) -> bool {
+pub(super) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -452,7 +453,13 @@ async fn guard_layer(req: axum::extract::Request, next: axum::middleware::Next) 
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    // The console's pages are HTML, errors included.
+    let is_html = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json && !is_html {
         let body = std::mem::take(resp.body_mut());
         let text = axum::body::to_bytes(body, 64 * 1024)
             .await
@@ -486,11 +493,19 @@ async fn method_not_allowed() -> Response {
     err(405, "method not allowed on this endpoint")
 }
 
-pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
+pub fn router(
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Cmd>,
+    console: Arc<super::console::Console>,
+) -> Router {
     use super::history::route as case;
     use crate::engine::model::About;
     let limit = shared.cfg().daemon.max_body;
-    let app = App { shared, tx };
+    let app = App {
+        shared,
+        tx,
+        console,
+    };
     Router::new()
         .route("/api/v1/alerts", post(alerts))
         .route("/api/v1/incidents", post(incident_open).get(list_incidents))
@@ -516,6 +531,7 @@ pub fn router(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>) -> Router {
         .route("/test/feed.atom", get(feed_test))
         .route("/api/v1/status", get(status_json))
         .route("/reports/{month}", get(report))
+        .merge(super::console::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -12,6 +12,7 @@
 //! Start-up replays the stored events through the engine (`replay`), which recomputes every
 //! deadline from facts; overdue actions run at once.
 
+pub mod console;
 pub mod dispatch;
 pub mod engine_task;
 mod history;
@@ -47,6 +48,8 @@ pub enum DaemonError {
     Sink(#[from] crate::sinks::BuildError),
     #[error("cannot handle signals: {0}")]
     Signals(std::io::Error),
+    #[error("console templates: {0}")]
+    Console(#[from] Box<handlebars::TemplateError>),
 }
 
 fn notify(states: &[sd_notify::NotifyState]) {
@@ -154,7 +157,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         tx.clone(),
         stop_rx.clone(),
     ));
-    let app = http::router(Arc::clone(&shared), tx.clone());
+    let console = Arc::new(console::Console::new(&shared.operator_token)?);
+    let app = http::router(Arc::clone(&shared), tx.clone(), console);
     let server = tokio::spawn(serve::run(
         listener,
         app,

@@ -110,7 +110,7 @@ pub async fn run(
             r = listener.accept() => r,
             _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
         };
-        let (sock, _) = match accepted {
+        let (sock, peer) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed; backing off");
@@ -137,18 +137,23 @@ pub async fn run(
             let _permit = permit;
             let c2 = Arc::clone(&conn);
             let t2 = Arc::clone(&table2);
-            let svc = hyper::service::service_fn(move |req| {
-                let c = Arc::clone(&c2);
-                let t = Arc::clone(&t2);
-                c.busy.fetch_add(1, Ordering::Relaxed);
-                let fut = tower::ServiceExt::oneshot(app.clone(), req);
-                async move {
-                    let r = fut.await;
-                    c.last.store(t.now_ms(), Ordering::Relaxed);
-                    c.busy.fetch_sub(1, Ordering::Relaxed);
-                    r
-                }
-            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    // Who connected: the console believes an SSO proxy's header only from its
+                    // addresses.
+                    req.extensions_mut().insert(super::console::Peer(peer));
+                    let c = Arc::clone(&c2);
+                    let t = Arc::clone(&t2);
+                    c.busy.fetch_add(1, Ordering::Relaxed);
+                    let fut = tower::ServiceExt::oneshot(app.clone(), req);
+                    async move {
+                        let r = fut.await;
+                        c.last.store(t.now_ms(), Ordering::Relaxed);
+                        c.busy.fetch_sub(1, Ordering::Relaxed);
+                        r
+                    }
+                },
+            );
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())

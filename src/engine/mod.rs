@@ -22,6 +22,7 @@ pub mod incident;
 pub mod inquiry;
 pub mod maintenance;
 pub mod model;
+pub mod preview;
 pub mod priority;
 pub mod snapshot;
 pub mod views;
@@ -50,6 +51,8 @@ enum Subject {
 /// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
 pub const NEXT_INSTANT: chrono::Duration = chrono::Duration::nanoseconds(1);
 
+/// `Clone` for `preview`: what an event would decide is worked out on a copy.
+#[derive(Clone)]
 pub struct Engine {
     cfg: Arc<Config>,
     incidents: HashMap<String, Incident>,
@@ -168,6 +171,11 @@ impl Engine {
 
     pub fn inquiry(&self, id: &str) -> Option<&Inquiry> {
         self.inquiries.get(id)
+    }
+
+    /// Inquiries received and still tracked (answered ones stay until retired).
+    pub fn inquiries(&self) -> impl Iterator<Item = &Inquiry> {
+        self.inquiries.values()
     }
 
     pub fn maintenance(&self, id: &str) -> Option<&Maintenance> {

@@ -25,6 +25,17 @@ pub struct IncidentDetail {
     pub next: Vec<Next>,
 }
 
+/// What is open, for the console's overview (SPEC §5.6).
+pub struct Overview {
+    pub now: Time,
+    /// Open incidents, most urgent first.
+    pub incidents: Vec<IncidentDetail>,
+    /// Not cancelled, not yet over.
+    pub maintenances: Vec<super::model::MaintenanceView>,
+    /// Inbound inquiries not yet answered.
+    pub inquiries: Vec<super::model::InquiryView>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Next {
     pub what: Deadline,

@@ -74,6 +74,10 @@ pub trait Store: Send {
     /// key prefix (`About::key_prefix`), each with its delivery state, in time order.
     fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError>;
 
+    /// Delivery problems (the console's overview): rows not delivered after a failed attempt,
+    /// and rows that bounced since `since`, as timeline entries, oldest first.
+    fn problems(&self, since: Time) -> Result<Vec<TimelineEntry>, StoreError>;
+
     /// Record that the message of outbox row `key` bounced (the bounce named it).
     fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError>;
 

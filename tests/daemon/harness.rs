@@ -52,6 +52,28 @@ pub fn alertmanager_with_routes(env: &Env, port: u16, routes: &str) -> Proc {
     Proc(child)
 }
 
+/// Run a browser script of `tests/browser` with node; fail with its output unless it exits 0.
+pub fn node(script: &str, args: &[String]) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "run `npm ci` in tests/browser (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "browser check {script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn browser(url: &str, shot: &Path, expected: &str, absent: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(

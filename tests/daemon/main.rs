@@ -10,6 +10,7 @@ mod harness;
 
 mod alertmanager;
 mod bad_input;
+mod console;
 mod fanout;
 mod kvittering;
 mod mailbox;

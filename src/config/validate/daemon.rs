@@ -100,6 +100,68 @@ impl Validator<'_> {
             silences: None,
             webhook: None,
             imap: self.imap(imap),
+            console: ConsoleSettings {
+                enabled: true,
+                trusted_user_header: None,
+                trusted_proxies: Vec::new(),
+                session_lifetime: Duration::hours(12),
+                secure_cookie: false,
+            },
+        }
+    }
+
+    /// `[console]`: sign-in by token, or by an SSO proxy's header from the proxy's addresses.
+    pub(super) fn console(&mut self, raw: RawConsole) -> ConsoleSettings {
+        let header = raw
+            .trusted_user_header
+            .map(|h| h.trim().to_ascii_lowercase());
+        if let Some(h) = &header {
+            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() || h.is_empty() {
+                self.err(
+                    0,
+                    tpath!["console", "trusted_user_header"],
+                    format!("{h:?} is not an HTTP header name"),
+                );
+            } else if matches!(h.as_str(), "cookie" | "authorization" | "host") {
+                self.err(
+                    0,
+                    tpath!["console", "trusted_user_header"],
+                    format!("{h:?} cannot carry the user name; use the header your proxy sets, e.g. \"X-Remote-User\""),
+                );
+            }
+        }
+        let mut trusted_proxies = Vec::new();
+        for (i, a) in raw
+            .trusted_proxies
+            .unwrap_or_else(|| vec!["127.0.0.1".into(), "::1".into()])
+            .iter()
+            .enumerate()
+        {
+            match a.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => trusted_proxies.push(ip),
+                Err(_) => self.err(
+                    0,
+                    tpath!["console", "trusted_proxies", i],
+                    format!(
+                        "{a:?} is not an IP address (write each proxy address, e.g. \"10.0.0.5\")"
+                    ),
+                ),
+            }
+        }
+        let session_lifetime = raw.session_lifetime.map_or(Duration::hours(12), |d| d.0);
+        if session_lifetime < Duration::minutes(5) || session_lifetime > Duration::days(7) {
+            self.err(
+                0,
+                tpath!["console", "session_lifetime"],
+                "session_lifetime must be between 5 minutes and 7 days (default 12h: one shift)",
+            );
+        }
+        ConsoleSettings {
+            enabled: raw.enabled.unwrap_or(true),
+            trusted_user_header: header,
+            trusted_proxies,
+            session_lifetime,
+            secure_cookie: raw.secure_cookie.unwrap_or(false),
         }
     }
 

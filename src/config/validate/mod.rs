@@ -147,6 +147,7 @@ impl Validator<'_> {
             imap,
             webhook,
             report,
+            console,
             ..
         } = raw;
         let self_org = self.self_org(self_);
@@ -159,6 +160,7 @@ impl Validator<'_> {
         let labels = labels(alerts);
         let templates_dir = self.templates(templates);
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
+        daemon.console = self.console(console);
         daemon.delivery_warn_after = smtp
             .warn_after
             .map(|d| d.0)

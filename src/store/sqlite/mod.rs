@@ -85,7 +85,65 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 10: the engine's snapshot (`engine::snapshot`): a restart replays only what follows it.
     "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL);
      CREATE INDEX outbox_done ON outbox(status, at);",
+    // 11: the console's delivery problems: failing rows (pending with a failure) and bounces.
+    "CREATE INDEX outbox_failing ON outbox(first_failure_at) WHERE first_failure_at IS NOT NULL;
+     CREATE INDEX outbox_bounced ON outbox(bounced_at) WHERE bounced_at IS NOT NULL;",
 ];
+
+impl SqliteStore {
+    /// Outbox rows matching `filter` (an SQL condition and order) as timeline entries, each
+    /// with its delivery state: `bounced`, `sent`, `failing` (a failed attempt) or `due`.
+    fn action_entries(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT key, kind, payload, status, attempts, done_at, first_failure_at, last_error, bounced_at
+             FROM outbox WHERE {filter}"
+        ))?;
+        let rows = st.query_map(args, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (key, sink, payload, status, attempts, done, ff, last_error, bounced) = row?;
+            let action: Action = serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+            let t = |x: Option<String>| x.as_deref().map(parse_text).transpose();
+            let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(ff)?, t(bounced)?);
+            let state = match (status.as_str(), &bounced_at, &first_failure_at) {
+                (_, Some(_), _) => "bounced",
+                ("done", _, _) => "sent",
+                (_, _, Some(_)) => "failing",
+                _ => "due",
+            };
+            v.push(TimelineEntry::Action {
+                at: action.at,
+                key,
+                sink,
+                action: Box::new(action),
+                state: state.into(),
+                attempts,
+                sent_at,
+                first_failure_at,
+                last_error,
+                bounced_at,
+            });
+        }
+        Ok(v)
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
@@ -260,50 +318,20 @@ impl Store for SqliteStore {
         }
         // The case's rows: keys from `{case}/` up to (not including) `{case}0` ('0' follows
         // '/'), so the primary key's index serves the range.
-        let mut st = self.conn.prepare_cached(
-            "SELECT key, kind, payload, status, attempts, done_at, first_failure_at, last_error, bounced_at
-             FROM outbox WHERE key >= ?1 AND key < ?2 ORDER BY at, rowid",
-        )?;
-        let rows = st.query_map(params![format!("{case}/"), format!("{case}0")], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, Option<String>>(8)?,
-            ))
-        })?;
-        for row in rows {
-            let (key, sink, payload, status, attempts, done, ff, last_error, bounced) = row?;
-            let action: Action = serde_json::from_str(&payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
-            let t = |x: Option<String>| x.as_deref().map(parse_text).transpose();
-            let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(ff)?, t(bounced)?);
-            let state = match (status.as_str(), &bounced_at, &first_failure_at) {
-                (_, Some(_), _) => "bounced",
-                ("done", _, _) => "sent",
-                (_, _, Some(_)) => "failing",
-                _ => "due",
-            };
-            v.push(TimelineEntry::Action {
-                at: action.at,
-                key,
-                sink,
-                action: Box::new(action),
-                state: state.into(),
-                attempts,
-                sent_at,
-                first_failure_at,
-                last_error,
-                bounced_at,
-            });
-        }
+        v.extend(self.action_entries(
+            "key >= ?1 AND key < ?2 ORDER BY at, rowid",
+            params![format!("{case}/"), format!("{case}0")],
+        )?);
         v.sort_by_key(|e| e.at());
         Ok(v)
+    }
+
+    fn problems(&self, since: Time) -> Result<Vec<TimelineEntry>, StoreError> {
+        self.action_entries(
+            "(first_failure_at IS NOT NULL AND status != 'done')
+                OR (bounced_at IS NOT NULL AND bounced_at >= ?1) ORDER BY at, rowid",
+            params![time_text(since)],
+        )
     }
 
     fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError> {

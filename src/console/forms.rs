@@ -1,0 +1,311 @@
+//! Console forms to events, and refusals back to the field they concern (SPEC §5.6: "every
+//! form obeys the same rules and errors as the API"). A form becomes the same JSON body the
+//! API takes and goes through the same door (`Input::parse`) and the same engine; this file
+//! only translates.
+
+use crate::config::{Config, OrgKind};
+use crate::engine::model::Refusal;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// A submitted form: every name–value pair, in order (checkboxes repeat names).
+#[derive(Debug, Clone, Default)]
+pub struct Form(pub Vec<(String, String)>);
+
+/// Field → what is wrong with it, in Norwegian; `""` for the form as a whole.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// What the console submits; anything else is refused at the door.
+pub const TYPES: &[&str] = &[
+    "incident.open",
+    "incident.update",
+    "incident.ack",
+    "incident.resolve",
+    "reply",
+    "maintenance.add",
+    "maintenance.change",
+    "maintenance.cancel",
+    "inquiry.answered",
+];
+
+/// Fields of the console's own (not sent to the engine).
+const CONTROL: &[&str] = &["csrf", "step", "ty", "group"];
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Option<Form> {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .ok()
+            .map(Form)
+    }
+
+    /// The first non-empty value of `k`, trimmed.
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.trim())
+            .find(|v| !v.is_empty())
+    }
+
+    /// Every non-empty value of `k`, without repeats, in order.
+    pub fn all(&self, k: &str) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for (_, x) in self.0.iter().filter(|(n, _)| n == k) {
+            let x = x.trim();
+            if !x.is_empty() && !v.iter().any(|y| y == x) {
+                v.push(x.to_string());
+            }
+        }
+        v
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.0.retain(|(n, _)| n != k);
+        self.0.push((k.into(), v.into()));
+    }
+
+    /// What goes back into a preview's hidden fields: everything but the console's controls.
+    pub fn carried(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "step"))
+            .cloned()
+            .collect()
+    }
+}
+
+/// A picker group of organizations (`group` values): `all`, `kind:kommune`,
+/// `area:trondelag`, `area-kind:trondelag:kommune`, `service:PLO`.
+pub fn group_members(cfg: &Config, group: &str) -> Vec<String> {
+    let kind_is = |o: &crate::config::Organization, k: &str| match k {
+        "hf" => o.kind == OrgKind::Hf,
+        _ => o.kind != OrgKind::Hf,
+    };
+    cfg.orgs
+        .iter()
+        .filter(|o| o.retired_at.is_none())
+        .filter(|o| match group.split(':').collect::<Vec<_>>().as_slice() {
+            ["all"] => true,
+            ["kind", k] => kind_is(o, k),
+            ["area", a] => o.area.as_deref() == Some(*a),
+            ["area-kind", a, k] => o.area.as_deref() == Some(*a) && kind_is(o, k),
+            ["service", s] => o.services.iter().any(|x| x == s),
+            _ => false,
+        })
+        .map(|o| o.id.clone())
+        .collect()
+}
+
+/// The organizations a form names: each ticked one and every member of each ticked group.
+pub fn picked_orgs(cfg: &Config, f: &Form) -> Vec<String> {
+    let mut v = f.all("orgs");
+    for g in f.all("group") {
+        for o in group_members(cfg, &g) {
+            if !v.contains(&o) {
+                v.push(o);
+            }
+        }
+    }
+    v
+}
+
+/// The API body of a console form of type `ty`, with `by` (the signed-in operator). Empty
+/// fields are left out (an update changes only what was filled in).
+pub fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
+    let mut o = Map::new();
+    let text = |o: &mut Map<String, Value>, k: &str| {
+        if let Some(v) = f.get(k) {
+            o.insert(k.into(), json!(v));
+        }
+    };
+    text(&mut o, "id");
+    match ty {
+        "incident.open" => {
+            for k in [
+                "kind",
+                "at_org",
+                "category",
+                "impact",
+                "started_at",
+                "expected_end",
+                "measures",
+                "text",
+                "environment",
+            ] {
+                text(&mut o, k);
+            }
+            o.insert("orgs".into(), json!(picked_orgs(cfg, f)));
+            o.insert("services".into(), json!(f.all("services")));
+        }
+        "incident.update" => {
+            for k in ["measures", "expected_end", "text", "category", "impact"] {
+                text(&mut o, k);
+            }
+        }
+        "reply" => text(&mut o, "org"),
+        "maintenance.add" | "maintenance.change" => {
+            for k in ["source", "from", "to", "measures", "phone"] {
+                text(&mut o, k);
+            }
+            let orgs = picked_orgs(cfg, f);
+            let services = f.all("services");
+            if ty == "maintenance.add" || !orgs.is_empty() {
+                o.insert("orgs".into(), json!(orgs));
+            }
+            if ty == "maintenance.add" || !services.is_empty() {
+                o.insert("services".into(), json!(services));
+            }
+        }
+        _ => {}
+    }
+    for (k, _) in &f.0 {
+        debug_assert!(
+            CONTROL.contains(&k.as_str()) || !k.is_empty(),
+            "unnamed form field"
+        );
+    }
+    o.insert("by".into(), json!(by));
+    Value::Object(o)
+}
+
+/// The field a refusal concerns (as the form names it), and what to tell the operator.
+pub fn explain(r: &Refusal) -> (String, String) {
+    // "`measures`: …" or "`orgs[2]`: …" → "measures", "orgs".
+    let lead = |s: &str| -> String {
+        s.strip_prefix('`')
+            .and_then(|s| s.split('`').next())
+            .map(|f| {
+                f.split(['[', '.'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    match r {
+        Refusal::PersonalData { field } => (
+            lead(&format!("`{field}`")),
+            "Feltet ser ut til å inneholde et fødselsnummer eller D-nummer. Personopplysninger kan ikke sendes ut av meldingsvakt; skriv det uten.".into(),
+        ),
+        Refusal::BadId => (
+            "id".into(),
+            "Saksnummeret kan bare ha 1–64 tegn av A–Z, a–z, 0–9, punktum, understrek, kolon og bindestrek.".into(),
+        ),
+        Refusal::UnknownOrg { field, id } => {
+            (lead(&format!("`{field}`")), format!("Ukjent organisasjon «{id}»."))
+        }
+        Refusal::UnknownService { field, id } => {
+            (lead(&format!("`{field}`")), format!("Ukjent tjeneste «{id}»."))
+        }
+        Refusal::Duplicate { id, .. } => (
+            "id".into(),
+            format!("Saksnummeret «{id}» er allerede i bruk; velg et annet."),
+        ),
+        Refusal::Closed { id, state, .. } => (
+            String::new(),
+            format!("Saken «{id}» er allerede avsluttet ({state}); den kan ikke endres."),
+        ),
+        Refusal::Unknown { id, .. } => (String::new(), format!("Ukjent sak «{id}».")),
+        Refusal::Malformed(m) => (lead(m), format!("Ugyldig verdi: {m}")),
+        Refusal::Invalid { field, message } => {
+            (lead(&format!("`{field}`")), format!("Ugyldig verdi: {message}"))
+        }
+    }
+}
+
+/// The derived impact and priority of an incident form, as the rules would derive them
+/// (SPEC §4.1): what the form shows while it is filled in.
+pub fn derived(cfg: &Config, f: &Form) -> Value {
+    use crate::engine::model::{Category, Impact};
+    use crate::engine::priority::{derive_impact, priority};
+    let orgs = picked_orgs(cfg, f);
+    let services = f.all("services");
+    let category = f
+        .get("category")
+        .and_then(Category::parse)
+        .unwrap_or_default();
+    let impact = f
+        .get("impact")
+        .and_then(Impact::parse)
+        .unwrap_or_else(|| derive_impact(cfg, &orgs, &services));
+    json!({
+        "impact": impact.as_str(),
+        "priority": priority(category, impact),
+        "orgs": orgs.len(),
+        "text": format!(
+            "Påvirkning: {} · Prioritet {} · {} organisasjoner valgt",
+            impact_name(impact.as_str()),
+            priority(category, impact),
+            orgs.len()
+        ),
+    })
+}
+
+pub fn impact_name(i: &str) -> &'static str {
+    match i {
+        "alle" => "alle (hele regionen)",
+        "hoy" => "høy (flere organisasjoner)",
+        "medium" => "middels (én organisasjon)",
+        "lav" => "lav (én bruker)",
+        _ => "ukjent",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_become_api_bodies_and_refusals_find_their_field() {
+        let cfg = crate::testutil::example_config();
+        let f = Form::parse(
+            b"ty=incident.open&id=I-1&services=PLO&orgs=malvik&group=area-kind:trondelag:kommune&category=A&impact=&measures=Omstart&csrf=x&step=preview",
+        )
+        .unwrap();
+        let b = body(&cfg, "incident.open", &f, "Kari");
+        assert_eq!(b["id"], "I-1");
+        assert_eq!(b["by"], "Kari");
+        assert!(b.get("impact").is_none(), "empty fields are left out");
+        let orgs = b["orgs"].as_array().unwrap();
+        let trondelag = cfg
+            .orgs
+            .iter()
+            .filter(|o| o.area.as_deref() == Some("trondelag") && o.kind != OrgKind::Hf)
+            .count();
+        assert_eq!(
+            orgs.len(),
+            trondelag,
+            "malvik is in the group, counted once"
+        );
+        assert!(b.get("csrf").is_none() && b.get("step").is_none());
+        let carried = f.carried();
+        assert!(carried.iter().all(|(k, _)| k != "csrf" && k != "step"));
+        // An update sends only what was filled in.
+        let u = Form::parse(b"id=I-1&measures=&expected_end=2026-11-23T16:00").unwrap();
+        let b = body(&cfg, "incident.update", &u, "Kari");
+        assert!(b.get("measures").is_none());
+        assert_eq!(b["expected_end"], "2026-11-23T16:00");
+        // Refusals land next to their field.
+        let (field, msg) = explain(&Refusal::PersonalData {
+            field: "measures".into(),
+        });
+        assert_eq!(field, "measures");
+        assert!(msg.contains("fødselsnummer"));
+        let (field, _) = explain(&Refusal::Malformed(
+            "`expected_end`: invalid time \"x\"".into(),
+        ));
+        assert_eq!(field, "expected_end");
+        let (field, _) = explain(&Refusal::UnknownOrg {
+            field: "orgs",
+            id: "x".into(),
+        });
+        assert_eq!(field, "orgs");
+        // The derived priority: A and every municipality exchanging PLO → 1.
+        let d = derived(
+            &cfg,
+            &Form::parse(b"services=PLO&group=service:PLO&category=A").unwrap(),
+        );
+        assert_eq!(d["impact"], "alle");
+        assert_eq!(d["priority"], 1);
+    }
+}

@@ -1,0 +1,11 @@
+//! The operator console (SPEC §5.6): pages for the operators on call, server-rendered in
+//! Norwegian bokmål. This folder is pure (no I/O): sessions and CSRF tokens (`session`), the
+//! words operators read (`words`), forms to events and refusals back to fields (`forms`), and
+//! the pages (`pages`, handlebars templates in `templates/console/`). The daemon's HTTP side
+//! is `daemon/console.rs`.
+
+pub mod case;
+pub mod forms;
+pub mod pages;
+pub mod session;
+pub mod words;

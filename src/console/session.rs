@@ -1,0 +1,154 @@
+//! Console sessions (SPEC §5.6): a signed cookie, no server-side table, so a restart or a
+//! second host (SPEC §5.7) keeps operators signed in as long as the operator token is the
+//! same. The key is derived from the operator token: rotating the token ends every session.
+//!
+//! Cookie value: `{expires}.{nonce}.{user}.{mac}` — expiry in Unix seconds, 16 random bytes,
+//! the user name's UTF-8 in hex, and HMAC-SHA256 over the first three. The CSRF token of a
+//! session is HMAC("csrf" + nonce): a form from another site cannot know it, and it changes
+//! with every sign-in.
+
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+
+pub const COOKIE: &str = "mv_ops";
+
+/// The signing key of console sessions.
+#[derive(Clone)]
+pub struct Keys {
+    key: hmac::Key,
+}
+
+/// A signed-in operator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub user: String,
+    pub expires: i64,
+    nonce: String,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl Keys {
+    pub fn new(operator_token: &str) -> Keys {
+        let root = hmac::Key::new(hmac::HMAC_SHA256, operator_token.as_bytes());
+        let derived = hmac::sign(&root, b"meldingsvakt console session v1");
+        Keys {
+            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+        }
+    }
+
+    /// A new session for `user`, valid until `expires` (Unix seconds); `None` without
+    /// randomness.
+    pub fn mint(&self, user: &str, expires: i64) -> Option<(Session, String)> {
+        let mut nonce = [0u8; 16];
+        SystemRandom::new().fill(&mut nonce).ok()?;
+        let s = Session {
+            user: user.to_string(),
+            expires,
+            nonce: hex(&nonce),
+        };
+        let body = format!("{expires}.{}.{}", s.nonce, hex(user.as_bytes()));
+        let mac = hex(hmac::sign(&self.key, body.as_bytes()).as_ref());
+        Some((s, format!("{body}.{mac}")))
+    }
+
+    /// The session a cookie value holds, if its signature holds and it has not expired.
+    pub fn open(&self, cookie: &str, now: i64) -> Option<Session> {
+        let (body, mac) = cookie.rsplit_once('.')?;
+        hmac::verify(&self.key, body.as_bytes(), &unhex(mac)?).ok()?;
+        let mut parts = body.splitn(3, '.');
+        let expires: i64 = parts.next()?.parse().ok()?;
+        let nonce = parts.next()?.to_string();
+        let user = String::from_utf8(unhex(parts.next()?)?).ok()?;
+        (now < expires).then_some(Session {
+            user,
+            expires,
+            nonce,
+        })
+    }
+
+    /// The session's CSRF token (what every form carries).
+    pub fn csrf(&self, s: &Session) -> String {
+        let tag = hmac::sign(&self.key, format!("csrf.{}", s.nonce).as_bytes());
+        hex(&tag.as_ref()[..16])
+    }
+
+    /// Whether `token` is the session's CSRF token (constant time).
+    pub fn csrf_ok(&self, s: &Session, token: &str) -> bool {
+        let want = self.csrf(s);
+        want.len() == token.len()
+            && want
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// The `Set-Cookie` value for a session (HttpOnly, SameSite=Strict, path `/ops`).
+pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{COOKIE}={value}; Path=/ops; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The value of our cookie in a `Cookie` header.
+pub fn cookie_value(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_are_signed_expire_and_carry_their_own_csrf_token() {
+        let k = Keys::new("operator-token-0123456789");
+        let (s, c) = k.mint("Kari Nordmann", 1_000).unwrap();
+        assert_eq!(k.open(&c, 999), Some(s.clone()));
+        assert_eq!(k.open(&c, 1_000), None, "expired");
+        // A changed user name, expiry or signature is refused.
+        let forged = c.replacen("1000.", "9999.", 1);
+        assert_eq!(k.open(&forged, 0), None);
+        let (body, _) = c.rsplit_once('.').unwrap();
+        let other_user = format!(
+            "{}.{}",
+            body.rsplit_once('.').unwrap().0,
+            hex("admin".as_bytes())
+        );
+        assert_eq!(
+            k.open(&format!("{other_user}.{}", "00".repeat(32)), 0),
+            None
+        );
+        // Another operator token (rotated): every session ends.
+        assert_eq!(Keys::new("another-token-0123456789").open(&c, 0), None);
+        // CSRF: per session, checked exactly.
+        let (s2, _) = k.mint("Kari Nordmann", 1_000).unwrap();
+        let t = k.csrf(&s);
+        assert!(k.csrf_ok(&s, &t));
+        assert!(!k.csrf_ok(&s2, &t), "another sign-in has another token");
+        assert!(!k.csrf_ok(&s, ""));
+        assert_eq!(
+            cookie_value(&format!("a=b; {COOKIE}={c}")),
+            Some(c.as_str())
+        );
+        assert!(set_cookie("x", 60, false).contains("HttpOnly; SameSite=Strict"));
+    }
+}

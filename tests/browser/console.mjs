@@ -1,0 +1,144 @@
+// The operator console in headless Chromium (Debian's) with axe-core (WCAG 2.1 A/AA): the
+// story of issue #11. Sign in (a wrong token first), open an incident for three
+// municipalities from the form, read the preview, send, watch the timeline fill, register a
+// reply, resolve, plan a maintenance in a freeze and see the warning, and post a form without
+// its CSRF token. Every page is checked at 1280 and 375 px. Prints one JSON line per check;
+// exit 1 on any failure.
+//
+// usage: node console.mjs BASE_URL OPERATOR_TOKEN SCREENSHOT_DIR FREEZE_DAY(YYYY-MM-DD)
+import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+
+const [base, token, shots, freezeDay] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
+const axePath = require.resolve("axe-core/axe.min.js");
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let failed = false;
+const fail = (m) => { console.error(m); failed = true; };
+// bypassCSP: the console allows no inline script, and axe-core is injected as one.
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "nb-NO", bypassCSP: true });
+const page = await ctx.newPage();
+
+async function axe(name, shot) {
+  for (const width of [1280, 375]) {
+    await page.setViewportSize({ width, height: 900 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    if (overflow) fail(`${name}: horizontal scrolling at ${width}px`);
+    if (shot) await page.screenshot({ path: `${shots}/${shot}-${width}.png`, fullPage: true });
+    await page.addScriptTag({ path: axePath });
+    const r = await page.evaluate(async () =>
+      await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+    console.log(JSON.stringify({ page: name, width, passes: r.passes.length,
+      violations: r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, html: v.nodes[0]?.html })) }));
+    if (r.violations.length) fail(`${name} at ${width}px: ${r.violations.length} axe violation(s)`);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+async function expectText(name, text) {
+  const body = await page.innerText("body");
+  if (!body.includes(text)) fail(`${name}: missing text ${JSON.stringify(text)}`);
+}
+const local = (d) => d.toISOString().slice(0, 16);
+
+try {
+  // Signed out: the console sends us to the sign-in page.
+  await page.goto(`${base}/ops/`);
+  if (!page.url().endsWith("/ops/login")) fail(`not sent to sign-in: ${page.url()}`);
+  await axe("login", null);
+  // A wrong token is refused.
+  await page.fill("#f-name", "Kari Nordmann");
+  await page.fill("#f-token", "wrong-token-wrong-token");
+  await page.click("button[type=submit].primary");
+  await expectText("wrong token", "Feil operatørnøkkel");
+  await axe("login-refused", null);
+  await page.fill("#f-name", "Kari Nordmann");
+  await page.fill("#f-token", token);
+  await Promise.all([page.waitForURL(`${base}/ops/`), page.click("button[type=submit].primary")]);
+  await expectText("overview", "Innlogget: Kari Nordmann");
+
+  // A new incident for three municipalities.
+  await page.goto(`${base}/ops/incidents/new`);
+  await page.click("summary:has-text('Trøndelag')");
+  for (const org of ["malvik", "trondheim", "stjordal"]) await page.check(`input[name=orgs][value=${org}]`);
+  await page.check("input[name=services][value=PLO]");
+  await page.selectOption("#f-category", "B");
+  await page.fill("#f-id", "INC-KONSOLL");
+  const end = new Date(Date.now() + 6 * 3600e3);
+  await page.fill("#f-expected_end", local(end));
+  await page.fill("#f-measures", "Omstart av meldingstjeneren pågår");
+  // The script shows the derived impact and priority as the form is filled in.
+  await page.waitForFunction(() => document.getElementById("derived").textContent.includes("3 organisasjoner"));
+  await expectText("derived", "Prioritet 2");
+  await axe("new-incident", "console-new-incident");
+  // A personal number in a free-text field is refused next to the field.
+  await page.fill("#f-text", "Gjelder pasient 150765 00565");
+  await page.click("text=Forhåndsvis meldingene");
+  await expectText("personal number", "fødselsnummer");
+  if (!(await page.getAttribute("#f-text", "aria-invalid"))) fail("the refused field is not marked invalid");
+  await page.fill("#f-text", "");
+  await page.click("text=Forhåndsvis meldingene");
+  await expectText("preview", "Forhåndsvisning: ny hendelse");
+  await expectText("preview", "E-post: varsel om uplanlagt driftsstans");
+  const til = (await page.innerText("body")).split("\n").filter(l => l.startsWith("Til: ") && l.includes("kommune"));
+  if (!(til.length === 1 && ["Malvik", "Trondheim", "Stjørdal"].every(n => til[0].includes(`${n} kommune`)) && til[0].split(",").length === 3))
+    fail(`preview: the notice's recipients are not the three municipalities: ${JSON.stringify(til)}`);
+  await expectText("preview", "Ingenting er sendt ennå");
+  await axe("preview", "console-preview");
+  await Promise.all([page.waitForURL(/\/ops\/incidents\/INC-KONSOLL/), page.click("text=Bekreft og send")]);
+  await expectText("case", "Registrert.");
+  // The timeline fills as the notices are delivered.
+  for (let i = 0; i < 60; i++) {
+    const t = await page.innerText("body");
+    if ((t.match(/varsel om uplanlagt driftsstans til [^\n]* – sendt/g) || []).length >= 3) break;
+    await page.waitForTimeout(500);
+    await page.reload();
+  }
+  const sent = ((await page.innerText("body")).match(/varsel om uplanlagt driftsstans til [^\n]* – sendt/g) || []).length;
+  if (sent < 3) fail(`timeline shows ${sent} sent notices, not 3`);
+  await expectText("case", "Hendelse registrert i konsollen av Kari Nordmann");
+  await axe("case", "console-case");
+  await page.goto(`${base}/ops/`);
+  await expectText("overview", "INC-KONSOLL");
+  await axe("overview", "console-overview");
+
+  // A reply from Malvik.
+  await page.goto(`${base}/ops/incidents/INC-KONSOLL`);
+  await page.selectOption("#form-reply select[name=org]", "malvik");
+  await page.click("#form-reply button");
+  await expectText("reply preview", "Forhåndsvisning: svar registrert");
+  await Promise.all([page.waitForURL(/INC-KONSOLL\?sendt=1/), page.click("text=Bekreft og send")]);
+  await expectText("reply", "Svar registrert i konsollen av Kari Nordmann");
+
+  // Resolve: the preview shows the «Løst» e-mail to the three.
+  await page.click("#form-incident-resolve button");
+  await expectText("resolve preview", "E-post: løst");
+  await Promise.all([page.waitForURL(/INC-KONSOLL\?sendt=1/), page.click("text=Bekreft og send")]);
+  await expectText("resolved", "Hendelse løst i konsollen av Kari Nordmann");
+
+  // A maintenance in a freeze: the warning comes before anything is sent.
+  await page.goto(`${base}/ops/maintenances/new`);
+  await page.fill("#f-id", "VED-FRYS");
+  await page.fill("#f-from", `${freezeDay}T01:00`);
+  await page.fill("#f-to", `${freezeDay}T05:00`);
+  await page.check("input[name=services][value=PLO]");
+  await page.fill("#f-measures", "Oppgradering av meldingstjeneren");
+  await axe("new-maintenance", null);
+  await page.click("text=Forhåndsvis meldingene");
+  await expectText("freeze preview", "Advarsler");
+  await expectText("freeze preview", "frys");
+  await axe("maintenance-preview", "console-maintenance-preview");
+
+  // A form without its CSRF token is refused, signed in or not.
+  const r = await page.request.post(`${base}/ops/act`, { form: { ty: "incident.resolve", id: "INC-KONSOLL", step: "send" } });
+  console.log(JSON.stringify({ check: "csrf", status: r.status() }));
+  if (r.status() !== 403) fail(`a form without CSRF token got ${r.status()}`);
+} catch (e) {
+  fail(`${e.stack || e}`);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
