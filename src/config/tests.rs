@@ -202,3 +202,35 @@ fn report_targets_and_recipients_are_checked() {
         "{e:?}"
     );
 }
+
+/// `[console]`: the SSO header must be a header, the proxies addresses, the lifetime sane.
+#[test]
+fn console_sign_in_settings_are_checked() {
+    let e = errors(&format!(
+        "{GOOD_HEAD}\n[console]\ntrusted_user_header = \"Cookie\"\ntrusted_proxies = [\"proxy.example\", \"10.0.0.5\"]\nsession_lifetime = \"30d\"\n"
+    ));
+    let all = e.join("\n");
+    assert!(
+        all.contains("\"cookie\" cannot carry the user name"),
+        "{all}"
+    );
+    // Each bad address with its place; the good one passes.
+    assert!(
+        all.contains("t.toml:18:") && all.contains("\"proxy.example\" is not an IP address"),
+        "{all}"
+    );
+    assert_eq!(all.matches("is not an IP address").count(), 1, "{all}");
+    assert!(
+        all.contains("session_lifetime must be between 5 minutes and 7 days"),
+        "{all}"
+    );
+    let ok = Config::from_str_at(
+        Path::new("t.toml"),
+        format!("{GOOD_HEAD}\n[console]\ntrusted_user_header = \"X-Remote-User\"\n"),
+    )
+    .unwrap();
+    let c = &ok.daemon.console;
+    assert_eq!(c.trusted_user_header.as_deref(), Some("x-remote-user"));
+    assert_eq!(c.trusted_proxies.len(), 2, "loopback by default");
+    assert!(c.enabled && !c.secure_cookie);
+}

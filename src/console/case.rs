@@ -159,7 +159,7 @@ fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                 let p = action.parts();
                 let detail = match (sent_at, bounced_at, last_error) {
                     (_, Some(b), _) => format!("returnert {}", words::date_time(cfg, *b)),
-                    (Some(s), None, _) => format!("sendt {}", words::date_time(cfg, *s)),
+                    (Some(s), None, _) => words::date_time(cfg, *s),
                     (None, None, Some(e)) => format!("{attempts} forsøk; siste feil: {e}"),
                     _ => String::new(),
                 };

@@ -174,12 +174,7 @@ pub fn explain(r: &Refusal) -> (String, String) {
     let lead = |s: &str| -> String {
         s.strip_prefix('`')
             .and_then(|s| s.split('`').next())
-            .map(|f| {
-                f.split(['[', '.'])
-                    .next()
-                    .unwrap_or("")
-                    .to_string()
-            })
+            .map(|f| f.split(['[', '.']).next().unwrap_or("").to_string())
             .unwrap_or_default()
     };
     match r {

@@ -9,3 +9,6 @@ pub mod forms;
 pub mod pages;
 pub mod session;
 pub mod words;
+
+#[cfg(test)]
+mod tests;

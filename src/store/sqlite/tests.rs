@@ -196,6 +196,43 @@ fn timelines_from_the_log_and_the_outbox() {
         _ => None,
     });
     assert_eq!(state, Some(("bounced".into(), true)));
+    // The console's delivery problems: the bounce (since a day ago), and the other row once
+    // an attempt failed; a bounce older than `since` is no longer a problem.
+    let problems = |s: &SqliteStore, since| -> Vec<(String, String)> {
+        s.problems(since)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e {
+                TimelineEntry::Action { key, state, .. } => Some((key, state)),
+                _ => None,
+            })
+            .collect()
+    };
+    let day = chrono::Duration::days(1);
+    assert_eq!(
+        problems(&s, t - day),
+        vec![("I/unplanned/malvik".to_string(), "bounced".to_string())]
+    );
+    // The first claim leased it for 5 s; after that it is due again.
+    let claimed = s
+        .claim(t + chrono::Duration::seconds(10), 10, &lease)
+        .unwrap();
+    assert_eq!(claimed[0].key, "I2/unplanned/malvik");
+    s.mark_many(
+        t,
+        &[(
+            claimed[0].key.clone(),
+            Err((
+                "connection refused".to_string(),
+                t + chrono::Duration::minutes(1),
+            )),
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        problems(&s, t + day),
+        vec![("I2/unplanned/malvik".to_string(), "failing".to_string())]
+    );
 }
 
 /// The snapshot replaces itself; compaction removes only events the snapshot holds and that

@@ -1,0 +1,143 @@
+//! Every console page rendered from a real engine's state: the templates compile, the pages
+//! say what the operator needs, and what users typed is escaped.
+
+use super::case::{page, CaseData, Redo};
+use super::forms::{FieldErrors, Form};
+use super::pages::{self, Pages};
+use crate::engine::events::Input;
+use crate::engine::model::About;
+use crate::engine::Engine;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use std::sync::Arc;
+
+fn engine_with_cases() -> (Engine, chrono::DateTime<Utc>) {
+    let cfg = Arc::new(crate::testutil::example_config());
+    let mut e = Engine::new(cfg);
+    // Friday 20.11.2026 14:30: a missing receipt from Malvik.
+    let t = Utc.with_ymd_and_hms(2026, 11, 20, 13, 30, 0).unwrap();
+    for (ty, v) in [
+        (
+            "incident.open",
+            json!({"id": "K-1", "kind": "kvittering", "at_org": "malvik", "orgs": ["malvik"],
+                   "services": ["PLO"], "measures": "<script>alert(1)</script>"}),
+        ),
+        (
+            "maintenance.add",
+            json!({"id": "V-1", "services": ["PLO"], "from": "2026-11-29T23:00:00+01:00",
+                   "to": "2026-11-30T04:00:00+01:00"}),
+        ),
+        (
+            "inquiry.received",
+            json!({"id": "Q-1", "org": "trondheim", "subject": "Mangler kvittering"}),
+        ),
+    ] {
+        let i = Input::parse(ty, &v).unwrap();
+        e.handle(t, i.event).unwrap();
+    }
+    (e, t)
+}
+
+#[test]
+fn every_page_renders_and_escapes_what_users_typed() {
+    let pages = Pages::new().unwrap();
+    let (mut e, t) = engine_with_cases();
+    let cfg = e.config().clone();
+    let overview = crate::engine::views::Overview {
+        now: t,
+        incidents: e.open_incidents().map(|i| i.detail(&cfg)).collect(),
+        maintenances: e.maintenances().map(|m| m.view()).collect(),
+        inquiries: e.inquiries().map(|q| q.view(&cfg)).collect(),
+    };
+    let html = pages.render("overview", &pages::overview(&cfg, &overview, &[]));
+    // The next deadline in words: 2 business hours from Friday 14:30 is Monday 09:30.
+    assert!(
+        html.contains("Oppfølging sendes til Malvik kommune mandag 23.11 kl. 09:30"),
+        "{html}"
+    );
+    assert!(html.contains("Q-1") && html.contains("V-1"), "{html}");
+
+    let detail = e.incident("K-1").unwrap().detail(&cfg);
+    let case = e.case_json(&About::Incident("K-1".into()));
+    let about = About::Incident("K-1".into());
+    let data = CaseData {
+        about: &about,
+        case: case.as_ref(),
+        detail: Some(&detail),
+        timeline: &[],
+        now: t,
+    };
+    let html = pages.render("case", &page(&cfg, &data, None));
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"), "unescaped input");
+    for form in [
+        "incident.update",
+        "incident.ack",
+        "reply",
+        "incident.resolve",
+    ] {
+        assert!(html.contains(&format!("value=\"{form}\"")), "{form}");
+    }
+    // A refused field is marked and explained next to it.
+    let f = Form::parse(b"id=K-1&measures=x").unwrap();
+    let errors = FieldErrors::from([("measures".to_string(), "Feltet er feil.".to_string())]);
+    let redo = Redo {
+        ty: "incident.update",
+        form: &f,
+        errors: &errors,
+    };
+    let html = pages.render("case", &page(&cfg, &data, Some(&redo)));
+    assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"f-measures-err\""));
+    assert!(html.contains("Feltet er feil."));
+
+    for ty in ["incident.open", "maintenance.add"] {
+        let html = pages.render("new", &pages::new_case(&cfg, ty, None, &FieldErrors::new()));
+        assert!(html.contains("Alle kommuner i Trøndelag"), "{ty}");
+        assert!(html.contains("name=\"step\" value=\"preview\""));
+    }
+
+    // The preview of a resolution: the «Løst» e-mail to Malvik is not due (no follow-up
+    // was sent yet), so it shows the status page only if anything; it must render either way.
+    let resolve = Input::parse("incident.resolve", &json!({"id": "K-1"})).unwrap();
+    let p = e
+        .preview(t, resolve.event, chrono::Duration::days(8))
+        .unwrap();
+    let renderer = crate::render::Renderer::new(&cfg).unwrap();
+    let html = pages.render("preview", &pages::preview(&cfg, &renderer, "løst", &p, t));
+    assert!(html.contains("Forhåndsvisning: løst"));
+    // A follow-up's preview (the case left open past Monday 09:30) shows the e-mail in full.
+    let update = Input::parse(
+        "incident.update",
+        &json!({"id": "K-1", "text": "Vi undersøker"}),
+    )
+    .unwrap();
+    let p = e
+        .preview(t, update.event, chrono::Duration::days(8))
+        .unwrap();
+    let html = pages.render(
+        "preview",
+        &pages::preview(&cfg, &renderer, "oppdatering", &p, t),
+    );
+    assert!(
+        html.contains("E-post: oppfølging (manglende kvittering)"),
+        "{html}"
+    );
+    assert!(html.contains("mandag 23.11 kl. 09:30"), "{html}");
+    assert!(
+        html.contains("Eskalering") || html.contains("eskalering"),
+        "{html}"
+    );
+    assert!(
+        e.poll_action().is_some(),
+        "the real engine keeps its own actions"
+    );
+
+    let html = pages.render(
+        "login",
+        &json!({"title": "Logg inn", "error": "Feil operatørnøkkel."}),
+    );
+    assert!(html.contains("Feil operatørnøkkel.") && html.contains("lang=\"nb\""));
+}
