@@ -484,14 +484,7 @@ pub struct MaintenanceView {
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct InquiryView {
-    pub id: String,
-    pub org: String,
-    pub subject: Option<String>,
-    pub received_at: Time,
-    pub due: Time,
-}
+pub use super::views::InquiryView;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Email {
@@ -602,54 +595,4 @@ pub struct Action {
     pub key: String,
     pub about: About,
     pub body: ActionBody,
-}
-
-/// What an action is, in short: its kind (`email`, `statuspage`, `silence`, `ops`, `report`),
-/// its message, and the organization it goes to (e-mails and silences).
-pub struct ActionParts<'a> {
-    pub kind: &'static str,
-    pub message: String,
-    pub org: Option<&'a str>,
-    pub to: &'a [String],
-    pub cc: &'a [String],
-}
-
-impl Action {
-    pub fn parts(&self) -> ActionParts<'_> {
-        let none: &[String] = &[];
-        let (kind, message, org, to, cc) = match &self.body {
-            ActionBody::Email(m) => (
-                "email",
-                m.message.as_str().to_string(),
-                Some(m.org.as_str()),
-                m.to.as_slice(),
-                m.cc.as_slice(),
-            ),
-            ActionBody::Ops(o) => (
-                "ops",
-                o.message.as_str().into(),
-                None,
-                o.to.as_slice(),
-                none,
-            ),
-            ActionBody::Statuspage(s) => {
-                ("statuspage", s.message.as_str().into(), None, none, none)
-            }
-            ActionBody::Silence(s) => (
-                "silence",
-                s.message.clone(),
-                Some(s.org.as_str()),
-                none,
-                none,
-            ),
-            ActionBody::Report(r) => ("report", "monthly".into(), None, r.to.as_slice(), none),
-        };
-        ActionParts {
-            kind,
-            message,
-            org,
-            to,
-            cc,
-        }
-    }
 }

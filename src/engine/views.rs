@@ -143,3 +143,65 @@ impl crate::engine::Engine {
         }
     }
 }
+
+/// What an action is, in short: its kind (`email`, `statuspage`, `silence`, `ops`, `report`),
+/// its message, and the organization it goes to (e-mails and silences).
+pub struct ActionParts<'a> {
+    pub kind: &'static str,
+    pub message: String,
+    pub org: Option<&'a str>,
+    pub to: &'a [String],
+    pub cc: &'a [String],
+}
+
+impl super::model::Action {
+    pub fn parts(&self) -> ActionParts<'_> {
+        let none: &[String] = &[];
+        let (kind, message, org, to, cc) = match &self.body {
+            super::model::ActionBody::Email(m) => (
+                "email",
+                m.message.as_str().to_string(),
+                Some(m.org.as_str()),
+                m.to.as_slice(),
+                m.cc.as_slice(),
+            ),
+            super::model::ActionBody::Ops(o) => (
+                "ops",
+                o.message.as_str().into(),
+                None,
+                o.to.as_slice(),
+                none,
+            ),
+            super::model::ActionBody::Statuspage(s) => {
+                ("statuspage", s.message.as_str().into(), None, none, none)
+            }
+            super::model::ActionBody::Silence(s) => (
+                "silence",
+                s.message.clone(),
+                Some(s.org.as_str()),
+                none,
+                none,
+            ),
+            super::model::ActionBody::Report(r) => {
+                ("report", "monthly".into(), None, r.to.as_slice(), none)
+            }
+        };
+        ActionParts {
+            kind,
+            message,
+            org,
+            to,
+            cc,
+        }
+    }
+}
+
+/// An inbound inquiry as the API and the console show it (SPEC §4.8).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct InquiryView {
+    pub id: String,
+    pub org: String,
+    pub subject: Option<String>,
+    pub received_at: Time,
+    pub due: Time,
+}

@@ -12,17 +12,21 @@
 // pages are rare, so the size of a `Response` on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+mod auth;
+
+use auth::{login, login_page, logout, posted, signed_in, Who};
+
 use super::engine_task::{Cmd, Query, Rejected};
 use super::http::App;
 use crate::console::case;
 use crate::console::forms::{self, FieldErrors, Form};
 use crate::console::pages::{self, Pages};
-use crate::console::session::{self, Keys, Session};
+use crate::console::session::Keys;
 use crate::engine::events::{Input, Origin};
 use crate::engine::model::About;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -83,104 +87,6 @@ fn redirect(to: &str, cookie: Option<String>) -> Response {
     r
 }
 
-/// Who is asking, and the cookie to set when a proxy's header just signed them in.
-struct Who {
-    session: Session,
-    cookie: Option<String>,
-}
-
-fn now_secs() -> i64 {
-    crate::clock::now().timestamp()
-}
-
-fn secure(app: &App, headers: &HeaderMap) -> bool {
-    app.shared.cfg().daemon.console.secure_cookie
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-/// A name for the timeline: 1–100 characters, no control characters, no personal number.
-fn valid_name(n: &str) -> Result<String, &'static str> {
-    let n = n.trim();
-    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-        return Err("Skriv navnet ditt (1–100 tegn).");
-    }
-    if crate::engine::guard::contains_identity_number(n) {
-        return Err("Navnet ser ut til å inneholde et fødselsnummer; skriv bare navnet.");
-    }
-    Ok(n.to_string())
-}
-
-/// The signed-in operator, if any. A user header from an address that is not a trusted proxy
-/// is refused (403): it is what a forgery looks like.
-fn who(app: &App, headers: &HeaderMap, peer: Option<Peer>) -> Result<Option<Who>, Response> {
-    let cfg = app.shared.cfg();
-    let c = &cfg.daemon.console;
-    let now = now_secs();
-    let from_cookie = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(session::cookie_value)
-        .and_then(|v| app.console.keys.open(v, now));
-    if let Some(h) = &c.trusted_user_header {
-        if let Some(user) = headers.get(h.as_str()) {
-            let ip = peer.map(|p| p.0.ip());
-            if !ip.is_some_and(|ip| c.trusted_proxies.contains(&ip)) {
-                tracing::warn!(peer = ?ip, header = %h, "console: a user header from an address that is not a trusted proxy was refused");
-                return Err(message(
-                    app,
-                    StatusCode::FORBIDDEN,
-                    "Ikke tillatt",
-                    &format!(
-                        "Innlogging med {h} godtas bare fra adressene i [console] trusted_proxies."
-                    ),
-                ));
-            }
-            let user = user
-                .to_str()
-                .ok()
-                .map(valid_name)
-                .and_then(Result::ok)
-                .ok_or_else(|| {
-                    message(
-                        app,
-                        StatusCode::FORBIDDEN,
-                        "Ikke tillatt",
-                        "Brukernavnet fra innloggingsproxyen kan ikke brukes.",
-                    )
-                })?;
-            if let Some(s) = from_cookie.filter(|s| s.user == user) {
-                return Ok(Some(Who {
-                    session: s,
-                    cookie: None,
-                }));
-            }
-            return Ok(mint(app, headers, &user));
-        }
-    }
-    Ok(from_cookie.map(|s| Who {
-        session: s,
-        cookie: None,
-    }))
-}
-
-fn mint(app: &App, headers: &HeaderMap, user: &str) -> Option<Who> {
-    let life = app
-        .shared
-        .cfg()
-        .daemon
-        .console
-        .session_lifetime
-        .num_seconds();
-    let (s, value) = app.console.keys.mint(user, now_secs() + life)?;
-    Some(Who {
-        session: s,
-        cookie: Some(session::set_cookie(&value, life, secure(app, headers))),
-    })
-}
-
 /// The layout's fields, added to a page's context.
 fn with_layout(app: &App, mut ctx: Value, who: Option<&Who>) -> Value {
     let cfg = app.shared.cfg();
@@ -209,135 +115,10 @@ fn message(app: &App, status: StatusCode, heading: &str, text: &str) -> Response
     )
 }
 
-fn peer_of(req: &Request) -> Option<Peer> {
-    req.extensions().get::<Peer>().copied()
-}
-
-/// A page for signed-in operators; others are sent to the sign-in page.
-fn signed_in(app: &App, req: &Request) -> Result<Who, Response> {
-    if !app.shared.cfg().daemon.console.enabled {
-        return Err(super::http::err(
-            404,
-            "the console is off ([console] enabled = false)",
-        ));
-    }
-    match who(app, req.headers(), peer_of(req))? {
-        Some(w) => Ok(w),
-        None => Err(redirect("/ops/login", None)),
-    }
-}
-
 async fn ask<T>(app: &App, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
     let (tx, rx) = oneshot::channel();
     app.tx.send(Cmd::Query(q(tx))).await.ok()?;
     rx.await.ok()
-}
-
-async fn login_page(State(app): State<App>, req: Request) -> Response {
-    if !app.shared.cfg().daemon.console.enabled {
-        return super::http::err(404, "the console is off ([console] enabled = false)");
-    }
-    match who(&app, req.headers(), peer_of(&req)) {
-        Err(r) => r,
-        Ok(Some(w)) => redirect("/ops/", w.cookie),
-        Ok(None) => page(
-            &app,
-            StatusCode::OK,
-            "login",
-            json!({"title": "Logg inn"}),
-            None,
-        ),
-    }
-}
-
-async fn body_form(req: Request, limit: usize) -> Option<(HeaderMap, Option<Peer>, Form)> {
-    let peer = peer_of(&req);
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.ok()?;
-    Some((parts.headers, peer, Form::parse(&bytes)?))
-}
-
-async fn login(State(app): State<App>, req: Request) -> Response {
-    let limit = app.shared.cfg().daemon.max_body;
-    let Some((headers, _, f)) = body_form(req, limit).await else {
-        return message(
-            &app,
-            StatusCode::BAD_REQUEST,
-            "Ugyldig skjema",
-            "Skjemaet kunne ikke leses.",
-        );
-    };
-    let retry = |error: &str| {
-        page(
-            &app,
-            StatusCode::UNAUTHORIZED,
-            "login",
-            json!({"title": "Logg inn", "error": error, "name": f.get("name")}),
-            None,
-        )
-    };
-    let token = f.get("token").unwrap_or_default();
-    if !super::http::same(token, &app.shared.operator_token) {
-        tracing::warn!("console: sign-in with a wrong operator token refused");
-        return retry("Feil operatørnøkkel.");
-    }
-    let name = match valid_name(f.get("name").unwrap_or_default()) {
-        Ok(n) => n,
-        Err(e) => return retry(e),
-    };
-    match mint(&app, &headers, &name) {
-        Some(w) => {
-            tracing::info!(user = %name, "console: signed in with the operator token");
-            redirect("/ops/", w.cookie)
-        }
-        None => message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Prøv igjen",
-            "Ingen tilfeldighetskilde.",
-        ),
-    }
-}
-
-/// The CSRF check of every form (403 without the session's token).
-fn csrf(app: &App, w: &Who, f: &Form) -> Result<(), Response> {
-    if app
-        .console
-        .keys
-        .csrf_ok(&w.session, f.get("csrf").unwrap_or_default())
-    {
-        return Ok(());
-    }
-    tracing::warn!(user = %w.session.user, "console: a form without a valid CSRF token was refused");
-    Err(message(
-        app,
-        StatusCode::FORBIDDEN,
-        "Skjemaet ble avvist",
-        "Skjemaet mangler gyldig sikkerhetsnøkkel (CSRF). Last siden på nytt og prøv igjen.",
-    ))
-}
-
-/// A signed-in POST: the session, its form, CSRF checked.
-async fn posted(app: &App, req: Request) -> Result<(Who, Form), Response> {
-    let w = signed_in(app, &req)?;
-    let limit = app.shared.cfg().daemon.max_body;
-    let Some((_, _, f)) = body_form(req, limit).await else {
-        return Err(message(
-            app,
-            StatusCode::BAD_REQUEST,
-            "Ugyldig skjema",
-            "Skjemaet kunne ikke leses.",
-        ));
-    };
-    csrf(app, &w, &f)?;
-    Ok((w, f))
-}
-
-async fn logout(State(app): State<App>, req: Request) -> Response {
-    match posted(&app, req).await {
-        Err(r) => r,
-        Ok(_) => redirect("/ops/login", Some(session::set_cookie("", 0, false))),
-    }
 }
 
 async fn overview(State(app): State<App>, req: Request) -> Response {
@@ -427,11 +208,6 @@ async fn case_page(
     if let (Some(f), Some(o)) = (flash, ctx.as_object_mut()) {
         o.insert("flash".into(), json!(f));
     }
-    if let (Some(r), Some(o)) = (&redo, ctx.as_object_mut()) {
-        if let Some(e) = r.errors.get("") {
-            o.insert("error".into(), json!(e));
-        }
-    }
     page(app, status, "case", ctx, Some(w))
 }
 
@@ -508,9 +284,17 @@ async fn redo(
     }
 }
 
-fn refused(r: &crate::engine::model::Refusal) -> FieldErrors {
+/// The form again, with the refusal next to its field (422).
+async fn refuse(
+    app: &App,
+    w: &Who,
+    ty: &str,
+    f: &Form,
+    r: &crate::engine::model::Refusal,
+) -> Response {
     let (field, text) = forms::explain(r);
-    FieldErrors::from([(field, text)])
+    let errors = FieldErrors::from([(field, text)]);
+    redo(app, w, ty, f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 /// A new case's id when the form left it empty: `INC-20261123-143012` (local time).
@@ -563,17 +347,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
     let body = forms::body(&cfg, &ty, &f, &w.session.user);
     let input = match Input::parse(&ty, &body) {
         Ok(i) => i.from(Origin::Console),
-        Err(r) => {
-            return redo(
-                &app,
-                &w,
-                &ty,
-                &f,
-                &refused(&r),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(r) => return refuse(&app, &w, &ty, &f, &r).await,
     };
     let id = f.get("id").unwrap_or_default().to_string();
     if step == "send" {
@@ -601,17 +375,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
                 };
                 redirect(&format!("/ops/{kind}/{id}?sendt=1"), w.cookie)
             }
-            Err(Rejected::Refused { refusal, .. }) => {
-                redo(
-                    &app,
-                    &w,
-                    &ty,
-                    &f,
-                    &refused(&refusal),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
+            Err(Rejected::Refused { refusal, .. }) => refuse(&app, &w, &ty, &f, &refusal).await,
             Err(Rejected::Unavailable(e)) => message(
                 &app,
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -632,17 +396,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
         );
     };
     match p {
-        Err(r) => {
-            redo(
-                &app,
-                &w,
-                &ty,
-                &f,
-                &refused(&r),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(r) => refuse(&app, &w, &ty, &f, &r).await,
         Ok(p) => {
             let mut ctx = pages::preview(
                 &cfg,

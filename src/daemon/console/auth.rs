@@ -1,0 +1,247 @@
+//! Signing in to the console: the operator token and a name, or an SSO proxy's user header
+//! believed only from `[console] trusted_proxies`; signed session cookies; the CSRF check of
+//! every form.
+
+#![allow(clippy::result_large_err)]
+
+use super::{message, page, redirect, Peer};
+use crate::console::forms::Form;
+use crate::console::session::{self, Session};
+use crate::daemon::http::App;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
+
+/// Who is asking, and the cookie to set when a proxy's header just signed them in.
+pub(super) struct Who {
+    pub(super) session: Session,
+    pub(super) cookie: Option<String>,
+}
+
+pub(super) fn now_secs() -> i64 {
+    crate::clock::now().timestamp()
+}
+
+pub(super) fn secure(app: &App, headers: &HeaderMap) -> bool {
+    app.shared.cfg().daemon.console.secure_cookie
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A name for the timeline: 1–100 characters, no control characters, no personal number.
+pub(super) fn valid_name(n: &str) -> Result<String, &'static str> {
+    let n = n.trim();
+    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
+        return Err("Skriv navnet ditt (1–100 tegn).");
+    }
+    if crate::engine::guard::contains_identity_number(n) {
+        return Err("Navnet ser ut til å inneholde et fødselsnummer; skriv bare navnet.");
+    }
+    Ok(n.to_string())
+}
+
+/// The signed-in operator, if any. A user header from an address that is not a trusted proxy
+/// is refused (403): it is what a forgery looks like.
+pub(super) fn who(
+    app: &App,
+    headers: &HeaderMap,
+    peer: Option<Peer>,
+) -> Result<Option<Who>, Response> {
+    let cfg = app.shared.cfg();
+    let c = &cfg.daemon.console;
+    let now = now_secs();
+    let from_cookie = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(session::cookie_value)
+        .and_then(|v| app.console.keys.open(v, now));
+    if let Some(h) = &c.trusted_user_header {
+        if let Some(user) = headers.get(h.as_str()) {
+            let ip = peer.map(|p| p.0.ip());
+            if !ip.is_some_and(|ip| c.trusted_proxies.contains(&ip)) {
+                tracing::warn!(peer = ?ip, header = %h, "console: a user header from an address that is not a trusted proxy was refused");
+                return Err(message(
+                    app,
+                    StatusCode::FORBIDDEN,
+                    "Ikke tillatt",
+                    &format!(
+                        "Innlogging med {h} godtas bare fra adressene i [console] trusted_proxies."
+                    ),
+                ));
+            }
+            let user = user
+                .to_str()
+                .ok()
+                .map(valid_name)
+                .and_then(Result::ok)
+                .ok_or_else(|| {
+                    message(
+                        app,
+                        StatusCode::FORBIDDEN,
+                        "Ikke tillatt",
+                        "Brukernavnet fra innloggingsproxyen kan ikke brukes.",
+                    )
+                })?;
+            if let Some(s) = from_cookie.filter(|s| s.user == user) {
+                return Ok(Some(Who {
+                    session: s,
+                    cookie: None,
+                }));
+            }
+            return Ok(mint(app, headers, &user));
+        }
+    }
+    Ok(from_cookie.map(|s| Who {
+        session: s,
+        cookie: None,
+    }))
+}
+
+pub(super) fn mint(app: &App, headers: &HeaderMap, user: &str) -> Option<Who> {
+    let life = app
+        .shared
+        .cfg()
+        .daemon
+        .console
+        .session_lifetime
+        .num_seconds();
+    let (s, value) = app.console.keys.mint(user, now_secs() + life)?;
+    Some(Who {
+        session: s,
+        cookie: Some(session::set_cookie(&value, life, secure(app, headers))),
+    })
+}
+
+pub(super) fn peer_of(req: &Request) -> Option<Peer> {
+    req.extensions().get::<Peer>().copied()
+}
+
+/// A page for signed-in operators; others are sent to the sign-in page.
+pub(super) fn signed_in(app: &App, req: &Request) -> Result<Who, Response> {
+    if !app.shared.cfg().daemon.console.enabled {
+        return Err(crate::daemon::http::err(
+            404,
+            "the console is off ([console] enabled = false)",
+        ));
+    }
+    match who(app, req.headers(), peer_of(req))? {
+        Some(w) => Ok(w),
+        None => Err(redirect("/ops/login", None)),
+    }
+}
+
+pub(super) async fn login_page(State(app): State<App>, req: Request) -> Response {
+    if !app.shared.cfg().daemon.console.enabled {
+        return crate::daemon::http::err(404, "the console is off ([console] enabled = false)");
+    }
+    match who(&app, req.headers(), peer_of(&req)) {
+        Err(r) => r,
+        Ok(Some(w)) => redirect("/ops/", w.cookie),
+        Ok(None) => page(
+            &app,
+            StatusCode::OK,
+            "login",
+            json!({"title": "Logg inn"}),
+            None,
+        ),
+    }
+}
+
+pub(super) async fn body_form(
+    req: Request,
+    limit: usize,
+) -> Option<(HeaderMap, Option<Peer>, Form)> {
+    let peer = peer_of(&req);
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, limit).await.ok()?;
+    Some((parts.headers, peer, Form::parse(&bytes)?))
+}
+
+pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
+    if !app.shared.cfg().daemon.console.enabled {
+        return crate::daemon::http::err(404, "the console is off ([console] enabled = false)");
+    }
+    let limit = app.shared.cfg().daemon.max_body;
+    let Some((headers, _, f)) = body_form(req, limit).await else {
+        return message(
+            &app,
+            StatusCode::BAD_REQUEST,
+            "Ugyldig skjema",
+            "Skjemaet kunne ikke leses.",
+        );
+    };
+    let retry = |error: &str| {
+        page(
+            &app,
+            StatusCode::UNAUTHORIZED,
+            "login",
+            json!({"title": "Logg inn", "error": error, "name": f.get("name")}),
+            None,
+        )
+    };
+    let token = f.get("token").unwrap_or_default();
+    if !crate::daemon::http::same(token, &app.shared.operator_token) {
+        tracing::warn!("console: sign-in with a wrong operator token refused");
+        return retry("Feil operatørnøkkel.");
+    }
+    let name = match valid_name(f.get("name").unwrap_or_default()) {
+        Ok(n) => n,
+        Err(e) => return retry(e),
+    };
+    match mint(&app, &headers, &name) {
+        Some(w) => {
+            tracing::info!(user = %name, "console: signed in with the operator token");
+            redirect("/ops/", w.cookie)
+        }
+        None => message(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Prøv igjen",
+            "Ingen tilfeldighetskilde.",
+        ),
+    }
+}
+
+/// The CSRF check of every form (403 without the session's token).
+pub(super) fn csrf(app: &App, w: &Who, f: &Form) -> Result<(), Response> {
+    if app
+        .console
+        .keys
+        .csrf_ok(&w.session, f.get("csrf").unwrap_or_default())
+    {
+        return Ok(());
+    }
+    tracing::warn!(user = %w.session.user, "console: a form without a valid CSRF token was refused");
+    Err(message(
+        app,
+        StatusCode::FORBIDDEN,
+        "Skjemaet ble avvist",
+        "Skjemaet mangler gyldig sikkerhetsnøkkel (CSRF). Last siden på nytt og prøv igjen.",
+    ))
+}
+
+/// A signed-in POST: the session, its form, CSRF checked.
+pub(super) async fn posted(app: &App, req: Request) -> Result<(Who, Form), Response> {
+    let w = signed_in(app, &req)?;
+    let limit = app.shared.cfg().daemon.max_body;
+    let Some((_, _, f)) = body_form(req, limit).await else {
+        return Err(message(
+            app,
+            StatusCode::BAD_REQUEST,
+            "Ugyldig skjema",
+            "Skjemaet kunne ikke leses.",
+        ));
+    };
+    csrf(app, &w, &f)?;
+    Ok((w, f))
+}
+
+pub(super) async fn logout(State(app): State<App>, req: Request) -> Response {
+    match posted(&app, req).await {
+        Err(r) => r,
+        Ok(_) => redirect("/ops/login", Some(session::set_cookie("", 0, false))),
+    }
+}
