@@ -47,13 +47,6 @@ fn list_of(v: &Value, k: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn service_names(cfg: &Config, ids: &[String]) -> String {
-    ids.iter()
-        .map(|s| cfg.service(s).map_or(s.as_str(), |x| x.name.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The facts of a case as label–value pairs, from its API view.
 fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
     let mut f: Vec<(String, String)> = Vec::new();
@@ -78,7 +71,7 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
             );
             push(
                 "Tjenester",
-                Some(service_names(cfg, &list_of(v, "services"))),
+                Some(words::services(cfg, &list_of(v, "services"))),
             );
             push("Berørte", Some(words::names(cfg, &list_of(v, "orgs"))));
             push("Startet", t("started_at"));
@@ -109,7 +102,7 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
             );
             push(
                 "Tjenester",
-                Some(service_names(cfg, &list_of(v, "services"))),
+                Some(words::services(cfg, &list_of(v, "services"))),
             );
             push("Berørte", Some(words::names(cfg, &list_of(v, "orgs"))));
             push("Fra", t("from"));
@@ -210,21 +203,13 @@ fn recipient_rows(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
         .map(|(org, messages)| {
             let phone = cfg.org(&org).and_then(|o| o.phone.clone());
             json!({
-                "org": recipients_name(cfg, &org),
+                "org": words::recipient(cfg, &org),
                 "phone_link": phone.as_deref().map(tel),
                 "phone": phone,
                 "messages": messages,
             })
         })
         .collect()
-}
-
-fn recipients_name(cfg: &Config, org: &str) -> String {
-    if org == "region" {
-        "Regionens felles adresse".into()
-    } else {
-        words::org_name(cfg, org)
-    }
 }
 
 /// A form on the case page: its fields, filled from a redo of the same type.
@@ -267,7 +252,7 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
                 .map(|x| super::pages::incident_title(cfg, &x.incident))
                 .unwrap_or_default(),
         ),
-        About::Maintenance(_) => ("Vedlikehold", service_names(cfg, &list_of(v, "services"))),
+        About::Maintenance(_) => ("Vedlikehold", words::services(cfg, &list_of(v, "services"))),
         About::Inquiry(_) => ("Henvendelse", String::new()),
         About::Report(_) => ("Rapport", String::new()),
     };

@@ -323,23 +323,12 @@ pub fn tel(p: &str) -> String {
 /// Who an action goes to, for people.
 pub fn recipients(cfg: &Config, a: &Action) -> String {
     match &a.body {
-        ActionBody::Email(m) if m.org == "region" => "regionens felles adresse".into(),
-        ActionBody::Email(m) => words::org_name(cfg, &m.org),
+        ActionBody::Email(m) => words::recipient(cfg, &m.org),
         ActionBody::Ops(_) => "driftssenteret".into(),
         ActionBody::Statuspage(_) => "statussiden".into(),
         ActionBody::Silence(_) => "Alertmanager".into(),
         ActionBody::Report(r) => r.to.join(", "),
     }
-}
-
-fn service_names(cfg: &Config, ids: &[String]) -> String {
-    if ids.is_empty() {
-        return "alle tjenester".into();
-    }
-    ids.iter()
-        .map(|s| cfg.service(s).map_or(s.as_str(), |x| x.name.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The overview (SPEC §5.6): open incidents with their next deadlines in words, maintenance,
@@ -376,7 +365,7 @@ pub fn overview(
             json!({
                 "id": m.id,
                 "url": format!("/ops/maintenances/{}", m.id),
-                "services": service_names(cfg, &m.services),
+                "services": words::services(cfg, &m.services),
                 "running": running,
                 "state": if running { "Pågår" } else { "Planlagt" },
                 "window": format!("{} – {}", words::when(cfg, m.from), words::when(cfg, m.to)),
@@ -421,7 +410,7 @@ pub fn incident_title(cfg: &Config, i: &crate::engine::model::IncidentView) -> S
         crate::engine::model::Kind::Kvittering => "Manglende kvitteringer",
         crate::engine::model::Kind::Info => "Informasjon",
     };
-    format!("{what}: {}", service_names(cfg, &i.services))
+    format!("{what}: {}", words::services(cfg, &i.services))
 }
 
 fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {

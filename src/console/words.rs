@@ -28,18 +28,8 @@ pub fn when(cfg: &Config, t: Time) -> String {
     )
 }
 
-/// "23.11.2026 kl. 09:30": a full date, for facts and timelines.
-pub fn date_time(cfg: &Config, t: Time) -> String {
-    let l = t.with_timezone(&cfg.calendar.tz);
-    format!(
-        "{:02}.{:02}.{} kl. {:02}:{:02}",
-        l.day(),
-        l.month(),
-        l.year(),
-        l.hour(),
-        l.minute()
-    )
-}
+/// "23.11.2026 kl. 09:30": a full date, for facts and timelines (as the e-mails write it).
+pub use crate::render::oslo_fmt as date_time;
 
 /// An organization's name (its id when unknown); `self` is our own name.
 pub fn org_name(cfg: &Config, id: &str) -> String {
@@ -48,6 +38,26 @@ pub fn org_name(cfg: &Config, id: &str) -> String {
     }
     cfg.org(id)
         .map_or_else(|| id.to_string(), |o| o.name.clone())
+}
+
+/// A recipient organization's name; `region` is the region's shared address.
+pub fn recipient(cfg: &Config, org: &str) -> String {
+    if org == "region" {
+        "regionens felles adresse".into()
+    } else {
+        org_name(cfg, org)
+    }
+}
+
+/// Service names, or "alle tjenester" when none is named.
+pub fn services(cfg: &Config, ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "alle tjenester".into();
+    }
+    ids.iter()
+        .map(|s| cfg.service(s).map_or(s.as_str(), |x| x.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Names in a sentence: "A", "A og B", "A, B og C", "A, B og 63 andre".

@@ -74,26 +74,17 @@ pub fn node(script: &str, args: &[String]) -> String {
     stdout
 }
 
+/// The status-page check (`status-page.mjs`): expected and absent text, axe at 1280 and 375 px.
 pub fn browser(url: &str, shot: &Path, expected: &str, absent: &str) -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "run `npm ci` in tests/browser (scripts/test.sh does)"
-    );
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .args(["status-page.mjs", url])
-        .arg(shot)
-        .args([expected, absent])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "browser check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    node(
+        "status-page.mjs",
+        &[
+            url.to_string(),
+            shot.to_string_lossy().to_string(),
+            expected.to_string(),
+            absent.to_string(),
+        ],
+    )
 }
 
 /// Wait (30 s at most) until `f` holds; on time-out, fail with the daemon's log.
