@@ -47,9 +47,17 @@ var/alert-token and var/operator-token unless configured. SIGHUP reloads, SIGTER
         config: PathBuf,
     },
     /// Validate the configuration and every template. Exit 0, or 2 with FILE:LINE:COL errors.
+    #[command(
+        after_help = "With --connect, also connect to the database of `[storage] url` (PostgreSQL) and say\n\
+which schema version it has and which host leads; exit 1 when it cannot be reached. With the\n\
+embedded SQLite store, --connect checks that the state directory can be written."
+    )]
     Check {
         #[arg(long, short, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
+        /// Also connect to the state database (PostgreSQL: log in, read the schema and leader).
+        #[arg(long)]
+        connect: bool,
     },
     /// Run the rules in simulated time and print one JSON object per action on stdout.
     #[command(
@@ -131,7 +139,7 @@ fn load_or_report(path: &Path) -> Result<Config, ExitCode> {
     })
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, connect: bool) -> ExitCode {
     let cfg = match load_or_report(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -193,6 +201,19 @@ fn check(path: &Path) -> ExitCode {
         meldingsvakt::render::BUILTIN.len(),
         declared.len()
     );
+    if connect {
+        let probed = match &cfg.daemon.database {
+            Some(pg) => meldingsvakt::store::postgres::probe(pg),
+            None => meldingsvakt::store::sqlite::probe(&cfg.daemon.state_dir),
+        };
+        match probed {
+            Ok(what) => println!("{what}"),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
 
@@ -468,7 +489,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { config } => check(&config),
+        Cmd::Check { config, connect } => check(&config, connect),
         Cmd::Simulate { scenario } => simulate(&scenario),
         Cmd::Render {
             kind,

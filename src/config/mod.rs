@@ -171,6 +171,9 @@ pub struct DaemonSettings {
     pub imap: Option<ImapSettings>,
     /// `[console]`: the operator console (SPEC §5.6).
     pub console: ConsoleSettings,
+    /// `[storage] url`: the state in PostgreSQL, for two hosts (SPEC §5.7); `None`: the
+    /// embedded SQLite file in `state_dir`.
+    pub database: Option<crate::store::postgres::Settings>,
 }
 
 /// `[console]` (SPEC §5.6).

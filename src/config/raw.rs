@@ -197,6 +197,15 @@ pub struct RawStorage {
     pub dir: Option<String>,
     /// How long closed cases' history is kept (default 400 days: the 12-month report).
     pub retention: Option<Dur>,
+    /// `postgresql://user@host/db`: the state in PostgreSQL, shared by two hosts (SPEC §5.7).
+    /// Validated by `store::postgres::settings`.
+    pub url: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    /// How the other hosts reach this one's HTTP listener (writes are forwarded to the leader).
+    pub advertise: Option<String>,
+    /// How long a leader that cannot confirm its lock keeps it (default 5 s).
+    pub lease: Option<Dur>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -223,7 +223,31 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut late_last = std::time::Instant::now();
     // Backoff for a store that cannot be written: 1 s doubling to 30 s.
     let mut store_wait = std::time::Duration::from_secs(1);
+    let mut role = shared.role.subscribe();
     loop {
+        // Only the leader sends (SPEC §5.7). A host that stops leading drops what it could
+        // not record: the rows stay claimed and backed off, and the new leader sends them
+        // after their backoff with the same Message-ID.
+        if !shared.role.leading() {
+            if !held.is_empty() || !late.is_empty() {
+                tracing::warn!(
+                    results = held.results.len(),
+                    "stepped down with delivery results not recorded; the new leader sends those messages again, with the same Message-ID"
+                );
+                held = Unrecorded::default();
+                late.clear();
+            }
+            if *stop.borrow() {
+                break;
+            }
+            let mut stop2 = stop.clone();
+            tokio::select! {
+                _ = role.changed() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop2.changed() => {}
+            }
+            continue;
+        }
         // Keep escalation silences alive (about once a minute).
         if last_extend.elapsed() >= std::time::Duration::from_secs(60) {
             last_extend = std::time::Instant::now();
@@ -296,12 +320,18 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             for row in wave {
                 let shared = Arc::clone(&shared);
                 set.spawn(async move {
+                    // The lease is checked before every send: a leader paused past it (and
+                    // so replaced) sends nothing when it wakes.
+                    if !shared.role.leading() {
+                        return (row, None);
+                    }
                     let r = deliver(&shared, &row).await;
-                    (row, r)
+                    (row, Some(r))
                 });
             }
             while let Some(joined) = set.join_next().await {
                 let Ok((row, result)) = joined else { continue };
+                let Some(result) = result else { continue };
                 let kind = kind_label(&row);
                 let now = crate::clock::now();
                 match result {
@@ -337,7 +367,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             // stay backed off by their claim) until it can be written.
             held.flush(&shared);
             // Finish the wave in hand, then stop (SIGTERM drains in-flight sends).
-            if *stop.borrow() {
+            if *stop.borrow() || !shared.role.leading() {
                 break;
             }
         }

@@ -373,8 +373,10 @@ async fn status_json(
 /// Honest health (SPEC §6): 503 with the reason while the store cannot be written (sending is
 /// paused then). Served from memory, so a locked store cannot make it hang.
 async fn healthz(State(app): State<App>) -> Response {
+    let role = &app.shared.role;
     let h = app.shared.health();
-    let stats = json!({ "outbox_pending": h.stats.pending, "outbox_failing": h.stats.failing });
+    let stats = json!({ "outbox_pending": h.stats.pending, "outbox_failing": h.stats.failing,
+        "role": role.name(), "epoch": role.epoch() });
     if let Some((who, (since, why))) = h.store_failing.iter().next() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -384,6 +386,7 @@ async fn healthz(State(app): State<App>) -> Response {
                 "since": since.to_rfc3339(),
                 "outbox_pending": h.stats.pending,
                 "outbox_failing": h.stats.failing,
+                "role": role.name(),
             })),
         )
             .into_response();
@@ -425,6 +428,12 @@ async fn metrics(State(app): State<App>) -> Response {
     let _ = writeln!(s, "# HELP meldingsvakt_store_failing 1 while the state database cannot be written (sending paused).\n# TYPE meldingsvakt_store_failing gauge\nmeldingsvakt_store_failing {}", store_failing as u8);
     let _ = writeln!(s, "# HELP meldingsvakt_open_incidents Open incidents.\n# TYPE meldingsvakt_open_incidents gauge\nmeldingsvakt_open_incidents {}", m.open_incidents.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_deadline_lag_seconds Delay between the last deadline and its handling.\n# TYPE meldingsvakt_deadline_lag_seconds gauge\nmeldingsvakt_deadline_lag_seconds {}", m.deadline_lag_ms.load(Relaxed) as f64 / 1000.0);
+    {
+        let role = &app.shared.role;
+        let _ = writeln!(s, "# HELP meldingsvakt_leader 1 while this host leads (runs the rules and sends), 0 on a standby.\n# TYPE meldingsvakt_leader gauge\nmeldingsvakt_leader {}", role.leading() as u8);
+        let _ = writeln!(s, "# HELP meldingsvakt_role This host's role (SPEC §5.7).\n# TYPE meldingsvakt_role gauge\nmeldingsvakt_role{{role=\"{}\"}} 1", role.name());
+        let _ = writeln!(s, "# HELP meldingsvakt_leader_epoch The leadership epoch this host holds (0: standby or a single host).\n# TYPE meldingsvakt_leader_epoch gauge\nmeldingsvakt_leader_epoch {}", role.epoch());
+    }
     let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_events_refused_total Events refused by the rules.\n# TYPE meldingsvakt_events_refused_total counter\nmeldingsvakt_events_refused_total {}", m.refused.load(Relaxed));
     (
@@ -506,6 +515,7 @@ pub fn router(
         tx,
         console,
     };
+    let forward = axum::middleware::from_fn_with_state(app.clone(), super::forward::layer);
     Router::new()
         .route("/api/v1/alerts", post(alerts))
         .route("/api/v1/incidents", post(incident_open).get(list_incidents))
@@ -537,6 +547,7 @@ pub fn router(
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(forward)
         .layer(axum::middleware::from_fn(guard_layer))
         .with_state(app)
 }

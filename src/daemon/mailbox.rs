@@ -195,6 +195,14 @@ where
         .unwrap_or(false);
     tracing::info!(host = %s.host, idle, "mailbox connected");
     loop {
+        // Only the leader reads the mailbox (SPEC §5.7).
+        if !shared.role.leading() {
+            let _ = session.logout().await;
+            return Err(MailboxError::Step(
+                "leadership",
+                "this host stopped leading; the leader watches the mailbox".into(),
+            ));
+        }
         for (folder, kind) in [
             (s.inbox.as_str(), Folder::Inbox),
             (s.sent.as_str(), Folder::Sent),
@@ -294,6 +302,13 @@ pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Re
     loop {
         if *stop.borrow() {
             return;
+        }
+        if !shared.role.leading() {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.changed() => return,
+            }
+            continue;
         }
         let r = async {
             let tcp = timed(

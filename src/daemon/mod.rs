@@ -15,10 +15,12 @@
 pub mod console;
 pub mod dispatch;
 pub mod engine_task;
+mod forward;
 mod history;
 pub mod http;
 pub mod mailbox;
 mod replay;
+pub mod role;
 pub mod serve;
 mod shared;
 mod tokens;
@@ -48,6 +50,8 @@ pub enum DaemonError {
     Sink(#[from] crate::sinks::BuildError),
     #[error("cannot handle signals: {0}")]
     Signals(std::io::Error),
+    #[error("cannot start the leadership thread: {0}")]
+    Thread(std::io::Error),
     #[error("console templates: {0}")]
     Console(#[from] Box<handlebars::TemplateError>),
 }
@@ -80,8 +84,25 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         std::fs::set_permissions(&d.state_dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| DaemonError::StateDir(d.state_dir.clone(), e))?;
     }
-    let db = d.state_dir.join("meldingsvakt.db");
-    let mut store = crate::store::open(&db)?;
+    // One host: the embedded SQLite file, always leading. Several: PostgreSQL, and the
+    // leadership session decides who leads (SPEC §5.7).
+    let role = Arc::new(match &d.database {
+        Some(pg) => role::Role::cluster(pg.lease.to_std().unwrap_or_default()),
+        None => role::Role::single(),
+    });
+    let (mut store, db): (Box<dyn crate::store::Store>, String) = match &d.database {
+        Some(pg) => (
+            Box::new(crate::store::postgres::PgStore::open(
+                pg,
+                role.epoch_cell(),
+            )?),
+            pg.display(),
+        ),
+        None => {
+            let path = d.state_dir.join("meldingsvakt.db");
+            (crate::store::open(&path)?, path.display().to_string())
+        }
+    };
     let alert_token = token(d.alert_token_file.as_deref(), &d.state_dir, "alert-token")?;
     let operator_token = token(
         d.operator_token_file.as_deref(),
@@ -105,16 +126,25 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     }
     let now = crate::clock::now();
     let t0 = std::time::Instant::now();
-    let (engine, actions) = replay(Arc::clone(&cfg), store.as_ref(), now)?;
-    store.set_retained_orgs(&retained(&cfg, &engine))?;
     let sinks = crate::sinks::Registry::build(&cfg)?;
-    let new = store.commit(&[], &sinks.rows(&actions))?;
-    tracing::info!(
-        events = store.events()?.len(),
-        new_actions = new,
-        ms = t0.elapsed().as_millis() as u64,
-        "state restored"
-    );
+    // A standby (and every host of several before it is elected) follows the log; the
+    // engine task rebuilds and commits when this host leads.
+    let (engine, seq) = if role.is_cluster() {
+        let (engine, seq) = replay::standby(Arc::clone(&cfg), store.as_ref(), now)?;
+        tracing::info!(db = %db, seq, ms = t0.elapsed().as_millis() as u64, "state read; standing by until this host leads");
+        (engine, seq)
+    } else {
+        let r = replay::rebuild(Arc::clone(&cfg), store.as_ref(), now)?;
+        store.set_retained_orgs(&retained(&cfg, &r.engine))?;
+        let new = store.commit(&[], &sinks.rows(&r.actions))?;
+        tracing::info!(
+            events = store.events()?.len(),
+            new_actions = new,
+            ms = t0.elapsed().as_millis() as u64,
+            "state restored"
+        );
+        (r.engine, r.seq)
+    };
 
     let shared = Arc::new(Shared {
         cfg: RwLock::new(Arc::clone(&cfg)),
@@ -127,16 +157,23 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         pages: crate::status::StatusPages::default(),
         sinks: std::sync::RwLock::new(Arc::new(sinks)),
         health: Mutex::new(Health::default()),
-        db_path: db.clone(),
+        db,
+        role: Arc::clone(&role),
     });
     shared.refresh_stats();
-    // The built-in status page is a function of the status-page actions decided so far.
-    {
+    // The built-in status page is a function of the status-page actions decided so far (a
+    // standby's engine task keeps it so).
+    if !role.is_cluster() {
         let decided = shared.store().statuspage_actions()?;
         shared
             .pages
             .apply(&shared.cfg(), &shared.renderer(), &decided);
-        shared.pages.set_history(engine.history(), now);
+    }
+    shared.pages.set_history(engine.history(), now);
+    let leadership_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(pg) = &d.database {
+        role::start(pg.clone(), Arc::clone(&role), Arc::clone(&leadership_stop))
+            .map_err(DaemonError::Thread)?;
     }
 
     let listener = tokio::net::TcpListener::bind(d.listen)
@@ -147,6 +184,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
 
     let engine_handle = tokio::spawn(engine_task::run(
         engine,
+        seq,
         rx,
         Arc::clone(&shared),
         stop_rx.clone(),
@@ -195,10 +233,12 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     notify(&[sd_notify::NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     let _ = server.await;
+    // A leader keeps leading while it drains its sends; the lock goes with the process.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), mailbox_handle).await;
     drop(tx);
     let _ = engine_handle.await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatch_handle).await;
+    leadership_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("stopped");
     Ok(())
 }

@@ -16,8 +16,46 @@ pub fn replay(
     store: &dyn Store,
     now: Time,
 ) -> Result<(Engine, Vec<crate::engine::model::Action>), DaemonError> {
+    let r = rebuild(cfg, store, now)?;
+    Ok((r.engine, r.actions))
+}
+
+/// What `rebuild` gives: the engine, what it decided, and the last event it holds.
+pub struct Rebuilt {
+    pub engine: Engine,
+    pub actions: Vec<crate::engine::model::Action>,
+    pub seq: i64,
+}
+
+/// `replay`, also telling up to which stored event the engine holds (a standby follows the
+/// log from there).
+pub fn rebuild(cfg: Arc<Config>, store: &dyn Store, now: Time) -> Result<Rebuilt, DaemonError> {
+    let (mut engine, after) = restored(cfg, store)?;
+    let mut actions = Vec::new();
+    let seq = follow(&mut engine, store, after, now, &mut actions)?;
+    Ok(Rebuilt {
+        engine,
+        actions,
+        seq,
+    })
+}
+
+/// A standby's engine: as `rebuild`, but deadlines only up to `now - FOLLOW_LAG` and nothing
+/// decided is kept (the leader decides). Returns the engine and the last event it holds.
+pub fn standby(
+    cfg: Arc<Config>,
+    store: &dyn Store,
+    now: Time,
+) -> Result<(Engine, i64), DaemonError> {
+    let (mut engine, after) = restored(cfg, store)?;
+    let seq = follow_log(&mut engine, store, after, now)?;
+    Ok((engine, seq))
+}
+
+/// The engine of the latest snapshot (or a new one) and the event seq it holds.
+fn restored(cfg: Arc<Config>, store: &dyn Store) -> Result<(Engine, i64), DaemonError> {
     // From the latest snapshot when there is one: then only the events after it replay.
-    let (mut engine, after) = match store.load_snapshot()? {
+    let (engine, after) = match store.load_snapshot()? {
         Some((seq, json)) => match serde_json::from_str::<crate::engine::snapshot::Snapshot>(&json)
         {
             Ok(s) if s.version == crate::engine::snapshot::VERSION => {
@@ -45,8 +83,22 @@ pub fn replay(
         },
         None => (Engine::new(Arc::clone(&cfg)), 0),
     };
-    let mut actions = Vec::new();
+    Ok((engine, after))
+}
+
+/// Apply the stored events after `after` at their own instants, then run deadlines up to
+/// `now`; what the engine decides goes into `actions`. Returns the last event's seq. A
+/// standby calls this every tick with the actions thrown away: its engine is the leader's.
+pub fn follow(
+    engine: &mut Engine,
+    store: &dyn Store,
+    after: i64,
+    now: Time,
+    actions: &mut Vec<crate::engine::model::Action>,
+) -> Result<i64, DaemonError> {
+    let mut seq = after;
     for ev in store.events_after(after)? {
+        seq = ev.seq;
         let value: serde_json::Value = match serde_json::from_str(&ev.body) {
             Ok(v) => v,
             Err(e) => {
@@ -70,7 +122,40 @@ pub fn replay(
     // while the daemon was down goes out now, dated now.
     engine.catch_up(now + crate::engine::NEXT_INSTANT);
     actions.extend(std::iter::from_fn(|| engine.poll_action()));
-    Ok((engine, actions))
+    Ok(seq)
+}
+
+/// How far behind the wall clock a standby runs its engine's deadlines. An event is stored
+/// with the instant the leader applied it, a moment before its commit; a standby whose engine
+/// ran ahead of that instant would apply the event later than the leader did. The lag covers
+/// the commit (bounded by the store's 10 s statement and lock timeouts), so both engines see
+/// every event at the same instant. Deadlines show on a standby this much later.
+pub const FOLLOW_LAG: chrono::Duration = chrono::Duration::seconds(15);
+
+/// A standby's tick: apply the events after `after` at their own instants and the deadlines
+/// up to `now - FOLLOW_LAG` (dated when they fell due), deciding nothing it keeps. Returns
+/// the last event's seq.
+pub fn follow_log(
+    engine: &mut Engine,
+    store: &dyn Store,
+    after: i64,
+    now: Time,
+) -> Result<i64, DaemonError> {
+    let mut seq = after;
+    for ev in store.events_after(after)? {
+        seq = ev.seq;
+        let applied = serde_json::from_str::<serde_json::Value>(&ev.body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| Event::from_parts(&ev.ty, v).map_err(|e| e.to_string()))
+            .and_then(|e| engine.handle(ev.at, e).map_err(|e| e.to_string()));
+        if let Err(e) = applied {
+            tracing::debug!(seq = ev.seq, error = %e, "stored event not applied on the standby");
+        }
+        while engine.poll_action().is_some() {}
+    }
+    engine.advance_to(now - FOLLOW_LAG);
+    while engine.poll_action().is_some() {}
+    Ok(seq)
 }
 
 /// The retired organizations that live cases still name (the rest can be forgotten).

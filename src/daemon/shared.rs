@@ -6,7 +6,6 @@ use crate::engine::model::{Action, Time};
 use crate::render::Renderer;
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -59,7 +58,10 @@ pub struct Shared {
     /// The sinks of the configuration in force (rebuilt on reload).
     pub sinks: RwLock<Arc<crate::sinks::Registry>>,
     pub health: Mutex<Health>,
-    pub db_path: PathBuf,
+    /// The database, for log lines: the SQLite file or the PostgreSQL host and name.
+    pub db: String,
+    /// Whether this host leads (always with SQLite; SPEC §5.7).
+    pub role: Arc<super::role::Role>,
 }
 
 /// The sinks keep their state in the store, one short call at a time.
@@ -108,6 +110,11 @@ impl Shared {
 
     /// A write by `who` failed: log what to do (once per outage) and make `/healthz` 503.
     pub fn store_failed(&self, who: Writer, e: &StoreError) {
+        if let StoreError::Fenced { .. } = e {
+            // Not a broken database: another host leads now (`Role` steps down).
+            tracing::warn!(writer = ?who, error = %e, "write refused by the epoch fence; this host no longer leads");
+            return;
+        }
         let mut h = self.health();
         let first = !h.store_failing.contains_key(&who);
         h.store_failing
@@ -119,7 +126,7 @@ impl Shared {
             tracing::error!(
                 writer = ?who,
                 error = %e,
-                db = %self.db_path.display(),
+                db = %self.db,
                 "cannot write the state database; sending is paused so that nothing is sent twice. Check free space on its filesystem and whether another process holds a lock on it (e.g. an open sqlite3 shell); meldingsvakt retries by itself and resumes when it can write"
             );
         }

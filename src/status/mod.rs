@@ -244,6 +244,12 @@ impl Default for StatusPages {
 pub const UPTIME_DAYS: u32 = 90;
 
 impl StatusPages {
+    /// Forget both pages (a host that stops leading rebuilds them from the database).
+    pub fn clear(&self) {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     pub fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         let mut touched = false;

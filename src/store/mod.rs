@@ -11,6 +11,7 @@
 //! deadline from the facts; re-decided actions hit the outbox's unique key and are ignored,
 //! while deadlines that passed while the daemon was down produce new rows that run at once.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::config::Organization;
@@ -27,6 +28,9 @@ pub enum StoreError {
     Backend(Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A write by a host that no longer leads (SPEC §5.7): another host raised the epoch.
+    #[error("this host no longer leads (its epoch {mine}, the database's {current}); the write was refused")]
+    Fenced { mine: i64, current: i64 },
     #[error("database {path} has schema version {found}, newer than this meldingsvakt ({known}); upgrade meldingsvakt")]
     TooNew {
         path: String,
@@ -109,6 +113,10 @@ pub trait Store: Send {
 
     /// Every status-page action ever decided, in order (rebuilds the built-in page at start).
     fn statuspage_actions(&self) -> Result<Vec<Action>, StoreError>;
+
+    /// The status-page actions stored after position `after` (0: all), and the position of
+    /// the last one: how a standby keeps its built-in page equal to the leader's.
+    fn statuspage_after(&self, after: i64) -> Result<(i64, Vec<Action>), StoreError>;
 
     /// What the maintenance files declared last: id → the fields as JSON text.
     fn declared(&self) -> Result<BTreeMap<String, String>, StoreError>;

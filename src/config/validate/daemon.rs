@@ -107,6 +107,7 @@ impl Validator<'_> {
                 session_lifetime: Duration::hours(12),
                 secure_cookie: false,
             },
+            database: None,
         }
     }
 

@@ -140,7 +140,7 @@ impl Validator<'_> {
             templates,
             smtp,
             http,
-            storage,
+            mut storage,
             maintenance,
             statuspage,
             alertmanager,
@@ -159,7 +159,18 @@ impl Validator<'_> {
         let calendar = self.calendar(calendar);
         let labels = labels(alerts);
         let templates_dir = self.templates(templates);
+        // The PostgreSQL keys of `[storage]` are validated in `store::postgres`.
+        let mut pg = crate::config::raw::RawStorage {
+            url: storage.url.take(),
+            password_file: storage.password_file.take(),
+            password_env: storage.password_env.take(),
+            advertise: storage.advertise.take(),
+            lease: storage.lease.take(),
+            ..Default::default()
+        };
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
+        daemon.database =
+            crate::store::postgres::settings::settings(&mut self, &mut pg, daemon.listen);
         daemon.console = self.console(console);
         daemon.delivery_warn_after = smtp
             .warn_after

@@ -12,83 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: event log and outbox.
-    "CREATE TABLE event (
-        seq INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        type TEXT NOT NULL,
-        body TEXT NOT NULL
-    );
-    CREATE TABLE outbox (
-        key TEXT PRIMARY KEY,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT NOT NULL,
-        first_failure_at TEXT,
-        last_error TEXT,
-        done_at TEXT
-    );
-    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);",
-    // 2: what maintenance files declared last (id → maintenance.add fields).
-    "CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);",
-    // 3: our incident/maintenance id → Atlassian Statuspage incident id, per environment.
-    "CREATE TABLE statuspage_map (our_id TEXT NOT NULL, env TEXT NOT NULL, sp_id TEXT NOT NULL, PRIMARY KEY (our_id, env));",
-    // 4: Alertmanager silences per incident (empty id: a create in flight).
-    "CREATE TABLE silences (incident TEXT PRIMARY KEY, id TEXT NOT NULL, matchers TEXT NOT NULL, ends_at TEXT NOT NULL, expired INTEGER NOT NULL DEFAULT 0);",
-    // 5: the watched mailbox: last handled UID per folder and UIDVALIDITY.
-    "CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);",
-    // 6: organizations removed from the configuration but still named by open cases.
-    "CREATE TABLE retained_org (id TEXT PRIMARY KEY, org TEXT NOT NULL);",
-    // 7: maintenance and inquiry keys get their namespace (`About::key_prefix`, SPEC §4.14), so
-    // that replay after the upgrade finds the rows it decided before and sends nothing again.
-    "UPDATE statuspage_map SET our_id = 'maintenance/' || our_id WHERE our_id IN
-        (SELECT json_extract(payload, '$.about.id') FROM outbox
-         WHERE json_extract(payload, '$.about.type') = 'maintenance');
-     UPDATE outbox SET
-        payload = CASE WHEN json_extract(payload, '$.body.thread') IS NOT NULL
-            THEN json_set(payload, '$.key', 'maintenance/' || key,
-                          '$.body.thread', 'maintenance/' || json_extract(payload, '$.body.thread'))
-            ELSE json_set(payload, '$.key', 'maintenance/' || key) END,
-        key = 'maintenance/' || key
-     WHERE json_extract(payload, '$.about.type') = 'maintenance';
-     UPDATE outbox SET
-        payload = json_set(payload, '$.key', 'inquiry/' || key),
-        key = 'inquiry/' || key
-     WHERE json_extract(payload, '$.about.type') = 'inquiry';",
-    // 8: one table for the sinks' own state (`sinks::SinkState`), each sink under its name;
-    // the Statuspage map and the silences move into it.
-    "CREATE TABLE sink_state (sink TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sink, key));
-     INSERT INTO sink_state (sink, key, value)
-        SELECT 'statuspage', env || ' ' || our_id, json_quote(sp_id) FROM statuspage_map;
-     INSERT INTO sink_state (sink, key, value)
-        SELECT 'silence', incident, json_object('incident', incident, 'id', id, 'matchers', matchers,
-            'ends_at', ends_at, 'expired', json(CASE WHEN expired THEN 'true' ELSE 'false' END))
-        FROM silences;
-     DROP TABLE statuspage_map;
-     DROP TABLE silences;",
-    // 9: timelines (SPEC §5.8): where an event came from and who, the cases it touched, and
-    // bounces. Events logged before name their case by `id` (alerts cannot be placed).
-    "ALTER TABLE event ADD COLUMN origin TEXT;
-     ALTER TABLE event ADD COLUMN by_whom TEXT;
-     CREATE TABLE event_case (case_key TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (case_key, seq));
-     INSERT OR IGNORE INTO event_case (case_key, seq)
-        SELECT CASE
-            WHEN type LIKE 'maintenance.%' THEN 'maintenance/' || json_extract(body, '$.id')
-            WHEN type LIKE 'inquiry.%' THEN 'inquiry/' || json_extract(body, '$.id')
-            ELSE json_extract(body, '$.id') END, seq
-        FROM event WHERE json_valid(body) AND json_extract(body, '$.id') IS NOT NULL AND type != 'alert';
-     ALTER TABLE outbox ADD COLUMN bounced_at TEXT;",
-    // 10: the engine's snapshot (`engine::snapshot`): a restart replays only what follows it.
-    "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL);
-     CREATE INDEX outbox_done ON outbox(status, at);",
-    // 11: the console's delivery problems: failing rows (pending with a failure) and bounces.
-    "CREATE INDEX outbox_failing ON outbox(first_failure_at) WHERE first_failure_at IS NOT NULL;
-     CREATE INDEX outbox_bounced ON outbox(bounced_at) WHERE bounced_at IS NOT NULL;",
-];
+pub(crate) use schema::MIGRATIONS;
 
 impl SqliteStore {
     /// Outbox rows matching `filter` (an SQL condition and order) as timeline entries, each
@@ -151,10 +75,23 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn parse_text(s: &str) -> Result<Time, StoreError> {
+pub(crate) fn parse_text(s: &str) -> Result<Time, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt(format!("time {s:?}: {e}")))
+}
+
+/// `meldingsvakt check --connect` with the embedded store: the state directory can be written.
+pub fn probe(dir: &Path) -> Result<String, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
+    let f = dir.join(".meldingsvakt-check");
+    std::fs::write(&f, b"ok")
+        .map_err(|e| format!("state directory {}: cannot write: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&f);
+    Ok(format!(
+        "{}: the embedded SQLite store's directory can be written",
+        dir.display()
+    ))
 }
 
 pub struct SqliteStore {
@@ -482,6 +419,25 @@ impl Store for SqliteStore {
         decode_json_rows(&mut st, "outbox")
     }
 
+    fn statuspage_after(&self, after: i64) -> Result<(i64, Vec<Action>), StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT rowid, payload FROM outbox WHERE kind = 'statuspage' AND rowid > ?1 ORDER BY at, rowid",
+        )?;
+        let rows = st.query_map([after], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let (mut mark, mut v) = (after, Vec::new());
+        for row in rows {
+            let (id, json) = row?;
+            mark = mark.max(id);
+            v.push(
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("outbox row {id}: {e}")))?,
+            );
+        }
+        Ok((mark, v))
+    }
+
     fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
@@ -596,5 +552,6 @@ fn insert_actions(tx: &rusqlite::Transaction<'_>, rows: &[NewRow]) -> Result<usi
     Ok(new)
 }
 
+mod schema;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,8 @@
 //! The engine driven by the wall clock. Owns the `Engine`; every change goes through here, so
 //! there are no locks around the rules.
 
-use super::{notify, replay, Shared};
 use crate::config::Config;
+use crate::daemon::{notify, replay, Shared};
 use crate::engine::events::Input;
 use crate::engine::model::{Event, IncidentView, MaintenanceView, Refusal, Time};
 use crate::engine::{alerts, Engine};
@@ -10,6 +10,9 @@ use crate::sources::mailbox::OpenFollowup;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
+
+mod query;
+mod standby;
 
 /// Why the engine task did not take a request.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,9 @@ pub enum Cmd {
     ),
     /// Reconcile maintenance declared in files.
     SyncFiles,
+    /// A standby: catch up with the log now (after a write forwarded to the leader, so that
+    /// what the client reads next on this host includes it).
+    Follow(oneshot::Sender<()>),
 }
 
 struct Task {
@@ -113,6 +119,12 @@ struct Task {
     /// Decisions not yet committed because the store failed: the engine was rebuilt from the
     /// store (so memory never runs ahead of disk) and these are written with the next commit.
     carry: Vec<crate::engine::model::Action>,
+    /// Whether this task runs the rules (SPEC §5.7); a standby only follows the log.
+    leading: bool,
+    /// A standby: the last stored event its engine holds.
+    seq: i64,
+    /// A standby: the last status-page row its built-in page holds.
+    page_mark: i64,
 }
 
 impl Task {
@@ -127,7 +139,7 @@ impl Task {
         let r = self.shared.commit(events, &actions);
         match r {
             Ok(n) => {
-                self.shared.store_ok(super::Writer::Engine);
+                self.shared.store_ok(crate::daemon::Writer::Engine);
                 self.shared
                     .pages
                     .apply(&self.shared.cfg(), &self.shared.renderer(), &actions);
@@ -147,7 +159,7 @@ impl Task {
                 Ok(n)
             }
             Err(e) => {
-                self.shared.store_failed(super::Writer::Engine, &e);
+                self.shared.store_failed(crate::daemon::Writer::Engine, &e);
                 tracing::error!(error = %e, "cannot commit to the store; the request is refused and state is rebuilt from the store");
                 let cfg = self.shared.cfg();
                 let rebuilt = {
@@ -203,7 +215,7 @@ impl Task {
         let saved = self
             .shared
             .store()
-            .set_retained_orgs(&super::retained(&cfg, &self.engine));
+            .set_retained_orgs(&crate::daemon::retained(&cfg, &self.engine));
         if let Err(e) = saved {
             tracing::error!(error = %e, "cannot record the organizations kept for open cases; they are lost at the next restart unless the configuration names them");
         }
@@ -227,6 +239,14 @@ impl Task {
     /// Apply inputs that passed the door, all or nothing for alert batches (each alert is
     /// checked against the rules before any is applied).
     fn apply(&mut self, inputs: Vec<Input>) -> Result<usize, Rejected> {
+        if !self.leading {
+            self.role_changed();
+        }
+        if !self.leading || !self.shared.role.leading() {
+            return Err(Rejected::Unavailable(
+                "this host is a standby and the leader could not be reached; try again".into(),
+            ));
+        }
         let now = self.now();
         // What fell due before `now` goes out first, dated now (`Engine::catch_up`).
         self.engine.catch_up(now);
@@ -277,7 +297,7 @@ impl Task {
     /// Save the engine's state, then forget what retention no longer keeps (SPEC §5.8). Only
     /// when memory equals disk: every decision committed, nothing carried.
     fn snapshot(&mut self) {
-        if !self.snapshot_due || !self.carry.is_empty() {
+        if !self.leading || !self.snapshot_due || !self.carry.is_empty() {
             return;
         }
         let t0 = std::time::Instant::now();
@@ -324,6 +344,9 @@ impl Task {
     /// (only those not yet started). Everything goes through `apply`, so it is logged and
     /// replayed like operator events.
     fn sync_files(&mut self) {
+        if !self.leading {
+            return;
+        }
         let cfg = self.shared.cfg();
         let now = self.now();
         let declared = match crate::sources::maintenance_files::load(
@@ -393,99 +416,35 @@ impl Task {
             tracing::error!(error = %e, "cannot record declared maintenance");
         }
     }
-
-    fn query(&self, q: Query) {
-        let cfg = self.shared.cfg();
-        match q {
-            Query::OpenFollowups(reply) => {
-                let v = self
-                    .engine
-                    .open_incidents()
-                    .filter(|i| i.followup_at.is_some() && i.reply_at.is_none())
-                    .filter_map(|i| Some(OpenFollowup::new(&i.id, i.at_org.as_deref()?, i.kind)))
-                    .collect();
-                let _ = reply.send(v);
-            }
-            Query::Incidents(reply) => {
-                let mut v: Vec<_> = self.engine.open_incidents().map(|i| i.view(&cfg)).collect();
-                v.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id)));
-                let _ = reply.send(v);
-            }
-            Query::Case(about, reply) => {
-                let _ = reply.send(self.engine.case_json(&about));
-            }
-            Query::Report(month, reply) => {
-                let now = self.now();
-                let _ = reply.send(crate::report::monthly(
-                    &cfg,
-                    self.engine.history(),
-                    month,
-                    now,
-                ));
-            }
-            Query::Preview(input, horizon, reply) => {
-                let now = self.now();
-                let _ = reply.send(self.engine.preview(now, input.event, horizon));
-            }
-            Query::Overview(reply) => {
-                let now = self.now();
-                let mut incidents: Vec<_> = self
-                    .engine
-                    .open_incidents()
-                    .map(|i| i.detail(&cfg))
-                    .collect();
-                incidents.sort_by(|a, b| {
-                    (a.incident.priority, a.incident.started_at, &a.incident.id).cmp(&(
-                        b.incident.priority,
-                        b.incident.started_at,
-                        &b.incident.id,
-                    ))
-                });
-                let mut maintenances: Vec<_> = self
-                    .engine
-                    .maintenances()
-                    .filter(|m| !m.cancelled && m.to > now)
-                    .map(|m| m.view())
-                    .collect();
-                maintenances.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
-                let mut inquiries: Vec<_> = self
-                    .engine
-                    .inquiries()
-                    .filter(|q| q.answered_at.is_none())
-                    .map(|q| q.view(&cfg))
-                    .collect();
-                inquiries.sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
-                let _ = reply.send(crate::engine::views::Overview {
-                    now,
-                    incidents,
-                    maintenances,
-                    inquiries,
-                });
-            }
-            Query::Detail(id, reply) => {
-                let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
-            }
-            Query::Maintenances(reply) => {
-                let mut v: Vec<_> = self.engine.maintenances().map(|m| m.view()).collect();
-                v.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
-                let _ = reply.send(v);
-            }
-        }
-    }
 }
 
+/// Run the engine: `seq` is the last stored event `engine` holds; it leads from the start
+/// with one host (SQLite), and when elected with several (`Role`).
 pub async fn run(
     engine: Engine,
+    seq: i64,
     mut rx: mpsc::Receiver<Cmd>,
     shared: Arc<Shared>,
     _stop: watch::Receiver<bool>,
 ) {
+    let leading = !shared.role.is_cluster();
+    let mut role = shared.role.subscribe();
+    let cluster = shared.role.is_cluster();
     let mut task = Task {
         engine,
         shared,
-        snapshot_due: true,
+        snapshot_due: leading,
         carry: Vec::new(),
+        leading,
+        seq,
+        page_mark: 0,
     };
+    if cluster {
+        task.sync_pages();
+    }
+    // A standby follows the log about once a second.
+    let mut follow = tokio::time::interval(std::time::Duration::from_secs(1));
+    follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut usec = 0u64;
     let watchdog = sd_notify::watchdog_enabled(false, &mut usec);
     let period = if watchdog {
@@ -503,7 +462,7 @@ pub async fn run(
             task.engine.open_incidents().count() as i64,
             std::sync::atomic::Ordering::Relaxed,
         );
-        let wait = match task.engine.poll_timeout() {
+        let wait = match task.engine.poll_timeout().filter(|_| task.leading) {
             Some(t) => (t - crate::clock::now()).to_std().unwrap_or_default(),
             None => crate::clock::max_sleep(),
         }
@@ -528,8 +487,18 @@ pub async fn run(
                     task.sync_files();
                 }
                 Some(Cmd::SyncFiles) => task.sync_files(),
+                Some(Cmd::Follow(reply)) => {
+                    task.follow();
+                    let _ = reply.send(());
+                }
             },
-            _ = tokio::time::sleep(wait) => {
+            _ = role.changed(), if cluster => task.role_changed(),
+            _ = follow.tick(), if cluster => {
+                // Also where a failed promotion is tried again.
+                task.role_changed();
+                task.follow();
+            }
+            _ = tokio::time::sleep(wait), if task.leading => {
                 if !task.carry.is_empty() {
                     let _ = task.commit(&[]);
                 }

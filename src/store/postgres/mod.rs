@@ -1,0 +1,581 @@
+//! The shared store for two or more hosts (SPEC §5.7): PostgreSQL through the `postgres`
+//! crate (the blocking client over tokio-postgres), TLS by rustls as the URL's `sslmode` asks.
+//!
+//! **Fencing.** Only the leader writes. Every write transaction first reads the leader row
+//! `FOR SHARE` and goes on only if its epoch is this host's ([`PgStore::epoch`], set by the
+//! leadership session in `daemon::role`); events and outbox claims are stamped with it. A
+//! new leader raises the epoch with an `UPDATE` of that row, which waits for writes in flight
+//! and makes every later write of the old leader fail with [`StoreError::Fenced`]. So a
+//! leader that was paused or cut off cannot record, claim or mark anything after a newer one
+//! took over.
+//!
+//! The `Store` trait is synchronous (one call, one transaction). Called from the daemon's
+//! multi-threaded runtime, each call runs under `tokio::task::block_in_place`, as SQLite's do
+//! in effect; a lost connection is opened again at the next call.
+
+mod connect;
+pub mod schema;
+pub mod settings;
+
+pub use connect::{blocking, connect, probe, tls};
+
+pub use settings::Settings;
+
+use super::sqlite::parse_text;
+use super::{
+    time_text, NewEvent, NewRow, OutboxRow, OutboxStats, SendResult, Store, StoreError,
+    StoredEvent, TimelineEntry,
+};
+use crate::config::Organization;
+use crate::engine::model::{Action, Time};
+use postgres::types::ToSql;
+use postgres::{Client, Transaction};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> StoreError {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
+pub struct PgStore {
+    config: postgres::Config,
+    client: RefCell<Option<Client>>,
+    /// The leadership epoch this host holds (0: none). Every write checks it.
+    epoch: Arc<AtomicI64>,
+    /// Where the database is, for messages (no user or password).
+    display: String,
+}
+
+impl PgStore {
+    /// Connect, migrate forward, and share `epoch` with the leadership session.
+    pub fn open(s: &Settings, epoch: Arc<AtomicI64>) -> Result<PgStore, StoreError> {
+        let config = s.connect_config().map_err(StoreError::Corrupt)?;
+        let store = PgStore {
+            config,
+            client: RefCell::new(None),
+            epoch,
+            display: s.display(),
+        };
+        store.with(|c| migrate(c, &store.display))?;
+        Ok(store)
+    }
+
+    pub fn epoch(&self) -> i64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Run `f` on the session, opening it first when there is none or it was lost.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        blocking(|| {
+            let mut slot = self.client.borrow_mut();
+            if slot.as_ref().is_none_or(|c| c.is_closed()) {
+                let mut c = connect(&self.config)?;
+                c.batch_execute("SET statement_timeout = '10s'; SET lock_timeout = '10s'")?;
+                *slot = Some(c);
+            }
+            let Some(c) = slot.as_mut() else {
+                return Err(StoreError::Corrupt("no database session".into()));
+            };
+            let r = f(c);
+            if c.is_closed() {
+                *slot = None;
+            }
+            r
+        })?
+    }
+
+    /// A write: one transaction that goes on only while this host holds the current epoch.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Transaction<'_>, i64) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mine = self.epoch();
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let current: i64 = tx
+                .query_one("SELECT epoch FROM leader WHERE id = 1 FOR SHARE", &[])?
+                .get(0);
+            if mine == 0 || current != mine {
+                return Err(StoreError::Fenced { mine, current });
+            }
+            let r = f(&mut tx, mine)?;
+            tx.commit()?;
+            Ok(r)
+        })
+    }
+
+    /// Outbox rows matching `filter` as timeline entries (see `SqliteStore::action_entries`).
+    fn action_entries(
+        &self,
+        filter: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT key, kind, payload, status, attempts, done_at, first_failure_at, last_error, bounced_at
+                     FROM outbox WHERE {filter}"
+                ),
+                args,
+            )?)
+        })?;
+        let mut v = Vec::new();
+        for r in rows {
+            let key: String = r.get(0);
+            let action: Action = serde_json::from_str(r.get(2))
+                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+            let t = |i: usize| r.get::<_, Option<&str>>(i).map(parse_text).transpose();
+            let (sent_at, first_failure_at, bounced_at) = (t(5)?, t(6)?, t(8)?);
+            let status: &str = r.get(3);
+            let state = match (status, &bounced_at, &first_failure_at) {
+                (_, Some(_), _) => "bounced",
+                ("done", _, _) => "sent",
+                (_, _, Some(_)) => "failing",
+                _ => "due",
+            };
+            v.push(TimelineEntry::Action {
+                at: action.at,
+                key,
+                sink: r.get(1),
+                action: Box::new(action),
+                state: state.into(),
+                attempts: r.get(4),
+                sent_at,
+                first_failure_at,
+                last_error: r.get(7),
+                bounced_at,
+            });
+        }
+        Ok(v)
+    }
+}
+
+fn migrate(c: &mut Client, display: &str) -> Result<(), StoreError> {
+    let mut tx = c.transaction()?;
+    tx.batch_execute("SET LOCAL client_min_messages = warning")?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&schema::MIGRATE_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS meldingsvakt_schema (version INTEGER NOT NULL)")?;
+    let version: i64 = match tx.query_opt("SELECT version FROM meldingsvakt_schema", &[])? {
+        Some(r) => i64::from(r.get::<_, i32>(0)),
+        None => {
+            tx.execute("INSERT INTO meldingsvakt_schema (version) VALUES (0)", &[])?;
+            0
+        }
+    };
+    let known = schema::MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew {
+            path: display.to_string(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "UPDATE meldingsvakt_schema SET version = $1",
+            &[&((i + 1) as i32)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn insert_rows(tx: &mut Transaction<'_>, rows: &[NewRow], epoch: i64) -> Result<usize, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ins = tx.prepare(
+        "INSERT INTO outbox (key, at, kind, payload, next_attempt_at, epoch) VALUES ($1, $2, $3, $4, $2, $5)
+         ON CONFLICT (key) DO NOTHING",
+    )?;
+    let mut new = 0;
+    for r in rows {
+        let payload = json_text(&r.action)?;
+        new += tx.execute(
+            &ins,
+            &[&r.key, &time_text(r.action.at), &r.kind, &payload, &epoch],
+        )? as usize;
+    }
+    Ok(new)
+}
+
+impl Store for PgStore {
+    fn events_after(&self, seq: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                "SELECT seq, at, type, body FROM event WHERE seq > $1 ORDER BY seq",
+                &[&seq],
+            )?)
+        })?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    seq: r.get(0),
+                    at: parse_text(r.get(1))?,
+                    ty: r.get(2),
+                    body: r.get(3),
+                })
+            })
+            .collect()
+    }
+
+    fn last_seq(&self) -> Result<i64, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query_one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM event", &[])?
+                    .get(0),
+            )
+        })
+    }
+
+    fn load_snapshot(&self) -> Result<Option<(i64, String)>, StoreError> {
+        self.with(|c| {
+            Ok(
+                c.query_opt("SELECT seq, state FROM snapshot WHERE id = 1", &[])?
+                    .map(|r| (r.get(0), r.get(1))),
+            )
+        })
+    }
+
+    fn save_snapshot(&mut self, seq: i64, at: Time, state: &str) -> Result<(), StoreError> {
+        self.write(|tx, _| {
+            tx.execute(
+                "INSERT INTO snapshot (id, seq, at, state) VALUES (1, $1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, at = EXCLUDED.at, state = EXCLUDED.state",
+                &[&seq, &time_text(at), &state],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError> {
+        let cut = time_text(before);
+        self.write(|tx, _| {
+            tx.execute(
+                "DELETE FROM event_case WHERE seq IN (SELECT seq FROM event WHERE seq <= $1 AND at < $2)",
+                &[&upto, &cut],
+            )?;
+            let events = tx.execute(
+                "DELETE FROM event WHERE seq <= $1 AND at < $2",
+                &[&upto, &cut],
+            )?;
+            let rows = tx.execute(
+                "DELETE FROM outbox WHERE status = 'done' AND at < $1",
+                &[&cut],
+            )?;
+            Ok((events as usize, rows as usize))
+        })
+    }
+
+    fn commit(&mut self, events: &[NewEvent], rows: &[NewRow]) -> Result<usize, StoreError> {
+        self.write(|tx, epoch| {
+            if !events.is_empty() {
+                let ins_ev = tx.prepare(
+                    "INSERT INTO event (at, type, body, origin, by_whom, epoch) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+                )?;
+                let ins_case = tx.prepare(
+                    "INSERT INTO event_case (case_key, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )?;
+                for e in events {
+                    let l = &e.log;
+                    let seq: i64 = tx
+                        .query_one(
+                            &ins_ev,
+                            &[
+                                &time_text(e.at),
+                                &l.ty,
+                                &l.body,
+                                &l.origin.as_str(),
+                                &l.by,
+                                &epoch,
+                            ],
+                        )?
+                        .get(0);
+                    for c in &e.cases {
+                        tx.execute(&ins_case, &[c, &seq])?;
+                    }
+                }
+            }
+            insert_rows(tx, rows, epoch)
+        })
+    }
+
+    fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                "SELECT e.at, e.type, e.origin, e.by_whom FROM event_case c JOIN event e ON e.seq = c.seq
+                 WHERE c.case_key = $1 ORDER BY e.seq",
+                &[&case],
+            )?)
+        })?;
+        let mut v = Vec::new();
+        for r in rows {
+            v.push(TimelineEntry::Event {
+                at: parse_text(r.get(0))?,
+                ty: r.get(1),
+                origin: r.get(2),
+                by: r.get(3),
+            });
+        }
+        v.extend(self.action_entries(
+            "key >= $1 AND key < $2 ORDER BY at, id",
+            &[&format!("{case}/"), &format!("{case}0")],
+        )?);
+        v.sort_by_key(|e| e.at());
+        Ok(v)
+    }
+
+    fn problems(&self, since: Time) -> Result<Vec<TimelineEntry>, StoreError> {
+        self.action_entries(
+            "(first_failure_at IS NOT NULL AND status != 'done')
+                OR (bounced_at IS NOT NULL AND bounced_at >= $1) ORDER BY at, id",
+            &[&time_text(since)],
+        )
+    }
+
+    fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError> {
+        self.write(|tx, _| {
+            Ok(tx.execute(
+                "UPDATE outbox SET bounced_at = COALESCE(bounced_at, $2) WHERE key = $1",
+                &[&key, &time_text(at)],
+            )? > 0)
+        })
+    }
+
+    fn claim(
+        &mut self,
+        now: Time,
+        limit: usize,
+        lease: &dyn Fn(i64) -> chrono::Duration,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.write(|tx, epoch| {
+            let rows = tx.query(
+                "SELECT key, payload, attempts, first_failure_at, last_error, kind FROM outbox
+                 WHERE status = 'pending' AND next_attempt_at <= $1
+                 ORDER BY next_attempt_at, at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&time_text(now), &(limit as i64)],
+            )?;
+            let mut v = Vec::new();
+            for r in &rows {
+                let key: String = r.get(0);
+                let action: Action = serde_json::from_str(r.get(1))
+                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+                v.push(OutboxRow {
+                    first_failure_at: r.get::<_, Option<&str>>(3).map(parse_text).transpose()?,
+                    last_error: r.get(4),
+                    kind: r.get(5),
+                    attempts: r.get(2),
+                    key,
+                    action,
+                });
+            }
+            if !v.is_empty() {
+                let upd = tx.prepare(
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, epoch = $3 WHERE key = $1",
+                )?;
+                for r in &v {
+                    tx.execute(&upd, &[&r.key, &time_text(now + lease(r.attempts)), &epoch])?;
+                }
+            }
+            Ok(v)
+        })
+    }
+
+    fn next_due(&self) -> Result<Option<Time>, StoreError> {
+        let t: Option<String> = self.with(|c| {
+            Ok(c.query_one(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                &[],
+            )?
+            .get(0))
+        })?;
+        t.as_deref().map(parse_text).transpose()
+    }
+
+    fn mark_many(&mut self, now: Time, results: &[SendResult]) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx, _| {
+            let done = tx.prepare(
+                "UPDATE outbox SET status = 'done', done_at = $2, last_error = NULL WHERE key = $1 AND status = 'pending'",
+            )?;
+            let failed = tx.prepare(
+                "UPDATE outbox SET last_error = $3, next_attempt_at = $4,
+                    first_failure_at = COALESCE(first_failure_at, $2)
+                 WHERE key = $1 AND status = 'pending'",
+            )?;
+            let at = time_text(now);
+            for (key, r) in results {
+                match r {
+                    Ok(()) => tx.execute(&done, &[key, &at])?,
+                    Err((e, next)) => tx.execute(&failed, &[key, &at, e, &time_text(*next)])?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn stats(&self, now: Time, warn_after: chrono::Duration) -> Result<OutboxStats, StoreError> {
+        self.with(|c| {
+            let r = c.query_one(
+                "SELECT COUNT(*), COUNT(first_failure_at), MIN(at),
+                        COUNT(CASE WHEN first_failure_at <= $1 THEN 1 END)
+                 FROM outbox WHERE status = 'pending'",
+                &[&time_text(now - warn_after)],
+            )?;
+            let done: i64 = c
+                .query_one("SELECT COUNT(*) FROM outbox WHERE status = 'done'", &[])?
+                .get(0);
+            Ok(OutboxStats {
+                pending: r.get(0),
+                failing: r.get(1),
+                failing_long: r.get(3),
+                oldest_pending: r.get::<_, Option<&str>>(2).map(parse_text).transpose()?,
+                done,
+            })
+        })
+    }
+
+    fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT status, attempts FROM outbox WHERE key = $1",
+                &[&key],
+            )?
+            .map(|r| (r.get(0), r.get(1))))
+        })
+    }
+
+    fn statuspage_actions(&self) -> Result<Vec<Action>, StoreError> {
+        Ok(self.statuspage_after(0)?.1)
+    }
+
+    fn statuspage_after(&self, after: i64) -> Result<(i64, Vec<Action>), StoreError> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                "SELECT id, key, payload FROM outbox WHERE kind = 'statuspage' AND id > $1 ORDER BY at, id",
+                &[&after],
+            )?)
+        })?;
+        let mut mark = after;
+        let mut v = Vec::new();
+        for r in rows {
+            mark = mark.max(r.get(0));
+            let key: &str = r.get(1);
+            v.push(
+                serde_json::from_str(r.get(2))
+                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?,
+            );
+        }
+        Ok((mark, v))
+    }
+
+    fn declared(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let rows = self.with(|c| Ok(c.query("SELECT id, fields FROM declared", &[])?))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn set_declared(&mut self, all: &[(String, String)]) -> Result<(), StoreError> {
+        self.write(|tx, _| {
+            tx.execute("DELETE FROM declared", &[])?;
+            let ins = tx.prepare("INSERT INTO declared (id, fields) VALUES ($1, $2)")?;
+            for (id, f) in all {
+                tx.execute(&ins, &[id, f])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT value FROM sink_state WHERE sink = $1 AND key = $2",
+                &[&sink, &key],
+            )?
+            .map(|r| r.get(0)))
+        })
+    }
+
+    fn sink_put(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|tx, _| {
+            tx.execute(
+                "INSERT INTO sink_state (sink, key, value) VALUES ($1, $2, $3)
+                 ON CONFLICT (sink, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&sink, &key, &value],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn sink_list(&self, sink: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self.with(|c| {
+            Ok(c.query(
+                "SELECT key, value FROM sink_state WHERE sink = $1 ORDER BY key",
+                &[&sink],
+            )?)
+        })?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn imap_get(&self, folder: &str) -> Option<(u32, u32)> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT uidvalidity, last_uid FROM imap_state WHERE folder = $1",
+                &[&folder],
+            )?
+            .map(|r| (r.get::<_, i64>(0) as u32, r.get::<_, i64>(1) as u32)))
+        })
+        .ok()
+        .flatten()
+    }
+
+    fn imap_put(&self, folder: &str, uidvalidity: u32, last_uid: u32) {
+        let r = self.write(|tx, _| {
+            tx.execute(
+                "INSERT INTO imap_state (folder, uidvalidity, last_uid) VALUES ($1, $2, $3)
+                 ON CONFLICT (folder) DO UPDATE SET uidvalidity = EXCLUDED.uidvalidity, last_uid = EXCLUDED.last_uid",
+                &[&folder, &i64::from(uidvalidity), &i64::from(last_uid)],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::error!(error = %e, "cannot record the mailbox position; messages may be looked at again (harmless: events are idempotent)");
+        }
+    }
+
+    fn retained_orgs(&self) -> Result<Vec<Organization>, StoreError> {
+        let rows =
+            self.with(|c| Ok(c.query("SELECT id, org FROM retained_org ORDER BY id", &[])?))?;
+        rows.iter()
+            .map(|r| {
+                let id: &str = r.get(0);
+                serde_json::from_str(r.get(1))
+                    .map_err(|e| StoreError::Corrupt(format!("retained organization {id}: {e}")))
+            })
+            .collect()
+    }
+
+    fn set_retained_orgs(&mut self, orgs: &[&Organization]) -> Result<(), StoreError> {
+        self.write(|tx, _| {
+            tx.execute("DELETE FROM retained_org", &[])?;
+            let ins = tx.prepare("INSERT INTO retained_org (id, org) VALUES ($1, $2)")?;
+            for o in orgs {
+                tx.execute(&ins, &[&o.id, &json_text(o)?])?;
+            }
+            Ok(())
+        })
+    }
+}

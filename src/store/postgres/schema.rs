@@ -1,0 +1,59 @@
+//! The PostgreSQL schema, migrated forward like the SQLite one: `meldingsvakt_schema.version`
+//! counts the migrations applied; each runs in its own transaction under a transaction-level
+//! advisory lock, so two hosts starting at once migrate once. A database newer than this build
+//! is refused (`StoreError::TooNew`).
+//!
+//! Same tables as `store::sqlite` (times as fixed-width UTC text, so text order is time order),
+//! plus `leader`: the leadership epoch (SPEC §5.7), and the epoch stamped on each event and on
+//! each outbox claim.
+
+/// Advisory lock keys: leadership (held on its own session) and migrations.
+pub const LEADER_LOCK: i64 = 0x6d65_6c64_6c65_6164; // "meldlead"
+pub const MIGRATE_LOCK: i64 = 0x6d65_6c64_6d69_6772; // "meldmigr"
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: the whole state as of SQLite migration 11, and the leader row.
+    "CREATE TABLE event (
+        seq BIGSERIAL PRIMARY KEY,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        origin TEXT,
+        by_whom TEXT,
+        epoch BIGINT NOT NULL
+    );
+    CREATE TABLE event_case (case_key TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (case_key, seq));
+    CREATE TABLE outbox (
+        id BIGSERIAL UNIQUE,
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts BIGINT NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        first_failure_at TEXT,
+        last_error TEXT,
+        done_at TEXT,
+        bounced_at TEXT,
+        epoch BIGINT NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_done ON outbox(status, at);
+    CREATE INDEX outbox_kind ON outbox(kind, id);
+    CREATE INDEX outbox_failing ON outbox(first_failure_at) WHERE first_failure_at IS NOT NULL;
+    CREATE INDEX outbox_bounced ON outbox(bounced_at) WHERE bounced_at IS NOT NULL;
+    CREATE TABLE declared (id TEXT PRIMARY KEY, fields TEXT NOT NULL);
+    CREATE TABLE sink_state (sink TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (sink, key));
+    CREATE TABLE imap_state (folder TEXT PRIMARY KEY, uidvalidity BIGINT NOT NULL, last_uid BIGINT NOT NULL);
+    CREATE TABLE retained_org (id TEXT PRIMARY KEY, org TEXT NOT NULL);
+    CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL);
+    CREATE TABLE leader (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        epoch BIGINT NOT NULL,
+        holder TEXT NOT NULL,
+        url TEXT NOT NULL,
+        since TIMESTAMPTZ NOT NULL
+    );
+    INSERT INTO leader (id, epoch, holder, url, since) VALUES (1, 0, '', '', now());",
+];
