@@ -325,8 +325,15 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     if !shared.role.leading() {
                         return (row, None);
                     }
-                    let r = deliver(&shared, &row).await;
-                    (row, Some(r))
+                    let r = tokio::select! {
+                        biased;
+                        _ = shared.role.lost() => {
+                            tracing::warn!(key = %row.key, "lease lost during the send; the exchange was dropped and the new leader sends it");
+                            None
+                        }
+                        r = deliver(&shared, &row) => Some(r),
+                    };
+                    (row, r)
                 });
             }
             while let Some(joined) = set.join_next().await {

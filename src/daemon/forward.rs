@@ -77,7 +77,20 @@ pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> R
             "this host no longer leads (the leader changed while the request was forwarded); try again".into(),
         );
     }
-    let Some(leader) = role.leader_url() else {
+    // Just started, or an election under way: the leadership session learns who leads
+    // within a tick (lease / 5); wait that long before answering 503.
+    let mut leader = role.leader_url();
+    for _ in 0..30 {
+        if leader.is_some() || role.leading() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        leader = role.leader_url();
+    }
+    if role.leading() {
+        return next.run(req).await;
+    }
+    let Some(leader) = leader else {
         return unavailable(
             "no host leads at the moment (an election is under way); try again".into(),
         );

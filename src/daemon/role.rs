@@ -82,6 +82,27 @@ impl Role {
         }
     }
 
+    /// Resolves when this host stops leading: at once on a standby, when the lease runs out
+    /// unconfirmed on a leader, never with a single host. A send races it, so a leader that
+    /// was paused in the middle of an SMTP exchange drops the exchange when it wakes instead
+    /// of finishing it (the row stays claimed; the new leader sends it with the same
+    /// Message-ID).
+    pub async fn lost(&self) {
+        let Some(c) = &self.cluster else {
+            return std::future::pending().await;
+        };
+        loop {
+            let end = match *lock(&c.confirmed) {
+                Some(t) if self.epoch() > 0 => t + c.valid_for,
+                _ => return,
+            };
+            if Instant::now() >= end {
+                return;
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(end)).await;
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         if self.leading() {
             "leader"

@@ -48,6 +48,10 @@ pub struct PgStore {
     epoch: Arc<AtomicI64>,
     /// Where the database is, for messages (no user or password).
     display: String,
+    /// The leadership lease in milliseconds: a transaction left open longer (this process
+    /// paused in the middle of a write) is ended by the server, so its `FOR SHARE` on the
+    /// leader row cannot hold up the next leader's election.
+    lease_ms: u128,
 }
 
 impl PgStore {
@@ -59,6 +63,7 @@ impl PgStore {
             client: RefCell::new(None),
             epoch,
             display: s.display(),
+            lease_ms: s.lease.to_std().unwrap_or_default().as_millis(),
         };
         store.with(|c| migrate(c, &store.display))?;
         Ok(store)
@@ -77,7 +82,10 @@ impl PgStore {
             let mut slot = self.client.borrow_mut();
             if slot.as_ref().is_none_or(|c| c.is_closed()) {
                 let mut c = connect(&self.config)?;
-                c.batch_execute("SET statement_timeout = '10s'; SET lock_timeout = '10s'")?;
+                c.batch_execute(&format!(
+                    "SET statement_timeout = '10s'; SET lock_timeout = '10s'; SET idle_in_transaction_session_timeout = {}",
+                    self.lease_ms.max(1000)
+                ))?;
                 *slot = Some(c);
             }
             let Some(c) = slot.as_mut() else {

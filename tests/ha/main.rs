@@ -1,0 +1,512 @@
+//! Two hosts sharing one real PostgreSQL (SPEC §5.7): the leader killed in the middle of a
+//! 65-organization fan-out, a soak of 50 leader kills while alerts stream to both hosts, a
+//! leader paused past its lease, PostgreSQL restarted under load, and the epoch fence itself.
+//! Each test has its own PostgreSQL cluster (`pg::Pg`); they run one at a time, since their
+//! timings are what they measure.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod pg;
+
+use pg::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use support::*;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every mail both hosts' SMTP servers received.
+fn all_mails(hosts: &[&Host]) -> Vec<Mail> {
+    hosts
+        .iter()
+        .flat_map(|h| read_mails(&h.maildir()))
+        .collect()
+}
+
+/// Copies of one message (same recipient and subject) must share their Message-ID; returns
+/// the number of distinct messages.
+fn assert_dupes_share_message_id(mails: &[Mail]) -> usize {
+    let mut ids: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
+    for m in mails {
+        ids.entry((
+            m.headers["to"].clone(),
+            m.headers["subject"].clone(),
+            m.body.clone(),
+        ))
+        .or_default()
+        .insert(m.headers["message-id"].clone());
+    }
+    for ((to, subject, _), set) in &ids {
+        assert_eq!(
+            set.len(),
+            1,
+            "{to} got {subject:?} with different Message-IDs: {set:?}"
+        );
+    }
+    ids.len()
+}
+
+/// The fingerprints of every alert in the log.
+fn logged_fingerprints(pg: &Pg) -> String {
+    pg.sql("SELECT string_agg(body, E'\\n') FROM event WHERE type = 'alert'")
+}
+
+/// Each alerted organization has exactly one incident from its alerts, however many copies of
+/// them arrived (each alert went to both hosts).
+fn assert_one_alert_incident_per_org(pg: &Pg, alerted: &BTreeSet<String>) {
+    for org in alerted {
+        let n = pg.sql(&format!(
+            "SELECT COUNT(DISTINCT body) FROM event WHERE type = 'incident.open' AND body LIKE '%\"at_org\":\"{org}\"%'"
+        ));
+        assert!(
+            n == "0" || n == "1",
+            "{org}: {n} incidents opened from its alerts"
+        );
+    }
+}
+
+/// Wait until every accepted operator incident's notice reached its organization.
+fn wait_notices(hosts: &[&Host], incidents: &[(String, String)], secs: u64) {
+    until("the notice of every accepted incident", secs, &mut || {
+        let mails = all_mails(hosts);
+        incidents.iter().all(|(id, addr)| {
+            mails
+                .iter()
+                .any(|m| &m.headers["to"] == addr && m.body.contains(&format!("Prøve {id}")))
+        })
+    });
+}
+
+/// The municipalities of the example configuration (their meldingsansvarlig addresses).
+fn municipalities() -> Vec<(String, String)> {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = meldingsvakt::config::Config::load(&repo.join("config/meldingsvakt.toml"))
+        .expect("the example configuration loads");
+    cfg.orgs
+        .iter()
+        .filter(|o| o.kind == meldingsvakt::config::OrgKind::Kommune)
+        .map(|o| (o.id.clone(), o.meldingsansvarlig.clone()))
+        .collect()
+}
+
+/// A small random number generator (xorshift), seeded from the clock; the seed is printed.
+struct Rng(u64);
+impl Rng {
+    fn new() -> Rng {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        eprintln!("random seed {seed}");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// The epoch fence at the store: once a newer leader raised the epoch, the old leader's
+/// commits, claims and marks are refused and change nothing.
+#[test]
+fn a_stale_leaders_writes_are_refused_by_the_epoch_fence() {
+    let _one = serial();
+    use meldingsvakt::store::{NewEvent, NewRow, Store};
+    let pg = Pg::start("fence");
+    let settings = meldingsvakt::store::postgres::Settings {
+        url: pg.url(),
+        password: Some(meldingsvakt::config::Secret::File(pg.dir.join("pw"))),
+        advertise: "http://127.0.0.1:1".into(),
+        lease: chrono::Duration::seconds(5),
+    };
+    let epoch = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let mut store =
+        meldingsvakt::store::postgres::PgStore::open(&settings, Arc::clone(&epoch)).unwrap();
+    let now = chrono::Utc::now();
+    let ev = || {
+        NewEvent::api(
+            now,
+            "inquiry.received",
+            r#"{"id":"Q1","org":"malvik","subject":"Mangler svar"}"#,
+        )
+        .unwrap()
+    };
+    // Without an epoch nothing is written.
+    assert!(matches!(
+        store.commit(&[ev()], &[]),
+        Err(meldingsvakt::store::StoreError::Fenced { mine: 0, .. })
+    ));
+    pg.sql("UPDATE leader SET epoch = 7");
+    epoch.store(7, Ordering::SeqCst);
+    store.commit(&[ev()], &[]).unwrap();
+    assert_eq!(
+        pg.sql("SELECT epoch FROM event"),
+        "7",
+        "stamped with the epoch"
+    );
+    // A newer leader takes over.
+    pg.sql("UPDATE leader SET epoch = 8");
+    let refused = store.commit(&[ev()], &[]);
+    assert!(
+        matches!(
+            refused,
+            Err(meldingsvakt::store::StoreError::Fenced {
+                mine: 7,
+                current: 8
+            })
+        ),
+        "{refused:?}"
+    );
+    assert!(store
+        .claim(now, 10, &|_| chrono::Duration::seconds(5))
+        .is_err());
+    assert!(store.mark_many(now, &[("x".into(), Ok(()))]).is_err());
+    assert!(store.save_snapshot(1, now, "{}").is_err());
+    assert_eq!(store.events().unwrap().len(), 1, "nothing more was written");
+    let _ = NewRow::own_all(&[]);
+}
+
+/// The leader dies (`kill -9`) in the middle of a fan-out to the 65 municipalities: the
+/// standby leads within 15 s, every notice arrives, and a notice sent twice (the old leader
+/// sent it but could not mark it) carries the same Message-ID.
+#[test]
+fn leader_killed_mid_fanout_standby_sends_the_rest() {
+    let _one = serial();
+    let pg = Pg::start("fanout");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    until("b to stand by", 15, &mut || b.role() == "standby");
+    let alert = long_alert("HaFanout");
+    let token = token_of(&pg, "alert-token");
+    // Alertmanager in HA sends each alert to both hosts.
+    let (ca, body) = a.post("/api/v1/alerts", &token, &alert);
+    assert_eq!(ca, 200, "{body}");
+    let (cb, body) = b.post("/api/v1/alerts", &token, &alert);
+    assert_eq!(cb, 200, "the standby forwards to the leader: {body}");
+    until("the first notice", 20, &mut || {
+        !read_mails(&a.maildir()).is_empty()
+    });
+    a.kill9();
+    let killed = Instant::now();
+    let before = read_mails(&a.maildir()).len();
+    assert!(
+        before < kommuner(),
+        "the fan-out finished before the kill ({before}); the test proves nothing"
+    );
+    until("b to lead", 15, &mut || b.role() == "leader");
+    let failover = killed.elapsed();
+    eprintln!(
+        "killed with {before} of {} delivered; b leads after {failover:?}",
+        kommuner()
+    );
+    assert!(failover < Duration::from_secs(15));
+    until("all 65 municipalities", 30, &mut || {
+        let m = all_mails(&[&a, &b]);
+        m.iter()
+            .map(|m| m.headers["to"].clone())
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= kommuner()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let mails = all_mails(&[&a, &b]);
+    assert_eq!(
+        assert_dupes_share_message_id(&mails),
+        kommuner(),
+        "one notice per municipality"
+    );
+    assert!(
+        !read_mails(&b.maildir()).is_empty(),
+        "the new leader sent the rest"
+    );
+    // The second copy of the alert (forwarded by b) opened nothing new.
+    let incidents = pg.sql("SELECT COUNT(DISTINCT key) FROM outbox WHERE key LIKE '%/unplanned/%'");
+    assert_eq!(incidents, kommuner().to_string());
+}
+
+/// A leader paused (`SIGSTOP`) past its lease is replaced; when it wakes (`SIGCONT`) it
+/// sends nothing more, says `standby`, and the new leader's work is not repeated.
+#[test]
+fn paused_leader_sends_nothing_after_it_was_replaced() {
+    let _one = serial();
+    let pg = Pg::start("pause");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    until("b to stand by", 15, &mut || b.role() == "standby");
+    let token = token_of(&pg, "alert-token");
+    let (code, body) = b.post("/api/v1/alerts", &token, &long_alert("HaPause"));
+    assert_eq!(code, 200, "{body}");
+    until("the first notice", 20, &mut || {
+        !read_mails(&a.maildir()).is_empty()
+    });
+    unsafe_signal(a.pid(), "STOP");
+    let stopped = Instant::now();
+    let took_over = until("b to lead", 15, &mut || b.role() == "leader");
+    eprintln!("paused leader replaced after {took_over:?}");
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(1200),
+        "b led before a's lease could have run out"
+    );
+    // More work for the new leader while the old one sleeps.
+    let (code, body) = b.post(
+        "/api/v1/alerts",
+        &token,
+        &org_alert("malvik", "HaPauseMalvik"),
+    );
+    assert_eq!(code, 200, "{body}");
+    until("all 65 municipalities", 30, &mut || {
+        all_mails(&[&a, &b])
+            .iter()
+            .map(|m| m.headers["to"].clone())
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= kommuner()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let woke = SystemTime::now();
+    unsafe_signal(a.pid(), "CONT");
+    until("a to say standby", 10, &mut || a.role() == "standby");
+    std::thread::sleep(Duration::from_secs(4));
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(a.maildir().join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let t = e.metadata().unwrap().modified().unwrap();
+            assert!(
+                t < woke,
+                "the paused leader sent {:?} after it woke",
+                e.file_name()
+            );
+        }
+    }
+    assert!(
+        a.log().contains("stepping down"),
+        "a says it stepped down: {}",
+        a.log()
+    );
+    assert_dupes_share_message_id(&all_mails(&[&a, &b]));
+}
+
+/// Alerts stream to both hosts (as from an Alertmanager HA pair) while the leader is killed
+/// 50 times at random moments and restarted: every alert answered 200 is in the log, every
+/// organization with an accepted alert got its notice, and no two copies of a notice differ in
+/// Message-ID.
+#[test]
+fn soak_fifty_leader_kills_while_alerts_stream_in() {
+    let _one = serial();
+    let kills: usize = std::env::var("HA_SOAK_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let pg = Pg::start("soak");
+    let mut hosts = [Host::new(&pg, "a", "2s"), Host::new(&pg, "b", "2s")];
+    hosts[0].start();
+    until("a to lead", 15, &mut || hosts[0].role() == "leader");
+    hosts[1].start();
+    let orgs = municipalities();
+    let token = token_of(&pg, "alert-token");
+    let ports: Vec<u16> = hosts.iter().map(|h| h.http).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    // (fingerprint, org) of accepted alerts; (incident id, address) of accepted incidents.
+    type Accepted = (Vec<(String, String)>, Vec<(String, String)>);
+    let accepted: Arc<Mutex<Accepted>> = Arc::default();
+    let op = token_of(&pg, "operator-token");
+    let streamer = {
+        let (stop, accepted, orgs, token) = (
+            Arc::clone(&stop),
+            Arc::clone(&accepted),
+            orgs.clone(),
+            token.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut i = 0usize;
+            let mut refused = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let (org, addr) = &orgs[i % orgs.len()];
+                let fp = format!("soak-{i}");
+                let body = org_alert(org, &fp);
+                let mut ok = false;
+                for port in &ports {
+                    ok |= post_to(*port, "/api/v1/alerts", &token, &body) == 200;
+                }
+                let id = format!("SOAK-{i}");
+                let port = ports[i % 2];
+                let opened =
+                    post_to(port, "/api/v1/incidents", &op, &incident_for(&id, org)) == 201;
+                let mut acc = accepted.lock().unwrap();
+                if ok {
+                    acc.0.push((fp, org.clone()));
+                } else {
+                    refused += 1;
+                }
+                if opened {
+                    acc.1.push((id, addr.clone()));
+                } else {
+                    refused += 1;
+                }
+            }
+            refused
+        })
+    };
+    let mut rng = Rng::new();
+    let mut failovers = Vec::new();
+    for k in 0..kills {
+        std::thread::sleep(Duration::from_millis(200 + rng.below(1300)));
+        let Some(i) = (0..2).find(|&i| hosts[i].role() == "leader") else {
+            until("a leader", 15, &mut || {
+                hosts.iter().any(|h| h.role() == "leader")
+            });
+            continue;
+        };
+        hosts[i].kill9();
+        let t = Instant::now();
+        let other = &hosts[1 - i];
+        until(
+            &format!("the standby to lead after kill {k}"),
+            15,
+            &mut || other.role() == "leader",
+        );
+        failovers.push(t.elapsed());
+        hosts[i].start();
+    }
+    stop.store(true, Ordering::SeqCst);
+    let refused = streamer.join().unwrap();
+    let (alerts, incidents) = accepted.lock().unwrap().clone();
+    failovers.sort();
+    eprintln!(
+        "{} kills; failover median {:?}, max {:?}; {} alerts and {} incidents accepted, {} requests refused while no host could take them",
+        failovers.len(),
+        failovers[failovers.len() / 2],
+        failovers.last().unwrap(),
+        alerts.len(),
+        incidents.len(),
+        refused
+    );
+    assert!(
+        failovers.len() >= kills * 9 / 10,
+        "the leader was found and killed"
+    );
+    assert!(*failovers.last().unwrap() < Duration::from_secs(15));
+    assert!(
+        alerts.len() > kills && incidents.len() > kills,
+        "requests were accepted throughout"
+    );
+    // Zero accepted alerts lost: each one answered 200 is in the log, and applied once.
+    let logged = logged_fingerprints(&pg);
+    let lost: Vec<&String> = alerts
+        .iter()
+        .map(|(fp, _)| fp)
+        .filter(|fp| !logged.contains(&format!("\"fingerprint\":\"{fp}\"")))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "accepted alerts missing from the log: {lost:?}"
+    );
+    assert_one_alert_incident_per_org(&pg, &alerts.iter().map(|(_, o)| o.clone()).collect());
+    // Zero notices lost, and copies share their Message-ID.
+    let refs: Vec<&Host> = hosts.iter().collect();
+    wait_notices(&refs, &incidents, 90);
+    std::thread::sleep(Duration::from_secs(2));
+    let n = assert_dupes_share_message_id(&all_mails(&refs));
+    eprintln!("{n} distinct messages; every accepted incident's notice arrived");
+}
+
+/// PostgreSQL restarted (fast shutdown, 2 s down) while alerts stream in: both daemons
+/// recover by themselves, one leads, and nothing answered 200 is lost.
+#[test]
+fn postgresql_restart_under_load_loses_no_accepted_request() {
+    let _one = serial();
+    let mut pg = Pg::start("restart");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    let token = token_of(&pg, "alert-token");
+    let op = token_of(&pg, "operator-token");
+    let orgs = municipalities();
+    let (mut alerts, mut incidents) = (Vec::new(), Vec::new());
+    let mut refused = 0;
+    let t = Instant::now();
+    let mut restarted = false;
+    let mut i = 0;
+    while t.elapsed() < Duration::from_secs(14) {
+        if !restarted && t.elapsed() > Duration::from_secs(3) {
+            pg.restart(Duration::from_secs(2));
+            restarted = true;
+        }
+        i += 1;
+        let (org, addr) = &orgs[i % orgs.len()];
+        let fp = format!("restart-{i}");
+        let host = if i % 2 == 0 { &a } else { &b };
+        if host.post("/api/v1/alerts", &token, &org_alert(org, &fp)).0 == 200 {
+            alerts.push((fp, org.clone()));
+        } else {
+            refused += 1;
+        }
+        let id = format!("RESTART-{i}");
+        if post_to(host.http, "/api/v1/incidents", &op, &incident_for(&id, org)) == 201 {
+            incidents.push((id, addr.clone()));
+        } else {
+            refused += 1;
+        }
+    }
+    eprintln!(
+        "{} alerts and {} incidents accepted, {refused} requests refused during the restart",
+        alerts.len(),
+        incidents.len()
+    );
+    assert!(refused > 0, "the restart was felt");
+    until("a leader after the restart", 20, &mut || {
+        a.role() == "leader" || b.role() == "leader"
+    });
+    let logged = logged_fingerprints(&pg);
+    for (fp, _) in &alerts {
+        assert!(
+            logged.contains(&format!("\"fingerprint\":\"{fp}\"")),
+            "accepted alert {fp} is not in the log"
+        );
+    }
+    assert_one_alert_incident_per_org(&pg, &alerts.iter().map(|(_, o)| o.clone()).collect());
+    wait_notices(&[&a, &b], &incidents, 60);
+    assert_dupes_share_message_id(&all_mails(&[&a, &b]));
+    // The hosts still answer: a write through either is applied.
+    let (code, body) = b.post(
+        "/api/v1/alerts",
+        &token,
+        &org_alert("malvik", "after-restart"),
+    );
+    assert_eq!(code, 200, "{body}");
+}
+
+/// POST with a bearer token; the status (0: no answer).
+fn post_to(port: u16, path: &str, token: &str, body: &str) -> u16 {
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-m", "30", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args(["-H", "Content-Type: application/json"])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .args(["--data-binary", body])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+}
