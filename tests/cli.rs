@@ -221,3 +221,81 @@ fn report_from_a_scenario_matches_the_hand_computed_figures() {
         "{err}"
     );
 }
+
+/// The example configuration with `storage` lines added (organizations by absolute path).
+fn with_storage(name: &str, storage: &str) -> String {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(repo.join("config/meldingsvakt.toml")).unwrap();
+    let orgs = repo.join("config/organizations.d/*.toml");
+    tmp(
+        name,
+        &main.replace(
+            "include = [\"organizations.d/*.toml\"]",
+            &format!(
+                "include = [{:?}]\n\n[storage]\n{storage}\n",
+                orgs.to_string_lossy()
+            ),
+        ),
+    )
+}
+
+/// `[storage] url` is checked at the door (SPEC §5.7): a password in the URL is refused without
+/// being echoed, only PostgreSQL is accepted, PostgreSQL-only keys need the URL, and
+/// `check --connect` says when the database cannot be reached (exit 1).
+#[test]
+fn check_validates_the_postgresql_url_and_connects_on_request() {
+    let p = with_storage(
+        "pw.toml",
+        "url = \"postgresql://meldingsvakt:hunter2@db.example/mv\"",
+    );
+    let (code, out, err) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("pw.toml:8:7: the URL holds a password") && err.contains("password_file"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2"),
+        "the password is not echoed: {err}"
+    );
+
+    let p = with_storage("mysql.toml", "url = \"mysql://mv@db.example/mv\"");
+    let (code, _, err) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only PostgreSQL is supported"), "{err}");
+
+    let p = with_storage("lease.toml", "lease = \"3s\"");
+    let (code, _, err) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("lease.toml:8:9: only used with a PostgreSQL `url`"),
+        "{err}"
+    );
+
+    // Valid, but nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pw = tmp("pg-password", "not-used");
+    let p = with_storage(
+        "closed.toml",
+        &format!("url = \"postgresql://meldingsvakt@127.0.0.1:{port}/mv\"\npassword_file = {pw:?}"),
+    );
+    let (code, out, _) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 0, "without --connect the database is not asked");
+    assert!(out.contains("OK"));
+    let (code, _, err) = mv(&["check", "--config", &p, "--connect"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("postgresql://127.0.0.1/mv: cannot connect"),
+        "{err}"
+    );
+
+    // The embedded store: the state directory can be written.
+    let (code, out, err) = mv(&["check", "--connect"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("embedded SQLite store"), "{out}");
+}
