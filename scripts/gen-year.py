@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Generate a year of operations as a simulate scenario (benchmark input, issue #2).
 
-usage: gen-year.py INCIDENTS MAINTENANCES OUT.toml [SEED]
+usage: gen-year.py INCIDENTS MAINTENANCES OUT.toml [SEED] [ALL_SHARE]
 
 Deterministic for a seed. Incidents spread over 2026: 40 % on our side (feil/info, 1–5
-named municipalities, 10 % with none named = every municipality exchanging the service),
+named municipalities, ALL_SHARE of them — default 0.1 — with none named = every municipality
+exchanging the service, a fan-out to 65; the heavy year of issue #13 uses 0.25),
 60 % at a counterpart (mostly kvittering), a tenth of those arriving as Alertmanager alert
 pairs. Durations are exponential (our side: mean 90 min; counterpart: mean 20 h); most are
 acknowledged, some updated, counterparts often reply. Maintenances are registered 1–20 days
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 n_inc, n_maint, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 2026)
+all_share = float(sys.argv[5]) if len(sys.argv) > 5 else 0.1
 UTC = timezone.utc
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 YEAR = 365 * 24 * 3600
@@ -46,7 +48,7 @@ for i in range(n_inc):
     iid = f"I{i}"
     if rng.random() < 0.4:
         kind = rng.choice(["feil", "feil", "feil", "info"])
-        orgs = [] if rng.random() < 0.1 else rng.sample(KOMMUNER, rng.randint(1, 5))
+        orgs = [] if rng.random() < all_share else rng.sample(KOMMUNER, rng.randint(1, 5))
         dur = timedelta(minutes=rng.expovariate(1 / 90) + 1)
         kw = dict(id=iid, kind=kind, services=[svc], category=cat, started_at=t - timedelta(minutes=rng.randint(0, 20)))
         if orgs:

@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// glibc malloc spent 40 % of `simulate` on a year of operations in free-list work
 /// (`_int_malloc`, `unlink_chunk`); mimalloc does not degrade with that heap (measured in
 /// scripts/bench-simulate.py).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -218,14 +219,12 @@ fn check(path: &Path, connect: bool) -> ExitCode {
 }
 
 fn simulate(path: &Path) -> ExitCode {
-    match sim::run(path) {
-        Ok(out) => {
+    let mut out = sim::Spill::default();
+    match sim::run_into(path, &mut out) {
+        Ok(()) => {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(out.as_bytes())
-                .and_then(|_| stdout.flush())
-            {
+            if let Err(e) = out.copy_to(&mut stdout).and_then(|_| stdout.flush()) {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     eprintln!("cannot write output: {e}");
                     return ExitCode::from(1);

@@ -46,16 +46,14 @@ pub fn entry_json(e: &TimelineEntry) -> Value {
 /// post and ops note holds a snapshot of its case): kind, category, priority, organizations, …
 fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
     use crate::engine::model::{IncidentView, MaintenanceView};
-    let pick = |i: &Option<IncidentView>, m: &Option<MaintenanceView>| {
-        i.as_ref()
-            .map(|i| json!(i))
-            .or_else(|| m.as_ref().map(|m| json!(m)))
+    let pick = |i: Option<&IncidentView>, m: &Option<MaintenanceView>| {
+        i.map(|i| json!(i)).or_else(|| m.as_ref().map(|m| json!(m)))
     };
     let view = timeline.iter().rev().find_map(|e| match e {
         TimelineEntry::Action { action, .. } => match &action.body {
-            ActionBody::Email(m) => pick(&m.incident, &m.maintenance),
-            ActionBody::Statuspage(p) => pick(&p.incident, &p.maintenance),
-            ActionBody::Ops(o) => pick(&o.incident, &o.maintenance),
+            ActionBody::Email(m) => pick(m.incident.as_deref(), &m.maintenance),
+            ActionBody::Statuspage(p) => pick(p.incident.as_ref(), &p.maintenance),
+            ActionBody::Ops(o) => pick(o.incident.as_ref(), &o.maintenance),
             _ => None,
         },
         TimelineEntry::Event { .. } => None,

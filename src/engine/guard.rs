@@ -106,49 +106,102 @@ fn is_timestamp(s: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
-/// Check every string (and number, and object key) of a raw JSON input. On a find, the path
-/// of the field (`labels.patient`, `orgs[2]`), never the value.
-pub fn check_json(v: &serde_json::Value) -> Result<(), Refusal> {
-    /// The path of the first field that holds a number, if any.
-    fn find(v: &serde_json::Value, path: &mut String) -> Option<String> {
+/// A raw input tree (JSON from the API, TOML from a scenario), as the guard walks it.
+enum Shape<'a, T> {
+    Text(&'a str),
+    Number(String),
+    List(&'a [T]),
+    Map(Box<dyn Iterator<Item = (&'a str, &'a T)> + 'a>),
+    Other,
+}
+
+trait Tree: Sized {
+    fn shape(&self) -> Shape<'_, Self>;
+}
+
+impl Tree for serde_json::Value {
+    fn shape(&self) -> Shape<'_, Self> {
         use serde_json::Value;
-        match v {
-            // A whole RFC 3339 timestamp is read as a time and its text never shown; its
-            // fraction of a second (`34.567890123`) must not read as a number.
-            Value::String(s) if is_timestamp(s) => None,
-            Value::String(s) if contains_identity_number(s) => Some(path.clone()),
-            Value::Number(n) if contains_identity_number(&n.to_string()) => Some(path.clone()),
-            Value::Array(a) => a.iter().enumerate().find_map(|(i, x)| {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                let found = find(x, path);
-                path.truncate(len);
-                found
-            }),
-            Value::Object(o) => o.iter().find_map(|(k, x)| {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                if contains_identity_number(k) {
-                    path.push_str("(a field name)");
-                    return Some(path.clone());
-                }
-                path.push_str(k);
-                let found = find(x, path);
-                path.truncate(len);
-                found
-            }),
-            _ => None,
+        match self {
+            Value::String(s) => Shape::Text(s),
+            Value::Number(n) => Shape::Number(n.to_string()),
+            Value::Array(a) => Shape::List(a),
+            Value::Object(o) => Shape::Map(Box::new(o.iter().map(|(k, v)| (k.as_str(), v)))),
+            _ => Shape::Other,
         }
     }
-    match find(v, &mut String::new()) {
+}
+
+impl Tree for toml::Value {
+    fn shape(&self) -> Shape<'_, Self> {
+        use toml::Value;
+        match self {
+            Value::String(s) => Shape::Text(s),
+            Value::Integer(n) => Shape::Number(n.to_string()),
+            // As JSON writes it, so a scenario and the API judge the same number alike.
+            Value::Float(f) => Shape::Number(
+                serde_json::Number::from_f64(*f).map_or_else(|| f.to_string(), |n| n.to_string()),
+            ),
+            Value::Datetime(_) => Shape::Other,
+            Value::Array(a) => Shape::List(a),
+            Value::Table(t) => Shape::Map(Box::new(t.iter().map(|(k, v)| (k.as_str(), v)))),
+            Value::Boolean(_) => Shape::Other,
+        }
+    }
+}
+
+/// The path of the first field that holds a number, if any.
+fn find<T: Tree>(v: &T, path: &mut String) -> Option<String> {
+    match v.shape() {
+        // A whole RFC 3339 timestamp is read as a time and its text never shown; its
+        // fraction of a second (`34.567890123`) must not read as a number.
+        Shape::Text(s) if is_timestamp(s) => None,
+        Shape::Text(s) if contains_identity_number(s) => Some(path.clone()),
+        Shape::Number(n) if contains_identity_number(&n) => Some(path.clone()),
+        Shape::List(a) => a.iter().enumerate().find_map(|(i, x)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = find(x, path);
+            path.truncate(len);
+            found
+        }),
+        Shape::Map(mut o) => o.find_map(|(k, x)| {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            if contains_identity_number(k) {
+                path.push_str("(a field name)");
+                return Some(path.clone());
+            }
+            path.push_str(k);
+            let found = find(x, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+fn verdict(found: Option<String>) -> Result<(), Refusal> {
+    match found {
         None => Ok(()),
         Some(p) if p.is_empty() => Err(Refusal::PersonalData {
             field: "(the value)".into(),
         }),
         Some(field) => Err(Refusal::PersonalData { field }),
     }
+}
+
+/// Check every string (and number, and object key) of a raw JSON input. On a find, the path
+/// of the field (`labels.patient`, `orgs[2]`), never the value.
+pub fn check_json(v: &serde_json::Value) -> Result<(), Refusal> {
+    verdict(find(v, &mut String::new()))
+}
+
+/// The same check over a scenario's TOML event (no conversion to JSON first).
+pub fn check_toml(v: &toml::Value) -> Result<(), Refusal> {
+    verdict(find(v, &mut String::new()))
 }
 
 #[cfg(test)]
@@ -403,5 +456,34 @@ mod tests {
             let text = format!("Sak {} hos leverandør", digits);
             prop_assert!(!contains_identity_number(&text));
         }
+    }
+}
+
+#[cfg(test)]
+mod toml_tests {
+    use super::*;
+
+    /// A scenario's TOML is judged as the same input sent as JSON would be.
+    #[test]
+    fn toml_and_json_inputs_are_judged_alike() {
+        for src in [
+            "text = \"pasient 15076500565\"",
+            "labels = { patient = \"150765 00565\" }",
+            "orgs = [\"malvik\", \"15076500565\"]",
+            "n = 15076500565",
+            "x = 1.5076500565e10",
+            "from = \"2026-12-03T10:12:15.076500565+00:00\"",
+            "text = \"ok\"\nn = 3",
+            "\"15076500565\" = \"name\"",
+        ] {
+            let t: toml::Value = toml::from_str(src).unwrap();
+            let j = serde_json::to_value(&t).unwrap();
+            assert_eq!(
+                format!("{:?}", check_toml(&t)),
+                format!("{:?}", check_json(&j)),
+                "{src}"
+            );
+        }
+        assert!(check_toml(&toml::from_str("n = 15076500565").unwrap()).is_err());
     }
 }

@@ -9,6 +9,7 @@ use super::deadline::{Scheduled, AT_ONCE};
 use super::model::*;
 use super::priority::{derive_impact, priority};
 use crate::config::Config;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Incident {
@@ -200,6 +201,7 @@ impl Incident {
         to: Vec<String>,
         cc: Vec<String>,
         thread: Option<String>,
+        view: Arc<IncidentView>,
     ) -> Action {
         Action {
             at: now,
@@ -211,7 +213,7 @@ impl Incident {
                 to,
                 cc,
                 thread,
-                incident: Some(self.view(cfg)),
+                incident: Some(view),
                 maintenance: None,
                 previous: None,
                 inquiry_sent_at: self.followup_at,
@@ -269,6 +271,8 @@ impl Incident {
         key: impl Fn(&str) -> String,
         out: &mut Vec<Action>,
     ) {
+        // One view shared by every recipient: a fan-out to 65 is one snapshot, not 65.
+        let view = Arc::new(self.view(cfg));
         for org in orgs {
             let thread = (kind != EmailKind::Unplanned).then(|| self.notice_key(org));
             let a = self.email(
@@ -280,6 +284,7 @@ impl Incident {
                 org_addresses(cfg, org),
                 vec![],
                 thread,
+                Arc::clone(&view),
             );
             out.push(a);
         }
@@ -295,7 +300,8 @@ impl Incident {
                 Some(self.followup_key()),
             ),
         };
-        out.push(self.email(cfg, now, kind, key, &org, to, cc, thread));
+        let view = Arc::new(self.view(cfg));
+        out.push(self.email(cfg, now, kind, key, &org, to, cc, thread, view));
     }
 
     fn status_state(&self) -> &'static str {
@@ -363,7 +369,18 @@ impl Incident {
                 let (to, cc) = self.escalation_recipients(cfg);
                 let key = format!("{}/escalation/{}", self.id, org);
                 let thread = Some(self.followup_key());
-                out.push(self.email(cfg, now, EmailKind::Escalation, key, &org, to, cc, thread));
+                let view = Arc::new(self.view(cfg));
+                out.push(self.email(
+                    cfg,
+                    now,
+                    EmailKind::Escalation,
+                    key,
+                    &org,
+                    to,
+                    cc,
+                    thread,
+                    view,
+                ));
                 self.silence_created = true;
                 out.push(self.silence(now, "create"));
             }

@@ -495,7 +495,8 @@ pub struct Email {
     pub cc: Vec<String>,
     /// Outbox key of the message this one answers (In-Reply-To/References).
     pub thread: Option<String>,
-    pub incident: Option<IncidentView>,
+    /// Shared by every recipient of one fan-out (`Arc`: one snapshot, not one per copy).
+    pub incident: Option<std::sync::Arc<IncidentView>>,
     pub maintenance: Option<MaintenanceView>,
     /// For `planned.change`: the window as it was before.
     pub previous: Option<MaintenanceView>,

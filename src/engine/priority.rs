@@ -23,18 +23,22 @@ pub fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) -> Impa
     let exchanges = |o: &crate::config::Organization| {
         services.is_empty() || o.services.iter().any(|s| services.contains(s))
     };
-    let candidates: Vec<&str> = cfg
+    // A set of the named: a fan-out names every candidate, and a pairwise search was
+    // candidates × named string compares on every settle (measured: a tenth of `simulate`).
+    let named: rustc_hash::FxHashSet<&str> = orgs.iter().map(String::as_str).collect();
+    let mut candidates = cfg
         .orgs
         .iter()
         // A retired organization (kept only for the cases naming it) is no candidate.
         .filter(|o| o.kind != OrgKind::Hf && o.retired_at.is_none() && exchanges(o))
-        .map(|o| o.id.as_str())
-        .collect();
-    let affected = orgs
+        .peekable();
+    let any = candidates.peek().is_some();
+    let all_named = candidates.all(|o| named.contains(o.id.as_str()));
+    let affected = named
         .iter()
         .filter(|id| cfg.org(id).is_some_and(|o| o.kind != OrgKind::Hf))
         .count();
-    if !candidates.is_empty() && candidates.iter().all(|c| orgs.iter().any(|o| o == c)) {
+    if any && all_named {
         Impact::Alle
     } else if affected > 1 {
         Impact::Hoy

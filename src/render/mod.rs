@@ -9,7 +9,7 @@ use crate::config::locate::ConfigError;
 use crate::config::Config;
 use crate::engine::model::*;
 use chrono::{Datelike, Timelike};
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -127,7 +127,11 @@ pub struct Renderer {
     /// The context of the last e-mail rendered. A fan-out renders the same message for many
     /// recipients; only `recipient` differs, so the context is built once (measured: the
     /// context build was a third of `simulate` on a year of operations).
-    last_email: std::sync::Mutex<Option<(Email, String, Value)>>,
+    last_email: std::sync::Mutex<Option<LastEmail>>,
+    /// Templates whose subject cannot depend on the recipient (it names no `recipient`, and
+    /// uses no `this`, `@root`, `lookup` or partial that could reach it): within a fan-out
+    /// their subject is rendered once.
+    recipient_free_subject: std::collections::HashSet<String>,
     /// Where each template came from, for error messages.
     origin: Vec<(String, String)>,
 }
@@ -191,6 +195,7 @@ impl Renderer {
         hb.register_escape_fn(handlebars::no_escape);
         let mut errors = Vec::new();
         let mut origin = Vec::new();
+        let mut recipient_free_subject = std::collections::HashSet::new();
         for (name, builtin) in BUILTIN {
             let (file, text) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
                 Some(p) if p.is_file() => match std::fs::read_to_string(&p) {
@@ -222,6 +227,9 @@ impl Renderer {
                 }
                 None => (text.trim_end().to_string(), String::new()),
             };
+            if subject_free_of_recipient(&subject) {
+                recipient_free_subject.insert(name.to_string());
+            }
             for (part, src, line_offset) in [("subject", subject, 0usize), ("body", body, 2usize)] {
                 if let Err(e) = hb.register_template_string(&format!("{name}#{part}"), src) {
                     let (line, col) = e.pos().unwrap_or((1, 1));
@@ -241,10 +249,17 @@ impl Renderer {
                 hb,
                 origin,
                 last_email: std::sync::Mutex::new(None),
+                recipient_free_subject,
             })
         } else {
             Err(errors)
         }
+    }
+
+    fn base_subjects_free(&self) -> bool {
+        ["email/planned", "email/unplanned"]
+            .iter()
+            .all(|n| self.recipient_free_subject.contains(*n))
     }
 
     fn file_of(&self, name: &str) -> String {
@@ -255,9 +270,9 @@ impl Renderer {
             .unwrap_or_else(|| format!("templates/{name}.hbs"))
     }
 
-    fn part(&self, name: &str, part: &str, ctx: &Value) -> Result<String, RenderError> {
+    fn part(&self, name: &str, part: &str, ctx: &Context) -> Result<String, RenderError> {
         self.hb
-            .render(&format!("{name}#{part}"), ctx)
+            .render_with_context(&format!("{name}#{part}"), ctx)
             .map_err(|e| RenderError {
                 file: self.file_of(name),
                 line: e.line_no.unwrap_or(1) + if part == "body" { 2 } else { 0 },
@@ -271,7 +286,7 @@ impl Renderer {
             })
     }
 
-    fn render(&self, name: &str, ctx: &Value) -> Result<Rendered, RenderError> {
+    fn render(&self, name: &str, ctx: &Context) -> Result<Rendered, RenderError> {
         let subject = self.subject_of(name, ctx)?;
         let mut body = self.part(name, "body", ctx)?;
         if test_environment(ctx) {
@@ -283,7 +298,7 @@ impl Renderer {
     }
 
     /// The subject line alone of a template (used as `base_subject`).
-    fn subject_of(&self, name: &str, ctx: &Value) -> Result<String, RenderError> {
+    fn subject_of(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         let s = self.part(name, "subject", ctx)?.trim().to_string();
         Ok(if test_environment(ctx) {
             format!("TEST: {s}")
@@ -292,12 +307,9 @@ impl Renderer {
         })
     }
 
-    fn email_ctx(&self, cfg: &Config, e: &Email) -> Result<(String, Value), RenderError> {
+    fn email_ctx(&self, cfg: &Config, e: &Email) -> Result<(String, Context), RenderError> {
         let mut c = base_json(cfg);
-        c.insert(
-            "recipient".into(),
-            json!({"id": e.org, "name": org_name(cfg, &e.org)}),
-        );
+        c.insert("recipient".into(), recipient_json(cfg, &e.org));
         if let Some(i) = &e.incident {
             c.insert("incident".into(), incident_json(cfg, i));
         }
@@ -319,7 +331,7 @@ impl Renderer {
             "phone".into(),
             Value::String(patient_phone(cfg, e.maintenance.as_ref())),
         );
-        let mut ctx = Value::Object(c);
+        let mut ctx = Context::from(Value::Object(c));
         let base = match e.message {
             EmailKind::Planned
             | EmailKind::PlannedReminder
@@ -328,7 +340,7 @@ impl Renderer {
             EmailKind::Unplanned | EmailKind::Followup => None,
             _ => Some(self.subject_of("email/unplanned", &ctx)?),
         };
-        if let Value::Object(o) = &mut ctx {
+        if let Value::Object(o) = ctx.data_mut() {
             if let Some(b) = base {
                 o.insert("base_subject".into(), Value::String(b));
             }
@@ -341,7 +353,7 @@ impl Renderer {
         Ok((format!("email/{}", e.message.as_str()), ctx))
     }
 
-    fn ops_ctx(&self, cfg: &Config, o: &Ops) -> Result<(String, Value), RenderError> {
+    fn ops_ctx(&self, cfg: &Config, o: &Ops) -> Result<(String, Context), RenderError> {
         let mut c = base_json(cfg);
         if let Some(i) = &o.incident {
             c.insert("incident".into(), incident_json(cfg, i));
@@ -383,10 +395,13 @@ impl Renderer {
                 }),
             );
         }
-        Ok((format!("ops/{}", o.reason.as_str()), Value::Object(c)))
+        Ok((
+            format!("ops/{}", o.reason.as_str()),
+            Context::from(Value::Object(c)),
+        ))
     }
 
-    fn status_ctx(&self, cfg: &Config, s: &StatusPost) -> Result<(String, Value), RenderError> {
+    fn status_ctx(&self, cfg: &Config, s: &StatusPost) -> Result<(String, Context), RenderError> {
         let mut c = base_json(cfg);
         c.insert(
             "post".into(),
@@ -401,9 +416,9 @@ impl Renderer {
         );
         if let Some(i) = &s.incident {
             c.insert("incident".into(), incident_json(cfg, i));
-            let mut ctx = Value::Object(c);
+            let mut ctx = Context::from(Value::Object(c));
             let base = self.subject_of("email/unplanned", &ctx)?;
-            if let Value::Object(o) = &mut ctx {
+            if let Value::Object(o) = ctx.data_mut() {
                 o.insert("base_subject".into(), Value::String(base));
             }
             return Ok(("statuspage/incident".into(), ctx));
@@ -411,7 +426,10 @@ impl Renderer {
         if let Some(m) = &s.maintenance {
             c.insert("maintenance".into(), maintenance_json(cfg, m));
         }
-        Ok(("statuspage/maintenance".into(), Value::Object(c)))
+        Ok((
+            "statuspage/maintenance".into(),
+            Context::from(Value::Object(c)),
+        ))
     }
 
     pub fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
@@ -434,25 +452,35 @@ impl Renderer {
         &self,
         cfg: &Config,
         a: &Action,
-        f: impl FnOnce(&str, &Value) -> Result<T, RenderError>,
+        f: impl FnOnce(&str, &Context, Option<&mut Option<String>>) -> Result<T, RenderError>,
     ) -> Result<Option<T>, RenderError> {
         let (name, ctx) = match &a.body {
             ActionBody::Email(e) => {
                 let mut slot = self.last_email.lock().unwrap_or_else(|p| p.into_inner());
                 match slot.as_mut() {
-                    Some((prev, name, ctx)) if same_message(prev, e) => {
-                        if let Value::Object(o) = ctx {
-                            o.insert(
-                                "recipient".into(),
-                                json!({"id": e.org, "name": org_name(cfg, &e.org)}),
-                            );
+                    // `base_subject` is in the context too: reusable only when the base
+                    // subjects cannot name the recipient either.
+                    Some(last) if same_message(&last.email, e) && self.base_subjects_free() => {
+                        if let Value::Object(o) = last.ctx.data_mut() {
+                            o.insert("recipient".into(), recipient_json(cfg, &e.org));
                         }
-                        return f(name, ctx).map(Some);
+                        let subject = self
+                            .recipient_free_subject
+                            .contains(&last.name)
+                            .then_some(&mut last.subject);
+                        return f(&last.name, &last.ctx, subject).map(Some);
                     }
                     _ => {
                         let (name, ctx) = self.email_ctx(cfg, e)?;
-                        let out = f(&name, &ctx);
-                        *slot = Some(((**e).clone(), name, ctx));
+                        let mut last = LastEmail {
+                            email: (**e).clone(),
+                            name,
+                            ctx,
+                            subject: None,
+                        };
+                        let free = self.recipient_free_subject.contains(&last.name);
+                        let out = f(&last.name, &last.ctx, free.then_some(&mut last.subject));
+                        *slot = Some(last);
                         return out.map(Some);
                     }
                 }
@@ -463,27 +491,60 @@ impl Renderer {
             ActionBody::Report(r) => {
                 let mut c = base_json(cfg);
                 c.insert("report".into(), context::report_json(cfg, &r.report));
-                ("report/monthly".to_string(), Value::Object(c))
+                (
+                    "report/monthly".to_string(),
+                    Context::from(Value::Object(c)),
+                )
             }
         };
-        f(&name, &ctx).map(Some)
+        f(&name, &ctx, None).map(Some)
     }
 
     /// Subject and body of any action that carries text (not silences).
     pub fn action(&self, cfg: &Config, a: &Action) -> Result<Option<Rendered>, RenderError> {
-        self.with_ctx(cfg, a, |name, ctx| self.render(name, ctx))
+        self.with_ctx(cfg, a, |name, ctx, _| self.render(name, ctx))
     }
 
     /// The subject alone (what `simulate` prints), without rendering the body.
     pub fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
-        self.with_ctx(cfg, a, |name, ctx| self.subject_of(name, ctx))
+        self.with_ctx(cfg, a, |name, ctx, cached| match cached {
+            // Within a fan-out, a subject that cannot name the recipient is the same for all.
+            Some(Some(s)) => Ok(s.clone()),
+            Some(slot) => {
+                let s = self.subject_of(name, ctx)?;
+                *slot = Some(s.clone());
+                Ok(s)
+            }
+            None => self.subject_of(name, ctx),
+        })
     }
 }
 
 /// An e-mail to organizations about a test-environment incident (sent only with
 /// `policy.test_environment_mail = true`, SPEC §4.11).
-fn test_environment(ctx: &Value) -> bool {
-    ctx.get("test_environment").and_then(Value::as_bool) == Some(true)
+fn test_environment(ctx: &Context) -> bool {
+    ctx.data().get("test_environment").and_then(Value::as_bool) == Some(true)
+}
+
+/// The context of the last e-mail rendered, and its subject once rendered when the subject
+/// cannot depend on the recipient.
+struct LastEmail {
+    email: Email,
+    name: String,
+    ctx: Context,
+    subject: Option<String>,
+}
+
+fn recipient_json(cfg: &Config, org: &str) -> Value {
+    json!({"id": org, "name": org_name(cfg, org)})
+}
+
+/// Whether a subject template's text cannot reach the recipient (conservative: any way of
+/// reaching the whole context counts as depending on it).
+fn subject_free_of_recipient(src: &str) -> bool {
+    !["recipient", "this", "@root", "lookup", "{{>", "{{#>", "../"]
+        .iter()
+        .any(|w| src.contains(w))
 }
 
 /// Same message apart from who receives it.

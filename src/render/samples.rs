@@ -97,7 +97,7 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
             .unwrap_or_default(),
         cc: vec![],
         thread: None,
-        incident,
+        incident: incident.map(std::sync::Arc::new),
         maintenance,
         previous,
         inquiry_sent_at: Some(t("2026-11-23T09:30:00+01:00")),

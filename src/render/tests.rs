@@ -110,7 +110,7 @@ fn same_day_window_and_kinds() {
         let e = Email {
             message: EmailKind::Unplanned,
             maintenance: None,
-            incident: Some(samples::incident(&c, true, kind)),
+            incident: Some(std::sync::Arc::new(samples::incident(&c, true, kind))),
             ..e.clone()
         };
         assert_eq!(r.email(&c, &e).unwrap().subject, want);
@@ -189,4 +189,49 @@ fn broken_override_is_reported_with_place() {
             .ends_with("unplanned.hbs:3:5: unknown variable `incident.nosuch`"),
         "{err}"
     );
+}
+
+/// Within a fan-out the subject is rendered once, unless an overridden template could name
+/// the recipient (directly, or through `base_subject`): then every copy gets its own.
+#[test]
+fn a_fanout_subject_is_shared_only_when_it_cannot_name_the_recipient() {
+    let c = cfg();
+    let (_, a) = samples::all(&c)
+        .into_iter()
+        .find(|(n, _)| n == "email/resolved")
+        .unwrap();
+    let to = |org: &str| {
+        let mut b = a.clone();
+        if let ActionBody::Email(e) = &mut b.body {
+            e.org = org.to_string();
+        }
+        b
+    };
+    let subjects = |r: &Renderer| {
+        ["trondheim", "malvik", "trondheim"].map(|o| r.subject(&c, &to(o)).unwrap().unwrap())
+    };
+    let shipped = Renderer::new(&c).unwrap();
+    assert!(shipped.recipient_free_subject.contains("email/resolved"));
+    assert_eq!(subjects(&shipped), ["Løst: Feil i meldingsutveksling"; 3]);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("email")).unwrap();
+    let body = "Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {{phone}}\n";
+    // The base subject names the recipient; `resolved` itself only reads `base_subject`.
+    std::fs::write(
+        dir.path().join("email/unplanned.hbs"),
+        format!("Feil hos {{{{recipient.name}}}}\n\n{body}"),
+    )
+    .unwrap();
+    let custom = Renderer::with_dir(Some(dir.path())).unwrap();
+    assert!(!custom.recipient_free_subject.contains("email/unplanned"));
+    let got = subjects(&custom);
+    assert_eq!(got[0], "Løst: Feil hos Trondheim kommune");
+    assert!(got[1].starts_with("Løst: Feil hos Malvik"), "{got:?}");
+    assert_eq!(got[2], got[0]);
+    assert!(!subject_free_of_recipient(
+        "{{#each this}}{{this}}{{/each}}"
+    ));
+    assert!(!subject_free_of_recipient("{{lookup @root \"recipient\"}}"));
+    assert!(subject_free_of_recipient("Løst: {{base_subject}}"));
 }

@@ -203,7 +203,7 @@ pub fn daily(cfg: &Config, h: &History, n: u32, now: Time) -> Vec<DailyUptime> {
                 let (a, b) = (midnight(cfg, d), midnight(cfg, d + Duration::days(1)));
                 match h.first {
                     Some(f) if f < b => {
-                        let (dd, _) = downtime(h, &svc.id, (a, b), now);
+                        let (dd, _) = downtime(h, &svc.id, (a, b), now, false);
                         days.push((d, Some(minutes(&[(a, a + dd)]))));
                         down += dd;
                         // As for months: a day with any record counts whole (up to now).
@@ -311,8 +311,13 @@ fn union(mut spans: Vec<Span>) -> Vec<Span> {
 fn minus(spans: &[Span], holes: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
     for &(mut a, b) in spans {
-        for &(h0, h1) in holes {
-            if h1 <= a || h0 >= b {
+        // `holes` is a union: sorted and disjoint, so skip those that end before `a`.
+        let first = holes.partition_point(|&(_, h1)| h1 <= a);
+        for &(h0, h1) in &holes[first..] {
+            if h0 >= b {
+                break;
+            }
+            if h1 <= a {
                 continue;
             }
             if h0 > a {
@@ -351,6 +356,7 @@ fn downtime(
     service: &str,
     (start, end): Span,
     now: Time,
+    keep_parts: bool,
 ) -> (Duration, Vec<(String, Span, Vec<Span>)>) {
     let holes = union(
         h.maintenances
@@ -360,6 +366,7 @@ fn downtime(
             .collect(),
     );
     let mut parts = Vec::new();
+    let mut counted = Vec::new();
     for i in h.incidents.values() {
         if !i.counts || !covers(&i.services, service) {
             continue;
@@ -367,15 +374,14 @@ fn downtime(
         let a = i.detected_at.max(start);
         let b = i.resolved_at.unwrap_or(end).min(end).min(now.max(start));
         if a < b {
-            parts.push((i.id.clone(), (a, b), minus(&[(a, b)], &holes)));
+            let left = minus(&[(a, b)], &holes);
+            counted.extend_from_slice(&left);
+            if keep_parts {
+                parts.push((i.id.clone(), (a, b), left));
+            }
         }
     }
-    let all = union(
-        parts
-            .iter()
-            .flat_map(|(_, _, s)| s.iter().copied())
-            .collect(),
-    );
+    let all = union(counted);
     let ms: i64 = all.iter().map(|(a, b)| (*b - *a).num_milliseconds()).sum();
     (Duration::milliseconds(ms), parts)
 }
@@ -389,7 +395,7 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
         .services
         .iter()
         .map(|svc| {
-            let (down, parts) = downtime(h, &svc.id, (start, end), now);
+            let (down, parts) = downtime(h, &svc.id, (start, end), now, true);
             let availability = percent(down, len);
             // The 12 months ending with this one, leaving out those wholly before the first
             // record.
@@ -399,7 +405,7 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
                 let (s, e) = m.bounds(cfg);
                 if h.first.is_some_and(|f| e > f) {
                     months += 1;
-                    down12 += downtime(h, &svc.id, (s, e), now).0;
+                    down12 += downtime(h, &svc.id, (s, e), now, false).0;
                     len12 += e - s;
                 }
                 m = m.prev();

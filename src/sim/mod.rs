@@ -12,7 +12,7 @@ use crate::engine::model::*;
 use crate::engine::Engine;
 use crate::render::Renderer;
 use crate::tpath;
-use serde_json::{json, Map, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,7 +82,8 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
         )])
     })?;
     let lenient = default_config.is_some();
-    let src = Source::new(path, text.clone());
+    let src = Source::new(path, text);
+    let text = src.text.as_str();
     let parse_at = |offset: usize, piece: &str| -> Result<toml::Table, ScenarioError> {
         toml::from_str::<toml::Table>(piece).map_err(|e| {
             let at = e.span().map(|r| r.start + offset);
@@ -95,7 +96,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     // costs ~100 MiB. Each `[[event]]` block is parsed on its own instead (exact TOML, since
     // such a header can only be confused with text inside a multi-line string, where we fall
     // back to one document).
-    let blocks = event_blocks(&text);
+    let blocks = event_blocks(text);
     let mut chunked: Option<Vec<(usize, usize)>> = None;
     let mut root: toml::Table = match blocks {
         Some(b) if !lenient && !b.is_empty() => {
@@ -103,7 +104,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
             chunked = Some(b);
             head
         }
-        _ => parse_at(0, &text)?,
+        _ => parse_at(0, text)?,
     };
     root.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
     if chunked.is_some() && root.contains_key("event") {
@@ -202,91 +203,65 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
         }
     };
     let mut events = Vec::new();
-    let list = match root.remove("event") {
+    let mut typed = |r: Result<(Time, Event, usize), (Vec<Seg>, String)>,
+                     errors: &mut Vec<String>| match r {
+        Ok(e) => events.push(e),
+        Err((path, message)) => errors.push(err(path, false, message)),
+    };
+    match root.remove("event") {
         None if chunked.is_some() => {
-            let mut v = Vec::new();
-            for &(a, b) in chunked.iter().flatten() {
-                let mut t = parse_at(a, &text[a..b])?;
+            let blocks = chunked.as_deref().unwrap_or_default();
+            // Each block is its own document holding one event: read and typed on every core
+            // (a year is ~100,000), never holding all the TOML tables at once.
+            let parsed = par_map(blocks.to_vec(), |i, (a, b)| {
+                let mut t = toml::from_str::<toml::Table>(&text[a..b]).map_err(|e| {
+                    (
+                        e.span().map(|r| r.start + a),
+                        e.message().trim().to_string(),
+                    )
+                })?;
                 t.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
-                for k in t.keys().filter(|k| k.as_str() != "event") {
-                    errors.push(src.error_at(Some(a), format!("unknown key `{k}` after [[event]] (expected config, start, until, [[event]])")).to_string());
+                let stray: Vec<String> = t.keys().filter(|k| *k != "event").cloned().collect();
+                let event = match t.remove("event") {
+                    Some(toml::Value::Array(one)) => {
+                        one.into_iter().next().map(|ev| typed_event(i, ev))
+                    }
+                    _ => None,
+                };
+                Ok((a, stray, event))
+            });
+            // As before: a TOML error stops here; the blocks' stray keys come before the
+            // events' problems.
+            let mut evs = Vec::with_capacity(parsed.len());
+            let mut stray_keys = Vec::new();
+            for r in parsed {
+                let (a, stray, event) = r.map_err(|(at, m)| {
+                    ScenarioError(vec![src
+                        .error_at(at, format!("TOML error: {m}"))
+                        .to_string()])
+                })?;
+                for k in stray {
+                    stray_keys.push(src.error_at(Some(a), format!("unknown key `{k}` after [[event]] (expected config, start, until, [[event]])")).to_string());
                 }
-                if let Some(toml::Value::Array(mut one)) = t.remove("event") {
-                    v.append(&mut one);
-                }
+                evs.extend(event);
             }
-            v
+            errors.extend(stray_keys);
+            evs.into_iter().for_each(|r| typed(r, &mut errors));
         }
-        None => vec![],
-        Some(toml::Value::Array(a)) => a,
+        None => {}
+        Some(toml::Value::Array(list)) => {
+            par_map(list, typed_event)
+                .into_iter()
+                .for_each(|r| typed(r, &mut errors));
+        }
         Some(_) => {
             errors.push(err(
                 tpath!["event"],
                 false,
                 "`event` must be an array of tables: [[event]]".into(),
             ));
-            vec![]
         }
     };
-    for (i, ev) in list.into_iter().enumerate() {
-        let n = i + 1;
-        // The event's table, its `type` and its `at`; or what is wrong and where.
-        let head = match ev {
-            toml::Value::Table(mut t) => match (t.remove("type"), t.remove("at")) {
-                (Some(toml::Value::String(ty)), Some(toml::Value::String(at))) => {
-                    match parse_time(&at) {
-                        Ok(at) => Ok((t, ty, at)),
-                        Err(m) => Err((
-                            tpath!["event", i, "at"],
-                            format!("event {n} ({ty}): `at`: {m}"),
-                        )),
-                    }
-                }
-                (Some(toml::Value::String(ty)), _) => Err((
-                    tpath!["event", i],
-                    format!("event {n} ({ty}): missing `at`"),
-                )),
-                _ => Err((
-                    tpath!["event", i],
-                    format!(
-                        "event {n}: missing `type` (one of: {})",
-                        EVENT_TYPES.join(", ")
-                    ),
-                )),
-            },
-            _ => Err((tpath!["event", i], format!("event {n}: must be a table"))),
-        };
-        let (t, ty, at) = match head {
-            Ok(x) => x,
-            Err((path, message)) => {
-                errors.push(err(path, false, message));
-                continue;
-            }
-        };
-        let raw = toml::Value::Table(t);
-        if let Err(e) = serde_json::to_value(&raw)
-            .map_err(|e| crate::engine::model::Refusal::Malformed(e.to_string()))
-            .and_then(|v| crate::engine::guard::check_json(&v))
-        {
-            errors.push(err(
-                tpath!["event", i],
-                false,
-                format!("event {n} ({ty}): {e}"),
-            ));
-            continue;
-        }
-        match Event::from_parts(&ty, raw).and_then(|e| e.check_id().map(|()| e)) {
-            Ok(e) => events.push((at, e, n)),
-            Err(m) => {
-                let p = if EVENT_TYPES.contains(&ty.as_str()) {
-                    tpath!["event", i]
-                } else {
-                    tpath!["event", i, "type"]
-                };
-                errors.push(err(p, false, format!("event {n} ({ty}): {m}")));
-            }
-        }
-    }
     if let (Some(s), Some(u)) = (start, until) {
         if u < s {
             errors.push(err(
@@ -318,71 +293,22 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     })
 }
 
-/// RFC 3339 in local time with offset and seconds: `2026-11-23T09:30:00+01:00`.
-pub fn local_rfc3339(cfg: &Config, t: Time) -> String {
-    t.with_timezone(&cfg.calendar.tz)
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
-}
-
-/// The SPEC §5.2 JSON object of one action (subject from the templates).
-pub fn action_json(
-    cfg: &Config,
-    r: &Renderer,
-    a: &Action,
-) -> Result<Value, crate::render::RenderError> {
-    let mut m = Map::new();
-    m.insert("at".into(), json!(local_rfc3339(cfg, a.at)));
-    let (kind, message) = match &a.body {
-        ActionBody::Email(e) => ("email", e.message.as_str().to_string()),
-        ActionBody::Statuspage(s) => ("statuspage", s.message.as_str().to_string()),
-        ActionBody::Silence(s) => ("silence", s.message.clone()),
-        ActionBody::Ops(o) => ("ops", o.message.as_str().to_string()),
-        ActionBody::Report(_) => ("report", "monthly".to_string()),
-    };
-    m.insert("action".into(), json!(kind));
-    m.insert("message".into(), json!(message));
-    match &a.about {
-        About::Incident(id) => m.insert("incident".into(), json!(id)),
-        About::Maintenance(id) => m.insert("maintenance".into(), json!(id)),
-        About::Inquiry(id) => m.insert("inquiry".into(), json!(id)),
-        About::Report(month) => m.insert("month".into(), json!(month)),
-    };
-    let subject = r.subject(cfg, a)?;
-    match &a.body {
-        ActionBody::Email(e) => {
-            m.insert("org".into(), json!(e.org));
-            m.insert("to".into(), json!(e.to));
-            m.insert("cc".into(), json!(e.cc));
-        }
-        ActionBody::Statuspage(s) => {
-            m.insert("environment".into(), json!(s.environment.as_str()));
-            m.insert("status".into(), json!(s.status));
-            if s.periodic {
-                m.insert("periodic".into(), json!(true));
-            }
-        }
-        ActionBody::Silence(s) => {
-            m.insert("org".into(), json!(s.org));
-            m.insert("services".into(), json!(s.services));
-        }
-        ActionBody::Ops(o) => {
-            m.insert("reason".into(), json!(o.reason.as_str()));
-            m.insert("to".into(), json!(o.to));
-        }
-        ActionBody::Report(r) => {
-            m.insert("to".into(), json!(r.to));
-        }
-    }
-    if let Some(subject) = subject {
-        m.insert("subject".into(), json!(subject));
-    }
-    m.insert("key".into(), json!(a.key));
-    Ok(Value::Object(m))
-}
+mod line;
+mod spill;
+pub use line::{local_rfc3339, ActionLine};
+pub use spill::Spill;
 
 /// Run a scenario; returns the JSON lines, or every problem found.
 pub fn run(path: &Path) -> Result<String, ScenarioError> {
+    let mut out = Vec::new();
+    run_into(path, &mut out)?;
+    String::from_utf8(out).map_err(|e| ScenarioError(vec![e.to_string()]))
+}
+
+/// Run a scenario, writing the JSON lines to `out` as they are decided. On an error, what was
+/// written is to be thrown away (`simulate` writes to a `Spill` and copies it to stdout only
+/// after success).
+pub fn run_into(path: &Path, out: &mut (dyn Write + Send)) -> Result<(), ScenarioError> {
     let t0 = std::time::Instant::now();
     let sc = parse(path)?;
     let t1 = std::time::Instant::now();
@@ -391,45 +317,69 @@ pub fn run(path: &Path) -> Result<String, ScenarioError> {
     let renderer = Renderer::new(&cfg)
         .map_err(|es| ScenarioError(es.iter().map(|e| e.to_string()).collect()))?;
     let t2 = std::time::Instant::now();
-    let out = run_with(&sc, Arc::new(cfg), &renderer, path)?;
+    let events = sc.events.len();
+    run_with(sc, Arc::new(cfg), &renderer, path, out)?;
     tracing::debug!(
         parse_ms = (t1 - t0).as_millis() as u64,
         config_ms = (t2 - t1).as_millis() as u64,
         run_ms = t2.elapsed().as_millis() as u64,
-        events = sc.events.len(),
+        events,
         "simulate phases"
     );
-    Ok(out)
+    Ok(())
 }
 
+/// The engine on this thread, the rendering and JSON of its actions on another (a bounded
+/// channel of batches between them): on two cores the two halves overlap.
 pub fn run_with(
-    sc: &Scenario,
+    sc: Scenario,
     cfg: Arc<Config>,
     r: &Renderer,
     path: &Path,
-) -> Result<String, ScenarioError> {
-    let mut engine = Engine::new(Arc::clone(&cfg));
-    let mut out = String::new();
-    let drain = |engine: &mut Engine, out: &mut String| -> Result<(), ScenarioError> {
-        while let Some(a) = engine.poll_action() {
-            let v = action_json(&cfg, r, &a).map_err(|e| ScenarioError(vec![e.to_string()]))?;
-            out.push_str(&v.to_string());
-            out.push('\n');
+    out: &mut (dyn Write + Send),
+) -> Result<(), ScenarioError> {
+    let fail = |e: &dyn std::fmt::Display| ScenarioError(vec![e.to_string()]);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Action>>(64);
+    let cfg_w = Arc::clone(&cfg);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<(), ScenarioError> {
+            let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
+            for batch in rx {
+                for a in &batch {
+                    let line = ActionLine::new(&cfg_w, r, a).map_err(|e| fail(&e))?;
+                    serde_json::to_writer(&mut buf, &line).map_err(|e| fail(&e))?;
+                    buf.write_all(b"\n").map_err(|e| fail(&e))?;
+                }
+            }
+            buf.flush().map_err(|e| fail(&e))
+        });
+        let mut engine = Engine::new(Arc::clone(&cfg));
+        let mut batch = Vec::new();
+        let mut engine_result = Ok(());
+        for (at, ev, n) in sc.events {
+            // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
+            let ty = ev.type_name();
+            if let Err(e) = engine.handle(at, ev) {
+                let loc = scenario_location(path, n);
+                engine_result = Err(ScenarioError(vec![format!("{loc}: event {n} ({ty}): {e}")]));
+                break;
+            }
+            batch.extend(std::iter::from_fn(|| engine.poll_action()));
+            if batch.len() >= 256 && tx.send(std::mem::take(&mut batch)).is_err() {
+                break; // the writer stopped on an error: it says which
+            }
         }
-        Ok(())
-    };
-    for (at, ev, n) in &sc.events {
-        // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
-        let ty = ev.type_name();
-        engine.handle(*at, ev.clone()).map_err(|e| {
-            let loc = scenario_location(path, *n);
-            ScenarioError(vec![format!("{loc}: event {n} ({ty}): {e}")])
-        })?;
-        drain(&mut engine, &mut out)?;
-    }
-    engine.advance_to(sc.until + NEXT_INSTANT);
-    drain(&mut engine, &mut out)?;
-    Ok(out)
+        if engine_result.is_ok() {
+            engine.advance_to(sc.until + NEXT_INSTANT);
+            batch.extend(std::iter::from_fn(|| engine.poll_action()));
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        engine_result.and(written)
+    })
 }
 
 pub use crate::engine::NEXT_INSTANT;
@@ -439,4 +389,98 @@ fn scenario_location(path: &Path, n: usize) -> String {
     let src = Source::new(path, text);
     let e = src.error_path(&tpath!["event", n - 1], false, "");
     format!("{}:{}:{}", e.file.display(), e.line, e.col)
+}
+
+/// One `[[event]]` table (number `i`, from 0) as a typed event, or where and what is wrong.
+/// Pure, so the events of a scenario are read on every core.
+fn typed_event(i: usize, ev: toml::Value) -> Result<(Time, Event, usize), (Vec<Seg>, String)> {
+    let n = i + 1;
+    // The event's table, its `type` and its `at`; or what is wrong and where.
+    let (t, ty, at) = match ev {
+        toml::Value::Table(mut t) => match (t.remove("type"), t.remove("at")) {
+            (Some(toml::Value::String(ty)), Some(toml::Value::String(at))) => {
+                match parse_time(&at) {
+                    Ok(at) => (t, ty, at),
+                    Err(m) => {
+                        return Err((
+                            tpath!["event", i, "at"],
+                            format!("event {n} ({ty}): `at`: {m}"),
+                        ))
+                    }
+                }
+            }
+            (Some(toml::Value::String(ty)), _) => {
+                return Err((
+                    tpath!["event", i],
+                    format!("event {n} ({ty}): missing `at`"),
+                ))
+            }
+            _ => {
+                return Err((
+                    tpath!["event", i],
+                    format!(
+                        "event {n}: missing `type` (one of: {})",
+                        EVENT_TYPES.join(", ")
+                    ),
+                ))
+            }
+        },
+        _ => return Err((tpath!["event", i], format!("event {n}: must be a table"))),
+    };
+    let raw = toml::Value::Table(t);
+    if let Err(e) = crate::engine::guard::check_toml(&raw) {
+        return Err((tpath!["event", i], format!("event {n} ({ty}): {e}")));
+    }
+    match Event::from_parts(&ty, raw).and_then(|e| e.check_id().map(|()| e)) {
+        Ok(e) => Ok((at, e, n)),
+        Err(m) => {
+            let p = if EVENT_TYPES.contains(&ty.as_str()) {
+                tpath!["event", i]
+            } else {
+                tpath!["event", i, "type"]
+            };
+            Err((p, format!("event {n} ({ty}): {m}")))
+        }
+    }
+}
+
+/// `f` over `items` (with each item's index) on every core, results in order.
+fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(usize, T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 || items.len() < 1024 {
+        return items
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| f(i, x))
+            .collect();
+    }
+    let per = items.len().div_ceil(cores);
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(k, chunk)| {
+                s.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| f(k * per + i, x))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }

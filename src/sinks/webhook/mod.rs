@@ -68,13 +68,10 @@ pub fn signature(key: &ring::hmac::Key, body: &[u8]) -> String {
 
 /// The JSON body for an action.
 pub fn body(cfg: &Config, r: &crate::render::Renderer, a: &Action) -> Result<Vec<u8>, Failure> {
-    let mut v =
-        crate::sim::action_json(cfg, r, a).map_err(|e| Failure::Permanent(e.to_string()))?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), a.key.clone().into());
-        o.insert("sender".into(), cfg.self_.id.clone().into());
-    }
-    serde_json::to_vec(&v).map_err(|e| Failure::Permanent(e.to_string()))
+    let mut line =
+        crate::sim::ActionLine::new(cfg, r, a).map_err(|e| Failure::Permanent(e.to_string()))?;
+    line.extra = Some((&a.key, &cfg.self_.id));
+    serde_json::to_vec(&line).map_err(|e| Failure::Permanent(e.to_string()))
 }
 
 #[async_trait::async_trait]
