@@ -13,6 +13,8 @@ need=()
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
 command -v curl >/dev/null || need+=(curl)
+# openssl makes the test CA and certificate for SMTP over TLS (tests/daemon/smtp_tls.rs).
+command -v openssl >/dev/null || need+=(openssl)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)

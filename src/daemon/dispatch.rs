@@ -311,10 +311,9 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             continue;
         }
         let warn_after = shared.cfg().daemon.delivery_warn_after;
-        // Up to IN_FLIGHT messages at once (lettre's pool holds the connections; lettre does
-        // not set TCP_NODELAY, so each SMTP exchange waits ~40 ms on delayed ACKs, and
-        // concurrency is what makes a 65-organization fan-out fast). Order per recipient is
-        // kept: a row goes one wave after the latest earlier row to the same recipients.
+        // Up to IN_FLIGHT messages at once, each on a pooled SMTP session with TCP_NODELAY
+        // (sinks/email/smtp.rs). Order per recipient is kept: a row goes one wave after the
+        // latest earlier row to the same recipients. Each wave is recorded in one commit.
         for wave in waves(rows) {
             let mut set = tokio::task::JoinSet::new();
             for row in wave {

@@ -16,6 +16,7 @@ mod kvittering;
 mod mailbox;
 mod maintenance_files;
 mod report;
+mod smtp_tls;
 mod status_page;
 mod statuspage_api;
 mod systemd;

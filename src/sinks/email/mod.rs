@@ -9,8 +9,10 @@ use crate::engine::model::{Action, ActionBody};
 use crate::render::{Rendered, Renderer};
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
+
+mod smtp;
+pub use smtp::{SmtpPool, POOL_MAX};
 use std::path::PathBuf;
 
 mod config;
@@ -59,7 +61,7 @@ pub fn message_id(cfg: &Config, key: &str) -> String {
 
 pub enum Transport {
     Files(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
 }
 
 impl Transport {
@@ -69,28 +71,16 @@ impl Transport {
             MailTransport::Files => return Ok(Transport::Files(cfg.daemon.state_dir.join("mail"))),
             MailTransport::Smtp(s) => s,
         };
-        let tls = |e: lettre::transport::smtp::Error| SendError::Transport(e.to_string());
-        let builder = match s.security {
-            SmtpSecurity::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host).map_err(tls)?
-            }
-            SmtpSecurity::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host).map_err(tls)?
-            }
-            SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+        let password = match &s.password {
+            Some(p) if s.username.is_some() => Some(
+                p.read("SMTP password")
+                    .map_err(|e| SendError::Transport(e.to_string()))?
+                    .expose()
+                    .to_string(),
+            ),
+            _ => None,
         };
-        let timeout = s
-            .timeout
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(30));
-        let mut builder = builder.port(s.port).timeout(Some(timeout));
-        if let (Some(u), Some(p)) = (&s.username, &s.password) {
-            let p = p
-                .read("SMTP password")
-                .map_err(|e| SendError::Transport(e.to_string()))?;
-            builder = builder.credentials(Credentials::new(u.clone(), p.expose().to_string()));
-        }
-        Ok(Transport::Smtp(builder.build()))
+        Ok(Transport::Smtp(SmtpPool::new(s, password)?))
     }
 }
 
@@ -223,11 +213,7 @@ pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError
                 .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
             Ok(())
         }
-        Transport::Smtp(s) => s
-            .send(m.clone())
-            .await
-            .map(|_| ())
-            .map_err(|e| SendError::Transport(e.to_string())),
+        Transport::Smtp(s) => s.send(m.envelope(), &m.formatted()).await,
     }
 }
 
