@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod group;
 mod query;
 mod standby;
 
@@ -236,64 +237,6 @@ impl Task {
         self.engine.clock().map_or(n, |c| c.max(n))
     }
 
-    /// Apply inputs that passed the door, all or nothing for alert batches (each alert is
-    /// checked against the rules before any is applied).
-    fn apply(&mut self, inputs: Vec<Input>) -> Result<usize, Rejected> {
-        if !self.leading {
-            self.role_changed();
-        }
-        if !self.leading || !self.shared.role.leading() {
-            return Err(Rejected::Unavailable(
-                "this host is a standby and the leader could not be reached; try again".into(),
-            ));
-        }
-        let now = self.now();
-        // What fell due before `now` goes out first, dated now (`Engine::catch_up`).
-        self.engine.catch_up(now);
-        for (i, input) in inputs.iter().enumerate() {
-            if let Event::Alert(a) = &input.event {
-                alerts::interpret(&self.shared.cfg(), a, now).map_err(|refusal| {
-                    Rejected::Refused {
-                        index: Some(i),
-                        refusal,
-                    }
-                })?;
-            }
-        }
-        let mut applied: Vec<crate::store::NewEvent> = Vec::new();
-        let mut failure = None;
-        for Input { event, log } in inputs {
-            match self.engine.handle(now, event) {
-                Ok(()) => applied.push(crate::store::NewEvent {
-                    at: now,
-                    log,
-                    cases: self.engine.take_touched(),
-                }),
-                Err(e) => {
-                    self.shared
-                        .metrics
-                        .refused
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    failure = Some(Rejected::from(e));
-                    break;
-                }
-            }
-        }
-        let n = applied.len();
-        self.commit(&applied)?;
-        if n > 0 {
-            self.snapshot_due = true;
-            self.shared
-                .metrics
-                .events
-                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
-    }
-
     /// Save the engine's state, then forget what retention no longer keeps (SPEC §5.8). Only
     /// when memory equals disk: every decision committed, nothing carried.
     fn snapshot(&mut self) {
@@ -457,6 +400,8 @@ pub async fn run(
     let mut files = tokio::time::interval(std::time::Duration::from_secs(3600));
     // The engine's snapshot: at start (after replay), then every 10 minutes with news.
     let mut snap = tokio::time::interval(std::time::Duration::from_secs(600));
+    // A command read while gathering a group commit, handled next.
+    let mut pending: Option<Cmd> = None;
     loop {
         task.shared.metrics.open_incidents.store(
             task.engine.open_incidents().count() as i64,
@@ -474,11 +419,13 @@ pub async fn run(
             wait.min(std::time::Duration::from_secs(2))
         };
         tokio::select! {
-            cmd = rx.recv() => match cmd {
+            cmd = async { match pending.take() { Some(c) => Some(c), None => rx.recv().await } } => match cmd {
                 None => break,
                 Some(Cmd::Events { events, reply }) => {
-                    let r = task.apply(events);
-                    let _ = reply.send(r);
+                    // Group commit: the requests already waiting join this one's transaction.
+                    let (batch, next) = group::gather(&mut rx, (events, reply));
+                    task.apply_group(batch);
+                    pending = next;
                 }
                 Some(Cmd::Query(q)) => task.query(q),
                 Some(Cmd::Reload(cfg, renderer, sinks)) => {

@@ -1,0 +1,125 @@
+//! Group commit: requests that arrive while the store is busy share one transaction and one
+//! fsync. Each request is still answered only after its events are durable, and each keeps
+//! its own verdict (all or nothing for an alert batch; a refusal is that request's alone).
+//! If the shared commit fails, every request in the group is answered 503 and the engine is
+//! rebuilt from the store (`Task::commit`): memory never runs ahead of disk.
+
+use super::*;
+
+/// At most this many requests share a commit (bounds a transaction and the wait of the first).
+const GROUP_MAX: usize = 512;
+
+type Request = (Vec<Input>, oneshot::Sender<Result<usize, Rejected>>);
+
+/// `first` and the event requests already queued behind it, and the first other command met
+/// (handled after the group, so commands keep their order).
+pub(super) fn gather(rx: &mut mpsc::Receiver<Cmd>, first: Request) -> (Vec<Request>, Option<Cmd>) {
+    let mut group = vec![first];
+    while group.len() < GROUP_MAX {
+        match rx.try_recv() {
+            Ok(Cmd::Events { events, reply }) => group.push((events, reply)),
+            Ok(other) => return (group, Some(other)),
+            Err(_) => break,
+        }
+    }
+    (group, None)
+}
+
+impl Task {
+    /// Apply each request of the group in order, commit once, then answer each.
+    pub(super) fn apply_group(&mut self, group: Vec<Request>) {
+        if !self.leading {
+            self.role_changed();
+        }
+        if !self.leading || !self.shared.role.leading() {
+            for (_, reply) in group {
+                let _ = reply.send(Err(Rejected::Unavailable(
+                    "this host is a standby and the leader could not be reached; try again".into(),
+                )));
+            }
+            return;
+        }
+        let now = self.now();
+        // What fell due before `now` goes out first, dated now (`Engine::catch_up`).
+        self.engine.catch_up(now);
+        let mut applied: Vec<crate::store::NewEvent> = Vec::new();
+        let mut verdicts = Vec::with_capacity(group.len());
+        for (inputs, reply) in group {
+            let r = self.apply_one(now, inputs, &mut applied);
+            verdicts.push((reply, r));
+        }
+        let n = applied.len();
+        match self.commit(&applied) {
+            Ok(_) => {
+                if n > 0 {
+                    self.snapshot_due = true;
+                    self.shared
+                        .metrics
+                        .events
+                        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                for (reply, r) in verdicts {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let message = match e {
+                    Rejected::Unavailable(m) => m,
+                    other => other.to_string(),
+                };
+                for (reply, _) in verdicts {
+                    let _ = reply.send(Err(Rejected::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+
+    /// A group of one (maintenance files).
+    pub(super) fn apply(&mut self, inputs: Vec<Input>) -> Result<usize, Rejected> {
+        let (tx, mut rx) = oneshot::channel();
+        self.apply_group(vec![(inputs, tx)]);
+        rx.try_recv()
+            .unwrap_or_else(|_| Err(Rejected::Unavailable("not applied".into())))
+    }
+
+    /// One request's inputs, all or nothing for alert batches (each alert is checked against
+    /// the rules before any is applied); the events applied are added to `applied`.
+    fn apply_one(
+        &mut self,
+        now: Time,
+        inputs: Vec<Input>,
+        applied: &mut Vec<crate::store::NewEvent>,
+    ) -> Result<usize, Rejected> {
+        for (i, input) in inputs.iter().enumerate() {
+            if let Event::Alert(a) = &input.event {
+                alerts::interpret(&self.shared.cfg(), a, now).map_err(|refusal| {
+                    Rejected::Refused {
+                        index: Some(i),
+                        refusal,
+                    }
+                })?;
+            }
+        }
+        let mut n = 0;
+        for Input { event, log } in inputs {
+            match self.engine.handle(now, event) {
+                Ok(()) => {
+                    n += 1;
+                    applied.push(crate::store::NewEvent {
+                        at: now,
+                        log,
+                        cases: self.engine.take_touched(),
+                    })
+                }
+                Err(e) => {
+                    self.shared
+                        .metrics
+                        .refused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Err(Rejected::from(e));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
