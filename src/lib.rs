@@ -15,3 +15,4 @@ pub mod status;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod tls;

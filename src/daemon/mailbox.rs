@@ -317,14 +317,7 @@ pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Re
             )
             .await?;
             if s.tls {
-                let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    let _ = roots.add(cert);
-                }
-                let config = tokio_rustls::rustls::ClientConfig::builder()
-                    .with_root_certificates(roots)
-                    .with_no_client_auth();
-                let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+                let connector = crate::tls::connector();
                 let name = tokio_rustls::rustls::pki_types::ServerName::try_from(s.host.clone())
                     .map_err(|e| MailboxError::Step("server name", format!("{}: {e}", s.host)))?;
                 let tls = timed("TLS", connector.connect(name, tcp)).await?;

@@ -16,7 +16,7 @@ use super::{SendError, SmtpSecurity, SmtpSettings};
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Sessions kept open between deliveries: the dispatcher sends at most this many at once.
@@ -91,16 +91,7 @@ fn err(step: &str, e: impl std::fmt::Display) -> SendError {
 
 impl SmtpPool {
     pub fn new(s: &SmtpSettings, password: Option<String>) -> Result<SmtpPool, SendError> {
-        let tls = (s.security == SmtpSecurity::Tls).then(|| {
-            let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-            let config = tokio_rustls::rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            tokio_rustls::TlsConnector::from(Arc::new(config))
-        });
+        let tls = (s.security == SmtpSecurity::Tls).then(crate::tls::connector);
         Ok(SmtpPool {
             s: s.clone(),
             credentials: match (&s.username, password) {

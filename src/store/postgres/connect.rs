@@ -24,15 +24,7 @@ pub fn blocking<R>(f: impl FnOnce() -> R) -> Result<R, StoreError> {
 /// TLS for PostgreSQL connections: the system's root certificates (used when the URL's
 /// `sslmode` is `prefer`, the default, or `require`).
 pub fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    tokio_postgres_rustls::MakeRustlsConnect::new(
-        tokio_rustls::rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
+    tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config())
 }
 
 /// Open a session (blocking; call through [`blocking`]).
