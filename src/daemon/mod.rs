@@ -4,7 +4,7 @@
 //! - **engine task** (`engine_task.rs`): owns the `Engine`; applies events from the HTTP API,
 //!   sleeps until the engine's next deadline, and commits every decision to the outbox in the
 //!   same transaction as the events that caused it. Pings the systemd watchdog from its loop.
-//! - **dispatcher** (`dispatch.rs`): sends due outbox rows, marks them done, retries failures
+//! - **dispatcher** (`dispatch/`): sends due outbox rows, marks them done, retries failures
 //!   with exponential backoff. Same key → same Message-ID on every attempt.
 //! - **HTTP** (`http.rs`): Alertmanager webhook, operator API, health and metrics.
 //!

@@ -141,6 +141,10 @@ impl Task {
         match r {
             Ok(n) => {
                 self.shared.store_ok(crate::daemon::Writer::Engine);
+                // The dispatcher first: the status page below does not wait on the sends.
+                if n > 0 {
+                    self.shared.wake_dispatcher.notify_one();
+                }
                 self.shared
                     .pages
                     .apply(&self.shared.cfg(), &self.shared.renderer(), &actions);
@@ -153,9 +157,6 @@ impl Task {
                     self.shared
                         .pages
                         .set_history(self.engine.history(), self.now());
-                }
-                if n > 0 {
-                    self.shared.wake_dispatcher.notify_one();
                 }
                 Ok(n)
             }

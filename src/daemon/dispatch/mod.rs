@@ -18,47 +18,12 @@ use chrono::{Duration, Utc};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-const IN_FLIGHT: usize = 8;
+mod window;
+use window::{Window, IN_FLIGHT};
 
 /// How long the dispatcher waits for more late deliveries of an outage before it queues the
 /// one warning that names them all.
 const LATE_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Split due rows into waves of at most `IN_FLIGHT`, keeping the order of rows that share a
-/// recipient.
-fn waves(rows: Vec<OutboxRow>) -> Vec<Vec<OutboxRow>> {
-    let mut waves: Vec<Vec<OutboxRow>> = Vec::new();
-    let mut last_wave: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for row in rows {
-        let who = recipients(&row);
-        let mut w = who
-            .iter()
-            .filter_map(|r| last_wave.get(r))
-            .map(|w| w + 1)
-            .max()
-            .unwrap_or(0);
-        while waves.get(w).is_some_and(|v| v.len() >= IN_FLIGHT) {
-            w += 1;
-        }
-        if waves.len() <= w {
-            waves.resize_with(w + 1, Vec::new);
-        }
-        for r in who {
-            last_wave.insert(r, w);
-        }
-        waves[w].push(row);
-    }
-    waves
-}
-
-fn recipients(row: &OutboxRow) -> Vec<String> {
-    match &row.action.body {
-        ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
-        ActionBody::Ops(o) => o.to.clone(),
-        ActionBody::Report(r) => r.to.clone(),
-        _ => vec![row.action.about.key_prefix()],
-    }
-}
 
 /// The ops warning for a message that went out only after failing for `warn_after`.
 fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>) -> Option<Action> {
@@ -213,6 +178,25 @@ async fn pause(stop: &watch::Receiver<bool>, d: std::time::Duration) {
     }
 }
 
+/// One exchange, unless this host no longer leads. `None`: not attempted, or cut off by the
+/// lost lease.
+async fn send(shared: Arc<Shared>, row: OutboxRow) -> (OutboxRow, Option<Result<(), Failure>>) {
+    // The lease is checked before every send: a leader paused past it (and so replaced)
+    // sends nothing when it wakes.
+    if !shared.role.leading() {
+        return (row, None);
+    }
+    let r = tokio::select! {
+        biased;
+        _ = shared.role.lost() => {
+            tracing::warn!(key = %row.key, "lease lost during the send; the exchange was dropped and the new leader sends it");
+            None
+        }
+        r = deliver(&shared, &row) => Some(r),
+    };
+    (row, r)
+}
+
 pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
     let mut held = Unrecorded::default();
@@ -312,70 +296,67 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         }
         let warn_after = shared.cfg().daemon.delivery_warn_after;
         // Up to IN_FLIGHT messages at once, each on a pooled SMTP session with TCP_NODELAY
-        // (sinks/email/smtp.rs). Order per recipient is kept: a row goes one wave after the
-        // latest earlier row to the same recipients. Each wave is recorded in one commit.
-        for wave in waves(rows) {
-            let mut set = tokio::task::JoinSet::new();
-            for row in wave {
-                let shared = Arc::clone(&shared);
-                set.spawn(async move {
-                    // The lease is checked before every send: a leader paused past it (and
-                    // so replaced) sends nothing when it wakes.
-                    if !shared.role.leading() {
-                        return (row, None);
-                    }
-                    let r = tokio::select! {
-                        biased;
-                        _ = shared.role.lost() => {
-                            tracing::warn!(key = %row.key, "lease lost during the send; the exchange was dropped and the new leader sends it");
-                            None
-                        }
-                        r = deliver(&shared, &row) => Some(r),
-                    };
-                    (row, r)
-                });
-            }
-            while let Some(joined) = set.join_next().await {
-                let Ok((row, result)) = joined else { continue };
-                let Some(result) = result else { continue };
-                let kind = kind_label(&row);
-                let now = crate::clock::now();
-                match result {
-                    Ok(()) => {
-                        super::Metrics::count(&shared.metrics.sent, &kind);
-                        tracing::info!(key = %row.key, kind = %kind, "delivered");
-                        held.results.push((row.key.clone(), Ok(())));
-                        if row.first_failure_at.is_some() {
-                            late.push((row, now));
-                            late_last = std::time::Instant::now();
-                        }
-                    }
-                    Err(failure) => {
-                        let permanent = failure.is_permanent();
-                        let e = failure.to_string();
-                        super::Metrics::count(&shared.metrics.failed, &kind);
-                        let since = row.first_failure_at.unwrap_or(now);
-                        if now - since >= warn_after {
-                            tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than smtp.warn_after; still retrying");
-                        } else {
-                            tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
-                        }
-                        let next = if permanent {
-                            now + Duration::minutes(5)
-                        } else {
-                            now + backoff(row.attempts)
-                        };
-                        held.results.push((row.key, Err((e, next))));
-                    }
+        // (sinks/email/smtp.rs), in a sliding window that keeps the order per recipient and
+        // opens one slot at a time (window.rs). Results are recorded every IN_FLIGHT ends.
+        let mut window = Window::new(rows);
+        let mut set = tokio::task::JoinSet::new();
+        loop {
+            // Finish the exchanges in hand, then stop (SIGTERM drains in-flight sends). Rows
+            // not started stay claimed and backed off: they go after their backoff.
+            if !*stop.borrow() && shared.role.leading() {
+                for row in window.ready() {
+                    set.spawn(send(Arc::clone(&shared), row));
                 }
             }
-            // Record the wave at once; if the store fails, the results stay held (and the rows
-            // stay backed off by their claim) until it can be written.
-            held.flush(&shared);
-            // Finish the wave in hand, then stop (SIGTERM drains in-flight sends).
-            if *stop.borrow() || !shared.role.leading() {
+            let Some(joined) = set.join_next().await else {
                 break;
+            };
+            // A panicked send keeps its recipients blocked for the rest of the batch; those
+            // rows stay claimed and go after their backoff.
+            let Ok((row, result)) = joined else { continue };
+            window.finished(&row.key);
+            let Some(result) = result else { continue };
+            let kind = kind_label(&row);
+            let now = crate::clock::now();
+            match result {
+                Ok(()) => {
+                    super::Metrics::count(&shared.metrics.sent, &kind);
+                    tracing::info!(key = %row.key, kind = %kind, "delivered");
+                    held.results.push((row.key.clone(), Ok(())));
+                    if row.first_failure_at.is_some() {
+                        late.push((row, now));
+                        late_last = std::time::Instant::now();
+                    }
+                }
+                Err(failure) => {
+                    let permanent = failure.is_permanent();
+                    let e = failure.to_string();
+                    super::Metrics::count(&shared.metrics.failed, &kind);
+                    let since = row.first_failure_at.unwrap_or(now);
+                    if now - since >= warn_after {
+                        tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than smtp.warn_after; still retrying");
+                    } else {
+                        tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
+                    }
+                    let next = if permanent {
+                        now + Duration::minutes(5)
+                    } else {
+                        now + backoff(row.attempts)
+                    };
+                    held.results.push((row.key, Err((e, next))));
+                }
             }
+            // Record every IN_FLIGHT results in one commit; if the store fails, they stay
+            // held (and the rows stay backed off by their claim) until it can be written.
+            if held.results.len() >= IN_FLIGHT {
+                held.flush(&shared);
+            }
+        }
+        if window.queued() > 0 {
+            tracing::info!(
+                not_started = window.queued(),
+                "stopped sending with claimed messages not started; they go after their backoff"
+            );
         }
         held.flush(&shared);
         shared.refresh_stats();
