@@ -354,10 +354,33 @@ fn covers(services: &[String], service: &str) -> bool {
 fn downtime(
     h: &History,
     service: &str,
-    (start, end): Span,
+    span: Span,
     now: Time,
     keep_parts: bool,
 ) -> (Duration, Vec<(String, Span, Vec<Span>)>) {
+    let (down, parts) = down_spans(h, service, span, now, keep_parts);
+    (measure(&down, span), parts)
+}
+
+/// How much of `within` the merged `spans` cover.
+fn measure(spans: &[Span], (start, end): Span) -> Duration {
+    let ms: i64 = spans
+        .iter()
+        .map(|&(a, b)| (b.min(end) - a.max(start)).num_milliseconds().max(0))
+        .sum();
+    Duration::milliseconds(ms)
+}
+
+/// The spans (merged) in `[start, end)` in which `service` was down and it counts, with each
+/// incident's part. Clipping commutes with all of it, so the downtime of a month inside
+/// `[start, end)` is the measure of these spans clipped to the month.
+fn down_spans(
+    h: &History,
+    service: &str,
+    (start, end): Span,
+    now: Time,
+    keep_parts: bool,
+) -> (Vec<Span>, Vec<(String, Span, Vec<Span>)>) {
     let holes = union(
         h.maintenances
             .values()
@@ -381,9 +404,7 @@ fn downtime(
             }
         }
     }
-    let all = union(counted);
-    let ms: i64 = all.iter().map(|(a, b)| (*b - *a).num_milliseconds()).sum();
-    (Duration::milliseconds(ms), parts)
+    (union(counted), parts)
 }
 
 /// The report for `month` as of `now` (the engine's clock).
@@ -398,17 +419,20 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
             let (down, parts) = downtime(h, &svc.id, (start, end), now, true);
             let availability = percent(down, len);
             // The 12 months ending with this one, leaving out those wholly before the first
-            // record.
+            // record. One pass over the history for all 12 (was one per month).
+            let bounds: Vec<Span> = std::iter::successors(Some(month), |m| Some(m.prev()))
+                .take(12)
+                .map(|m| m.bounds(cfg))
+                .filter(|&(_, e)| h.first.is_some_and(|f| e > f))
+                .collect();
             let (mut months, mut down12, mut len12) = (0u32, Duration::zero(), Duration::zero());
-            let mut m = month;
-            for _ in 0..12 {
-                let (s, e) = m.bounds(cfg);
-                if h.first.is_some_and(|f| e > f) {
+            if let Some(&(first, _)) = bounds.last() {
+                let (spans, _) = down_spans(h, &svc.id, (first, end), now, false);
+                for &(s, e) in &bounds {
                     months += 1;
-                    down12 += downtime(h, &svc.id, (s, e), now, false).0;
+                    down12 += measure(&spans, (s, e));
                     len12 += e - s;
                 }
-                m = m.prev();
             }
             let rolling = if months == 0 {
                 100.0

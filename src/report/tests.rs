@@ -365,3 +365,41 @@ fn daily_rows_split_at_local_midnight() {
         .filter(|r| r.service != "PLO")
         .all(|r| r.availability == 100.0));
 }
+
+/// The 12-month figure is computed in one pass over the history; it must equal the sum of
+/// each month's own downtime: incidents across month ends and the October hour, a hole, one
+/// still open, and `now` inside the reported month.
+#[test]
+fn the_rolling_year_in_one_pass_equals_the_sum_of_its_months() {
+    let cfg = example_config();
+    let h = history(
+        "2026-03-15 12:00",
+        vec![
+            inc("A", &["PLO"], "2026-03-31 23:00", Some("2026-04-01 02:00")),
+            inc("B", &["PLO"], "2026-10-25 01:30", Some("2026-10-25 03:30")),
+            inc("C", &[], "2026-12-31 22:00", Some("2027-01-01 01:00")),
+            inc("D", &["PLO"], "2027-02-27 20:00", None),
+            inc("E", &["PLO"], "2026-06-10 08:00", Some("2026-06-10 12:00")),
+        ],
+        vec![maint("M", &["PLO"], "2026-06-10 09:00", "2026-06-10 10:00")],
+    );
+    let now = t("2027-03-01 06:00");
+    for m in ["2027-03", "2027-02", "2026-10", "2026-04"] {
+        let r = monthly(&cfg, &h, month(m), now);
+        let p = service(&r, "PLO");
+        let (mut down, mut len, mut months) = (Duration::zero(), Duration::zero(), 0);
+        let mut k = month(m);
+        for _ in 0..12 {
+            let (s, e) = k.bounds(&cfg);
+            if h.first.is_some_and(|f| e > f) {
+                months += 1;
+                down += downtime(&h, "PLO", (s, e), now, false).0;
+                len += e - s;
+            }
+            k = k.prev();
+        }
+        assert_eq!(p.rolling_12m.months, months, "{m}");
+        assert_eq!(p.rolling_12m.availability, percent(down, len), "{m}");
+        assert!(down > Duration::hours(2), "{m}: the case must have downtime to compare");
+    }
+}
