@@ -350,6 +350,9 @@ fn covers(services: &[String], service: &str) -> bool {
     services.is_empty() || services.iter().any(|s| s == service)
 }
 
+/// Each incident's part of a downtime: its id, its span, and what of it counts.
+type Parts = Vec<(String, Span, Vec<Span>)>;
+
 /// One service's downtime in `[start, end)` (clipped to `now`), with each incident's part.
 fn downtime(
     h: &History,
@@ -357,7 +360,7 @@ fn downtime(
     span: Span,
     now: Time,
     keep_parts: bool,
-) -> (Duration, Vec<(String, Span, Vec<Span>)>) {
+) -> (Duration, Parts) {
     let (down, parts) = down_spans(h, service, span, now, keep_parts);
     (measure(&down, span), parts)
 }
@@ -380,7 +383,7 @@ fn down_spans(
     (start, end): Span,
     now: Time,
     keep_parts: bool,
-) -> (Vec<Span>, Vec<(String, Span, Vec<Span>)>) {
+) -> (Vec<Span>, Parts) {
     let holes = union(
         h.maintenances
             .values()

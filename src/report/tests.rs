@@ -400,6 +400,9 @@ fn the_rolling_year_in_one_pass_equals_the_sum_of_its_months() {
         }
         assert_eq!(p.rolling_12m.months, months, "{m}");
         assert_eq!(p.rolling_12m.availability, percent(down, len), "{m}");
-        assert!(down > Duration::hours(2), "{m}: the case must have downtime to compare");
+        assert!(
+            down > Duration::hours(2),
+            "{m}: the case must have downtime to compare"
+        );
     }
 }
