@@ -158,6 +158,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         sinks: std::sync::RwLock::new(Arc::new(sinks)),
         health: Mutex::new(Health::default()),
         db,
+        handoff: Mutex::new(Vec::new()),
         role: Arc::clone(&role),
     });
     shared.refresh_stats();

@@ -62,6 +62,9 @@ pub struct Shared {
     pub db: String,
     /// Whether this host leads (always with SQLite; SPEC §5.7).
     pub role: Arc<super::role::Role>,
+    /// Rows the engine task's commit claimed for the dispatcher (`Store::commit_claiming`),
+    /// each with the end of its claim.
+    pub handoff: Mutex<Vec<(crate::store::OutboxRow, Time)>>,
 }
 
 /// The sinks keep their state in the store, one short call at a time.
@@ -159,5 +162,44 @@ impl Shared {
     ) -> Result<usize, StoreError> {
         let rows = self.sinks().rows(actions);
         self.store().commit(events, &rows)
+    }
+
+    /// `commit`, claiming the new rows that are due now for the dispatcher (the leader's
+    /// engine task): the first message of a fan-out waits for one transaction, not two.
+    pub fn commit_claiming(
+        &self,
+        events: &[crate::store::NewEvent],
+        actions: &[Action],
+        now: Time,
+    ) -> Result<usize, StoreError> {
+        let rows = self.sinks().rows(actions);
+        let lease = super::dispatch::backoff(0);
+        let (n, claimed) = self.store().commit_claiming(events, &rows, now, lease)?;
+        if !claimed.is_empty() {
+            self.handoff
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(claimed.into_iter().map(|r| (r, now + lease)));
+        }
+        Ok(n)
+    }
+
+    /// The handed-off rows whose claim still holds at `now`. A row whose claim ran out is
+    /// left to the dispatcher's own claim, which takes it again as due: no row is ever both
+    /// handed off and claimed.
+    pub fn take_handoff(&self, now: Time) -> Vec<crate::store::OutboxRow> {
+        let rows = std::mem::take(&mut *self.handoff.lock().unwrap_or_else(|p| p.into_inner()));
+        // A second's margin: a row this close to the end of its claim goes the claim's way.
+        let margin = chrono::Duration::seconds(1);
+        let (live, stale): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|(_, until)| now + margin < *until);
+        if !stale.is_empty() {
+            tracing::info!(
+                rows = stale.len(),
+                "handed-off messages waited past their claim; the dispatcher claims them again"
+            );
+        }
+        live.into_iter().map(|(r, _)| r).collect()
     }
 }

@@ -74,6 +74,21 @@ pub trait Store: Send {
     /// are. Returns how many rows are new.
     fn commit(&mut self, events: &[NewEvent], rows: &[NewRow]) -> Result<usize, StoreError>;
 
+    /// `commit`, and in the same transaction claim the new rows that are already due at `now`
+    /// as `claim` would (attempt counted, next attempt at `now + lease`), returning them: the
+    /// dispatcher sends those at once, without a claim transaction and fsync of its own. A
+    /// store without it claims nothing here (the dispatcher's own claim takes the rows).
+    fn commit_claiming(
+        &mut self,
+        events: &[NewEvent],
+        rows: &[NewRow],
+        now: Time,
+        lease: chrono::Duration,
+    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
+        let _ = (now, lease);
+        Ok((self.commit(events, rows)?, Vec::new()))
+    }
+
     /// A case's timeline (SPEC §5.8): the events that touched it and the outbox rows under its
     /// key prefix (`About::key_prefix`), each with its delivery state, in time order.
     fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError>;

@@ -264,7 +264,11 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             Ok(r) => {
                 shared.store_ok(Writer::Dispatcher);
                 store_wait = std::time::Duration::from_secs(1);
-                r
+                // First what the engine task's commit claimed for us (Shared::commit_claiming):
+                // still under its claim at `now`, so the claim above did not take it.
+                let mut rows = shared.take_handoff(now);
+                rows.extend(r);
+                rows
             }
             Err(e) => {
                 shared.store_failed(Writer::Dispatcher, &e);

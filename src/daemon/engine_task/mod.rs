@@ -137,7 +137,14 @@ impl Task {
         if events.is_empty() && actions.is_empty() {
             return Ok(0);
         }
-        let r = self.shared.commit(events, &actions);
+        // The leader's commit claims the rows due now for the dispatcher, in the same
+        // transaction (Store::commit_claiming): the first notice waits for one fsync, not two.
+        let r = if self.leading && self.shared.role.leading() {
+            self.shared
+                .commit_claiming(events, &actions, crate::clock::now())
+        } else {
+            self.shared.commit(events, &actions)
+        };
         match r {
             Ok(n) => {
                 self.shared.store_ok(crate::daemon::Writer::Engine);

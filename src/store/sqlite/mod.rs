@@ -160,32 +160,17 @@ impl Store for SqliteStore {
     }
 
     fn commit(&mut self, events: &[NewEvent], actions: &[NewRow]) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut ins_ev = tx.prepare_cached(
-                "INSERT INTO event (at, type, body, origin, by_whom) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut ins_case = tx.prepare_cached(
-                "INSERT OR IGNORE INTO event_case (case_key, seq) VALUES (?1, ?2)",
-            )?;
-            for e in events {
-                let l = &e.log;
-                ins_ev.execute(params![
-                    time_text(e.at),
-                    l.ty,
-                    l.body,
-                    l.origin.as_str(),
-                    l.by
-                ])?;
-                let seq = tx.last_insert_rowid();
-                for c in &e.cases {
-                    ins_case.execute(params![c, seq])?;
-                }
-            }
-        }
-        let new = insert_actions(&tx, actions)?;
-        tx.commit()?;
-        Ok(new)
+        self.commit_tx(events, actions, None).map(|(n, _)| n)
+    }
+
+    fn commit_claiming(
+        &mut self,
+        events: &[NewEvent],
+        rows: &[NewRow],
+        now: Time,
+        lease: chrono::Duration,
+    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
+        self.commit_tx(events, rows, Some((now, lease)))
     }
 
     fn last_seq(&self) -> Result<i64, StoreError> {
@@ -539,17 +524,86 @@ fn decode_json_rows<T: serde::de::DeserializeOwned>(
     Ok(v)
 }
 
-fn insert_actions(tx: &rusqlite::Transaction<'_>, rows: &[NewRow]) -> Result<usize, StoreError> {
+/// Insert the rows not yet in the outbox. With `claim = (now, lease)`, a new row already due
+/// is inserted claimed — attempt counted, next attempt at `now + lease` — and returned.
+fn insert_actions(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[NewRow],
+    claim: Option<(Time, chrono::Duration)>,
+) -> Result<(usize, Vec<OutboxRow>), StoreError> {
     let mut ins = tx.prepare_cached(
-        "INSERT OR IGNORE INTO outbox (key, at, kind, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?2)",
+        "INSERT OR IGNORE INTO outbox (key, at, kind, payload, next_attempt_at, attempts) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut new = 0;
+    let mut claimed = Vec::new();
     for r in rows {
         let payload =
             serde_json::to_string(&r.action).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        new += ins.execute(params![r.key, time_text(r.action.at), r.kind, payload])?;
+        let at = time_text(r.action.at);
+        new += match claim {
+            Some((now, lease)) if r.action.at <= now => {
+                let n = ins.execute(params![
+                    r.key,
+                    at,
+                    r.kind,
+                    payload,
+                    time_text(now + lease),
+                    1
+                ])?;
+                if n == 1 {
+                    claimed.push(OutboxRow {
+                        key: r.key.clone(),
+                        kind: r.kind.clone(),
+                        action: r.action.clone(),
+                        attempts: 0,
+                        first_failure_at: None,
+                        last_error: None,
+                    });
+                }
+                n
+            }
+            _ => ins.execute(params![r.key, at, r.kind, payload, at, 0])?,
+        };
     }
-    Ok(new)
+    Ok((new, claimed))
+}
+
+impl SqliteStore {
+    /// One transaction: the events, then the rows; with `claim`, the new rows already due at
+    /// its instant are claimed as they are inserted (see `Store::commit_claiming`).
+    fn commit_tx(
+        &mut self,
+        events: &[NewEvent],
+        actions: &[NewRow],
+        claim: Option<(Time, chrono::Duration)>,
+    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut ins_ev = tx.prepare_cached(
+                "INSERT INTO event (at, type, body, origin, by_whom) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut ins_case = tx.prepare_cached(
+                "INSERT OR IGNORE INTO event_case (case_key, seq) VALUES (?1, ?2)",
+            )?;
+            for e in events {
+                let l = &e.log;
+                ins_ev.execute(params![
+                    time_text(e.at),
+                    l.ty,
+                    l.body,
+                    l.origin.as_str(),
+                    l.by
+                ])?;
+                let seq = tx.last_insert_rowid();
+                for c in &e.cases {
+                    ins_case.execute(params![c, seq])?;
+                }
+            }
+        }
+        let new = insert_actions(&tx, actions, claim)?;
+        tx.commit()?;
+        Ok(new)
+    }
 }
 
 mod schema;

@@ -292,3 +292,60 @@ fn snapshot_and_compaction_keep_what_a_restart_needs() {
     // Nothing newer than the cut, and nothing the snapshot does not hold, is removed.
     assert_eq!(s.compact(cut, 3).unwrap(), (0, 0));
 }
+
+/// The leader's commit claims the new rows due now as it inserts them: they come back to be
+/// sent, are counted as attempted and backed off in the file (a crash after the commit sends
+/// them after their backoff, not at once), and the dispatcher's own claim does not take them
+/// again before that. Rows due later and rows already known are not claimed.
+#[test]
+fn commit_claiming_claims_only_new_rows_that_are_due() {
+    let tmp = crate::testutil::temp_dir();
+    let path = tmp.path().join("t.db");
+    let t = Utc::now();
+    let mut s = SqliteStore::open(&path).unwrap();
+    s.commit(&[], &NewRow::own_all(&[action("known", t)]))
+        .unwrap();
+    let lease = chrono::Duration::seconds(5);
+    let (new, claimed) = s
+        .commit_claiming(
+            &[NewEvent::api(t, "incident.ack", "{\"id\":\"I\"}").unwrap()],
+            &NewRow::own_all(&[
+                action("known", t),
+                action("now", t),
+                action("past", t - chrono::Duration::minutes(3)),
+                action("later", t + chrono::Duration::hours(1)),
+            ]),
+            t,
+            lease,
+        )
+        .unwrap();
+    assert_eq!(new, 3, "known was already there");
+    let keys: Vec<&str> = claimed.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["now", "past"]);
+    assert!(claimed
+        .iter()
+        .all(|r| r.attempts == 0 && r.last_error.is_none()));
+    // The dispatcher's claim at `t` takes only the known row; the claimed ones are leased.
+    let by = |_| chrono::Duration::seconds(5);
+    let again: Vec<String> = s
+        .claim(t, 10, &by)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(again, ["known"]);
+    // After the lease, a row whose result was never recorded is due again, as after any claim.
+    let mut after: Vec<(String, i64)> = s
+        .claim(t + lease, 10, &by)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.attempts))
+        .collect();
+    after.sort();
+    let want = [("known", 1), ("now", 1), ("past", 1)].map(|(k, a)| (k.to_string(), a));
+    assert_eq!(after, want, "each counted once, by its first claim");
+    // Reopened from the file: the claim was in the same commit as the event.
+    drop(s);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.last_seq().unwrap(), 1);
+}
