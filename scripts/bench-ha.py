@@ -23,17 +23,8 @@ BIN = os.path.join(ROOT, "target/release/meldingsvakt")
 PGBIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))[-1]
 AS_PG = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] if os.geteuid() == 0 else []
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def wait_port(p, timeout=30):
-    t = time.time()
-    while time.time() - t < timeout:
-        try:
-            socket.create_connection(("127.0.0.1", p), 0.2).close(); return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit(f"nothing on port {p}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+from common import free_port, wait_port
 
 tmp = tempfile.mkdtemp(prefix="mv-bench-ha-")
 os.chmod(tmp, 0o755)

@@ -42,18 +42,8 @@ def row(name, ours, peer, ratio, target, met):
     print(f"  {name}: {ours} | {peer} | {ratio} | target {target}", flush=True)
 
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def wait_port(p, timeout=20):
-    t = time.time()
-    while time.time() - t < timeout:
-        try:
-            socket.create_connection(("127.0.0.1", p), 0.2).close(); return
-        except OSError:
-            time.sleep(0.02)
-    sys.exit(f"nothing on port {p}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+from common import alertmanager_first_message, free_port, wait_port
 
 
 def rss_mib(pid):
@@ -184,36 +174,7 @@ row("alert POST → 65th notice at the SMTP server", f"{fan * 1000:.0f} ms (min 
 am = shutil.which("prometheus-alertmanager")
 ours_first = statistics.median(first)
 if am:
-    am_port = free_port()
-    amdir = os.path.join(tmp, "am"); os.makedirs(amdir)
-    open(os.path.join(amdir, "am.yml"), "w").write(f"""
-global:
-  smtp_smarthost: '127.0.0.1:{smtp_port}'
-  smtp_from: 'am@hemit.example'
-  smtp_require_tls: false
-route:
-  receiver: mail
-  group_by: ['alertname']
-  group_wait: 0s
-  group_interval: 1s
-receivers:
-- name: mail
-  email_configs:
-  - to: 'meldingsansvarlig@malvik.kommune.example'
-""")
-    p = subprocess.Popen([am, f"--config.file={amdir}/am.yml", f"--storage.path={amdir}", f"--web.listen-address=127.0.0.1:{am_port}",
-                          "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(am_port); time.sleep(1)
-    c = http.client.HTTPConnection("127.0.0.1", am_port)
-    lat = []
-    for r in range(ROUNDS):
-        base = count_mail()
-        t = time.perf_counter()
-        c.request("POST", "/api/v2/alerts", body=json.dumps([{"labels": {"alertname": f"AmBench{r}", "service": "PLO"}}]), headers={"Content-Type": "application/json"})
-        c.getresponse().read()
-        while count_mail() < base + 1 and time.perf_counter() - t < 30: time.sleep(0.0002)
-        lat.append(time.perf_counter() - t)
-    p.terminate(); p.wait()
+    lat = alertmanager_first_message(am, tmp, smtp_port, ROUNDS, count_mail)
     am_first = statistics.median(lat)
     row("alert POST → first message", f"{ours_first * 1000:.1f} ms", f"Alertmanager email receiver: {am_first * 1000:.1f} ms",
         f"{ours_first / am_first:.2f}×", "≤ Alertmanager's", ours_first <= am_first)
