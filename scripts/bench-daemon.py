@@ -20,14 +20,11 @@ subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 BIN = os.path.join(ROOT, "target/release/meldingsvakt")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-from common import alertmanager_first_message, free_port, wait_port
+from common import StampedSmtp, alertmanager_first_message, free_port, wait_port
 
 tmp = tempfile.mkdtemp(prefix="mv-bench-")
-maildir = os.path.join(tmp, "maildir")
-smtp_port, http_port = free_port(), free_port()
-smtp = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", maildir],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-wait_port(smtp_port)
+smtp = StampedSmtp(tmp)
+smtp_port, http_port = smtp.port, free_port()
 cfg = open(os.path.join(ROOT, "config/meldingsvakt.toml"), encoding="utf-8").read().replace(
     'include = ["organizations.d/*.toml"]',
     f'include = ["{ROOT}/config/organizations.d/*.toml"]\n\n[storage]\ndir = "state"\n\n[http]\nlisten = "127.0.0.1:{http_port}"\n\n'
@@ -43,15 +40,6 @@ def rss_mib(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
-
-def count_mail():
-    n = 0
-    for sub in ("new", "cur"):
-        try:
-            n += len(os.listdir(os.path.join(maildir, sub)))
-        except FileNotFoundError:
-            pass
-    return n
 
 def post(conn, path, token, body):
     conn.request("POST", path, body=json.dumps(body), headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -69,16 +57,13 @@ conn = http.client.HTTPConnection("127.0.0.1", http_port)
 notice, resolved, first = [], [], []
 for r in range(ROUNDS):
     started = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
-    base = count_mail()
+    base = smtp.count()
     t = time.perf_counter(); post(conn, "/api/v1/alerts", alert_token, alert(f"Bench{r}", "firing", started))
-    while count_mail() < base + 1: time.sleep(0.0005)
-    first.append(time.perf_counter() - t)
-    while count_mail() < base + 65: time.sleep(0.001)
-    notice.append(time.perf_counter() - t)
-    base = count_mail()
+    notice.append(smtp.wait(base + 65, t))
+    first.append(smtp.at(base + 1) - t)
+    base = smtp.count()
     t = time.perf_counter(); post(conn, "/api/v1/alerts", alert_token, alert(f"Bench{r}", "resolved", started))
-    while count_mail() < base + 65: time.sleep(0.001)
-    resolved.append(time.perf_counter() - t)
+    resolved.append(smtp.wait(base + 65, t))
 print(f"fan-out, POST → 65th message at the SMTP server, {ROUNDS} rounds: median {statistics.median(notice)*1000:.0f} ms "
       f"(min {min(notice)*1000:.0f}, max {max(notice)*1000:.0f}); first message: median {statistics.median(first)*1000:.0f} ms; "
       f"resolution (65 × Løst): median {statistics.median(resolved)*1000:.0f} ms")
@@ -113,10 +98,10 @@ daemon.terminate(); daemon.wait()
 # Alertmanager with an email receiver, same SMTP server.
 am = shutil.which("prometheus-alertmanager")
 if am:
-    lat = alertmanager_first_message(am, tmp, smtp_port, ROUNDS, count_mail)
+    lat = alertmanager_first_message(am, tmp, smtp, ROUNDS)
     print(f"Alertmanager email receiver (group_wait 0s), POST → first message: median {statistics.median(lat)*1000:.0f} ms "
           f"(min {min(lat)*1000:.0f}, max {max(lat)*1000:.0f}); one message, no 2-hour rule, no per-organization fan-out")
 else:
     print("prometheus-alertmanager not installed: comparison skipped")
-smtp.terminate(); smtp.wait()
+smtp.stop()
 shutil.rmtree(tmp, ignore_errors=True)

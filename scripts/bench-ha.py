@@ -24,7 +24,7 @@ PGBIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split
 AS_PG = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] if os.geteuid() == 0 else []
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-from common import free_port, wait_port
+from common import StampedSmtp, free_port, wait_port
 
 tmp = tempfile.mkdtemp(prefix="mv-bench-ha-")
 os.chmod(tmp, 0o755)
@@ -43,21 +43,18 @@ tokens = {}
 for t in ("alert-token", "operator-token"):
     tokens[t] = os.urandom(24).hex(); open(f"{tmp}/{t}", "w").write(tokens[t])
 
-procs = []
+smtps = []
 def host(name, storage):
     d = os.path.join(tmp, name); os.makedirs(d)
-    smtp_port, http_port = free_port(), free_port()
-    maildir = os.path.join(d, "maildir")
-    procs.append(subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c",
-                                   "aiosmtpd.handlers.Mailbox", maildir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    wait_port(smtp_port)
+    smtp = StampedSmtp(d); smtps.append(smtp)
+    smtp_port, http_port = smtp.port, free_port()
     cfg = open(os.path.join(ROOT, "config/meldingsvakt.toml"), encoding="utf-8").read().replace(
         'include = ["organizations.d/*.toml"]',
         f'include = ["{ROOT}/config/organizations.d/*.toml"]\n\n[storage]\ndir = "state"\n{storage}\n\n[http]\nlisten = "127.0.0.1:{http_port}"\n'
         f'alert_token_file = "{tmp}/alert-token"\noperator_token_file = "{tmp}/operator-token"\n\n'
         f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n')
     open(os.path.join(d, "mv.toml"), "w", encoding="utf-8").write(cfg)
-    return {"dir": d, "http": http_port, "maildir": maildir, "proc": None}
+    return {"dir": d, "http": http_port, "smtp": smtp, "proc": None}
 
 def start(h):
     h["proc"] = subprocess.Popen([BIN, "run", "--config", os.path.join(h["dir"], "mv.toml")], cwd=h["dir"],
@@ -83,9 +80,6 @@ def post(conn, path, body):
     conn.request("POST", path, body=json.dumps(body), headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     r = conn.getresponse(); data = r.read()
     if r.status >= 300: raise SystemExit(f"{path}: {r.status} {data[:200]}")
-
-def count_mail(maildir):
-    return sum(len(os.listdir(os.path.join(maildir, s))) for s in ("new", "cur") if os.path.isdir(os.path.join(maildir, s)))
 
 PG_STORAGE = f'url = "postgresql://meldingsvakt@127.0.0.1:{pg_port}/postgres"\npassword_file = "{pgdir}/pw"\nlease = "2s"'
 
@@ -116,17 +110,15 @@ try:
     lat, first = [], []
     for r in range(5):
         started = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
-        base = count_mail(a["maildir"])
+        base = a["smtp"].count()
         t = time.perf_counter()
         post(conn, "/api/v1/alerts", {"version": "4", "status": "firing", "alerts": [{"status": "firing",
              "labels": {"alertname": f"Fan{r}", "service": "PLO", "severity": "C"}, "startsAt": started, "fingerprint": f"Fan{r}"}]})
-        while count_mail(a["maildir"]) < base + 1: time.sleep(0.0005)
-        first.append(time.perf_counter() - t)
-        while count_mail(a["maildir"]) < base + 65: time.sleep(0.001)
-        lat.append(time.perf_counter() - t)
+        lat.append(a["smtp"].wait(base + 65, t))
+        first.append(a["smtp"].at(base + 1) - t)
         post(conn, "/api/v1/alerts", {"version": "4", "status": "resolved", "alerts": [{"status": "resolved",
              "labels": {"alertname": f"Fan{r}", "service": "PLO", "severity": "C"}, "startsAt": started, "fingerprint": f"Fan{r}"}]})
-        while count_mail(a["maildir"]) < base + 130: time.sleep(0.001)
+        a["smtp"].wait(base + 130, t)
     print(f"fan-out on PostgreSQL, POST → 65th message at the SMTP server, 5 rounds: median {statistics.median(lat)*1000:.0f} ms "
           f"(min {min(lat)*1000:.0f}, max {max(lat)*1000:.0f}); first message: median {statistics.median(first)*1000:.0f} ms")
 
@@ -146,6 +138,6 @@ finally:
     for h in [x for x in globals().get("hosts", [])] + [globals().get("sq")]:
         if h and h.get("proc") and h["proc"].poll() is None:
             h["proc"].kill()
-    for p in procs: p.kill()
+    for s in smtps: s.stop()
     pg.send_signal(signal.SIGINT); pg.wait()
     shutil.rmtree(tmp, ignore_errors=True)

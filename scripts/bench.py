@@ -43,7 +43,7 @@ def row(name, ours, peer, ratio, target, met):
 
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-from common import alertmanager_first_message, free_port, wait_port
+from common import StampedSmtp, alertmanager_first_message, free_port, wait_port
 
 
 def rss_mib(pid):
@@ -94,12 +94,8 @@ row("simulate, heavy year", f"{sim:.2f} s, {us:.1f} µs/action ({actions} action
 
 # ---------------------------------------------------------------- daemon with SMTP
 tmp = tempfile.mkdtemp(prefix="mv-bench-")
-maildir = os.path.join(tmp, "maildir")
-smtp_port, http_port = free_port(), free_port()
-smtp = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Mailbox", maildir],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-wait_port(smtp_port)
-
+smtp = StampedSmtp(tmp)
+maildir, smtp_port, http_port = smtp.maildir, smtp.port, free_port()
 
 def config(port, smtp_section):
     return open("config/meldingsvakt.toml", encoding="utf-8").read().replace(
@@ -114,10 +110,6 @@ def start(binary, dirname, port, smtp_section=""):
                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "daemon.log"), "w"))
     wait_port(port)
     return p, d
-
-
-def count_mail():
-    return sum(len(os.listdir(os.path.join(maildir, s))) for s in ("new", "cur") if os.path.isdir(os.path.join(maildir, s)))
 
 
 def post(conn, path, token, body):
@@ -136,18 +128,16 @@ conn = http.client.HTTPConnection("127.0.0.1", http_port)
 notice, first = [], []
 for r in range(ROUNDS):
     started = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
-    base = count_mail()
+    base = smtp.count()
     t = time.perf_counter()
     post(conn, "/api/v1/alerts", alert_token, {"version": "4", "status": "firing", "alerts": [{"status": "firing",
          "labels": {"alertname": f"Bench{r}", "service": "PLO", "severity": "C"}, "annotations": {}, "startsAt": started}]})
-    while count_mail() < base + 1: time.sleep(0.0002)
-    first.append(time.perf_counter() - t)
-    while count_mail() < base + 65: time.sleep(0.0005)
-    notice.append(time.perf_counter() - t)
+    notice.append(smtp.wait(base + 65, t))
+    first.append(smtp.at(base + 1) - t)
     # Resolve it (65 × Løst), so the next round's alert opens a new incident.
     post(conn, "/api/v1/alerts", alert_token, {"version": "4", "status": "resolved", "alerts": [{"status": "resolved",
          "labels": {"alertname": f"Bench{r}", "service": "PLO", "severity": "C"}, "annotations": {}, "startsAt": started}]})
-    while count_mail() < base + 130: time.sleep(0.001)
+    smtp.wait(base + 130, t)
     time.sleep(0.3)
 # The limit: the same server, 65 messages of our size from a plain client on 8 connections.
 import smtplib
@@ -162,9 +152,10 @@ for _ in range(ROUNDS):
     def w(k):
         for i in range(k, 65, 8):
             conns[k].sendmail("meldingsansvarlig@helse-midt.example", [f"m{i}@kommune.example"], sample)
+    base = smtp.count()
     t = time.perf_counter()
     ts = [threading.Thread(target=w, args=(k,)) for k in range(8)]; [x.start() for x in ts]; [x.join() for x in ts]
-    limits.append(time.perf_counter() - t)
+    limits.append(smtp.wait(base + 65, t))
     [s.quit() for s in conns]
 fan, lim = statistics.median(notice), statistics.median(limits)
 row("alert POST → 65th notice at the SMTP server", f"{fan * 1000:.0f} ms (min {min(notice) * 1000:.0f})",
@@ -174,7 +165,7 @@ row("alert POST → 65th notice at the SMTP server", f"{fan * 1000:.0f} ms (min 
 am = shutil.which("prometheus-alertmanager")
 ours_first = statistics.median(first)
 if am:
-    lat = alertmanager_first_message(am, tmp, smtp_port, ROUNDS, count_mail)
+    lat = alertmanager_first_message(am, tmp, smtp, ROUNDS)
     am_first = statistics.median(lat)
     row("alert POST → first message", f"{ours_first * 1000:.1f} ms", f"Alertmanager email receiver: {am_first * 1000:.1f} ms",
         f"{ours_first / am_first:.2f}×", "≤ Alertmanager's", ours_first <= am_first)
@@ -253,7 +244,7 @@ ngp.terminate(); ngp.wait()
 row(f"status page GET / ({len(html) // 1000} KB)", f"{ours:,.0f} req/s (p99 {ours_p99})", f"nginx, same file: {theirs:,.0f} req/s (p99 {their_p99})",
     f"{ours / theirs:.2f}×", "≥ 0.95× nginx", ours >= 0.95 * theirs)
 
-smtp.terminate(); smtp.wait()
+smtp.stop()
 shutil.rmtree(tmp, ignore_errors=True)
 
 print()

@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: loopback ports, and Alertmanager as the peer for the
-time from an alert to its first e-mail."""
+"""What the benchmark scripts share: loopback ports, an SMTP server that records when it
+accepted each message, and Alertmanager as the peer for the time from an alert to its first
+e-mail."""
 import http.client, json, os, socket, subprocess, sys, time
 
 
@@ -17,10 +18,52 @@ def wait_port(p, timeout=30):
     sys.exit(f"nothing on port {p}")
 
 
-def alertmanager_first_message(am, tmp, smtp_port, rounds, count_mail):
-    """Alertmanager (`am`, its binary) with one e-mail receiver on the SMTP server at
-    `smtp_port` (group_wait 0s): for each of `rounds` alerts, the seconds from the POST until
-    `count_mail()` has grown by one."""
+STAMP_WIDTH = 21  # one stamp line of scripts/bench/stamped.py: "%20.6f\n"
+
+
+class StampedSmtp:
+    """aiosmtpd on a loopback port, saving to `dir/maildir` and stamping each accepted message
+    (scripts/bench/stamped.py). Latencies are the server's stamp minus the client's
+    `time.perf_counter()` before its request: the same clock in both processes."""
+
+    def __init__(self, dir):
+        self.width, self.maildir = STAMP_WIDTH, os.path.join(dir, "maildir")
+        self.stamps = os.path.join(dir, "stamps")
+        open(self.stamps, "w").close()
+        self.port = free_port()
+        env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.abspath(__file__)))
+        self.p = subprocess.Popen(["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+                                   "-c", "stamped.StampedMailbox", self.maildir, self.stamps],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def count(self):
+        """Messages accepted so far (one stat, no directory listing)."""
+        return os.stat(self.stamps).st_size // self.width
+
+    def at(self, n):
+        """When the `n`-th message (1-based) was accepted."""
+        with open(self.stamps, "rb") as f:
+            f.seek((n - 1) * self.width)
+            return float(f.read(self.width))
+
+    def wait(self, n, since, timeout=30):
+        """Seconds from `since` until the `n`-th message was accepted; polls every millisecond."""
+        while self.count() < n:
+            if time.perf_counter() - since > timeout:
+                sys.exit(f"the SMTP server had {self.count()} of {n} messages after {timeout} s")
+            time.sleep(0.001)
+        return self.at(n) - since
+
+    def stop(self):
+        self.p.terminate(); self.p.wait()
+
+
+def alertmanager_first_message(am, tmp, smtp, rounds):
+    """Alertmanager (`am`, its binary) with one e-mail receiver on `smtp` (a StampedSmtp;
+    group_wait 0s): for each of `rounds` alerts, the seconds from the POST until the server
+    accepted its message."""
+    smtp_port = smtp.port
     am_port = free_port()
     amdir = os.path.join(tmp, "am"); os.makedirs(amdir)
     open(os.path.join(amdir, "am.yml"), "w").write(f"""
@@ -45,13 +88,12 @@ receivers:
         c = http.client.HTTPConnection("127.0.0.1", am_port)
         lat = []
         for r in range(rounds):
-            base = count_mail()
+            base = smtp.count()
             t = time.perf_counter()
             c.request("POST", "/api/v2/alerts", body=json.dumps([{"labels": {"alertname": f"AmBench{r}", "service": "PLO"}}]),
                       headers={"Content-Type": "application/json"})
             c.getresponse().read()
-            while count_mail() < base + 1 and time.perf_counter() - t < 30: time.sleep(0.0002)
-            lat.append(time.perf_counter() - t)
+            lat.append(smtp.wait(base + 1, t))
         return lat
     finally:
         p.terminate(); p.wait()
