@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+mod support;
+
 fn mv(args: &[&str]) -> (i32, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
         .args(args)
@@ -273,12 +275,8 @@ fn check_validates_the_postgresql_url_and_connects_on_request() {
         "{err}"
     );
 
-    // Valid, but nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Valid, but nothing listens there (a port reserved for this test, so nobody else does).
+    let port = support::free_port();
     let pw = tmp("pg-password", "not-used");
     let p = with_storage(
         "closed.toml",

@@ -11,14 +11,19 @@ use std::time::{Duration, Instant};
 mod support;
 use support::*;
 
-/// Answers 503 to the first `burst` requests, then 200; each answer takes 15 ms (so a
-/// fan-out is still in flight when the daemon is killed). One JSON line per request.
+/// Answers 503 to the first `burst` requests, then 200. With `hold_after` = N > 0, once N
+/// requests were answered 200, every later request is *held*: not answered, and not logged,
+/// until the file `release` exists (the file `held` says the hold began). A held request whose
+/// client is gone by then is dropped. That makes "the daemon is killed while the fan-out is in
+/// flight" certain instead of hoping each answer is slow. One JSON line per answered request.
 const RECEIVER: &str = r#"
-import hashlib, hmac, json, sys, threading, time
+import hashlib, hmac, json, os, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, secret, log, burst = int(sys.argv[1]), open(sys.argv[2], 'rb').read().strip(), sys.argv[3], int(sys.argv[4])
+hold_after, held, release = int(sys.argv[5]), sys.argv[6], sys.argv[7]
 lock = threading.Lock()
 seen = [0]
+ok = [0]
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_POST(self):
@@ -32,7 +37,18 @@ class H(BaseHTTPRequestHandler):
         with lock:
             seen[0] += 1
             status = 503 if seen[0] <= burst else (200 if sig_ok else 401)
-        time.sleep(0.015)
+            hold = False
+            if status == 200 and hold_after and not os.path.exists(release):
+                if ok[0] >= hold_after:
+                    hold = True
+                    if not os.path.exists(held):
+                        open(held, 'w').close()
+                else:
+                    ok[0] += 1
+        if hold:
+            while not os.path.exists(release):
+                time.sleep(0.02)
+            return
         rec = {'t': time.time(), 'id': self.headers.get('X-Meldingsvakt-Id'),
                'attempt': self.headers.get('X-Meldingsvakt-Attempt'), 'sig_ok': sig_ok,
                'type': self.headers.get('Content-Type'), 'status': status,
@@ -44,6 +60,7 @@ class H(BaseHTTPRequestHandler):
         self.send_header('Content-Length', '0')
         self.end_headers()
 srv = ThreadingHTTPServer(('127.0.0.1', port), H)
+srv.daemon_threads = True
 print('ready', flush=True)
 srv.serve_forever()
 "#;
@@ -57,31 +74,45 @@ fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
 }
 
 /// The receiver on a free port with its secret in `webhook-secret`, answering 503 to the
-/// first `burst` requests; its port and its log of requests.
-fn receiver(env: &Env, secret: &str, burst: u32) -> (Proc, u16, std::path::PathBuf) {
+/// first `burst` requests and holding every request after `hold_after` successes (0: none);
+/// its port, its log of requests and its hold (`held`, `release` files).
+fn receiver(
+    env: &Env,
+    secret: &str,
+    burst: u32,
+    hold_after: u32,
+) -> (Proc, u16, std::path::PathBuf, [std::path::PathBuf; 2]) {
     let port = free_port();
     let path = env.dir.join("webhook-secret");
     std::fs::write(&path, format!("{secret}\n")).unwrap();
     let log = env.dir.join("webhook.jsonl");
-    let args = [path, log.clone()].map(|p| p.to_string_lossy().to_string());
+    let hold = [
+        env.dir.join("webhook-held"),
+        env.dir.join("webhook-release"),
+    ];
+    let paths = [&path, &log, &hold[0], &hold[1]].map(|p| p.to_string_lossy().to_string());
     let (p, ready) = helper(
         RECEIVER,
         &[
             port.to_string(),
-            args[0].clone(),
-            args[1].clone(),
+            paths[0].clone(),
+            paths[1].clone(),
             burst.to_string(),
+            hold_after.to_string(),
+            paths[2].clone(),
+            paths[3].clone(),
         ],
     );
     assert_eq!(ready, "ready");
-    (p, port, log)
+    (p, port, log, hold)
 }
 
 #[test]
 fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
     let env = Env::new("webhook");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let (_recv, port, log) = receiver(&env, "s3cr3t-for-the-ticket-system", 20);
+    // 20 refusals, then 5 deliveries, then every request held: the kill lands mid-fan-out.
+    let (_recv, port, log, [held, release]) = receiver(&env, "s3cr3t-for-the-ticket-system", 20, 5);
     let cfg = env.dir.join("meldingsvakt.toml");
     let mut text = std::fs::read_to_string(&cfg).unwrap();
     text.push_str(&format!(
@@ -96,17 +127,23 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
         &long_alert("WebhookKill"),
     );
     assert_eq!(code, 200, "{body}");
-    // Kill once the burst is over and some deliveries have succeeded, mid-fan-out.
+    // Kill once the burst is over, some deliveries have succeeded and the rest are held.
     let t = Instant::now();
-    while records(&log).iter().filter(|r| r["status"] == 200).count() < 5 {
-        assert!(t.elapsed() < Duration::from_secs(30), "no webhook delivery");
-        std::thread::sleep(Duration::from_millis(5));
+    while !held.exists() {
+        assert!(t.elapsed() < Duration::from_secs(60), "no webhook delivery");
+        std::thread::sleep(Duration::from_millis(20));
     }
     let _ = Command::new("kill")
         .args(["-9", &d.0.id().to_string()])
         .status();
     let _ = d.0.wait();
     let at_kill = records(&log);
+    assert_eq!(
+        at_kill.iter().filter(|r| r["status"] == 200).count(),
+        5,
+        "killed with the fan-out in flight"
+    );
+    std::fs::write(&release, "").unwrap();
     let ok_at_kill: BTreeSet<String> = at_kill
         .iter()
         .filter(|r| r["status"] == 200)
@@ -213,7 +250,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
 fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused() {
     let env = Env::new("webhook-reload");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let (_recv, port, log) = receiver(&env, "another-secret", 0);
+    let (_recv, port, log, _) = receiver(&env, "another-secret", 0, 0);
     let d = env.daemon();
     let op = env.token("operator-token");
     let open = |id: &str| {
@@ -238,7 +275,7 @@ fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused(
                 break;
             }
             assert!(
-                t.elapsed() < Duration::from_secs(10),
+                t.elapsed() < Duration::from_secs(60),
                 "no {log_line:?}:\n{now}"
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -272,7 +309,7 @@ fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused(
             break;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(20),
+            t.elapsed() < Duration::from_secs(60),
             "the new webhook got nothing: {got:?}"
         );
         std::thread::sleep(Duration::from_millis(100));

@@ -393,6 +393,14 @@ async fn healthz(State(app): State<App>) -> Response {
     }
     let mut v = stats;
     v["status"] = json!("ok");
+    let through = app
+        .shared
+        .metrics
+        .decided_through_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if let Some(t) = chrono::DateTime::from_timestamp_millis(through).filter(|_| through > 0) {
+        v["decided_through"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    }
     Json(v).into_response()
 }
 

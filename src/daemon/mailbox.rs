@@ -194,6 +194,7 @@ where
         .map(|c| c.has_str("IDLE"))
         .unwrap_or(false);
     tracing::info!(host = %s.host, idle, "mailbox connected");
+    let mut idling = false;
     loop {
         // Only the leader reads the mailbox (SPEC §5.7).
         if !shared.role.leading() {
@@ -221,8 +222,14 @@ where
                 Some((v, last)) if v == validity => last,
                 _ => 0,
             };
+            // Every UID below the folder's UIDNEXT has been assigned already: what this pass
+            // does not find there (expunged meanwhile) will never appear, so the position may
+            // pass it. Only then does a later UIDNEXT above the position mean new mail.
+            let seen_below = mb.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(0);
             if mb.exists == 0 {
-                shared.store().imap_put(folder, validity, last);
+                shared
+                    .store()
+                    .imap_put(folder, validity, last.max(seen_below));
                 continue;
             }
             let mut messages: Vec<(u32, Vec<u8>)> = Vec::new();
@@ -254,7 +261,9 @@ where
                 pos = uid;
                 shared.store().imap_put(folder, validity, pos);
             }
-            shared.store().imap_put(folder, validity, pos);
+            shared
+                .store()
+                .imap_put(folder, validity, pos.max(seen_below));
         }
         let poll = s
             .poll
@@ -264,9 +273,26 @@ where
         if idle {
             // Wait on the inbox with IDLE: new mail wakes us at once; `poll` bounds the wait
             // (the Sent folder is looked at then).
-            timed("EXAMINE", session.examine(&s.inbox)).await?;
+            let mb = timed("EXAMINE", session.examine(&s.inbox)).await?;
+            // Mail that arrived after the fetch above and before this EXAMINE would not wake
+            // an IDLE begun now (it is no longer new): look again first.
+            let seen = shared.store().imap_get(&s.inbox);
+            let arrived = match seen {
+                Some((validity, last)) => {
+                    mb.uid_validity.unwrap_or(0) != validity
+                        || mb.uid_next.is_some_and(|next| next > last + 1)
+                }
+                None => mb.exists > 0,
+            };
+            if arrived {
+                continue;
+            }
             let mut handle = session.idle();
             timed("IDLE", handle.init()).await?;
+            if !idling {
+                idling = true;
+                tracing::info!(folder = %s.inbox, "mailbox waiting for new mail with IDLE");
+            }
             let stopped = {
                 let (wait, _interrupt) = handle.wait_with_timeout(poll);
                 tokio::select! {

@@ -19,6 +19,11 @@ pub struct Metrics {
     /// Milliseconds between a deadline and the moment the engine handled it (last one).
     pub deadline_lag_ms: AtomicI64,
     pub open_incidents: AtomicI64,
+    /// Every deadline up to this instant (ms since the epoch; 0: not yet) has been decided and
+    /// its actions committed to the outbox (the leader's engine task). `/healthz` serves it as
+    /// `decided_through`: a wedged engine shows as an instant that stops moving, and a test can
+    /// wait for "the engine has looked at time T" instead of sleeping and hoping.
+    pub decided_through_ms: AtomicI64,
 }
 
 /// The tasks that write the store; `/healthz` is 503 while any of them cannot.

@@ -48,7 +48,7 @@ fn operator_console_in_chromium_with_axe() {
     assert!(out.matches("\"violations\":[]").count() >= 16, "{out}");
 
     // The notices and the «Løst» went to the three municipalities, each under its own id.
-    let mails = wait_mails(&env.maildir(), 6, 30);
+    let mails = wait_mails(&env.maildir(), 6, 60);
     let to_three: Vec<&Mail> = mails
         .iter()
         .filter(|m| {

@@ -5,7 +5,6 @@
 use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
-#[cfg(feature = "test-clock")]
 use std::time::{Duration, Instant};
 
 pub fn unsafe_kill9(p: &mut Proc) {
@@ -87,18 +86,50 @@ pub fn browser(url: &str, shot: &Path, expected: &str, absent: &str) -> String {
     )
 }
 
-/// Wait (30 s at most) until `f` holds; on time-out, fail with the daemon's log.
-#[cfg(feature = "test-clock")]
+/// Wait (60 s at most) until `f` holds; on time-out, fail with the daemon's log.
 pub fn wait_for(env: &Env, what: &str, f: &dyn Fn() -> bool) {
     let t = Instant::now();
     while !f() {
         assert!(
-            t.elapsed() < Duration::from_secs(30),
+            t.elapsed() < Duration::from_secs(60),
             "timed out waiting for {what}\n{}",
             std::fs::read_to_string(env.dir.join("daemon.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(150));
     }
+}
+
+/// Wait until the daemon has decided every deadline up to `at` (its `/healthz`
+/// `decided_through`) and then sent everything it decided (no pending row in its outbox): the
+/// barrier after which "nothing was sent" is a fact, not a hope that 2 seconds were enough.
+#[cfg(feature = "test-clock")]
+pub fn wait_settled(env: &Env, at: chrono::DateTime<chrono::Utc>) {
+    wait_for(env, "the engine to decide through the test clock", &|| {
+        let h = am_json(&format!("http://127.0.0.1:{}/healthz", env.http));
+        h["decided_through"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t >= at)
+    });
+    wait_for(env, "the outbox to drain", &|| {
+        outbox_pending(env) == Some(0)
+    });
+}
+
+/// Pending rows in the daemon's outbox, read from its SQLite file.
+pub fn outbox_pending(env: &Env) -> Option<i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        env.dir.join("state/meldingsvakt.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .ok()?;
+    db.busy_timeout(Duration::from_secs(5)).ok()?;
+    db.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+        [],
+        |r| r.get(0),
+    )
+    .ok()
 }
 
 /// An RFC 3339 string of the API as UTC.
@@ -116,8 +147,7 @@ pub fn set_clock(clock: &Path, at: chrono::DateTime<chrono::Utc>) {
     std::fs::write(clock, secs.to_string()).unwrap();
 }
 
-/// GET a JSON document from Alertmanager's API (`null` when it does not answer).
-#[cfg(feature = "test-clock")]
+/// GET a JSON document (Alertmanager's API, `/healthz`; `null` when it does not answer).
 pub fn am_json(url: &str) -> serde_json::Value {
     let out = Command::new("curl").arg("-s").arg(url).output().unwrap();
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)

@@ -5,7 +5,6 @@
 use crate::harness::*;
 use crate::support::*;
 use std::process::Command;
-use std::time::Duration;
 
 /// The kvittering story end to end against real servers, with the clock moved by the test
 /// (a `test-clock` build): alert → Alertmanager → daemon → inquiry at the SMTP server with the
@@ -178,7 +177,8 @@ fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_
     wait_for("the (unsent) inquiry", &|| {
         incident()["followup_at"].is_string()
     });
-    set_clock(cal.end_of_first_working_day_after(parse(&incident()["followup_at"])));
+    let escalation_due = cal.end_of_first_working_day_after(parse(&incident()["followup_at"]));
+    set_clock(escalation_due);
     wait_for("the escalation", &|| incident()["escalated_at"].is_string());
     wait_for("the silence", &|| {
         am(&[&format!("http://127.0.0.1:{am_port}/api/v2/silences")])
@@ -204,8 +204,15 @@ fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_
             .any(|m| m["name"] == "environment" && m["value"] == "test"),
         "{silence}"
     );
-    // Alertmanager applies silences to its alerts asynchronously; give it a moment.
-    std::thread::sleep(Duration::from_secs(2));
+    // Alertmanager applies silences to its alerts asynchronously: wait until it has.
+    wait_for("Alertmanager to mark the test alert silenced", &|| {
+        am(&[&alerts_url]).as_array().is_some_and(|a| {
+            a.iter().any(|a| {
+                a["labels"]["alertname"] == "MissingAppRecTest"
+                    && a["status"]["state"] == "suppressed"
+            })
+        })
+    });
     let alerts = am(&[&alerts_url]);
     let state = |name: &str| {
         alerts
@@ -228,7 +235,7 @@ fn test_environment_escalation_leaves_production_alerts_unsilenced_and_mails_no_
         "production stays watched: {alerts}"
     );
     // Nothing went to any organization or to KS e-Komp: ops only.
-    std::thread::sleep(Duration::from_secs(1));
+    wait_settled(&env, escalation_due);
     let mails = read_mails(&env.maildir());
     assert!(
         mails

@@ -179,11 +179,15 @@ fn a_stale_leaders_writes_are_refused_by_the_epoch_fence() {
 /// The leader dies (`kill -9`) in the middle of a fan-out to the 65 municipalities: the
 /// standby leads within 15 s, every notice arrives, and a notice sent twice (the old leader
 /// sent it but could not mark it) carries the same Message-ID.
+///
+/// "In the middle" is made certain, not hoped for: the leader's SMTP server answers 9
+/// messages and holds the 10th (and every later one) unanswered, and the leader is killed
+/// while the server holds it. However fast the fan-out, it cannot have finished.
 #[test]
 fn leader_killed_mid_fanout_standby_sends_the_rest() {
     let _one = serial();
     let pg = Pg::start("fanout");
-    let mut a = Host::new(&pg, "a", "2s");
+    let mut a = Host::holding(&pg, "a", "2s", 10);
     let mut b = Host::new(&pg, "b", "2s");
     a.start();
     until("a to lead", 15, &mut || a.role() == "leader");
@@ -196,12 +200,11 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
     assert_eq!(ca, 200, "{body}");
     let (cb, body) = b.post("/api/v1/alerts", &token, &alert);
     assert_eq!(cb, 200, "the standby forwards to the leader: {body}");
-    until("the first notice", 20, &mut || {
-        !read_mails(&a.maildir()).is_empty()
-    });
+    let answered = a.hold.as_ref().unwrap().wait_held(30);
     a.kill9();
     let killed = Instant::now();
     let before = read_mails(&a.maildir()).len();
+    assert_eq!(before, answered, "a's server stored what it answered");
     assert!(
         before < kommuner(),
         "the fan-out finished before the kill ({before}); the test proves nothing"
@@ -213,7 +216,7 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
         kommuner()
     );
     assert!(failover < Duration::from_secs(15));
-    until("all 65 municipalities", 30, &mut || {
+    until("all 65 municipalities", 60, &mut || {
         let m = all_mails(&[&a, &b]);
         m.iter()
             .map(|m| m.headers["to"].clone())
@@ -221,7 +224,13 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
             .len()
             >= kommuner()
     });
-    std::thread::sleep(Duration::from_secs(1));
+    // Every notice is marked sent, so no further copy can come; the killed leader's held
+    // messages reach nobody (their client was gone at the release).
+    until("every notice marked sent", 30, &mut || {
+        pg.sql("SELECT COUNT(*) FROM outbox WHERE key LIKE '%/unplanned/%' AND done_at IS NULL")
+            == "0"
+    });
+    a.hold.as_ref().unwrap().release();
     let mails = all_mails(&[&a, &b]);
     assert_eq!(
         assert_dupes_share_message_id(&mails),
@@ -229,7 +238,7 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
         "one notice per municipality"
     );
     assert!(
-        !read_mails(&b.maildir()).is_empty(),
+        read_mails(&b.maildir()).len() >= kommuner() - before,
         "the new leader sent the rest"
     );
     // The second copy of the alert (forwarded by b) opened nothing new.
@@ -283,25 +292,23 @@ fn paused_leader_sends_nothing_after_it_was_replaced() {
     unsafe_signal(a.pid(), "CONT");
     until("a to say standby", 10, &mut || a.role() == "standby");
     std::thread::sleep(Duration::from_secs(4));
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(a.maildir().join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let t = e.metadata().unwrap().modified().unwrap();
-            assert!(
-                t < woke,
-                "the paused leader sent {:?} after it woke",
-                e.file_name()
-            );
-        }
+    // An exchange begun before the pause may finish after it; none may begin after.
+    let woke = woke
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for m in read_mails(&a.maildir()) {
+        let began: f64 = m.headers["x-mail-from-at"].parse().unwrap();
+        assert!(
+            began < woke,
+            "the paused leader began sending {:?} to {} after it woke",
+            m.headers["subject"],
+            m.headers["to"]
+        );
     }
-    assert!(
-        a.log().contains("stepping down"),
-        "a says it stepped down: {}",
-        a.log()
-    );
+    until("a to say it stepped down", 30, &mut || {
+        a.log().contains("stepping down")
+    });
     assert_dupes_share_message_id(&all_mails(&[&a, &b]));
 }
 
@@ -430,8 +437,10 @@ fn soak_fifty_leader_kills_while_alerts_stream_in() {
     eprintln!("{n} distinct messages; every accepted incident's notice arrived");
 }
 
-/// PostgreSQL restarted (fast shutdown, 2 s down) while alerts stream in: both daemons
-/// recover by themselves, one leads, and nothing answered 200 is lost.
+/// PostgreSQL restarted (fast shutdown) while alerts stream in: both daemons recover by
+/// themselves, one leads, and nothing answered 200 is lost. PostgreSQL stays down until the
+/// daemons have refused a request, so the restart is certainly felt, however the scheduler
+/// spreads the requests.
 #[test]
 fn postgresql_restart_under_load_loses_no_accepted_request() {
     let _one = serial();
@@ -446,28 +455,50 @@ fn postgresql_restart_under_load_loses_no_accepted_request() {
     let orgs = municipalities();
     let (mut alerts, mut incidents) = (Vec::new(), Vec::new());
     let mut refused = 0;
-    let t = Instant::now();
-    let mut restarted = false;
     let mut i = 0;
-    while t.elapsed() < Duration::from_secs(14) {
-        if !restarted && t.elapsed() > Duration::from_secs(3) {
-            pg.restart(Duration::from_secs(2));
-            restarted = true;
-        }
+    // Before (20 rounds), during (until a refusal), after (until a leader, then 20 rounds).
+    let mut phase = 0;
+    let mut after = 0;
+    let t = Instant::now();
+    while phase < 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "the restart story did not finish (phase {phase})"
+        );
         i += 1;
         let (org, addr) = &orgs[i % orgs.len()];
         let fp = format!("restart-{i}");
         let host = if i % 2 == 0 { &a } else { &b };
+        let mut ok_round = true;
         if host.post("/api/v1/alerts", &token, &org_alert(org, &fp)).0 == 200 {
             alerts.push((fp, org.clone()));
         } else {
             refused += 1;
+            ok_round = false;
         }
         let id = format!("RESTART-{i}");
         if post_to(host.http, "/api/v1/incidents", &op, &incident_for(&id, org)) == 201 {
             incidents.push((id, addr.clone()));
         } else {
             refused += 1;
+            ok_round = false;
+        }
+        match phase {
+            0 if i >= 20 => {
+                pg.stop();
+                phase = 1;
+            }
+            1 if refused > 0 => {
+                pg.spawn();
+                phase = 2;
+            }
+            2 if ok_round => {
+                after += 1;
+                if after >= 20 {
+                    phase = 3;
+                }
+            }
+            _ => {}
         }
     }
     eprintln!(
@@ -475,7 +506,6 @@ fn postgresql_restart_under_load_loses_no_accepted_request() {
         alerts.len(),
         incidents.len()
     );
-    assert!(refused > 0, "the restart was felt");
     until("a leader after the restart", 20, &mut || {
         a.role() == "leader" || b.role() == "leader"
     });

@@ -108,7 +108,7 @@ impl Pg {
         pg
     }
 
-    fn spawn(&mut self) {
+    pub fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -135,25 +135,19 @@ impl Pg {
                 break;
             }
             assert!(
-                t.elapsed() < Duration::from_secs(30),
+                t.elapsed() < Duration::from_secs(60),
                 "PostgreSQL did not start"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// A fast shutdown (every session ends, as in a restart by systemd), then start again.
-    pub fn restart(&mut self, down_for: Duration) {
-        self.stop();
-        std::thread::sleep(down_for);
-        self.spawn();
-    }
-
-    fn stop(&mut self) {
+    /// A fast shutdown: every session ends, as in a restart by systemd.
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.server.take() {
             unsafe_signal(c.id(), "INT");
             let t = Instant::now();
-            while c.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(20) {
+            while c.try_wait().ok().flatten().is_none() && t.elapsed() < Duration::from_secs(60) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = c.kill();
@@ -215,11 +209,23 @@ pub struct Host {
     pub http: u16,
     pub proc: Option<Proc>,
     _smtp: Proc,
+    /// The hold of a [`Host::holding`] host's SMTP server.
+    pub hold: Option<Hold>,
 }
 
 impl Host {
     /// A host of `pg`, sharing the tokens in `pg.dir`; `lease` as `[storage] lease`.
     pub fn new(pg: &Pg, name: &str, lease: &str) -> Host {
+        Host::with_hold(pg, name, lease, None)
+    }
+
+    /// A host whose SMTP server holds its `hold_at`-th message and every later one unanswered
+    /// (see [`holding_smtp_server`]).
+    pub fn holding(pg: &Pg, name: &str, lease: &str, hold_at: usize) -> Host {
+        Host::with_hold(pg, name, lease, Some(hold_at))
+    }
+
+    fn with_hold(pg: &Pg, name: &str, lease: &str, hold_at: Option<usize>) -> Host {
         let dir = pg.dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         for t in ["alert-token", "operator-token"] {
@@ -251,12 +257,19 @@ impl Host {
             ),
         );
         std::fs::write(dir.join("meldingsvakt.toml"), cfg).unwrap();
-        let smtp_proc = smtp_server(smtp, &dir.join("maildir"));
+        let (smtp_proc, hold) = match hold_at {
+            Some(n) => {
+                let (p, h) = holding_smtp_server(smtp, &dir.join("maildir"), n);
+                (p, Some(h))
+            }
+            None => (smtp_server(smtp, &dir.join("maildir")), None),
+        };
         Host {
             dir,
             http,
             proc: None,
             _smtp: smtp_proc,
+            hold,
         }
     }
 

@@ -8,12 +8,55 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A loopback port that no one else will take while this test process lives.
+///
+/// Binding port 0 and closing it again (the usual trick) leaves a window in which another
+/// test's server, or the kernel's choice of source port for any outgoing connection, takes the
+/// port before our server binds it. So the port comes from below the kernel's ephemeral range
+/// (`ip_local_port_range`: no outgoing connection is ever given one of these), and it is
+/// reserved with an exclusive lock on `/tmp/mv-test-ports/PORT` that this process holds until
+/// it exits, so no other test (in this process or another) is handed the same port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::Mutex;
+    static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let ephemeral_start: u32 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(32768);
+    let (lo, hi) = (12_000u32, ephemeral_start.clamp(13_000, 65_535));
+    let span = hi - lo;
+    let dir = std::env::temp_dir().join("mv-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = (std::process::id().wrapping_mul(7919) + nanos()) % span;
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    for i in 0..span {
+        let port = (lo + (start + i) % span) as u16;
+        let Ok(f) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            continue;
+        };
+        if f.try_lock().is_err() {
+            continue;
+        }
+        // Someone outside the tests may listen there; then it is not ours to take.
+        if TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        held.push(f);
+        return port;
+    }
+    panic!("no free loopback port in {lo}..{hi}");
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
 }
 
 pub struct Proc(pub Child);
@@ -24,23 +67,78 @@ impl Drop for Proc {
     }
 }
 
+/// The tests' SMTP server (`tests/smtp_server.py`, Debian's aiosmtpd) on `port`, storing
+/// every message in `maildir`.
 pub fn smtp_server(port: u16, maildir: &Path) -> Proc {
-    let child = Command::new("/usr/bin/python3")
-        .args([
-            "-m",
-            "aiosmtpd",
-            "-n",
-            "-l",
-            &format!("127.0.0.1:{port}"),
-            "-c",
-            "aiosmtpd.handlers.Mailbox",
-        ])
+    start_smtp(port, maildir, &[])
+}
+
+/// An SMTP server that answers the first `hold_at - 1` messages and then holds every later
+/// one unanswered until [`Hold::release`]. [`Hold::wait_held`] returns once the `hold_at`-th
+/// message is being held, with the number answered before it: the moment "in the middle of a
+/// fan-out" made certain, not hoped for.
+pub fn holding_smtp_server(port: u16, maildir: &Path, hold_at: usize) -> (Proc, Hold) {
+    let dir = maildir.with_extension("hold");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let hold = Hold {
+        held: dir.join("held"),
+        release: dir.join("release"),
+    };
+    let args = [
+        hold_at.to_string(),
+        hold.held.to_string_lossy().to_string(),
+        hold.release.to_string_lossy().to_string(),
+    ];
+    (start_smtp(port, maildir, &args), hold)
+}
+
+pub struct Hold {
+    held: PathBuf,
+    release: PathBuf,
+}
+
+impl Hold {
+    /// Wait (up to `secs`) until the server holds a message; the number it answered before.
+    pub fn wait_held(&self, secs: u64) -> usize {
+        let t = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.held) {
+                return s.trim().parse().expect("the held file holds a count");
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(secs),
+                "the SMTP server was never asked for the message it holds"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Answer the held messages and every later one.
+    pub fn release(&self) {
+        std::fs::write(&self.release, "").unwrap();
+    }
+}
+
+fn start_smtp(port: u16, maildir: &Path, extra: &[String]) -> Proc {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(port.to_string())
         .arg(maildir)
-        .stdout(Stdio::null())
+        .args(extra)
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3-aiosmtpd (Debian) must be installed: scripts/test.sh installs it");
-    wait_port(port);
+    let mut line = String::new();
+    use std::io::BufRead;
+    let _ = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the SMTP server on {port} did not start"
+    );
     Proc(child)
 }
 
@@ -48,8 +146,21 @@ pub fn wait_port(port: u16) {
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
-            t.elapsed() < Duration::from_secs(15),
+            t.elapsed() < Duration::from_secs(60),
             "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait until nothing listens on `port` any more (a server's helper processes can keep its
+/// socket a moment after the server itself was killed).
+pub fn wait_port_closed(port: u16) {
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "something still listens on {port}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

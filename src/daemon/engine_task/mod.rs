@@ -458,12 +458,20 @@ pub async fn run(
                     let _ = task.commit(&[]);
                 }
                 let now = task.now();
+                let mut decided = task.carry.is_empty();
                 if let Some(t) = task.engine.poll_timeout().filter(|t| *t <= now) {
                     task.shared.metrics.deadline_lag_ms.store((now - t).num_milliseconds(), std::sync::atomic::Ordering::Relaxed);
                     task.engine.catch_up(now + crate::engine::NEXT_INSTANT);
-                    if let Err(e) = task.commit(&[]) {
-                        tracing::error!(error = %e, "deadline actions not saved; retrying from the store");
+                    match task.commit(&[]) {
+                        Ok(_) => decided = task.carry.is_empty(),
+                        Err(e) => {
+                            decided = false;
+                            tracing::error!(error = %e, "deadline actions not saved; retrying from the store");
+                        }
                     }
+                }
+                if decided {
+                    task.shared.metrics.decided_through_ms.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
                 }
             }
             _ = wd.tick(), if watchdog => notify(&[sd_notify::NotifyState::Watchdog]),
