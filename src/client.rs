@@ -1,6 +1,7 @@
 //! `meldingsvakt incident …` and `meldingsvakt maintenance …`: operator commands, as clients
 //! of a running daemon's API (SPEC §5.1, §5.4).
 
+use crate::{out, outln};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -100,7 +101,9 @@ pub struct OpenArgs {
     /// When the stop began (RFC 3339 or local "YYYY-MM-DD HH:MM"). Default: now.
     #[arg(long)]
     started_at: Option<String>,
-    /// Expected restoration. More than 2 hours after the start sends the notice at once.
+    /// Expected restoration: RFC 3339 with its offset (`date -Iseconds -d '+4 hours'`), or a
+    /// local Oslo time "YYYY-MM-DD HH:MM" (whatever the machine's time zone). More than 2 hours
+    /// after the start sends the notice at once.
     #[arg(long)]
     expected_end: Option<String>,
     /// Measures taken, in Norwegian (goes into e-mails and on the status page; no personal data).
@@ -276,8 +279,8 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if status.is_success() {
         match r {
-            Request::Show(_) if !c.json => print!("{}", case_text(&v)),
-            _ => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
+            Request::Show(_) if !c.json => out!("{}", case_text(&v)),
+            _ => outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }
         0
     } else {

@@ -12,6 +12,7 @@ pub mod sim;
 pub mod sinks;
 pub mod sources;
 pub mod status;
+pub mod stdout;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testutil;

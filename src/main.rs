@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use meldingsvakt::config::Config;
 use meldingsvakt::render::{samples, Renderer};
 use meldingsvakt::{calendar, sim};
+use meldingsvakt::{out, outln};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +17,34 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const DEFAULT_CONFIG: &str = "config/meldingsvakt.toml";
+/// Where the configuration is looked for when `--config` is not given: the example in a
+/// checkout (relative to the working directory, SPEC §5.1), then the packaged one.
+const DEFAULT_CONFIGS: [&str; 2] = [
+    "config/meldingsvakt.toml",
+    "/etc/meldingsvakt/meldingsvakt.toml",
+];
+const CONFIG_HELP: &str = "Configuration file [default: config/meldingsvakt.toml in the working directory, else /etc/meldingsvakt/meldingsvakt.toml]";
+
+/// The configuration to use: the one given, else the first default that exists. With none,
+/// a message that names every place looked at and what to do (exit 2).
+fn resolve_config(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    if let Some(p) = DEFAULT_CONFIGS.iter().map(Path::new).find(|p| p.exists()) {
+        return Ok(p.to_path_buf());
+    }
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".into());
+    eprintln!(
+        "no configuration found: looked for {} (in {cwd}) and {}.\n\
+         Run from the root of a meldingsvakt checkout (its example configuration is \
+         config/meldingsvakt.toml there), or give one with --config FILE.",
+        DEFAULT_CONFIGS[0], DEFAULT_CONFIGS[1]
+    );
+    Err(ExitCode::from(2))
+}
 
 #[derive(Parser)]
 #[command(
@@ -39,13 +67,13 @@ struct Cli {
 enum Cmd {
     /// Run the daemon: HTTP API and webhook, durable outbox, e-mail (files by default, or SMTP).
     #[command(
-        after_help = "On a fresh machine, with the example configuration:\n  meldingsvakt run\n\
+        after_help = "From the root of a checkout, with its example configuration:\n  meldingsvakt run\n\
 State (SQLite) and mail files go to ./var (systemd: $STATE_DIRECTORY); tokens are created in\n\
 var/alert-token and var/operator-token unless configured. SIGHUP reloads, SIGTERM stops."
     )]
     Run {
-        #[arg(long, short, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
     },
     /// Validate the configuration and every template. Exit 0, or 2 with FILE:LINE:COL errors.
     #[command(
@@ -54,8 +82,8 @@ which schema version it has and which host leads; exit 1 when it cannot be reach
 embedded SQLite store, --connect checks that the state directory can be written."
     )]
     Check {
-        #[arg(long, short, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
         /// Also connect to the state database (PostgreSQL: log in, read the schema and leader).
         #[arg(long)]
         connect: bool,
@@ -79,8 +107,8 @@ meldingsvakt render unplanned --input incident.toml   # one [[event]] table, or 
     )]
     Render {
         kind: Option<String>,
-        #[arg(long, short, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
         /// Render the messages this scenario produces.
         #[arg(long, conflicts_with = "input")]
         scenario: Option<PathBuf>,
@@ -101,8 +129,8 @@ working day of the next month.")]
         month: String,
         #[arg(long, value_enum, default_value = "html")]
         format: ReportFormat,
-        #[arg(long, short, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
         /// Report on this scenario's simulated run instead of the daemon's state.
         #[arg(long)]
         scenario: Option<PathBuf>,
@@ -111,8 +139,8 @@ working day of the next month.")]
     Calendar {
         year: i32,
         /// Configuration with extra closed days and freezes (used when the file exists).
-        #[arg(long, short, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
     },
     /// Operator commands for incidents, against a running daemon.
     Incident {
@@ -192,7 +220,7 @@ fn check(path: &Path, connect: bool) -> ExitCode {
         .iter()
         .filter(|o| o.kind == meldingsvakt::config::OrgKind::Kommune)
         .count();
-    println!(
+    outln!(
         "{}: OK — {} organizations ({} municipalities), {} KS e-Komp areas, {} services, {} templates, {} declared maintenances",
         path.display(),
         cfg.orgs.len(),
@@ -208,7 +236,7 @@ fn check(path: &Path, connect: bool) -> ExitCode {
             None => meldingsvakt::store::sqlite::probe(&cfg.daemon.state_dir),
         };
         match probed {
-            Ok(what) => println!("{what}"),
+            Ok(what) => outln!("{what}"),
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::from(1);
@@ -259,22 +287,22 @@ fn print_rendered(
     let when = sim::local_rfc3339(cfg, a.at);
     match &a.body {
         ActionBody::Email(e) => {
-            println!("Tid: {when}\nTil: {}", e.to.join(", "));
+            outln!("Tid: {when}\nTil: {}", e.to.join(", "));
             if !e.cc.is_empty() {
-                println!("Kopi: {}", e.cc.join(", "));
+                outln!("Kopi: {}", e.cc.join(", "));
             }
         }
-        ActionBody::Ops(o) => println!("Tid: {when}\nTil: {}", o.to.join(", ")),
-        ActionBody::Report(r) => println!("Tid: {when}\nTil: {}", r.to.join(", ")),
-        ActionBody::Statuspage(s) => println!(
+        ActionBody::Ops(o) => outln!("Tid: {when}\nTil: {}", o.to.join(", ")),
+        ActionBody::Report(r) => outln!("Tid: {when}\nTil: {}", r.to.join(", ")),
+        ActionBody::Statuspage(s) => outln!(
             "Tid: {when}\nStatusside ({}): {}",
             s.environment.as_str(),
             s.message.as_str()
         ),
         ActionBody::Silence(_) => {}
     }
-    println!("Emne: {}\n\n{}", out.subject, out.body.trim_end());
-    println!("{}", "-".repeat(72));
+    outln!("Emne: {}\n\n{}", out.subject, out.body.trim_end());
+    outln!("{}", "-".repeat(72));
     Ok(())
 }
 
@@ -442,7 +470,7 @@ fn report_cmd(
         ReportFormat::Csv => report::csv(&r),
         ReportFormat::Html => report::html(&r, &cfg.self_.name),
     };
-    print!("{out}");
+    out!("{out}");
     ExitCode::SUCCESS
 }
 
@@ -459,7 +487,7 @@ fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
     } else {
         calendar::Calendar::default()
     };
-    print!("{}", calendar::print::year_text(&cal, year));
+    out!("{}", calendar::print::year_text(&cal, year));
     ExitCode::SUCCESS
 }
 
@@ -512,35 +540,70 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { config, connect } => check(&config, connect),
+        Cmd::Check { config, connect } => match resolve_config(config) {
+            Ok(config) => check(&config, connect),
+            Err(code) => code,
+        },
         Cmd::Simulate { scenario } => simulate(&scenario),
         Cmd::Render {
             kind,
             config,
             scenario,
             input,
-        } => render(kind, &config, scenario, input),
-        Cmd::Calendar { year, config } => calendar_cmd(year, &config),
+        } => {
+            // A scenario names its own configuration.
+            let config = match (&scenario, resolve_config(config)) {
+                (_, Ok(c)) => c,
+                (Some(_), Err(_)) => PathBuf::from(DEFAULT_CONFIGS[0]),
+                (None, Err(code)) => return code,
+            };
+            render(kind, &config, scenario, input)
+        }
+        Cmd::Calendar { year, config } => {
+            // Without a configuration: the built-in calendar (no extra closed days).
+            let config = config
+                .or_else(|| {
+                    DEFAULT_CONFIGS
+                        .iter()
+                        .map(PathBuf::from)
+                        .find(|p| p.exists())
+                })
+                .unwrap_or_default();
+            calendar_cmd(year, &config)
+        }
         Cmd::Report {
             month,
             format,
             config,
             scenario,
-        } => report_cmd(&month, format, &config, scenario.as_deref()),
-        Cmd::Run { config } => runtime(async move {
-            match meldingsvakt::daemon::run(&config).await {
-                Ok(()) => 0,
-                Err(meldingsvakt::daemon::DaemonError::Config(e)) => {
-                    eprintln!("{e}");
-                    2
+        } => {
+            let config = match (&scenario, resolve_config(config)) {
+                (_, Ok(c)) => c,
+                (Some(_), Err(_)) => PathBuf::from(DEFAULT_CONFIGS[0]),
+                (None, Err(code)) => return code,
+            };
+            report_cmd(&month, format, &config, scenario.as_deref())
+        }
+        Cmd::Run { config } => {
+            let config = match resolve_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            runtime(async move {
+                match meldingsvakt::daemon::run(&config).await {
+                    Ok(()) => 0,
+                    Err(meldingsvakt::daemon::DaemonError::Config(e)) => {
+                        eprintln!("{e}");
+                        2
+                    }
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        eprintln!("meldingsvakt: {e}");
+                        1
+                    }
                 }
-                Err(e) => {
-                    tracing::error!("{e}");
-                    eprintln!("meldingsvakt: {e}");
-                    1
-                }
-            }
-        }),
+            })
+        }
         Cmd::Incident { conn, cmd } => runtime(async move {
             meldingsvakt::client::call(&conn, meldingsvakt::client::incident_request(cmd)).await
         }),

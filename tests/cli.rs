@@ -297,3 +297,73 @@ fn check_validates_the_postgresql_url_and_connects_on_request() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("embedded SQLite store"), "{out}");
 }
+
+/// A reader that went away (`| head`) ends a command quietly: exit 0, no panic, no backtrace.
+/// The pipe's read end is closed before the command starts, so every write meets it closed.
+#[test]
+fn a_closed_stdout_is_a_normal_end() {
+    let scenario = "tests/scenarios/friday-kvittering.toml";
+    for args in [
+        &["calendar", "2027"][..],
+        &["render", "followup"],
+        &["render", "--scenario", scenario],
+        &["simulate", scenario],
+        &[
+            "report",
+            "2026-11",
+            "--scenario",
+            "tests/scenarios/report-month.toml",
+        ],
+        &["check"],
+        &["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+/// Started outside a checkout with no configuration anywhere, the daemon and `check` say where
+/// they looked and what to do (exit 2); `calendar` still works on the built-in calendar.
+#[test]
+fn without_a_configuration_the_commands_say_where_they_looked() {
+    let dir = std::env::temp_dir().join(format!("mv-cli-noconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    if std::path::Path::new("/etc/meldingsvakt/meldingsvakt.toml").exists() {
+        eprintln!("SKIPPED: this machine has /etc/meldingsvakt/meldingsvakt.toml");
+        return;
+    }
+    for args in [&["run"][..], &["check"]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("looked for config/meldingsvakt.toml")
+                && err.contains("/etc/meldingsvakt/meldingsvakt.toml")
+                && err.contains("--config FILE"),
+            "{args:?}: {err}"
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["calendar", "2027"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Calendar 2027"));
+}
