@@ -459,6 +459,39 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// Every response: a time limit on the whole request, `X-Content-Type-Options: nosniff`, and
 /// JSON error bodies also for what the framework answers itself (413, 405, a bad URL).
+/// A body announced (`Content-Length`) as larger than `[http] max_body` is refused before a
+/// byte of it is read: a client that sent `Expect: 100-continue` gets the 413 instead of a
+/// 100 and never sends the body, and no client has its connection reset under a half-sent
+/// body (which would lose the 413). Bodies without a length are cut off at the limit as
+/// they are read (`DefaultBodyLimit`).
+async fn announced_too_large(
+    limit: usize,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        let mut resp = err(
+            413,
+            format!("the request body is larger than the limit of {limit} bytes ([http] max_body)"),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        );
+        return resp;
+    }
+    next.run(req).await
+}
+
 async fn guard_layer(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(r) => r,
@@ -557,5 +590,8 @@ pub fn router(
         .layer(DefaultBodyLimit::max(limit))
         .layer(forward)
         .layer(axum::middleware::from_fn(guard_layer))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            announced_too_large(limit, req, next)
+        }))
         .with_state(app)
 }

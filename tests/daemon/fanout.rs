@@ -129,7 +129,9 @@ fn smtp_down_messages_wait_then_all_arrive() {
     let t = Instant::now();
     let m = loop {
         let m = metrics();
+        // The gauge is refreshed by the dispatcher's next pass, so it may lag a moment.
         if m.contains("meldingsvakt_messages_failed_total{kind=\"planned\"}")
+            && m.contains("meldingsvakt_outbox_pending 5\n")
             || t.elapsed() > Duration::from_secs(60)
         {
             break m;
