@@ -318,6 +318,28 @@ pub fn wait_mails(maildir: &Path, n: usize, secs: u64) -> Vec<Mail> {
     }
 }
 
+/// Wait (up to `secs`) until the mails received satisfy `done`; the mails then (or at the
+/// deadline, for the caller's assertion to explain).
+pub fn wait_mails_until(maildir: &Path, secs: u64, done: impl Fn(&[Mail]) -> bool) -> Vec<Mail> {
+    let t = Instant::now();
+    loop {
+        let m = read_mails(maildir);
+        if done(&m) || t.elapsed() > Duration::from_secs(secs) {
+            return m;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The number of distinct Message-IDs among `mails` (a copy resent after a crash counts once).
+pub fn distinct_ids(mails: &[Mail]) -> usize {
+    mails
+        .iter()
+        .map(|m| m.headers["message-id"].as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
 pub fn kommuner() -> usize {
     65
 }
