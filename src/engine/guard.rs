@@ -1,19 +1,25 @@
 //! The personal-data guard (SPEC §4.12; seeds/001 §2.1, seeds/000 §2.1): nothing that leaves
-//! the daemon may carry a Norwegian national identity number (fødselsnummer) or D-number:
-//! 11 digits that pass both mod-11 check digits.
+//! the daemon may carry a Norwegian national identity number (fødselsnummer), D-number or
+//! H-number: 11 digits whose first six are a date (`ddmmyy`; a D-number adds 4 to the first
+//! digit, an H-number adds 4 to the third) and that pass both mod-11 check digits.
 //!
-//! The check sees through how people and editors write numbers. The text is first normalised
-//! (NFKC, so fullwidth and other compatibility digit forms become ASCII digits); then digits
-//! are read in **groups** separated by separators only — spaces of every kind (one or several,
-//! no-break and narrow no-break included), zero-width characters, `.`, `-`, `/` and the
-//! Unicode dashes. Any run of consecutive groups holding exactly 11 digits is tested, so
-//! `150765 00565`, `15 07 65 00565`, `15.07.65.00565` and `+47 73 00 00 00 15076500565` are
-//! caught, while a 12-digit reference number is not an identity number.
+//! The check sees through how people and editors write numbers. The text is normalised (NFKC:
+//! fullwidth, superscript and mathematical digits become ASCII), and a digit is then any
+//! character of Unicode's numeric classes, read for its decimal value, so Arabic-Indic,
+//! Devanagari and every other script's digits count (NFKC does not fold those). Digits are
+//! read in **groups**: between two digits of one written number may stand at most three
+//! characters that are neither letters nor digits (spaces of every kind, zero-width
+//! characters, combining marks, any punctuation: `. , : ; _ - – / 。`). Any run of
+//! consecutive groups holding exactly 11 digits is tested, so `150765 00565`,
+//! `15 07 65 00565`, `130575_00020` and `+47 73 00 00 00 15076500565` are caught, while a
+//! 12-digit reference number is not an identity number, and `c48986956851b19a` (a hash: its
+//! 11 digits are no date) is left alone.
 //!
-//! It runs at every door, over the raw input before it is parsed (`check_json`), so it sees
-//! every field of every input kind — ids, free text, phone numbers, subjects, alert labels and
-//! annotations, even fields that are then refused as unknown — and a refusal names the field
-//! but never echoes the value.
+//! People's input is checked at every door, over the raw input before it is parsed
+//! (`check_json`), so it sees every field of every input kind — ids, free text, phone numbers,
+//! subjects, even fields that are then refused as unknown — and a refusal names the field but
+//! never echoes the value. Alerts are not refused but redacted (`redact_alert`): refusing would
+//! lose an outage, since Alertmanager does not retry a 4xx.
 
 use crate::engine::model::Refusal;
 use unicode_normalization::UnicodeNormalization;
@@ -30,57 +36,207 @@ fn check_digit(digits: &[u32], weights: &[u32]) -> Option<u32> {
     }
 }
 
-/// Whether 11 digits pass both mod-11 checks.
+/// Whether the first six digits are a birth date `ddmmyy`, or one as a D-number (day + 40)
+/// or an H-number (month + 40) writes it. February 29 is a date when `yy` is a leap year in
+/// some century (every `yy` divisible by 4: 2000 was one).
+fn is_birth_date(d: &[u32; 11]) -> bool {
+    let (mut day, mut month, yy) = (d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5]);
+    let d_number = day > 40;
+    let h_number = month > 40;
+    if d_number && h_number {
+        return false;
+    }
+    if d_number {
+        day -= 40;
+    }
+    if h_number {
+        month -= 40;
+    }
+    let last = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if yy % 4 == 0 => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=last).contains(&day)
+}
+
+/// Whether 11 digits are an identity number, D-number or H-number: a date, and both mod-11
+/// checks.
 pub fn is_identity_number(d: &[u32; 11]) -> bool {
-    check_digit(&d[..9], &K1) == Some(d[9]) && check_digit(&d[..10], &K2) == Some(d[10])
+    is_birth_date(d)
+        && check_digit(&d[..9], &K1) == Some(d[9])
+        && check_digit(&d[..10], &K2) == Some(d[10])
 }
 
-/// Characters that may stand between the digit groups of one written number.
-fn is_separator(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '.' | '-'
-                | '/'
-                | '\u{00AD}' // soft hyphen
-                | '\u{200B}'..='\u{200D}' // zero-width space, (non-)joiner
-                | '\u{2060}' // word joiner
-                | '\u{FEFF}' // zero-width no-break space
-                | '\u{2010}'..='\u{2015}' // hyphens and dashes
-                | '\u{2212}' // minus sign
-        )
+/// The decimal value of a digit of any script. Unicode's decimal digits come in runs of ten
+/// from zero, so the value is the distance from the start of the run of numeric characters
+/// it stands in (Arabic-Indic ٠–٩, Devanagari ०–९, …); ASCII directly.
+fn digit_value(c: char) -> Option<u32> {
+    if c.is_ascii_digit() {
+        return c.to_digit(10);
+    }
+    if !c.is_numeric() {
+        return None;
+    }
+    let code = c as u32;
+    let mut start = code;
+    while start > 0
+        && code - (start - 1) < 100
+        && char::from_u32(start - 1).is_some_and(char::is_numeric)
+    {
+        start -= 1;
+    }
+    Some((code - start) % 10)
 }
 
-/// Whether `text` contains something that looks like a national identity number or D-number.
+/// At most this many characters that are neither letters nor digits may stand between two
+/// digits of one written number.
+const MAX_SEPARATORS: usize = 3;
+
+/// Whether `text` contains something that looks like a national identity number, D-number
+/// or H-number.
 pub fn contains_identity_number(text: &str) -> bool {
     // Fast path: fewer than 11 digit-like characters cannot hold one.
     if text.chars().filter(|c| c.is_numeric()).count() < 11 {
         return false;
     }
-    let norm: String = text.nfkc().collect();
-    // Runs of digit groups: a run ends at any character that is neither digit nor separator.
+    let mut norm: Vec<char> = text.nfkc().collect();
+    mask_ipv4(&mut norm);
+    mask_clock_times(&mut norm);
+    // Runs of digit groups: a run ends at a letter, or at more than MAX_SEPARATORS other
+    // characters in a row.
     let mut groups: Vec<Vec<u32>> = Vec::new();
     let mut cur: Vec<u32> = Vec::new();
-    let flush = |groups: &mut Vec<Vec<u32>>, cur: &mut Vec<u32>| {
-        if !cur.is_empty() {
-            groups.push(std::mem::take(cur));
-        }
-    };
-    for c in norm.chars() {
-        if let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) {
+    let mut separators = 0usize;
+    for &c in &norm {
+        if let Some(d) = digit_value(c) {
+            if separators > 0 && !cur.is_empty() {
+                groups.push(std::mem::take(&mut cur));
+            }
+            separators = 0;
             cur.push(d);
-        } else if is_separator(c) {
-            flush(&mut groups, &mut cur);
+        } else if !c.is_alphanumeric() {
+            separators += 1;
+            if separators > MAX_SEPARATORS {
+                if !cur.is_empty() {
+                    groups.push(std::mem::take(&mut cur));
+                }
+                if run_has_number(&groups) {
+                    return true;
+                }
+                groups.clear();
+            }
         } else {
-            flush(&mut groups, &mut cur);
+            if !cur.is_empty() {
+                groups.push(std::mem::take(&mut cur));
+            }
             if run_has_number(&groups) {
                 return true;
             }
             groups.clear();
+            separators = 0;
         }
     }
-    flush(&mut groups, &mut cur);
+    if !cur.is_empty() {
+        groups.push(cur);
+    }
     run_has_number(&groups)
+}
+
+/// **Decided** (SPEC §4.12 is silent): an IPv4 address — four groups of one to three ASCII
+/// digits, each at most 255, joined by single dots, with no digit or dotted digit on either
+/// side — is an address, not part of a number. Its characters are masked (as a letter would,
+/// they end a run), so a pair of addresses in an alert's annotation is not read as an
+/// identity number. Nobody writes an identity number as four groups of at most three digits.
+fn mask_ipv4(text: &mut [char]) {
+    let digit = |c: char| c.is_ascii_digit();
+    let mut i = 0;
+    while i < text.len() {
+        let boundary_before = i == 0 || !(digit(text[i - 1]) || text[i - 1] == '.');
+        if !(digit(text[i]) && boundary_before) {
+            i += 1;
+            continue;
+        }
+        // Read up to four dotted groups from i.
+        let mut j = i;
+        let mut groups = 0;
+        let mut ok = true;
+        while groups < 4 {
+            let start = j;
+            let mut value = 0u32;
+            while j < text.len() && digit(text[j]) && j - start < 4 {
+                value = value * 10 + text[j].to_digit(10).unwrap_or(0);
+                j += 1;
+            }
+            let len = j - start;
+            if len == 0 || len > 3 || value > 255 {
+                ok = false;
+                break;
+            }
+            groups += 1;
+            if groups < 4 {
+                if j < text.len() && text[j] == '.' {
+                    j += 1;
+                } else {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        let boundary_after = j >= text.len()
+            || !(digit(text[j]) || (text[j] == '.' && text.get(j + 1).copied().is_some_and(digit)));
+        if ok && groups == 4 && boundary_after {
+            for c in &mut text[i..j] {
+                *c = 'x';
+            }
+            i = j;
+        } else {
+            // Skip this digit group; an address can only start after a boundary.
+            while i < text.len() && digit(text[i]) {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// **Decided** (SPEC §4.12 is silent): a clock time `hh:mm:ss` (00–23, 00–59, 00–60, two
+/// digits each, single colons, no digit or colon on either side) is a time, not part of a
+/// number: log lines put them next to other numbers (`14:31:07 (12345)`). Masked like an
+/// address. Nobody writes an identity number as a clock time; `130575:00020` is no clock time
+/// and is still caught.
+fn mask_clock_times(text: &mut [char]) {
+    let two = |t: &[char], at: usize, max: u32| -> bool {
+        match (
+            t.get(at).and_then(|c| c.to_digit(10)),
+            t.get(at + 1).and_then(|c| c.to_digit(10)),
+        ) {
+            (Some(a), Some(b)) => {
+                t[at].is_ascii_digit() && t[at + 1].is_ascii_digit() && a * 10 + b <= max
+            }
+            _ => false,
+        }
+    };
+    let free = |c: Option<&char>| c.is_none_or(|c| !(c.is_ascii_digit() || *c == ':'));
+    let mut i = 0;
+    while i + 8 <= text.len() {
+        let is_time = (i == 0 || free(text.get(i - 1)))
+            && two(text, i, 23)
+            && text[i + 2] == ':'
+            && two(text, i + 3, 59)
+            && text[i + 5] == ':'
+            && two(text, i + 6, 60)
+            && free(text.get(i + 8));
+        if is_time {
+            for c in &mut text[i..i + 8] {
+                *c = 'x';
+            }
+            i += 8;
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Any consecutive groups with exactly 11 digits between them that pass the checks.
@@ -208,21 +364,20 @@ pub fn check_toml(v: &toml::Value) -> Result<(), Refusal> {
 mod tests {
     /// Nanosecond timestamps (chrono's `to_rfc3339`) hold 11-digit runs such as
     /// `34.567890123`; one in about a hundred passes both checks. A whole timestamp is a time,
-    /// not text, and is let through; the same digits in free text are still caught.
+    /// not text, and is let through; in free text its clock time `hh:mm:ss` is read as a time
+    /// too. The same digits written as a number are still caught.
     #[test]
     fn a_timestamp_with_nanoseconds_is_not_personal_data() {
         let digits = "15076500565";
         let ts = format!("2026-12-03T10:12:{}.{}+00:00", &digits[..2], &digits[2..]);
-        assert!(
-            contains_identity_number(&ts),
-            "the digits alone would be caught"
-        );
         let v = serde_json::json!({ "from": ts, "text": format!("se {ts}") });
+        assert!(check_json(&v).is_ok());
+        assert!(!contains_identity_number(&format!("sist sett {ts}")));
+        let v = serde_json::json!({ "from": ts, "text": format!("se {}.{}", &digits[..2], &digits[2..]) });
         assert!(matches!(
             check_json(&v),
             Err(Refusal::PersonalData { field }) if field == "text"
         ));
-        assert!(check_json(&serde_json::json!({ "from": ts })).is_ok());
     }
 
     use super::*;
@@ -254,6 +409,123 @@ mod tests {
         }
     }
 
+    /// The seven written forms the second fault campaign found passing the old guard.
+    #[test]
+    fn the_seven_forms_that_used_to_pass_are_caught() {
+        let n = "13057500020";
+        let d: Vec<u32> = n.chars().map(|c| c.to_digit(10).unwrap()).collect();
+        assert!(is_identity_number(&d.try_into().unwrap()));
+        for t in [
+            "Pasient 130575_00020",
+            "Pasient 130575,00020",
+            "Pasient 130575:00020",
+            "Pasient 130575\u{0301}00020",
+            "Pasient 130575\u{3002}00020",
+            "Pasient \u{0661}\u{0663}\u{0660}\u{0665}\u{0667}\u{0665}\u{0660}\u{0660}\u{0660}\u{0662}\u{0660}",
+            "Pasient \u{0967}\u{0969}\u{0966}\u{096B}\u{096D}\u{096B}\u{0966}\u{0966}\u{0966}\u{0968}\u{0966}",
+        ] {
+            assert!(contains_identity_number(t), "{t:?}");
+        }
+        // More than three separators between two digits end the number.
+        assert!(!contains_identity_number("130575 - - 00020"));
+    }
+
+    /// A hash, a date or an address whose digits pass the mod-11 checks is still no identity
+    /// number unless its first six digits are a date.
+    #[test]
+    fn digits_that_are_no_date_pass() {
+        // The fingerprint that got 422 before: 48986956851 passes both checks, but 98 is no
+        // month (nor an H-number's).
+        let d: Vec<u32> = "48986956851"
+            .chars()
+            .map(|c| c.to_digit(10).unwrap())
+            .collect();
+        let d: [u32; 11] = d.try_into().unwrap();
+        assert!(
+            check_digit(&d[..9], &K1) == Some(d[9]) && check_digit(&d[..10], &K2) == Some(d[10])
+        );
+        assert!(!contains_identity_number("c48986956851b19a"));
+        // D- and H-numbers are dates too; both at once is not.
+        assert!(is_birth_date(&[4, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0]));
+        assert!(is_birth_date(&[0, 1, 4, 1, 0, 1, 0, 0, 0, 0, 0]));
+        assert!(!is_birth_date(&[4, 1, 4, 1, 0, 1, 0, 0, 0, 0, 0]));
+        assert!(!is_birth_date(&[3, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0]));
+        assert!(is_birth_date(&[2, 9, 0, 2, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(!is_birth_date(&[2, 9, 0, 2, 0, 1, 0, 0, 0, 0, 0]));
+    }
+
+    /// xorshift64*, for the false-positive measurement (deterministic, no dependency).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// What monitoring and operators write that is *not* an identity number: hex
+    /// fingerprints, IP address lists, phone numbers, dates and times. The rate at which the
+    /// guard mistakes them is measured (printed per million; `GUARD_FP_SAMPLES` raises the
+    /// sample) and bounded: at most 100 per million for each kind.
+    #[test]
+    fn ordinary_texts_are_rarely_mistaken_and_the_rate_is_measured() {
+        let n: u64 = std::env::var("GUARD_FP_SAMPLES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50_000);
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        type Make<'a> = &'a mut dyn FnMut(&mut Rng) -> String;
+        let kinds: [(&str, Make); 4] = [
+            ("hex fingerprint", &mut |r: &mut Rng| {
+                format!("{:016x}", r.next())
+            }),
+            ("IP address pair", &mut |r: &mut Rng| {
+                let ip = |r: &mut Rng| {
+                    format!(
+                        "{}.{}.{}.{}",
+                        r.below(256),
+                        r.below(256),
+                        r.below(256),
+                        r.below(256)
+                    )
+                };
+                format!("{} -> {}:{}", ip(r), ip(r), r.below(65536))
+            }),
+            ("phone numbers", &mut |r: &mut Rng| {
+                format!(
+                    "Ring +47 {:08} eller {:02} {:02} {:02} {:02}",
+                    r.below(100_000_000),
+                    r.below(100),
+                    r.below(100),
+                    r.below(100),
+                    r.below(100)
+                )
+            }),
+            ("dates and times", &mut |r: &mut Rng| {
+                let (d, m, y) = (1 + r.below(28), 1 + r.below(12), 2000 + r.below(40));
+                let (h, min, sec) = (r.below(24), r.below(60), r.below(60));
+                format!(
+                    "Startet {d:02}.{m:02}.{y} kl. {h:02}:{min:02}, sist sett {y}-{m:02}-{d:02} {h:02}:{min:02}:{sec:02} ({}), varighet {} min",
+                    r.below(1_000_000),
+                    r.below(10_000)
+                )
+            }),
+        ];
+        for (kind, make) in kinds {
+            let hits = (0..n)
+                .filter(|_| contains_identity_number(&make(&mut rng)))
+                .count() as u64;
+            let per_million = hits * 1_000_000 / n;
+            eprintln!("false positives, {kind}: {hits} of {n} ({per_million} per million)");
+            assert!(per_million <= 100, "{kind}: {per_million} per million");
+        }
+    }
+
     #[test]
     fn ordinary_numbers_pass() {
         assert!(!contains_identity_number(
@@ -282,10 +554,12 @@ mod tests {
 
     /// A random valid identity number (any day of 1900–2039, D-numbers too).
     fn valid_number() -> impl Strategy<Value = String> {
-        (1u32..=28, 1u32..=12, 0u32..=99, 0u32..=999, any::<bool>()).prop_filter_map(
+        (1u32..=28, 1u32..=12, 0u32..=99, 0u32..=999, 0u8..3).prop_filter_map(
             "check digit 10",
-            |(d, m, y, ind, dnr)| {
-                let day = if dnr { d + 40 } else { d };
+            |(d, m, y, ind, form)| {
+                // 0: fødselsnummer, 1: D-number (day + 40), 2: H-number (month + 40).
+                let day = if form == 1 { d + 40 } else { d };
+                let m = if form == 2 { m + 40 } else { m };
                 let mut digits: Vec<u32> = format!("{day:02}{m:02}{y:02}{ind:03}")
                     .chars()
                     .map(|c| c.to_digit(10).unwrap())
@@ -379,25 +653,28 @@ mod tests {
         ]
     }
 
+    /// The zero of each script's digits the tests write numbers in: ASCII, fullwidth,
+    /// Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali, Thai, mathematical bold.
+    const ZEROS: [u32; 8] = [
+        0x30, 0xFF10, 0x0660, 0x06F0, 0x0966, 0x09E6, 0x0E50, 0x1D7CE,
+    ];
+
     /// Write the number as people and editors do: groups split by random separators, digits
-    /// sometimes in fullwidth form.
-    fn disguise(n: &str, cuts: &[usize], seps: &[&str], wide: bool) -> String {
+    /// in one script.
+    fn disguise(n: &str, cuts: &[usize], seps: &[&str], zero: u32) -> String {
         let mut out = String::new();
         for (i, c) in n.chars().enumerate() {
             if cuts.contains(&i) && i > 0 {
                 out.push_str(seps[i % seps.len()]);
             }
-            if wide {
-                out.push(char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap());
-            } else {
-                out.push(c);
-            }
+            out.push(char::from_u32(zero + c.to_digit(10).unwrap()).unwrap());
         }
         out
     }
 
-    const SEPS: [&str; 10] = [
-        " ", "  ", "\u{00A0}", "\u{202F}", "\u{200B}", ".", "-", "/", "\u{2013}", " - ",
+    const SEPS: [&str; 18] = [
+        " ", "  ", "\u{00A0}", "\u{202F}", "\u{200B}", ".", "-", "/", "\u{2013}", " - ", "_", ",",
+        ":", ";", "\u{3002}", "\u{0301}", ". ", "\u{2060}",
     ];
 
     /// A valid number and the same number as people and editors write it: cut into groups,
@@ -407,10 +684,10 @@ mod tests {
             valid_number(),
             proptest::collection::vec(1usize..11, 0..5),
             proptest::collection::vec(proptest::sample::select(&SEPS[..]), 1..4),
-            any::<bool>(),
+            proptest::sample::select(&ZEROS[..]),
         )
-            .prop_map(|(n, cuts, seps, wide)| {
-                let text = disguise(&n, &cuts, &seps, wide);
+            .prop_map(|(n, cuts, seps, zero)| {
+                let text = disguise(&n, &cuts, &seps, zero);
                 (n, text)
             })
     }
@@ -422,6 +699,12 @@ mod tests {
             before in "[a-zA-ZæøåÆØÅ:,()]{0,8}",
             after in "[a-zA-ZæøåÆØÅ:,()]{0,8}",
         ) {
+            // Decided: four dotted groups of at most three digits read as an IPv4 address,
+            // hh:mm:ss as a clock time.
+            let mut masked: Vec<char> = hidden.nfkc().collect();
+            mask_ipv4(&mut masked);
+            mask_clock_times(&mut masked);
+            prop_assume!(!masked.contains(&'x'));
             let text = format!("{before} {hidden} {after}");
             prop_assert!(contains_identity_number(&text), "{:?}", text);
         }
