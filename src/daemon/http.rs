@@ -154,13 +154,19 @@ fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response 
     }
 }
 
+/// The Alertmanager webhook (SPEC §4.12): 4xx only for a wrong token or a body that cannot
+/// be read. Every alert goes through the alert door (`Input::alert`: numbers in shown fields
+/// redacted, an ancient start moved to the horizon) and is applied on its own, so one alert
+/// that cannot be used never costs the others; it is logged, counted and reported to ops.
+/// 503 (Alertmanager retries the batch; applied alerts are idempotent) only when the store or
+/// the leader cannot take them.
 async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(e) = authorize(&app, &headers, TokenKind::Alert) {
         return err(e.status, e.message);
     }
-    let v = match parse_json(&body) {
+    let v: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return err(e.status, e.message),
+        Err(e) => return err(400, format!("invalid JSON: {e}")),
     };
     let Some(list) = v.get("alerts").and_then(|a| a.as_array()) else {
         return err(
@@ -168,9 +174,134 @@ async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
             "`alerts`: missing; expected an Alertmanager webhook (version 4) payload",
         );
     };
-    let events: Vec<(&str, Value)> = list.iter().map(|a| ("alert", a.clone())).collect();
-    let n = events.len();
-    api_result(send(&app, events).await, json!({ "accepted": n }), false)
+    let now = crate::clock::now();
+    let mut waiting = Vec::new();
+    let mut unusable: Vec<(usize, String)> = Vec::new();
+    let mut redacted: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, raw) in list.iter().enumerate() {
+        let door = Input::alert(raw, now);
+        if !door.redacted.is_empty() {
+            redacted.push((i, door.redacted));
+        }
+        match door.input {
+            Ok(input) => {
+                let (reply, rx) = oneshot::channel();
+                let cmd = Cmd::Events {
+                    events: vec![input],
+                    reply,
+                };
+                if app.tx.send(cmd).await.is_err() {
+                    return err(503, "shutting down");
+                }
+                waiting.push((i, rx));
+            }
+            Err(refusal) => unusable.push((i, refusal.to_string())),
+        }
+    }
+    let mut accepted = 0usize;
+    for (i, rx) in waiting {
+        match rx.await {
+            Ok(Ok(_)) => accepted += 1,
+            Ok(Err(Rejected::Refused { refusal, .. })) => unusable.push((i, refusal.to_string())),
+            Ok(Err(Rejected::Unavailable(m))) => return err(503, m),
+            Err(_) => return err(503, "shutting down"),
+        }
+    }
+    unusable.sort();
+    report_alert_issues(&app.shared, list, &redacted, &unusable, now);
+    let skipped: Vec<Value> = unusable
+        .iter()
+        .map(|(i, e)| json!({ "index": i, "error": e }))
+        .collect();
+    let removed: Vec<Value> = redacted
+        .iter()
+        .map(|(i, f)| json!({ "index": i, "fields": f }))
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({ "accepted": accepted, "skipped": skipped, "redacted": removed })),
+    )
+        .into_response()
+}
+
+/// Log, count and tell ops (one mail per alert and issue: the outbox key is the alert's
+/// identity, so the same alert firing again is not reported again) about alerts that were
+/// redacted or could not be used. Field paths and reasons only, never a removed value.
+fn report_alert_issues(
+    shared: &Shared,
+    list: &[Value],
+    redacted: &[(usize, Vec<String>)],
+    unusable: &[(usize, String)],
+    now: crate::engine::model::Time,
+) {
+    use crate::engine::model::{
+        About, Action, ActionBody, AlertIssueView, Ops, OpsKind, OpsReason,
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    if redacted.is_empty() && unusable.is_empty() {
+        return;
+    }
+    let cfg = shared.cfg();
+    let labels = |i: usize, key: &str| -> Option<String> {
+        let v = list.get(i)?.get("labels")?.get(key)?.as_str()?;
+        Some(crate::engine::guard::redact(v).unwrap_or_else(|| v.to_string()))
+    };
+    // The alert's identity: Alertmanager's fingerprint, else its labels.
+    let identity = |i: usize| -> String {
+        let a = list.get(i);
+        let basis = a
+            .and_then(|a| a.get("fingerprint"))
+            .and_then(|f| f.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| {
+                a.and_then(|a| a.get("labels"))
+                    .map(|l| l.to_string())
+                    .unwrap_or_default()
+            });
+        let d = ring::digest::digest(&ring::digest::SHA256, basis.as_bytes());
+        d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut actions = Vec::new();
+    let mut issue = |i: usize, reason: OpsReason, fields: Vec<String>, why: Option<String>| {
+        let name = labels(i, "alertname").unwrap_or_else(|| "(uten navn)".into());
+        let org = labels(i, &cfg.labels.org);
+        let id = identity(i);
+        actions.push(Action {
+            at: now,
+            key: format!("alert-{id}/ops/{}", reason.as_str()),
+            about: About::Incident(format!("alert-{id}")),
+            body: ActionBody::Ops(Box::new(Ops {
+                message: OpsKind::Warning,
+                reason,
+                to: cfg.self_.ops.clone(),
+                incident: None,
+                maintenance: None,
+                inquiry: None,
+                delivery: None,
+                alert: Some(AlertIssueView {
+                    name,
+                    org,
+                    fields,
+                    reason: why,
+                }),
+            })),
+        });
+    };
+    for (i, fields) in redacted {
+        shared.metrics.alerts_redacted.fetch_add(1, Relaxed);
+        tracing::warn!(alert = i, fields = ?fields, "alert carried a personal number; it was replaced by [fjernet] before anything was stored");
+        issue(*i, OpsReason::AlertRedacted, fields.clone(), None);
+    }
+    for (i, why) in unusable {
+        shared.metrics.alerts_unusable.fetch_add(1, Relaxed);
+        tracing::warn!(alert = i, reason = %why, "alert could not be used; the rest of its batch was applied");
+        issue(*i, OpsReason::AlertUnusable, Vec::new(), Some(why.clone()));
+    }
+    match shared.commit(&[], &actions) {
+        Ok(n) if n > 0 => shared.wake_dispatcher.notify_one(),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot queue the ops warning about alerts"),
+    }
 }
 
 /// An operator event: the path's id (if any) goes into the body as `id`.
@@ -444,6 +575,8 @@ async fn metrics(State(app): State<App>) -> Response {
     }
     let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_events_refused_total Events refused by the rules.\n# TYPE meldingsvakt_events_refused_total counter\nmeldingsvakt_events_refused_total {}", m.refused.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_alerts_redacted_total Alerts applied with a personal number removed.\n# TYPE meldingsvakt_alerts_redacted_total counter\nmeldingsvakt_alerts_redacted_total {}", m.alerts_redacted.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_alerts_unusable_total Alerts that could not be used (the rest of their batch was applied).\n# TYPE meldingsvakt_alerts_unusable_total counter\nmeldingsvakt_alerts_unusable_total {}", m.alerts_unusable.load(Relaxed));
     (
         [(
             axum::http::header::CONTENT_TYPE,

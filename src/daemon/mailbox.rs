@@ -115,6 +115,7 @@ async fn handle(
                         last_error: None,
                         also: vec![],
                     }),
+                    alert: None,
                 })),
             };
             let done = shared.commit(&[], &[a]);

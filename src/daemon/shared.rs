@@ -16,6 +16,10 @@ pub struct Metrics {
     pub failed: Mutex<BTreeMap<String, u64>>,
     pub events: AtomicU64,
     pub refused: AtomicU64,
+    /// Alerts applied with a personal number removed (SPEC §4.12).
+    pub alerts_redacted: AtomicU64,
+    /// Alerts of a webhook batch that could not be used; the rest of the batch was applied.
+    pub alerts_unusable: AtomicU64,
     /// Milliseconds between a deadline and the moment the engine handled it (last one).
     pub deadline_lag_ms: AtomicI64,
     pub open_incidents: AtomicI64,

@@ -14,6 +14,15 @@ pub struct Input {
     pub log: Logged,
 }
 
+/// An alert after the webhook's door ([`Input::alert`]).
+#[derive(Debug)]
+pub struct AlertDoor {
+    /// The alert as it will be applied, or why it cannot be.
+    pub input: Result<Input, Refusal>,
+    /// The fields a personal number was removed from (paths, never values).
+    pub redacted: Vec<String>,
+}
+
 /// What the event log keeps of an input: its type, its raw JSON (which replay parses again
 /// with [`Event::from_parts`]), where it came from and who (SPEC §5.8).
 #[derive(Debug, Clone)]
@@ -78,6 +87,80 @@ impl Input {
             by,
         };
         Ok(Input { event, log })
+    }
+
+    /// An alert from the Alertmanager webhook, through the door SPEC §4.12 sets for
+    /// monitoring: refusing it would lose an outage (Alertmanager does not retry a 4xx), so
+    /// a personal number in a shown field — a label or an annotation, name or value — is
+    /// replaced by `[fjernet]` and the alert goes on. Fields nobody is shown are not looked
+    /// at: the `fingerprint` (a hash of the labels, kept as the alert's identity) is kept as
+    /// it is, `generatorURL` is not kept at all. A start more than a year before `now` (the
+    /// rules' horizon) is moved to the horizon, and an annotation says so. What remains is
+    /// parsed like any input; an alert that cannot be used comes back as `input: Err` with
+    /// what was removed, so the caller can tell ops about both.
+    pub fn alert(fields: &serde_json::Value, now: Time) -> AlertDoor {
+        let mut fields = fields.clone();
+        let mut redacted = Vec::new();
+        if let Some(obj) = fields.as_object_mut() {
+            obj.remove("generatorURL");
+            for table in ["labels", "annotations"] {
+                let Some(map) = obj.get_mut(table).and_then(|m| m.as_object_mut()) else {
+                    continue;
+                };
+                let entries: Vec<(String, serde_json::Value)> =
+                    std::mem::take(map).into_iter().collect();
+                for (k, mut v) in entries {
+                    let key = match super::guard::redact(&k) {
+                        Some(r) => {
+                            redacted.push(format!("{table}.(a field name)"));
+                            r
+                        }
+                        None => k,
+                    };
+                    if let Some(r) = v.as_str().and_then(super::guard::redact) {
+                        redacted.push(format!("{table}.{key}"));
+                        v = serde_json::Value::String(r);
+                    }
+                    map.insert(key, v);
+                }
+            }
+            let horizon = now - chrono::Duration::days(365);
+            let started = obj
+                .get("startsAt")
+                .and_then(|v| v.as_str())
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc));
+            if let Some(t) = started.filter(|t| *t < horizon) {
+                obj.insert(
+                    "startsAt".into(),
+                    serde_json::Value::String(horizon.to_rfc3339()),
+                );
+                let note = format!(
+                    "Varselet startet {}, før meldingsvakts horisont på ett år; regnet fra {}.",
+                    t.to_rfc3339(),
+                    horizon.to_rfc3339()
+                );
+                if let Some(ann) = obj
+                    .entry("annotations")
+                    .or_insert_with(|| serde_json::json!({}))
+                    .as_object_mut()
+                {
+                    ann.insert("meldingsvakt".into(), serde_json::Value::String(note));
+                }
+            }
+        }
+        let input = Event::from_parts("alert", &fields)
+            .and_then(|event| event.check_id().map(|()| event))
+            .map(|event| Input {
+                log: Logged {
+                    ty: event.type_name(),
+                    body: fields.to_string(),
+                    origin: Origin::Alert,
+                    by: None,
+                },
+                event,
+            });
+        AlertDoor { input, redacted }
     }
 
     /// The same input, from `origin`.

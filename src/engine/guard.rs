@@ -98,51 +98,110 @@ const MAX_SEPARATORS: usize = 3;
 /// Whether `text` contains something that looks like a national identity number, D-number
 /// or H-number.
 pub fn contains_identity_number(text: &str) -> bool {
+    find_identity_number(text).is_some()
+}
+
+/// Each character as NFKC folds it when that is one character (fullwidth `１` → `1`,
+/// superscript `²` → `2`), else itself; with its byte offset in `text`.
+fn folded(text: &str) -> (Vec<char>, Vec<usize>) {
+    let mut chars = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        let f = if c.is_ascii() {
+            c
+        } else {
+            let mut n = std::iter::once(c).nfkc();
+            match (n.next(), n.next()) {
+                (Some(one), None) => one,
+                _ => c,
+            }
+        };
+        chars.push(f);
+        at.push(i);
+    }
+    (chars, at)
+}
+
+/// Where in `text` (a byte range, from the first digit to the last) the first thing that
+/// looks like an identity number stands.
+pub fn find_identity_number(text: &str) -> Option<std::ops::Range<usize>> {
     // Fast path: fewer than 11 digit-like characters cannot hold one.
     if text.chars().filter(|c| c.is_numeric()).count() < 11 {
-        return false;
+        return None;
     }
-    let mut norm: Vec<char> = text.nfkc().collect();
+    let (mut norm, at) = folded(text);
     mask_ipv4(&mut norm);
     mask_clock_times(&mut norm);
-    // Runs of digit groups: a run ends at a letter, or at more than MAX_SEPARATORS other
-    // characters in a row.
-    let mut groups: Vec<Vec<u32>> = Vec::new();
-    let mut cur: Vec<u32> = Vec::new();
+    let end_of = |i: usize| {
+        text[at[i]..]
+            .chars()
+            .next()
+            .map_or(at[i], |c| at[i] + c.len_utf8())
+    };
+    // Runs of digit groups (each: digits, first and last char index): a run ends at a letter,
+    // or at more than MAX_SEPARATORS other characters in a row.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut cur = Group::default();
     let mut separators = 0usize;
-    for &c in &norm {
+    for (i, &c) in norm.iter().enumerate() {
         if let Some(d) = digit_value(c) {
-            if separators > 0 && !cur.is_empty() {
+            if separators > 0 && !cur.digits.is_empty() {
                 groups.push(std::mem::take(&mut cur));
             }
             separators = 0;
-            cur.push(d);
+            if cur.digits.is_empty() {
+                cur.first = i;
+            }
+            cur.last = i;
+            cur.digits.push(d);
         } else if !c.is_alphanumeric() {
             separators += 1;
             if separators > MAX_SEPARATORS {
-                if !cur.is_empty() {
+                if !cur.digits.is_empty() {
                     groups.push(std::mem::take(&mut cur));
                 }
-                if run_has_number(&groups) {
-                    return true;
+                if let Some((f, l)) = run_has_number(&groups) {
+                    return Some(at[f]..end_of(l));
                 }
                 groups.clear();
             }
         } else {
-            if !cur.is_empty() {
+            if !cur.digits.is_empty() {
                 groups.push(std::mem::take(&mut cur));
             }
-            if run_has_number(&groups) {
-                return true;
+            if let Some((f, l)) = run_has_number(&groups) {
+                return Some(at[f]..end_of(l));
             }
             groups.clear();
             separators = 0;
         }
     }
-    if !cur.is_empty() {
+    if !cur.digits.is_empty() {
         groups.push(cur);
     }
-    run_has_number(&groups)
+    run_has_number(&groups).map(|(f, l)| at[f]..end_of(l))
+}
+
+/// `text` with every identity number replaced by `[fjernet]`; `None` when it holds none.
+pub fn redact(text: &str) -> Option<String> {
+    let mut out = text.to_string();
+    let mut found = false;
+    // Each pass removes at least 11 digits, so this ends.
+    while let Some(r) = find_identity_number(&out) {
+        out.replace_range(r, REDACTED);
+        found = true;
+    }
+    found.then_some(out)
+}
+
+/// What stands where a number was removed from an alert.
+pub const REDACTED: &str = "[fjernet]";
+
+#[derive(Default)]
+struct Group {
+    digits: Vec<u32>,
+    first: usize,
+    last: usize,
 }
 
 /// **Decided** (SPEC §4.12 is silent): an IPv4 address — four groups of one to three ASCII
@@ -239,23 +298,26 @@ fn mask_clock_times(text: &mut [char]) {
     }
 }
 
-/// Any consecutive groups with exactly 11 digits between them that pass the checks.
-fn run_has_number(groups: &[Vec<u32>]) -> bool {
+/// Any consecutive groups with exactly 11 digits between them that pass the checks: the
+/// char indices of its first and last digit.
+fn run_has_number(groups: &[Group]) -> Option<(usize, usize)> {
     for i in 0..groups.len() {
         let mut digits: Vec<u32> = Vec::with_capacity(11);
+        let mut last = groups[i].last;
         for g in &groups[i..] {
-            digits.extend_from_slice(g);
+            digits.extend_from_slice(&g.digits);
+            last = g.last;
             if digits.len() >= 11 {
                 break;
             }
         }
         if let Ok(arr) = <[u32; 11]>::try_from(digits.as_slice()) {
             if is_identity_number(&arr) {
-                return true;
+                return Some((groups[i].first, last));
             }
         }
     }
-    false
+    None
 }
 
 fn is_timestamp(s: &str) -> bool {

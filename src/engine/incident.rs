@@ -406,6 +406,7 @@ impl Incident {
                         maintenance: None,
                         inquiry: None,
                         delivery: None,
+                        alert: None,
                     })),
                 });
             }

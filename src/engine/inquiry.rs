@@ -62,6 +62,7 @@ impl Inquiry {
                 maintenance: None,
                 inquiry: Some(self.view(cfg)),
                 delivery: None,
+                alert: None,
             })),
         }
     }

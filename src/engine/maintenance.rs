@@ -193,6 +193,7 @@ impl Maintenance {
                 maintenance: Some(self.view()),
                 inquiry: None,
                 delivery: None,
+                alert: None,
             })),
         }
     }

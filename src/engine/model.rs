@@ -431,6 +431,12 @@ pub enum OpsReason {
     DeliveryDelayed,
     /// A notice of ours bounced (seen in our mailbox by the IMAP watcher).
     Bounce,
+    /// An alert arrived with a personal number in a shown field; it was removed and the alert
+    /// applied (SPEC §4.12; the webhook, not the rules, raises this one).
+    AlertRedacted,
+    /// An alert could not be used (unknown organization, a time out of range …); the rest of
+    /// its batch was applied (SPEC §4.12; raised by the webhook).
+    AlertUnusable,
 }
 
 impl OpsReason {
@@ -445,6 +451,8 @@ impl OpsReason {
             OpsReason::InquiryOverdue => "inquiry_overdue",
             OpsReason::DeliveryDelayed => "delivery_delayed",
             OpsReason::Bounce => "bounce",
+            OpsReason::AlertRedacted => "alert_redacted",
+            OpsReason::AlertUnusable => "alert_unusable",
         }
     }
 }
@@ -541,6 +549,25 @@ pub struct Ops {
     pub inquiry: Option<InquiryView>,
     #[serde(default)]
     pub delivery: Option<DeliveryView>,
+    /// The alert of `AlertRedacted` / `AlertUnusable`.
+    #[serde(default)]
+    pub alert: Option<AlertIssueView>,
+}
+
+/// What ops are told about an alert the webhook changed or could not use: never a removed
+/// value, only where it was.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlertIssueView {
+    /// `labels.alertname` (as applied, so already without any number).
+    pub name: String,
+    /// `labels.org`, when it names one.
+    pub org: Option<String>,
+    /// The fields a number was removed from (`annotations.summary`).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Why it could not be used.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// A delayed delivery, for `OpsReason::DeliveryDelayed`.

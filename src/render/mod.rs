@@ -82,6 +82,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("ops/bounce", include_str!("../../templates/ops/bounce.hbs")),
     (
+        "ops/alert_redacted",
+        include_str!("../../templates/ops/alert_redacted.hbs"),
+    ),
+    (
+        "ops/alert_unusable",
+        include_str!("../../templates/ops/alert_unusable.hbs"),
+    ),
+    (
         "report/monthly",
         include_str!("../../templates/report/monthly.hbs"),
     ),
@@ -380,6 +388,17 @@ impl Renderer {
                     "failing_since": oslo_fmt(cfg, d.failing_since),
                     "delivered_at": oslo_fmt(cfg, d.delivered_at),
                     "last_error": d.last_error,
+                }),
+            );
+        }
+        if let Some(a) = &o.alert {
+            c.insert(
+                "alert".into(),
+                json!({
+                    "name": a.name,
+                    "org_name": a.org.as_deref().map(|o| org_name(cfg, o)),
+                    "fields": a.fields.join(", "),
+                    "reason": a.reason,
                 }),
             );
         }

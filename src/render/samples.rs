@@ -130,7 +130,10 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
                 due: t("2026-11-23T15:00:00+01:00"),
             }),
         ),
-        OpsReason::DeliveryDelayed | OpsReason::Bounce => (OpsKind::Warning, None, None, None),
+        OpsReason::DeliveryDelayed
+        | OpsReason::Bounce
+        | OpsReason::AlertRedacted
+        | OpsReason::AlertUnusable => (OpsKind::Warning, None, None, None),
         _ => (OpsKind::Warning, None, Some(maintenance(cfg, false)), None),
     };
     let delivery =
@@ -142,6 +145,19 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
             last_error: Some("Connection refused (os error 111)".into()),
             also: vec![],
         });
+    let alert = matches!(reason, OpsReason::AlertRedacted | OpsReason::AlertUnusable).then(|| {
+        AlertIssueView {
+            name: "PLOQueueStuck".into(),
+            org: Some("malvik".into()),
+            fields: if reason == OpsReason::AlertRedacted {
+                vec!["annotations.description".into()]
+            } else {
+                vec![]
+            },
+            reason: (reason == OpsReason::AlertUnusable)
+                .then(|| "`labels.org`: unknown organization \"malvk\"".into()),
+        }
+    });
     Ops {
         message,
         reason,
@@ -150,10 +166,11 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
         maintenance,
         inquiry,
         delivery,
+        alert,
     }
 }
 
-const OPS_REASONS: [OpsReason; 9] = [
+const OPS_REASONS: [OpsReason; 11] = [
     OpsReason::Unacknowledged,
     OpsReason::LateNotice,
     OpsReason::OutsideWindow,
@@ -163,6 +180,8 @@ const OPS_REASONS: [OpsReason; 9] = [
     OpsReason::InquiryOverdue,
     OpsReason::DeliveryDelayed,
     OpsReason::Bounce,
+    OpsReason::AlertRedacted,
+    OpsReason::AlertUnusable,
 ];
 
 fn action(body: ActionBody) -> Action {

@@ -63,6 +63,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
                 last_error: row.last_error.clone(),
                 also: vec![],
             }),
+            alert: None,
         })),
     })
 }
