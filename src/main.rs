@@ -533,10 +533,17 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MELDINGSVAKT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter({
+            let filter = tracing_subscriber::EnvFilter::try_from_env("MELDINGSVAKT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+            // The template engine's debug output dumps whole render contexts, which hold what
+            // operators typed (a refused console form is rendered again): never below warn,
+            // at any level asked for (SPEC §4.12: no refused value in any log line).
+            match "handlebars=warn".parse() {
+                Ok(d) => filter.add_directive(d),
+                Err(_) => filter,
+            }
+        })
         .init();
     let cli = Cli::parse();
     match cli.cmd {

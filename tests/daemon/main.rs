@@ -15,6 +15,7 @@ mod fanout;
 mod kvittering;
 mod mailbox;
 mod maintenance_files;
+mod no_echo;
 mod report;
 mod smtp_tls;
 mod status_page;

@@ -246,6 +246,73 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
     assert_eq!(incidents, kommuner().to_string());
 }
 
+/// SIGTERM stops a PostgreSQL-mode daemon cleanly (exit 0), ten times over: as standby, as
+/// leader, and as a standby in the middle of an election (the leader just killed). Before,
+/// dropping the blocking PostgreSQL client inside the async runtime panicked (exit 101), and
+/// systemd marked the unit failed on every stop.
+#[test]
+fn sigterm_exits_0_as_leader_as_standby_and_during_an_election() {
+    let _one = serial();
+    let pg = Pg::start("term");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    until("b to stand by", 15, &mut || b.role() == "standby");
+    for round in 0..10 {
+        let (leader, standby) = if a.role() == "leader" {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        match round % 3 {
+            0 => {
+                assert_eq!(
+                    standby.term(),
+                    Some(0),
+                    "round {round}: standby\n{}",
+                    standby.log()
+                );
+                standby.start();
+                until("the standby back", 15, &mut || standby.role() == "standby");
+            }
+            1 => {
+                assert_eq!(
+                    leader.term(),
+                    Some(0),
+                    "round {round}: leader\n{}",
+                    leader.log()
+                );
+                until("the standby to lead", 15, &mut || {
+                    standby.role() == "leader"
+                });
+                leader.start();
+                until("the old leader to stand by", 15, &mut || {
+                    leader.role() == "standby"
+                });
+            }
+            _ => {
+                // The leader dies; the standby is stopped while it may be taking over.
+                leader.kill9();
+                assert_eq!(
+                    standby.term(),
+                    Some(0),
+                    "round {round}: election\n{}",
+                    standby.log()
+                );
+                leader.start();
+                until("a leader again", 15, &mut || leader.role() == "leader");
+                standby.start();
+                until("a standby again", 15, &mut || standby.role() == "standby");
+            }
+        }
+    }
+    for h in [&a, &b] {
+        assert!(!h.log().contains("panicked"), "{}", h.log());
+    }
+}
+
 /// A leader paused (`SIGSTOP`) past its lease is replaced; when it wakes (`SIGCONT`) it
 /// sends nothing more, says `standby`, and the new leader's work is not repeated.
 #[test]

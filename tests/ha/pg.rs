@@ -298,6 +298,21 @@ impl Host {
         }
     }
 
+    /// SIGTERM, then wait (up to 30 s) for the exit; its code (`None`: killed by a signal,
+    /// e.g. after a panic's abort, or still running at the deadline and then killed).
+    pub fn term(&mut self) -> Option<i32> {
+        let mut p = self.proc.take()?;
+        unsafe_signal(p.0.id(), "TERM");
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(status)) = p.0.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     pub fn pid(&self) -> u32 {
         self.proc.as_ref().map(|p| p.0.id()).unwrap_or(0)
     }

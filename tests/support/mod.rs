@@ -193,6 +193,21 @@ impl Env {
         self.daemon_under(&[])
     }
 
+    /// The daemon with extra environment variables (e.g. `MELDINGSVAKT_LOG=trace`).
+    pub fn daemon_env(&self, vars: &[(&str, &str)]) -> Proc {
+        let child = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["run", "--config"])
+            .arg(self.dir.join("meldingsvakt.toml"))
+            .current_dir(&self.dir)
+            .envs(vars.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_port(self.http);
+        Proc(child)
+    }
+
     /// The daemon started through a wrapper command (e.g. `prlimit --nofile=1024:1024`).
     pub fn daemon_under(&self, wrapper: &[&str]) -> Proc {
         let bin = env!("CARGO_BIN_EXE_meldingsvakt");

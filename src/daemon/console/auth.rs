@@ -178,7 +178,10 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
             &app,
             StatusCode::UNAUTHORIZED,
             "login",
-            json!({"title": "Logg inn", "error": error, "name": f.get("name")}),
+            // A name that carries a personal number is never shown back (SPEC §4.12).
+            json!({"title": "Logg inn", "error": error, "name": f
+                .get("name")
+                .filter(|n| !crate::engine::guard::contains_identity_number(n))}),
             None,
         )
     };

@@ -294,7 +294,29 @@ async fn refuse(
 ) -> Response {
     let (field, text) = forms::explain(r);
     let errors = FieldErrors::from([(field, text)]);
-    redo(app, w, ty, f, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    // A refused value is never shown back (SPEC §4.12): every field that carries a personal
+    // number comes back empty, the one the refusal names first among them.
+    let scrubbed = forms::Form(
+        f.0.iter()
+            .map(|(k, v)| {
+                let v = if crate::engine::guard::contains_identity_number(v) {
+                    String::new()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+    );
+    redo(
+        app,
+        w,
+        ty,
+        &scrubbed,
+        &errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// A new case's id when the form left it empty: `INC-20261123-143012` (local time).

@@ -54,6 +54,24 @@ pub struct PgStore {
     lease_ms: u128,
 }
 
+/// postgres' blocking `Client` closes its connection with `block_on` on a runtime of its own,
+/// which panics on a thread that is inside the daemon's tokio runtime ("Cannot start a
+/// runtime from within a runtime"): the last `Arc<Shared>` is dropped there at every stop, so
+/// every SIGTERM ended with exit 101. The session is closed on a thread of its own instead.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.get_mut().take() {
+            let closed = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(c))
+                .map(|t| t.join());
+            if !matches!(closed, Ok(Ok(()))) {
+                tracing::warn!("the PostgreSQL session could not be closed cleanly");
+            }
+        }
+    }
+}
+
 impl PgStore {
     /// Connect, migrate forward, and share `epoch` with the leadership session.
     pub fn open(s: &Settings, epoch: Arc<AtomicI64>) -> Result<PgStore, StoreError> {
