@@ -367,3 +367,34 @@ fn without_a_configuration_the_commands_say_where_they_looked() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("Calendar 2027"));
 }
+
+/// `check` refuses a personal number anywhere in the configuration (SPEC §4.12) — in
+/// `[self] phone`, the first line of every e-mail, and in `[report] recipients` — naming the
+/// place and never the number.
+#[test]
+fn check_refuses_a_personal_number_in_the_configuration() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = std::fs::read_to_string(repo.join("config/meldingsvakt.toml")).unwrap();
+    let orgs = repo.join("config/organizations.d/*.toml");
+    let text = main
+        .replace(
+            "include = [\"organizations.d/*.toml\"]",
+            &format!("include = [{:?}]", orgs.to_string_lossy()),
+        )
+        .replace(
+            "phone = \"+47 00 00 00 00\"",
+            "phone = \"+47 00 00 00 00 / 130575 00020\"",
+        )
+        + "\n[report]\nrecipients = [\"driftssenter@hemit.example\", \"13057500020@hemit.example\"]\n";
+    let p = tmp("pnr.toml", &text);
+    let (code, out, err) = mv(&["check", "--config", &p]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let hits: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("national identity number"))
+        .collect();
+    assert_eq!(hits.len(), 2, "{err}");
+    assert!(hits.iter().any(|h| h.contains("pnr.toml:13:9:")), "{err}");
+    assert!(!err.contains("130575") && !err.contains("00020"), "{err}");
+}

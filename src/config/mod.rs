@@ -349,6 +349,22 @@ impl Config {
                 }
             }
         }
+        // No string of the configuration may carry a personal number (SPEC §4.12): `[self]
+        // phone` is the first line of every e-mail, `[report] recipients` get mail.
+        for src in &sources {
+            if let Ok(doc) = toml::from_str::<toml::Value>(&src.text) {
+                let mut found = Vec::new();
+                personal_numbers(&doc, &mut Vec::new(), &mut found);
+                for p in found {
+                    errors.push(src.error_path(
+                        &p,
+                        false,
+                        "this looks like a national identity number, D-number or H-number; \
+                         personal data cannot be in the configuration",
+                    ));
+                }
+            }
+        }
         let mut raw = raw;
         let mut all_orgs: Vec<(usize, usize, RawOrg)> = std::mem::take(&mut raw.organization)
             .into_iter()
@@ -368,6 +384,36 @@ impl Config {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// The paths of every string (or key) in `v` that carries a personal number.
+fn personal_numbers(v: &toml::Value, path: &mut Vec<locate::Seg>, out: &mut Vec<Vec<locate::Seg>>) {
+    use crate::engine::guard::contains_identity_number;
+    match v {
+        toml::Value::String(s) if contains_identity_number(s) => out.push(path.clone()),
+        toml::Value::Integer(n) if contains_identity_number(&n.to_string()) => {
+            out.push(path.clone())
+        }
+        toml::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                path.push(locate::Seg::Index(i));
+                personal_numbers(x, path, out);
+                path.pop();
+            }
+        }
+        toml::Value::Table(t) => {
+            for (k, x) in t {
+                path.push(locate::Seg::Key(k.clone()));
+                if contains_identity_number(k) {
+                    out.push(path.clone());
+                } else {
+                    personal_numbers(x, path, out);
+                }
+                path.pop();
+            }
+        }
+        _ => {}
     }
 }
 
