@@ -23,6 +23,14 @@ pub struct App {
     pub(super) console: Arc<super::console::Console>,
 }
 
+impl App {
+    /// The console's session key, derived from the operator token in force: after a reload
+    /// that rotated the token, every session signed with the old one is refused.
+    pub(super) fn keys(&self) -> crate::console::session::Keys {
+        crate::console::session::Keys::new(&self.shared.tokens().operator)
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum TokenKind {
     Alert,
@@ -80,9 +88,10 @@ fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiE
         Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
         _ => return Err(ApiError::new(401, "Authorization must be a bearer token")),
     };
-    let kind = if same(token, &app.shared.alert_token) {
+    let tokens = app.shared.tokens();
+    let kind = if same(token, &tokens.alert) {
         TokenKind::Alert
-    } else if same(token, &app.shared.operator_token) {
+    } else if same(token, &tokens.operator) {
         TokenKind::Operator
     } else {
         return Err(ApiError::new(401, "unknown token"));

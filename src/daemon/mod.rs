@@ -152,8 +152,10 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         store: Mutex::new(store),
         metrics: Metrics::default(),
         wake_dispatcher: tokio::sync::Notify::new(),
-        alert_token,
-        operator_token,
+        tokens: std::sync::RwLock::new(Arc::new(shared::Tokens {
+            alert: alert_token,
+            operator: operator_token,
+        })),
         pages: crate::status::StatusPages::default(),
         sinks: std::sync::RwLock::new(Arc::new(sinks)),
         health: Mutex::new(Health::default()),
@@ -196,7 +198,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         tx.clone(),
         stop_rx.clone(),
     ));
-    let console = Arc::new(console::Console::new(&shared.operator_token)?);
+    let console = Arc::new(console::Console::new()?);
     let app = http::router(Arc::clone(&shared), tx.clone(), console);
     let server = tokio::spawn(serve::run(
         listener,
@@ -289,6 +291,41 @@ async fn reload(
         || cfg.daemon.state_dir != shared.cfg().daemon.state_dir
     {
         tracing::warn!("listen address and state directory changes take effect at restart");
+    }
+    // The tokens are read again (from the state directory in force): a rotated token takes
+    // effect now, and the old one — with every console session signed with it — stops working.
+    let state_dir = shared.cfg().daemon.state_dir.clone();
+    let d = &cfg.daemon;
+    let read = token(d.alert_token_file.as_deref(), &state_dir, "alert-token").and_then(|a| {
+        token(
+            d.operator_token_file.as_deref(),
+            &state_dir,
+            "operator-token",
+        )
+        .map(|o| (a, o))
+    });
+    let (alert, operator) = match read {
+        Ok((a, o)) if !same_secret(&a, &o) => (a, o),
+        Ok(_) => {
+            tracing::error!("reload refused: the alert token and the operator token are the same");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused (tokens); the previous configuration stays in force");
+            return;
+        }
+    };
+    {
+        let old = shared.tokens();
+        if old.alert != alert || old.operator != operator {
+            tracing::info!(
+                alert = old.alert != alert,
+                operator = old.operator != operator,
+                "tokens rotated; the old ones, and console sessions signed with the old operator token, no longer work"
+            );
+        }
+        *shared.tokens.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(shared::Tokens { alert, operator });
     }
     // The engine task swaps the configuration in, keeping organizations that open cases
     // still name; the renderer follows it.

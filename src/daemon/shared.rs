@@ -53,6 +53,12 @@ impl Metrics {
     }
 }
 
+/// The API's bearer tokens.
+pub struct Tokens {
+    pub alert: String,
+    pub operator: String,
+}
+
 /// What the tasks share. Config and renderer are swapped whole on a successful reload.
 pub struct Shared {
     pub cfg: RwLock<Arc<Config>>,
@@ -60,8 +66,9 @@ pub struct Shared {
     pub store: Mutex<Box<dyn Store>>,
     pub metrics: Metrics,
     pub wake_dispatcher: tokio::sync::Notify,
-    pub alert_token: String,
-    pub operator_token: String,
+    /// The bearer tokens in force; swapped whole by a reload (a rotated token revokes the old
+    /// one, and the console's sessions signed with it).
+    pub tokens: RwLock<Arc<Tokens>>,
     /// The built-in status pages, kept in memory.
     pub pages: crate::status::StatusPages,
     /// The sinks of the configuration in force (rebuilt on reload).
@@ -116,6 +123,11 @@ impl Shared {
     pub fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
+    /// The bearer tokens in force.
+    pub fn tokens(&self) -> Arc<Tokens> {
+        Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }

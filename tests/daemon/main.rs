@@ -17,6 +17,7 @@ mod mailbox;
 mod maintenance_files;
 mod no_echo;
 mod report;
+mod rotation;
 mod smtp_tls;
 mod status_page;
 mod statuspage_api;

@@ -57,7 +57,7 @@ pub(super) fn who(
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(session::cookie_value)
-        .and_then(|v| app.console.keys.open(v, now));
+        .and_then(|v| app.keys().open(v, now));
     if let Some(h) = &c.trusted_user_header {
         if let Some(user) = headers.get(h.as_str()) {
             let ip = peer.map(|p| p.0.ip());
@@ -108,7 +108,7 @@ pub(super) fn mint(app: &App, headers: &HeaderMap, user: &str) -> Option<Who> {
         .console
         .session_lifetime
         .num_seconds();
-    let (s, value) = app.console.keys.mint(user, now_secs() + life)?;
+    let (s, value) = app.keys().mint(user, now_secs() + life)?;
     Some(Who {
         session: s,
         cookie: Some(session::set_cookie(&value, life, secure(app, headers))),
@@ -186,7 +186,7 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
         )
     };
     let token = f.get("token").unwrap_or_default();
-    if !crate::daemon::http::same(token, &app.shared.operator_token) {
+    if !crate::daemon::http::same(token, &app.shared.tokens().operator) {
         tracing::warn!("console: sign-in with a wrong operator token refused");
         return retry("Feil operatørnøkkel.");
     }
@@ -211,8 +211,7 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
 /// The CSRF check of every form (403 without the session's token).
 pub(super) fn csrf(app: &App, w: &Who, f: &Form) -> Result<(), Response> {
     if app
-        .console
-        .keys
+        .keys()
         .csrf_ok(&w.session, f.get("csrf").unwrap_or_default())
     {
         return Ok(());

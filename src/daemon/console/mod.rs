@@ -21,7 +21,6 @@ use super::http::App;
 use crate::console::case;
 use crate::console::forms::{self, FieldErrors, Form};
 use crate::console::pages::{self, Pages};
-use crate::console::session::Keys;
 use crate::engine::events::{Input, Origin};
 use crate::engine::model::About;
 use axum::body::Body;
@@ -38,17 +37,16 @@ use tokio::sync::oneshot;
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
 
-/// What the console keeps: its templates and the session key.
+/// What the console keeps: its templates. (The session key is derived from the operator
+/// token in force, `App::keys`.)
 pub struct Console {
     pages: Pages,
-    keys: Keys,
 }
 
 impl Console {
-    pub fn new(operator_token: &str) -> Result<Console, Box<handlebars::TemplateError>> {
+    pub fn new() -> Result<Console, Box<handlebars::TemplateError>> {
         Ok(Console {
             pages: Pages::new()?,
-            keys: Keys::new(operator_token),
         })
     }
 }
@@ -94,7 +92,7 @@ fn with_layout(app: &App, mut ctx: Value, who: Option<&Who>) -> Value {
         o.insert("self_name".into(), json!(cfg.self_.name));
         if let Some(w) = who {
             o.insert("user".into(), json!(w.session.user));
-            o.insert("csrf".into(), json!(app.console.keys.csrf(&w.session)));
+            o.insert("csrf".into(), json!(app.keys().csrf(&w.session)));
         }
     }
     ctx
