@@ -96,6 +96,12 @@ pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> R
         );
     };
     let cfg = app.shared.cfg();
+    if req.uri().path().starts_with("/ops") {
+        let peer = req.extensions().get::<super::console::Peer>().copied();
+        if let Err(refused) = super::console::judge_sso_header(&app, req.headers(), peer) {
+            return refused;
+        }
+    }
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, cfg.daemon.max_body).await {
         Ok(b) => b,

@@ -301,3 +301,64 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod alert_door_tests {
+    use super::*;
+
+    /// The seven written forms the second fault campaign found, in an alert: each is
+    /// replaced by `[fjernet]` (not refused), the field is named, and the alert is applied.
+    #[test]
+    fn the_seven_forms_are_redacted_from_an_alert_and_it_is_kept() {
+        let now = chrono::Utc::now();
+        for form in [
+            "130575_00020",
+            "130575,00020",
+            "130575:00020",
+            "130575\u{0301}00020",
+            "130575\u{3002}00020",
+            "\u{0661}\u{0663}\u{0660}\u{0665}\u{0667}\u{0665}\u{0660}\u{0660}\u{0660}\u{0662}\u{0660}",
+            "\u{0967}\u{0969}\u{0966}\u{096B}\u{096D}\u{096B}\u{0966}\u{0966}\u{0966}\u{0968}\u{0966}",
+        ] {
+            let alert = serde_json::json!({
+                "status": "firing",
+                "labels": {"alertname": "A", "org": "malvik", "service": "PLO"},
+                "annotations": {"summary": format!("Pasient {form} mangler")},
+                "startsAt": now.to_rfc3339(),
+                "fingerprint": "c48986956851b19a",
+                "generatorURL": "http://prom/graph?g0.expr=13057500020",
+            });
+            let door = Input::alert(&alert, now);
+            assert_eq!(door.redacted, ["annotations.summary"], "{form:?}");
+            let input = door.input.expect("the alert is applied");
+            assert!(
+                input.log.body.contains("Pasient [fjernet] mangler"),
+                "{}",
+                input.log.body
+            );
+            assert!(!input.log.body.contains("generatorURL"));
+            assert!(input.log.body.contains("c48986956851b19a"), "the fingerprint is kept");
+        }
+    }
+
+    /// A start more than a year ago is moved to the horizon, with a note.
+    #[test]
+    fn an_ancient_start_is_moved_to_the_horizon() {
+        let now = chrono::Utc::now();
+        let alert = serde_json::json!({
+            "status": "firing",
+            "labels": {"alertname": "A", "org": "malvik", "service": "PLO"},
+            "startsAt": (now - chrono::Duration::days(800)).to_rfc3339(),
+        });
+        let door = Input::alert(&alert, now);
+        let input = door.input.expect("the alert is applied");
+        let v: serde_json::Value = serde_json::from_str(&input.log.body).unwrap();
+        let started =
+            chrono::DateTime::parse_from_rfc3339(v["startsAt"].as_str().unwrap()).unwrap();
+        assert!(now - started.with_timezone(&chrono::Utc) <= chrono::Duration::days(365));
+        assert!(v["annotations"]["meldingsvakt"]
+            .as_str()
+            .unwrap()
+            .contains("før meldingsvakts horisont"));
+    }
+}

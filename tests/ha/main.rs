@@ -313,6 +313,84 @@ fn sigterm_exits_0_as_leader_as_standby_and_during_an_election() {
     }
 }
 
+/// The console's SSO user header is judged by the peer that sent it, on the standby exactly as
+/// on the leader: from an address that is not a trusted proxy it gets 403 on both, even with a
+/// valid session cookie (the standby used to drop the header and forward the request, which
+/// the leader then applied on the cookie).
+#[test]
+fn a_standby_refuses_an_sso_header_from_an_untrusted_peer_like_the_leader() {
+    let _one = serial();
+    let pg = Pg::start("sso");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    for h in [&a, &b] {
+        let cfg = h.dir.join("meldingsvakt.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(
+            &cfg,
+            format!("{text}\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_proxies = [\"192.0.2.1\"]\n"),
+        )
+        .unwrap();
+    }
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    until("b to stand by", 15, &mut || b.role() == "standby");
+    let op = token_of(&pg, "operator-token");
+    let jar = pg.dir.join("cookies");
+    let curl = |port: u16, args: &[&str]| -> u16 {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+            .arg(&jar)
+            .arg("-c")
+            .arg(&jar)
+            .args(args)
+            .arg(format!("http://127.0.0.1:{port}/ops/act"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
+    };
+    // A valid session, signed in with the token (on the leader).
+    let out = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-c"])
+        .arg(&jar)
+        .args([
+            "--data-urlencode",
+            &format!("token={op}"),
+            "--data-urlencode",
+            "name=Kari Nordmann",
+        ])
+        .arg(format!("http://127.0.0.1:{}/ops/login", a.http))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "303");
+    let page = std::process::Command::new("curl")
+        .args(["-s", "-b"])
+        .arg(&jar)
+        .arg(format!("http://127.0.0.1:{}/ops/incidents/new", a.http))
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).to_string();
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let data = format!("ty=incident.ack&id=NONE&step=send&csrf={csrf}");
+    // Without the header, the session works on both hosts (the case is unknown: 404).
+    let plain = ["--data", data.as_str()];
+    assert_eq!(curl(a.http, &plain), 404);
+    assert_eq!(curl(b.http, &plain), 404);
+    let form = ["-H", "X-Remote-User: Mallory", "--data", data.as_str()];
+    assert_eq!(
+        curl(a.http, &form),
+        403,
+        "the leader refuses the forged header"
+    );
+    assert_eq!(
+        curl(b.http, &form),
+        403,
+        "the standby refuses it the same way"
+    );
+}
+
 /// A leader paused (`SIGSTOP`) past its lease is replaced; when it wakes (`SIGCONT`) it
 /// sends nothing more, says `standby`, and the new leader's work is not repeated.
 #[test]

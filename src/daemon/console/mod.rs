@@ -37,6 +37,18 @@ use tokio::sync::oneshot;
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub SocketAddr);
 
+/// A standby judges a console request's SSO user header by the peer it got it from, exactly
+/// as the leader would, before it forwards the request (the leader sees the standby as the
+/// peer, so the header is not passed on): a header from an address that is not a trusted
+/// proxy gets the same 403 on either host.
+pub(crate) fn judge_sso_header(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    peer: Option<Peer>,
+) -> Result<(), Response> {
+    auth::who(app, headers, peer).map(|_| ())
+}
+
 /// What the console keeps: its templates. (The session key is derived from the operator
 /// token in force, `App::keys`.)
 pub struct Console {
