@@ -413,6 +413,59 @@ fn inputs_that_could_never_be_delivered_are_refused_at_the_door() {
         );
         assert!(text.contains("{\"error\":"), "{path}: {text}");
     }
+    // So are the size refusals: a long target (414), too many header fields (431), and an
+    // oversized sign-in form (413, not the sign-in page; refused from its announced length
+    // before a byte of it is read).
+    let long = format!("/api/v1/incidents/{}", "a".repeat(10_000));
+    let many: Vec<String> = (0..150)
+        .flat_map(|i| ["-H".to_string(), format!("X-Pad-{i}: x")])
+        .collect();
+    let big = env.dir.join("big-form");
+    std::fs::write(&big, format!("name=Kari&token={}", "t".repeat(2 << 20))).unwrap();
+    let big_arg = format!("@{}", big.display());
+    for (what, want, args) in [
+        (
+            "long target",
+            414,
+            vec![format!("http://127.0.0.1:{}{long}", env.http)],
+        ),
+        (
+            "many headers",
+            431,
+            [
+                many.clone(),
+                vec![format!("http://127.0.0.1:{}/healthz", env.http)],
+            ]
+            .concat(),
+        ),
+        (
+            "oversized sign-in",
+            413,
+            vec![
+                "--data-binary".into(),
+                big_arg.clone(),
+                format!("http://127.0.0.1:{}/ops/login", env.http),
+            ],
+        ),
+    ] {
+        let out = Command::new("curl")
+            .args(["-s", "-i"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        // (A body sent without a length may first be answered `100 Continue`.)
+        let last = &text[text.rfind("http/1.1 ").unwrap_or(0)..];
+        assert!(
+            last.starts_with(&format!("http/1.1 {want}")),
+            "{what}: {text}"
+        );
+        assert!(
+            text.contains("content-type: application/json"),
+            "{what}: {text}"
+        );
+        assert!(text.contains("{\"error\":"), "{what}: {text}");
+    }
 }
 
 #[test]

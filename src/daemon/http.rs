@@ -606,11 +606,49 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// 100 and never sends the body, and no client has its connection reset under a half-sent
 /// body (which would lose the 413). Bodies without a length are cut off at the limit as
 /// they are read (`DefaultBodyLimit`).
+/// The longest request target answered (longer: 414).
+pub(super) const MAX_URI: usize = 8 * 1024;
+/// The most header fields answered (more: 431).
+pub(super) const MAX_HEADERS: usize = 100;
+/// The most bytes of header fields answered (more: 431).
+pub(super) const MAX_HEAD: usize = 64 * 1024;
+
 async fn announced_too_large(
     limit: usize,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let with_headers = |mut resp: Response| {
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        resp.headers_mut().insert(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        );
+        resp
+    };
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI {
+        return with_headers(err(
+            414,
+            format!("the request target is longer than {MAX_URI} bytes"),
+        ));
+    }
+    let head: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if req.headers().len() > MAX_HEADERS || head > MAX_HEAD {
+        return with_headers(err(
+            431,
+            format!(
+                "the request has more than {MAX_HEADERS} header fields or {MAX_HEAD} bytes of them"
+            ),
+        ));
+    }
     let announced = req
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)

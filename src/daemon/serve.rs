@@ -158,6 +158,9 @@ pub async fn run(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                // Above the router's own bounds (`http::MAX_HEADERS`, `MAX_URI`, `MAX_HEAD`),
+                // so an over-long request gets the router's JSON 414/431, not hyper's empty one.
+                .max_headers(super::http::MAX_HEADERS * 4)
                 .keep_alive(true);
             let served = builder.serve_connection(TokioIo::new(sock), svc);
             tokio::pin!(served);

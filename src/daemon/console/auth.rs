@@ -153,11 +153,19 @@ pub(super) async fn login_page(State(app): State<App>, req: Request) -> Response
 pub(super) async fn body_form(
     req: Request,
     limit: usize,
-) -> Option<(HeaderMap, Option<Peer>, Form)> {
+) -> Result<(HeaderMap, Option<Peer>, Form), Response> {
     let peer = peer_of(&req);
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.ok()?;
-    Some((parts.headers, peer, Form::parse(&bytes)?))
+    // Too large is 413 (JSON, like every size refusal), not an unreadable form.
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        crate::daemon::http::err(
+            413,
+            format!("the form is larger than {limit} bytes ([http] max_body)"),
+        )
+    })?;
+    let form = Form::parse(&bytes)
+        .ok_or_else(|| crate::daemon::http::err(400, "the form could not be read"))?;
+    Ok((parts.headers, peer, form))
 }
 
 pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
@@ -165,13 +173,17 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
         return crate::daemon::http::err(404, "the console is off ([console] enabled = false)");
     }
     let limit = app.shared.cfg().daemon.max_body;
-    let Some((headers, _, f)) = body_form(req, limit).await else {
-        return message(
-            &app,
-            StatusCode::BAD_REQUEST,
-            "Ugyldig skjema",
-            "Skjemaet kunne ikke leses.",
-        );
+    let (headers, _, f) = match body_form(req, limit).await {
+        Ok(x) => x,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => return r,
+        Err(_) => {
+            return message(
+                &app,
+                StatusCode::BAD_REQUEST,
+                "Ugyldig skjema",
+                "Skjemaet kunne ikke leses.",
+            )
+        }
     };
     let retry = |error: &str| {
         page(
@@ -229,13 +241,17 @@ pub(super) fn csrf(app: &App, w: &Who, f: &Form) -> Result<(), Response> {
 pub(super) async fn posted(app: &App, req: Request) -> Result<(Who, Form), Response> {
     let w = signed_in(app, &req)?;
     let limit = app.shared.cfg().daemon.max_body;
-    let Some((_, _, f)) = body_form(req, limit).await else {
-        return Err(message(
-            app,
-            StatusCode::BAD_REQUEST,
-            "Ugyldig skjema",
-            "Skjemaet kunne ikke leses.",
-        ));
+    let f = match body_form(req, limit).await {
+        Ok((_, _, f)) => f,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(r),
+        Err(_) => {
+            return Err(message(
+                app,
+                StatusCode::BAD_REQUEST,
+                "Ugyldig skjema",
+                "Skjemaet kunne ikke leses.",
+            ))
+        }
     };
     csrf(app, &w, &f)?;
     Ok((w, f))
