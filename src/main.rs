@@ -25,14 +25,31 @@ const DEFAULT_CONFIGS: [&str; 2] = [
 ];
 const CONFIG_HELP: &str = "Configuration file [default: config/meldingsvakt.toml in the working directory, else /etc/meldingsvakt/meldingsvakt.toml]";
 
+/// The configuration given, else the first default that exists.
+fn find_config(given: Option<PathBuf>) -> Option<PathBuf> {
+    given.or_else(|| {
+        DEFAULT_CONFIGS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    })
+}
+
+/// The configuration of a command that may run a scenario instead (a scenario names its
+/// own): without a scenario it must be found.
+fn config_unless_scenario(given: Option<PathBuf>, scenario: bool) -> Result<PathBuf, ExitCode> {
+    match find_config(given) {
+        Some(p) => Ok(p),
+        None if scenario => Ok(PathBuf::from(DEFAULT_CONFIGS[0])),
+        None => resolve_config(None),
+    }
+}
+
 /// The configuration to use: the one given, else the first default that exists. With none,
 /// a message that names every place looked at and what to do (exit 2).
 fn resolve_config(given: Option<PathBuf>) -> Result<PathBuf, ExitCode> {
-    if let Some(p) = given {
+    if let Some(p) = find_config(given) {
         return Ok(p);
-    }
-    if let Some(p) = DEFAULT_CONFIGS.iter().map(Path::new).find(|p| p.exists()) {
-        return Ok(p.to_path_buf());
     }
     let cwd = std::env::current_dir()
         .map(|d| d.display().to_string())
@@ -558,24 +575,15 @@ fn main() -> ExitCode {
             scenario,
             input,
         } => {
-            // A scenario names its own configuration.
-            let config = match (&scenario, resolve_config(config)) {
-                (_, Ok(c)) => c,
-                (Some(_), Err(_)) => PathBuf::from(DEFAULT_CONFIGS[0]),
-                (None, Err(code)) => return code,
+            let config = match config_unless_scenario(config, scenario.is_some()) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
             render(kind, &config, scenario, input)
         }
         Cmd::Calendar { year, config } => {
             // Without a configuration: the built-in calendar (no extra closed days).
-            let config = config
-                .or_else(|| {
-                    DEFAULT_CONFIGS
-                        .iter()
-                        .map(PathBuf::from)
-                        .find(|p| p.exists())
-                })
-                .unwrap_or_default();
+            let config = find_config(config).unwrap_or_default();
             calendar_cmd(year, &config)
         }
         Cmd::Report {
@@ -584,10 +592,9 @@ fn main() -> ExitCode {
             config,
             scenario,
         } => {
-            let config = match (&scenario, resolve_config(config)) {
-                (_, Ok(c)) => c,
-                (Some(_), Err(_)) => PathBuf::from(DEFAULT_CONFIGS[0]),
-                (None, Err(code)) => return code,
+            let config = match config_unless_scenario(config, scenario.is_some()) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
             report_cmd(&month, format, &config, scenario.as_deref())
         }

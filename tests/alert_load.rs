@@ -8,20 +8,6 @@ mod support;
 use std::io::{BufRead, BufReader, Read, Write};
 use support::*;
 
-/// xorshift64*, seeded per client thread (the seed is printed).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 const ORGS: [&str; 6] = ["malvik", "melhus", "skaun", "frosta", "roros", "orkland"];
 
 fn alert(r: &mut Rng) -> serde_json::Value {

@@ -249,27 +249,11 @@ fn reload_refuses_what_check_rejects_and_never_drops_a_case() {
             .unwrap()
     };
     hup(&d);
-    let t = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
-        if log.contains("reload refused") {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "{log}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.wait_log("reload refused");
     // Fix the template; reload again: now Malvik is gone from the configuration.
     std::fs::remove_file(tpl.join("email/unplanned.hbs")).unwrap();
     hup(&d);
-    let t = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
-        if log.contains("configuration reloaded") {
-            break;
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "{log}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    env.wait_log("configuration reloaded");
     let mails = wait_mails(&env.maildir(), 2, 60);
     let to: Vec<&String> = mails.iter().map(|m| &m.headers["to"]).collect();
     assert!(
@@ -540,20 +524,7 @@ fn events_total(port: u16) -> u64 {
         .expect("events counter")
 }
 
-/// xorshift64*: a seeded generator, so a failing run can be repeated (`MV_FUZZ_SEED`).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[(self.next() % v.len() as u64) as usize]
-    }
-}
-
+/// A random JSON value (`support::Rng`, seeded: a failing run repeats with `MV_FUZZ_SEED`).
 fn random_json(r: &mut Rng, depth: u32) -> serde_json::Value {
     use serde_json::json;
     match r.next() % if depth > 2 { 7 } else { 9 } {

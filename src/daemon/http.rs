@@ -599,13 +599,6 @@ async fn metrics(State(app): State<App>) -> Response {
 /// A whole request, body included, must be done within this (SPEC §6).
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Every response: a time limit on the whole request, `X-Content-Type-Options: nosniff`, and
-/// JSON error bodies also for what the framework answers itself (413, 405, a bad URL).
-/// A body announced (`Content-Length`) as larger than `[http] max_body` is refused before a
-/// byte of it is read: a client that sent `Expect: 100-continue` gets the 413 instead of a
-/// 100 and never sends the body, and no client has its connection reset under a half-sent
-/// body (which would lose the 413). Bodies without a length are cut off at the limit as
-/// they are read (`DefaultBodyLimit`).
 /// The longest request target answered (longer: 414).
 pub(super) const MAX_URI: usize = 8 * 1024;
 /// The most header fields answered (more: 431).
@@ -613,7 +606,14 @@ pub(super) const MAX_HEADERS: usize = 100;
 /// The most bytes of header fields answered (more: 431).
 pub(super) const MAX_HEAD: usize = 64 * 1024;
 
-async fn announced_too_large(
+/// The size bounds of a request, checked before anything of it is read, with JSON answers
+/// (hyper's own, set above these, would be empty): a long target 414, too many or too large
+/// header fields 431, and a body announced (`Content-Length`) larger than `[http] max_body`
+/// 413 — a client that sent `Expect: 100-continue` then gets the 413 instead of a 100 and
+/// never sends the body, and no client has its connection reset under a half-sent body
+/// (which would lose the 413). Bodies without a length are cut off at the limit as they are
+/// read (`DefaultBodyLimit`).
+async fn request_bounds(
     limit: usize,
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -655,23 +655,16 @@ async fn announced_too_large(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
-        let mut resp = err(
+        return with_headers(err(
             413,
             format!("the request body is larger than the limit of {limit} bytes ([http] max_body)"),
-        );
-        resp.headers_mut().insert(
-            axum::http::header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-        resp.headers_mut().insert(
-            axum::http::header::X_CONTENT_TYPE_OPTIONS,
-            axum::http::HeaderValue::from_static("nosniff"),
-        );
-        return resp;
+        ));
     }
     next.run(req).await
 }
 
+/// Every response: a time limit on the whole request, `X-Content-Type-Options: nosniff`, and
+/// JSON error bodies also for what the framework answers itself (413, 405, a bad URL).
 async fn guard_layer(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let mut resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(r) => r,
@@ -771,7 +764,7 @@ pub fn router(
         .layer(forward)
         .layer(axum::middleware::from_fn(guard_layer))
         .layer(axum::middleware::from_fn(move |req, next| {
-            announced_too_large(limit, req, next)
+            request_bounds(limit, req, next)
         }))
         .with_state(app)
 }

@@ -4,18 +4,10 @@
 
 use crate::harness::*;
 use crate::support::*;
-use std::process::Command;
 
-/// `curl` with extra arguments: (status, headers + body).
+/// `curl -i` (the head with the body) with `args`.
 fn curl(args: &[&str]) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-s", "-i", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .unwrap();
-    let s = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = s.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
+    crate::support::curl(&[&["-i"], args].concat())
 }
 
 #[test]

@@ -4,52 +4,10 @@
 //! response and not one log line carries it.
 
 use crate::support::*;
-use std::process::Command;
 
 /// The number, and a part of it that no other text of these pages contains.
 const NUMBER: &str = "13057500020";
 const TELL: &str = "130575";
-
-struct Browser {
-    jar: std::path::PathBuf,
-    port: u16,
-}
-
-impl Browser {
-    /// POST a form; (status, body).
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let mut cmd = Command::new("curl");
-        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-b"])
-            .arg(&self.jar)
-            .arg("-c")
-            .arg(&self.jar);
-        for (k, v) in form {
-            cmd.arg("--data-urlencode").arg(format!("{k}={v}"));
-        }
-        let out = cmd
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
-            .output()
-            .unwrap();
-        let s = String::from_utf8_lossy(&out.stdout).to_string();
-        let (body, code) = s.rsplit_once('\n').unwrap_or(("", "0"));
-        (code.trim().parse().unwrap_or(0), body.to_string())
-    }
-
-    fn get(&self, path: &str) -> String {
-        let out = Command::new("curl")
-            .args(["-s", "-b"])
-            .arg(&self.jar)
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-}
-
-fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    page[at..].split('"').next().unwrap().to_string()
-}
 
 #[test]
 fn a_refused_number_is_never_shown_back_or_logged() {
@@ -74,7 +32,7 @@ fn a_refused_number_is_never_shown_back_or_logged() {
         r#"{"id":"INC-ECHO","orgs":["malvik"],"services":["PLO"],"category":"B"}"#,
     );
     assert_eq!(code, 201, "{resp}");
-    let csrf = csrf_of(&b.get("/ops/incidents/new"));
+    let csrf = b.csrf();
     let soon = (chrono::Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
     let later = (chrono::Utc::now() + chrono::Duration::days(9)).to_rfc3339();
     let end =

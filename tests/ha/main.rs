@@ -96,24 +96,12 @@ fn municipalities() -> Vec<(String, String)> {
         .collect()
 }
 
-/// A small random number generator (xorshift), seeded from the clock; the seed is printed.
-struct Rng(u64);
-impl Rng {
-    fn new() -> Rng {
-        let seed = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        eprintln!("random seed {seed}");
-        Rng(seed)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
+/// Start `a` and wait until it leads, then `b` until it stands by.
+fn lead_and_stand_by(a: &mut Host, b: &mut Host) {
+    a.start();
+    until("a to lead", 15, &mut || a.role() == "leader");
+    b.start();
+    until("b to stand by", 15, &mut || b.role() == "standby");
 }
 
 /// The epoch fence at the store: once a newer leader raised the epoch, the old leader's
@@ -189,10 +177,7 @@ fn leader_killed_mid_fanout_standby_sends_the_rest() {
     let pg = Pg::start("fanout");
     let mut a = Host::holding(&pg, "a", "2s", 10);
     let mut b = Host::new(&pg, "b", "2s");
-    a.start();
-    until("a to lead", 15, &mut || a.role() == "leader");
-    b.start();
-    until("b to stand by", 15, &mut || b.role() == "standby");
+    lead_and_stand_by(&mut a, &mut b);
     let alert = long_alert("HaFanout");
     let token = token_of(&pg, "alert-token");
     // Alertmanager in HA sends each alert to both hosts.
@@ -256,10 +241,7 @@ fn sigterm_exits_0_as_leader_as_standby_and_during_an_election() {
     let pg = Pg::start("term");
     let mut a = Host::new(&pg, "a", "2s");
     let mut b = Host::new(&pg, "b", "2s");
-    a.start();
-    until("a to lead", 15, &mut || a.role() == "leader");
-    b.start();
-    until("b to stand by", 15, &mut || b.role() == "standby");
+    lead_and_stand_by(&mut a, &mut b);
     for round in 0..10 {
         let (leader, standby) = if a.role() == "leader" {
             (&mut a, &mut b)
@@ -332,60 +314,34 @@ fn a_standby_refuses_an_sso_header_from_an_untrusted_peer_like_the_leader() {
         )
         .unwrap();
     }
-    a.start();
-    until("a to lead", 15, &mut || a.role() == "leader");
-    b.start();
-    until("b to stand by", 15, &mut || b.role() == "standby");
+    lead_and_stand_by(&mut a, &mut b);
     let op = token_of(&pg, "operator-token");
+    // One cookie jar, two hosts: a valid session, signed in with the token (on the leader).
     let jar = pg.dir.join("cookies");
-    let curl = |port: u16, args: &[&str]| -> u16 {
-        let out = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
-            .arg(&jar)
-            .arg("-c")
-            .arg(&jar)
-            .args(args)
-            .arg(format!("http://127.0.0.1:{port}/ops/act"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).parse().unwrap_or(0)
-    };
-    // A valid session, signed in with the token (on the leader).
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-c"])
-        .arg(&jar)
-        .args([
-            "--data-urlencode",
-            &format!("token={op}"),
-            "--data-urlencode",
-            "name=Kari Nordmann",
-        ])
-        .arg(format!("http://127.0.0.1:{}/ops/login", a.http))
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "303");
-    let page = std::process::Command::new("curl")
-        .args(["-s", "-b"])
-        .arg(&jar)
-        .arg(format!("http://127.0.0.1:{}/ops/incidents/new", a.http))
-        .output()
-        .unwrap();
-    let page = String::from_utf8_lossy(&page.stdout).to_string();
-    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let (on_a, on_b) = (
+        Browser {
+            jar: jar.clone(),
+            port: a.http,
+        },
+        Browser { jar, port: b.http },
+    );
+    let (code, _) = on_a.post("/ops/login", &[("token", &op), ("name", "Kari Nordmann")]);
+    assert_eq!(code, 303);
+    let csrf = on_a.csrf();
     let data = format!("ty=incident.ack&id=NONE&step=send&csrf={csrf}");
     // Without the header, the session works on both hosts (the case is unknown: 404).
+    let act = |host: &Browser, args: &[&str]| host.request("/ops/act", args).0;
     let plain = ["--data", data.as_str()];
-    assert_eq!(curl(a.http, &plain), 404);
-    assert_eq!(curl(b.http, &plain), 404);
+    assert_eq!(act(&on_a, &plain), 404);
+    assert_eq!(act(&on_b, &plain), 404);
     let form = ["-H", "X-Remote-User: Mallory", "--data", data.as_str()];
     assert_eq!(
-        curl(a.http, &form),
+        act(&on_a, &form),
         403,
         "the leader refuses the forged header"
     );
     assert_eq!(
-        curl(b.http, &form),
+        act(&on_b, &form),
         403,
         "the standby refuses it the same way"
     );
@@ -399,10 +355,7 @@ fn paused_leader_sends_nothing_after_it_was_replaced() {
     let pg = Pg::start("pause");
     let mut a = Host::new(&pg, "a", "2s");
     let mut b = Host::new(&pg, "b", "2s");
-    a.start();
-    until("a to lead", 15, &mut || a.role() == "leader");
-    b.start();
-    until("b to stand by", 15, &mut || b.role() == "standby");
+    lead_and_stand_by(&mut a, &mut b);
     let token = token_of(&pg, "alert-token");
     let (code, body) = b.post("/api/v1/alerts", &token, &long_alert("HaPause"));
     assert_eq!(code, 200, "{body}");
@@ -519,7 +472,13 @@ fn soak_fifty_leader_kills_while_alerts_stream_in() {
             refused
         })
     };
-    let mut rng = Rng::new();
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("random seed {seed}");
+    let mut rng = Rng(seed);
     let mut failovers = Vec::new();
     for k in 0..kills {
         std::thread::sleep(Duration::from_millis(200 + rng.below(1300)));

@@ -142,27 +142,90 @@ fn start_smtp(port: u16, maildir: &Path, extra: &[String]) -> Proc {
     Proc(child)
 }
 
+/// Wait (up to a minute) until something listens on `port`.
 pub fn wait_port(port: u16) {
-    let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_listening(port, true, "nothing listens on");
 }
 
 /// Wait until nothing listens on `port` any more (a server's helper processes can keep its
 /// socket a moment after the server itself was killed).
 pub fn wait_port_closed(port: u16) {
+    wait_listening(port, false, "something still listens on");
+}
+
+fn wait_listening(port: u16, want: bool, failing: &str) {
     let t = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "something still listens on {port}"
-        );
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() != want {
+        assert!(t.elapsed() < Duration::from_secs(60), "{failing} {port}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `curl -s` with `args` (options and the URL): the status and the body (with `-i`, the
+/// head too). 0 when nothing answered.
+pub fn curl(args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = s.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// A console user: curl with a cookie jar, against the daemon on `port`.
+pub struct Browser {
+    pub jar: PathBuf,
+    pub port: u16,
+}
+
+impl Browser {
+    /// A request to `path` with curl `args`; the status and body. Cookies are kept.
+    pub fn request(&self, path: &str, args: &[&str]) -> (u16, String) {
+        let jar = self.jar.to_string_lossy().to_string();
+        let url = format!("http://127.0.0.1:{}{path}", self.port);
+        curl(&[&["-b", &jar, "-c", &jar], args, &[url.as_str()]].concat())
+    }
+
+    /// POST a form (each field URL-encoded); the status and body.
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let fields: Vec<String> = form.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let args: Vec<&str> = fields
+            .iter()
+            .flat_map(|f| ["--data-urlencode", f.as_str()])
+            .collect();
+        self.request(path, &args)
+    }
+
+    /// GET `path`; the body.
+    pub fn get(&self, path: &str) -> String {
+        self.request(path, &[]).1
+    }
+
+    /// The CSRF token of the signed-in session, from the new-incident form.
+    pub fn csrf(&self) -> String {
+        let page = self.get("/ops/incidents/new");
+        let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+        page[at..].split('"').next().unwrap().to_string()
+    }
+}
+
+/// xorshift64*: a seeded generator for the tests' random inputs (no dependency), so a run
+/// can be repeated from its seed.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
     }
 }
 
@@ -275,6 +338,22 @@ impl Env {
     pub fn maildir(&self) -> PathBuf {
         self.dir.join("maildir")
     }
+
+    /// Wait (up to a minute) until the daemon's log contains `text`; fail with the log.
+    pub fn wait_log(&self, text: &str) {
+        let t = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
+            if log.contains(text) {
+                return;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "no {text:?} in:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -322,15 +401,9 @@ pub fn read_mails(maildir: &Path) -> Vec<Mail> {
     v
 }
 
+/// Wait (up to `secs`) until at least `n` mails arrived; the mails then.
 pub fn wait_mails(maildir: &Path, n: usize, secs: u64) -> Vec<Mail> {
-    let t = Instant::now();
-    loop {
-        let m = read_mails(maildir);
-        if m.len() >= n || t.elapsed() > Duration::from_secs(secs) {
-            return m;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_mails_until(maildir, secs, |m| m.len() >= n)
 }
 
 /// Wait (up to `secs`) until the mails received satisfy `done`; the mails then (or at the
