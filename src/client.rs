@@ -43,13 +43,50 @@ pub enum IncidentCmd {
     /// Acknowledge (response started).
     Ack { id: String },
     /// Confirm the incident resolved (sends Løst: where notices went; expires silences).
-    Resolve { id: String },
+    #[command(
+        after_help = "Example (the stop really ended at 14:05; the report counts it to then):\n  meldingsvakt incident resolve INC-7 --at '2026-11-23 14:05'"
+    )]
+    Resolve(ResolveArgs),
     /// Register the counterpart's reply (stops escalation).
     Reply(ReplyArgs),
-    /// Open incidents.
+    /// Open incidents, as a table in Oslo time (`--json` for the daemon's JSON).
     List,
     /// One incident with its progress.
     Show { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InquiryCmd {
+    /// Register an inquiry that came by phone or another way than the mailbox (SPEC §4.8:
+    /// answered by the first working day after it arrives).
+    #[command(
+        after_help = "Example:\n  meldingsvakt inquiry add TLF-2026-12-04-1 --org malvik --subject 'Mangler svar på PLO-meldinger'"
+    )]
+    Add(InquiryArgs),
+    /// Register that an inquiry was answered (stops its reminder and overdue report).
+    Answered { id: String },
+    /// One inquiry with its timeline.
+    Show { id: String },
+}
+
+#[derive(Args, Debug, Serialize)]
+pub struct InquiryArgs {
+    id: String,
+    /// The organization that asked.
+    #[arg(long)]
+    org: String,
+    /// What it is about, in a few words (no personal data).
+    #[arg(long)]
+    subject: Option<String>,
+}
+
+#[derive(Args, Debug, Serialize)]
+pub struct ResolveArgs {
+    id: String,
+    /// When the stop really ended, if earlier than now (RFC 3339 or local "YYYY-MM-DD HH:MM";
+    /// not before the start, at most a year back). The timeline records who backdated it.
+    #[arg(long = "at", value_name = "TIME")]
+    resolved_at: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,6 +169,10 @@ pub struct UpdateArgs {
     /// New impact: alle, hoy, medium or lav.
     #[arg(long)]
     impact: Option<String>,
+    /// Status-page status: investigating (Undersøker), identified (Årsak funnet) or
+    /// monitoring (Overvåker). Without it the status stays as it is.
+    #[arg(long, value_parser = ["investigating", "identified", "monitoring"])]
+    status: Option<String>,
 }
 
 #[derive(Args, Debug, Serialize)]
@@ -178,6 +219,8 @@ pub struct ChangeArgs {
 pub enum Request {
     Post(String, Value),
     Get(String),
+    /// A list, printed as a table unless `--json`.
+    List(String, List),
     /// A case with its timeline.
     Show(String),
 }
@@ -193,16 +236,24 @@ pub fn incident_request(c: IncidentCmd) -> Request {
         IncidentCmd::Open(a) => Request::Post("/api/v1/incidents".into(), body(&a)),
         IncidentCmd::Update(a) => Request::Post(path(&a.id, "update"), body(&a)),
         IncidentCmd::Ack { id } => Request::Post(path(&id, "ack"), json!({})),
-        IncidentCmd::Resolve { id } => Request::Post(path(&id, "resolve"), json!({})),
+        IncidentCmd::Resolve(a) => Request::Post(path(&a.id, "resolve"), body(&a)),
         IncidentCmd::Reply(a) => Request::Post(path(&a.id, "reply"), body(&a)),
-        IncidentCmd::List => Request::Get("/api/v1/incidents".into()),
+        IncidentCmd::List => Request::List("/api/v1/incidents".into(), List::Incidents),
         IncidentCmd::Show { id } => Request::Show(format!("/api/v1/incidents/{id}")),
+    }
+}
+
+pub fn inquiry_request(c: InquiryCmd) -> Request {
+    match c {
+        InquiryCmd::Add(a) => Request::Post("/api/v1/inquiries".into(), body(&a)),
+        InquiryCmd::Answered { id } => Request::Post(path("inquiries", &id, "answered"), json!({})),
+        InquiryCmd::Show { id } => Request::Show(format!("/api/v1/inquiries/{id}")),
     }
 }
 
 pub fn maintenance_request(c: MaintenanceCmd) -> Request {
     match c {
-        MaintenanceCmd::List => Request::Get("/api/v1/maintenances".into()),
+        MaintenanceCmd::List => Request::List("/api/v1/maintenances".into(), List::Maintenances),
         MaintenanceCmd::Add(a) => Request::Post("/api/v1/maintenances".into(), body(&a)),
         MaintenanceCmd::Change(a) => Request::Post(path("maintenances", &a.id, "change"), body(&a)),
         MaintenanceCmd::Cancel { id } => {
@@ -260,7 +311,9 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
             }
             client.post(format!("{base}{p}")).json(&body)
         }
-        Request::Get(p) | Request::Show(p) => client.get(format!("{base}{p}")),
+        Request::Get(p) | Request::Show(p) | Request::List(p, _) => {
+            client.get(format!("{base}{p}"))
+        }
     };
     let resp = match req
         .bearer_auth(token)
@@ -280,6 +333,7 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
     if status.is_success() {
         match r {
             Request::Show(_) if !c.json => out!("{}", case_text(&v)),
+            Request::List(_, l) if !c.json => out!("{}", list_text(l, &v)),
             _ => outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
         }
         0
@@ -294,18 +348,137 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
     }
 }
 
+/// Which list a `List` request fetches.
+#[derive(Debug, Clone, Copy)]
+pub enum List {
+    Incidents,
+    Maintenances,
+}
+
+/// A time as Oslo local "dd.mm.yyyy HH:MM", or "–".
+fn oslo(t: Option<&str>) -> String {
+    t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::Oslo)
+                .format("%d.%m.%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "–".into())
+}
+
+/// A list as an aligned table, times in Oslo time (`incident list`, `maintenance list`).
+pub fn list_text(l: List, v: &Value) -> String {
+    let rows = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let join = |r: &Value, k: &str| {
+        r.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    let count = |r: &Value, k: &str| {
+        let n = r.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+        if n > 3 {
+            format!("{n} stk.")
+        } else {
+            join(r, k)
+        }
+    };
+    let (head, body): (Vec<&str>, Vec<Vec<String>>) = match l {
+        List::Incidents => (
+            vec![
+                "ID",
+                "PRI",
+                "TYPE",
+                "HVOR",
+                "TJENESTER",
+                "BERØRTE",
+                "STARTET",
+                "NESTE",
+            ],
+            rows.iter()
+                .map(|r| {
+                    let next = r["next"]
+                        .as_array()
+                        .and_then(|n| n.first())
+                        .map(|n| {
+                            format!(
+                                "{} {}",
+                                n["what"].as_str().unwrap_or(""),
+                                oslo(n["at"].as_str())
+                            )
+                        })
+                        .unwrap_or_else(|| "–".into());
+                    vec![
+                        s(r, "id"),
+                        r["priority"].to_string(),
+                        s(r, "kind"),
+                        r["at_org"].as_str().unwrap_or("self").to_string(),
+                        join(r, "services"),
+                        count(r, "orgs"),
+                        oslo(r["started_at"].as_str()),
+                        next,
+                    ]
+                })
+                .collect(),
+        ),
+        List::Maintenances => (
+            vec!["ID", "UTFØRER", "TJENESTER", "BERØRTE", "FRA", "TIL"],
+            rows.iter()
+                .map(|r| {
+                    vec![
+                        s(r, "id"),
+                        r["source"].as_str().unwrap_or("self").to_string(),
+                        join(r, "services"),
+                        count(r, "orgs"),
+                        oslo(r["from"].as_str()),
+                        oslo(r["to"].as_str()),
+                    ]
+                })
+                .collect(),
+        ),
+    };
+    if body.is_empty() {
+        return match l {
+            List::Incidents => "Ingen åpne hendelser.\n".into(),
+            List::Maintenances => "Ingen planlagte vedlikehold.\n".into(),
+        };
+    }
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
+    for r in &body {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&width).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(c);
+                l.push_str(&" ".repeat(w - c.chars().count() + 2));
+            }
+        }
+        l.push('\n');
+        l
+    };
+    let mut out = line(head.iter().map(|h| h.to_string()).collect());
+    for r in body {
+        out.push_str(&line(r));
+    }
+    out
+}
+
 /// A case and its timeline as text, times in Norwegian local time.
 pub fn case_text(v: &Value) -> String {
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
-    let when = |t: Option<&str>| {
-        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| {
-                t.with_timezone(&chrono_tz::Europe::Oslo)
-                    .format("%d.%m.%Y %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_else(|| "–".into())
-    };
+    let when = oslo;
     let mut out = s("id").to_string();
     if let Some(p) = v.get("priority") {
         out.push_str(&format!(

@@ -166,6 +166,13 @@ working day of the next month.")]
         #[command(subcommand)]
         cmd: meldingsvakt::client::IncidentCmd,
     },
+    /// Inbound inquiries (SPEC §4.8) that did not come through the mailbox, e.g. by phone.
+    Inquiry {
+        #[command(flatten)]
+        conn: meldingsvakt::client::Conn,
+        #[command(subcommand)]
+        cmd: meldingsvakt::client::InquiryCmd,
+    },
     /// Operator commands for planned maintenance, against a running daemon.
     Maintenance {
         #[command(flatten)]
@@ -620,6 +627,9 @@ fn main() -> ExitCode {
         }
         Cmd::Incident { conn, cmd } => runtime(async move {
             meldingsvakt::client::call(&conn, meldingsvakt::client::incident_request(cmd)).await
+        }),
+        Cmd::Inquiry { conn, cmd } => runtime(async move {
+            meldingsvakt::client::call(&conn, meldingsvakt::client::inquiry_request(cmd)).await
         }),
         Cmd::Maintenance { conn, cmd } => runtime(async move {
             meldingsvakt::client::call(&conn, meldingsvakt::client::maintenance_request(cmd)).await

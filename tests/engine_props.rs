@@ -159,9 +159,11 @@ fn event(o: &Op, now: DateTime<Utc>) -> Event {
             text: Some("Status".into()),
             category: c.map(cat),
             impact: None,
+            status: c.map(|_| PublicStatus::Identified),
         }),
-        Op::Resolve(n) => Event::IncidentResolve(IdOnly {
+        Op::Resolve(n) => Event::IncidentResolve(Resolve {
             id: format!("I{n}"),
+            resolved_at: None,
         }),
         Op::Ack(n) => Event::IncidentAck(IdOnly {
             id: format!("I{n}"),
@@ -357,6 +359,7 @@ fn refused_event_changes_nothing() {
         text: Some("pasient 150765 00565".into()),
         category: Some(Category::A),
         impact: None,
+        status: None,
     });
     let err = a.handle(now + Duration::minutes(1), bad).unwrap_err();
     assert_eq!(
@@ -373,9 +376,39 @@ fn refused_event_changes_nothing() {
         Err(Refusal::Duplicate { .. })
     ));
     assert!(matches!(
-        a.handle(now, Event::IncidentResolve(IdOnly { id: "nope".into() })),
+        a.handle(
+            now,
+            Event::IncidentResolve(Resolve {
+                id: "nope".into(),
+                resolved_at: None
+            })
+        ),
         Err(Refusal::Unknown { .. })
     ));
+    // A backdated resolution may not precede the start nor lie ahead; refused, it changes
+    // nothing, and a valid one records the stop's real end.
+    let resolve = |t: DateTime<Utc>| {
+        Event::IncidentResolve(Resolve {
+            id: "X".into(),
+            resolved_at: Some(Ts(t)),
+        })
+    };
+    let later = now + Duration::hours(2);
+    for (t, why) in [
+        (now - Duration::minutes(1), Why::BeforeStart),
+        (later + Duration::minutes(1), Why::InFuture),
+    ] {
+        assert_eq!(
+            a.handle(later, resolve(t)),
+            Err(Refusal::invalid("resolved_at", why))
+        );
+        assert!(a.incident("X").unwrap().resolved_at.is_none());
+    }
+    a.handle(later, resolve(now + Duration::minutes(30))).unwrap();
+    assert_eq!(
+        a.history().incidents["X"].resolved_at,
+        Some(now + Duration::minutes(30))
+    );
 }
 
 #[test]

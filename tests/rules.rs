@@ -221,3 +221,47 @@ fn a_resent_full_record_changes_nothing_and_a_full_cancel_cancels() {
     assert_eq!(cancel.len(), 2);
     assert_eq!(find(&v, "statuspage", "maintenance.cancel").len(), 1);
 }
+
+/// SPEC §4.15: a reply before the inquiry is due stops the inquiry and the escalation, and
+/// no `Løst:` follows (nobody got a mail about the case).
+#[test]
+fn a_reply_before_the_followup_stops_it() {
+    let v = run("reply-before-followup.toml");
+    for (action, message) in [
+        ("email", "followup"),
+        ("email", "escalation"),
+        ("email", "resolved"),
+        ("silence", "create"),
+    ] {
+        assert!(
+            find(&v, action, message).is_empty(),
+            "{action} {message}: {v:?}"
+        );
+    }
+    // The same case without the reply sends the inquiry (the scenario is not vacuous).
+    let without = run("friday-kvittering.toml");
+    assert_eq!(find(&without, "email", "followup").len(), 1);
+}
+
+/// SPEC §4.15: the status-page status is the operator's choice; measures do not change it.
+#[test]
+fn the_operator_chooses_the_public_status() {
+    let v = run("status-choice.toml");
+    let statuses: Vec<(&str, &str)> = v
+        .iter()
+        .filter(|a| a["action"] == "statuspage")
+        .map(|a| (a["at"].as_str().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2026-11-16T09:00:00+01:00", "investigating"),
+            ("2026-11-16T09:20:00+01:00", "investigating"),
+            ("2026-11-16T09:30:00+01:00", "identified"),
+            ("2026-11-16T09:45:00+01:00", "identified"),
+            ("2026-11-16T10:15:00+01:00", "identified"),
+            ("2026-11-16T10:20:00+01:00", "monitoring"),
+            ("2026-11-16T10:50:00+01:00", "resolved"),
+        ]
+    );
+}

@@ -159,44 +159,10 @@ pub fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
     Value::Object(o)
 }
 
-/// The field a refusal concerns (as the form names it), and what to tell the operator.
+/// The field a refusal concerns (as the form names it), and what to tell the operator, in
+/// bokmål (`Refusal::norsk`; the API keeps its English text).
 pub fn explain(r: &Refusal) -> (String, String) {
-    // "`measures`: …" or "`orgs[2]`: …" → "measures", "orgs".
-    let lead = |s: &str| -> String {
-        s.strip_prefix('`')
-            .and_then(|s| s.split('`').next())
-            .map(|f| f.split(['[', '.']).next().unwrap_or("").to_string())
-            .unwrap_or_default()
-    };
-    match r {
-        Refusal::PersonalData { field } => (
-            lead(&format!("`{field}`")),
-            "Feltet ser ut til å inneholde et fødselsnummer eller D-nummer. Personopplysninger kan ikke sendes ut av meldingsvakt; skriv det uten.".into(),
-        ),
-        Refusal::BadId => (
-            "id".into(),
-            "Saksnummeret kan bare ha 1–64 tegn av A–Z, a–z, 0–9, punktum, understrek, kolon og bindestrek.".into(),
-        ),
-        Refusal::UnknownOrg { field, id } => {
-            (lead(&format!("`{field}`")), format!("Ukjent organisasjon «{id}»."))
-        }
-        Refusal::UnknownService { field, id } => {
-            (lead(&format!("`{field}`")), format!("Ukjent tjeneste «{id}»."))
-        }
-        Refusal::Duplicate { id, .. } => (
-            "id".into(),
-            format!("Saksnummeret «{id}» er allerede i bruk; velg et annet."),
-        ),
-        Refusal::Closed { id, state, .. } => (
-            String::new(),
-            format!("Saken «{id}» er allerede avsluttet ({state}); den kan ikke endres."),
-        ),
-        Refusal::Unknown { id, .. } => (String::new(), format!("Ukjent sak «{id}».")),
-        Refusal::Malformed(m) => (lead(m), format!("Ugyldig verdi: {m}")),
-        Refusal::Invalid { field, message } => {
-            (lead(&format!("`{field}`")), format!("Ugyldig verdi: {message}"))
-        }
-    }
+    (r.field(), r.norsk())
 }
 
 /// The derived impact and priority of an incident form, as the rules would derive them

@@ -57,25 +57,30 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refu
         Some(o) if cfg.is_self(o) => None,
         Some(o) if cfg.org(o).is_some_and(|x| x.active_at(now)) => Some(o.to_string()),
         Some(o) => {
-            return Err(Refusal::Invalid {
-                field: format!("labels.{}", l.org),
-                message: format!("unknown organization {o:?}"),
-            })
+            return Err(Refusal::invalid(
+                format!("labels.{}", l.org),
+                Why::LabelOrg(o.to_string()),
+            ))
         }
     };
     let service = match label(&a.labels, &l.service) {
         None => None,
         Some(s) if cfg.service(s).is_some() => Some(s.to_string()),
         Some(s) => {
-            return Err(Refusal::Invalid {
-                field: format!("labels.{}", l.service),
-                message: format!("unknown service {s:?}"),
-            })
+            return Err(Refusal::invalid(
+                format!("labels.{}", l.service),
+                Why::LabelService(s.to_string()),
+            ))
         }
     };
-    let bad = |name: &str, v: &str, want: &str| Refusal::Invalid {
-        field: format!("labels.{name}"),
-        message: format!("{v:?} is not {want}"),
+    let bad = |name: &str, v: &str, want: &'static str| {
+        Refusal::invalid(
+            format!("labels.{name}"),
+            Why::LabelValue {
+                value: v.to_string(),
+                want,
+            },
+        )
     };
     let kind = match label(&a.labels, &l.kind) {
         None => Kind::Feil,

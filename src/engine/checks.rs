@@ -10,39 +10,33 @@ use super::model::*;
 /// lies between a year ago and two years ahead and lasts at most 31 days.
 pub(super) fn check_times(ev: &Event, now: Time) -> Result<(), Refusal> {
     use chrono::Duration as D;
-    let within = |field: &str, t: Option<Time>, lo: D, hi: D, what: &str| match t {
-        Some(t) if t < now - lo || t > now + hi => Err(Refusal::Invalid {
-            field: field.to_string(),
-            message: format!("out of range: {what}"),
-        }),
+    let within = |field: &str, t: Option<Time>, lo: D, hi: D, why: Why| match t {
+        Some(t) if t < now - lo || t > now + hi => Err(Refusal::invalid(field, why)),
         _ => Ok(()),
     };
     let year = D::days(366);
-    let past = "a stop began at most a year ago and at most a day ahead";
+    let past = Why::StopStartRange;
     match ev {
         Event::IncidentOpen(e) => {
             let start = e.started_at.map(|t| t.0);
-            within("started_at", start, year, D::days(1), past)?;
+            within("started_at", start, year, D::days(1), past.clone())?;
             within(
                 "detected_at",
                 e.detected_at.map(|t| t.0),
                 year,
                 D::days(1),
-                past,
+                past.clone(),
             )?;
             within(
                 "expected_end",
                 e.expected_end.map(|t| t.0),
                 year,
                 year,
-                "within a year",
+                Why::ExpectedEndRange,
             )?;
             if let (Some(s), Some(x)) = (start, e.expected_end) {
                 if x.0 < s {
-                    return Err(Refusal::Invalid {
-                        field: "expected_end".into(),
-                        message: "is before `started_at`".into(),
-                    });
+                    return Err(Refusal::invalid("expected_end", Why::BeforeStart));
                 }
             }
             Ok(())
@@ -52,9 +46,14 @@ pub(super) fn check_times(ev: &Event, now: Time) -> Result<(), Refusal> {
             e.expected_end.map(|t| t.0),
             year,
             year,
-            "within a year",
+            Why::ExpectedEndRange,
         ),
         Event::Alert(a) => within("startsAt", a.starts_at.map(|t| t.0), year, D::days(1), past),
+        Event::IncidentResolve(e) => match e.resolved_at.map(|t| t.0) {
+            Some(t) if t > now => Err(Refusal::invalid("resolved_at", Why::InFuture)),
+            Some(t) if t < now - year => Err(Refusal::invalid("resolved_at", Why::ResolvedRange)),
+            _ => Ok(()),
+        },
         Event::MaintenanceAdd(MaintenanceAdd { from, to, .. }) => {
             check_window(Some(from.0), Some(to.0), now)
         }
@@ -70,19 +69,12 @@ fn check_window(from: Option<Time>, to: Option<Time>, now: Time) -> Result<(), R
     );
     for (field, t) in [("from", from), ("to", to)] {
         if t.is_some_and(|t| t < lo || t > hi) {
-            return Err(Refusal::Invalid {
-                field: field.into(),
-                message: "out of range: a maintenance lies between a year ago and two years ahead"
-                    .into(),
-            });
+            return Err(Refusal::invalid(field, Why::WindowRange));
         }
     }
     if let (Some(f), Some(t)) = (from, to) {
         if t - f > chrono::Duration::days(31) {
-            return Err(Refusal::Invalid {
-                field: "to".into(),
-                message: "a maintenance window lasts at most 31 days".into(),
-            });
+            return Err(Refusal::invalid("to", Why::WindowTooLong));
         }
     }
     Ok(())
@@ -133,10 +125,7 @@ impl Engine {
     ) -> Result<(), Refusal> {
         match self.cfg.org(id) {
             Some(o) if o.active_at(now) => Ok(()),
-            Some(_) => Err(Refusal::Invalid {
-                field: field.to_string(),
-                message: format!("organization {id:?} was removed from the configuration; it is kept only for the cases that already name it"),
-            }),
+            Some(_) => Err(Refusal::invalid(field, Why::OrgRemoved(id.to_string()))),
             None => Err(Refusal::UnknownOrg {
                 field,
                 id: id.to_string(),
@@ -191,10 +180,7 @@ impl Engine {
         id: &str,
     ) -> Result<(), Refusal> {
         if id.trim().is_empty() {
-            return Err(Refusal::Invalid {
-                field: "id".into(),
-                message: "must not be empty".into(),
-            });
+            return Err(Refusal::invalid("id", Why::Empty));
         }
         let exists = match &s {
             Subject::Incident(i) => self.incidents.contains_key(i),

@@ -71,12 +71,7 @@ impl Input {
             {
                 Some(b.trim().to_string())
             }
-            Some(_) => {
-                return Err(Refusal::Invalid {
-                    field: "by".into(),
-                    message: "who did it: a name of 1–100 characters".into(),
-                })
-            }
+            Some(_) => return Err(Refusal::invalid("by", Why::ByName)),
         };
         let event = Event::from_parts(ty, &fields)?;
         event.check_id()?;
@@ -193,9 +188,8 @@ impl Event {
         match self {
             Event::IncidentOpen(e) => Some(&e.id),
             Event::IncidentUpdate(e) => Some(&e.id),
-            Event::IncidentResolve(e) | Event::IncidentAck(e) | Event::InquiryAnswered(e) => {
-                Some(&e.id)
-            }
+            Event::IncidentAck(e) | Event::InquiryAnswered(e) => Some(&e.id),
+            Event::IncidentResolve(e) => Some(&e.id),
             Event::MaintenanceCancel(e) => Some(&e.id),
             Event::Reply(e) => Some(&e.id),
             Event::MaintenanceAdd(e) => Some(&e.id),
@@ -246,7 +240,7 @@ impl Event {
                 Event::IncidentUpdate(m(serde_path_to_error::deserialize::<_, IncidentUpdate>(d))?)
             }
             "incident.resolve" => {
-                Event::IncidentResolve(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
+                Event::IncidentResolve(m(serde_path_to_error::deserialize::<_, Resolve>(d))?)
             }
             "incident.ack" => {
                 Event::IncidentAck(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)

@@ -31,6 +31,9 @@ pub struct Incident {
     pub note: Option<String>,
     pub environment: Environment,
     pub acked: bool,
+    /// The status-page status the operator chose (SPEC §4.15); starts as `Investigating`.
+    #[serde(default)]
+    pub public_status: PublicStatus,
     pub resolved_at: Option<Time>,
     pub reply_at: Option<Time>,
     /// Alert fingerprints that keep this incident open (incidents opened from alerts).
@@ -304,12 +307,9 @@ impl Incident {
         out.push(self.email(cfg, now, kind, key, &org, to, cc, thread, view));
     }
 
+    /// SPEC §4.15: the operator chooses the status; measures alone do not change it.
     fn status_state(&self) -> &'static str {
-        if self.measures.is_some() {
-            "identified"
-        } else {
-            "investigating"
-        }
+        self.public_status.as_str()
     }
 
     fn do_fire(&mut self, d: Deadline, cfg: &Config, now: Time, out: &mut Vec<Action>) {
@@ -318,7 +318,8 @@ impl Incident {
             D::Publish => {
                 self.sp_created = true;
                 self.sp_dirty = false;
-                out.push(self.status(cfg, now, StatusKind::IncidentCreate, "investigating", false));
+                let st = self.status_state();
+                out.push(self.status(cfg, now, StatusKind::IncidentCreate, st, false));
             }
             D::StatusChange => {
                 self.sp_dirty = false;
@@ -516,9 +517,10 @@ impl Scheduled for Incident {
             D::NoticeResolved => {
                 once(ours && self.notice_at.is_some() && !open && !self.resolved_mail_sent)
             }
-            D::Followup => {
-                (!ours && open && self.followup_at.is_none()).then(|| self.followup_due(cfg))
-            }
+            // SPEC §4.15: a reply registered before the inquiry is due means the organization
+            // is already engaged: no inquiry, and so no escalation.
+            D::Followup => (!ours && open && self.followup_at.is_none() && self.reply_at.is_none())
+                .then(|| self.followup_due(cfg)),
             D::Escalation => self.reply_due(cfg).filter(|_| {
                 !ours && open && self.reply_at.is_none() && self.escalated_at.is_none()
             }),

@@ -253,10 +253,7 @@ use std::sync::Arc;
 impl Engine {
     fn validate_window(&self, from: Time, to: Time) -> Result<(), Refusal> {
         if to <= from {
-            return Err(Refusal::Invalid {
-                field: "to".into(),
-                message: "must be after `from`".into(),
-            });
+            return Err(Refusal::invalid("to", Why::ToNotAfterFrom));
         }
         Ok(())
     }
@@ -288,10 +285,7 @@ impl Engine {
         guard_text("measures", &e.measures)?;
         self.validate_window(e.from.0, e.to.0)?;
         if e.orgs.is_empty() && e.services.is_empty() && source.is_some() {
-            return Err(Refusal::Invalid {
-                field: "orgs".into(),
-                message: "name the affected organizations or services".into(),
-            });
+            return Err(Refusal::invalid("orgs", Why::NameAffected));
         }
         let orgs = if e.orgs.is_empty() {
             self.derive_orgs(&e.services, source.as_deref(), now)
@@ -372,12 +366,7 @@ impl Engine {
                 Some(s) => s == src,
             };
             if !same {
-                return Err(Refusal::Invalid {
-                    field: "source".into(),
-                    message:
-                        "who carries out a maintenance cannot change; cancel it and add a new one"
-                            .into(),
-                });
+                return Err(Refusal::invalid("source", Why::SourceFixed));
             }
         }
         // A full record re-sent with `orgs = []` means what it meant in `maintenance.add`:
@@ -385,10 +374,7 @@ impl Engine {
         if e.orgs.as_ref().is_some_and(|o| o.is_empty()) {
             let services = e.services.as_ref().unwrap_or(&cur.services);
             if services.is_empty() && cur.source.is_some() {
-                return Err(Refusal::Invalid {
-                    field: "orgs".into(),
-                    message: "name the affected organizations or services".into(),
-                });
+                return Err(Refusal::invalid("orgs", Why::NameAffected));
             }
             e.orgs = Some(self.derive_orgs(services, cur.source.as_deref(), now));
         }

@@ -240,7 +240,9 @@ impl Engine {
         let applied = match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
             Event::IncidentUpdate(e) => self.incident_update(now, e),
-            Event::IncidentResolve(e) => self.incident_resolve(now, &e.id),
+            Event::IncidentResolve(e) => {
+                self.incident_resolve(now, &e.id, e.resolved_at.map(|t| t.0))
+            }
             Event::IncidentAck(e) => {
                 let inc = self.open_incident_mut(&e.id)?;
                 inc.acked = true;
@@ -471,13 +473,23 @@ impl Engine {
         if let Some(x) = e.expected_end {
             inc.set_expected_end(Some(x.0));
         }
+        if let Some(s) = e.status.filter(|s| *s != inc.public_status) {
+            inc.public_status = s;
+            inc.touch_change();
+        }
         self.settle(&Subject::Incident(e.id), now);
         Ok(())
     }
 
-    fn incident_resolve(&mut self, now: Time, id: &str) -> Result<(), Refusal> {
+    /// Resolve `id`; `at` backdates when the stop ended (it cannot precede the start). What
+    /// resolution sends goes now; the report counts the downtime to `at`.
+    fn incident_resolve(&mut self, now: Time, id: &str, at: Option<Time>) -> Result<(), Refusal> {
         let inc = self.open_incident_mut(id)?;
-        inc.resolved_at = Some(now);
+        let at = at.unwrap_or(now).min(now);
+        if at < inc.started_at {
+            return Err(Refusal::invalid("resolved_at", Why::BeforeStart));
+        }
+        inc.resolved_at = Some(at);
         self.groups.retain(|_, v| v != id);
         self.settle(&Subject::Incident(id.to_string()), now);
         Ok(())
@@ -492,10 +504,13 @@ impl Engine {
         };
         if let Some(o) = &e.org {
             if inc.at_org.as_deref() != Some(o.as_str()) && !inc.orgs.contains(o) {
-                return Err(Refusal::Invalid {
-                    field: "org".into(),
-                    message: format!("{o:?} is not an organization of incident {:?}", e.id),
-                });
+                return Err(Refusal::invalid(
+                    "org",
+                    Why::NotOfIncident {
+                        org: o.clone(),
+                        incident: e.id.clone(),
+                    },
+                ));
             }
         }
         inc.reply_at.get_or_insert(now);
@@ -562,6 +577,7 @@ fn new_incident(
         note: None,
         environment,
         acked: false,
+        public_status: PublicStatus::Investigating,
         resolved_at: None,
         reply_at: None,
         alerts: vec![],

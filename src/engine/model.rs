@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 pub type Time = DateTime<Utc>;
 
-pub use super::refusal::Refusal;
+pub use super::refusal::{Refusal, Why};
 pub use super::time::{parse_time, TimeError, Ts};
 
 /// Incident kind; selects the unplanned subject (SPEC §3, seeds/004).
@@ -164,12 +164,65 @@ pub struct IncidentUpdate {
     pub text: Option<String>,
     pub category: Option<Category>,
     pub impact: Option<Impact>,
+    /// The status-page status the operator chose (SPEC §4.15); `None` leaves it as it is.
+    pub status: Option<PublicStatus>,
+}
+
+/// An open incident's public status (Statuspage's `investigating | identified | monitoring`),
+/// chosen by the operator (SPEC §4.15). A new incident is `Investigating`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicStatus {
+    #[default]
+    Investigating,
+    Identified,
+    Monitoring,
+}
+
+impl PublicStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PublicStatus::Investigating => "investigating",
+            PublicStatus::Identified => "identified",
+            PublicStatus::Monitoring => "monitoring",
+        }
+    }
+    /// The bokmål name the status page and the console use.
+    pub fn norsk(self) -> &'static str {
+        match self {
+            PublicStatus::Investigating => "Undersøker",
+            PublicStatus::Identified => "Årsak funnet",
+            PublicStatus::Monitoring => "Overvåker",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PublicStatus> {
+        match s {
+            "investigating" => Some(PublicStatus::Investigating),
+            "identified" => Some(PublicStatus::Identified),
+            "monitoring" => Some(PublicStatus::Monitoring),
+            _ => None,
+        }
+    }
+    pub const ALL: [PublicStatus; 3] = [
+        PublicStatus::Investigating,
+        PublicStatus::Identified,
+        PublicStatus::Monitoring,
+    ];
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdOnly {
     pub id: String,
+}
+
+/// `incident.resolve`: the id, and when the stop really ended if that was earlier (a
+/// backdated resolution; at most a year back, never in the future, never before the start).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resolve {
+    pub id: String,
+    pub resolved_at: Option<Ts>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,7 +302,7 @@ pub struct InquiryReceived {
 pub enum Event {
     IncidentOpen(IncidentOpen),
     IncidentUpdate(IncidentUpdate),
-    IncidentResolve(IdOnly),
+    IncidentResolve(Resolve),
     IncidentAck(IdOnly),
     Reply(Reply),
     Alert(Alert),

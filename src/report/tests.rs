@@ -251,7 +251,12 @@ fn a_priority_raised_mid_incident_counts_from_detection() {
             environment: Environment::Produksjon,
         })
     };
-    let resolve = |id: &str| Event::IncidentResolve(crate::engine::model::IdOnly { id: id.into() });
+    let resolve = |id: &str| {
+        Event::IncidentResolve(crate::engine::model::Resolve {
+            id: id.into(),
+            resolved_at: None,
+        })
+    };
     e.handle(
         t("2026-11-10 10:00"),
         open("RAISED", "2026-11-10T10:00:00+01:00"),
@@ -271,6 +276,7 @@ fn a_priority_raised_mid_incident_counts_from_detection() {
             text: None,
             category: Some(crate::engine::model::Category::A),
             impact: None,
+            status: None,
         }),
     )
     .unwrap();

@@ -100,8 +100,69 @@ fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
             .output()
             .unwrap()
     };
-    // Resolved by someone else, through the CLI with --by.
-    let out = cli(&["incident", "resolve", "INC-T", "--by", "Ola Driftsvakt"]);
+    // `incident list`: a table in Oslo time, `--json` for scripts.
+    let out = cli(&["incident", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(table.starts_with("ID "), "{table}");
+    let started_raw = timeline()["started_at"].as_str().unwrap().to_string();
+    let started = chrono::DateTime::parse_from_rfc3339(&started_raw)
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Oslo);
+    let local = started.format("%d.%m.%Y %H:%M").to_string();
+    let row = table.lines().find(|l| l.starts_with("INC-T ")).unwrap();
+    assert!(row.contains(&local) && row.contains("PLO"), "{table}");
+    let out = cli(&["incident", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["id"], "INC-T");
+
+    // A phoned-in inquiry, registered and answered through the CLI.
+    let out = cli(&[
+        "inquiry",
+        "add",
+        "TLF-1",
+        "--org",
+        "malvik",
+        "--subject",
+        "Mangler svar på PLO-meldinger",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&["inquiry", "answered", "TLF-1", "--by", "Ola Driftsvakt"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q: serde_json::Value =
+        serde_json::from_str(&get(env.http, "/api/v1/inquiries/TLF-1", &op)).unwrap();
+    assert!(q["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["type"] == "inquiry.answered" && e["by"] == "Ola Driftsvakt"));
+
+    // A resolution time in the future is refused, in the CLI's words.
+    let out = cli(&["incident", "resolve", "INC-T", "--at", "2099-01-01 10:00"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("resolved_at"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Resolved by someone else, through the CLI with --by, backdated to when the stop began.
+    let at = started_raw;
+    let out = cli(&[
+        "incident",
+        "resolve",
+        "INC-T",
+        "--at",
+        &at,
+        "--by",
+        "Ola Driftsvakt",
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -132,6 +193,7 @@ fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
         shown.contains("incident.resolve (api, av Ola Driftsvakt)"),
         "{shown}"
     );
+    assert!(shown.contains(&format!("Løst: {local}\n")), "{shown}");
     assert!(
         shown.contains("→ meldingsansvarlig@melhus.kommune.example: kom i retur"),
         "{shown}"
