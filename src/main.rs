@@ -488,11 +488,17 @@ fn report_cmd(
             return ExitCode::from(2);
         }
     };
-    let r = report::monthly(&cfg, &history, month, now);
+    let r = match report::monthly_checked(&cfg, &history, month, now) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let out = match format {
         ReportFormat::Json => serde_json::to_string_pretty(&r).unwrap_or_default() + "\n",
         ReportFormat::Csv => report::csv(&r),
-        ReportFormat::Html => report::html(&r, &cfg.self_.name),
+        ReportFormat::Html => report::html(&r, &cfg.self_.name, &cfg.self_.meldingsansvarlig),
     };
     out!("{out}");
     ExitCode::SUCCESS

@@ -404,7 +404,8 @@ fn refused_event_changes_nothing() {
         );
         assert!(a.incident("X").unwrap().resolved_at.is_none());
     }
-    a.handle(later, resolve(now + Duration::minutes(30))).unwrap();
+    a.handle(later, resolve(now + Duration::minutes(30)))
+        .unwrap();
     assert_eq!(
         a.history().incidents["X"].resolved_at,
         Some(now + Duration::minutes(30))

@@ -153,6 +153,8 @@ pub struct DaemonSettings {
     /// `[storage] retention`: older closed cases are compacted away (SPEC §5.8).
     pub retention: Duration,
     pub listen: std::net::SocketAddr,
+    /// `[http] public_url`: where people reach this daemon (links in ops e-mails).
+    pub public_url: String,
     pub alert_token_file: Option<PathBuf>,
     pub operator_token_file: Option<PathBuf>,
     pub max_body: usize,

@@ -182,6 +182,10 @@ pub struct RawHttp {
     pub operator_token_file: Option<String>,
     pub max_body: Option<usize>,
     pub max_connections: Option<usize>,
+    /// The address people reach this daemon at (through a proxy, say
+    /// "https://meldingsvakt.hemit.example"), for the console links in ops e-mails.
+    /// Default: `http://` + `listen`.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

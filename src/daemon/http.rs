@@ -441,8 +441,10 @@ async fn report(State(app): State<App>, Path(name): Path<String>) -> Response {
     {
         return err(503, "shutting down");
     }
-    let Ok(r) = rx.await else {
-        return err(503, "shutting down");
+    let r = match rx.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(future)) => return err(404, future.to_string()),
+        Err(_) => return err(503, "shutting down"),
     };
     let (ct, body) = match format {
         "json" => (
@@ -450,10 +452,10 @@ async fn report(State(app): State<App>, Path(name): Path<String>) -> Response {
             serde_json::to_string(&r).unwrap_or_default(),
         ),
         "csv" => ("text/csv; charset=utf-8", crate::report::csv(&r)),
-        _ => (
-            "text/html; charset=utf-8",
-            crate::report::html(&r, &app.shared.cfg().self_.name),
-        ),
+        _ => ("text/html; charset=utf-8", {
+            let cfg = app.shared.cfg();
+            crate::report::html(&r, &cfg.self_.name, &cfg.self_.meldingsansvarlig)
+        }),
     };
     (
         [

@@ -335,6 +335,11 @@ impl Engine {
                         Some(r) => {
                             *r = crate::report::IncidentRecord {
                                 counts: r.counts || rec.counts,
+                                priority: if r.priority == 0 {
+                                    rec.priority
+                                } else {
+                                    r.priority.min(rec.priority)
+                                },
                                 ..rec
                             }
                         }

@@ -86,6 +86,8 @@ impl Incident {
             counts: severe
                 && self.at_self()
                 && self.environment == crate::engine::model::Environment::Produksjon,
+            priority: self.cached_priority,
+            kind: self.kind.as_str().to_string(),
         }
     }
 }

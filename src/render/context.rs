@@ -14,17 +14,45 @@ pub(super) fn org_name(cfg: &Config, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
-pub(super) fn services_text(cfg: &Config, ids: &[String]) -> String {
+/// Services as people read them: each by its name, followed by its id in parentheses only
+/// when the id is an abbreviation people know ("Pleie- og omsorgsmeldinger (PLO)"), never
+/// a slug ("Epikriser", not "epikrise (Epikriser)"). None named: "alle tjenester".
+pub fn services_text(cfg: &Config, ids: &[String]) -> String {
     if ids.is_empty() {
-        return "Alle e-meldinger".into();
+        return "alle tjenester".into();
     }
-    ids.iter()
+    let names: Vec<String> = ids
+        .iter()
         .map(|s| match cfg.service(s) {
-            Some(sv) if sv.name != sv.id => format!("{} ({})", sv.id, sv.name),
-            _ => s.clone(),
+            Some(sv) if sv.name != sv.id && is_abbreviation(&sv.id) => {
+                format!("{} ({})", sv.name, sv.id)
+            }
+            Some(sv) => sv.name.clone(),
+            None => s.clone(),
         })
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    match names.len() {
+        1 => names[0].clone(),
+        n => format!("{} og {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+/// "PLO", "NAV2": two or more capitals and digits, as people write abbreviations.
+fn is_abbreviation(id: &str) -> bool {
+    id.len() >= 2
+        && id.chars().any(|c| c.is_ascii_uppercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// "Berørt tjeneste" for one service, "Berørte tjenester" for several or all.
+fn services_label(ids: &[String]) -> &'static str {
+    if ids.len() == 1 {
+        "Berørt tjeneste"
+    } else {
+        "Berørte tjenester"
+    }
 }
 
 pub(super) fn incident_json(cfg: &Config, i: &IncidentView) -> Value {
@@ -44,6 +72,7 @@ pub(super) fn incident_json(cfg: &Config, i: &IncidentView) -> Value {
         "fault_location": if i.at_org.is_none() { format!("{} (vår side)", cfg.self_.name) } else { at_org_name.clone() },
         "orgs": i.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
         "services": services_text(cfg, &i.services),
+        "services_label": services_label(&i.services),
         "started_at": oslo_fmt(cfg, i.started_at),
         "detected_at": oslo_fmt(cfg, i.detected_at),
         "expected_end": i.expected_end.map(|t| oslo_fmt(cfg, t)),
@@ -64,6 +93,7 @@ pub(super) fn maintenance_json(cfg: &Config, m: &MaintenanceView) -> Value {
         "from": oslo_fmt(cfg, m.from),
         "to": oslo_fmt(cfg, m.to),
         "services": services_text(cfg, &m.services),
+        "services_label": services_label(&m.services),
         "orgs": m.orgs.iter().map(|o| org_name(cfg, o)).collect::<Vec<_>>().join(", "),
         "measures": m.measures,
     })
@@ -122,6 +152,10 @@ pub(super) fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
         m.insert(k.into(), Value::Null);
     }
     m.insert("phone".into(), Value::String(cfg.self_.phone.clone()));
+    m.insert(
+        "console_url".into(),
+        Value::String(format!("{}/ops/", cfg.daemon.public_url)),
+    );
     let p = &cfg.policy;
     m.insert(
         "policy".into(),
@@ -150,16 +184,35 @@ pub(super) fn report_json(cfg: &Config, r: &crate::report::Report) -> Value {
         .map(|s| {
             json!({
                 "service": s.service, "name": s.name,
+                "label": services_text(cfg, std::slice::from_ref(&s.service)),
                 "availability": num(s.availability, 3), "target": num(s.target, 1), "met": s.met,
                 "downtime": num(s.downtime_minutes, 1),
+                "downtime_text": crate::report::duration_text(s.downtime_minutes),
                 "rolling_months": s.rolling_12m.months,
                 "rolling_availability": num(s.rolling_12m.availability, 3),
                 "rolling_target": num(s.rolling_12m.target, 1), "rolling_met": s.rolling_12m.met,
                 "incidents": s.incidents.iter().map(|i| json!({
                     "id": i.id, "from": local(&i.from), "to": local(&i.to), "minutes": num(i.minutes, 1),
+                    "duration": crate::report::duration_text(i.minutes), "open": i.open,
+                    "priority": i.priority, "title": i.title,
                 })).collect::<Vec<_>>(),
             })
         })
         .collect();
-    json!({"month": r.month, "month_name": name, "hours": r.hours, "services": services})
+    let total: f64 = r.services.iter().map(|s| s.downtime_minutes).sum();
+    let excluded: Vec<Value> = r
+        .excluded_maintenance
+        .iter()
+        .map(|m| {
+            json!({"id": m.id, "from": local(&m.from), "to": local(&m.to),
+                   "services": services_text(cfg, &m.services)})
+        })
+        .collect();
+    use crate::report::ReportState as S;
+    json!({"month": r.month, "month_name": name, "hours": r.hours, "services": services,
+           "total_downtime": crate::report::duration_text(total),
+           "excluded": excluded,
+           "preliminary": r.state == S::Preliminary, "no_data": r.state == S::NoData,
+           "generated_at": local(&r.generated_at),
+           "contact": cfg.self_.meldingsansvarlig})
 }

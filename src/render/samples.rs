@@ -251,6 +251,18 @@ fn report(cfg: &Config) -> Action {
             detected_at: t("2027-03-02T10:00:00+01:00"),
             resolved_at: Some(t("2027-03-02T11:35:00+01:00")),
             counts: true,
+            priority: 1,
+            kind: "feil".into(),
+        },
+    );
+    h.maintenances.insert(
+        "VED-3".into(),
+        crate::report::MaintenanceRecord {
+            id: "VED-3".into(),
+            services: vec!["PLO".into()],
+            from: t("2027-03-14T23:00:00+01:00"),
+            to: t("2027-03-15T02:00:00+01:00"),
+            excuses: true,
         },
     );
     let month = crate::report::Month {

@@ -90,7 +90,7 @@ fn same_day_window_and_kinds() {
     let order = [
         "Telefonnummer",
         "Tidspunkt for nedetid",
-        "Berørt tjeneste",
+        "Berørte tjenester: Pleie- og omsorgsmeldinger (PLO) og Helsestasjonsmeldinger",
         "Iverksatte tiltak",
         "Denne e-posten skal ikke besvares.",
     ];
@@ -129,7 +129,7 @@ fn unplanned_body_order_and_norwegian_letters() {
     let order = [
         "Telefonnummer for mottak",
         "Tidspunkt hendelsen oppstod: 20.11.2026 kl. 14:20",
-        "Berørt tjeneste: PLO (Pleie- og omsorgsmeldinger)",
+        "Berørt tjeneste: Pleie- og omsorgsmeldinger (PLO)",
         "Iverksatte tiltak: Kontaktet leverandør.",
         "Når normal e-meldingskommunikasjon forventes å være på plass: 20.11.2026 kl. 18:00",
         "Feilen ligger hos: Hemit HF (vår side)",
@@ -234,4 +234,66 @@ fn a_fanout_subject_is_shared_only_when_it_cannot_name_the_recipient() {
     ));
     assert!(!subject_free_of_recipient("{{lookup @root \"recipient\"}}"));
     assert!(subject_free_of_recipient("Løst: {{base_subject}}"));
+}
+
+/// Issue #26: a service is named by its name; an id that is a slug (`epikrise`) never
+/// reaches an e-mail, a status-page text or an ops mail, where its name belongs.
+#[test]
+fn services_are_named_not_identified() {
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    let ids: Vec<String> = ["epikrise", "lab", "henvisning"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let words = |t: &str| -> Vec<String> {
+        t.split(|ch: char| !ch.is_alphanumeric())
+            .map(str::to_string)
+            .collect()
+    };
+    for (name, mut a) in samples::all(&c) {
+        match &mut a.body {
+            ActionBody::Email(e) => {
+                if let Some(i) = e.incident.as_mut() {
+                    std::sync::Arc::make_mut(i).services = ids.clone();
+                }
+                if let Some(m) = e.maintenance.as_mut() {
+                    m.services = ids.clone();
+                }
+            }
+            ActionBody::Statuspage(s) => {
+                if let Some(i) = s.incident.as_mut() {
+                    i.services = ids.clone();
+                }
+                if let Some(m) = s.maintenance.as_mut() {
+                    m.services = ids.clone();
+                }
+            }
+            ActionBody::Ops(o) => {
+                if let Some(i) = o.incident.as_mut() {
+                    i.services = ids.clone();
+                }
+                if let Some(m) = o.maintenance.as_mut() {
+                    m.services = ids.clone();
+                }
+            }
+            _ => {}
+        }
+        let Some(out) = r.action(&c, &a).unwrap() else {
+            continue;
+        };
+        let text = format!("{}\n{}", out.subject, out.body);
+        for id in &ids {
+            assert!(
+                !words(&text).contains(id),
+                "{name}: service id {id:?} where its name belongs:\n{text}"
+            );
+        }
+        let mentions = text.contains("Epikriser");
+        let about_service = text.contains("tjenest") || text.contains("Planlagt vedlikehold:");
+        assert!(
+            mentions || !about_service,
+            "{name}: names the services without their names:\n{text}"
+        );
+    }
 }

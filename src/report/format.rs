@@ -58,94 +58,158 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A whole HTML document; `org` is our organization's name.
-pub fn html(r: &Report, org: &str) -> String {
-    let pct = |v: f64| format!("{v:.3} %").replace('.', ",");
-    let target = |v: f64| format!("{v} %").replace('.', ",");
+/// A whole HTML document; `org` is our organization's name, `contact` the address for
+/// questions. Percentages keep their sign on the line (`99,7&nbsp;%`); below 40rem each
+/// table row becomes a block with its column names, so every column shows at 375 px; in
+/// print the page carries its own header (the browser's is turned off with a zero margin).
+pub fn html(r: &Report, org: &str, contact: &str) -> String {
+    use super::{duration_text, ReportState};
+    let pct = |v: f64| format!("{v:.3}&nbsp;%").replace('.', ",");
+    let target = |v: f64| format!("{v}&nbsp;%").replace('.', ",");
+    let local = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| t.format("%d.%m.%Y kl.&nbsp;%H:%M").to_string())
+            .unwrap_or_else(|_| esc(t))
+    };
+    let yes = |b: bool| {
+        if b {
+            ("ok", "Oppfylt")
+        } else {
+            ("brudd", "Ikke oppfylt")
+        }
+    };
+    let no_data = r.state == ReportState::NoData;
     let mut rows = String::new();
     let mut details = String::new();
     for s in &r.services {
         let t = &s.rolling_12m;
+        let (c1, w1) = yes(s.met);
+        let (c2, w2) = yes(t.met);
+        if no_data {
+            rows.push_str(&format!(
+                "<tr><th scope=\"row\">{}</th><td data-label=\"Nedetid\">ingen data</td><td data-label=\"Tilgjengelighet\">ingen data</td><td data-label=\"Mål\">{}</td><td data-label=\"Mål nådd\">–</td><td data-label=\"Siste 12 måneder\">ingen data</td><td data-label=\"Mål nådd (12 mnd.)\">–</td></tr>\n",
+                esc(&s.name),
+                target(s.target),
+            ));
+            continue;
+        }
         rows.push_str(&format!(
-            "<tr><th scope=\"row\">{} <span class=\"id\">({})</span></th><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{} ({} mnd.)</td><td class=\"{}\">{}</td></tr>\n",
+            "<tr><th scope=\"row\">{}</th><td data-label=\"Nedetid\">{}</td><td data-label=\"Tilgjengelighet\">{}</td><td data-label=\"Mål\">{}</td><td data-label=\"Mål nådd\" class=\"{c1}\">{w1}</td><td data-label=\"Siste 12 måneder\">{} ({}&nbsp;mnd.)</td><td data-label=\"Mål nådd (12 mnd.)\" class=\"{c2}\">{w2}</td></tr>\n",
             esc(&s.name),
-            esc(&s.service),
-            format!("{:.1}", s.downtime_minutes).replace('.', ","),
+            duration_text(s.downtime_minutes).replace(' ', "&nbsp;"),
             pct(s.availability),
             target(s.target),
-            if s.met { "ok" } else { "brudd" },
-            if s.met { "Oppfylt" } else { "Ikke oppfylt" },
             pct(t.availability),
             t.months,
-            if t.met { "ok" } else { "brudd" },
-            if t.met { "Oppfylt" } else { "Ikke oppfylt" },
         ));
-        if !s.incidents.is_empty() {
+        for i in &s.incidents {
             details.push_str(&format!(
-                "<section><h3>{0}</h3><div class=\"wide\" role=\"region\" aria-label=\"Hendelser: {0}\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Hendelse</th><th scope=\"col\">Fra</th><th scope=\"col\">Til</th><th scope=\"col\">Minutter</th></tr></thead><tbody>\n",
-                esc(&s.name)
+                "<tr><th scope=\"row\">{}</th><td data-label=\"Tjeneste\">{}</td><td data-label=\"Hva\">{}</td><td data-label=\"Prioritet\">{}</td><td data-label=\"Fra\">{}</td><td data-label=\"Til\">{}</td><td data-label=\"Nedetid\">{}</td></tr>\n",
+                esc(&i.id),
+                esc(&s.name),
+                esc(&i.title),
+                if i.priority == 0 { "–".to_string() } else { i.priority.to_string() },
+                local(&i.from),
+                if i.open { "pågår".to_string() } else { local(&i.to) },
+                duration_text(i.minutes).replace(' ', "&nbsp;"),
             ));
-            for i in &s.incidents {
-                let f = |t: &str| {
-                    chrono::DateTime::parse_from_rfc3339(t)
-                        .map(|t| t.format("%d.%m.%Y kl. %H:%M").to_string())
-                        .unwrap_or_else(|_| esc(t))
-                };
-                details.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                    esc(&i.id),
-                    f(&i.from),
-                    f(&i.to),
-                    format!("{:.1}", i.minutes).replace('.', ",")
-                ));
-            }
-            details.push_str("</tbody></table></div></section>\n");
         }
     }
-    if details.is_empty() {
-        details.push_str("<p>Ingen nedetid som teller i måneden.</p>\n");
+    let total: f64 = r.services.iter().map(|s| s.downtime_minutes).sum();
+    if !no_data {
+        rows.push_str(&format!(
+            "<tr class=\"total\"><th scope=\"row\">Alle tjenester</th><td data-label=\"Nedetid\">{}</td><td data-label=\"Tilgjengelighet\"></td><td data-label=\"Mål\"></td><td data-label=\"Mål nådd\"></td><td data-label=\"Siste 12 måneder\"></td><td data-label=\"Mål nådd (12 mnd.)\"></td></tr>\n",
+            duration_text(total).replace(' ', "&nbsp;")
+        ));
     }
+    let details = if no_data {
+        String::new()
+    } else if details.is_empty() {
+        "<h2>Hendelser som teller</h2>\n<p>Ingen nedetid som teller i måneden.</p>\n".into()
+    } else {
+        format!(
+            "<h2>Hendelser som teller</h2>\n<table class=\"cards\"><caption class=\"sr\">Hendelser som teller</caption><thead><tr><th scope=\"col\">Hendelse</th><th scope=\"col\">Tjeneste</th><th scope=\"col\">Hva</th><th scope=\"col\">Prioritet</th><th scope=\"col\">Fra</th><th scope=\"col\">Til</th><th scope=\"col\">Nedetid</th></tr></thead><tbody>\n{details}</tbody></table>\n"
+        )
+    };
+    let mut excluded = String::new();
+    if !no_data && !r.excluded_maintenance.is_empty() {
+        excluded.push_str("<h2>Planlagt vedlikehold som ikke er regnet som nedetid</h2>\n<ul>\n");
+        for m in &r.excluded_maintenance {
+            excluded.push_str(&format!(
+                "<li>{}: {} – {}</li>\n",
+                esc(&m.id),
+                local(&m.from),
+                local(&m.to)
+            ));
+        }
+        excluded.push_str("</ul>\n");
+    }
+    let state = match r.state {
+        ReportState::NoData => "<p class=\"note\"><strong>Ingen data:</strong> meldingsvakt hadde ikke registrert noe i denne måneden, så det finnes ingen tall å rapportere.</p>".to_string(),
+        ReportState::Preliminary => format!("<p class=\"note\"><strong>Foreløpig:</strong> måneden er ikke over. Tallene gjelder fram til {}.</p>", local(&r.generated_at)),
+        ReportState::Final => String::new(),
+    };
+    let suffix = if r.state == ReportState::Preliminary {
+        " (foreløpig)"
+    } else {
+        ""
+    };
     format!(
         r#"<!doctype html>
 <html lang="nb">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tilgjengelighet {name} – {org}</title>
+<title>Tilgjengelighet {name}{suffix} – {org}</title>
 <style>
-@page {{ size: A4; margin: 18mm 15mm; }}
+@page {{ size: A4; margin: 0; }}
 body {{ font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 60rem; margin: 1rem auto; padding: 0 1rem; line-height: 1.4; }}
 table {{ border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.5rem; }}
-th, td {{ border: 1px solid #8a8a8a; padding: 0.3rem 0.5rem; text-align: left; }}
+th, td {{ border: 1px solid #8a8a8a; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }}
 thead {{ display: table-header-group; }}
 tr, section {{ break-inside: avoid; page-break-inside: avoid; }}
-.id {{ color: #4a4a4a; font-weight: normal; }}
-.wide {{ overflow-x: auto; }}
-@media print {{ .wide {{ overflow: visible; }} }}
+.total th, .total td {{ font-weight: bold; border-top: 2px solid #1a1a1a; }}
 .ok {{ color: #0b6b1f; }}
 .brudd {{ color: #a4000f; font-weight: bold; }}
-@media (max-width: 40rem) {{ table {{ font-size: 0.85rem; }} }}
+.note {{ border-left: 4px solid #8a5a00; padding: 0.3rem 0.6rem; background: #fff6e0; }}
+.sr {{ position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }}
+.print-header {{ display: none; }}
+footer {{ margin-top: 2rem; color: #4a4a4a; }}
+@media print {{
+  body {{ margin: 18mm 15mm; max-width: none; padding: 0; }}
+  .print-header {{ display: flex; justify-content: space-between; border-bottom: 1px solid #8a8a8a; margin-bottom: 1rem; font-size: 0.85rem; }}
+}}
+@media (max-width: 40rem) {{
+  table, thead, tbody, tr, th, td {{ display: block; }}
+  thead tr {{ position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }}
+  tr {{ border: 1px solid #8a8a8a; margin-bottom: 0.6rem; }}
+  th, td {{ border: none; padding: 0.15rem 0.5rem; }}
+  td[data-label]::before {{ content: attr(data-label) ": "; font-weight: 600; }}
+  td:empty {{ display: none; }}
+}}
 </style>
 </head>
 <body>
+<div class="print-header" aria-hidden="true"><span>{org}</span><span>Tilgjengelighet {name}{suffix}</span><span>Laget {generated}</span></div>
 <main>
-<h1>Tilgjengelighet {name}</h1>
+<h1>Tilgjengelighet {name}{suffix}</h1>
 <p>{org}. Produksjonsmiljøet, {hours} timer i måneden. Nedetid er tiden fra en feil med prioritet 1 eller 2 hos oss ble registrert til den ble rettet, utenom planlagt og varslet vedlikehold.</p>
-<div class="wide" role="region" aria-label="Tilgjengelighet per tjeneste" tabindex="0">
+{state}
 <table>
 <caption>Tilgjengelighet per tjeneste</caption>
-<thead><tr><th scope="col">Tjeneste</th><th scope="col">Nedetid (min)</th><th scope="col">Tilgjengelighet</th><th scope="col">Mål</th><th scope="col">Mål nådd</th><th scope="col">Siste 12 måneder</th><th scope="col">Mål nådd (12 mnd.)</th></tr></thead>
+<thead><tr><th scope="col">Tjeneste</th><th scope="col">Nedetid</th><th scope="col">Tilgjengelighet</th><th scope="col">Mål</th><th scope="col">Mål nådd</th><th scope="col">Siste 12 måneder</th><th scope="col">Mål nådd (12 mnd.)</th></tr></thead>
 <tbody>
 {rows}</tbody>
 </table>
-</div>
-<h2>Hendelser som teller</h2>
-{details}</main>
+{details}{excluded}</main>
+<footer><p>Laget {generated} av meldingsvakt. Spørsmål om rapporten: <a href="mailto:{contact}">{contact}</a>.</p></footer>
 </body>
 </html>
 "#,
         name = esc(&super::month_name(&r.month)),
         org = esc(org),
         hours = r.hours,
+        generated = local(&r.generated_at),
+        contact = esc(contact),
     )
 }

@@ -41,6 +41,12 @@ pub struct IncidentRecord {
     /// Whether it counts against our availability: on our side, in production, and of
     /// priority 1 or 2 at any time while open (decided by the engine, `Incident::record`).
     pub counts: bool,
+    /// The most severe priority it had while open (0: recorded before this was kept).
+    #[serde(default)]
+    pub priority: u8,
+    /// Its kind (`feil`, `kvittering`, `info`), for the title in the report.
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// What the report needs of a maintenance.
@@ -260,6 +266,52 @@ pub struct Report {
     pub month: String,
     pub hours: i64,
     pub services: Vec<ServiceReport>,
+    /// `final` (the month is over), `preliminary` (in progress: figures up to
+    /// `generated_at`), or `no_data` (wholly before the first record: no figures to claim).
+    #[serde(default)]
+    pub state: ReportState,
+    /// When the figures were computed (local RFC 3339).
+    #[serde(default)]
+    pub generated_at: String,
+    /// Our planned maintenance in the month whose window is not downtime.
+    #[serde(default)]
+    pub excluded_maintenance: Vec<Excluded>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportState {
+    #[default]
+    Final,
+    Preliminary,
+    NoData,
+}
+
+/// A maintenance the report leaves out of the downtime; times local RFC 3339.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Excluded {
+    pub id: String,
+    pub services: Vec<String>,
+    pub from: String,
+    pub to: String,
+}
+
+/// Why a month has no report: it has not begun.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0} has not begun; there is no report for it yet")]
+pub struct FutureMonth(pub Month);
+
+/// The report for `month` as of `now`, refusing a month that has not begun.
+pub fn monthly_checked(
+    cfg: &Config,
+    h: &History,
+    month: Month,
+    now: Time,
+) -> Result<Report, FutureMonth> {
+    if month.bounds(cfg).0 > now {
+        return Err(FutureMonth(month));
+    }
+    Ok(monthly(cfg, h, month, now))
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -289,6 +341,39 @@ pub struct Counted {
     pub from: String,
     pub to: String,
     pub minutes: f64,
+    /// Still open when the report was made: `to` is then the report's time, not an end.
+    #[serde(default)]
+    pub open: bool,
+    /// Its most severe priority while open (0: unknown).
+    #[serde(default)]
+    pub priority: u8,
+    /// What it was, as its notice's subject says (`Feil i meldingsutveksling`, …).
+    #[serde(default)]
+    pub title: String,
+}
+
+/// Minutes as people say them: "1 t 35 min", "35 min", "0 min"; a fraction of a minute
+/// rounds to the nearest (a downtime under half a minute is "under 1 min", not "0 min").
+pub fn duration_text(minutes: f64) -> String {
+    if minutes > 0.0 && minutes < 0.5 {
+        return "under 1 min".into();
+    }
+    let m = minutes.round() as i64;
+    let (d, h, m) = (m / 1440, (m % 1440) / 60, m % 60);
+    match (d, h) {
+        (0, 0) => format!("{m} min"),
+        (0, h) => format!("{h} t {m} min"),
+        (d, h) => format!("{d} d {h} t {m} min"),
+    }
+}
+
+/// The title of an incident of `kind` (SPEC §4 subjects).
+pub fn kind_title(kind: &str) -> &'static str {
+    match kind {
+        "kvittering" => "Manglende kvittering",
+        "info" => "Viktig informasjon vedrørende meldingsutveksling",
+        _ => "Feil i meldingsutveksling",
+    }
 }
 
 type Span = (Time, Time);
@@ -350,8 +435,9 @@ fn covers(services: &[String], service: &str) -> bool {
     services.is_empty() || services.iter().any(|s| s == service)
 }
 
-/// Each incident's part of a downtime: its id, its span, and what of it counts.
-type Parts = Vec<(String, Span, Vec<Span>)>;
+/// Each incident's part of a downtime: its id, its span, what of it counts, and whether it
+/// was still open.
+type Parts = Vec<(String, Span, Vec<Span>, bool)>;
 
 /// One service's downtime in `[start, end)` (clipped to `now`), with each incident's part.
 fn downtime(
@@ -403,7 +489,12 @@ fn down_spans(
             let left = minus(&[(a, b)], &holes);
             counted.extend_from_slice(&left);
             if keep_parts {
-                parts.push((i.id.clone(), (a, b), left));
+                parts.push((
+                    i.id.clone(),
+                    (a, b),
+                    left,
+                    i.resolved_at.is_none_or(|r| r > now),
+                ));
             }
         }
     }
@@ -444,11 +535,17 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
             };
             let mut incidents: Vec<Counted> = parts
                 .into_iter()
-                .map(|(id, (a, b), counted)| Counted {
-                    id,
-                    from: a.with_timezone(&tz).to_rfc3339(),
-                    to: b.with_timezone(&tz).to_rfc3339(),
-                    minutes: minutes(&counted),
+                .map(|(id, (a, b), counted, open)| {
+                    let rec = h.incidents.get(&id);
+                    Counted {
+                        from: a.with_timezone(&tz).to_rfc3339(),
+                        to: b.with_timezone(&tz).to_rfc3339(),
+                        minutes: minutes(&counted),
+                        open,
+                        priority: rec.map_or(0, |r| r.priority),
+                        title: kind_title(rec.map_or("", |r| r.kind.as_str())).to_string(),
+                        id,
+                    }
                 })
                 .collect();
             // Local RFC 3339 strings of one month sort as their instants, but for the hour
@@ -476,10 +573,32 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
             }
         })
         .collect();
+    let state = if h.first.is_none_or(|f| f >= end) {
+        ReportState::NoData
+    } else if now < end {
+        ReportState::Preliminary
+    } else {
+        ReportState::Final
+    };
+    let mut excluded: Vec<Excluded> = h
+        .maintenances
+        .values()
+        .filter(|m| m.excuses && m.from < end && m.to > start && m.from < now)
+        .map(|m| Excluded {
+            id: m.id.clone(),
+            services: m.services.clone(),
+            from: m.from.with_timezone(&tz).to_rfc3339(),
+            to: m.to.with_timezone(&tz).to_rfc3339(),
+        })
+        .collect();
+    excluded.sort_by(|a, b| (&a.from, &a.id).cmp(&(&b.from, &b.id)));
     Report {
         month: month.to_string(),
         hours: len.num_hours(),
         services,
+        state,
+        generated_at: now.with_timezone(&tz).to_rfc3339(),
+        excluded_maintenance: excluded,
     }
 }
 

@@ -25,6 +25,8 @@ fn inc(id: &str, services: &[&str], from: &str, to: Option<&str>) -> IncidentRec
         detected_at: t(from),
         resolved_at: to.map(t),
         counts: true,
+        priority: 2,
+        kind: "feil".into(),
     }
 }
 
@@ -316,10 +318,16 @@ fn csv_has_a_totals_row_and_html_escapes_and_prints_on_a4() {
         .last()
         .unwrap()
         .starts_with("2027-03,TOTALT,Alle tjenester,95.0,"));
-    let h = html(&r, "Hemit HF");
+    let h = html(&r, "Hemit HF", "ma@helse-midt.example");
     assert!(h.contains("I&lt;1&gt;") && !h.contains("I<1>"));
     assert!(h.contains("size: A4") && h.contains("break-inside: avoid"));
-    assert!(h.contains("99,787 %"));
+    assert!(
+        h.contains("99,787&nbsp;%"),
+        "no line break inside a percentage"
+    );
+    assert!(h.contains("<tr class=\"total\"><th scope=\"row\">Alle tjenester</th><td data-label=\"Nedetid\">1&nbsp;t&nbsp;35&nbsp;min</td>"));
+    assert!(h.contains("Laget ") && h.contains("mailto:ma@helse-midt.example"));
+    assert!(!h.contains("Foreløpig") && !h.contains("Ingen data"));
 }
 
 #[test]
@@ -411,4 +419,54 @@ fn the_rolling_year_in_one_pass_equals_the_sum_of_its_months() {
             "{m}: the case must have downtime to compare"
         );
     }
+}
+
+#[test]
+fn downtime_reads_as_hours_and_minutes() {
+    use super::duration_text as d;
+    assert_eq!(d(0.0), "0 min");
+    assert_eq!(d(0.2), "under 1 min");
+    assert_eq!(d(35.0), "35 min");
+    assert_eq!(d(95.0), "1 t 35 min");
+    assert_eq!(d(120.0), "2 t 0 min");
+    assert_eq!(d(1440.0 + 61.0), "1 d 1 t 1 min");
+}
+
+/// Issue #26: a report never claims success without data. Before the first record: "ingen
+/// data"; the month in progress: "foreløpig", an open incident "pågår"; a month that has
+/// not begun: refused.
+#[test]
+fn reports_say_what_they_know() {
+    let cfg = example_config();
+    let h = one(
+        "2026-12-02T10:00:00+01:00",
+        inc("OPEN", &["PLO"], "2026-12-02T10:00:00+01:00", None),
+    );
+    let now = t("2026-12-04T18:55:00+01:00");
+    let before = monthly_checked(&cfg, &h, month("2026-11"), now).unwrap();
+    assert_eq!(before.state, ReportState::NoData);
+    let page = html(&before, "Hemit HF", "x@y.example");
+    assert!(
+        page.contains("Ingen data") && !page.contains("Oppfylt"),
+        "{page}"
+    );
+    assert!(!page.contains("100,000"), "no figure claimed without data");
+
+    let current = monthly_checked(&cfg, &h, month("2026-12"), now).unwrap();
+    assert_eq!(current.state, ReportState::Preliminary);
+    let plo = service(&current, "PLO");
+    assert!(plo.incidents[0].open);
+    let page = html(&current, "Hemit HF", "x@y.example");
+    assert!(page.contains("(foreløpig)") && page.contains("Foreløpig:"));
+    assert!(
+        page.contains("pågår")
+            && !page.contains("04.12.2026 kl.&nbsp;18:55</td><td data-label=\"Nedetid\"")
+    );
+
+    assert_eq!(
+        monthly_checked(&cfg, &h, month("2027-01"), now),
+        Err(FutureMonth(month("2027-01")))
+    );
+    let done = monthly_checked(&cfg, &h, month("2026-12"), t("2027-01-02T08:00:00+01:00"));
+    assert_eq!(done.unwrap().state, ReportState::Final);
 }

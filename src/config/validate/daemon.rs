@@ -65,6 +65,20 @@ impl Validator<'_> {
             );
             std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
         });
+        let public_url = match http.public_url {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                u.trim_end_matches('/').to_string()
+            }
+            Some(_) => {
+                self.err(
+                    0,
+                    tpath!["http", "public_url"],
+                    "public_url must start with http:// or https://, e.g. \"https://meldingsvakt.hemit.example\"",
+                );
+                String::new()
+            }
+            None => format!("http://{listen}"),
+        };
         let max_connections = http.max_connections.unwrap_or(512);
         if !(8..=65536).contains(&max_connections) {
             self.err(
@@ -85,6 +99,7 @@ impl Validator<'_> {
             state_dir,
             retention,
             listen,
+            public_url,
             alert_token_file: http.alert_token_file.map(|p| base.join(p)),
             operator_token_file: http.operator_token_file.map(|p| base.join(p)),
             max_body,

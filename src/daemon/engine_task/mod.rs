@@ -75,7 +75,10 @@ pub enum Query {
     ),
     Maintenances(oneshot::Sender<Vec<MaintenanceView>>),
     /// The availability report of a month as of now (SPEC §4.13).
-    Report(crate::report::Month, oneshot::Sender<crate::report::Report>),
+    Report(
+        crate::report::Month,
+        oneshot::Sender<Result<crate::report::Report, crate::report::FutureMonth>>,
+    ),
     /// What an input would decide now, looking `Duration` ahead; nothing is applied.
     Preview(
         Box<Input>,

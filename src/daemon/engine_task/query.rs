@@ -26,7 +26,7 @@ impl Task {
             }
             Query::Report(month, reply) => {
                 let now = self.now();
-                let _ = reply.send(crate::report::monthly(
+                let _ = reply.send(crate::report::monthly_checked(
                     &cfg,
                     self.engine.history(),
                     month,
