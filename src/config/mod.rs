@@ -249,6 +249,24 @@ pub fn read_input(path: &Path) -> std::io::Result<String> {
 }
 
 impl Config {
+    /// The organizations an incident or maintenance that names none affects (SPEC §4.4,
+    /// §4.5): every active organization but the HFs that exchanges one of `services` (any
+    /// service when none is named), less `exclude` (the source).
+    pub fn orgs_exchanging(
+        &self,
+        services: &[String],
+        exclude: Option<&str>,
+        now: crate::engine::model::Time,
+    ) -> Vec<String> {
+        self.orgs
+            .iter()
+            .filter(|o| o.kind != OrgKind::Hf && Some(o.id.as_str()) != exclude)
+            .filter(|o| o.active_at(now))
+            .filter(|o| services.is_empty() || o.services.iter().any(|s| services.contains(s)))
+            .map(|o| o.id.clone())
+            .collect()
+    }
+
     pub fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
     }

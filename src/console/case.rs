@@ -76,7 +76,7 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
             push("Berørte", Some(words::names(cfg, &list_of(v, "orgs"))));
             push("Startet", t("started_at"));
             push("Registrert", t("detected_at"));
-            push("Forventet rettet", t("expected_end"));
+            push("Forventet løst", t("expected_end"));
             push("Tiltak", s("measures"));
             push("Beskrivelse", s("text"));
             push("Miljø", s("environment"));
@@ -159,7 +159,7 @@ fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                 json!({
                     "when": words::date_time(cfg, *at),
                     "text": match p.kind {
-                        "statuspage" | "silence" => words::message(p.kind, &p.message),
+                        "statuspage" | "silence" | "ops" | "report" => words::message(p.kind, &p.message),
                         _ => format!("{} til {}", words::message(p.kind, &p.message), recipients(cfg, action)),
                     },
                     "state": words::state(state),
@@ -238,6 +238,27 @@ fn form(
     })
 }
 
+/// What the console says after an action was registered: how many messages it decided at
+/// once (those dated with its event), or that it sends nothing now. Never "sent as shown"
+/// when nothing is (issue #26: an ack sends nothing).
+pub fn registered(t: &[TimelineEntry]) -> String {
+    let last = t.iter().rev().find_map(|e| match e {
+        TimelineEntry::Event { at, .. } => Some(*at),
+        _ => None,
+    });
+    let n = t
+        .iter()
+        .filter(|e| matches!(e, TimelineEntry::Action { at, .. } if Some(*at) == last))
+        .count();
+    match n {
+        0 => "Registrert. Ingen meldinger sendes nå; se «Hva skjer videre».".into(),
+        n => format!(
+            "Registrert. {} sendes nå; se «Tidslinje» for status.",
+            words::count(n, "melding", "meldinger")
+        ),
+    }
+}
+
 /// The case page's context.
 pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
     let empty = json!({});
@@ -282,7 +303,7 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
                     Some("Fyll ut bare det som er endret. Ny forventet rettetid sender «Oppdatering:» til de som er varslet; resten går til statussiden."),
                     vec![
                         Field::new("measures", "Tiltak", "textarea"),
-                        Field::new("expected_end", "Forventet rettet", "datetime-local").hint("Norsk tid."),
+                        Field::new("expected_end", "Forventet løst", "datetime-local").hint("Norsk tid."),
                         Field::new("text", "Beskrivelse", "textarea"),
                         Field::new("category", "Kategori", "select").options(&cat),
                         Field::new("impact", "Påvirkning", "select").options(&imp),

@@ -166,12 +166,22 @@ pub fn explain(r: &Refusal) -> (String, String) {
 }
 
 /// The derived impact and priority of an incident form, as the rules would derive them
-/// (SPEC §4.1): what the form shows while it is filled in.
-pub fn derived(cfg: &Config, f: &Form) -> Value {
+/// (SPEC §4.1): what the form shows while it is filled in. With no organization picked, the
+/// rules' own choice: on our side, every organization exchanging the services; at a
+/// counterpart, that organization (so the line agrees with the preview).
+pub fn derived(cfg: &Config, f: &Form, now: crate::engine::model::Time) -> Value {
     use crate::engine::model::{Category, Impact};
     use crate::engine::priority::{derive_impact, priority};
-    let orgs = picked_orgs(cfg, f);
     let services = f.all("services");
+    let mut orgs = picked_orgs(cfg, f);
+    let at_org = f.get("at_org").filter(|o| !cfg.is_self(o) && *o != "self");
+    let chosen = !orgs.is_empty();
+    if !chosen {
+        orgs = match at_org {
+            Some(o) => vec![o.to_string()],
+            None => cfg.orgs_exchanging(&services, None, now),
+        };
+    }
     let category = f
         .get("category")
         .and_then(Category::parse)
@@ -185,10 +195,15 @@ pub fn derived(cfg: &Config, f: &Form) -> Value {
         "priority": priority(category, impact),
         "orgs": orgs.len(),
         "text": format!(
-            "Påvirkning: {} · Prioritet {} · {} organisasjoner valgt",
+            "Påvirkning: {} · Prioritet {} · {}{}",
             impact_name(impact.as_str()),
             priority(category, impact),
-            orgs.len()
+            crate::console::words::count(orgs.len(), "organisasjon", "organisasjoner"),
+            match (chosen, at_org) {
+                (true, _) => " valgt",
+                (false, Some(_)) => " berørt (motparten selv)",
+                (false, None) => " berørt (ingen valgt: alle som utveksler tjenestene)",
+            }
         ),
     })
 }
@@ -253,11 +268,35 @@ mod tests {
         });
         assert_eq!(field, "orgs");
         // The derived priority: A and every municipality exchanging PLO → 1.
+        let now = chrono::Utc::now();
         let d = derived(
             &cfg,
             &Form::parse(b"services=PLO&group=service:PLO&category=A").unwrap(),
+            now,
         );
         assert_eq!(d["impact"], "alle");
         assert_eq!(d["priority"], 1);
+        // Nothing picked: the rules' own choice, as the preview shows it (issue #26: the
+        // line said "Prioritet 2 · 0 organisasjoner" for a region-wide priority 1).
+        let d = derived(&cfg, &Form::parse(b"category=B&at_org=self").unwrap(), now);
+        let all = cfg.orgs_exchanging(&[], None, now).len();
+        assert_eq!(d["orgs"], all);
+        assert_eq!(d["impact"], "alle");
+        assert!(d["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{all} organisasjoner berørt")));
+        let d = derived(
+            &cfg,
+            &Form::parse(b"category=B&at_org=malvik").unwrap(),
+            now,
+        );
+        assert!(
+            d["text"]
+                .as_str()
+                .unwrap()
+                .contains("1 organisasjon berørt"),
+            "{d}"
+        );
     }
 }

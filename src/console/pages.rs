@@ -254,7 +254,7 @@ pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) 
                 .hint("Prioritet = kategori × påvirkning (prioriteringsmatrisen)."),
             Field::new("started_at", "Feilen startet", "datetime-local")
                 .hint("Tomt: nå. Norsk tid."),
-            Field::new("expected_end", "Forventet rettet", "datetime-local")
+            Field::new("expected_end", "Forventet løst", "datetime-local")
                 .hint("Mer enn 2 timer etter start sender varselet straks."),
             Field::new("measures", "Tiltak", "textarea"),
             Field::new("text", "Beskrivelse", "textarea"),
@@ -298,7 +298,7 @@ pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) 
         "fields": fields,
         "picker": pickers(cfg, f, errors),
         "derive": incident,
-        "derived": if incident { super::forms::derived(cfg, f.unwrap_or(&Form::default()))["text"].clone() } else { Value::Null },
+        "derived": if incident { super::forms::derived(cfg, f.unwrap_or(&Form::default()), crate::clock::now())["text"].clone() } else { Value::Null },
         "error": errors.get(""),
     })
 }
@@ -479,9 +479,14 @@ pub fn preview(
             None => groups.push((label, a.at, vec![a])),
         }
     }
+    let mut seen_kinds: Vec<&'static str> = Vec::new();
     let groups: Vec<Value> = groups
         .iter()
         .map(|(label, at, v)| {
+            // The first e-mail and the first status-page text are shown open.
+            let kind = v[0].parts().kind;
+            let open = !seen_kinds.contains(&kind);
+            seen_kinds.push(kind);
             let first = v[0];
             let r = renderer.action(cfg, first).ok().flatten();
             let names: Vec<String> = v.iter().map(|a| recipients(cfg, a)).collect();
@@ -494,28 +499,52 @@ pub fn preview(
                 "first_org": names.first(),
                 "subject": r.as_ref().map(|r| r.subject.clone()),
                 "body": r.as_ref().map(|r| r.body.clone()),
+                "open": open,
+            })
+        })
+        .collect();
+    // What would have happened without this action and now will not, once per message.
+    let mut stopped: Vec<(String, Time, usize)> = Vec::new();
+    for a in &p.stopped {
+        let parts = a.parts();
+        let label = words::message(parts.kind, &parts.message);
+        match stopped.iter_mut().find(|(l, _, _)| *l == label) {
+            Some((_, _, n)) => *n += 1,
+            None => stopped.push((label, a.at, 1)),
+        }
+    }
+    let stopped: Vec<Value> = stopped
+        .into_iter()
+        .map(|(label, at, n)| {
+            json!({
+                "label": label,
+                "when": words::when(cfg, at),
+                "more": (n > 1).then(|| format!("og {} senere", n - 1)),
             })
         })
         .collect();
     let derived = p.case.as_ref().map(|c| {
+        let orgs = words::count(
+            c["orgs"].as_array().map_or(0, |a| a.len()),
+            "organisasjon berørt",
+            "organisasjoner berørt",
+        );
         if c.get("priority").is_some() {
             format!(
-                "Påvirkning: {} · Prioritet {} · {} organisasjoner berørt",
+                "Påvirkning: {} · Prioritet {} · {orgs}",
                 super::forms::impact_name(c["impact"].as_str().unwrap_or("")),
                 c["priority"],
-                c["orgs"].as_array().map_or(0, |a| a.len())
             )
         } else {
-            format!(
-                "{} organisasjoner berørt",
-                c["orgs"].as_array().map_or(0, |a| a.len())
-            )
+            orgs
         }
     });
     json!({
         "title": format!("Forhåndsvisning: {what}"),
         "what": what,
         "groups": groups,
+        "stopped": stopped,
+        "unchanged": (p.unchanged > 0).then(|| words::count(p.unchanged, "melding", "meldinger")),
         "warnings": warnings,
         "derived": derived,
     })
@@ -526,9 +555,10 @@ pub fn type_label(ty: &str) -> &'static str {
     match ty {
         "incident.open" => "ny hendelse",
         "incident.update" => "oppdatering",
-        "incident.ack" => "kvittering ut",
-        "incident.resolve" => "løst",
-        "reply" => "svar registrert",
+        "incident.ack" => "utkvittering",
+        "incident.resolve" => "marker som løst",
+        "reply" => "registrer svar",
+        "inquiry.received" => "ny henvendelse",
         "maintenance.add" => "nytt vedlikehold",
         "maintenance.change" => "endret vedlikehold",
         "maintenance.cancel" => "avlyst vedlikehold",

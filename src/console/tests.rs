@@ -106,9 +106,30 @@ fn every_page_renders_and_escapes_what_users_typed() {
         .preview(t, resolve.event, chrono::Duration::days(8))
         .unwrap();
     let renderer = crate::render::Renderer::new(&cfg).unwrap();
-    let html = pages.render("preview", &pages::preview(&cfg, &renderer, "løst", &p, t));
-    assert!(html.contains("Forhåndsvisning: løst"));
-    // A follow-up's preview (the case left open past Monday 09:30) shows the e-mail in full.
+    let html = pages.render(
+        "preview",
+        &pages::preview(&cfg, &renderer, "marker som løst", &p, t),
+    );
+    assert!(html.contains("Forhåndsvisning: marker som løst"));
+    // A reply before the follow-up (SPEC §4.15): the preview says the follow-up of Monday
+    // 09:30 and the escalation stop, and lists nothing that would go anyway.
+    let reply = Input::parse("reply", &json!({"id": "K-1"})).unwrap();
+    let p = e
+        .preview(t, reply.event, chrono::Duration::days(8))
+        .unwrap();
+    let html = pages.render(
+        "preview",
+        &pages::preview(&cfg, &renderer, "registrer svar", &p, t),
+    );
+    assert!(html.contains("Dette stopper"), "{html}");
+    assert!(
+        html.contains(
+            "E-post: oppfølging (manglende kvittering) mandag 23.11 kl. 09:30 sendes ikke."
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Ingen nye meldinger sendes."), "{html}");
+    // A text update to a counterpart's case changes nothing that is sent.
     let update = Input::parse(
         "incident.update",
         &json!({"id": "K-1", "text": "Vi undersøker"}),
@@ -121,15 +142,8 @@ fn every_page_renders_and_escapes_what_users_typed() {
         "preview",
         &pages::preview(&cfg, &renderer, "oppdatering", &p, t),
     );
-    assert!(
-        html.contains("E-post: oppfølging (manglende kvittering)"),
-        "{html}"
-    );
-    assert!(html.contains("mandag 23.11 kl. 09:30"), "{html}");
-    assert!(
-        html.contains("Eskalering") || html.contains("eskalering"),
-        "{html}"
-    );
+    assert!(html.contains("Ingen nye meldinger sendes."), "{html}");
+    assert!(!html.contains("Dette stopper"), "{html}");
     assert!(
         e.poll_action().is_some(),
         "the real engine keeps its own actions"

@@ -87,6 +87,15 @@ fn ks_of(cfg: &Config, org: Option<&str>) -> String {
         .map_or_else(|| "KS e-Komp".into(), |k| k.name.clone())
 }
 
+/// "1 organisasjon", "65 organisasjoner": a count with the noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// A pending deadline of an incident as a sentence.
 pub fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> String {
     let w = when(cfg, at);

@@ -4,7 +4,7 @@
 
 use super::engine_task::Query;
 use super::http::{ask, err, App};
-use crate::engine::model::{About, ActionBody};
+use crate::engine::model::About;
 use crate::store::TimelineEntry;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -44,18 +44,9 @@ pub fn entry_json(e: &TimelineEntry) -> Value {
 
 /// A retired case's facts as its last decided action carried them (every e-mail, status-page
 /// post and ops note holds a snapshot of its case): kind, category, priority, organizations, …
-fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
-    use crate::engine::model::{IncidentView, MaintenanceView};
-    let pick = |i: Option<&IncidentView>, m: &Option<MaintenanceView>| {
-        i.map(|i| json!(i)).or_else(|| m.as_ref().map(|m| json!(m)))
-    };
+pub fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
     let view = timeline.iter().rev().find_map(|e| match e {
-        TimelineEntry::Action { action, .. } => match &action.body {
-            ActionBody::Email(m) => pick(m.incident.as_deref(), &m.maintenance),
-            ActionBody::Statuspage(p) => pick(p.incident.as_ref(), &p.maintenance),
-            ActionBody::Ops(o) => pick(o.incident.as_ref(), &o.maintenance),
-            _ => None,
-        },
+        TimelineEntry::Action { action, .. } => action.case_view(),
         TimelineEntry::Event { .. } => None,
     });
     if let (Some(Value::Object(view)), Some(o)) = (view, v.as_object_mut()) {

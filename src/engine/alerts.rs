@@ -23,6 +23,55 @@ pub struct FiringAlert {
     pub suppressed_by: Option<String>,
     /// The incident this alert belongs to.
     pub incident: Option<String>,
+    /// What the alert said, for the operator (issue #26): kept with the alert so a held
+    /// alert released after a maintenance still brings it.
+    #[serde(default)]
+    pub context: Option<AlertContext>,
+}
+
+/// An alert's own words, shown on its incident: `alertname`, the `summary` and
+/// `description` annotations, and the link back to the monitoring source (`generatorURL`,
+/// http(s) only). All passed the personal-data door (`Input::alert`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertContext {
+    pub name: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub source_url: Option<String>,
+}
+
+impl AlertContext {
+    fn of(a: &Alert) -> Option<AlertContext> {
+        let text = |m: &BTreeMap<String, String>, k: &str| {
+            m.get(k)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.chars().take(2000).collect::<String>())
+        };
+        let source_url = a
+            .generator_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| {
+                (u.starts_with("https://") || u.starts_with("http://"))
+                    && u.len() <= 2000
+                    && !u.chars().any(char::is_control)
+            })
+            .map(str::to_string);
+        let c = AlertContext {
+            name: text(&a.labels, "alertname"),
+            summary: text(&a.annotations, "summary"),
+            description: text(&a.annotations, "description"),
+            source_url,
+        };
+        (c != AlertContext {
+            name: None,
+            summary: None,
+            description: None,
+            source_url: None,
+        })
+        .then_some(c)
+    }
 }
 
 impl FiringAlert {
@@ -117,6 +166,7 @@ pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refu
         started_at: starts,
         suppressed_by: None,
         incident: None,
+        context: AlertContext::of(a),
     })
 }
 
@@ -243,6 +293,7 @@ impl Engine {
                     st.environment,
                 );
                 inc.from_alerts = true;
+                inc.alert = st.context.clone();
                 inc.alerts.push(fp.clone());
                 inc.note = note;
                 self.incidents.insert(id.clone(), inc);

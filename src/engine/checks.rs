@@ -84,7 +84,6 @@ fn check_window(from: Option<Time>, to: Option<Time>, now: Time) -> Result<(), R
 
 use super::incident::Incident;
 use super::{Engine, Subject};
-use crate::config::OrgKind;
 use crate::engine::model::Refusal;
 use std::collections::BTreeSet;
 
@@ -206,14 +205,7 @@ impl Engine {
         exclude: Option<&str>,
         now: Time,
     ) -> Vec<String> {
-        self.cfg
-            .orgs
-            .iter()
-            .filter(|o| o.kind != OrgKind::Hf && Some(o.id.as_str()) != exclude)
-            .filter(|o| o.active_at(now))
-            .filter(|o| services.is_empty() || o.services.iter().any(|s| services.contains(s)))
-            .map(|o| o.id.clone())
-            .collect()
+        self.cfg.orgs_exchanging(services, exclude, now)
     }
 
     pub(super) fn open_incident_mut(&mut self, id: &str) -> Result<&mut Incident, Refusal> {

@@ -97,7 +97,16 @@ impl Input {
         let mut fields = fields.clone();
         let mut redacted = Vec::new();
         if let Some(obj) = fields.as_object_mut() {
-            obj.remove("generatorURL");
+            // The link back to the source is shown to operators; one that carries a
+            // personal number is dropped whole (a redacted URL would not work anyway).
+            if obj
+                .get("generatorURL")
+                .and_then(|v| v.as_str())
+                .is_some_and(super::guard::contains_identity_number)
+            {
+                obj.remove("generatorURL");
+                redacted.push("generatorURL".to_string());
+            }
             for table in ["labels", "annotations"] {
                 let Some(map) = obj.get_mut(table).and_then(|m| m.as_object_mut()) else {
                     continue;
@@ -323,7 +332,12 @@ mod alert_door_tests {
                 "generatorURL": "http://prom/graph?g0.expr=13057500020",
             });
             let door = Input::alert(&alert, now);
-            assert_eq!(door.redacted, ["annotations.summary"], "{form:?}");
+            // The source link carries the number too: it is dropped whole.
+            assert_eq!(
+                door.redacted,
+                ["generatorURL", "annotations.summary"],
+                "{form:?}"
+            );
             let input = door.input.expect("the alert is applied");
             assert!(
                 input.log.body.contains("Pasient [fjernet] mangler"),
@@ -333,6 +347,16 @@ mod alert_door_tests {
             assert!(!input.log.body.contains("generatorURL"));
             assert!(input.log.body.contains("c48986956851b19a"), "the fingerprint is kept");
         }
+        // A clean source link is kept, for the operator's "open in the source".
+        let alert = serde_json::json!({
+            "status": "firing",
+            "labels": {"alertname": "A", "org": "malvik"},
+            "startsAt": now.to_rfc3339(),
+            "generatorURL": "http://prom:9090/graph?g0.expr=up%3D%3D0",
+        });
+        let door = Input::alert(&alert, now);
+        assert!(door.redacted.is_empty());
+        assert!(door.input.unwrap().log.body.contains("prom:9090/graph"));
     }
 
     /// A start more than a year ago is moved to the horizon, with a note.

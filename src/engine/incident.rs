@@ -39,6 +39,9 @@ pub struct Incident {
     /// Alert fingerprints that keep this incident open (incidents opened from alerts).
     pub alerts: Vec<String>,
     pub from_alerts: bool,
+    /// What the alert that opened it said (name, summary, description, source link).
+    #[serde(default)]
+    pub alert: Option<super::alerts::AlertContext>,
 
     // Progress.
     pub sp_created: bool,

@@ -587,6 +587,7 @@ fn new_incident(
         reply_at: None,
         alerts: vec![],
         from_alerts: false,
+        alert: None,
         sp_created: false,
         sp_last_post: None,
         sp_seq: 0,

@@ -23,6 +23,14 @@ pub struct IncidentDetail {
     pub notified: Vec<String>,
     /// What happens next, earliest first: each pending deadline and its instant.
     pub next: Vec<Next>,
+    /// The status-page status chosen (SPEC §4.15).
+    pub status: super::model::PublicStatus,
+    /// The alert that opened it, in its own words (incidents from monitoring).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<super::alerts::AlertContext>,
+    /// The Alertmanager silence of an escalated incident: `active` or `expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silence: Option<&'static str>,
 }
 
 /// What is open, for the console's overview (SPEC §5.6).
@@ -70,6 +78,13 @@ impl Incident {
                 .collect(),
             notified: self.notified.clone(),
             next,
+            status: self.public_status,
+            alert: self.alert.clone(),
+            silence: match (self.silence_created, self.silence_expired) {
+                (true, false) => Some("active"),
+                (true, true) => Some("expired"),
+                _ => None,
+            },
         }
     }
 }
@@ -157,6 +172,20 @@ pub struct ActionParts<'a> {
 }
 
 impl super::model::Action {
+    /// The snapshot of its case an action carries (an incident's or a maintenance's view), as
+    /// the API shows it.
+    pub fn case_view(&self) -> Option<serde_json::Value> {
+        use super::model::ActionBody as B;
+        let (i, m) = match &self.body {
+            B::Email(e) => (e.incident.as_deref(), e.maintenance.as_ref()),
+            B::Statuspage(p) => (p.incident.as_ref(), p.maintenance.as_ref()),
+            B::Ops(o) => (o.incident.as_ref(), o.maintenance.as_ref()),
+            _ => (None, None),
+        };
+        i.and_then(|i| serde_json::to_value(i).ok())
+            .or_else(|| m.and_then(|m| serde_json::to_value(m).ok()))
+    }
+
     pub fn parts(&self) -> ActionParts<'_> {
         let none: &[String] = &[];
         let (kind, message, org, to, cc) = match &self.body {

@@ -73,15 +73,21 @@ fn uptime_json(rows: &[crate::report::DailyUptime]) -> Vec<Value> {
                 .collect();
             let pct = format!("{:.2}", u.availability).replace('.', ",");
             let known = u.days.iter().filter(|(_, m)| m.is_some()).count();
-            let summary = if bad.is_empty() {
-                format!("{pct} % tilgjengelig de siste {known} dagene, ingen nedetid.")
+            let span = match known {
+                1 => "det siste døgnet".to_string(),
+                n => format!("de siste {n} dagene"),
+            };
+            let summary = if known == 0 {
+                "Ingen data ennå.".to_string()
+            } else if bad.is_empty() {
+                format!("{pct} % tilgjengelig {span}, ingen nedetid.")
             } else {
                 let n = match bad.len() {
                     1 => "én dag".to_string(),
                     n => format!("{n} dager"),
                 };
                 format!(
-                    "{pct} % tilgjengelig de siste {known} dagene. Nedetid {n}: {}.",
+                    "{pct} % tilgjengelig {span}. Nedetid {n}: {}.",
                     bad.join(", ")
                 )
             };

@@ -183,9 +183,9 @@ async fn case_page(
     about: About,
     redo: Option<case::Redo<'_>>,
     status: StatusCode,
-    flash: Option<&str>,
+    sent: bool,
 ) -> Response {
-    let c = ask(app, |tx| Query::Case(about.clone(), tx))
+    let mut c = ask(app, |tx| Query::Case(about.clone(), tx))
         .await
         .flatten();
     let detail = match &about {
@@ -199,6 +199,11 @@ async fn case_page(
         .ok()
         .and_then(Result::ok)
         .unwrap_or_default();
+    // A retired case: its facts as its last message carried them (priority, category,
+    // organizations), not the bare history record ("Berørte: ingen").
+    if let Some(v) = c.as_mut().filter(|v| v["retired"] == true) {
+        crate::daemon::history::fill_from_last_action(v, &timeline);
+    }
     if c.is_none() && timeline.is_empty() {
         return message(
             app,
@@ -215,8 +220,8 @@ async fn case_page(
         now: crate::clock::now(),
     };
     let mut ctx = case::page(&app.shared.cfg(), &data, redo.as_ref());
-    if let (Some(f), Some(o)) = (flash, ctx.as_object_mut()) {
-        o.insert("flash".into(), json!(f));
+    if let (true, Some(o)) = (sent, ctx.as_object_mut()) {
+        o.insert("flash".into(), json!(case::registered(&timeline)));
     }
     page(app, status, "case", ctx, Some(w))
 }
@@ -254,12 +259,8 @@ async fn show_case(
             "Ugyldig saksnummer.",
         );
     }
-    let flash = req
-        .uri()
-        .query()
-        .is_some_and(|q| q.contains("sendt=1"))
-        .then_some("Registrert. Meldingene sendes som vist under «Tidslinje».");
-    case_page(&app, &w, about_of(&kind, id), None, StatusCode::OK, flash).await
+    let sent = req.uri().query().is_some_and(|q| q.contains("sendt=1"));
+    case_page(&app, &w, about_of(&kind, id), None, StatusCode::OK, sent).await
 }
 
 /// The form of `ty` again, with what was submitted and what was refused.
@@ -289,7 +290,7 @@ async fn redo(
                 form: f,
                 errors,
             };
-            case_page(app, w, about, Some(r), status, None).await
+            case_page(app, w, about, Some(r), status, false).await
         }
     }
 }
@@ -456,7 +457,9 @@ async fn act(State(app): State<App>, req: Request) -> Response {
 async fn derive(State(app): State<App>, req: Request) -> Response {
     match posted(&app, req).await {
         Err(r) => r,
-        Ok((_, f)) => axum::Json(forms::derived(&app.shared.cfg(), &f)).into_response(),
+        Ok((_, f)) => {
+            axum::Json(forms::derived(&app.shared.cfg(), &f, crate::clock::now())).into_response()
+        }
     }
 }
 
