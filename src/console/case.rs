@@ -131,14 +131,46 @@ fn state_class(s: &str) -> &'static str {
     }
 }
 
-/// The timeline, oldest first, in words.
+/// The timeline, oldest first, in words. A fan-out (the same message decided at the same
+/// instant for many recipients) is one line, "65 × E-post: varsel … – 65 sendt", with its
+/// recipients behind a disclosure.
 fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
-    t.iter()
-        .map(|e| match e {
-            TimelineEntry::Event { at, ty, origin, by } => json!({
-                "when": words::date_time(cfg, *at),
-                "text": words::event(ty, origin.as_deref(), by.as_deref()),
-            }),
+    /// A fan-out being gathered: its label, its instant, and (recipient, state, detail) each.
+    type Fanout = (String, Time, Vec<(String, String, String)>);
+    let mut out: Vec<Value> = Vec::new();
+    let mut group: Option<Fanout> = None;
+    let flush = |out: &mut Vec<Value>, g: Option<Fanout>| {
+        let Some((label, at, items)) = g else { return };
+        if items.len() == 1 {
+            let (to, state, detail) = &items[0];
+            out.push(json!({
+                "when": words::date_time(cfg, at),
+                "text": if to.is_empty() { label } else { format!("{label} til {to}") },
+                "state": words::state(state),
+                "state_class": state_class(state),
+                "detail": detail,
+            }));
+            return;
+        }
+        out.push(json!({
+            "when": words::date_time(cfg, at),
+            "text": format!("{} × {label}", items.len()),
+            "state": states_summary(items.iter().map(|(_, s, _)| s.as_str())),
+            "state_class": if items.iter().any(|(_, s, _)| s == "failing" || s == "bounced") { "bad" } else if items.iter().all(|(_, s, _)| s == "sent") { "ok" } else { "" },
+            "items": items.iter().map(|(to, state, detail)| json!({
+                "to": to, "state": words::state(state), "state_class": state_class(state), "detail": detail,
+            })).collect::<Vec<_>>(),
+        }));
+    };
+    for e in t {
+        match e {
+            TimelineEntry::Event { at, ty, origin, by } => {
+                flush(&mut out, group.take());
+                out.push(json!({
+                    "when": words::date_time(cfg, *at),
+                    "text": words::event(ty, origin.as_deref(), by.as_deref()),
+                }));
+            }
             TimelineEntry::Action {
                 at,
                 action,
@@ -156,19 +188,87 @@ fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                     (None, None, Some(e)) => format!("{attempts} forsøk; siste feil: {e}"),
                     _ => String::new(),
                 };
-                json!({
-                    "when": words::date_time(cfg, *at),
-                    "text": match p.kind {
-                        "statuspage" | "silence" | "ops" | "report" => words::message(p.kind, &p.message),
-                        _ => format!("{} til {}", words::message(p.kind, &p.message), recipients(cfg, action)),
-                    },
-                    "state": words::state(state),
-                    "state_class": state_class(state),
-                    "detail": detail,
-                })
+                let label = words::message(p.kind, &p.message);
+                let to = match p.kind {
+                    "statuspage" | "silence" | "ops" | "report" => String::new(),
+                    _ => recipients(cfg, action),
+                };
+                let item = (to, state.clone(), detail);
+                match group.as_mut() {
+                    Some((l, t0, items)) if *l == label && *t0 == *at && !item.0.is_empty() => {
+                        items.push(item)
+                    }
+                    _ => {
+                        flush(&mut out, group.take());
+                        group = Some((label, *at, vec![item]));
+                    }
+                }
             }
-        })
-        .collect()
+        }
+    }
+    flush(&mut out, group);
+    out
+}
+
+/// "65 sendt", "60 sendt, 3 feiler, 2 venter": delivery states counted, in a fixed order.
+fn states_summary<'a>(states: impl Iterator<Item = &'a str>) -> String {
+    let mut n = [0usize; 4];
+    for s in states {
+        n[match s {
+            "sent" => 0,
+            "failing" => 1,
+            "bounced" => 2,
+            _ => 3,
+        }] += 1;
+    }
+    ["sendt", "feiler", "returnert", "venter"]
+        .iter()
+        .zip(n)
+        .filter(|(_, k)| *k > 0)
+        .map(|(w, k)| format!("{k} {w}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The recipients in one line: "65 organisasjoner · Varsel om uplanlagt driftsstans: 65
+/// sendt", and whether any delivery has a problem (the list then opens by itself).
+fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
+    let mut orgs: Vec<&str> = Vec::new();
+    let mut per: Vec<(String, Vec<&str>)> = Vec::new();
+    for e in t {
+        let TimelineEntry::Action { action, state, .. } = e else {
+            continue;
+        };
+        let ActionBody::Email(m) = &action.body else {
+            continue;
+        };
+        if !orgs.contains(&m.org.as_str()) {
+            orgs.push(&m.org);
+        }
+        let label = words::message("email", m.message.as_str())
+            .trim_start_matches("E-post: ")
+            .to_string();
+        match per.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, v)) => v.push(state),
+            None => per.push((label, vec![state])),
+        }
+    }
+    let bad = per
+        .iter()
+        .any(|(_, v)| v.iter().any(|s| *s == "failing" || *s == "bounced"));
+    let mut line = words::count(orgs.len(), "organisasjon", "organisasjoner");
+    for (label, states) in &per {
+        let mut c = label.chars();
+        let l = c
+            .next()
+            .map(|f| f.to_uppercase().chain(c).collect::<String>())
+            .unwrap_or_default();
+        line.push_str(&format!(
+            " · {l}: {}",
+            states_summary(states.iter().copied())
+        ));
+    }
+    (line, bad)
 }
 
 /// Each organization that got (or is to get) e-mail, with every message and its state.
@@ -212,7 +312,9 @@ fn recipient_rows(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
         .collect()
 }
 
-/// A form on the case page: its fields, filled from a redo of the same type.
+/// A form on the case page: its fields, filled from a redo of the same type. A form without
+/// fields is a single button (`quick`); one with fields sits behind a disclosure that opens
+/// when it comes back with a refusal.
 fn form(
     ty: &'static str,
     title: &str,
@@ -226,6 +328,7 @@ fn form(
         Some(r) => (Some(r.form), r.errors),
         None => (None, &empty),
     };
+    let quick = fields.is_empty();
     let fields: Vec<Field> = fields.into_iter().map(|x| x.fill(f, errors)).collect();
     json!({
         "ty": ty,
@@ -234,8 +337,72 @@ fn form(
         "button": button,
         "note": note,
         "fields": fields,
+        "quick": quick,
+        "open": f.is_some(),
         "error": errors.get(""),
     })
+}
+
+/// The Alertmanager silence of an incident, from its timeline: active since, or lifted.
+fn silence(cfg: &Config, t: &[TimelineEntry]) -> Option<Value> {
+    let mut created = None;
+    let mut expired = None;
+    let mut org = String::new();
+    for e in t {
+        let TimelineEntry::Action {
+            at,
+            action,
+            state,
+            sent_at,
+            ..
+        } = e
+        else {
+            continue;
+        };
+        let ActionBody::Silence(s) = &action.body else {
+            continue;
+        };
+        org = words::org_name(cfg, &s.org);
+        let when = (state.as_str(), sent_at.unwrap_or(*at));
+        if s.message == "create" {
+            created = Some(when);
+        } else {
+            expired = Some(when);
+        }
+    }
+    let (cstate, cat) = created?;
+    let text = match (cstate, expired) {
+        (_, Some(("sent", t))) => format!(
+            "Alarmene for {org} ble dempet {} og er slått på igjen {}.",
+            words::when(cfg, cat),
+            words::when(cfg, t)
+        ),
+        (_, Some(_)) => format!("Dempingen for {org} oppheves nå (venter på Alertmanager)."),
+        ("sent", None) => format!(
+            "Alarmene for {org} er dempet siden {} og slås på igjen når saken er løst.",
+            words::when(cfg, cat)
+        ),
+        _ => format!("Dempingen for {org} opprettes nå (venter på Alertmanager)."),
+    };
+    let active = cstate == "sent" && expired.is_none();
+    Some(json!({
+        "text": text,
+        "state": if active { "Aktiv" } else if expired.is_some_and(|(s, _)| s == "sent") { "Opphevet" } else { "Venter" },
+        "link": cfg.daemon.silences.as_ref().map(|s| format!("{}/#/silences", s.url.trim_end_matches('/'))),
+    }))
+}
+
+/// The alert that opened an incident, in its own words, with links to the source and to
+/// Alertmanager.
+fn alert(cfg: &Config, d: Option<&IncidentDetail>) -> Option<Value> {
+    let a = d?.alert.as_ref()?;
+    Some(json!({
+        "name": a.name,
+        "summary": a.summary,
+        "description": a.description,
+        "source": a.source_url,
+        "alertmanager": cfg.daemon.silences.as_ref().map(|s| format!("{}/#/alerts", s.url.trim_end_matches('/'))),
+    }))
 }
 
 /// What the console says after an action was registered: how many messages it decided at
@@ -265,83 +432,155 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
     let v = d.case.unwrap_or(&empty);
     let retired = v.get("retired").and_then(|r| r.as_bool()).unwrap_or(false)
         || d.case.is_none()
-        || v.get("resolved_at").is_some_and(|r| !r.is_null());
+        || v.get("resolved_at").is_some_and(|r| !r.is_null())
+        || v.get("answered_at").is_some_and(|r| !r.is_null())
+        || v.get("cancelled") == Some(&Value::Bool(true));
     let (kind_label, title) = match d.about {
         About::Incident(_) => (
             "Hendelse",
             d.detail
                 .map(|x| super::pages::incident_title(cfg, &x.incident))
-                .unwrap_or_default(),
+                .unwrap_or_else(|| {
+                    v.get("kind")
+                        .and_then(|k| k.as_str())
+                        .and_then(crate::engine::model::Kind::parse)
+                        .map(|k| super::pages::title_of(cfg, k, &list_of(v, "services")))
+                        .unwrap_or_default()
+                }),
         ),
         About::Maintenance(_) => ("Vedlikehold", words::services(cfg, &list_of(v, "services"))),
-        About::Inquiry(_) => ("Henvendelse", String::new()),
+        About::Inquiry(_) => (
+            "Henvendelse",
+            v.get("org")
+                .and_then(|o| o.as_str())
+                .map(|o| format!("Fra {}", words::org_name(cfg, o)))
+                .unwrap_or_default(),
+        ),
         About::Report(_) => ("Rapport", String::new()),
     };
-    let next: Vec<String> = d
-        .detail
-        .map(|x| {
-            x.next
-                .iter()
-                .map(|n| words::deadline(cfg, &x.incident, n.what, n.at))
-                .collect()
-        })
-        .unwrap_or_default();
+    let pending = |f: &dyn Fn(&str, Time) -> String| -> Vec<String> {
+        v.get("next")
+            .and_then(|n| n.as_array())
+            .map(|n| {
+                n.iter()
+                    .filter_map(|x| Some(f(x["what"].as_str()?, time_of(x, "at")?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let next: Vec<String> = match d.about {
+        About::Incident(_) => d
+            .detail
+            .map(|x| {
+                x.next
+                    .iter()
+                    .map(|n| words::deadline(cfg, &x.incident, n.what, n.at))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        About::Maintenance(_) if !retired => {
+            let orgs = list_of(v, "orgs").len();
+            let mut n = Vec::new();
+            if let (Some(from), Some(to)) = (time_of(v, "from"), time_of(v, "to")) {
+                if from > d.now {
+                    n.push(format!("Vedlikeholdet starter {}", words::when(cfg, from)));
+                }
+                if to > d.now {
+                    n.push(format!("Vedlikeholdet slutter {}", words::when(cfg, to)));
+                }
+            }
+            n.extend(pending(&|w, t| {
+                words::maintenance_deadline(cfg, orgs, w, t)
+            }));
+            n
+        }
+        About::Inquiry(_) => pending(&|w, t| words::inquiry_deadline(cfg, w, t)),
+        _ => Vec::new(),
+    };
     let mut forms = Vec::new();
     if !retired {
         match d.about {
             About::Incident(_) => {
+                if !d.detail.is_some_and(|x| x.acked) {
+                    forms.push(form(
+                        "incident.ack",
+                        "Kvitter ut",
+                        "Kvitter ut …",
+                        Some("Bekrefter at noen jobber med saken; purringen til driftssenteret stopper."),
+                        vec![],
+                        redo,
+                    ));
+                }
                 let cat: Vec<(&str, &str)> = std::iter::once(("", "Uendret"))
                     .chain(CATEGORIES.iter().copied())
                     .collect();
                 let imp: Vec<(&str, &str)> = std::iter::once(("", "Uendret"))
                     .chain(IMPACTS.iter().copied())
                     .collect();
+                let ours = v.get("at_org").is_none_or(|o| o.is_null());
+                let mut fields = vec![
+                    Field::new("measures", "Tiltak", "textarea"),
+                    Field::new("expected_end", "Forventet løst", "datetime-local")
+                        .hint("Norsk tid."),
+                    Field::new("text", "Beskrivelse", "textarea"),
+                ];
+                if ours {
+                    let now = d.detail.map(|x| x.status).unwrap_or_default();
+                    let mut st: Vec<(String, String)> =
+                        vec![("".into(), format!("Uendret ({})", now.norsk()))];
+                    st.extend(
+                        crate::engine::model::PublicStatus::ALL
+                            .iter()
+                            .map(|s| (s.as_str().to_string(), s.norsk().to_string())),
+                    );
+                    fields.push(
+                        Field::new("status", "Status på statussiden", "select").options_owned(st),
+                    );
+                }
+                fields.push(Field::new("category", "Kategori", "select").options(&cat));
+                fields.push(Field::new("impact", "Påvirkning", "select").options(&imp));
                 forms.push(form(
                     "incident.update",
                     "Oppdater",
                     "Forhåndsvis oppdateringen",
-                    Some("Fyll ut bare det som er endret. Ny forventet rettetid sender «Oppdatering:» til de som er varslet; resten går til statussiden."),
-                    vec![
-                        Field::new("measures", "Tiltak", "textarea"),
-                        Field::new("expected_end", "Forventet løst", "datetime-local").hint("Norsk tid."),
-                        Field::new("text", "Beskrivelse", "textarea"),
-                        Field::new("category", "Kategori", "select").options(&cat),
-                        Field::new("impact", "Påvirkning", "select").options(&imp),
-                    ],
+                    Some("Fyll ut bare det som er endret. Ny «Forventet løst» sender «Oppdatering:» til de som er varslet; resten går til statussiden."),
+                    fields,
                     redo,
                 ));
-                if !d.detail.is_some_and(|x| x.acked) {
+                // A reply is the counterpart's (SPEC §4.6): only where the fault is theirs.
+                if !ours {
+                    let mut orgs: Vec<(String, String)> = vec![("".into(), "Motparten".into())];
+                    for o in list_of(v, "orgs") {
+                        orgs.push((o.clone(), words::org_name(cfg, &o)));
+                    }
                     forms.push(form(
-                        "incident.ack",
-                        "Kvitter ut",
-                        "Forhåndsvis utkvittering",
-                        Some("Bekrefter at noen jobber med saken; purringen til driftssenteret stopper."),
-                        vec![],
+                        "reply",
+                        "Registrer svar",
+                        "Forhåndsvis svaret",
+                        Some("Et svar fra motparten stopper oppfølgingen og eskaleringen til KS e-Komp."),
+                        vec![Field::new("org", "Svar fra", "select").options_owned(orgs)],
                         redo,
                     ));
                 }
-                let mut orgs: Vec<(String, String)> = vec![("".into(), "Motparten".into())];
-                for o in list_of(v, "orgs") {
-                    orgs.push((o.clone(), words::org_name(cfg, &o)));
-                }
-                forms.push(form(
-                    "reply",
-                    "Registrer svar",
-                    "Forhåndsvis svaret",
-                    Some("Et svar på oppfølgingen stopper eskaleringen til KS e-Komp."),
-                    vec![Field::new("org", "Svar fra", "select").options_owned(orgs)],
-                    redo,
-                ));
                 forms.push(form(
                     "incident.resolve",
                     "Marker som løst",
                     "Forhåndsvis løst-meldingene",
                     Some("Sender «Løst:» til alle som er varslet, og avslutter driftsmeldingen."),
-                    vec![],
+                    vec![Field::new("resolved_at", "Feilen ble rettet", "datetime-local")
+                        .hint("Tomt: nå. Et tidligere tidspunkt brukes i tilgjengelighetsrapporten og står med ditt navn i tidslinjen.")],
                     redo,
                 ));
             }
             About::Maintenance(_) => {
+                forms.push(form(
+                    "maintenance.cancel",
+                    "Avlys",
+                    "Avlys …",
+                    Some("Sender «Avlyst:» til de som er varslet."),
+                    vec![],
+                    redo,
+                ));
                 forms.push(form(
                     "maintenance.change",
                     "Endre tidspunkt eller tekst",
@@ -355,19 +594,11 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
                     ],
                     redo,
                 ));
-                forms.push(form(
-                    "maintenance.cancel",
-                    "Avlys",
-                    "Forhåndsvis avlysningen",
-                    Some("Sender «Avlyst:» til de som er varslet."),
-                    vec![],
-                    redo,
-                ));
             }
             About::Inquiry(_) => forms.push(form(
                 "inquiry.answered",
                 "Marker som besvart",
-                "Forhåndsvis",
+                "Marker som besvart …",
                 Some("Når svaret er sendt: stopper påminnelsen og forfallsmeldingen."),
                 vec![],
                 redo,
@@ -375,6 +606,9 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
             About::Report(_) => {}
         }
     }
+    let (quick, full): (Vec<Value>, Vec<Value>) =
+        forms.into_iter().partition(|f| f["quick"] == true);
+    let (rsummary, rbad) = recipients_summary(d.timeline);
     json!({
         "title": format!("{kind_label} {}", d.about.id()),
         "kind_label": kind_label,
@@ -382,11 +616,18 @@ pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
         "url": case_url(d.about),
         "lead": title,
         "retired": retired,
+        "status": d.detail.filter(|_| !retired && matches!(d.about, About::Incident(_)) && v.get("at_org").is_none_or(|o| o.is_null())).map(|x| x.status.norsk()),
         "facts": facts(cfg, d.about, v),
         "next": next,
+        "alert": alert(cfg, d.detail),
+        "silence": silence(cfg, d.timeline),
         "recipients": recipient_rows(cfg, d.timeline),
+        "recipients_summary": rsummary,
+        "recipients_open": rbad,
         "timeline": timeline(cfg, d.timeline),
-        "forms": forms,
+        "quick": quick,
+        "forms": full,
+        "has_forms": !quick.is_empty() || !full.is_empty(),
         "now": words::date_time(cfg, d.now),
     })
 }

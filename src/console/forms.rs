@@ -25,6 +25,7 @@ pub const TYPES: &[&str] = &[
     "maintenance.add",
     "maintenance.change",
     "maintenance.cancel",
+    "inquiry.received",
     "inquiry.answered",
 ];
 
@@ -135,9 +136,21 @@ pub fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
             o.insert("services".into(), json!(f.all("services")));
         }
         "incident.update" => {
-            for k in ["measures", "expected_end", "text", "category", "impact"] {
+            for k in [
+                "measures",
+                "expected_end",
+                "text",
+                "category",
+                "impact",
+                "status",
+            ] {
                 text(&mut o, k);
             }
+        }
+        "incident.resolve" => text(&mut o, "resolved_at"),
+        "inquiry.received" => {
+            text(&mut o, "org");
+            text(&mut o, "subject");
         }
         "reply" => text(&mut o, "org"),
         "maintenance.add" | "maintenance.change" => {

@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console/overview.hbs"),
     ),
     ("case", include_str!("../../templates/console/case.hbs")),
+    ("cases", include_str!("../../templates/console/cases.hbs")),
     ("new", include_str!("../../templates/console/new.hbs")),
     (
         "preview",
@@ -165,16 +166,37 @@ pub const IMPACTS: &[(&str, &str)] = &[
     ("lav", "Lav (én bruker)"),
 ];
 
-/// Our own organization first, then every configured one (for "where is the fault").
+/// Our own organization first, then every configured one in alphabetical order (for "where
+/// is the fault").
 fn org_options(cfg: &Config, ours: &str) -> Vec<(String, String)> {
     let mut v = vec![("self".to_string(), format!("{} ({ours})", cfg.self_.name))];
-    v.extend(
-        cfg.orgs
-            .iter()
-            .filter(|o| o.retired_at.is_none())
-            .map(|o| (o.id.clone(), o.name.clone())),
-    );
+    v.extend(sorted_orgs(cfg));
     v
+}
+
+/// Every active organization as (id, name), sorted by name the Norwegian way (æ, ø, å last).
+pub fn sorted_orgs(cfg: &Config) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = cfg
+        .orgs
+        .iter()
+        .filter(|o| o.retired_at.is_none())
+        .map(|o| (o.id.clone(), o.name.clone()))
+        .collect();
+    v.sort_by_key(|a| norsk_key(&a.1));
+    v
+}
+
+/// A sort key for Norwegian names: case folded, æ ø å after z (and ä ö as æ ø).
+pub fn norsk_key(s: &str) -> Vec<u32> {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'æ' | 'ä' => 'z' as u32 + 1,
+            'ø' | 'ö' => 'z' as u32 + 2,
+            'å' => 'z' as u32 + 3,
+            c => c as u32,
+        })
+        .collect()
 }
 
 /// An area's name for people: its KS e-Komp office without the prefix, or its id.
@@ -210,7 +232,10 @@ pub fn pickers(cfg: &Config, f: Option<&Form>, errors: &FieldErrors) -> Value {
         ));
     }
     let mut by_area: Vec<(String, Vec<Value>)> = Vec::new();
-    for o in cfg.orgs.iter().filter(|o| o.retired_at.is_none()) {
+    let mut orgs: Vec<&crate::config::Organization> =
+        cfg.orgs.iter().filter(|o| o.retired_at.is_none()).collect();
+    orgs.sort_by_key(|a| norsk_key(&a.name));
+    for o in orgs {
         let name = match (&o.area, o.kind) {
             (_, OrgKind::Hf) => "Helseforetak".to_string(),
             (Some(a), _) => area_name(cfg, a),
@@ -234,8 +259,34 @@ pub fn pickers(cfg: &Config, f: Option<&Form>, errors: &FieldErrors) -> Value {
     })
 }
 
-/// The new-incident or new-maintenance page; `ty` is `incident.open` or `maintenance.add`.
+/// The new-incident, new-maintenance or new-inquiry page; `ty` is `incident.open`,
+/// `maintenance.add` or `inquiry.received`.
 pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) -> Value {
+    if ty == "inquiry.received" {
+        let mut orgs = vec![("".to_string(), "Velg organisasjon".to_string())];
+        orgs.extend(sorted_orgs(cfg));
+        let fields: Vec<Field> = vec![
+            Field::new("id", "Saksnummer", "text").hint("Tomt: lages automatisk (HEN-dato-tid)."),
+            Field::new("org", "Fra", "select")
+                .options_owned(orgs)
+                .required(),
+            Field::new("subject", "Hva gjelder det", "text")
+                .hint("Noen få ord, uten personopplysninger."),
+        ]
+        .into_iter()
+        .map(|x| x.fill(f, errors))
+        .collect();
+        return json!({
+            "title": "Ny henvendelse",
+            "intro": "Registrer en henvendelse som kom på telefon eller på annen måte enn til meldingsansvarlig-postkassen. Den skal besvares innen første virkedag etter at den kom; driftssenteret minnes på den.",
+            "ty": ty,
+            "fields": fields,
+            "picker": null,
+            "derive": false,
+            "derived": null,
+            "error": errors.get(""),
+        });
+    }
     let fields: Vec<Field> = if ty == "incident.open" {
         vec![
             Field::new("id", "Saksnummer", "text").hint("Tomt: lages automatisk (INC-dato-tid)."),
@@ -301,6 +352,91 @@ pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) 
         "derived": if incident { super::forms::derived(cfg, f.unwrap_or(&Form::default()), crate::clock::now())["text"].clone() } else { Value::Null },
         "error": errors.get(""),
     })
+}
+
+/// At most this many cases are listed at once; a search narrows the rest.
+const CASES_SHOWN: usize = 200;
+
+/// The list of all cases (`/ops/cases`), filtered by `q`: every word must match the case's
+/// number, kind, services (name or id), organizations, or its date (dd.mm.yyyy).
+pub fn cases(cfg: &Config, rows: &[crate::engine::views::CaseRow], q: &str, now: Time) -> Value {
+    let words_q: Vec<String> = q.split_whitespace().map(norsk_fold).collect();
+    let mut shown = Vec::new();
+    let mut matched = 0;
+    for r in rows {
+        let (kind_label, title) = match &r.about {
+            About::Incident(_) => (
+                "Hendelse",
+                r.kind
+                    .map(|k| title_of(cfg, k, &r.services))
+                    .unwrap_or_else(|| words::services(cfg, &r.services)),
+            ),
+            About::Maintenance(_) => (
+                "Vedlikehold",
+                format!("Vedlikehold: {}", words::services(cfg, &r.services)),
+            ),
+            About::Inquiry(_) => (
+                "Henvendelse",
+                format!("Henvendelse fra {}", words::names(cfg, &r.orgs)),
+            ),
+            About::Report(_) => continue,
+        };
+        let day = r
+            .from
+            .with_timezone(&cfg.calendar.tz)
+            .format("%d.%m.%Y")
+            .to_string();
+        let hay = norsk_fold(&format!(
+            "{} {kind_label} {title} {} {} {day}",
+            r.about.id(),
+            r.services.join(" "),
+            r.orgs
+                .iter()
+                .map(|o| format!("{o} {}", words::org_name(cfg, o)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ));
+        if !words_q.iter().all(|w| hay.contains(w.as_str())) {
+            continue;
+        }
+        matched += 1;
+        if shown.len() >= CASES_SHOWN {
+            continue;
+        }
+        let state = match (&r.about, r.open, r.cancelled) {
+            (_, _, true) => "Avlyst",
+            (About::Maintenance(_), true, _) if r.to.is_some_and(|t| t <= now) => "Ferdig",
+            (About::Maintenance(_), true, _) if r.from <= now => "Pågår",
+            (About::Maintenance(_), true, _) => "Planlagt",
+            (About::Maintenance(_), false, _) => "Ferdig",
+            (About::Inquiry(_), false, _) => "Besvart",
+            (_, true, _) => "Åpen",
+            (_, false, _) => "Løst",
+        };
+        shown.push(json!({
+            "id": r.about.id(),
+            "url": case_url(&r.about),
+            "kind": kind_label,
+            "title": title,
+            "priority": (r.priority > 0).then_some(r.priority),
+            "from": words::date_time(cfg, r.from),
+            "to": r.to.map(|t| words::date_time(cfg, t)),
+            "state": state,
+            "open": r.open && !r.cancelled,
+        }));
+    }
+    json!({
+        "title": "Alle saker",
+        "q": q,
+        "cases": shown,
+        "count": words::count(matched, "sak", "saker"),
+        "more": (matched > CASES_SHOWN).then(|| format!("Viser de {CASES_SHOWN} nyeste; søk for å finne eldre.")),
+    })
+}
+
+/// Lower case, for matching what people type against names (æøå kept).
+fn norsk_fold(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// The console's link to a case.
@@ -371,6 +507,9 @@ pub fn overview(
                 "window": format!("{} – {}", words::when(cfg, m.from), words::when(cfg, m.to)),
                 "source": match &m.source { None => "Vårt vedlikehold".to_string(), Some(s) => format!("Hos {}", words::org_name(cfg, s)) },
                 "orgs": format!("Berører {}", words::names(cfg, &m.orgs)),
+                "next": o.maintenance_next.get(&m.id).into_iter().flatten()
+                    .map(|t| words::maintenance_deadline(cfg, m.orgs.len(), "reminder", *t))
+                    .collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -390,9 +529,11 @@ pub fn overview(
         })
         .collect();
     let problems: Vec<Value> = problems.iter().filter_map(|e| problem(cfg, e)).collect();
+    let local = o.now.with_timezone(&cfg.calendar.tz);
     json!({
         "title": "Oversikt",
-        "now": words::date_time(cfg, o.now),
+        "refresh": true,
+        "now": format!("kl. {}", local.format("%H:%M")),
         "counts": {
             "incidents": incidents.len(), "maintenances": maintenances.len(),
             "inquiries": inquiries.len(), "problems": problems.len(),
@@ -405,12 +546,17 @@ pub fn overview(
 }
 
 pub fn incident_title(cfg: &Config, i: &crate::engine::model::IncidentView) -> String {
-    let what = match i.kind {
+    title_of(cfg, i.kind, &i.services)
+}
+
+/// "Feil: Pleie- og omsorgsmeldinger": an incident's kind and services.
+pub fn title_of(cfg: &Config, kind: crate::engine::model::Kind, services: &[String]) -> String {
+    let what = match kind {
         crate::engine::model::Kind::Feil => "Feil",
         crate::engine::model::Kind::Kvittering => "Manglende kvitteringer",
         crate::engine::model::Kind::Info => "Informasjon",
     };
-    format!("{what}: {}", words::services(cfg, &i.services))
+    format!("{what}: {}", words::services(cfg, services))
 }
 
 fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {
@@ -500,6 +646,10 @@ pub fn preview(
                 "subject": r.as_ref().map(|r| r.subject.clone()),
                 "body": r.as_ref().map(|r| r.body.clone()),
                 "open": open,
+                "status": match &first.body {
+                    ActionBody::Statuspage(s) => Some(crate::status::page::incident_text(&s.status)),
+                    _ => None,
+                },
             })
         })
         .collect();

@@ -47,6 +47,9 @@ fn every_page_renders_and_escapes_what_users_typed() {
         now: t,
         incidents: e.open_incidents().map(|i| i.detail(&cfg)).collect(),
         maintenances: e.maintenances().map(|m| m.view()).collect(),
+        maintenance_next: [("V-1".to_string(), vec![t + chrono::Duration::days(6)])]
+            .into_iter()
+            .collect(),
         inquiries: e.inquiries().map(|q| q.view(&cfg)).collect(),
     };
     let html = pages.render("overview", &pages::overview(&cfg, &overview, &[]));
@@ -56,6 +59,10 @@ fn every_page_renders_and_escapes_what_users_typed() {
         "{html}"
     );
     assert!(html.contains("Q-1") && html.contains("V-1"), "{html}");
+    // The maintenance's reminder, and the overview refreshes itself (without JavaScript too).
+    assert!(html.contains("Påminnelse sendes til"), "{html}");
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
+    assert!(html.contains("Per kl. "), "{html}");
 
     let detail = e.incident("K-1").unwrap().detail(&cfg);
     let case = e.case_json(&About::Incident("K-1".into()));
@@ -81,6 +88,58 @@ fn every_page_renders_and_escapes_what_users_typed() {
     ] {
         assert!(html.contains(&format!("value=\"{form}\"")), "{form}");
     }
+    // The actions come first: before the facts, the recipients and the timeline.
+    let act = html.find("id=\"h-act\"").unwrap();
+    for later in ["id=\"h-facts\"", "id=\"h-time\""] {
+        assert!(
+            act < html.find(later).unwrap(),
+            "{later} before the actions"
+        );
+    }
+    // A maintenance and an inquiry say what happens next (issue #26 item 8).
+    for (about, want) in [
+        (About::Maintenance("V-1".into()), "Påminnelse sendes til"),
+        (
+            About::Inquiry("Q-1".into()),
+            "Henvendelsen meldes forfalt til driftssenteret",
+        ),
+    ] {
+        let case = e.case_json(&about);
+        assert!(case.as_ref().unwrap()["next"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty()));
+        let data = CaseData {
+            about: &about,
+            case: case.as_ref(),
+            detail: None,
+            timeline: &[],
+            now: t,
+        };
+        let html = pages.render("case", &page(&cfg, &data, None));
+        assert!(html.contains(want), "{want}: {html}");
+    }
+    // Every case listed and found by search: by number, by service name, by organization.
+    let rows = e.cases();
+    assert_eq!(rows.len(), 3);
+    for (q, hit) in [
+        ("", 3),
+        ("k-1", 1),
+        ("pleie", 2),
+        ("trondheim", 2),
+        ("henvendelse trondheim", 1),
+        ("20.11.2026", 2),
+        ("nope", 0),
+    ] {
+        let ctx = pages::cases(&cfg, &rows, q, t);
+        assert_eq!(ctx["cases"].as_array().unwrap().len(), hit, "{q:?}: {ctx}");
+    }
+    let html = pages.render("cases", &pages::cases(&cfg, &rows, "K-1", t));
+    assert!(html.contains("href=\"/ops/incidents/K-1\""), "{html}");
+    let html = pages.render(
+        "new",
+        &pages::new_case(&cfg, "inquiry.received", None, &FieldErrors::new()),
+    );
+    assert!(html.contains("value=\"inquiry.received\"") && html.contains("Ny henvendelse"));
     // A refused field is marked and explained next to it.
     let f = Form::parse(b"id=K-1&measures=x").unwrap();
     let errors = FieldErrors::from([("measures".to_string(), "Feltet er feil.".to_string())]);

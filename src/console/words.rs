@@ -124,6 +124,33 @@ pub fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> Str
     }
 }
 
+/// A pending deadline of a maintenance (`what` as the API names it) as a sentence.
+pub fn maintenance_deadline(cfg: &Config, orgs: usize, what: &str, at: Time) -> String {
+    let w = when(cfg, at);
+    match what {
+        "reminder" => format!(
+            "Påminnelse sendes til {} {w}",
+            count(orgs, "organisasjon", "organisasjoner")
+        ),
+        "overrun" => {
+            format!("Alarmer som fortsatt varsler etter vinduet, blir uplanlagte hendelser {w}")
+        }
+        other => format!("{other} {w}"),
+    }
+}
+
+/// A pending deadline of an inbound inquiry as a sentence.
+pub fn inquiry_deadline(cfg: &Config, what: &str, at: Time) -> String {
+    let w = when(cfg, at);
+    match what {
+        "reminder" => format!("Driftssenteret minnes på henvendelsen {w}"),
+        "overdue" => {
+            format!("Henvendelsen meldes forfalt til driftssenteret {w} hvis den ikke er besvart")
+        }
+        other => format!("{other} {w}"),
+    }
+}
+
 /// A delivery state as the console shows it.
 pub fn state(s: &str) -> &'static str {
     match s {

@@ -49,4 +49,25 @@ pub trait Scheduled {
     fn next_wake(&self, cfg: &Config) -> Option<Time> {
         Self::ORDER.iter().filter_map(|&d| self.due(d, cfg)).min()
     }
+
+    /// Every pending deadline with its instant, earliest first (what the API and the console
+    /// show as "next").
+    fn pending(&self, cfg: &Config) -> Vec<(Self::Deadline, Time)> {
+        let mut v: Vec<(Self::Deadline, Time)> = Self::ORDER
+            .iter()
+            .filter_map(|&d| Some((d, self.due(d, cfg)?)))
+            .collect();
+        v.sort_by_key(|(_, t)| *t);
+        v
+    }
+}
+
+/// A pending deadline as the API shows it: `{"what": "reminder", "at": …}`.
+pub fn next_json<D: serde::Serialize>(pending: Vec<(D, Time)>) -> serde_json::Value {
+    serde_json::Value::Array(
+        pending
+            .into_iter()
+            .map(|(what, at)| serde_json::json!({"what": what, "at": at}))
+            .collect(),
+    )
 }

@@ -73,7 +73,8 @@ impl Inquiry {
 }
 
 /// What an inbound inquiry still has to do (SPEC §4.8), in firing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Deadline {
     /// Remind ops at the start of the answer day.
     Reminder,

@@ -204,7 +204,8 @@ impl Maintenance {
 }
 
 /// What a maintenance still has to do, in firing order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Deadline {
     /// The reminder on the last working day before the start (SPEC §4.5).
     Reminder,

@@ -40,6 +40,8 @@ pub struct Overview {
     pub incidents: Vec<IncidentDetail>,
     /// Not cancelled, not yet over.
     pub maintenances: Vec<super::model::MaintenanceView>,
+    /// Each such maintenance's pending reminder (SPEC §4.5), by id.
+    pub maintenance_next: std::collections::HashMap<String, Vec<Time>>,
     /// Inbound inquiries not yet answered.
     pub inquiries: Vec<super::model::InquiryView>,
 }
@@ -145,7 +147,12 @@ impl crate::engine::Engine {
                     .map(retired),
             },
             About::Maintenance(id) => match self.maintenance(id) {
-                Some(m) => serde_json::to_value(m.view()).ok(),
+                Some(m) => serde_json::to_value(m.view()).ok().map(|mut v| {
+                    use crate::engine::deadline::{next_json, Scheduled};
+                    v["next"] = next_json(m.pending(cfg));
+                    v["cancelled"] = m.cancelled.into();
+                    v
+                }),
                 None => self
                     .history()
                     .maintenances
@@ -153,11 +160,120 @@ impl crate::engine::Engine {
                     .and_then(|r| serde_json::to_value(r).ok())
                     .map(retired),
             },
-            About::Inquiry(id) => self
-                .inquiry(id)
-                .and_then(|q| serde_json::to_value(q.view(cfg)).ok()),
+            About::Inquiry(id) => self.inquiry(id).and_then(|q| {
+                use crate::engine::deadline::{next_json, Scheduled};
+                let mut v = serde_json::to_value(q.view(cfg)).ok()?;
+                v["next"] = next_json(q.pending(cfg));
+                v["answered_at"] = serde_json::to_value(q.answered_at).ok()?;
+                Some(v)
+            }),
             About::Report(_) => None,
         }
+    }
+}
+
+/// One case in the console's list of all cases (open and closed), newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRow {
+    pub about: super::model::About,
+    /// Incidents: `feil`, `kvittering`, `info`.
+    pub kind: Option<super::model::Kind>,
+    pub services: Vec<String>,
+    /// Organizations, where still known (open cases).
+    pub orgs: Vec<String>,
+    /// The most severe priority (incidents; 0 unknown).
+    pub priority: u8,
+    /// Started, or the window's start, or received.
+    pub from: Time,
+    /// Resolved, the window's end, or answered.
+    pub to: Option<Time>,
+    pub open: bool,
+    pub cancelled: bool,
+}
+
+impl crate::engine::Engine {
+    /// Every case the engine knows of: live ones, and those history keeps (incidents and
+    /// maintenances for `storage.retention`). Newest first.
+    pub fn cases(&self) -> Vec<CaseRow> {
+        use super::model::{About, Kind};
+        let mut v: Vec<CaseRow> = Vec::new();
+        for i in self.incidents.values() {
+            v.push(CaseRow {
+                about: About::Incident(i.id.clone()),
+                kind: Some(i.kind),
+                services: i.services.clone(),
+                orgs: i.orgs.clone(),
+                priority: i.cached_priority,
+                from: i.started_at,
+                to: i.resolved_at,
+                open: i.is_open(),
+                cancelled: false,
+            });
+        }
+        for r in self.history.incidents.values() {
+            if self.incidents.contains_key(&r.id) {
+                continue;
+            }
+            v.push(CaseRow {
+                about: About::Incident(r.id.clone()),
+                kind: Kind::parse(&r.kind),
+                services: r.services.clone(),
+                orgs: Vec::new(),
+                priority: r.priority,
+                from: r.detected_at,
+                to: r.resolved_at,
+                open: false,
+                cancelled: false,
+            });
+        }
+        for m in self.maintenances.values() {
+            v.push(CaseRow {
+                about: About::Maintenance(m.id.clone()),
+                kind: None,
+                services: m.services.clone(),
+                orgs: m.orgs.clone(),
+                priority: 0,
+                from: m.from,
+                to: Some(m.to),
+                open: !m.cancelled,
+                cancelled: m.cancelled,
+            });
+        }
+        for r in self.history.maintenances.values() {
+            if self.maintenances.contains_key(&r.id) {
+                continue;
+            }
+            v.push(CaseRow {
+                about: About::Maintenance(r.id.clone()),
+                kind: None,
+                services: r.services.clone(),
+                orgs: Vec::new(),
+                priority: 0,
+                from: r.from,
+                to: Some(r.to),
+                open: false,
+                cancelled: !r.excuses,
+            });
+        }
+        for q in self.inquiries.values() {
+            v.push(CaseRow {
+                about: About::Inquiry(q.id.clone()),
+                kind: None,
+                services: Vec::new(),
+                orgs: vec![q.org.clone()],
+                priority: 0,
+                from: q.received_at,
+                to: q.answered_at,
+                open: q.answered_at.is_none(),
+                cancelled: false,
+            });
+        }
+        v.sort_by(|a, b| {
+            b.from
+                .cmp(&a.from)
+                .then_with(|| a.about.id().cmp(b.about.id()))
+        });
+        v
     }
 }
 

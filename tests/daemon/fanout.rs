@@ -34,7 +34,7 @@ fn alert_to_65_notices_at_a_real_smtp_server() {
         assert!(m.body.starts_with("Telefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: +47 00 00 00 00"), "{}", m.body);
         assert!(
             m.body
-                .contains("Berørt tjeneste: PLO (Pleie- og omsorgsmeldinger)"),
+                .contains("Berørt tjeneste: Pleie- og omsorgsmeldinger (PLO)"),
             "æøå intact: {}",
             m.body
         );

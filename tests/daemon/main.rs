@@ -18,6 +18,7 @@ mod maintenance_files;
 mod no_echo;
 mod report;
 mod rotation;
+mod shift;
 mod smtp_tls;
 mod status_page;
 mod statuspage_api;

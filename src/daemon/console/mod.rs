@@ -102,6 +102,10 @@ fn with_layout(app: &App, mut ctx: Value, who: Option<&Who>) -> Value {
     let cfg = app.shared.cfg();
     if let Some(o) = ctx.as_object_mut() {
         o.insert("self_name".into(), json!(cfg.self_.name));
+        o.insert(
+            "report_month".into(),
+            json!(crate::report::Month::of(&cfg, crate::clock::now()).to_string()),
+        );
         if let Some(w) = who {
             o.insert("user".into(), json!(w.session.user));
             o.insert("csrf".into(), json!(app.keys().csrf(&w.session)));
@@ -165,6 +169,34 @@ async fn new_incident(State(app): State<App>, req: Request) -> Response {
 }
 async fn new_maintenance(State(app): State<App>, req: Request) -> Response {
     new_case(app, req, "maintenance.add").await
+}
+async fn new_inquiry(State(app): State<App>, req: Request) -> Response {
+    new_case(app, req, "inquiry.received").await
+}
+
+/// `GET /ops/cases?q=…`: every case, open and closed, newest first, found by number,
+/// service, organization, kind or date.
+async fn cases(State(app): State<App>, req: Request) -> Response {
+    let w = match signed_in(&app, &req) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let q = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .and_then(|v| v.into_iter().find(|(k, _)| k == "q").map(|(_, v)| v))
+        .unwrap_or_default();
+    let Some(rows) = ask(&app, Query::Cases).await else {
+        return message(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Avslutter",
+            "meldingsvakt avslutter.",
+        );
+    };
+    let ctx = pages::cases(&app.shared.cfg(), &rows, q.trim(), crate::clock::now());
+    page(&app, StatusCode::OK, "cases", ctx, Some(&w))
 }
 async fn new_case(app: App, req: Request, ty: &str) -> Response {
     match signed_in(&app, &req) {
@@ -274,7 +306,7 @@ async fn redo(
 ) -> Response {
     let cfg = app.shared.cfg();
     match ty {
-        "incident.open" | "maintenance.add" => {
+        "incident.open" | "maintenance.add" | "inquiry.received" => {
             let ctx = pages::new_case(&cfg, ty, Some(f), errors);
             page(app, status, "new", ctx, Some(w))
         }
@@ -334,7 +366,11 @@ async fn refuse(
 fn new_id(app: &App, ty: &str) -> String {
     let cfg = app.shared.cfg();
     let l = crate::clock::now().with_timezone(&cfg.calendar.tz);
-    let prefix = if ty == "incident.open" { "INC" } else { "VED" };
+    let prefix = match ty {
+        "incident.open" => "INC",
+        "inquiry.received" => "HEN",
+        _ => "VED",
+    };
     format!("{prefix}-{}", l.format("%Y%m%d-%H%M%S"))
 }
 
@@ -368,7 +404,11 @@ async fn act(State(app): State<App>, req: Request) -> Response {
             "Skjemaet har ingen gyldig handling.",
         );
     };
-    if matches!(ty.as_str(), "incident.open" | "maintenance.add") && f.get("id").is_none() {
+    if matches!(
+        ty.as_str(),
+        "incident.open" | "maintenance.add" | "inquiry.received"
+    ) && f.get("id").is_none()
+    {
         let id = new_id(&app, &ty);
         f.set("id", &id);
     }
@@ -403,7 +443,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
                 tracing::info!(user = %w.session.user, event = %ty, id = %id, "console: event accepted");
                 let kind = match ty.as_str() {
                     t if t.starts_with("maintenance.") => "maintenances",
-                    "inquiry.answered" => "inquiries",
+                    "inquiry.answered" | "inquiry.received" => "inquiries",
                     _ => "incidents",
                 };
                 redirect(&format!("/ops/{kind}/{id}?sendt=1"), w.cookie)
@@ -487,6 +527,8 @@ pub fn routes() -> Router<App> {
         .route("/ops/logout", post(logout))
         .route("/ops/incidents/new", get(new_incident))
         .route("/ops/maintenances/new", get(new_maintenance))
+        .route("/ops/inquiries/new", get(new_inquiry))
+        .route("/ops/cases", get(cases))
         .route("/ops/{kind}/{id}", get(show_case))
         .route("/ops/act", post(act))
         .route("/ops/derive", post(derive))

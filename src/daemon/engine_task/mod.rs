@@ -87,6 +87,8 @@ pub enum Query {
     ),
     /// The console's overview: what is open and what happens next.
     Overview(oneshot::Sender<crate::engine::views::Overview>),
+    /// Every case, open and closed, newest first (the console's list and search).
+    Cases(oneshot::Sender<Vec<crate::engine::views::CaseRow>>),
     /// An open incident with what is done and what is next.
     Detail(
         String,

@@ -58,6 +58,20 @@ impl Task {
                     .map(|m| m.view())
                     .collect();
                 maintenances.sort_by(|a, b| a.from.cmp(&b.from).then(a.id.cmp(&b.id)));
+                let maintenance_next = maintenances
+                    .iter()
+                    .filter_map(|v| {
+                        use crate::engine::deadline::Scheduled;
+                        let m = self.engine.maintenance(&v.id)?;
+                        let next = m
+                            .pending(&cfg)
+                            .into_iter()
+                            .filter(|(d, _)| *d == crate::engine::maintenance::Deadline::Reminder)
+                            .map(|(_, t)| t)
+                            .collect();
+                        Some((v.id.clone(), next))
+                    })
+                    .collect();
                 let mut inquiries: Vec<_> = self
                     .engine
                     .inquiries()
@@ -69,8 +83,12 @@ impl Task {
                     now,
                     incidents,
                     maintenances,
+                    maintenance_next,
                     inquiries,
                 });
+            }
+            Query::Cases(reply) => {
+                let _ = reply.send(self.engine.cases());
             }
             Query::Detail(id, reply) => {
                 let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
