@@ -214,3 +214,122 @@ fn every_page_renders_and_escapes_what_users_typed() {
     );
     assert!(html.contains("Feil operatørnøkkel.") && html.contains("lang=\"nb\""));
 }
+
+/// The text a person sees of a page: tags and attribute values left out.
+fn visible(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Issue #26: an escalated case shows its silence and the link to Alertmanager; a fan-out is
+/// one line; no page shows a service's id where its name belongs.
+#[test]
+fn silences_fanouts_and_service_names_on_the_case_page() {
+    use crate::store::TimelineEntry;
+    let pages = Pages::new().unwrap();
+    let mut cfg = crate::testutil::example_config();
+    cfg.daemon.silences = Some(crate::sinks::silence::Settings {
+        url: "http://alertmanager.hemit.example:9093".into(),
+        duration: chrono::Duration::days(30),
+    });
+    let cfg = Arc::new(cfg);
+    let mut e = Engine::new(Arc::clone(&cfg));
+    let t = Utc.with_ymd_and_hms(2026, 11, 20, 13, 30, 0).unwrap();
+    e.advance_to(t);
+    for (ty, v) in [
+        (
+            "incident.open",
+            json!({"id": "K-2", "kind": "kvittering", "at_org": "malvik", "orgs": ["malvik"],
+                   "services": ["epikrise"]}),
+        ),
+        (
+            "incident.open",
+            json!({"id": "P-1", "services": ["epikrise"], "category": "A",
+                   "expected_end": "2026-11-20T20:00:00+01:00"}),
+        ),
+    ] {
+        e.handle(t, Input::parse(ty, &v).unwrap().event).unwrap();
+    }
+    // Past Tuesday 15:00 without a reply: escalated, and the alarms silenced.
+    e.advance_to(Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 1).unwrap());
+    let mut entries: Vec<(String, TimelineEntry)> = Vec::new();
+    while let Some(a) = e.poll_action() {
+        entries.push((
+            a.about.key_prefix(),
+            TimelineEntry::Action {
+                at: a.at,
+                key: a.key.clone(),
+                sink: "test".into(),
+                state: "sent".into(),
+                attempts: 1,
+                sent_at: Some(a.at),
+                first_failure_at: None,
+                last_error: None,
+                bounced_at: None,
+                action: Box::new(a),
+            },
+        ));
+    }
+    let of = |p: &str| -> Vec<TimelineEntry> {
+        entries
+            .iter()
+            .filter(|(k, _)| k == p)
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    let render = |id: &str, timeline: &[TimelineEntry]| {
+        let about = About::Incident(id.into());
+        let detail = e.incident(id).map(|i| i.detail(&cfg));
+        let case = e.case_json(&about);
+        let data = CaseData {
+            about: &about,
+            case: case.as_ref(),
+            detail: detail.as_ref(),
+            timeline,
+            now: t,
+        };
+        pages.render("case", &page(&cfg, &data, None))
+    };
+    let k2 = render("K-2", &of("K-2"));
+    assert!(k2.contains("Demping i Alertmanager"), "{k2}");
+    assert!(
+        k2.contains("Alarmene for Malvik kommune er dempet siden tirsdag 24.11 kl. 15:00"),
+        "{k2}"
+    );
+    assert!(k2.contains("href=\"http://alertmanager.hemit.example:9093/#/silences\""));
+    let p1 = render("P-1", &of("P-1"));
+    let n = cfg
+        .orgs_exchanging(&["epikrise".to_string()], None, t)
+        .len();
+    assert!(
+        p1.contains(&format!(
+            "{n} × E-post: varsel om uplanlagt driftsstans – <span class=\"state ok\">{n} sendt"
+        )),
+        "{p1}"
+    );
+    assert!(p1.contains(&format!(
+        "{n} organisasjoner · Varsel om uplanlagt driftsstans: {n} sendt"
+    )));
+    for html in [&k2, &p1] {
+        let text = visible(html);
+        assert!(text.contains("Epikriser"), "{text}");
+        assert!(
+            !text
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == "epikrise"),
+            "a service id where its name belongs: {text}"
+        );
+    }
+}

@@ -98,11 +98,16 @@ impl Input {
         let mut redacted = Vec::new();
         if let Some(obj) = fields.as_object_mut() {
             // The link back to the source is shown to operators; one that carries a
-            // personal number is dropped whole (a redacted URL would not work anyway).
+            // personal number is dropped whole (a redacted URL would not work anyway). It is
+            // checked as people would read it, percent-decoded: `%22` is a quote, not digits
+            // that run into an IP address.
             if obj
                 .get("generatorURL")
                 .and_then(|v| v.as_str())
-                .is_some_and(super::guard::contains_identity_number)
+                .is_some_and(|u| {
+                    let decoded = percent_encoding::percent_decode_str(u).decode_utf8_lossy();
+                    super::guard::contains_identity_number(&decoded)
+                })
             {
                 obj.remove("generatorURL");
                 redacted.push("generatorURL".to_string());
@@ -352,11 +357,18 @@ mod alert_door_tests {
             "status": "firing",
             "labels": {"alertname": "A", "org": "malvik"},
             "startsAt": now.to_rfc3339(),
-            "generatorURL": "http://prom:9090/graph?g0.expr=up%3D%3D0",
+            "generatorURL": "http://prom:9090/graph?g0.expr=up%7Binstance%3D%2210.107.172.219%22%7D",
         });
         let door = Input::alert(&alert, now);
-        assert!(door.redacted.is_empty());
+        assert!(door.redacted.is_empty(), "percent-encoding is not digits");
         assert!(door.input.unwrap().log.body.contains("prom:9090/graph"));
+        // An encoded number is still a number.
+        let alert = serde_json::json!({
+            "status": "firing",
+            "labels": {"alertname": "A", "org": "malvik"},
+            "generatorURL": "http://prom:9090/graph?g0.expr=pasient%3D%22130575%2000020%22",
+        });
+        assert_eq!(Input::alert(&alert, now).redacted, ["generatorURL"]);
     }
 
     /// A start more than a year ago is moved to the horizon, with a note.
