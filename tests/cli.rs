@@ -211,9 +211,13 @@ fn report_from_a_scenario_matches_the_hand_computed_figures() {
     assert_eq!(code, 0);
     assert!(html.starts_with("<!doctype html>") && html.contains("<html lang=\"nb\">"));
     assert!(
-        html.contains("99,583 %") && html.contains("Ikke oppfylt"),
+        html.contains("99,583&nbsp;%") && html.contains("Ikke oppfylt"),
         "{html}"
     );
+    // A month that has not begun (the scenario ends in November) is refused.
+    let (code, out, err) = mv(&["report", "2027-01", "--scenario", sc]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("2027-01 has not begun"), "{err}");
 
     // A bad month is refused with a clear message and nothing on stdout.
     let (code, out, err) = mv(&["report", "2026-13", "--scenario", sc]);

@@ -190,4 +190,12 @@ fn a_whole_friday_shift_in_the_console() {
     let minutes = inc["minutes"].as_f64().unwrap();
     assert!((124.0..=125.0).contains(&minutes), "{inc}");
     assert_eq!(inc["priority"], 1);
+    assert_eq!(inc["title"], "Feil i meldingsutveksling");
+    // A month that has not begun has no report: 404, not twelve months at 100 %.
+    let next_year = format!("{:04}-{:02}", friday.year() + 1, friday.month());
+    let (code, _) = crate::support::curl(&[&format!(
+        "http://127.0.0.1:{}/reports/{next_year}",
+        env.http
+    )]);
+    assert_eq!(code, 404);
 }
