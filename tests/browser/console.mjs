@@ -1,7 +1,6 @@
 // The operator console in headless Chromium (Debian's) with axe-core (WCAG 2.1 A/AA): the
 // story of issue #11. Sign in (a wrong token first), open an incident for three
-// municipalities from the form, read the preview, send, watch the timeline fill, register a
-// reply, resolve, plan a maintenance in a freeze and see the warning, and post a form without
+// municipalities from the form, read the preview, send, watch the timeline fill, resolve, plan a maintenance in a freeze and see the warning, and post a form without
 // its CSRF token. Every page is checked at 1280 and 375 px. Prints one JSON line per check;
 // exit 1 on any failure.
 //
@@ -105,14 +104,10 @@ try {
   await expectText("overview", "INC-KONSOLL");
   await axe("overview", "console-overview");
 
-  // A reply from Malvik.
+  // The fault is ours: no reply form (a reply is the counterpart's; tests/browser/shift.mjs
+  // registers one on a counterpart's case).
   await page.goto(`${base}/ops/incidents/INC-KONSOLL`);
-  await page.click("#form-reply summary");
-  await page.selectOption("#form-reply select[name=org]", "malvik");
-  await page.click("#form-reply button");
-  await expectText("reply preview", "Forhåndsvisning: registrer svar");
-  await Promise.all([page.waitForURL(/INC-KONSOLL\?sendt=1/), page.click("text=Bekreft og send")]);
-  await expectText("reply", "Svar registrert i konsollen av Kari Nordmann");
+  if (await page.$("#form-reply")) fail("a reply form on a case whose fault is ours");
 
   // Resolve: the preview shows the «Løst» e-mail to the three.
   await page.click("#form-incident-resolve summary");

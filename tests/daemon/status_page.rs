@@ -36,7 +36,7 @@ fn built_in_status_page_in_chromium_with_axe() {
     let html = get(env.http, "/", "");
     assert!(
         html.contains("Kritisk driftsforstyrrelse")
-            && html.contains("Feil i meldingsutveksling: PLO"),
+            && html.contains("Feil i meldingsutveksling: Pleie- og omsorgsmeldinger (PLO)"),
         "{html}"
     );
     assert!(
@@ -45,10 +45,10 @@ fn built_in_status_page_in_chromium_with_axe() {
     );
     assert!(
         !html.contains("Laboratoriesvar) </h3>")
-            && !html.contains("Feil i meldingsutveksling: lab"),
+            && !html.contains("Feil i meldingsutveksling: Laboratoriesvar"),
         "test incident on the production page"
     );
-    assert!(get(env.http, "/test/", "").contains("Feil i meldingsutveksling: lab"));
+    assert!(get(env.http, "/test/", "").contains("Feil i meldingsutveksling: Laboratoriesvar"));
 
     let v: serde_json::Value = serde_json::from_str(&get(env.http, "/api/v1/status", "")).unwrap();
     for k in [

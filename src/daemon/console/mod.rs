@@ -454,7 +454,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Ikke lagret",
                 &format!(
-                    "Tilstanden kunne ikke lagres ({e}); ingenting er sendt. Prøv igjen om litt."
+                    "Tilstanden kunne ikke lagres; ingenting er sendt. Prøv igjen om litt. (Teknisk årsak: {e})"
                 ),
             ),
         };
