@@ -109,6 +109,7 @@ fn a_whole_friday_shift_in_the_console() {
             oslo(friday, 16, 40).to_rfc3339(),
         ],
     );
+    eprintln!("{out}");
     // axe-core ran on every page at both widths, with no violation (the script fails on any).
     assert!(out.matches("\"violations\":[]").count() >= 26, "{out}");
     assert!(
