@@ -24,6 +24,10 @@ command -v node >/dev/null || need+=(nodejs npm)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v psql >/dev/null || need+=(postgresql-client)
 command -v setpriv >/dev/null || need+=(util-linux)
+# The Debian package (tests/package.rs): lintian checks it, man renders its manual pages.
+command -v lintian >/dev/null || need+=(lintian)
+command -v man >/dev/null || need+=(man-db)
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -35,6 +39,9 @@ if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/n
   echo "== npm ci (tests/browser)"
   (cd tests/browser && npm ci --no-audit --no-fund --silent)
 fi
+
+# cargo-deb builds the package (scripts/package.sh), from crates.io, once.
+command -v cargo-deb >/dev/null || cargo install --locked --quiet cargo-deb@3.8.0
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -6,6 +6,7 @@ pub mod config;
 pub mod console;
 pub mod daemon;
 pub mod engine;
+pub mod manual;
 pub mod render;
 pub mod report;
 pub mod sim;

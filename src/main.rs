@@ -173,6 +173,12 @@ working day of the next month.")]
         #[command(subcommand)]
         cmd: meldingsvakt::client::InquiryCmd,
     },
+    /// Write the manual pages and shell completions (the package build runs this).
+    #[command(hide = true)]
+    Generate {
+        /// Folder to write man1/, man5/ and completions/ into.
+        out: PathBuf,
+    },
     /// Operator commands for planned maintenance, against a running daemon.
     Maintenance {
         #[command(flatten)]
@@ -610,6 +616,21 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             report_cmd(&month, format, &config, scenario.as_deref())
+        }
+        Cmd::Generate { out } => {
+            use clap::CommandFactory;
+            match meldingsvakt::manual::generate(Cli::command(), &out) {
+                Ok(files) => {
+                    for f in files {
+                        outln!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", out.display());
+                    ExitCode::FAILURE
+                }
+            }
         }
         Cmd::Run { config } => {
             let config = match resolve_config(config) {

@@ -4,6 +4,7 @@
 //! Invariant: a `Config` value is always valid — every id it refers to exists — so the engine
 //! can index into it without failing.
 
+pub mod keys;
 pub mod locate;
 pub(crate) mod raw;
 pub mod secret;
