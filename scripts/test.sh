@@ -28,6 +28,9 @@ command -v setpriv >/dev/null || need+=(util-linux)
 command -v lintian >/dev/null || need+=(lintian)
 command -v man >/dev/null || need+=(man-db)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+# The package under a real systemd (tests/systemd_package.rs): a Debian root and nspawn.
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
