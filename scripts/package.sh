@@ -40,5 +40,6 @@ cp config/organizations.d/*.toml "$etc/organizations.d/"
 for t in email ops statuspage page report; do cp -r "templates/$t" "$etc/templates/"; done
 "$bin" check --config "$etc/meldingsvakt.toml" >/dev/null
 
-cargo deb --no-build --profile "$profile" "${version[@]}" --output target/package/
+# Stripped: the release profile keeps debug info for profiling (lintian: unstripped-binary).
+cargo deb --no-build --strip --profile "$profile" "${version[@]}" --output target/package/
 ls target/package/*.deb
