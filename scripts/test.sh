@@ -58,5 +58,9 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --features test-clock 2>&1 | tee "$log"
 echo "== meldingsvakt check (shipped example configuration)"
 cargo run --locked --quiet -- check --config config/meldingsvakt.toml
+# The tests install a package built without fat LTO; this proves the shipped profile packages
+# the same files, lintian-clean (a release build: several minutes).
+echo "== scripts/package-check.sh (release profile)"
+scripts/package-check.sh
 # One closing line with the totals of every cargo test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
