@@ -5,40 +5,16 @@
 //!
 //! Needs cargo-deb, lintian and man (scripts/test.sh installs them).
 
-use std::path::{Path, PathBuf};
+#[path = "support/package.rs"]
+mod package_support;
+
+use package_support::{package, run};
+use std::path::Path;
 use std::process::Command;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn package() -> PathBuf {
-    run(Command::new(root().join("scripts/package.sh"))
-        .args(["--profile", "package-test"])
-        .current_dir(root()));
-    let dir = root().join("target/package");
-    std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .expect("a .deb in target/package")
-}
 
 #[test]
 fn the_package_installs_what_spec_5_11_names_and_lintian_finds_no_error() {
-    let deb = package();
+    let deb = package(None);
     let name = deb.file_name().unwrap().to_string_lossy().to_string();
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(name, format!("meldingsvakt_{version}-1_amd64.deb"));

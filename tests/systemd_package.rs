@@ -7,24 +7,13 @@
 //!
 //! Needs root, debootstrap and systemd-container (scripts/test.sh installs them).
 
+#[path = "support/package.rs"]
+mod package_support;
+
+use package_support::{package, root, run};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// The cached Debian root: made once (about a minute), then copied for each run.
 fn debian_root() -> PathBuf {
@@ -193,14 +182,6 @@ fn wait<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// scripts/package.sh with the package-test profile; the .deb's path.
-fn package(version: &str) -> PathBuf {
-    run(Command::new(root().join("scripts/package.sh"))
-        .args(["--profile", "package-test", "--deb-version", version])
-        .current_dir(root()));
-    root().join(format!("target/package/meldingsvakt_{version}_amd64.deb"))
-}
-
 #[test]
 fn the_package_under_a_real_systemd() {
     assert_eq!(
@@ -208,7 +189,7 @@ fn the_package_under_a_real_systemd() {
         "0",
         "systemd-nspawn needs root"
     );
-    let first = package("0.1.0-1");
+    let first = package(Some("0.1.0-1"));
     let c = Container::boot();
     let into = |deb: &Path| {
         let name = deb.file_name().unwrap().to_string_lossy().to_string();
@@ -350,7 +331,7 @@ fn the_package_under_a_real_systemd() {
 
     // 8b. Upgrade: no conffile prompt (stdin is closed, so a prompt would fail dpkg), the
     // edit survives, the incident is still open, the service runs the new version.
-    let second = package("0.1.0-2");
+    let second = package(Some("0.1.0-2"));
     let deb = into(&second);
     let out = c.ok(&["dpkg", "-i", &deb]);
     assert!(!out.contains("Configuration file"), "{out}");

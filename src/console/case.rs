@@ -6,7 +6,7 @@ use super::forms::{FieldErrors, Form};
 use super::pages::{case_url, recipients, tel, Field, CATEGORIES, IMPACTS};
 use super::words;
 use crate::config::Config;
-use crate::engine::model::{About, ActionBody, Time};
+use crate::engine::model::{About, Action, ActionBody, Time};
 use crate::engine::views::IncidentDetail;
 use crate::store::TimelineEntry;
 use serde_json::{json, Value};
@@ -235,10 +235,7 @@ fn states_summary<'a>(states: impl Iterator<Item = &'a str>) -> String {
 fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
     let mut orgs: Vec<&str> = Vec::new();
     let mut per: Vec<(String, Vec<&str>)> = Vec::new();
-    for e in t {
-        let TimelineEntry::Action { action, state, .. } = e else {
-            continue;
-        };
+    for (_, action, state, _) in actions(t) {
         let ActionBody::Email(m) = &action.body else {
             continue;
         };
@@ -271,20 +268,25 @@ fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
     (line, bad)
 }
 
-/// Each organization that got (or is to get) e-mail, with every message and its state.
-fn recipient_rows(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
-    let mut rows: Vec<(String, Vec<Value>)> = Vec::new();
-    for e in t {
-        let TimelineEntry::Action {
+/// A timeline's decided actions: when each was decided, the action, its delivery state, and
+/// when it was sent.
+fn actions(t: &[TimelineEntry]) -> impl Iterator<Item = (Time, &Action, &str, Option<Time>)> {
+    t.iter().filter_map(|e| match e {
+        TimelineEntry::Action {
             at,
             action,
             state,
             sent_at,
             ..
-        } = e
-        else {
-            continue;
-        };
+        } => Some((*at, &**action, state.as_str(), *sent_at)),
+        TimelineEntry::Event { .. } => None,
+    })
+}
+
+/// Each organization that got (or is to get) e-mail, with every message and its state.
+fn recipient_rows(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
+    let mut rows: Vec<(String, Vec<Value>)> = Vec::new();
+    for (at, action, state, sent_at) in actions(t) {
         let ActionBody::Email(m) = &action.body else {
             continue;
         };
@@ -292,7 +294,7 @@ fn recipient_rows(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
             "message": words::message("email", m.message.as_str()).trim_start_matches("E-post: ").to_string(),
             "state": words::state(state),
             "state_class": state_class(state),
-            "when": words::when(cfg, sent_at.unwrap_or(*at)),
+            "when": words::when(cfg, sent_at.unwrap_or(at)),
         });
         match rows.iter_mut().find(|(o, _)| *o == m.org) {
             Some((_, v)) => v.push(msg),
@@ -348,22 +350,12 @@ fn silence(cfg: &Config, t: &[TimelineEntry]) -> Option<Value> {
     let mut created = None;
     let mut expired = None;
     let mut org = String::new();
-    for e in t {
-        let TimelineEntry::Action {
-            at,
-            action,
-            state,
-            sent_at,
-            ..
-        } = e
-        else {
-            continue;
-        };
+    for (at, action, state, sent_at) in actions(t) {
         let ActionBody::Silence(s) = &action.body else {
             continue;
         };
         org = words::org_name(cfg, &s.org);
-        let when = (state.as_str(), sent_at.unwrap_or(*at));
+        let when = (state, sent_at.unwrap_or(at));
         if s.message == "create" {
             created = Some(when);
         } else {

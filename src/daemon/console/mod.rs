@@ -129,6 +129,16 @@ fn message(app: &App, status: StatusCode, heading: &str, text: &str) -> Response
     )
 }
 
+/// The engine task is gone: the daemon is stopping (503).
+fn shutting_down(app: &App) -> Response {
+    message(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Avslutter",
+        "meldingsvakt avslutter.",
+    )
+}
+
 async fn ask<T>(app: &App, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
     let (tx, rx) = oneshot::channel();
     app.tx.send(Cmd::Query(q(tx))).await.ok()?;
@@ -141,12 +151,7 @@ async fn overview(State(app): State<App>, req: Request) -> Response {
         Err(r) => return r,
     };
     let Some(o) = ask(&app, Query::Overview).await else {
-        return message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Avslutter",
-            "meldingsvakt avslutter.",
-        );
+        return shutting_down(&app);
     };
     let since = o.now - chrono::Duration::days(7);
     let shared = std::sync::Arc::clone(&app.shared);
@@ -188,12 +193,7 @@ async fn cases(State(app): State<App>, req: Request) -> Response {
         .and_then(|v| v.into_iter().find(|(k, _)| k == "q").map(|(_, v)| v))
         .unwrap_or_default();
     let Some(rows) = ask(&app, Query::Cases).await else {
-        return message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Avslutter",
-            "meldingsvakt avslutter.",
-        );
+        return shutting_down(&app);
     };
     let ctx = pages::cases(&app.shared.cfg(), &rows, q.trim(), crate::clock::now());
     page(&app, StatusCode::OK, "cases", ctx, Some(&w))
@@ -461,12 +461,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
     }
     let h = horizon(&f);
     let Some(p) = ask(&app, |tx| Query::Preview(Box::new(input), h, tx)).await else {
-        return message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Avslutter",
-            "meldingsvakt avslutter.",
-        );
+        return shutting_down(&app);
     };
     match p {
         Err(r) => refuse(&app, &w, &ty, &f, &r).await,
