@@ -329,7 +329,7 @@ fn print_rendered(
             s.environment.as_str(),
             s.message.as_str()
         ),
-        ActionBody::Silence(_) => {}
+        ActionBody::Silence(_) | ActionBody::Sms(_) => {}
     }
     outln!("Emne: {}\n\n{}", out.subject, out.body.trim_end());
     outln!("{}", "-".repeat(72));
@@ -345,6 +345,7 @@ fn action_template(a: &meldingsvakt::engine::model::Action) -> String {
         ActionBody::Statuspage(_) => "statuspage/maintenance".into(),
         ActionBody::Silence(_) => "silence".into(),
         ActionBody::Report(_) => "report/monthly".into(),
+        ActionBody::Sms(_) => "sms".into(),
     }
 }
 

@@ -265,3 +265,43 @@ fn the_operator_chooses_the_public_status() {
         ]
     );
 }
+
+/// SPEC §4.18: on-call is paged by SMS for a new priority-1 incident and for the
+/// unacknowledged reminder; texts fit one SMS and end with the console link; nobody else
+/// gets SMS, and without `self.oncall` nobody is paged at all.
+#[test]
+fn oncall_is_paged_by_sms_within_one_text() {
+    let v = run("oncall-sms.toml");
+    let new = find(&v, "sms", "new");
+    let at: Vec<_> = new.iter().map(|a| (&a["incident"], &a["at"])).collect();
+    assert_eq!(
+        at,
+        [
+            (&"INC-P1".into(), &"2026-11-17T03:12:00+01:00".into()),
+            (&"INC-P2".into(), &"2026-11-17T11:00:00+01:00".into()),
+            (&"INC-T".into(), &"2026-11-17T12:30:00+01:00".into()),
+        ],
+        "P1 at once; the P2 when it is raised to 1; the test environment too"
+    );
+    let reminder = find(&v, "sms", "reminder");
+    assert_eq!(reminder.len(), 1, "only the incident nobody acknowledged");
+    assert_eq!(reminder[0]["at"], "2026-11-17T03:42:00+01:00");
+    assert!(new[2]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("TEST P1 INC-T:"));
+    for a in v.iter().filter(|a| a["action"] == "sms") {
+        let text = a["text"].as_str().unwrap();
+        assert!(meldingsvakt::engine::page::length(text) <= 160, "{text}");
+        let id = a["incident"].as_str().unwrap();
+        assert!(text.ends_with(&format!("/ops/incidents/{id}")), "{text}");
+        assert_eq!(
+            a["to"],
+            serde_json::json!(["+4791234567", "+4798765432"]),
+            "only the on-call numbers, normalized"
+        );
+    }
+    // The same P1 incident without on-call numbers pages nobody.
+    let plain = run("p1-cadence.toml");
+    assert!(plain.iter().all(|a| a["action"] != "sms"));
+}

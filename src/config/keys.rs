@@ -63,6 +63,7 @@ pub const KEYS: &[Key] = &[
     k("self", "meldingsansvarlig", None, "Our meldingsansvarlig address: replies and inbound inquiries arrive here."),
     k("self", "phone", None, "The patient phone for our notices (the first line of every e-mail)."),
     k("self", "ops", None, "The operations centre's addresses: reminders, warnings, overdue notes."),
+    k("self", "oncall", None, "On-call phone numbers (\"+47 …\") paged by SMS: a new priority-1 incident, the unacknowledged reminder, late delivery (SPEC §4.18). Empty: no SMS."),
     k("self", "region", None, "The region's shared address that also gets planned notices (SPEC §4.5)."),
     k("organization", "id", None, "The organization's id, as alerts' org label and the API name it."),
     k("organization", "name", None, "Its name, e.g. \"Malvik kommune\" (default: the id)."),

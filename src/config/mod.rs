@@ -35,6 +35,8 @@ pub struct SelfOrg {
     pub phone: String,
     pub ops: Vec<String>,
     pub region: Option<String>,
+    /// On-call numbers (`+` and digits) the rules page by SMS (SPEC §4.18); empty: no SMS.
+    pub oncall: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

@@ -85,6 +85,9 @@ pub struct RawSelf {
     /// The region's shared address that also gets planned notices (SPEC §4.5), e.g.
     /// meldingsansvarlig@helse-midt.no in seeds/004 §1.
     pub region: Option<String>,
+    /// On-call numbers paged by SMS (SPEC §4.18).
+    #[serde(default)]
+    pub oncall: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

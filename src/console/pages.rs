@@ -464,6 +464,7 @@ pub fn recipients(cfg: &Config, a: &Action) -> String {
         ActionBody::Statuspage(_) => "statussiden".into(),
         ActionBody::Silence(_) => "Alertmanager".into(),
         ActionBody::Report(r) => r.to.join(", "),
+        ActionBody::Sms(_) => "vakttelefonen".into(),
     }
 }
 

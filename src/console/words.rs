@@ -121,6 +121,7 @@ pub fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> Str
         Deadline::AckReminder => {
             format!("Driftssenteret purres {w} hvis ingen har kvittert ut saken")
         }
+        Deadline::Page => format!("Vakttelefonen får SMS om saken {w}"),
     }
 }
 

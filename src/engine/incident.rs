@@ -7,6 +7,7 @@
 
 use super::deadline::{Scheduled, AT_ONCE};
 use super::model::*;
+use super::page;
 use super::priority::{derive_impact, priority};
 use crate::config::Config;
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub struct Incident {
     pub silence_created: bool,
     pub silence_expired: bool,
     pub ack_reminded: bool,
+    /// On-call was paged about this priority-1 incident (SPEC §4.18).
+    #[serde(default)]
+    pub paged: bool,
 
     /// Derived from the facts by `refresh` (before every `step`): impact and priority.
     pub cached_impact: Impact,
@@ -413,6 +417,41 @@ impl Incident {
                         alert: None,
                     })),
                 });
+                let v = self.view(cfg);
+                let head = format!("{}:", page::incident_head(&v));
+                let middle = format!(
+                    "{} Ikke kvittert ut etter {} min.",
+                    page::incident_words(cfg, &v),
+                    (now - self.registered_at).num_minutes()
+                );
+                let about = About::Incident(self.id.clone());
+                out.extend(page::sms(
+                    cfg,
+                    now,
+                    &about,
+                    "unacknowledged",
+                    SmsKind::Reminder,
+                    (head, middle),
+                ));
+            }
+            D::Page => {
+                self.paged = true;
+                let v = self.view(cfg);
+                let head = format!("{}:", page::incident_head(&v));
+                let middle = format!(
+                    "{} Startet {}.",
+                    page::incident_words(cfg, &v),
+                    page::short_time(cfg, self.started_at)
+                );
+                let about = About::Incident(self.id.clone());
+                out.extend(page::sms(
+                    cfg,
+                    now,
+                    &about,
+                    "new",
+                    SmsKind::New,
+                    (head, middle),
+                ));
             }
         }
     }
@@ -482,6 +521,9 @@ pub enum Deadline {
     SilenceExpire,
     /// Reminder to ops when a priority 1/2 incident is not acknowledged in time (§4.10).
     AckReminder,
+    /// On-call paged by SMS about a priority-1 incident (§4.18), at once: when it opens as
+    /// priority 1, or when an update raises it to 1 (on-call has not heard of it as such).
+    Page,
 }
 
 impl Scheduled for Incident {
@@ -499,6 +541,7 @@ impl Scheduled for Incident {
         Deadline::FollowupResolved,
         Deadline::SilenceExpire,
         Deadline::AckReminder,
+        Deadline::Page,
     ];
 
     fn due(&self, d: Deadline, cfg: &Config) -> Option<Time> {
@@ -534,6 +577,7 @@ impl Scheduled for Incident {
             D::AckReminder => self
                 .ack_due(cfg)
                 .filter(|_| open && !self.acked && !self.ack_reminded),
+            D::Page => once(open && !self.paged && self.cached_priority == 1),
         }
     }
 

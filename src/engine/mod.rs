@@ -22,6 +22,7 @@ pub mod incident;
 pub mod inquiry;
 pub mod maintenance;
 pub mod model;
+pub mod page;
 pub mod preview;
 pub mod priority;
 pub mod snapshot;
@@ -603,6 +604,7 @@ fn new_incident(
         silence_created: false,
         silence_expired: false,
         ack_reminded: false,
+        paged: false,
         cached_impact: Impact::Medium,
         cached_priority: 4,
     }

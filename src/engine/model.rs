@@ -623,6 +623,39 @@ pub struct AlertIssueView {
     pub reason: Option<String>,
 }
 
+/// What an on-call text is about (SPEC §4.18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsKind {
+    /// A new priority-1 incident.
+    New,
+    /// The unacknowledged reminder (§4.10).
+    Reminder,
+    /// Messages went out late (the dispatcher's late-delivery warning).
+    Warning,
+}
+
+impl SmsKind {
+    /// The SPEC §5.2 `message` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsKind::New => "new",
+            SmsKind::Reminder => "reminder",
+            SmsKind::Warning => "warning",
+        }
+    }
+}
+
+/// A short text to the on-call numbers (`self.oncall`), at most 160 GSM-7 characters,
+/// decided whole by the rules (`engine::page`); the `[sms]` sink only delivers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sms {
+    pub message: SmsKind,
+    /// Numbers as `+` and digits.
+    pub to: Vec<String>,
+    pub text: String,
+}
+
 /// A delayed delivery, for `OpsReason::DeliveryDelayed`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DeliveryView {
@@ -651,6 +684,8 @@ pub enum ActionBody {
     Ops(Box<Ops>),
     /// The monthly availability report e-mail (SPEC §4.13, message `monthly`).
     Report(Box<ReportMail>),
+    /// A text to the on-call numbers (SPEC §4.18).
+    Sms(Box<Sms>),
 }
 
 pub use crate::report::ReportMail;
@@ -664,6 +699,40 @@ impl ActionBody {
             ActionBody::Silence(_) => "silence",
             ActionBody::Ops(_) => "ops",
             ActionBody::Report(_) => "report",
+            ActionBody::Sms(_) => "sms",
+        }
+    }
+
+    /// The SPEC §5.2 `message` value (`followup`, `incident.create`, `reminder` …).
+    pub fn message(&self) -> &str {
+        match self {
+            ActionBody::Email(e) => e.message.as_str(),
+            ActionBody::Statuspage(s) => s.message.as_str(),
+            ActionBody::Silence(s) => &s.message,
+            ActionBody::Ops(o) => o.message.as_str(),
+            ActionBody::Report(_) => "monthly",
+            ActionBody::Sms(s) => s.message.as_str(),
+        }
+    }
+
+    /// Who receives it: addresses (`to`, then `cc`) or numbers; empty for the status page
+    /// and silences, which go to a service, not a person.
+    pub fn recipients(&self) -> Vec<String> {
+        match self {
+            ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
+            ActionBody::Ops(o) => o.to.clone(),
+            ActionBody::Report(r) => r.to.clone(),
+            ActionBody::Sms(s) => s.to.clone(),
+            ActionBody::Statuspage(_) | ActionBody::Silence(_) => Vec::new(),
+        }
+    }
+
+    /// The metrics label of its own outbox row: `followup`, `ops.reminder`, `sms.new` …
+    /// (e-mails to organizations by their message alone, as they always were).
+    pub fn metric_label(&self) -> String {
+        match self {
+            ActionBody::Email(e) => e.message.as_str().to_string(),
+            other => format!("{}.{}", other.kind(), other.message()),
         }
     }
 }

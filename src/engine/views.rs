@@ -332,6 +332,13 @@ impl super::model::Action {
             super::model::ActionBody::Report(r) => {
                 ("report", "monthly".into(), None, r.to.as_slice(), none)
             }
+            super::model::ActionBody::Sms(t) => (
+                "sms",
+                t.message.as_str().into(),
+                None,
+                t.to.as_slice(),
+                none,
+            ),
         };
         ActionParts {
             kind,

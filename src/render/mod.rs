@@ -506,7 +506,7 @@ impl Renderer {
             }
             ActionBody::Ops(o) => self.ops_ctx(cfg, o)?,
             ActionBody::Statuspage(s) => self.status_ctx(cfg, s)?,
-            ActionBody::Silence(_) => return Ok(None),
+            ActionBody::Silence(_) | ActionBody::Sms(_) => return Ok(None),
             ActionBody::Report(r) => {
                 let mut c = base_json(cfg);
                 c.insert("report".into(), context::report_json(cfg, &r.report));

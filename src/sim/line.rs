@@ -32,15 +32,8 @@ impl Serialize for ActionLine<'_> {
         let a = self.action;
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("at", &self.at)?;
-        let (kind, message) = match &a.body {
-            ActionBody::Email(e) => ("email", e.message.as_str()),
-            ActionBody::Statuspage(s) => ("statuspage", s.message.as_str()),
-            ActionBody::Silence(s) => ("silence", s.message.as_str()),
-            ActionBody::Ops(o) => ("ops", o.message.as_str()),
-            ActionBody::Report(_) => ("report", "monthly"),
-        };
-        m.serialize_entry("action", kind)?;
-        m.serialize_entry("message", message)?;
+        m.serialize_entry("action", a.body.kind())?;
+        m.serialize_entry("message", a.body.message())?;
         match &a.about {
             About::Incident(id) => m.serialize_entry("incident", id)?,
             About::Maintenance(id) => m.serialize_entry("maintenance", id)?,
@@ -69,6 +62,10 @@ impl Serialize for ActionLine<'_> {
                 m.serialize_entry("to", &o.to)?;
             }
             ActionBody::Report(r) => m.serialize_entry("to", &r.to)?,
+            ActionBody::Sms(t) => {
+                m.serialize_entry("to", &t.to)?;
+                m.serialize_entry("text", &t.text)?;
+            }
         }
         if let Some(subject) = &self.subject {
             m.serialize_entry("subject", subject)?;

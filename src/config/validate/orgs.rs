@@ -25,6 +25,7 @@ impl Validator<'_> {
             phone: self.required(0, sp(), "phone", s.phone),
             ops: s.ops,
             region: s.region,
+            oncall: Vec::new(),
         };
         if !self_org.from.is_empty() && mailbox_address(&self_org.from).is_none() {
             self.err(
@@ -53,6 +54,18 @@ impl Validator<'_> {
         }
         if let Some(r) = self_org.region.clone() {
             self.email(0, tpath!["self", "region"], &r);
+        }
+        let mut self_org = self_org;
+        for (i, n) in s.oncall.iter().enumerate() {
+            match phone_number(n) {
+                Some(n) if !self_org.oncall.contains(&n) => self_org.oncall.push(n),
+                Some(_) => self.err(0, tpath!["self", "oncall", i], format!("{n:?} is listed twice")),
+                None => self.err(
+                    0,
+                    tpath!["self", "oncall", i],
+                    format!("{n:?} is not a phone number for SMS: write it with its country code, e.g. \"+47 912 34 567\""),
+                ),
+            }
         }
         self_org
     }
@@ -246,4 +259,15 @@ impl Validator<'_> {
         }
         (org_out, org_index)
     }
+}
+
+/// An on-call number as gateways take it: `+`, the country code and the number, 8 to 15
+/// digits in all (E.164), spaces and hyphens dropped. `None`: not such a number.
+pub(crate) fn phone_number(s: &str) -> Option<String> {
+    let rest = s.trim().strip_prefix('+')?;
+    let digits: String = rest.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let ok = (8..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0');
+    ok.then(|| format!("+{digits}"))
 }

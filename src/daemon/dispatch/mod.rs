@@ -32,12 +32,12 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
     if now - since < cfg.daemon.delivery_warn_after {
         return None;
     }
-    let to = match &row.action.body {
-        ActionBody::Email(e) => e.to.clone(),
-        ActionBody::Ops(o) if o.reason == OpsReason::DeliveryDelayed => return None,
-        ActionBody::Ops(o) => o.to.clone(),
-        _ => vec![],
-    };
+    if let ActionBody::Ops(o) = &row.action.body {
+        if o.reason == OpsReason::DeliveryDelayed {
+            return None;
+        }
+    }
+    let to = row.action.body.recipients();
     Some(Action {
         at: now,
         // One warning per entity and outage: the messages of one fan-out that failed together
@@ -75,14 +75,10 @@ pub fn backoff(attempts: i64) -> Duration {
 
 /// The metrics label of a row: the message kind, or the copying sink's name.
 fn kind_label(row: &OutboxRow) -> String {
-    let own = row.kind == row.action.body.kind();
-    match &row.action.body {
-        _ if !own => row.kind.clone(),
-        ActionBody::Email(e) => e.message.as_str().to_string(),
-        ActionBody::Ops(o) => format!("ops.{}", o.message.as_str()),
-        ActionBody::Statuspage(s) => format!("statuspage.{}", s.message.as_str()),
-        ActionBody::Silence(s) => format!("silence.{}", s.message),
-        ActionBody::Report(_) => "report.monthly".into(),
+    if row.kind == row.action.body.kind() {
+        row.action.body.metric_label()
+    } else {
+        row.kind.clone()
     }
 }
 

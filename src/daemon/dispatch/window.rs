@@ -13,7 +13,6 @@
 //!   notice is out as soon as one exchange allows), and a server that is down sees one failed
 //!   attempt per batch before the rest follow, not eight at once.
 
-use crate::engine::model::ActionBody;
 use crate::store::OutboxRow;
 use std::collections::{HashMap, VecDeque};
 
@@ -22,11 +21,11 @@ pub const IN_FLIGHT: usize = 8;
 
 /// The addresses (or, for rows without any, the case) whose order a row must keep.
 fn recipients(row: &OutboxRow) -> Vec<String> {
-    match &row.action.body {
-        ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
-        ActionBody::Ops(o) => o.to.clone(),
-        ActionBody::Report(r) => r.to.clone(),
-        _ => vec![row.action.about.key_prefix()],
+    let to = row.action.body.recipients();
+    if to.is_empty() {
+        vec![row.action.about.key_prefix()]
+    } else {
+        to
     }
 }
 
@@ -102,7 +101,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::model::{About, Action, Email, EmailKind};
+    use crate::engine::model::{About, Action, ActionBody, Email, EmailKind};
 
     fn row(key: &str, to: &str) -> OutboxRow {
         let e = Email {
