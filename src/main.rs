@@ -189,7 +189,7 @@ working day of the next month.")]
 }
 
 fn load_or_report(path: &Path) -> Result<Config, ExitCode> {
-    Config::load(path).map_err(|errors| {
+    meldingsvakt::daemon::load_config(path).map_err(|errors| {
         for e in &errors {
             eprintln!("{e}");
         }
@@ -261,7 +261,10 @@ fn check(path: &Path, connect: bool) -> ExitCode {
         declared.len()
     );
     if connect {
-        let probed = match &cfg.daemon.database {
+        let probed = match cfg
+            .sections
+            .get::<meldingsvakt::store::postgres::Settings>()
+        {
             Some(pg) => meldingsvakt::store::postgres::probe(pg),
             None => meldingsvakt::store::sqlite::probe(&cfg.daemon.state_dir),
         };

@@ -3,7 +3,7 @@
 //! from `config::keys`, and bash, zsh and fish completions (clap_complete). The package build
 //! runs `meldingsvakt generate DIR`; nothing here is edited by hand.
 
-use crate::config::keys::{KEYS, TABLES};
+use crate::config::keys::{Key, KEYS, TABLES};
 use roff::{bold, italic, roman, Roff};
 use std::io::Write;
 use std::path::Path;
@@ -171,10 +171,19 @@ every other table has working defaults. Organizations may live in included files
 an environment variable. Durations are written \"15m\", \"2h\", \"7d\". \
 meldingsvakt check validates the file and reports every problem as FILE:LINE:COL: message.",
     )]);
-    for t in TABLES {
+    // The core's tables and keys, then those the rooms above read themselves (sinks, store).
+    let sections = crate::daemon::sections();
+    let tables = TABLES
+        .iter()
+        .chain(sections.iter().filter_map(|s| s.table.as_ref()));
+    let keys: Vec<&Key> = KEYS
+        .iter()
+        .chain(sections.iter().flat_map(|s| s.keys.iter()))
+        .collect();
+    for t in tables {
         r.control("SH", [t.header]);
         r.text([roman(t.doc)]);
-        for key in KEYS.iter().filter(|k| k.table == t.table) {
+        for key in keys.iter().filter(|k| k.table == t.table) {
             r.control("TP", []);
             r.text([bold(key.key)]);
             let default = match key.default {

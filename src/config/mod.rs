@@ -8,7 +8,8 @@ pub mod keys;
 pub mod locate;
 pub(crate) mod raw;
 pub mod secret;
-pub(crate) mod validate;
+pub mod section;
+pub mod validate;
 
 use crate::calendar::{Calendar, Freeze};
 use crate::tpath;
@@ -146,7 +147,6 @@ impl Default for AlertLabels {
     }
 }
 
-pub use crate::sinks::email::MailTransport;
 pub use secret::{Secret, SecretValue};
 
 /// The daemon's own settings (`[storage]`, `[http]`, `[smtp]`).
@@ -164,21 +164,11 @@ pub struct DaemonSettings {
     /// Open HTTP connections at most (SPEC §6 "Bounded under abuse"); keep it below the
     /// file-descriptor limit (the unit's `LimitNOFILE=4096`).
     pub max_connections: usize,
-    pub mail: MailTransport,
     pub maintenance_dir: PathBuf,
     pub maintenance_horizon: Duration,
-    pub delivery_warn_after: Duration,
-    pub statuspage: Option<crate::sinks::statuspage::Settings>,
-    /// Alertmanager silences on escalation, when `[alertmanager] url` is set.
-    pub silences: Option<crate::sinks::silence::Settings>,
-    /// The outbound webhook, when `[webhook] url` is set.
-    pub webhook: Option<crate::sinks::webhook::Settings>,
     pub imap: Option<ImapSettings>,
     /// `[console]`: the operator console (SPEC §5.6).
     pub console: ConsoleSettings,
-    /// `[storage] url`: the state in PostgreSQL, for two hosts (SPEC §5.7); `None`: the
-    /// embedded SQLite file in `state_dir`.
-    pub database: Option<crate::store::postgres::Settings>,
 }
 
 /// `[console]` (SPEC §5.6).
@@ -219,6 +209,8 @@ pub struct Config {
     pub labels: AlertLabels,
     pub templates_dir: Option<PathBuf>,
     pub daemon: DaemonSettings,
+    /// The tables the rooms above read themselves (sinks, the PostgreSQL store), by type.
+    pub sections: section::Sections,
     /// Problems that do not stop the daemon (printed by `check`).
     pub warnings: Vec<ConfigError>,
     org_index: HashMap<String, usize>,
@@ -259,7 +251,7 @@ impl Config {
         &self,
         services: &[String],
         exclude: Option<&str>,
-        now: crate::engine::model::Time,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<String> {
         self.orgs
             .iter()
@@ -300,8 +292,26 @@ impl Config {
         self.ks_ekomp.iter().map(|k| k.area.as_str()).collect()
     }
 
-    /// Load and validate; on failure, every problem found.
+    /// Load and validate the core (everything but the tables of the rooms above, which are
+    /// passed by unread); on failure, every problem found. `simulate` and the reports need no
+    /// more; the daemon and `check` use [`Config::load_with`].
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        Self::load_sections(path, None)
+    }
+
+    /// Load and validate everything: the core, and each room's table through its
+    /// [`section::Section`]; a key that no reader takes is unknown.
+    pub fn load_with(
+        path: &Path,
+        sections: &[&section::Section],
+    ) -> Result<Config, Vec<ConfigError>> {
+        Self::load_sections(path, Some(sections))
+    }
+
+    fn load_sections(
+        path: &Path,
+        sections: Option<&[&section::Section]>,
+    ) -> Result<Config, Vec<ConfigError>> {
         let text = read_input(path).map_err(|e| {
             vec![ConfigError {
                 file: path.to_path_buf(),
@@ -310,13 +320,23 @@ impl Config {
                 message: format!("cannot read configuration: {e}"),
             }]
         })?;
-        Self::from_str_at(path, text)
+        Self::from_str_with(path, text, sections)
     }
 
     /// Validate a configuration given as text; `path` names it in errors and anchors includes.
     pub fn from_str_at(path: &Path, text: String) -> Result<Config, Vec<ConfigError>> {
+        Self::from_str_with(path, text, None)
+    }
+
+    /// As [`Config::from_str_at`], with the rooms' sections (`None`: the core only).
+    pub fn from_str_with(
+        path: &Path,
+        text: String,
+        sections: Option<&[&section::Section]>,
+    ) -> Result<Config, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let main = parse_source::<RawConfig>(path, text, &mut errors);
+        let mut passed = Vec::new();
+        let main = parse_source::<RawConfig>(path, text, &mut errors, Some(&mut passed));
         let (main_src, raw) = match main {
             Some(x) => x,
             None => return Err(errors),
@@ -360,7 +380,7 @@ impl Config {
                         continue;
                     }
                 };
-                if let Some((src, inc)) = parse_source::<RawInclude>(&m, t, &mut errors) {
+                if let Some((src, inc)) = parse_source::<RawInclude>(&m, t, &mut errors, None) {
                     sources.push(src);
                     let si = sources.len() - 1;
                     orgs.extend(
@@ -395,13 +415,33 @@ impl Config {
             .map(|(j, o)| (0, j, o))
             .collect();
         all_orgs.extend(orgs);
-        let v = validate::Validator {
+        let mut v = validate::Validator {
             sources: &sources,
             errors: &mut errors,
             warnings: Vec::new(),
             base,
+            passed: vec![passed],
         };
-        let cfg = v.validate(path, raw, all_orgs);
+        let mut cfg = v.validate(path, raw, all_orgs);
+        if let Some(cfg) = cfg.as_mut() {
+            for s in sections.unwrap_or(&[]) {
+                if let Some(settings) = (s.load)(&mut v, cfg) {
+                    cfg.sections.push(settings);
+                }
+            }
+            cfg.warnings.append(&mut v.warnings);
+        }
+        let passed = std::mem::take(&mut v.passed);
+        for p in section::unknown(&passed) {
+            // Without the sections, a table the core does not know may be a room's.
+            if sections.is_none() && p.len() == 1 {
+                continue;
+            }
+            let name = path_text(&p);
+            errors.push(sources[0].error_path(&p, true, format!("unknown key `{name}`")));
+        }
+        // In file order, whichever reader found them.
+        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
         if errors.is_empty() {
             cfg.ok_or_else(Vec::new)
         } else {
@@ -445,6 +485,7 @@ fn parse_source<T: serde::de::DeserializeOwned>(
     path: &Path,
     text: String,
     errors: &mut Vec<ConfigError>,
+    passed: Option<&mut Vec<Vec<Seg>>>,
 ) -> Option<(Source, T)> {
     let src = Source::new(path, text.clone());
     match toml_edit::ImDocument::parse(text.as_str()) {
@@ -471,9 +512,15 @@ fn parse_source<T: serde::de::DeserializeOwned>(
     };
     match serde_ignored::deserialize(de, |p| unknown.push(from_ignored(&p))) {
         Ok(v) => {
-            for p in unknown {
-                let name = path_text(&p);
-                errors.push(src.error_path(&p, true, format!("unknown key `{name}`")));
+            // The main file's keys the core passed by may be a room's (`section`).
+            match passed {
+                Some(passed) => *passed = unknown,
+                None => {
+                    for p in unknown {
+                        let name = path_text(&p);
+                        errors.push(src.error_path(&p, true, format!("unknown key `{name}`")));
+                    }
+                }
             }
             Some((src, v))
         }

@@ -41,11 +41,8 @@ pub struct RawConfig {
     pub alerts: RawAlerts,
     #[serde(default)]
     pub templates: RawTemplates,
-    // Sections of the daemon (SPEC §5.3: SMTP, status page, Alertmanager, IMAP, HTTP, storage).
-    // Accepted now so that a complete configuration checks; their keys are validated by the
-    // component that uses them.
-    #[serde(default)]
-    pub smtp: RawSmtp,
+    // The daemon's own tables. The tables of sinks and the store's PostgreSQL keys are read
+    // by their rooms (`config::section`).
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
@@ -53,13 +50,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub maintenance: RawMaintenanceFiles,
     #[serde(default)]
-    pub statuspage: RawStatuspage,
-    #[serde(default)]
-    pub alertmanager: RawAlertmanager,
-    #[serde(default)]
     pub imap: RawImap,
-    #[serde(default)]
-    pub webhook: RawWebhook,
     #[serde(default)]
     pub report: RawReport,
     #[serde(default)]
@@ -204,15 +195,8 @@ pub struct RawStorage {
     pub dir: Option<String>,
     /// How long closed cases' history is kept (default 400 days: the 12-month report).
     pub retention: Option<Dur>,
-    /// `postgresql://user@host/db`: the state in PostgreSQL, shared by two hosts (SPEC §5.7).
-    /// Validated by `store::postgres::settings`.
-    pub url: Option<String>,
-    pub password_file: Option<String>,
-    pub password_env: Option<String>,
-    /// How the other hosts reach this one's HTTP listener (writes are forwarded to the leader).
-    pub advertise: Option<String>,
-    /// How long a leader that cannot confirm its lock keeps it (default 5 s).
-    pub lease: Option<Dur>,
+    // `url`, `password_*`, `advertise` and `lease` are the PostgreSQL store's
+    // (`store/postgres/settings.rs`).
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -228,61 +212,6 @@ pub struct RawImap {
     pub inbox: Option<String>,
     pub sent: Option<String>,
     pub poll: Option<Dur>,
-}
-
-/// Validated by `sinks::email::config`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawSmtp {
-    /// "file" (default: .eml files under the state directory) or "smtp".
-    pub transport: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<u16>,
-    /// "starttls" (default), "tls" or "none" (loopback only).
-    pub security: Option<String>,
-    pub username: Option<String>,
-    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
-    pub password_file: Option<String>,
-    pub password_env: Option<String>,
-    pub timeout: Option<Dur>,
-    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
-    /// when it finally goes out (default 10 minutes).
-    pub warn_after: Option<Dur>,
-}
-
-/// Validated by `sinks::statuspage::config`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawStatuspage {
-    /// Atlassian Statuspage page for the production environment (none: built-in page only).
-    pub page_id: Option<String>,
-    /// Page for the test environment.
-    pub test_page_id: Option<String>,
-    pub api_key_file: Option<String>,
-    pub api_key_env: Option<String>,
-    pub base_url: Option<String>,
-    pub min_interval: Option<Dur>,
-}
-
-/// Validated by `sinks::silence::config`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawAlertmanager {
-    /// Alertmanager's base URL (API v2), for silences on escalation.
-    pub url: Option<String>,
-    /// How long each silence lasts; it is extended while the incident stays escalated.
-    pub silence_duration: Option<Dur>,
-}
-
-/// Validated by `sinks::webhook::config`.
-#[derive(Debug, Default, Deserialize)]
-pub struct RawWebhook {
-    /// Where each action is POSTed; `https://`, or `http://` to a loopback host.
-    pub url: Option<String>,
-    /// The signing key: a file (e.g. a systemd credential) or an environment variable.
-    pub secret_file: Option<String>,
-    pub secret_env: Option<String>,
-    /// Which action kinds to send (default all).
-    pub actions: Option<Vec<String>>,
-    /// Per request (default 10 s).
-    pub timeout: Option<Dur>,
 }
 
 /// `[report]`: the monthly availability report (SPEC §4.13), validated in `config/validate`.

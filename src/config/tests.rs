@@ -240,12 +240,16 @@ fn oncall_numbers_are_checked_and_normalized() {
     let with = |n: &str| GOOD_HEAD.replace("ops = [", &format!("oncall = [{n}]\nops = ["));
     let e = errors(&with(r#""912 34 567""#));
     assert!(
-        e.iter().any(|e| e.starts_with("t.toml:7:") && e.contains("country code")),
+        e.iter()
+            .any(|e| e.starts_with("t.toml:7:") && e.contains("country code")),
         "{e:?}"
     );
     let e = errors(&with(r#""+47 912 34 567", "+4791234567""#));
     assert!(e.iter().any(|e| e.contains("listed twice")), "{e:?}");
     let c = Config::from_str_at(Path::new("t.toml"), with(r#""+47 912-34-567""#)).unwrap();
     assert_eq!(c.self_.oncall, ["+4791234567"]);
-    assert!(example().self_.oncall.is_empty(), "nobody is paged by default");
+    assert!(
+        example().self_.oncall.is_empty(),
+        "nobody is paged by default"
+    );
 }

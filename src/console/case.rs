@@ -380,7 +380,7 @@ fn silence(cfg: &Config, t: &[TimelineEntry]) -> Option<Value> {
     Some(json!({
         "text": text,
         "state": if active { "Aktiv" } else if expired.is_some_and(|(s, _)| s == "sent") { "Opphevet" } else { "Venter" },
-        "link": cfg.daemon.silences.as_ref().map(|s| format!("{}/#/silences", s.url.trim_end_matches('/'))),
+        "link": cfg.sections.get::<crate::sinks::silence::Settings>().map(|s| format!("{}/#/silences", s.url.trim_end_matches('/'))),
     }))
 }
 
@@ -393,7 +393,7 @@ fn alert(cfg: &Config, d: Option<&IncidentDetail>) -> Option<Value> {
         "summary": a.summary,
         "description": a.description,
         "source": a.source_url,
-        "alertmanager": cfg.daemon.silences.as_ref().map(|s| format!("{}/#/alerts", s.url.trim_end_matches('/'))),
+        "alertmanager": cfg.sections.get::<crate::sinks::silence::Settings>().map(|s| format!("{}/#/alerts", s.url.trim_end_matches('/'))),
     }))
 }
 

@@ -240,7 +240,7 @@ fn silences_fanouts_and_service_names_on_the_case_page() {
     use crate::store::TimelineEntry;
     let pages = Pages::new().unwrap();
     let mut cfg = crate::testutil::example_config();
-    cfg.daemon.silences = Some(crate::sinks::silence::Settings {
+    cfg.sections.set(crate::sinks::silence::Settings {
         url: "http://alertmanager.hemit.example:9093".into(),
         duration: chrono::Duration::days(30),
     });

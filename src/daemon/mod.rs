@@ -71,7 +71,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
                 .join("\n"),
         )
     };
-    let cfg = Config::load(config_path).map_err(joined)?;
+    let cfg = load_config(config_path).map_err(joined)?;
     let renderer = Renderer::checked(&cfg).map_err(joined)?;
     let cfg = Arc::new(cfg);
     let d = cfg.daemon.clone();
@@ -86,23 +86,26 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     }
     // One host: the embedded SQLite file, always leading. Several: PostgreSQL, and the
     // leadership session decides who leads (SPEC §5.7).
-    let role = Arc::new(match &d.database {
-        Some(pg) => role::Role::cluster(pg.lease.to_std().unwrap_or_default()),
-        None => role::Role::single(),
-    });
-    let (mut store, db): (Box<dyn crate::store::Store>, String) = match &d.database {
-        Some(pg) => (
-            Box::new(crate::store::postgres::PgStore::open(
-                pg,
-                role.epoch_cell(),
-            )?),
-            pg.display(),
-        ),
-        None => {
-            let path = d.state_dir.join("meldingsvakt.db");
-            (crate::store::open(&path)?, path.display().to_string())
-        }
-    };
+    let role = Arc::new(
+        match cfg.sections.get::<crate::store::postgres::Settings>() {
+            Some(pg) => role::Role::cluster(pg.lease.to_std().unwrap_or_default()),
+            None => role::Role::single(),
+        },
+    );
+    let (mut store, db): (Box<dyn crate::store::Store>, String) =
+        match cfg.sections.get::<crate::store::postgres::Settings>() {
+            Some(pg) => (
+                Box::new(crate::store::postgres::PgStore::open(
+                    pg,
+                    role.epoch_cell(),
+                )?),
+                pg.display(),
+            ),
+            None => {
+                let path = d.state_dir.join("meldingsvakt.db");
+                (crate::store::open(&path)?, path.display().to_string())
+            }
+        };
     let alert_token = token(d.alert_token_file.as_deref(), &d.state_dir, "alert-token")?;
     let operator_token = token(
         d.operator_token_file.as_deref(),
@@ -174,7 +177,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     }
     shared.pages.set_history(engine.history(), now);
     let leadership_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if let Some(pg) = &d.database {
+    if let Some(pg) = cfg.sections.get::<crate::store::postgres::Settings>() {
         role::start(pg.clone(), Arc::clone(&role), Arc::clone(&leadership_stop))
             .map_err(DaemonError::Thread)?;
     }
@@ -253,7 +256,7 @@ async fn reload(
     shared: &Arc<Shared>,
     tx: &tokio::sync::mpsc::Sender<engine_task::Cmd>,
 ) {
-    let cfg = match Config::load(path) {
+    let cfg = match load_config(path) {
         Ok(c) => c,
         Err(es) => {
             for e in &es {
@@ -336,4 +339,18 @@ async fn reload(
             sinks,
         ))
         .await;
+}
+
+/// Every table a room above the configuration reads: the sinks', then the store's.
+pub fn sections() -> Vec<&'static crate::config::section::Section> {
+    crate::sinks::sections()
+        .chain(crate::store::sections())
+        .collect()
+}
+
+/// The configuration with every room's table: what the daemon and `check` load.
+pub fn load_config(
+    path: &std::path::Path,
+) -> Result<Config, Vec<crate::config::locate::ConfigError>> {
+    Config::load_with(path, &sections())
 }

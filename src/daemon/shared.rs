@@ -167,7 +167,7 @@ impl Shared {
     /// Refresh the outbox gauges that `/healthz` and `/metrics` serve.
     pub fn refresh_stats(&self) {
         let now = crate::clock::now();
-        let warn_after = self.cfg().daemon.delivery_warn_after;
+        let warn_after = self.sinks().shortest_warn_after();
         let stats = self.store().stats(now, warn_after);
         if let Ok(st) = stats {
             self.health().stats = st;

@@ -28,6 +28,7 @@ pub mod silence;
 pub mod statuspage;
 pub mod webhook;
 
+use crate::config::section::Section;
 use crate::config::Config;
 use crate::engine::model::Action;
 use crate::render::Renderer;
@@ -92,7 +93,16 @@ pub trait Sink: Send + Sync {
 
     /// Periodic upkeep, about once a minute (e.g. extending silences).
     async fn upkeep(&self, _ctx: &Ctx<'_>) {}
+
+    /// How long a row of this sink may fail before it is late: an error in the log and
+    /// `/metrics`, and a warning to ops when it finally goes out. `None`: the default.
+    fn warn_after(&self) -> Option<chrono::Duration> {
+        None
+    }
 }
+
+/// When a failing row is late, unless its sink says otherwise.
+pub const WARN_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// A sink could not be built from its configuration (a secret that cannot be read, a client
 /// that cannot start). Refuses the start, or keeps the previous sinks on reload.
@@ -115,6 +125,37 @@ impl BuildError {
 
 type Builder = fn(&Config) -> Result<Option<Arc<dyn Sink>>, BuildError>;
 
+/// One sink: the table it reads and how it is built from it.
+struct Entry {
+    section: &'static Section,
+    build: Builder,
+}
+
+/// Every sink. Adding one is its folder and one line here.
+const SINKS: &[Entry] = &[
+    Entry {
+        section: &email::SECTION,
+        build: email::build,
+    },
+    Entry {
+        section: &statuspage::SECTION,
+        build: statuspage::build,
+    },
+    Entry {
+        section: &silence::SECTION,
+        build: silence::build,
+    },
+    Entry {
+        section: &webhook::SECTION,
+        build: webhook::build,
+    },
+];
+
+/// The tables the sinks read, for `Config::load_with` and the manual.
+pub fn sections() -> impl Iterator<Item = &'static Section> {
+    SINKS.iter().map(|e| e.section)
+}
+
 /// The sinks of one configuration.
 #[derive(Clone, Default)]
 pub struct Registry {
@@ -124,16 +165,9 @@ pub struct Registry {
 impl Registry {
     /// Every sink the configuration enables. The one list of sinks lives here.
     pub fn build(cfg: &Config) -> Result<Registry, BuildError> {
-        const BUILDERS: &[Builder] = &[
-            email::build,
-            statuspage::build,
-            silence::build,
-            webhook::build,
-            // One line per sink.
-        ];
         let mut sinks = Vec::new();
-        for b in BUILDERS {
-            sinks.extend(b(cfg)?);
+        for e in SINKS {
+            sinks.extend((e.build)(cfg)?);
         }
         Ok(Registry { sinks })
     }
@@ -158,6 +192,22 @@ impl Registry {
             }
         }
         out
+    }
+
+    /// How long a row of `kind` may fail before it is late.
+    pub fn warn_after(&self, kind: &str) -> chrono::Duration {
+        self.for_kind(kind)
+            .and_then(|s| s.warn_after())
+            .unwrap_or(WARN_AFTER)
+    }
+
+    /// The shortest lateness of any sink, for the outbox's overall "failing" gauge.
+    pub fn shortest_warn_after(&self) -> chrono::Duration {
+        self.sinks
+            .iter()
+            .filter_map(|s| s.warn_after())
+            .min()
+            .unwrap_or(WARN_AFTER)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {

@@ -40,6 +40,11 @@ pub enum StoreError {
 }
 
 /// Open the embedded store (SQLite in WAL mode) at `path`, migrating it forward.
+/// The store's keys of `[storage]` (PostgreSQL), for `Config::load_with` and the manual.
+pub fn sections() -> impl Iterator<Item = &'static crate::config::section::Section> {
+    std::iter::once(&postgres::settings::SECTION)
+}
+
 pub fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }

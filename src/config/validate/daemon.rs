@@ -104,16 +104,11 @@ impl Validator<'_> {
             operator_token_file: http.operator_token_file.map(|p| base.join(p)),
             max_body,
             max_connections,
-            mail: crate::sinks::email::MailTransport::Files,
             maintenance_dir: base.join(maintenance.dir.unwrap_or_else(|| "maintenance.d".into())),
             maintenance_horizon: maintenance
                 .horizon
                 .map(|d| d.0)
                 .unwrap_or(Duration::days(14)),
-            delivery_warn_after: Duration::minutes(10),
-            statuspage: None,
-            silences: None,
-            webhook: None,
             imap: self.imap(imap),
             console: ConsoleSettings {
                 enabled: true,
@@ -122,7 +117,6 @@ impl Validator<'_> {
                 session_lifetime: Duration::hours(12),
                 secure_cookie: false,
             },
-            database: None,
         }
     }
 

@@ -16,12 +16,15 @@ use crate::tpath;
 use chrono::{NaiveDate, NaiveTime};
 use std::path::Path;
 
-pub(crate) struct Validator<'a> {
+pub struct Validator<'a> {
     pub(super) sources: &'a [Source],
     pub(super) errors: &'a mut Vec<ConfigError>,
     pub(super) warnings: Vec<ConfigError>,
     /// The main file's folder: relative paths in it are relative to it.
     pub(crate) base: &'a Path,
+    /// For each reader of the main file (the core, then each section), the keys it passed
+    /// by; a key every reader passed is unknown (`section::unknown`).
+    pub(super) passed: Vec<Vec<Vec<Seg>>>,
 }
 
 impl Validator<'_> {
@@ -125,7 +128,7 @@ impl Validator<'_> {
     /// Validate everything; `orgs` are the organizations of the main file and the includes
     /// with (source, index) for error places (`raw.organization` has been moved into them).
     pub(super) fn validate(
-        mut self,
+        &mut self,
         path: &Path,
         raw: RawConfig,
         orgs: Vec<(usize, usize, RawOrg)>,
@@ -138,14 +141,10 @@ impl Validator<'_> {
             calendar,
             alerts,
             templates,
-            smtp,
             http,
-            mut storage,
+            storage,
             maintenance,
-            statuspage,
-            alertmanager,
             imap,
-            webhook,
             report,
             console,
             ..
@@ -159,29 +158,11 @@ impl Validator<'_> {
         let calendar = self.calendar(calendar);
         let labels = labels(alerts);
         let templates_dir = self.templates(templates);
-        // The PostgreSQL keys of `[storage]` are validated in `store::postgres`.
-        let mut pg = crate::config::raw::RawStorage {
-            url: storage.url.take(),
-            password_file: storage.password_file.take(),
-            password_env: storage.password_env.take(),
-            advertise: storage.advertise.take(),
-            lease: storage.lease.take(),
-            ..Default::default()
-        };
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
-        daemon.database =
-            crate::store::postgres::settings::settings(&mut self, &mut pg, daemon.listen);
         daemon.console = self.console(console);
-        daemon.delivery_warn_after = smtp
-            .warn_after
-            .map(|d| d.0)
-            .unwrap_or(chrono::Duration::minutes(10));
-        daemon.mail = crate::sinks::email::settings(&mut self, smtp);
-        daemon.silences = crate::sinks::silence::settings(&mut self, alertmanager);
-        daemon.statuspage = crate::sinks::statuspage::settings(&mut self, statuspage, &services);
-        daemon.webhook = crate::sinks::webhook::settings(&mut self, webhook);
         Some(Config {
             daemon,
+            sections: Default::default(),
             path: path.to_path_buf(),
             self_: self_org,
             orgs,

@@ -29,7 +29,7 @@ const LATE_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
 fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>) -> Option<Action> {
     let since = row.first_failure_at?;
     let cfg = shared.cfg();
-    if now - since < cfg.daemon.delivery_warn_after {
+    if now - since < shared.sinks().warn_after(&row.kind) {
         return None;
     }
     if let ActionBody::Ops(o) = &row.action.body {
@@ -295,7 +295,7 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             }
             continue;
         }
-        let warn_after = shared.cfg().daemon.delivery_warn_after;
+        let sinks = shared.sinks();
         // Up to IN_FLIGHT messages at once, each on a pooled SMTP session with TCP_NODELAY
         // (sinks/email/smtp.rs), in a sliding window that keeps the order per recipient and
         // opens one slot at a time (window.rs). Results are recorded every IN_FLIGHT ends.
@@ -334,8 +334,9 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     let e = failure.to_string();
                     super::Metrics::count(&shared.metrics.failed, &kind);
                     let since = row.first_failure_at.unwrap_or(now);
+                    let warn_after = sinks.warn_after(&row.kind);
                     if now - since >= warn_after {
-                        tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than smtp.warn_after; still retrying");
+                        tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than its sink's warn_after; still retrying");
                     } else {
                         tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
                     }

@@ -2,11 +2,85 @@
 //! directory (the embedded default) or SMTP with STARTTLS, implicit TLS, or plain text to a
 //! loopback relay only.
 
-use crate::config::raw::RawSmtp;
+use crate::config::keys::{k, Key, Table};
+use crate::config::raw::Dur;
+use crate::config::section::{self, Section};
 use crate::config::validate::Validator;
+use crate::config::Config;
 use crate::config::Secret;
 use crate::tpath;
 use chrono::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawSmtp {
+    /// "file" (default: .eml files under the state directory) or "smtp".
+    pub transport: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// "starttls" (default), "tls" or "none" (loopback only).
+    pub security: Option<String>,
+    pub username: Option<String>,
+    /// Secrets never live in this file: a file (e.g. systemd credential) or an environment variable.
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    pub timeout: Option<Dur>,
+    /// A message failing this long is an error in the log and /metrics, and ops gets a mail
+    /// when it finally goes out (default 10 minutes).
+    pub warn_after: Option<Dur>,
+}
+
+/// `[smtp]` in the manual.
+pub(crate) const TABLE: Table = Table {
+    table: "smtp",
+    header: "[smtp]",
+    doc: "How e-mail is sent.",
+};
+
+/// Its keys, for `meldingsvakt.toml(5)`.
+#[rustfmt::skip]
+pub(crate) const KEYS: &[Key] = &[
+    k("smtp", "transport", Some("\"file\""), "file (.eml files under the state directory) or smtp."),
+    k("smtp", "host", None, "The SMTP relay."),
+    k("smtp", "port", Some("587 (starttls), 465 (tls), 25 (none)"), "Its port."),
+    k("smtp", "security", Some("\"starttls\""), "starttls, tls, or none (loopback only)."),
+    k("smtp", "username", None, "Login name, when the relay needs one."),
+    k("smtp", "password_file", None, "A file holding the password, e.g. /run/credentials/meldingsvakt.service/smtp-password."),
+    k("smtp", "password_env", None, "Or an environment variable holding it."),
+    k("smtp", "timeout", Some("\"30s\""), "Per SMTP exchange."),
+    k("smtp", "warn_after", Some("\"10m\""), "A message failing this long is logged as an error and ops are told when it goes out."),
+];
+
+/// The sink's table, read and validated by its own room.
+pub(crate) static SECTION: Section = Section {
+    table: Some(TABLE),
+    keys: KEYS,
+    load,
+};
+
+fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
+    let raw: RawSmtp = v.table("smtp");
+    Some(settings(v, raw)).map(|s| Arc::new(s) as section::Settings)
+}
+
+/// `[smtp]` as validated: the transport, and when a failing message is late.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub transport: MailTransport,
+    /// A message failing this long is an error in the log and `/metrics`, and ops are told
+    /// when it finally goes out.
+    pub warn_after: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            transport: MailTransport::Files,
+            warn_after: Duration::minutes(10),
+        }
+    }
+}
 
 /// How e-mail leaves the daemon.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +108,16 @@ pub struct SmtpSettings {
     pub timeout: Duration,
 }
 
-/// Validate `[smtp]` (`warn_after` is the dispatcher's and read by the caller).
-pub(crate) fn settings(v: &mut Validator<'_>, smtp: RawSmtp) -> MailTransport {
+/// Validate `[smtp]`.
+fn settings(v: &mut Validator<'_>, smtp: RawSmtp) -> Settings {
+    let warn_after = smtp.warn_after.map_or(Duration::minutes(10), |d| d.0);
+    Settings {
+        transport: transport(v, smtp),
+        warn_after,
+    }
+}
+
+fn transport(v: &mut Validator<'_>, smtp: RawSmtp) -> MailTransport {
     match smtp.transport.as_deref() {
         None | Some("file") => MailTransport::Files,
         Some("smtp") => {
@@ -91,5 +173,18 @@ pub(crate) fn settings(v: &mut Validator<'_>, smtp: RawSmtp) -> MailTransport {
             );
             MailTransport::Files
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_key_of_the_table_is_documented() {
+        crate::config::keys::assert_documented(
+            include_str!("config.rs"),
+            &[("RawSmtp", "smtp")],
+            super::KEYS,
+            8,
+        );
     }
 }

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 mod config;
 mod sink;
-pub(crate) use config::settings;
-pub use config::{MailTransport, SmtpSecurity, SmtpSettings};
+pub(crate) use config::SECTION;
+pub use config::{MailTransport, Settings, SmtpSecurity, SmtpSettings};
 pub use sink::{build, EmailSink};
 
 #[derive(Clone)]
@@ -59,6 +59,15 @@ pub fn message_id(cfg: &Config, key: &str) -> String {
     format!("<{local}@{domain}>")
 }
 
+/// `[smtp]` as configured, or the embedded default (`.eml` files) when the table is absent
+/// or the configuration was loaded without the sinks' tables.
+pub fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
+    match cfg.sections.get::<Settings>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(Settings::default()),
+    }
+}
+
 pub enum Transport {
     Files(PathBuf),
     Smtp(SmtpPool),
@@ -67,7 +76,8 @@ pub enum Transport {
 impl Transport {
     /// The transport of a configuration; SMTP passwords are read here.
     pub fn new(cfg: &Config) -> Result<Transport, SendError> {
-        let s = match &cfg.daemon.mail {
+        let settings = settings(cfg);
+        let s = match &settings.transport {
             MailTransport::Files => return Ok(Transport::Files(cfg.daemon.state_dir.join("mail"))),
             MailTransport::Smtp(s) => s,
         };

@@ -8,15 +8,19 @@ use crate::sinks::{BuildError, Ctx, Failure, Sink};
 use crate::store::OutboxRow;
 use std::sync::{Arc, Mutex};
 
-#[derive(Default)]
 pub struct EmailSink {
     /// The transport and the mail configuration it was built from.
     transport: Mutex<Option<(super::MailTransport, Arc<Transport>)>>,
+    /// `[smtp] warn_after`.
+    warn_after: chrono::Duration,
 }
 
 /// Always on: e-mail is the routine itself.
-pub fn build(_cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
-    Ok(Some(Arc::new(EmailSink::default())))
+pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+    Ok(Some(Arc::new(EmailSink {
+        transport: Mutex::default(),
+        warn_after: super::settings(cfg).warn_after,
+    })))
 }
 
 impl From<SendError> for Failure {
@@ -33,12 +37,12 @@ impl EmailSink {
     fn transport(&self, cfg: &Config) -> Result<Arc<Transport>, SendError> {
         let mut cache = self.transport.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((for_cfg, t)) = cache.as_ref() {
-            if *for_cfg == cfg.daemon.mail {
+            if *for_cfg == super::settings(cfg).transport {
                 return Ok(Arc::clone(t));
             }
         }
         let t = Arc::new(Transport::new(cfg)?);
-        *cache = Some((cfg.daemon.mail.clone(), Arc::clone(&t)));
+        *cache = Some((super::settings(cfg).transport.clone(), Arc::clone(&t)));
         Ok(t)
     }
 }
@@ -47,6 +51,10 @@ impl EmailSink {
 impl Sink for EmailSink {
     fn name(&self) -> &'static str {
         "email"
+    }
+
+    fn warn_after(&self) -> Option<chrono::Duration> {
+        Some(self.warn_after)
     }
 
     fn delivers(&self) -> &'static [&'static str] {

@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 mod config;
-pub(crate) use config::settings;
 pub use config::Settings;
+pub(crate) use config::SECTION;
 
 /// The sink, when `[alertmanager] url` is set.
 pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
-    let Some(s) = &cfg.daemon.silences else {
+    let Some(s) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
     let err = BuildError::of("alertmanager");

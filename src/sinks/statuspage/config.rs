@@ -1,10 +1,57 @@
 //! `[statuspage]`: Atlassian Statuspage pages per environment and the API key.
 
-use crate::config::raw::RawStatuspage;
+use crate::config::keys::{k, Key, Table};
+use crate::config::raw::Dur;
+use crate::config::section::{self, Section};
 use crate::config::validate::Validator;
+use crate::config::Config;
 use crate::config::{Secret, Service};
 use crate::tpath;
 use chrono::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawStatuspage {
+    /// Atlassian Statuspage page for the production environment (none: built-in page only).
+    pub page_id: Option<String>,
+    /// Page for the test environment.
+    pub test_page_id: Option<String>,
+    pub api_key_file: Option<String>,
+    pub api_key_env: Option<String>,
+    pub base_url: Option<String>,
+    pub min_interval: Option<Dur>,
+}
+
+/// `[statuspage]` in the manual.
+pub(crate) const TABLE: Table = Table {
+    table: "statuspage",
+    header: "[statuspage]",
+    doc: "Atlassian Statuspage (optional; the built-in status page always runs).",
+};
+
+/// Its keys, for `meldingsvakt.toml(5)`.
+#[rustfmt::skip]
+pub(crate) const KEYS: &[Key] = &[
+    k("statuspage", "page_id", None, "The Statuspage page for production (none: built-in page only)."),
+    k("statuspage", "test_page_id", None, "The page for the test environment."),
+    k("statuspage", "api_key_file", None, "A file holding the API key."),
+    k("statuspage", "api_key_env", None, "Or an environment variable holding it."),
+    k("statuspage", "base_url", Some("\"https://api.statuspage.io/v1\""), "The API's address."),
+    k("statuspage", "min_interval", Some("\"1s\""), "Least time between two requests."),
+];
+
+/// The sink's table, read and validated by its own room.
+pub(crate) static SECTION: Section = Section {
+    table: Some(TABLE),
+    keys: KEYS,
+    load,
+};
+
+fn load(v: &mut Validator<'_>, cfg: &Config) -> Option<section::Settings> {
+    let raw: RawStatuspage = v.table("statuspage");
+    settings(v, raw, &cfg.services).map(|s| Arc::new(s) as section::Settings)
+}
 
 /// Atlassian Statuspage, when a page is configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,4 +110,17 @@ pub(crate) fn settings(
             .map(|d| d.0)
             .unwrap_or(Duration::seconds(1)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_key_of_the_table_is_documented() {
+        crate::config::keys::assert_documented(
+            include_str!("config.rs"),
+            &[("RawStatuspage", "statuspage")],
+            super::KEYS,
+            5,
+        );
+    }
 }

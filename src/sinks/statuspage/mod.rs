@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod config;
-pub(crate) use config::settings;
 pub use config::Settings;
+pub(crate) use config::SECTION;
 
 /// The sink, when a page is configured; the API key is read here.
 pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
-    let Some(sp) = &cfg.daemon.statuspage else {
+    let Some(sp) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
     let err = BuildError::of("statuspage");

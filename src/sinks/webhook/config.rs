@@ -8,11 +8,58 @@
 //! timeout = "10s"
 //! ```
 
-use crate::config::raw::RawWebhook;
+use crate::config::keys::{k, Key, Table};
+use crate::config::raw::Dur;
+use crate::config::section::{self, Section};
 use crate::config::validate::Validator;
+use crate::config::Config;
 use crate::config::Secret;
 use crate::tpath;
 use chrono::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawWebhook {
+    /// Where each action is POSTed; `https://`, or `http://` to a loopback host.
+    pub url: Option<String>,
+    /// The signing key: a file (e.g. a systemd credential) or an environment variable.
+    pub secret_file: Option<String>,
+    pub secret_env: Option<String>,
+    /// Which action kinds to send (default all).
+    pub actions: Option<Vec<String>>,
+    /// Per request (default 10 s).
+    pub timeout: Option<Dur>,
+}
+
+/// `[webhook]` in the manual.
+pub(crate) const TABLE: Table = Table {
+    table: "webhook",
+    header: "[webhook]",
+    doc: "An outbound webhook that receives every action, signed (optional).",
+};
+
+/// Its keys, for `meldingsvakt.toml(5)`.
+#[rustfmt::skip]
+pub(crate) const KEYS: &[Key] = &[
+    k("webhook", "url", None, "Where each action is POSTed: https://, or http:// to a loopback host."),
+    k("webhook", "secret_file", None, "A file holding the signing key."),
+    k("webhook", "secret_env", None, "Or an environment variable holding it."),
+    k("webhook", "actions", Some("all"), "Which action kinds to send: email, statuspage, silence, ops, report."),
+    k("webhook", "timeout", Some("\"10s\""), "Per request."),
+];
+
+/// The sink's table, read and validated by its own room.
+pub(crate) static SECTION: Section = Section {
+    table: Some(TABLE),
+    keys: KEYS,
+    load,
+};
+
+fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
+    let raw: RawWebhook = v.table("webhook");
+    settings(v, raw).map(|s| Arc::new(s) as section::Settings)
+}
 
 /// The action kinds a webhook can receive.
 pub const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
@@ -86,12 +133,22 @@ pub(crate) fn settings(v: &mut Validator<'_>, raw: RawWebhook) -> Option<Setting
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_key_of_the_table_is_documented() {
+        crate::config::keys::assert_documented(
+            include_str!("config.rs"),
+            &[("RawWebhook", "webhook")],
+            super::KEYS,
+            4,
+        );
+    }
     use crate::config::Config;
 
     fn check(extra: &str) -> Result<Config, Vec<crate::config::locate::ConfigError>> {
         let root = crate::testutil::example_config_path();
         let text = std::fs::read_to_string(&root).unwrap() + extra;
-        Config::from_str_at(&root, text)
+        Config::from_str_with(&root, text, Some(&[&super::SECTION]))
     }
 
     /// Every problem, one per line.
@@ -107,7 +164,7 @@ mod tests {
         let c =
             check("\n[webhook]\nurl = \"https://tickets.example/h\"\nsecret_env = \"MV_HOOK\"\n")
                 .unwrap();
-        let w = c.daemon.webhook.unwrap();
+        let w = c.sections.get::<super::Settings>().unwrap();
         assert_eq!(w.kinds, super::KINDS);
         assert_eq!(w.timeout, chrono::Duration::seconds(10));
 

@@ -12,7 +12,7 @@
 //!   permanent (the receiver refuses it: logged as an error, retried every 5 minutes).
 
 mod config;
-pub(crate) use config::settings;
+pub(crate) use config::SECTION;
 pub use config::{Settings, KINDS};
 
 use crate::config::{Config, SecretValue};
@@ -30,7 +30,7 @@ pub struct Webhook {
 
 /// The sink, when `[webhook] url` is set; the secret is read here.
 pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
-    let Some(s) = &cfg.daemon.webhook else {
+    let Some(s) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
     let err = BuildError::of("webhook");

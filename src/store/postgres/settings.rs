@@ -9,11 +9,51 @@
 //! lease = "5s"                           # a leader that cannot confirm its lock for this long is out
 //! ```
 
-use crate::config::raw::RawStorage;
+use crate::config::keys::{k, Key};
+use crate::config::raw::Dur;
+use crate::config::section::{self, Section};
 use crate::config::validate::Validator;
+use crate::config::Config;
 use crate::config::Secret;
 use crate::tpath;
 use chrono::Duration;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// The PostgreSQL keys of `[storage]` (the core reads `dir` and `retention`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawPostgres {
+    /// `postgresql://user@host/db`: the state in PostgreSQL, shared by two hosts (SPEC §5.7).
+    pub url: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    /// How the other hosts reach this one's HTTP listener (writes are forwarded to the leader).
+    pub advertise: Option<String>,
+    /// How long a leader that cannot confirm its lock keeps it (default 5 s).
+    pub lease: Option<Dur>,
+}
+
+/// Its keys of `[storage]`, for `meldingsvakt.toml(5)`.
+#[rustfmt::skip]
+pub(crate) const KEYS: &[Key] = &[
+    k("storage", "url", None, "postgresql://user@host/db: the state in PostgreSQL, shared by two hosts."),
+    k("storage", "password_file", None, "The PostgreSQL password, from a file."),
+    k("storage", "password_env", None, "Or from an environment variable."),
+    k("storage", "advertise", None, "How the other hosts reach this one's listener (with url)."),
+    k("storage", "lease", Some("\"5s\""), "How long a leader that cannot confirm its lock keeps it."),
+];
+
+/// The store's keys of `[storage]`, read and validated by its own room.
+pub(crate) static SECTION: Section = Section {
+    table: None,
+    keys: KEYS,
+    load,
+};
+
+fn load(v: &mut Validator<'_>, cfg: &Config) -> Option<section::Settings> {
+    let mut raw: RawPostgres = v.table("storage");
+    settings(v, &mut raw, cfg.daemon.listen).map(|s| Arc::new(s) as section::Settings)
+}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -75,7 +115,7 @@ impl Settings {
 /// (the default `advertise`).
 pub(crate) fn settings(
     v: &mut Validator<'_>,
-    raw: &mut RawStorage,
+    raw: &mut RawPostgres,
     listen: std::net::SocketAddr,
 ) -> Option<Settings> {
     let password_keys = raw.password_file.is_some() || raw.password_env.is_some();
@@ -181,4 +221,17 @@ pub(crate) fn settings(
         advertise,
         lease,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_key_of_the_table_is_documented() {
+        crate::config::keys::assert_documented(
+            include_str!("settings.rs"),
+            &[("RawPostgres", "storage")],
+            super::KEYS,
+            4,
+        );
+    }
 }
