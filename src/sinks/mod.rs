@@ -131,24 +131,17 @@ struct Entry {
     build: Builder,
 }
 
+/// One entry of the registry.
+const fn sink(section: &'static Section, build: Builder) -> Entry {
+    Entry { section, build }
+}
+
 /// Every sink. Adding one is its folder and one line here.
 const SINKS: &[Entry] = &[
-    Entry {
-        section: &email::SECTION,
-        build: email::build,
-    },
-    Entry {
-        section: &statuspage::SECTION,
-        build: statuspage::build,
-    },
-    Entry {
-        section: &silence::SECTION,
-        build: silence::build,
-    },
-    Entry {
-        section: &webhook::SECTION,
-        build: webhook::build,
-    },
+    sink(&email::SECTION, email::build),
+    sink(&statuspage::SECTION, statuspage::build),
+    sink(&silence::SECTION, silence::build),
+    sink(&webhook::SECTION, webhook::build),
 ];
 
 /// The tables the sinks read, for `Config::load_with` and the manual.
