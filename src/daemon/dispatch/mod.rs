@@ -10,7 +10,7 @@
 
 use super::{Shared, Writer};
 use crate::engine::model::{
-    Action, ActionBody, DeliveryView, LateItem, Ops, OpsKind, OpsReason, Time,
+    Action, ActionBody, DeliveryView, LateItem, Ops, OpsKind, OpsReason, SmsKind, Time,
 };
 use crate::sinks::{Ctx, Failure};
 use crate::store::OutboxRow;
@@ -32,10 +32,11 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
     if now - since < shared.sinks().warn_after(&row.kind) {
         return None;
     }
-    if let ActionBody::Ops(o) = &row.action.body {
-        if o.reason == OpsReason::DeliveryDelayed {
-            return None;
-        }
+    // A late warning is not itself warned about (no loop).
+    match &row.action.body {
+        ActionBody::Ops(o) if o.reason == OpsReason::DeliveryDelayed => return None,
+        ActionBody::Sms(s) if s.message == SmsKind::Warning => return None,
+        _ => {}
     }
     let to = row.action.body.recipients();
     Some(Action {
@@ -164,7 +165,36 @@ fn late_warnings(shared: &Shared, late: Vec<(OutboxRow, Time)>) -> Vec<Action> {
             _ => out.push(a),
         }
     }
+    let cfg = shared.cfg();
+    let texts: Vec<Action> = out.iter().filter_map(|a| late_text(&cfg, a)).collect();
+    out.extend(texts);
     out
+}
+
+/// On-call's text beside an ops warning about late delivery (SPEC §4.18); `None` when
+/// nobody is on call.
+fn late_text(cfg: &crate::config::Config, warning: &Action) -> Option<Action> {
+    let ActionBody::Ops(o) = &warning.body else {
+        return None;
+    };
+    let d = o.delivery.as_ref()?;
+    let n = 1 + d.also.len();
+    let minutes = (d.delivered_at - d.failing_since).num_minutes();
+    let head = format!("Forsinket levering {}:", warning.about.id());
+    let middle = format!(
+        "{n} {} gikk ut {minutes} min for sent. Siste feil: {}",
+        if n == 1 { "melding" } else { "meldinger" },
+        d.last_error.as_deref().unwrap_or("ukjent")
+    );
+    let what = format!("delivery-delayed/{}", d.failing_since.format("%Y%m%dT%H%M"));
+    crate::engine::page::sms(
+        cfg,
+        warning.at,
+        &warning.about,
+        &what,
+        SmsKind::Warning,
+        (head, middle),
+    )
 }
 
 async fn pause(stop: &watch::Receiver<bool>, d: std::time::Duration) {
