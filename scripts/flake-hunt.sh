@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hunts flaky tests: runs the timing-sensitive test binaries (daemon, faults, group_commit, ha,
-# webhook) N times in a row (default 10) with a CPU hog busy on one core beside them, and prints
+# webhook, sms) N times in a row (default 10) with a CPU hog busy on one core beside them, and prints
 # each test's failures out of N. A tool for developers; CI does not run it.
 #
 #   scripts/flake-hunt.sh [N] [BINARY…]     e.g. scripts/flake-hunt.sh 3 ha webhook
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-10}
 shift || true
 bins=("$@")
-[ ${#bins[@]} -gt 0 ] || bins=(daemon faults group_commit ha webhook)
+[ ${#bins[@]} -gt 0 ] || bins=(daemon faults group_commit ha webhook sms)
 out=${FLAKE_DIR:-$(mktemp -d -t mv-flake-XXXXXX)}
 mkdir -p "$out"
 

@@ -11,6 +11,7 @@
 //! | `statuspage/` | `statuspage`          | –                 | `[statuspage]`   |
 //! | `silence/`    | `silence`             | –                 | `[alertmanager]` |
 //! | `webhook/`    | –                     | every action      | `[webhook]`      |
+//! | `sms/`        | `sms`                 | –                 | `[sms]`          |
 //!
 //! An action's **own** outbox row (key = the action key) goes to the sink that delivers its
 //! kind. A sink may also take a **copy** of an action: its own outbox row, keyed
@@ -20,11 +21,13 @@
 //! The dispatcher knows no sink by name: it claims rows, asks the registry for the sink of
 //! each row's kind, and records [`Failure`]s with their backoff.
 //!
-//! To add a sink: a folder with a type implementing [`Sink`] and a `build` function, its
-//! table in `config/raw.rs` and `DaemonSettings`, and one line in [`Registry::build`].
+//! To add a sink: a folder with a type implementing [`Sink`], a `build` function and a
+//! `config.rs` that declares its table as a [`Section`] (its keys, and a `load` that reads
+//! and validates it), and one line in `SINKS`. Nothing in `config/` names it.
 
 pub mod email;
 pub mod silence;
+pub mod sms;
 pub mod statuspage;
 pub mod webhook;
 
@@ -142,6 +145,7 @@ const SINKS: &[Entry] = &[
     sink(&statuspage::SECTION, statuspage::build),
     sink(&silence::SECTION, silence::build),
     sink(&webhook::SECTION, webhook::build),
+    sink(&sms::SECTION, sms::build),
 ];
 
 /// The tables the sinks read, for `Config::load_with` and the manual.
