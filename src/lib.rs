@@ -17,4 +17,5 @@ pub mod stdout;
 pub mod store;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod text;
 pub mod tls;

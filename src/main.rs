@@ -480,18 +480,19 @@ fn report_cmd(
             return ExitCode::from(2);
         }
     };
+    use report::HistorySource;
     let loaded = match scenario {
-        Some(path) => report::source::scenario(path),
+        Some(path) => meldingsvakt::sim::ScenarioHistory(path.to_path_buf()).load(),
         None => {
             let cfg = match load_or_report(config) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             let now = chrono::Utc::now();
-            report::source::state(&cfg, now).map(|h| (cfg, h, now))
+            meldingsvakt::daemon::StateHistory { cfg, now }.load()
         }
     };
-    let (cfg, history, now) = match loaded {
+    let report::Loaded { cfg, history, now } = match loaded {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{e}");

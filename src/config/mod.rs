@@ -452,7 +452,7 @@ impl Config {
 
 /// The paths of every string (or key) in `v` that carries a personal number.
 fn personal_numbers(v: &toml::Value, path: &mut Vec<locate::Seg>, out: &mut Vec<Vec<locate::Seg>>) {
-    use crate::engine::guard::contains_identity_number;
+    use crate::text::guard::contains_identity_number;
     match v {
         toml::Value::String(s) if contains_identity_number(s) => out.push(path.clone()),
         toml::Value::Integer(n) if contains_identity_number(&n.to_string()) => {

@@ -25,7 +25,7 @@ pub mod serve;
 mod shared;
 mod tokens;
 
-pub use replay::{replay, retained};
+pub use replay::{replay, retained, StateHistory};
 pub use shared::{Health, Metrics, Shared, Writer};
 use tokens::{same_secret, token};
 

@@ -201,3 +201,35 @@ mod tests {
         );
     }
 }
+
+/// The daemon's state as a report's history (`meldingsvakt report`): the event log under the
+/// configuration's state directory, replayed read-only as of `now`. Opening it alongside a
+/// running daemon is safe (SQLite WAL: a reader does not block the writer).
+pub struct StateHistory {
+    pub cfg: Config,
+    pub now: crate::engine::model::Time,
+}
+
+/// There is no state to read.
+#[derive(Debug, thiserror::Error)]
+#[error("no daemon state at {0} (is `[storage] dir` right, and has the daemon run?)")]
+pub struct NoState(String);
+
+impl crate::report::HistorySource for StateHistory {
+    fn load(&self) -> Result<crate::report::Loaded, Box<dyn std::error::Error + Send + Sync>> {
+        let db = self.cfg.daemon.state_dir.join("meldingsvakt.db");
+        if !db.is_file() {
+            return Err(NoState(db.display().to_string()).into());
+        }
+        let store = crate::store::SqliteStore::open(&db)?;
+        let mut cfg = self.cfg.clone();
+        let kept = crate::store::Store::retained_orgs(&store)?;
+        cfg.retain_orgs(&kept);
+        let (engine, _) = replay(Arc::new(cfg), &store, self.now)?;
+        Ok(crate::report::Loaded {
+            cfg: self.cfg.clone(),
+            history: engine.history().clone(),
+            now: self.now,
+        })
+    }
+}

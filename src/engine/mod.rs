@@ -11,6 +11,7 @@
 //! O(log n) and never scans all entities. Entities with nothing left to do are retired.
 
 pub mod alerts;
+pub mod availability;
 mod checks;
 pub mod deadline;
 pub mod events;
@@ -46,7 +47,7 @@ enum Subject {
     Maintenance(String),
     Inquiry(String),
     /// The availability report of a month, due on the first working day after it (§4.13).
-    Report(crate::report::Month),
+    Report(availability::Month),
 }
 
 /// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
@@ -70,7 +71,7 @@ pub struct Engine {
     /// The latest instant the engine was driven to (`advance_to`).
     clock: Option<Time>,
     /// What the availability report needs of every case, live or retired.
-    history: crate::report::History,
+    history: availability::History,
     /// The cases the current event touched (for its place in their timelines); `None` while
     /// no event is being handled (deadlines alone touch nothing worth recording).
     touched: Option<Vec<Subject>>,
@@ -100,7 +101,7 @@ impl Engine {
             out: VecDeque::new(),
             alert_seq: 0,
             clock: None,
-            history: crate::report::History::default(),
+            history: availability::History::default(),
             touched: None,
         }
     }
@@ -138,7 +139,7 @@ impl Engine {
     }
 
     /// Every incident and maintenance seen, for the availability report (SPEC §4.13).
-    pub fn history(&self) -> &crate::report::History {
+    pub fn history(&self) -> &availability::History {
         &self.history
     }
 
@@ -221,7 +222,7 @@ impl Engine {
                     .get(id)
                     .and_then(|m| m.next_wake(&self.cfg)),
                 Subject::Inquiry(id) => self.inquiries.get(id).and_then(|q| q.next_wake(&self.cfg)),
-                Subject::Report(m) => Some(crate::report::due(&self.cfg, *m)),
+                Subject::Report(m) => Some(availability::due(&self.cfg, *m)),
             };
             if let Some(t) = next {
                 self.timers.insert((t, s.clone()));
@@ -271,9 +272,9 @@ impl Engine {
         if applied.is_ok() && self.history.first.is_none() {
             // The first record: reports are due from this month on.
             self.history.first = Some(now);
-            let m = crate::report::Month::of(&self.cfg, now);
+            let m = availability::Month::of(&self.cfg, now);
             let s = Subject::Report(m);
-            let t = crate::report::due(&self.cfg, m);
+            let t = availability::due(&self.cfg, m);
             self.timers.insert((t, s.clone()));
             self.timer_of.insert(s, t);
         }
@@ -309,7 +310,7 @@ impl Engine {
         let mut out = Vec::new();
         let (next, finished) = match s {
             Subject::Report(m) => {
-                let report = crate::report::monthly(&cfg, &self.history, *m, now);
+                let report = availability::monthly(&cfg, &self.history, *m, now);
                 self.out.push_back(Action {
                     at: now,
                     key: format!("report/{m}/monthly"),
@@ -321,7 +322,7 @@ impl Engine {
                 });
                 // Then the next month's, due on the first working day after it.
                 let next = Subject::Report(m.next());
-                let t = crate::report::due(&cfg, m.next());
+                let t = availability::due(&cfg, m.next());
                 self.timers.insert((t, next.clone()));
                 self.timer_of.insert(next, t);
                 (None, true)
@@ -334,7 +335,7 @@ impl Engine {
                     let rec = inc.record(severe);
                     match self.history.incidents.get_mut(id) {
                         Some(r) => {
-                            *r = crate::report::IncidentRecord {
+                            *r = availability::IncidentRecord {
                                 counts: r.counts || rec.counts,
                                 priority: if r.priority == 0 {
                                     rec.priority

@@ -116,16 +116,7 @@ impl Environment {
 
 // ---------------------------------------------------------------- events
 
-/// SPEC §4.14: what an id may be. Ids go into e-mail headers (Message-ID), file names, the
-/// public status page and feed, so anything else is refused at the door.
-pub const ID_RULE: &str =
-    "must be 1–64 characters, each a letter A–Z or a–z, a digit, '.', '_', ':' or '-'";
-
-pub fn valid_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
-}
+pub use crate::text::id::{valid_id, ID_RULE};
 
 fn default_self() -> String {
     "self".into()
@@ -688,7 +679,7 @@ pub enum ActionBody {
     Sms(Box<Sms>),
 }
 
-pub use crate::report::ReportMail;
+pub use super::availability::ReportMail;
 
 impl ActionBody {
     /// The outbox kind (the sink that carries it out is the one that delivers this kind).

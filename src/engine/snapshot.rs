@@ -33,9 +33,9 @@ pub struct Snapshot {
     groups: Vec<(GroupKey, String)>,
     alert_seq: u64,
     clock: Option<Time>,
-    history: crate::report::History,
+    history: super::availability::History,
     /// Months whose report is pending.
-    reports: Vec<crate::report::Month>,
+    reports: Vec<super::availability::Month>,
 }
 
 impl Engine {
@@ -88,7 +88,7 @@ impl Engine {
         e.clock = s.clock;
         e.history = s.history;
         for m in s.reports {
-            let t = crate::report::due(&cfg, m);
+            let t = super::availability::due(&cfg, m);
             e.timers.insert((t, Subject::Report(m)));
             e.timer_of.insert(Subject::Report(m), t);
         }

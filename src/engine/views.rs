@@ -94,8 +94,8 @@ impl Incident {
 impl Incident {
     /// What the availability report keeps of this incident; `severe`: priority 1 or 2 now
     /// while open (the engine keeps it counted once it was).
-    pub fn record(&self, severe: bool) -> crate::report::IncidentRecord {
-        crate::report::IncidentRecord {
+    pub fn record(&self, severe: bool) -> super::availability::IncidentRecord {
+        super::availability::IncidentRecord {
             id: self.id.clone(),
             services: self.services.clone(),
             detected_at: self.detected_at,
@@ -111,8 +111,8 @@ impl Incident {
 
 impl crate::engine::maintenance::Maintenance {
     /// What the availability report keeps of this maintenance.
-    pub fn record(&self) -> crate::report::MaintenanceRecord {
-        crate::report::MaintenanceRecord {
+    pub fn record(&self) -> super::availability::MaintenanceRecord {
+        super::availability::MaintenanceRecord {
             id: self.id.clone(),
             services: self.services.clone(),
             from: self.from,

@@ -1,7 +1,9 @@
 //! The report against hand-computed cases (SPEC §4.13). Times are Oslo local time.
 use super::*;
+use crate::engine::availability::{downtime, percent};
 use crate::engine::model::{Environment, Event, IncidentOpen, IncidentUpdate, Kind, Ts};
 use crate::testutil::example_config;
+use chrono::Duration;
 
 /// RFC 3339, or Oslo local time as `YYYY-MM-DD HH:MM`.
 fn t(s: &str) -> Time {

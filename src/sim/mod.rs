@@ -293,8 +293,10 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     })
 }
 
+mod history;
 mod line;
 mod spill;
+pub use history::{HistoryError, ScenarioHistory};
 pub use line::{local_rfc3339, ActionLine};
 pub use spill::Spill;
 

@@ -183,7 +183,7 @@ impl Validator<'_> {
             }
             // Organization ids become parts of generated incident ids (`AM-{org}-…`), outbox
             // keys and file names (SPEC §4.14).
-            if id.len() > 40 || !crate::engine::model::valid_id(&id) {
+            if id.len() > 40 || !crate::text::id::valid_id(&id) {
                 self.err(
                     src,
                     tpath!["organization", j, "id"],
