@@ -262,6 +262,18 @@ impl Config {
             .collect()
     }
 
+    /// Bare addresses of an organization: meldingsansvarlig first, then the extra ones
+    /// (none for an unknown id).
+    pub fn org_addresses(&self, id: &str) -> Vec<String> {
+        self.org(id)
+            .map(|o| {
+                let mut v = vec![o.meldingsansvarlig.clone()];
+                v.extend(o.extra_addresses.iter().cloned());
+                v
+            })
+            .unwrap_or_default()
+    }
+
     pub fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
     }

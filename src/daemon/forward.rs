@@ -15,8 +15,8 @@
 //! leading answers 503 rather than forwarding again (no loops during a change of leader).
 //! Alertmanager retries a 503, and a client sees `Retry-After`.
 
+use super::app::{err, App};
 use super::engine_task::Cmd;
-use super::http::{err, App};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;

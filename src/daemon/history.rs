@@ -2,8 +2,8 @@
 //! kept) and its timeline from the store: each accepted event (when, from where, by whom) and
 //! each decided action with its recipients and delivery state.
 
+use super::app::{ask, err, App};
 use super::engine_task::Query;
-use super::http::{ask, err, App};
 use crate::engine::model::About;
 use crate::store::TimelineEntry;
 use axum::extract::{Path, State};

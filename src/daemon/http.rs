@@ -3,6 +3,7 @@
 //! (401 without a token, 403 with the other kind). Bad input gets a JSON error naming the
 //! field and changes nothing; bodies over `http.max_body` are refused (413).
 
+use super::app::{ask, authorize, err, ApiError, App, TokenKind};
 use super::engine_task::{Cmd, Query, Rejected};
 use super::Shared;
 use crate::engine::events::Input;
@@ -15,98 +16,6 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
-
-#[derive(Clone)]
-pub struct App {
-    pub(super) shared: Arc<Shared>,
-    pub(super) tx: mpsc::Sender<Cmd>,
-    pub(super) console: Arc<super::console::Console>,
-}
-
-impl App {
-    /// The console's session key, derived from the operator token in force: after a reload
-    /// that rotated the token, every session signed with the old one is refused.
-    pub(super) fn keys(&self) -> crate::console::session::Keys {
-        crate::console::session::Keys::new(&self.shared.tokens().operator)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum TokenKind {
-    Alert,
-    Operator,
-}
-
-pub(super) fn err(status: u16, message: impl Into<String>) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, Json(json!({ "error": message.into() }))).into_response()
-}
-
-/// Constant-time comparison of two tokens.
-pub(super) fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-/// An HTTP error: status and message (the JSON error body).
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: u16,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<Rejected> for ApiError {
-    fn from(r: Rejected) -> ApiError {
-        ApiError::new(r.status(), r.to_string())
-    }
-}
-
-fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiError> {
-    let Some(h) = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Err(ApiError::new(
-            401,
-            "missing bearer token (Authorization: Bearer …)",
-        ));
-    };
-    // The scheme is case-insensitive (RFC 9110 §11.1).
-    let token = match h.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
-        _ => return Err(ApiError::new(401, "Authorization must be a bearer token")),
-    };
-    let tokens = app.shared.tokens();
-    let kind = if same(token, &tokens.alert) {
-        TokenKind::Alert
-    } else if same(token, &tokens.operator) {
-        TokenKind::Operator
-    } else {
-        return Err(ApiError::new(401, "unknown token"));
-    };
-    if kind != want {
-        return Err(ApiError::new(
-            403,
-            match want {
-                TokenKind::Alert => "this endpoint takes the alert-ingestion token",
-                TokenKind::Operator => "this endpoint takes the operator token",
-            },
-        ));
-    }
-    Ok(())
-}
 
 /// Parse a request body and run the personal-data guard over all of it at once, before any
 /// other check could quote a value back (SPEC §4.12).
@@ -385,20 +294,6 @@ op!(maintenance_change, "maintenance.change");
 op!(maintenance_cancel, "maintenance.cancel");
 op!(inquiry_received, "inquiry.received", created);
 op!(inquiry_answered, "inquiry.answered");
-
-/// Ask the engine task (operators only).
-pub(super) async fn ask<T>(
-    app: &App,
-    headers: &HeaderMap,
-    q: impl FnOnce(oneshot::Sender<T>) -> Query,
-) -> Result<T, ApiError> {
-    authorize(app, headers, TokenKind::Operator)?;
-    let (reply, rx) = oneshot::channel();
-    if app.tx.send(Cmd::Query(q(reply))).await.is_err() {
-        return Err(ApiError::new(503, "shutting down"));
-    }
-    rx.await.map_err(|_| ApiError::new(503, "shutting down"))
-}
 
 fn answer<T: serde::Serialize>(r: Result<Option<T>, ApiError>) -> Response {
     match r {
@@ -721,16 +616,12 @@ async fn method_not_allowed() -> Response {
 pub fn router(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Cmd>,
-    console: Arc<super::console::Console>,
+    pages: Arc<crate::console::pages::Pages>,
 ) -> Router {
     use super::history::route as case;
     use crate::engine::model::About;
     let limit = shared.cfg().daemon.max_body;
-    let app = App {
-        shared,
-        tx,
-        console,
-    };
+    let app = App { shared, tx, pages };
     let forward = axum::middleware::from_fn_with_state(app.clone(), super::forward::layer);
     Router::new()
         .route("/api/v1/alerts", post(alerts))

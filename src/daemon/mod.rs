@@ -12,6 +12,7 @@
 //! Start-up replays the stored events through the engine (`replay`), which recomputes every
 //! deadline from facts; overdue actions run at once.
 
+mod app;
 pub mod console;
 pub mod dispatch;
 pub mod engine_task;
@@ -201,8 +202,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         tx.clone(),
         stop_rx.clone(),
     ));
-    let console = Arc::new(console::Console::new()?);
-    let app = http::router(Arc::clone(&shared), tx.clone(), console);
+    let pages = Arc::new(crate::console::pages::Pages::new()?);
+    let app = http::router(Arc::clone(&shared), tx.clone(), pages);
     let server = tokio::spawn(serve::run(
         listener,
         app,

@@ -69,17 +69,6 @@ pub struct Incident {
     pub cached_priority: u8,
 }
 
-/// Bare addresses of an organization: meldingsansvarlig first, then the extra ones.
-pub fn org_addresses(cfg: &Config, id: &str) -> Vec<String> {
-    cfg.org(id)
-        .map(|o| {
-            let mut v = vec![o.meldingsansvarlig.clone()];
-            v.extend(o.extra_addresses.iter().cloned());
-            v
-        })
-        .unwrap_or_default()
-}
-
 impl Incident {
     pub fn is_open(&self) -> bool {
         self.resolved_at.is_none()
@@ -160,7 +149,7 @@ impl Incident {
     /// Followup recipients (SPEC §4.6): the organization; KS e-Komp of its area and its HF on copy.
     fn followup_recipients(&self, cfg: &Config) -> (String, Vec<String>, Vec<String>) {
         let org = self.at_org.clone().unwrap_or_default();
-        let to = org_addresses(cfg, &org);
+        let to = cfg.org_addresses(&org);
         let mut cc = Vec::new();
         if let Some(o) = cfg.org(&org) {
             if let Some(k) = o.area.as_deref().and_then(|a| cfg.ks_for_area(a)) {
@@ -195,7 +184,7 @@ impl Incident {
             (None, Some(h)) => vec![h.meldingsansvarlig.clone()],
             (None, None) => cfg.self_.ops.clone(),
         };
-        cc.extend(org_addresses(cfg, &org));
+        cc.extend(cfg.org_addresses(&org));
         cc.retain(|a| !to.contains(a));
         (to, cc)
     }
@@ -291,7 +280,7 @@ impl Incident {
                 kind,
                 key(org),
                 org,
-                org_addresses(cfg, org),
+                cfg.org_addresses(org),
                 vec![],
                 thread,
                 Arc::clone(&view),

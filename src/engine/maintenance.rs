@@ -5,7 +5,6 @@
 //! working day before the window, and the overrun check `maintenance_grace` after it ends.
 
 use super::deadline::Scheduled;
-use super::incident::org_addresses;
 use super::model::*;
 use crate::config::Config;
 
@@ -145,7 +144,7 @@ impl Maintenance {
                 kind,
                 key,
                 org,
-                org_addresses(cfg, org),
+                cfg.org_addresses(org),
                 previous.cloned(),
             ));
         }
@@ -457,7 +456,7 @@ impl Engine {
                     EmailKind::Planned,
                     key,
                     org,
-                    org_addresses(&cfg, org),
+                    cfg.org_addresses(org),
                     None,
                 ));
             }

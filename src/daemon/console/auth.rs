@@ -7,7 +7,7 @@
 use super::{message, page, redirect, Peer};
 use crate::console::forms::Form;
 use crate::console::session::{self, Session};
-use crate::daemon::http::App;
+use crate::daemon::app::App;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -122,7 +122,7 @@ pub(super) fn peer_of(req: &Request) -> Option<Peer> {
 /// A page for signed-in operators; others are sent to the sign-in page.
 pub(super) fn signed_in(app: &App, req: &Request) -> Result<Who, Response> {
     if !app.shared.cfg().daemon.console.enabled {
-        return Err(crate::daemon::http::err(
+        return Err(crate::daemon::app::err(
             404,
             "the console is off ([console] enabled = false)",
         ));
@@ -135,7 +135,7 @@ pub(super) fn signed_in(app: &App, req: &Request) -> Result<Who, Response> {
 
 pub(super) async fn login_page(State(app): State<App>, req: Request) -> Response {
     if !app.shared.cfg().daemon.console.enabled {
-        return crate::daemon::http::err(404, "the console is off ([console] enabled = false)");
+        return crate::daemon::app::err(404, "the console is off ([console] enabled = false)");
     }
     match who(&app, req.headers(), peer_of(&req)) {
         Err(r) => r,
@@ -158,19 +158,19 @@ pub(super) async fn body_form(
     let (parts, body) = req.into_parts();
     // Too large is 413 (JSON, like every size refusal), not an unreadable form.
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        crate::daemon::http::err(
+        crate::daemon::app::err(
             413,
             format!("the form is larger than {limit} bytes ([http] max_body)"),
         )
     })?;
     let form = Form::parse(&bytes)
-        .ok_or_else(|| crate::daemon::http::err(400, "the form could not be read"))?;
+        .ok_or_else(|| crate::daemon::app::err(400, "the form could not be read"))?;
     Ok((parts.headers, peer, form))
 }
 
 pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
     if !app.shared.cfg().daemon.console.enabled {
-        return crate::daemon::http::err(404, "the console is off ([console] enabled = false)");
+        return crate::daemon::app::err(404, "the console is off ([console] enabled = false)");
     }
     let limit = app.shared.cfg().daemon.max_body;
     let (headers, _, f) = match body_form(req, limit).await {
@@ -198,7 +198,7 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
         )
     };
     let token = f.get("token").unwrap_or_default();
-    if !crate::daemon::http::same(token, &app.shared.tokens().operator) {
+    if !crate::daemon::app::same(token, &app.shared.tokens().operator) {
         tracing::warn!("console: sign-in with a wrong operator token refused");
         return retry("Feil operatørnøkkel.");
     }

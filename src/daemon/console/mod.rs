@@ -16,11 +16,11 @@ mod auth;
 
 use auth::{login, login_page, logout, posted, signed_in, Who};
 
+use super::app::App;
 use super::engine_task::{Cmd, Query, Rejected};
-use super::http::App;
 use crate::console::case;
 use crate::console::forms::{self, FieldErrors, Form};
-use crate::console::pages::{self, Pages};
+use crate::console::pages;
 use crate::engine::events::{Input, Origin};
 use crate::engine::model::About;
 use axum::body::Body;
@@ -47,20 +47,6 @@ pub(crate) fn judge_sso_header(
     peer: Option<Peer>,
 ) -> Result<(), Response> {
     auth::who(app, headers, peer).map(|_| ())
-}
-
-/// What the console keeps: its templates. (The session key is derived from the operator
-/// token in force, `App::keys`.)
-pub struct Console {
-    pages: Pages,
-}
-
-impl Console {
-    pub fn new() -> Result<Console, Box<handlebars::TemplateError>> {
-        Ok(Console {
-            pages: Pages::new()?,
-        })
-    }
 }
 
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -115,7 +101,7 @@ fn with_layout(app: &App, mut ctx: Value, who: Option<&Who>) -> Value {
 }
 
 fn page(app: &App, status: StatusCode, name: &str, ctx: Value, who: Option<&Who>) -> Response {
-    let body = app.console.pages.render(name, &with_layout(app, ctx, who));
+    let body = app.pages.render(name, &with_layout(app, ctx, who));
     html(status, body, who.and_then(|w| w.cookie.clone()))
 }
 
@@ -502,7 +488,7 @@ async fn asset(Path(name): Path<String>) -> Response {
     let (ct, body) = match name.as_str() {
         "console.css" => ("text/css; charset=utf-8", pages::CSS),
         "console.js" => ("text/javascript; charset=utf-8", pages::JS),
-        _ => return super::http::err(404, "no such file"),
+        _ => return super::app::err(404, "no such file"),
     };
     (
         [
