@@ -216,7 +216,7 @@ fn run(s: Settings, role: Arc<Role>, stop: Arc<std::sync::atomic::AtomicBool>) {
 }
 
 fn open(s: &Settings, lease: Duration) -> Result<postgres::Client, StoreError> {
-    let cfg = s.connect_config().map_err(StoreError::Corrupt)?;
+    let cfg = s.connect_config()?;
     let mut c = crate::store::postgres::connect(&cfg)?;
     // The server ends this session when the host stops talking for a lease: a paused or
     // cut-off leader's lock is released without it.

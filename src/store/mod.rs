@@ -28,6 +28,10 @@ pub enum StoreError {
     Backend(Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store's settings cannot be used as they are (a secret that cannot be read, a URL
+    /// the client refuses).
+    #[error("{0}")]
+    Unusable(String),
     /// A write by a host that no longer leads (SPEC §5.7): another host raised the epoch.
     #[error("this host no longer leads (its epoch {mine}, the database's {current}); the write was refused")]
     Fenced { mine: i64, current: i64 },
@@ -40,6 +44,14 @@ pub enum StoreError {
 }
 
 /// Open the embedded store (SQLite in WAL mode) at `path`, migrating it forward.
+/// Why `check --connect` could not use the store: where, and what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{place}: {problem}")]
+pub struct ProbeError {
+    pub place: String,
+    pub problem: String,
+}
+
 /// The store's keys of `[storage]` (PostgreSQL), for `Config::load_with` and the manual.
 pub fn sections() -> impl Iterator<Item = &'static crate::config::section::Section> {
     std::iter::once(&postgres::settings::SECTION)

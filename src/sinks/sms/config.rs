@@ -290,11 +290,27 @@ mod tests {
         );
     }
 
-    fn check(extra: &str) -> Result<Config, String> {
+    /// The configuration, or every problem, one per line.
+    fn check(extra: &str) -> Result<Config, Problems> {
         let root = crate::testutil::example_config_path();
         let text = std::fs::read_to_string(&root).unwrap() + extra;
         Config::from_str_with(&root, text, Some(&[&super::SECTION]))
-            .map_err(|es| es.iter().map(|e| format!("{e}\n")).collect())
+            .map_err(|es| Problems(es.iter().map(|e| format!("{e}\n")).collect()))
+    }
+
+    #[derive(Debug)]
+    struct Problems(String);
+
+    impl Problems {
+        fn contains(&self, s: &str) -> bool {
+            self.0.contains(s)
+        }
+    }
+
+    impl std::fmt::Display for Problems {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
     }
 
     #[test]

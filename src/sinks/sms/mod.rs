@@ -169,7 +169,7 @@ impl SmsGateway {
             )
         };
         match status {
-            200..=299 if self.settings.sveve => sveve_answer(&answer).map_err(Failure::Permanent),
+            200..=299 if self.settings.sveve => sveve_answer(&answer),
             200..=299 => Ok(()),
             408 | 429 | 500..=599 => Err(Failure::Transient(msg())),
             _ => Err(Failure::Permanent(msg())),
@@ -179,9 +179,9 @@ impl SmsGateway {
 
 /// Sveve answers 200 with `{"response": {"msgOkCount": 1, …}}`, or with `fatalError` or
 /// `errors` when it sent nothing.
-fn sveve_answer(answer: &str) -> Result<(), String> {
+fn sveve_answer(answer: &str) -> Result<(), Failure> {
     let v: serde_json::Value = serde_json::from_str(answer)
-        .map_err(|_| format!("Sveve's answer is not JSON: {answer}"))?;
+        .map_err(|_| Failure::Permanent(format!("Sveve's answer is not JSON: {answer}")))?;
     let r = &v["response"];
     if r["msgOkCount"].as_u64().unwrap_or(0) >= 1 {
         return Ok(());
@@ -191,7 +191,7 @@ fn sveve_answer(answer: &str) -> Result<(), String> {
         .map(str::to_string)
         .or_else(|| r["errors"].get(0).map(|e| e["message"].to_string()))
         .unwrap_or_else(|| answer.to_string());
-    Err(format!("Sveve sent nothing: {why}"))
+    Err(Failure::Permanent(format!("Sveve sent nothing: {why}")))
 }
 
 #[async_trait::async_trait]
@@ -254,7 +254,7 @@ mod tests {
         let e =
             sveve_answer(r#"{"response":{"msgOkCount":0,"fatalError":"Feil brukernavn/passord"}}"#)
                 .unwrap_err();
-        assert!(e.contains("Feil brukernavn/passord"), "{e}");
+        assert!(e.to_string().contains("Feil brukernavn/passord"), "{e}");
         assert!(sveve_answer("<html>").is_err());
     }
 

@@ -33,10 +33,13 @@ pub fn connect(c: &postgres::Config) -> Result<Client, StoreError> {
 }
 
 /// `meldingsvakt check --connect`: log in and say what the database holds, changing nothing.
-pub fn probe(s: &Settings) -> Result<String, String> {
+pub fn probe(s: &Settings) -> Result<String, crate::store::ProbeError> {
     let at = s.display();
-    let fail = |e: StoreError| format!("{at}: cannot connect: {e}");
-    let cfg = s.connect_config()?;
+    let fail = |e: StoreError| crate::store::ProbeError {
+        place: at.clone(),
+        problem: format!("cannot connect: {e}"),
+    };
+    let cfg = s.connect_config().map_err(fail)?;
     let mut c = connect(&cfg).map_err(fail)?;
     let version: String = c
         .query_one("SHOW server_version", &[])
@@ -52,7 +55,10 @@ pub fn probe(s: &Settings) -> Result<String, String> {
     match schema {
         None => line += &format!("no meldingsvakt tables yet (the daemon creates schema {known} at start)"),
         Some(v) if v as usize > known => {
-            return Err(format!("{line}schema version {v} is newer than this meldingsvakt ({known}); upgrade meldingsvakt"))
+            return Err(crate::store::ProbeError {
+                place: at.clone(),
+                problem: format!("schema version {v} is newer than this meldingsvakt ({known}); upgrade meldingsvakt"),
+            })
         }
         Some(v) => {
             line += &format!("schema version {v} (this build: {known})");

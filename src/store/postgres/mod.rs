@@ -75,7 +75,7 @@ impl Drop for PgStore {
 impl PgStore {
     /// Connect, migrate forward, and share `epoch` with the leadership session.
     pub fn open(s: &Settings, epoch: Arc<AtomicI64>) -> Result<PgStore, StoreError> {
-        let config = s.connect_config().map_err(StoreError::Corrupt)?;
+        let config = s.connect_config()?;
         let store = PgStore {
             config,
             client: RefCell::new(None),

@@ -69,13 +69,16 @@ pub struct Settings {
 
 impl Settings {
     /// The connection settings with the password read from its file or variable.
-    pub fn connect_config(&self) -> Result<postgres::Config, String> {
+    pub fn connect_config(&self) -> Result<postgres::Config, crate::store::StoreError> {
+        use crate::store::StoreError::Unusable;
         let mut c: postgres::Config = self
             .url
             .parse()
-            .map_err(|e| format!("[storage] url: {e}"))?;
+            .map_err(|e| Unusable(format!("[storage] url: {e}")))?;
         if let Some(s) = &self.password {
-            let v = s.read("PostgreSQL password").map_err(|e| e.to_string())?;
+            let v = s
+                .read("PostgreSQL password")
+                .map_err(|e| Unusable(e.to_string()))?;
             c.password(v.expose());
         }
         c.application_name("meldingsvakt");

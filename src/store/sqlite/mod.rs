@@ -82,11 +82,14 @@ pub(crate) fn parse_text(s: &str) -> Result<Time, StoreError> {
 }
 
 /// `meldingsvakt check --connect` with the embedded store: the state directory can be written.
-pub fn probe(dir: &Path) -> Result<String, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("state directory {}: {e}", dir.display()))?;
+pub fn probe(dir: &Path) -> Result<String, crate::store::ProbeError> {
+    let fail = |e: std::io::Error| crate::store::ProbeError {
+        place: format!("state directory {}", dir.display()),
+        problem: format!("cannot write: {e}"),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let f = dir.join(".meldingsvakt-check");
-    std::fs::write(&f, b"ok")
-        .map_err(|e| format!("state directory {}: cannot write: {e}", dir.display()))?;
+    std::fs::write(&f, b"ok").map_err(fail)?;
     let _ = std::fs::remove_file(&f);
     Ok(format!(
         "{}: the embedded SQLite store's directory can be written",
