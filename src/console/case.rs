@@ -193,7 +193,7 @@ fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                     "statuspage" | "silence" | "ops" | "report" => String::new(),
                     _ => recipients(cfg, action),
                 };
-                let item = (to, state.clone(), detail);
+                let item = (to, state.as_str().to_string(), detail);
                 match group.as_mut() {
                     Some((l, t0, items)) if *l == label && *t0 == *at && !item.0.is_empty() => {
                         items.push(item)

@@ -272,7 +272,7 @@ fn silences_fanouts_and_service_names_on_the_case_page() {
                 at: a.at,
                 key: a.key.clone(),
                 sink: "test".into(),
-                state: "sent".into(),
+                state: crate::store::Delivery::Sent,
                 attempts: 1,
                 sent_at: Some(a.at),
                 first_failure_at: None,

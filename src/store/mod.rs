@@ -222,14 +222,48 @@ pub enum TimelineEntry {
         /// The sink that delivers the row (`email`, `statuspage`, `webhook`, …).
         sink: String,
         action: Box<Action>,
-        /// `due`, `failing`, `sent`, `bounced`.
-        state: String,
+        state: Delivery,
         attempts: i64,
         sent_at: Option<Time>,
         first_failure_at: Option<Time>,
         last_error: Option<String>,
         bounced_at: Option<Time>,
     },
+}
+
+/// Where an outbox row stands, as people are told (`due`, `failing`, `sent`, `bounced`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// Not sent yet, and not failed.
+    Due,
+    /// Failed at least once, still retried.
+    Failing,
+    Sent,
+    /// Sent, and the receiver's server sent it back.
+    Bounced,
+}
+
+impl Delivery {
+    /// A row's state from its columns: a bounce wins, then done, then a failure. Both stores
+    /// call this; nothing else decides it.
+    pub fn of(done: bool, failing: bool, bounced: bool) -> Delivery {
+        match (bounced, done, failing) {
+            (true, _, _) => Delivery::Bounced,
+            (_, true, _) => Delivery::Sent,
+            (_, _, true) => Delivery::Failing,
+            _ => Delivery::Due,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Due => "due",
+            Delivery::Failing => "failing",
+            Delivery::Sent => "sent",
+            Delivery::Bounced => "bounced",
+        }
+    }
 }
 
 impl TimelineEntry {

@@ -160,18 +160,17 @@ impl PgStore {
             let t = |i: usize| r.get::<_, Option<&str>>(i).map(parse_text).transpose();
             let (sent_at, first_failure_at, bounced_at) = (t(5)?, t(6)?, t(8)?);
             let status: &str = r.get(3);
-            let state = match (status, &bounced_at, &first_failure_at) {
-                (_, Some(_), _) => "bounced",
-                ("done", _, _) => "sent",
-                (_, _, Some(_)) => "failing",
-                _ => "due",
-            };
+            let state = crate::store::Delivery::of(
+                status == "done",
+                first_failure_at.is_some(),
+                bounced_at.is_some(),
+            );
             v.push(TimelineEntry::Action {
                 at: action.at,
                 key,
                 sink: r.get(1),
                 action: Box::new(action),
-                state: state.into(),
+                state,
                 attempts: r.get(4),
                 sent_at,
                 first_failure_at,

@@ -46,18 +46,17 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
             let t = |x: Option<String>| x.as_deref().map(parse_text).transpose();
             let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(ff)?, t(bounced)?);
-            let state = match (status.as_str(), &bounced_at, &first_failure_at) {
-                (_, Some(_), _) => "bounced",
-                ("done", _, _) => "sent",
-                (_, _, Some(_)) => "failing",
-                _ => "due",
-            };
+            let state = crate::store::Delivery::of(
+                status == "done",
+                first_failure_at.is_some(),
+                bounced_at.is_some(),
+            );
             v.push(TimelineEntry::Action {
                 at: action.at,
                 key,
                 sink,
                 action: Box::new(action),
-                state: state.into(),
+                state,
                 attempts,
                 sent_at,
                 first_failure_at,

@@ -175,7 +175,7 @@ fn timelines_from_the_log_and_the_outbox() {
         .iter()
         .map(|e| match e {
             TimelineEntry::Event { ty, origin, by, .. } => format!("{ty} {origin:?} {by:?}"),
-            TimelineEntry::Action { key, state, .. } => format!("{key} {state}"),
+            TimelineEntry::Action { key, state, .. } => format!("{key} {}", state.as_str()),
         })
         .collect();
     assert_eq!(
@@ -195,7 +195,7 @@ fn timelines_from_the_log_and_the_outbox() {
         TimelineEntry::Action { state, sent_at, .. } => Some((state, sent_at.is_some())),
         _ => None,
     });
-    assert_eq!(state, Some(("bounced".into(), true)));
+    assert_eq!(state, Some((crate::store::Delivery::Bounced, true)));
     // The console's delivery problems: the bounce (since a day ago), and the other row once
     // an attempt failed; a bounce older than `since` is no longer a problem.
     let problems = |s: &SqliteStore, since| -> Vec<(String, String)> {
@@ -203,7 +203,7 @@ fn timelines_from_the_log_and_the_outbox() {
             .unwrap()
             .into_iter()
             .filter_map(|e| match e {
-                TimelineEntry::Action { key, state, .. } => Some((key, state)),
+                TimelineEntry::Action { key, state, .. } => Some((key, state.as_str().to_string())),
                 _ => None,
             })
             .collect()
