@@ -10,6 +10,7 @@
 //! (`next_wake`); the engine keeps them in an ordered set, so finding the next wake-up is
 //! O(log n) and never scans all entities. Entities with nothing left to do are retired.
 
+pub mod action;
 pub mod alerts;
 pub mod availability;
 mod checks;
@@ -27,6 +28,7 @@ pub mod page;
 pub mod preview;
 pub mod priority;
 pub mod snapshot;
+pub mod terms;
 pub mod views;
 
 use crate::config::Config;

@@ -1,0 +1,389 @@
+//! What the rules decide: an [`Action`] — its instant, its deterministic key, what it is
+//! about and its body (an e-mail, a status-page post, a silence, a note to ops, the monthly
+//! report, an on-call text) — each a self-contained snapshot, so delivering it needs nothing
+//! else of the engine.
+
+use super::terms::{About, Category, Environment, Impact, Kind, Time};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EmailKind {
+    #[serde(rename = "planned")]
+    Planned,
+    #[serde(rename = "planned.reminder")]
+    PlannedReminder,
+    #[serde(rename = "planned.change")]
+    PlannedChange,
+    #[serde(rename = "planned.cancel")]
+    PlannedCancel,
+    #[serde(rename = "unplanned")]
+    Unplanned,
+    #[serde(rename = "update")]
+    Update,
+    #[serde(rename = "resolved")]
+    Resolved,
+    #[serde(rename = "followup")]
+    Followup,
+    #[serde(rename = "escalation")]
+    Escalation,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 9] = [
+        EmailKind::Planned,
+        EmailKind::PlannedReminder,
+        EmailKind::PlannedChange,
+        EmailKind::PlannedCancel,
+        EmailKind::Unplanned,
+        EmailKind::Update,
+        EmailKind::Resolved,
+        EmailKind::Followup,
+        EmailKind::Escalation,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Planned => "planned",
+            EmailKind::PlannedReminder => "planned.reminder",
+            EmailKind::PlannedChange => "planned.change",
+            EmailKind::PlannedCancel => "planned.cancel",
+            EmailKind::Unplanned => "unplanned",
+            EmailKind::Update => "update",
+            EmailKind::Resolved => "resolved",
+            EmailKind::Followup => "followup",
+            EmailKind::Escalation => "escalation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusKind {
+    #[serde(rename = "incident.create")]
+    IncidentCreate,
+    #[serde(rename = "incident.update")]
+    IncidentUpdate,
+    #[serde(rename = "incident.resolve")]
+    IncidentResolve,
+    #[serde(rename = "maintenance.create")]
+    MaintenanceCreate,
+    #[serde(rename = "maintenance.update")]
+    MaintenanceUpdate,
+    #[serde(rename = "maintenance.cancel")]
+    MaintenanceCancel,
+}
+
+impl StatusKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusKind::IncidentCreate => "incident.create",
+            StatusKind::IncidentUpdate => "incident.update",
+            StatusKind::IncidentResolve => "incident.resolve",
+            StatusKind::MaintenanceCreate => "maintenance.create",
+            StatusKind::MaintenanceUpdate => "maintenance.update",
+            StatusKind::MaintenanceCancel => "maintenance.cancel",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpsKind {
+    Reminder,
+    Warning,
+    Overdue,
+}
+
+impl OpsKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpsKind::Reminder => "reminder",
+            OpsKind::Warning => "warning",
+            OpsKind::Overdue => "overdue",
+        }
+    }
+}
+
+/// Why ops is told something; selects the ops template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpsReason {
+    /// Priority 1/2 incident not acknowledged in time (SPEC §4.10).
+    Unacknowledged,
+    /// Maintenance registered less than `notice_lead` before it starts (SPEC §4.5).
+    LateNotice,
+    /// Maintenance outside Sunday 23:00 – Monday 08:00 (seeds/003 §6.3.2.2).
+    OutsideWindow,
+    /// Maintenance inside a freeze period.
+    Freeze,
+    /// Maintenance still alerting after its window: an incident was opened.
+    Overrun,
+    /// Inbound inquiry due today (SPEC §4.8).
+    InquiryDue,
+    /// Inbound inquiry not answered by the end of its day.
+    InquiryOverdue,
+    /// A message reached its recipients only after failing for `smtp.warn_after` (the
+    /// dispatcher, not the rules, raises this one).
+    DeliveryDelayed,
+    /// A notice of ours bounced (seen in our mailbox by the IMAP watcher).
+    Bounce,
+    /// An alert arrived with a personal number in a shown field; it was removed and the alert
+    /// applied (SPEC §4.12; the webhook, not the rules, raises this one).
+    AlertRedacted,
+    /// An alert could not be used (unknown organization, a time out of range …); the rest of
+    /// its batch was applied (SPEC §4.12; raised by the webhook).
+    AlertUnusable,
+}
+
+impl OpsReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpsReason::Unacknowledged => "unacknowledged",
+            OpsReason::LateNotice => "late_notice",
+            OpsReason::OutsideWindow => "outside_window",
+            OpsReason::Freeze => "freeze",
+            OpsReason::Overrun => "overrun",
+            OpsReason::InquiryDue => "inquiry_due",
+            OpsReason::InquiryOverdue => "inquiry_overdue",
+            OpsReason::DeliveryDelayed => "delivery_delayed",
+            OpsReason::Bounce => "bounce",
+            OpsReason::AlertRedacted => "alert_redacted",
+            OpsReason::AlertUnusable => "alert_unusable",
+        }
+    }
+}
+
+/// Snapshot of an incident for rendering (times in UTC; render formats them).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IncidentView {
+    pub id: String,
+    pub kind: Kind,
+    pub category: Category,
+    pub impact: Impact,
+    pub priority: u8,
+    /// `None` when the fault is on our side.
+    pub at_org: Option<String>,
+    pub orgs: Vec<String>,
+    pub services: Vec<String>,
+    pub started_at: Time,
+    pub detected_at: Time,
+    pub expected_end: Option<Time>,
+    pub measures: Option<String>,
+    pub text: Option<String>,
+    pub note: Option<String>,
+    pub environment: Environment,
+    pub resolved_at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MaintenanceView {
+    pub id: String,
+    /// `None` when the maintenance is our own.
+    pub source: Option<String>,
+    pub orgs: Vec<String>,
+    pub services: Vec<String>,
+    pub from: Time,
+    pub to: Time,
+    pub measures: Option<String>,
+    pub phone: Option<String>,
+}
+
+pub use super::views::InquiryView;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Email {
+    pub message: EmailKind,
+    /// Recipient organization id (`"region"` for the region's shared address).
+    pub org: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    /// Outbox key of the message this one answers (In-Reply-To/References).
+    pub thread: Option<String>,
+    /// Shared by every recipient of one fan-out (`Arc`: one snapshot, not one per copy).
+    pub incident: Option<std::sync::Arc<IncidentView>>,
+    pub maintenance: Option<MaintenanceView>,
+    /// For `planned.change`: the window as it was before.
+    pub previous: Option<MaintenanceView>,
+    /// For `escalation`: when the inquiry went out, and the reply deadline that passed.
+    pub inquiry_sent_at: Option<Time>,
+    pub reply_due: Option<Time>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatusPost {
+    pub message: StatusKind,
+    pub environment: Environment,
+    /// Statuspage incident status: investigating, identified, monitoring, resolved; or
+    /// scheduled / cancelled for maintenance.
+    pub status: String,
+    /// Periodic "still working on it" post (SPEC §4.3) rather than a change.
+    pub periodic: bool,
+    pub next_update: Option<Time>,
+    pub incident: Option<IncidentView>,
+    pub maintenance: Option<MaintenanceView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Silence {
+    /// `create` or `expire`.
+    pub message: String,
+    pub org: String,
+    pub services: Vec<String>,
+    /// The incident's environment: the silence matches it too, so a test case never mutes
+    /// production monitoring (SPEC §4.11).
+    #[serde(default)]
+    pub environment: Environment,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ops {
+    pub message: OpsKind,
+    pub reason: OpsReason,
+    pub to: Vec<String>,
+    pub incident: Option<IncidentView>,
+    pub maintenance: Option<MaintenanceView>,
+    pub inquiry: Option<InquiryView>,
+    #[serde(default)]
+    pub delivery: Option<DeliveryView>,
+    /// The alert of `AlertRedacted` / `AlertUnusable`.
+    #[serde(default)]
+    pub alert: Option<AlertIssueView>,
+}
+
+/// What ops are told about an alert the webhook changed or could not use: never a removed
+/// value, only where it was.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlertIssueView {
+    /// `labels.alertname` (as applied, so already without any number).
+    pub name: String,
+    /// `labels.org`, when it names one.
+    pub org: Option<String>,
+    /// The fields a number was removed from (`annotations.summary`).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Why it could not be used.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// What an on-call text is about (SPEC §4.18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsKind {
+    /// A new priority-1 incident.
+    New,
+    /// The unacknowledged reminder (§4.10).
+    Reminder,
+    /// Messages went out late (the dispatcher's late-delivery warning).
+    Warning,
+}
+
+impl SmsKind {
+    /// The SPEC §5.2 `message` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsKind::New => "new",
+            SmsKind::Reminder => "reminder",
+            SmsKind::Warning => "warning",
+        }
+    }
+}
+
+/// A short text to the on-call numbers (`self.oncall`), at most 160 GSM-7 characters,
+/// decided whole by the rules (`engine::page`); the `[sms]` sink only delivers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sms {
+    pub message: SmsKind,
+    /// Numbers as `+` and digits.
+    pub to: Vec<String>,
+    pub text: String,
+}
+
+/// A delayed delivery, for `OpsReason::DeliveryDelayed`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryView {
+    pub key: String,
+    pub to: Vec<String>,
+    pub failing_since: Time,
+    pub delivered_at: Time,
+    pub last_error: Option<String>,
+    /// Other messages of the same case that went out late together with this one.
+    #[serde(default)]
+    pub also: Vec<LateItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LateItem {
+    pub key: String,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum ActionBody {
+    Email(Box<Email>),
+    Statuspage(Box<StatusPost>),
+    Silence(Silence),
+    Ops(Box<Ops>),
+    /// The monthly availability report e-mail (SPEC §4.13, message `monthly`).
+    Report(Box<ReportMail>),
+    /// A text to the on-call numbers (SPEC §4.18).
+    Sms(Box<Sms>),
+}
+
+pub use super::availability::ReportMail;
+
+impl ActionBody {
+    /// The outbox kind (the sink that carries it out is the one that delivers this kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionBody::Email(_) => "email",
+            ActionBody::Statuspage(_) => "statuspage",
+            ActionBody::Silence(_) => "silence",
+            ActionBody::Ops(_) => "ops",
+            ActionBody::Report(_) => "report",
+            ActionBody::Sms(_) => "sms",
+        }
+    }
+
+    /// The SPEC §5.2 `message` value (`followup`, `incident.create`, `reminder` …).
+    pub fn message(&self) -> &str {
+        match self {
+            ActionBody::Email(e) => e.message.as_str(),
+            ActionBody::Statuspage(s) => s.message.as_str(),
+            ActionBody::Silence(s) => &s.message,
+            ActionBody::Ops(o) => o.message.as_str(),
+            ActionBody::Report(_) => "monthly",
+            ActionBody::Sms(s) => s.message.as_str(),
+        }
+    }
+
+    /// Who receives it: addresses (`to`, then `cc`) or numbers; empty for the status page
+    /// and silences, which go to a service, not a person.
+    pub fn recipients(&self) -> Vec<String> {
+        match self {
+            ActionBody::Email(e) => e.to.iter().chain(e.cc.iter()).cloned().collect(),
+            ActionBody::Ops(o) => o.to.clone(),
+            ActionBody::Report(r) => r.to.clone(),
+            ActionBody::Sms(s) => s.to.clone(),
+            ActionBody::Statuspage(_) | ActionBody::Silence(_) => Vec::new(),
+        }
+    }
+
+    /// The metrics label of its own outbox row: `followup`, `ops.reminder`, `sms.new` …
+    /// (e-mails to organizations by their message alone, as they always were).
+    pub fn metric_label(&self) -> String {
+        match self {
+            ActionBody::Email(e) => e.message.as_str().to_string(),
+            other => format!("{}.{}", other.kind(), other.message()),
+        }
+    }
+}
+
+/// One decided action. `key` is deterministic (entity, message kind, recipient, sequence):
+/// it is the outbox key and the seed of the e-mail Message-ID.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Action {
+    pub at: Time,
+    pub key: String,
+    pub about: About,
+    pub body: ActionBody,
+}
