@@ -3,7 +3,8 @@
 //! act on the case.
 
 use super::forms::{FieldErrors, Form};
-use super::pages::{case_url, recipients, tel, Field, CATEGORIES, IMPACTS};
+use super::pages::{case_url, tel, Field, CATEGORIES, IMPACTS};
+use super::timeline::{state_class, states_summary, timeline};
 use super::words;
 use crate::config::Config;
 use crate::engine::model::{About, Action, ActionBody, Time};
@@ -121,113 +122,6 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
     f.into_iter()
         .map(|(k, v)| json!({"k": k, "v": v}))
         .collect()
-}
-
-fn state_class(s: &str) -> &'static str {
-    match s {
-        "sent" => "ok",
-        "failing" | "bounced" => "bad",
-        _ => "",
-    }
-}
-
-/// The timeline, oldest first, in words. A fan-out (the same message decided at the same
-/// instant for many recipients) is one line, "65 × E-post: varsel … – 65 sendt", with its
-/// recipients behind a disclosure.
-fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
-    /// A fan-out being gathered: its label, its instant, and (recipient, state, detail) each.
-    type Fanout = (String, Time, Vec<(String, String, String)>);
-    let mut out: Vec<Value> = Vec::new();
-    let mut group: Option<Fanout> = None;
-    let flush = |out: &mut Vec<Value>, g: Option<Fanout>| {
-        let Some((label, at, items)) = g else { return };
-        if items.len() == 1 {
-            let (to, state, detail) = &items[0];
-            out.push(json!({
-                "when": words::date_time(cfg, at),
-                "text": if to.is_empty() { label } else { format!("{label} til {to}") },
-                "state": words::state(state),
-                "state_class": state_class(state),
-                "detail": detail,
-            }));
-            return;
-        }
-        out.push(json!({
-            "when": words::date_time(cfg, at),
-            "text": format!("{} × {label}", items.len()),
-            "state": states_summary(items.iter().map(|(_, s, _)| s.as_str())),
-            "state_class": if items.iter().any(|(_, s, _)| s == "failing" || s == "bounced") { "bad" } else if items.iter().all(|(_, s, _)| s == "sent") { "ok" } else { "" },
-            "items": items.iter().map(|(to, state, detail)| json!({
-                "to": to, "state": words::state(state), "state_class": state_class(state), "detail": detail,
-            })).collect::<Vec<_>>(),
-        }));
-    };
-    for e in t {
-        match e {
-            TimelineEntry::Event { at, ty, origin, by } => {
-                flush(&mut out, group.take());
-                out.push(json!({
-                    "when": words::date_time(cfg, *at),
-                    "text": words::event(ty, origin.as_deref(), by.as_deref()),
-                }));
-            }
-            TimelineEntry::Action {
-                at,
-                action,
-                state,
-                attempts,
-                sent_at,
-                last_error,
-                bounced_at,
-                ..
-            } => {
-                let p = action.parts();
-                let detail = match (sent_at, bounced_at, last_error) {
-                    (_, Some(b), _) => format!("returnert {}", words::date_time(cfg, *b)),
-                    (Some(s), None, _) => words::date_time(cfg, *s),
-                    (None, None, Some(e)) => format!("{attempts} forsøk; siste feil: {e}"),
-                    _ => String::new(),
-                };
-                let label = words::message(p.kind, &p.message);
-                let to = match p.kind {
-                    "statuspage" | "silence" | "ops" | "report" => String::new(),
-                    _ => recipients(cfg, action),
-                };
-                let item = (to, state.as_str().to_string(), detail);
-                match group.as_mut() {
-                    Some((l, t0, items)) if *l == label && *t0 == *at && !item.0.is_empty() => {
-                        items.push(item)
-                    }
-                    _ => {
-                        flush(&mut out, group.take());
-                        group = Some((label, *at, vec![item]));
-                    }
-                }
-            }
-        }
-    }
-    flush(&mut out, group);
-    out
-}
-
-/// "65 sendt", "60 sendt, 3 feiler, 2 venter": delivery states counted, in a fixed order.
-fn states_summary<'a>(states: impl Iterator<Item = &'a str>) -> String {
-    let mut n = [0usize; 4];
-    for s in states {
-        n[match s {
-            "sent" => 0,
-            "failing" => 1,
-            "bounced" => 2,
-            _ => 3,
-        }] += 1;
-    }
-    ["sendt", "feiler", "returnert", "venter"]
-        .iter()
-        .zip(n)
-        .filter(|(_, k)| *k > 0)
-        .map(|(w, k)| format!("{k} {w}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The recipients in one line: "65 organisasjoner · Varsel om uplanlagt driftsstans: 65

@@ -1,13 +1,16 @@
 //! The operator console (SPEC §5.6): pages for the operators on call, server-rendered in
 //! Norwegian bokmål. This folder is pure (no I/O): sessions and CSRF tokens (`session`), the
 //! words operators read (`words`), forms to events and refusals back to fields (`forms`), and
-//! the pages (`pages`, handlebars templates in `templates/console/`). The daemon's HTTP side
+//! the pages (`pages`, handlebars templates in `templates/console/`; the case list `cases`, the preview `preview`, a case `case`). The daemon's HTTP side
 //! is `daemon/console.rs`.
 
 pub mod case;
+pub mod cases;
 pub mod forms;
 pub mod pages;
+pub mod preview;
 pub mod session;
+mod timeline;
 pub mod words;
 
 #[cfg(test)]

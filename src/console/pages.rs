@@ -5,7 +5,7 @@
 use super::forms::{FieldErrors, Form};
 use super::words;
 use crate::config::{Config, OrgKind};
-use crate::engine::model::{About, Action, ActionBody, Time};
+use crate::engine::model::{About, Action, ActionBody};
 use crate::store::TimelineEntry;
 use handlebars::Handlebars;
 use serde::Serialize;
@@ -354,91 +354,6 @@ pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) 
     })
 }
 
-/// At most this many cases are listed at once; a search narrows the rest.
-const CASES_SHOWN: usize = 200;
-
-/// The list of all cases (`/ops/cases`), filtered by `q`: every word must match the case's
-/// number, kind, services (name or id), organizations, or its date (dd.mm.yyyy).
-pub fn cases(cfg: &Config, rows: &[crate::engine::views::CaseRow], q: &str, now: Time) -> Value {
-    let words_q: Vec<String> = q.split_whitespace().map(norsk_fold).collect();
-    let mut shown = Vec::new();
-    let mut matched = 0;
-    for r in rows {
-        let (kind_label, title) = match &r.about {
-            About::Incident(_) => (
-                "Hendelse",
-                r.kind
-                    .map(|k| title_of(cfg, k, &r.services))
-                    .unwrap_or_else(|| words::services(cfg, &r.services)),
-            ),
-            About::Maintenance(_) => (
-                "Vedlikehold",
-                format!("Vedlikehold: {}", words::services(cfg, &r.services)),
-            ),
-            About::Inquiry(_) => (
-                "Henvendelse",
-                format!("Henvendelse fra {}", words::names(cfg, &r.orgs)),
-            ),
-            About::Report(_) => continue,
-        };
-        let day = r
-            .from
-            .with_timezone(&cfg.calendar.tz)
-            .format("%d.%m.%Y")
-            .to_string();
-        let hay = norsk_fold(&format!(
-            "{} {kind_label} {title} {} {} {day}",
-            r.about.id(),
-            r.services.join(" "),
-            r.orgs
-                .iter()
-                .map(|o| format!("{o} {}", words::org_name(cfg, o)))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ));
-        if !words_q.iter().all(|w| hay.contains(w.as_str())) {
-            continue;
-        }
-        matched += 1;
-        if shown.len() >= CASES_SHOWN {
-            continue;
-        }
-        let state = match (&r.about, r.open, r.cancelled) {
-            (_, _, true) => "Avlyst",
-            (About::Maintenance(_), true, _) if r.to.is_some_and(|t| t <= now) => "Ferdig",
-            (About::Maintenance(_), true, _) if r.from <= now => "Pågår",
-            (About::Maintenance(_), true, _) => "Planlagt",
-            (About::Maintenance(_), false, _) => "Ferdig",
-            (About::Inquiry(_), false, _) => "Besvart",
-            (_, true, _) => "Åpen",
-            (_, false, _) => "Løst",
-        };
-        shown.push(json!({
-            "id": r.about.id(),
-            "url": case_url(&r.about),
-            "kind": kind_label,
-            "title": title,
-            "priority": (r.priority > 0).then_some(r.priority),
-            "from": words::date_time(cfg, r.from),
-            "to": r.to.map(|t| words::date_time(cfg, t)),
-            "state": state,
-            "open": r.open && !r.cancelled,
-        }));
-    }
-    json!({
-        "title": "Alle saker",
-        "q": q,
-        "cases": shown,
-        "count": words::count(matched, "sak", "saker"),
-        "more": (matched > CASES_SHOWN).then(|| format!("Viser de {CASES_SHOWN} nyeste; søk for å finne eldre.")),
-    })
-}
-
-/// Lower case, for matching what people type against names (æøå kept).
-fn norsk_fold(s: &str) -> String {
-    s.chars().flat_map(char::to_lowercase).collect()
-}
-
 /// The console's link to a case.
 pub fn case_url(about: &About) -> Option<String> {
     match about {
@@ -596,109 +511,6 @@ fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {
         "detail": detail,
         "error": last_error,
     }))
-}
-
-/// The preview page: what the event would send, grouped by message and instant, with the
-/// first of each rendered in full, and the rules' warnings (an ops `warning`) on top.
-pub fn preview(
-    cfg: &Config,
-    renderer: &crate::render::Renderer,
-    what: &str,
-    p: &crate::engine::preview::Preview,
-    now: Time,
-) -> Value {
-    let mut groups: Vec<(String, Time, Vec<&Action>)> = Vec::new();
-    let mut warnings = Vec::new();
-    for a in &p.actions {
-        let parts = a.parts();
-        let label = words::message(parts.kind, &parts.message);
-        if parts.kind == "ops" && parts.message == "warning" {
-            if let Ok(Some(r)) = renderer.action(cfg, a) {
-                warnings.push(json!({"subject": r.subject, "body": r.body}));
-            }
-            continue;
-        }
-        match groups.iter_mut().find(|(l, _, _)| *l == label) {
-            // The same message at the same instant (a fan-out): one group.
-            Some((_, t, v)) if *t == a.at => v.push(a),
-            // The same message again later (a periodic update): shown once.
-            Some(_) => {}
-            None => groups.push((label, a.at, vec![a])),
-        }
-    }
-    let mut seen_kinds: Vec<&'static str> = Vec::new();
-    let groups: Vec<Value> = groups
-        .iter()
-        .map(|(label, at, v)| {
-            // The first e-mail and the first status-page text are shown open.
-            let kind = v[0].parts().kind;
-            let open = !seen_kinds.contains(&kind);
-            seen_kinds.push(kind);
-            let first = v[0];
-            let r = renderer.action(cfg, first).ok().flatten();
-            let names: Vec<String> = v.iter().map(|a| recipients(cfg, a)).collect();
-            json!({
-                "label": label,
-                "when": if *at <= now { "nå".to_string() } else { words::when(cfg, *at) },
-                "later": *at > now,
-                "to": if names.len() > 6 { format!("{} ({} mottakere)", names[..3].join(", ") + " m.fl.", names.len()) } else { names.join(", ") },
-                "count": v.len() > 1,
-                "first_org": names.first(),
-                "subject": r.as_ref().map(|r| r.subject.clone()),
-                "body": r.as_ref().map(|r| r.body.clone()),
-                "open": open,
-                "status": match &first.body {
-                    ActionBody::Statuspage(s) => Some(crate::status::page::incident_text(&s.status)),
-                    _ => None,
-                },
-            })
-        })
-        .collect();
-    // What would have happened without this action and now will not, once per message.
-    let mut stopped: Vec<(String, Time, usize)> = Vec::new();
-    for a in &p.stopped {
-        let parts = a.parts();
-        let label = words::message(parts.kind, &parts.message);
-        match stopped.iter_mut().find(|(l, _, _)| *l == label) {
-            Some((_, _, n)) => *n += 1,
-            None => stopped.push((label, a.at, 1)),
-        }
-    }
-    let stopped: Vec<Value> = stopped
-        .into_iter()
-        .map(|(label, at, n)| {
-            json!({
-                "label": label,
-                "when": words::when(cfg, at),
-                "more": (n > 1).then(|| format!("og {} senere", n - 1)),
-            })
-        })
-        .collect();
-    let derived = p.case.as_ref().map(|c| {
-        let orgs = words::count(
-            c["orgs"].as_array().map_or(0, |a| a.len()),
-            "organisasjon berørt",
-            "organisasjoner berørt",
-        );
-        if c.get("priority").is_some() {
-            format!(
-                "Påvirkning: {} · Prioritet {} · {orgs}",
-                super::forms::impact_name(c["impact"].as_str().unwrap_or("")),
-                c["priority"],
-            )
-        } else {
-            orgs
-        }
-    });
-    json!({
-        "title": format!("Forhåndsvisning: {what}"),
-        "what": what,
-        "groups": groups,
-        "stopped": stopped,
-        "unchanged": (p.unchanged > 0).then(|| words::count(p.unchanged, "melding", "meldinger")),
-        "warnings": warnings,
-        "derived": derived,
-    })
 }
 
 /// The name of an event type in a heading.

@@ -130,10 +130,13 @@ fn every_page_renders_and_escapes_what_users_typed() {
         ("20.11.2026", 2),
         ("nope", 0),
     ] {
-        let ctx = pages::cases(&cfg, &rows, q, t);
+        let ctx = crate::console::cases::cases(&cfg, &rows, q, t);
         assert_eq!(ctx["cases"].as_array().unwrap().len(), hit, "{q:?}: {ctx}");
     }
-    let html = pages.render("cases", &pages::cases(&cfg, &rows, "K-1", t));
+    let html = pages.render(
+        "cases",
+        &crate::console::cases::cases(&cfg, &rows, "K-1", t),
+    );
     assert!(html.contains("href=\"/ops/incidents/K-1\""), "{html}");
     let html = pages.render(
         "new",
@@ -167,7 +170,7 @@ fn every_page_renders_and_escapes_what_users_typed() {
     let renderer = crate::render::Renderer::new(&cfg).unwrap();
     let html = pages.render(
         "preview",
-        &pages::preview(&cfg, &renderer, "marker som løst", &p, t),
+        &crate::console::preview::preview(&cfg, &renderer, "marker som løst", &p, t),
     );
     assert!(html.contains("Forhåndsvisning: marker som løst"));
     // A reply before the follow-up (SPEC §4.15): the preview says the follow-up of Monday
@@ -178,7 +181,7 @@ fn every_page_renders_and_escapes_what_users_typed() {
         .unwrap();
     let html = pages.render(
         "preview",
-        &pages::preview(&cfg, &renderer, "registrer svar", &p, t),
+        &crate::console::preview::preview(&cfg, &renderer, "registrer svar", &p, t),
     );
     assert!(html.contains("Dette stopper"), "{html}");
     assert!(
@@ -199,7 +202,7 @@ fn every_page_renders_and_escapes_what_users_typed() {
         .unwrap();
     let html = pages.render(
         "preview",
-        &pages::preview(&cfg, &renderer, "oppdatering", &p, t),
+        &crate::console::preview::preview(&cfg, &renderer, "oppdatering", &p, t),
     );
     assert!(html.contains("Ingen nye meldinger sendes."), "{html}");
     assert!(!html.contains("Dette stopper"), "{html}");

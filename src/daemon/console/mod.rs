@@ -181,7 +181,7 @@ async fn cases(State(app): State<App>, req: Request) -> Response {
     let Some(rows) = ask(&app, Query::Cases).await else {
         return shutting_down(&app);
     };
-    let ctx = pages::cases(&app.shared.cfg(), &rows, q.trim(), crate::clock::now());
+    let ctx = crate::console::cases::cases(&app.shared.cfg(), &rows, q.trim(), crate::clock::now());
     page(&app, StatusCode::OK, "cases", ctx, Some(&w))
 }
 async fn new_case(app: App, req: Request, ty: &str) -> Response {
@@ -452,7 +452,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
     match p {
         Err(r) => refuse(&app, &w, &ty, &f, &r).await,
         Ok(p) => {
-            let mut ctx = pages::preview(
+            let mut ctx = crate::console::preview::preview(
                 &cfg,
                 &app.shared.renderer(),
                 pages::type_label(&ty),
