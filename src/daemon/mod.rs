@@ -17,6 +17,7 @@ pub mod console;
 pub mod dispatch;
 pub mod engine_task;
 mod forward;
+mod health;
 mod history;
 pub mod http;
 pub mod mailbox;
