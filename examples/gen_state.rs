@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use meldingsvakt::config::Config;
 use meldingsvakt::engine::events::Input;
 use meldingsvakt::engine::Engine;
-use meldingsvakt::store::{NewEvent, NewRow, SqliteStore, Store};
+use meldingsvakt::store::{EventLog, NewEvent, NewRow, Outbox, SqliteStore, Store};
 use serde_json::json;
 use std::sync::Arc;
 

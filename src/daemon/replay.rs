@@ -223,7 +223,7 @@ impl crate::report::HistorySource for StateHistory {
         }
         let store = crate::store::SqliteStore::open(&db)?;
         let mut cfg = self.cfg.clone();
-        let kept = crate::store::Store::retained_orgs(&store)?;
+        let kept = crate::store::SmallState::retained_orgs(&store)?;
         cfg.retain_orgs(&kept);
         let (engine, _) = replay(Arc::new(cfg), &store, self.now)?;
         Ok(crate::report::Loaded {

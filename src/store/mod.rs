@@ -61,9 +61,8 @@ pub fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 
-/// What the daemon keeps. Every write that matters is one transaction; a failed call changed
-/// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store: Send {
+/// The log of accepted events and the engine's snapshot of them: what a restart replays.
+pub trait EventLog: Send {
     /// Every accepted event, in the order accepted.
     fn events(&self) -> Result<Vec<StoredEvent>, StoreError> {
         self.events_after(0)
@@ -80,36 +79,11 @@ pub trait Store: Send {
 
     /// Replace the snapshot (one transaction).
     fn save_snapshot(&mut self, seq: i64, at: Time, state: &str) -> Result<(), StoreError>;
+}
 
-    /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
-    /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
-    /// (events, rows) removed.
-    fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError>;
-
-    /// In one transaction: the events (type, JSON body) accepted at `at`, and the outbox rows
-    /// they and any deadlines caused. Rows already in the outbox (same key) are left as they
-    /// are. Returns how many rows are new.
-    fn commit(&mut self, events: &[NewEvent], rows: &[NewRow]) -> Result<usize, StoreError>;
-
-    /// `commit`, and in the same transaction claim the new rows that are already due at `now`
-    /// as `claim` would (attempt counted, next attempt at `now + lease`), returning them: the
-    /// dispatcher sends those at once, without a claim transaction and fsync of its own. A
-    /// store without it claims nothing here (the dispatcher's own claim takes the rows).
-    fn commit_claiming(
-        &mut self,
-        events: &[NewEvent],
-        rows: &[NewRow],
-        now: Time,
-        lease: chrono::Duration,
-    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
-        let _ = (now, lease);
-        Ok((self.commit(events, rows)?, Vec::new()))
-    }
-
-    /// A case's timeline (SPEC §5.8): the events that touched it and the outbox rows under its
-    /// key prefix (`About::key_prefix`), each with its delivery state, in time order.
-    fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError>;
-
+/// The outbox: every decided action's row, claimed before it is sent and marked after
+/// (SPEC §6 "Fail safe"), and what people are shown of its delivery.
+pub trait Outbox: Send {
     /// Delivery problems (the console's overview): rows not delivered after a failed attempt,
     /// and rows that bounced since `since`, as timeline entries, oldest first.
     fn problems(&self, since: Time) -> Result<Vec<TimelineEntry>, StoreError>;
@@ -149,25 +123,68 @@ pub trait Store: Send {
     /// The status-page actions stored after position `after` (0: all), and the position of
     /// the last one: how a standby keeps its built-in page equal to the leader's.
     fn statuspage_after(&self, after: i64) -> Result<(i64, Vec<Action>), StoreError>;
+}
 
+/// The small state beside the logs: what the maintenance files declared, each sink's and
+/// the mailbox watcher's own state, and the organizations kept for open cases.
+pub trait SmallState: Send {
     /// What the maintenance files declared last: id → the fields as JSON text.
     fn declared(&self) -> Result<BTreeMap<String, String>, StoreError>;
+
     fn set_declared(&mut self, all: &[(String, String)]) -> Result<(), StoreError>;
 
     /// A sink's own state (`sinks::SinkState`), under the sink's name.
     fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError>;
+
     fn sink_put(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError>;
+
     fn sink_list(&self, sink: &str) -> Result<Vec<(String, String)>, StoreError>;
 
     /// (UIDVALIDITY, last handled UID) of a watched mailbox folder.
     fn imap_get(&self, folder: &str) -> Option<(u32, u32)>;
+
     /// Record the mailbox position; a failure is logged (looking at a message again is
     /// harmless: events are idempotent).
     fn imap_put(&self, folder: &str, uidvalidity: u32, last_uid: u32);
 
     /// Organizations kept for open cases after they were removed from the configuration.
     fn retained_orgs(&self) -> Result<Vec<Organization>, StoreError>;
+
     fn set_retained_orgs(&mut self, orgs: &[&Organization]) -> Result<(), StoreError>;
+}
+
+/// What the daemon keeps: the three parts, and the calls that write more than one of them in
+/// one transaction. Every write that matters is one transaction; a failed call changed
+/// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
+pub trait Store: EventLog + Outbox + SmallState {
+    /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
+    /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
+    /// (events, rows) removed.
+    fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError>;
+
+    /// In one transaction: the events (type, JSON body) accepted at `at`, and the outbox rows
+    /// they and any deadlines caused. Rows already in the outbox (same key) are left as they
+    /// are. Returns how many rows are new.
+    fn commit(&mut self, events: &[NewEvent], rows: &[NewRow]) -> Result<usize, StoreError>;
+
+    /// `commit`, and in the same transaction claim the new rows that are already due at `now`
+    /// as `claim` would (attempt counted, next attempt at `now + lease`), returning them: the
+    /// dispatcher sends those at once, without a claim transaction and fsync of its own. A
+    /// store without it claims nothing here (the dispatcher's own claim takes the rows).
+    fn commit_claiming(
+        &mut self,
+        events: &[NewEvent],
+        rows: &[NewRow],
+        now: Time,
+        lease: chrono::Duration,
+    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
+        let _ = (now, lease);
+        Ok((self.commit(events, rows)?, Vec::new()))
+    }
+
+    /// A case's timeline (SPEC §5.8): the events that touched it and the outbox rows under its
+    /// key prefix (`About::key_prefix`), each with its delivery state, in time order.
+    fn timeline(&self, case: &str) -> Result<Vec<TimelineEntry>, StoreError>;
 }
 
 /// Times are stored as fixed-width UTC text, so text order is time order.

@@ -109,7 +109,7 @@ fn lead_and_stand_by(a: &mut Host, b: &mut Host) {
 #[test]
 fn a_stale_leaders_writes_are_refused_by_the_epoch_fence() {
     let _one = serial();
-    use meldingsvakt::store::{NewEvent, NewRow, Store};
+    use meldingsvakt::store::{EventLog, NewEvent, NewRow, Outbox, Store};
     let pg = Pg::start("fence");
     let settings = meldingsvakt::store::postgres::Settings {
         url: pg.url(),

@@ -2,8 +2,8 @@
 //! `PRAGMA user_version`.
 
 use super::{
-    time_text, NewEvent, NewRow, OutboxRow, OutboxStats, SendResult, Store, StoreError,
-    StoredEvent, TimelineEntry,
+    time_text, EventLog, NewEvent, NewRow, Outbox, OutboxRow, OutboxStats, SendResult, SmallState,
+    Store, StoreError, StoredEvent, TimelineEntry,
 };
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
@@ -135,7 +135,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl EventLog for SqliteStore {
     fn events_after(&self, seq: i64) -> Result<Vec<StoredEvent>, StoreError> {
         let mut st = self
             .conn
@@ -161,20 +161,6 @@ impl Store for SqliteStore {
         Ok(v)
     }
 
-    fn commit(&mut self, events: &[NewEvent], actions: &[NewRow]) -> Result<usize, StoreError> {
-        self.commit_tx(events, actions, None).map(|(n, _)| n)
-    }
-
-    fn commit_claiming(
-        &mut self,
-        events: &[NewEvent],
-        rows: &[NewRow],
-        now: Time,
-        lease: chrono::Duration,
-    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
-        self.commit_tx(events, rows, Some((now, lease)))
-    }
-
     fn last_seq(&self) -> Result<i64, StoreError> {
         Ok(self
             .conn
@@ -196,6 +182,22 @@ impl Store for SqliteStore {
             params![seq, time_text(at), state],
         )?;
         Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn commit(&mut self, events: &[NewEvent], actions: &[NewRow]) -> Result<usize, StoreError> {
+        self.commit_tx(events, actions, None).map(|(n, _)| n)
+    }
+
+    fn commit_claiming(
+        &mut self,
+        events: &[NewEvent],
+        rows: &[NewRow],
+        now: Time,
+        lease: chrono::Duration,
+    ) -> Result<(usize, Vec<OutboxRow>), StoreError> {
+        self.commit_tx(events, rows, Some((now, lease)))
     }
 
     fn compact(&mut self, before: Time, upto: i64) -> Result<(usize, usize), StoreError> {
@@ -248,264 +250,6 @@ impl Store for SqliteStore {
         )?);
         v.sort_by_key(|e| e.at());
         Ok(v)
-    }
-
-    fn problems(&self, since: Time) -> Result<Vec<TimelineEntry>, StoreError> {
-        self.action_entries(
-            "(first_failure_at IS NOT NULL AND status != 'done')
-                OR (bounced_at IS NOT NULL AND bounced_at >= ?1) ORDER BY at, rowid",
-            params![time_text(since)],
-        )
-    }
-
-    fn mark_bounced(&mut self, key: &str, at: Time) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
-            "UPDATE outbox SET bounced_at = COALESCE(bounced_at, ?2) WHERE key = ?1",
-            params![key, time_text(at)],
-        )?;
-        Ok(n > 0)
-    }
-
-    fn claim(
-        &mut self,
-        now: Time,
-        limit: usize,
-        lease: &dyn Fn(i64) -> chrono::Duration,
-    ) -> Result<Vec<OutboxRow>, StoreError> {
-        let tx = self.conn.transaction()?;
-        let mut v = Vec::new();
-        {
-            let mut st = tx.prepare_cached(
-                "SELECT key, payload, attempts, first_failure_at, last_error, kind FROM outbox
-                 WHERE status = 'pending' AND next_attempt_at <= ?1
-                 ORDER BY next_attempt_at, at, rowid LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![time_text(now), limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })?;
-            for row in rows {
-                let (key, payload, attempts, ff, last_error, kind) = row?;
-                let action: Action = serde_json::from_str(&payload)
-                    .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
-                let first_failure_at = ff.as_deref().map(parse_text).transpose()?;
-                v.push(OutboxRow {
-                    key,
-                    kind,
-                    action,
-                    attempts,
-                    first_failure_at,
-                    last_error,
-                });
-            }
-            let mut upd = tx.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2 WHERE key = ?1",
-            )?;
-            for r in &v {
-                upd.execute(params![r.key, time_text(now + lease(r.attempts))])?;
-            }
-        }
-        tx.commit()?;
-        Ok(v)
-    }
-
-    fn next_due(&self) -> Result<Option<Time>, StoreError> {
-        let t: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        t.as_deref().map(parse_text).transpose()
-    }
-
-    fn mark_many(&mut self, now: Time, results: &[SendResult]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut done = tx.prepare_cached(
-                "UPDATE outbox SET status = 'done', done_at = ?2, last_error = NULL WHERE key = ?1 AND status = 'pending'",
-            )?;
-            let mut failed = tx.prepare_cached(
-                "UPDATE outbox SET last_error = ?3, next_attempt_at = ?4,
-                    first_failure_at = COALESCE(first_failure_at, ?2)
-                 WHERE key = ?1 AND status = 'pending'",
-            )?;
-            for (key, r) in results {
-                match r {
-                    Ok(()) => done.execute(params![key, time_text(now)])?,
-                    Err((e, next)) => {
-                        failed.execute(params![key, time_text(now), e, time_text(*next)])?
-                    }
-                };
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn stats(&self, now: Time, warn_after: chrono::Duration) -> Result<OutboxStats, StoreError> {
-        let (pending, failing, oldest, failing_long): (i64, i64, Option<String>, i64) =
-            self.conn.query_row(
-                "SELECT COUNT(*), COUNT(first_failure_at), MIN(at),
-                        COUNT(CASE WHEN first_failure_at <= ?1 THEN 1 END)
-                 FROM outbox WHERE status = 'pending'",
-                [time_text(now - warn_after)],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
-        let done: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM outbox WHERE status = 'done'",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(OutboxStats {
-            pending,
-            failing,
-            failing_long,
-            oldest_pending: oldest.as_deref().map(parse_text).transpose()?,
-            done,
-        })
-    }
-
-    fn declared(&self) -> Result<BTreeMap<String, String>, StoreError> {
-        let mut st = self.conn.prepare("SELECT id, fields FROM declared")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        let mut m = BTreeMap::new();
-        for row in rows {
-            let (k, v) = row?;
-            m.insert(k, v);
-        }
-        Ok(m)
-    }
-
-    fn set_declared(&mut self, all: &[(String, String)]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM declared", [])?;
-        {
-            let mut ins = tx.prepare_cached("INSERT INTO declared (id, fields) VALUES (?1, ?2)")?;
-            for (id, f) in all {
-                ins.execute(params![id, f])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn statuspage_actions(&self) -> Result<Vec<Action>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT key, payload FROM outbox WHERE kind = 'statuspage' ORDER BY at, rowid",
-        )?;
-        decode_json_rows(&mut st, "outbox")
-    }
-
-    fn statuspage_after(&self, after: i64) -> Result<(i64, Vec<Action>), StoreError> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT rowid, payload FROM outbox WHERE kind = 'statuspage' AND rowid > ?1 ORDER BY at, rowid",
-        )?;
-        let rows = st.query_map([after], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let (mut mark, mut v) = (after, Vec::new());
-        for row in rows {
-            let (id, json) = row?;
-            mark = mark.max(id);
-            v.push(
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("outbox row {id}: {e}")))?,
-            );
-        }
-        Ok((mark, v))
-    }
-
-    fn sink_get(&self, sink: &str, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM sink_state WHERE sink = ?1 AND key = ?2",
-                [sink, key],
-                |r| r.get(0),
-            )
-            .optional()?)
-    }
-
-    fn sink_put(&self, sink: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO sink_state (sink, key, value) VALUES (?1, ?2, ?3)",
-            [sink, key, value],
-        )?;
-        Ok(())
-    }
-
-    fn sink_list(&self, sink: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT key, value FROM sink_state WHERE sink = ?1 ORDER BY key")?;
-        let rows = st.query_map([sink], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    fn imap_get(&self, folder: &str) -> Option<(u32, u32)> {
-        self.conn
-            .query_row(
-                "SELECT uidvalidity, last_uid FROM imap_state WHERE folder = ?1",
-                [folder],
-                |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, i64>(1)? as u32)),
-            )
-            .optional()
-            .ok()
-            .flatten()
-    }
-
-    fn imap_put(&self, folder: &str, uidvalidity: u32, last_uid: u32) {
-        let r = self.conn.execute(
-            "INSERT OR REPLACE INTO imap_state (folder, uidvalidity, last_uid) VALUES (?1, ?2, ?3)",
-            params![folder, uidvalidity as i64, last_uid as i64],
-        );
-        if let Err(e) = r {
-            tracing::error!(error = %e, "cannot record the mailbox position; messages may be looked at again (harmless: events are idempotent)");
-        }
-    }
-
-    fn retained_orgs(&self) -> Result<Vec<Organization>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, org FROM retained_org ORDER BY id")?;
-        decode_json_rows(&mut st, "retained organization")
-    }
-
-    fn set_retained_orgs(&mut self, orgs: &[&Organization]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM retained_org", [])?;
-        {
-            let mut ins =
-                tx.prepare_cached("INSERT INTO retained_org (id, org) VALUES (?1, ?2)")?;
-            for o in orgs {
-                let json =
-                    serde_json::to_string(o).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                ins.execute(params![o.id, json])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn outbox_status(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT status, attempts FROM outbox WHERE key = ?1",
-                [key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
     }
 }
 
@@ -608,6 +352,8 @@ impl SqliteStore {
     }
 }
 
+mod outbox;
 mod schema;
+mod state;
 #[cfg(test)]
 mod tests;
