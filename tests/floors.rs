@@ -178,3 +178,40 @@ fn no_rooms_import_each_other() {
         }
     }
 }
+
+/// A file a newcomer can read: none in `src/` is over 600 lines.
+#[test]
+fn no_file_is_over_600_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let long: Vec<String> = all
+        .iter()
+        .map(|f| (f, std::fs::read_to_string(f).unwrap().lines().count()))
+        .filter(|(_, n)| *n > 600)
+        .map(|(f, n)| format!("{} ({n} lines)", f.display()))
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}
+
+/// Errors are types that say what went wrong, never a bare `String`.
+#[test]
+fn no_error_is_a_bare_string() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut found = Vec::new();
+    for f in &all {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.replace(' ', "");
+            if l.contains("Result<")
+                && l.contains(",String>")
+                && !l.contains("BTreeMap<String,String>")
+            {
+                found.push(format!("{}:{}: {}", f.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "Result<_, String>:\n{}", found.join("\n"));
+}
