@@ -18,16 +18,13 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// Parse a request body and run the personal-data guard over all of it at once, before any
-/// other check could quote a value back (SPEC §4.12).
+/// Parse a request body (an empty one is `{}`). The guard runs once, over the whole input, at
+/// the door (`Input::parse`), before any other check could quote a value back (SPEC §4.12).
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))?;
-    crate::engine::guard::check_json(&v).map_err(|e| ApiError::new(422, e.to_string()))?;
-    Ok(v)
+    serde_json::from_slice(body).map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))
 }
 
 /// Through the door (`Input::parse`: guard, parse, id rule), then to the engine task. A
@@ -74,7 +71,7 @@ fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response 
 }
 
 /// The Alertmanager webhook (SPEC §4.12): 4xx only for a wrong token or a body that cannot
-/// be read. Every alert goes through the alert door (`Input::alert`: numbers in shown fields
+/// be read. Every alert goes through the alert door (`sources::alertmanager::door`: numbers in shown fields
 /// redacted, an ancient start moved to the horizon) and is applied on its own, so one alert
 /// that cannot be used never costs the others; it is logged, counted and reported to ops.
 /// 503 (Alertmanager retries the batch; applied alerts are idempotent) only when the store or
@@ -83,22 +80,16 @@ async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
     if let Err(e) = authorize(&app, &headers, TokenKind::Alert) {
         return err(e.status, e.message);
     }
-    let v: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return err(400, format!("invalid JSON: {e}")),
-    };
-    let Some(list) = v.get("alerts").and_then(|a| a.as_array()) else {
-        return err(
-            400,
-            "`alerts`: missing; expected an Alertmanager webhook (version 4) payload",
-        );
+    let list = match crate::sources::alertmanager::alerts(&body) {
+        Ok(list) => list,
+        Err(e) => return err(400, e.to_string()),
     };
     let now = crate::clock::now();
     let mut waiting = Vec::new();
     let mut unusable: Vec<(usize, String)> = Vec::new();
     let mut redacted: Vec<(usize, Vec<String>)> = Vec::new();
     for (i, raw) in list.iter().enumerate() {
-        let door = Input::alert(raw, now);
+        let door = crate::sources::alertmanager::door(raw, now);
         if !door.redacted.is_empty() {
             redacted.push((i, door.redacted));
         }
@@ -127,7 +118,7 @@ async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         }
     }
     unusable.sort();
-    report_alert_issues(&app.shared, list, &redacted, &unusable, now);
+    report_alert_issues(&app.shared, &list, &redacted, &unusable, now);
     let skipped: Vec<Value> = unusable
         .iter()
         .map(|(i, e)| json!({ "index": i, "error": e }))

@@ -31,7 +31,7 @@ pub struct FiringAlert {
 
 /// An alert's own words, shown on its incident: `alertname`, the `summary` and
 /// `description` annotations, and the link back to the monitoring source (`generatorURL`,
-/// http(s) only). All passed the personal-data door (`Input::alert`).
+/// http(s) only). All passed the personal-data door (`sources::alertmanager::door`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertContext {
     pub name: Option<String>,

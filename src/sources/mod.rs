@@ -1,6 +1,8 @@
-//! Inputs other than the HTTP API: maintenance declared in files (`maintenance_files.rs`).
-//! Alertmanager's webhook and the operator API live in `daemon/http.rs`; the IMAP watcher
-//! follows in its own issue.
+//! Inputs other than the operators' API: Alertmanager's webhook payload and its door
+//! (`alertmanager.rs`), maintenance declared in files (`maintenance_files.rs`), and what a
+//! message in our mailbox is (`mailbox.rs`, for the IMAP watcher in `daemon/mailbox.rs`).
+//! Each turns the outside world into `engine::events::Input`s; none decides anything.
 
+pub mod alertmanager;
 pub mod mailbox;
 pub mod maintenance_files;

@@ -90,7 +90,10 @@ impl Task {
         inputs: Vec<Input>,
         applied: &mut Vec<crate::store::NewEvent>,
     ) -> Result<usize, Rejected> {
-        for (i, input) in inputs.iter().enumerate() {
+        // With more than one input, a refusal of a later one must not leave an earlier one
+        // applied: alerts are checked against the rules first. A single input (every
+        // webhook alert is its own request) is interpreted once, by the engine.
+        for (i, input) in inputs.iter().enumerate().filter(|_| inputs.len() > 1) {
             if let Event::Alert(a) = &input.event {
                 alerts::interpret(&self.shared.cfg(), a, now).map_err(|refusal| {
                     Rejected::Refused {
