@@ -368,6 +368,16 @@ impl ActionBody {
         }
     }
 
+    /// Whether it is itself a warning that messages went out late (ops' mail or on-call's
+    /// text): such a warning is never warned about in turn.
+    pub fn is_late_warning(&self) -> bool {
+        match self {
+            ActionBody::Ops(o) => o.reason == OpsReason::DeliveryDelayed,
+            ActionBody::Sms(s) => s.message == SmsKind::Warning,
+            _ => false,
+        }
+    }
+
     /// The metrics label of its own outbox row: `followup`, `ops.reminder`, `sms.new` …
     /// (e-mails to organizations by their message alone, as they always were).
     pub fn metric_label(&self) -> String {

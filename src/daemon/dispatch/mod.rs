@@ -33,10 +33,8 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
         return None;
     }
     // A late warning is not itself warned about (no loop).
-    match &row.action.body {
-        ActionBody::Ops(o) if o.reason == OpsReason::DeliveryDelayed => return None,
-        ActionBody::Sms(s) if s.message == SmsKind::Warning => return None,
-        _ => {}
+    if row.action.body.is_late_warning() {
+        return None;
     }
     let to = row.action.body.recipients();
     Some(Action {
@@ -224,119 +222,133 @@ async fn send(shared: Arc<Shared>, row: OutboxRow) -> (OutboxRow, Option<Result<
     (row, r)
 }
 
-pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
-    let mut last_extend = std::time::Instant::now() - std::time::Duration::from_secs(3600);
-    let mut held = Unrecorded::default();
-    // Messages delivered late, gathered until no more have come for `LATE_QUIET`: the retries
-    // of one fan-out fall due milliseconds apart and go out in several passes, and ops should
-    // get one warning naming all of them.
-    let mut late: Vec<(OutboxRow, Time)> = Vec::new();
-    let mut late_last = std::time::Instant::now();
-    // Backoff for a store that cannot be written: 1 s doubling to 30 s.
-    let mut store_wait = std::time::Duration::from_secs(1);
-    let mut role = shared.role.subscribe();
-    loop {
-        // Only the leader sends (SPEC §5.7). A host that stops leading drops what it could
-        // not record: the rows stay claimed and backed off, and the new leader sends them
-        // after their backoff with the same Message-ID.
-        if !shared.role.leading() {
-            if !held.is_empty() || !late.is_empty() {
-                tracing::warn!(
-                    results = held.results.len(),
-                    "stepped down with delivery results not recorded; the new leader sends those messages again, with the same Message-ID"
-                );
-                held = Unrecorded::default();
-                late.clear();
-            }
-            if *stop.borrow() {
-                break;
-            }
-            let mut stop2 = stop.clone();
-            tokio::select! {
-                _ = role.changed() => {}
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = stop2.changed() => {}
-            }
-            continue;
+/// The dispatcher's stages, named: **claim** the due rows (`claim`), **deliver** each
+/// through the sink of its kind, which renders and sends it (`deliver_all`, in a sliding
+/// window), **record** each result (`record`, written every `IN_FLIGHT` results by
+/// `Unrecorded::flush`). Around them: sink upkeep once a minute, and waiting for work.
+struct Dispatcher {
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    held: Unrecorded,
+    /// Messages delivered late, gathered until no more have come for `LATE_QUIET`: the
+    /// retries of one fan-out fall due milliseconds apart and go out in several passes, and
+    /// ops should get one warning naming all of them.
+    late: Vec<(OutboxRow, Time)>,
+    late_last: std::time::Instant,
+    /// Backoff for a store that cannot be written: 1 s doubling to 30 s.
+    store_wait: std::time::Duration,
+    last_upkeep: std::time::Instant,
+}
+
+impl Dispatcher {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Only the leader sends (SPEC §5.7). A host that stops leading drops what it could not
+    /// record: the rows stay claimed and backed off, and the new leader sends them after
+    /// their backoff with the same Message-ID.
+    fn step_down(&mut self) {
+        if !self.held.is_empty() || !self.late.is_empty() {
+            tracing::warn!(
+                results = self.held.results.len(),
+                "stepped down with delivery results not recorded; the new leader sends those messages again, with the same Message-ID"
+            );
+            self.held = Unrecorded::default();
+            self.late.clear();
         }
-        // Keep escalation silences alive (about once a minute).
-        if last_extend.elapsed() >= std::time::Duration::from_secs(60) {
-            last_extend = std::time::Instant::now();
-            let (cfg, renderer) = (shared.cfg(), shared.renderer());
-            let ctx = Ctx {
-                cfg: &cfg,
-                renderer: &renderer,
-                state: shared.as_ref(),
-            };
-            for sink in shared.sinks().iter() {
-                sink.upkeep(&ctx).await;
-            }
+    }
+
+    /// Keep escalation silences alive and the like (about once a minute).
+    async fn upkeep(&mut self) {
+        if self.last_upkeep.elapsed() < std::time::Duration::from_secs(60) {
+            return;
         }
-        if *stop.borrow() {
-            break;
+        self.last_upkeep = std::time::Instant::now();
+        let (cfg, renderer) = (self.shared.cfg(), self.shared.renderer());
+        let ctx = Ctx {
+            cfg: &cfg,
+            renderer: &renderer,
+            state: self.shared.as_ref(),
+        };
+        for sink in self.shared.sinks().iter() {
+            sink.upkeep(&ctx).await;
         }
-        if !late.is_empty() && late_last.elapsed() >= LATE_QUIET {
-            held.late
-                .extend(late_warnings(&shared, std::mem::take(&mut late)));
+    }
+
+    /// Wait out a store that cannot be written, longer each time.
+    async fn store_backoff(&mut self) {
+        pause(&self.stop, self.store_wait).await;
+        self.store_wait = (self.store_wait * 2).min(std::time::Duration::from_secs(30));
+    }
+
+    /// Claim: the rows due now, first those the engine task's commit claimed for us. `None`:
+    /// the store could not be written (nothing is claimed or sent then).
+    async fn claim(&mut self) -> Option<Vec<OutboxRow>> {
+        if !self.late.is_empty() && self.late_last.elapsed() >= LATE_QUIET {
+            let late = std::mem::take(&mut self.late);
+            self.held.late.extend(late_warnings(&self.shared, late));
         }
         // Fail safe: while the store cannot be written, nothing new is claimed or sent.
-        if !held.flush(&shared) {
-            pause(&stop, store_wait).await;
-            store_wait = (store_wait * 2).min(std::time::Duration::from_secs(30));
-            continue;
+        if !self.held.flush(&self.shared) {
+            self.store_backoff().await;
+            return None;
         }
         let now = crate::clock::now();
-        let claimed = shared.store().claim(now, 100, &backoff);
-        let rows = match claimed {
+        let claimed = self.shared.store().claim(now, 100, &backoff);
+        match claimed {
             Ok(r) => {
-                shared.store_ok(Writer::Dispatcher);
-                store_wait = std::time::Duration::from_secs(1);
-                // First what the engine task's commit claimed for us (Shared::commit_claiming):
-                // still under its claim at `now`, so the claim above did not take it.
-                let mut rows = shared.take_handoff(now);
+                self.shared.store_ok(Writer::Dispatcher);
+                self.store_wait = std::time::Duration::from_secs(1);
+                // Still under the engine task's claim at `now` (Shared::commit_claiming), so
+                // the claim above did not take them.
+                let mut rows = self.shared.take_handoff(now);
                 rows.extend(r);
-                rows
+                Some(rows)
             }
             Err(e) => {
-                shared.store_failed(Writer::Dispatcher, &e);
-                pause(&stop, store_wait).await;
-                store_wait = (store_wait * 2).min(std::time::Duration::from_secs(30));
-                continue;
+                self.shared.store_failed(Writer::Dispatcher, &e);
+                self.store_backoff().await;
+                None
             }
-        };
-        shared.refresh_stats();
-        if rows.is_empty() {
-            let next = shared.store().next_due().ok().flatten();
-            let wait = next
-                .map(|t| (t - crate::clock::now()).to_std().unwrap_or_default())
-                .unwrap_or(std::time::Duration::from_secs(30))
-                .min(std::time::Duration::from_secs(30))
-                .min(crate::clock::max_sleep());
-            let wait = if late.is_empty() {
-                wait
-            } else {
-                wait.min(LATE_QUIET.saturating_sub(late_last.elapsed()))
-            };
-            let mut stop2 = stop.clone();
-            tokio::select! {
-                _ = shared.wake_dispatcher.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop2.changed() => {}
-            }
-            continue;
         }
-        let sinks = shared.sinks();
-        // Up to IN_FLIGHT messages at once, each on a pooled SMTP session with TCP_NODELAY
-        // (sinks/email/smtp.rs), in a sliding window that keeps the order per recipient and
-        // opens one slot at a time (window.rs). Results are recorded every IN_FLIGHT ends.
+    }
+
+    /// Nothing is due: sleep until the next row is, a commit wakes us, or late warnings are
+    /// ready to be written.
+    async fn idle(&mut self) {
+        let next = self.shared.store().next_due().ok().flatten();
+        let wait = next
+            .map(|t| (t - crate::clock::now()).to_std().unwrap_or_default())
+            .unwrap_or(std::time::Duration::from_secs(30))
+            .min(std::time::Duration::from_secs(30))
+            .min(crate::clock::max_sleep());
+        let wait = if self.late.is_empty() {
+            wait
+        } else {
+            wait.min(LATE_QUIET.saturating_sub(self.late_last.elapsed()))
+        };
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = self.shared.wake_dispatcher.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    /// Deliver: up to IN_FLIGHT messages at once, each on a pooled SMTP session with
+    /// TCP_NODELAY (sinks/email/smtp.rs), in a sliding window that keeps the order per
+    /// recipient and opens one slot at a time (window.rs). Each result is recorded as it
+    /// comes; they are written every IN_FLIGHT ends.
+    async fn deliver_all(&mut self, rows: Vec<OutboxRow>) {
         let mut window = Window::new(rows);
         let mut set = tokio::task::JoinSet::new();
         loop {
             // Finish the exchanges in hand, then stop (SIGTERM drains in-flight sends). Rows
             // not started stay claimed and backed off: they go after their backoff.
-            if !*stop.borrow() && shared.role.leading() {
+            if !self.stopping() && self.shared.role.leading() {
                 for row in window.ready() {
-                    set.spawn(send(Arc::clone(&shared), row));
+                    set.spawn(send(Arc::clone(&self.shared), row));
                 }
             }
             let Some(joined) = set.join_next().await else {
@@ -347,41 +359,11 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             let Ok((row, result)) = joined else { continue };
             window.finished(&row.key);
             let Some(result) = result else { continue };
-            let kind = kind_label(&row);
-            let now = crate::clock::now();
-            match result {
-                Ok(()) => {
-                    super::Metrics::count(&shared.metrics.sent, &kind);
-                    tracing::info!(key = %row.key, kind = %kind, "delivered");
-                    held.results.push((row.key.clone(), Ok(())));
-                    if row.first_failure_at.is_some() {
-                        late.push((row, now));
-                        late_last = std::time::Instant::now();
-                    }
-                }
-                Err(failure) => {
-                    let permanent = failure.is_permanent();
-                    let e = failure.to_string();
-                    super::Metrics::count(&shared.metrics.failed, &kind);
-                    let since = row.first_failure_at.unwrap_or(now);
-                    let warn_after = sinks.warn_after(&row.kind);
-                    if now - since >= warn_after {
-                        tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than its sink's warn_after; still retrying");
-                    } else {
-                        tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
-                    }
-                    let next = if permanent {
-                        now + Duration::minutes(5)
-                    } else {
-                        now + backoff(row.attempts)
-                    };
-                    held.results.push((row.key, Err((e, next))));
-                }
-            }
+            self.record(row, result);
             // Record every IN_FLIGHT results in one commit; if the store fails, they stay
             // held (and the rows stay backed off by their claim) until it can be written.
-            if held.results.len() >= IN_FLIGHT {
-                held.flush(&shared);
+            if self.held.results.len() >= IN_FLIGHT {
+                self.held.flush(&self.shared);
             }
         }
         if window.queued() > 0 {
@@ -390,15 +372,98 @@ pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 "stopped sending with claimed messages not started; they go after their backoff"
             );
         }
-        held.flush(&shared);
-        shared.refresh_stats();
+        self.held.flush(&self.shared);
+        self.shared.refresh_stats();
     }
-    // Ops hears by mail about notices that went out late (queued like any action).
-    held.late.extend(late_warnings(&shared, late));
-    if !held.flush(&shared) {
-        tracing::error!(
-            results = held.results.len(),
-            "stopping with results the store could not record; those messages will be sent again after their backoff, with the same Message-ID"
-        );
+
+    /// Record: count it, log it, hold the result for the store, and remember a late
+    /// delivery for the warning.
+    fn record(&mut self, row: OutboxRow, result: Result<(), Failure>) {
+        let kind = kind_label(&row);
+        let now = crate::clock::now();
+        match result {
+            Ok(()) => {
+                super::Metrics::count(&self.shared.metrics.sent, &kind);
+                tracing::info!(key = %row.key, kind = %kind, "delivered");
+                self.held.results.push((row.key.clone(), Ok(())));
+                if row.first_failure_at.is_some() {
+                    self.late.push((row, now));
+                    self.late_last = std::time::Instant::now();
+                }
+            }
+            Err(failure) => {
+                let permanent = failure.is_permanent();
+                let e = failure.to_string();
+                super::Metrics::count(&self.shared.metrics.failed, &kind);
+                let since = row.first_failure_at.unwrap_or(now);
+                let warn_after = self.shared.sinks().warn_after(&row.kind);
+                if now - since >= warn_after {
+                    tracing::error!(key = %row.key, error = %e, since = %since, warn_after = %humantime::format_duration(warn_after.to_std().unwrap_or_default()), "delivery has failed for longer than its sink's warn_after; still retrying");
+                } else {
+                    tracing::warn!(key = %row.key, error = %e, attempt = row.attempts + 1, "delivery failed; will retry");
+                }
+                let next = if permanent {
+                    now + Duration::minutes(5)
+                } else {
+                    now + backoff(row.attempts)
+                };
+                self.held.results.push((row.key, Err((e, next))));
+            }
+        }
     }
+
+    /// At the end: ops hears about notices that went out late (queued like any action), and
+    /// what could not be recorded is said.
+    fn finish(mut self) {
+        let late = std::mem::take(&mut self.late);
+        self.held.late.extend(late_warnings(&self.shared, late));
+        if !self.held.flush(&self.shared) {
+            tracing::error!(
+                results = self.held.results.len(),
+                "stopping with results the store could not record; those messages will be sent again after their backoff, with the same Message-ID"
+            );
+        }
+    }
+}
+
+pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut role = shared.role.subscribe();
+    let mut d = Dispatcher {
+        shared,
+        stop,
+        held: Unrecorded::default(),
+        late: Vec::new(),
+        late_last: std::time::Instant::now(),
+        store_wait: std::time::Duration::from_secs(1),
+        last_upkeep: std::time::Instant::now() - std::time::Duration::from_secs(3600),
+    };
+    loop {
+        if !d.shared.role.leading() {
+            d.step_down();
+            if d.stopping() {
+                break;
+            }
+            let mut stop = d.stop.clone();
+            tokio::select! {
+                _ = role.changed() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        d.upkeep().await;
+        if d.stopping() {
+            break;
+        }
+        let Some(rows) = d.claim().await else {
+            continue;
+        };
+        d.shared.refresh_stats();
+        if rows.is_empty() {
+            d.idle().await;
+            continue;
+        }
+        d.deliver_all(rows).await;
+    }
+    d.finish();
 }
