@@ -31,6 +31,46 @@ pub struct Section {
     pub load: fn(&mut Validator<'_>, &Config) -> Option<Settings>,
 }
 
+/// What a room's `config.rs` needs to declare and validate its table.
+pub mod prelude {
+    pub use crate::config::keys::{k, Key};
+    pub use crate::config::raw::Dur;
+    pub use crate::config::validate::Validator;
+    pub use crate::config::Config;
+    pub use crate::tpath;
+    pub use chrono::Duration;
+    pub use serde::Deserialize;
+}
+
+/// A room's `static SECTION`: its manual entry (`[name]` with `doc`, when the room owns the
+/// whole table; its `keys`), and a `load` that reads the raw table `name` as `raw` and validates it with `validate(v, raw, cfg)`, which
+/// returns the room's own settings (`None`: the table turns the room off).
+#[macro_export]
+macro_rules! section {
+    (name: $name:literal, doc: $doc:literal, keys: $keys:expr, raw: $raw:ty, validate: $validate:expr $(,)?) => {
+        $crate::section!(@ Some($crate::config::keys::Table {
+            table: $name,
+            header: concat!("[", $name, "]"),
+            doc: $doc,
+        }), $name, $keys, $raw, $validate);
+    };
+    (name: $name:literal, keys: $keys:expr, raw: $raw:ty, validate: $validate:expr $(,)?) => {
+        $crate::section!(@ None, $name, $keys, $raw, $validate);
+    };
+    (@ $table:expr, $name:literal, $keys:expr, $raw:ty, $validate:expr) => {
+        pub(crate) static SECTION: $crate::config::section::Section =
+            $crate::config::section::Section {
+                table: $table,
+                keys: $keys,
+                load: |v, cfg| {
+                    let raw: $raw = v.table($name);
+                    ($validate)(v, raw, cfg)
+                        .map(|s| std::sync::Arc::new(s) as $crate::config::section::Settings)
+                },
+            };
+    };
+}
+
 /// The settings of every section that loaded, found by their type.
 #[derive(Clone, Default)]
 pub struct Sections(Vec<Settings>);

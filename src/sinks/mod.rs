@@ -211,3 +211,46 @@ impl Registry {
         self.sinks.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every key each sink's raw table accepts is documented in its section, and nothing else.
+    #[test]
+    fn every_key_of_every_sink_table_is_documented() {
+        use crate::config::keys::assert_documented;
+        for (src, raw, table, section) in [
+            (
+                include_str!("email/config.rs"),
+                "RawSmtp",
+                "smtp",
+                &super::email::SECTION,
+            ),
+            (
+                include_str!("statuspage/config.rs"),
+                "RawStatuspage",
+                "statuspage",
+                &super::statuspage::SECTION,
+            ),
+            (
+                include_str!("silence/config.rs"),
+                "RawAlertmanager",
+                "alertmanager",
+                &super::silence::SECTION,
+            ),
+            (
+                include_str!("webhook/config.rs"),
+                "RawWebhook",
+                "webhook",
+                &super::webhook::SECTION,
+            ),
+            (
+                include_str!("sms/config.rs"),
+                "RawSms",
+                "sms",
+                &super::sms::SECTION,
+            ),
+        ] {
+            assert_documented(src, &[(raw, table)], section.keys, 1);
+        }
+    }
+}

@@ -2,16 +2,8 @@
 //! directory (the embedded default) or SMTP with STARTTLS, implicit TLS, or plain text to a
 //! loopback relay only.
 
-use crate::config::keys::{k, Key, Table};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::Config;
+use crate::config::section::prelude::*;
 use crate::config::Secret;
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawSmtp {
@@ -31,13 +23,6 @@ pub(crate) struct RawSmtp {
     pub warn_after: Option<Dur>,
 }
 
-/// `[smtp]` in the manual.
-pub(crate) const TABLE: Table = Table {
-    table: "smtp",
-    header: "[smtp]",
-    doc: "How e-mail is sent.",
-};
-
 /// Its keys, for `meldingsvakt.toml(5)`.
 #[rustfmt::skip]
 pub(crate) const KEYS: &[Key] = &[
@@ -52,16 +37,13 @@ pub(crate) const KEYS: &[Key] = &[
     k("smtp", "warn_after", Some("\"10m\""), "A message failing this long is logged as an error and ops are told when it goes out."),
 ];
 
-/// The sink's table, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: Some(TABLE),
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "smtp",
+    doc: "How e-mail is sent.",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
-    let raw: RawSmtp = v.table("smtp");
-    Some(settings(v, raw)).map(|s| Arc::new(s) as section::Settings)
+    raw: RawSmtp,
+    validate: |v: &mut Validator<'_>, raw, _: &Config| Some(settings(v, raw)),
 }
 
 /// `[smtp]` as validated: the transport, and when a failing message is late.
@@ -173,18 +155,5 @@ fn transport(v: &mut Validator<'_>, smtp: RawSmtp) -> MailTransport {
             );
             MailTransport::Files
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_key_of_the_table_is_documented() {
-        crate::config::keys::assert_documented(
-            include_str!("config.rs"),
-            &[("RawSmtp", "smtp")],
-            super::KEYS,
-            8,
-        );
     }
 }

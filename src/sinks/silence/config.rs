@@ -1,14 +1,6 @@
 //! `[alertmanager]`: where silences go on escalation, and how long each lasts.
 
-use crate::config::keys::{k, Key, Table};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::Config;
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
+use crate::config::section::prelude::*;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawAlertmanager {
@@ -18,13 +10,6 @@ pub(crate) struct RawAlertmanager {
     pub silence_duration: Option<Dur>,
 }
 
-/// `[alertmanager]` in the manual.
-pub(crate) const TABLE: Table = Table {
-    table: "alertmanager",
-    header: "[alertmanager]",
-    doc: "Alertmanager, for silences on escalation (optional).",
-};
-
 /// Its keys, for `meldingsvakt.toml(5)`.
 #[rustfmt::skip]
 pub(crate) const KEYS: &[Key] = &[
@@ -32,16 +17,13 @@ pub(crate) const KEYS: &[Key] = &[
     k("alertmanager", "silence_duration", Some("\"24h\""), "How long each silence lasts; extended while the incident stays escalated."),
 ];
 
-/// The sink's table, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: Some(TABLE),
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "alertmanager",
+    doc: "Alertmanager, for silences on escalation (optional).",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
-    let raw: RawAlertmanager = v.table("alertmanager");
-    settings(v, raw).map(|s| Arc::new(s) as section::Settings)
+    raw: RawAlertmanager,
+    validate: |v: &mut Validator<'_>, raw, _: &Config| settings(v, raw),
 }
 
 /// Alertmanager silences, when `url` is set.
@@ -66,17 +48,4 @@ pub(crate) fn settings(v: &mut Validator<'_>, raw: RawAlertmanager) -> Option<Se
         );
     }
     Some(Settings { url, duration })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_key_of_the_table_is_documented() {
-        crate::config::keys::assert_documented(
-            include_str!("config.rs"),
-            &[("RawAlertmanager", "alertmanager")],
-            super::KEYS,
-            1,
-        );
-    }
 }

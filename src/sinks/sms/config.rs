@@ -27,15 +27,8 @@
 //! of one text to one number). Values are escaped for the content type: JSON string
 //! contents, or percent-encoding for forms and GET.
 
-use crate::config::keys::{k, Key, Table};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::{Config, Secret};
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
+use crate::config::section::prelude::*;
+use crate::config::Secret;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawSms {
@@ -60,9 +53,6 @@ pub(crate) struct RawSms {
     pub timeout: Option<Dur>,
 }
 
-/// `[sms]` in the manual.
-pub(crate) const TABLE: Table = Table { table: "sms", header: "[sms]", doc: "How on-call texts (SPEC §4.18, to [self] oncall) leave the daemon: an HTTP SMS gateway (optional; without it, texts are recorded as not sent)." };
-
 /// Its keys, for `meldingsvakt.toml(5)`.
 #[rustfmt::skip]
 pub(crate) const KEYS: &[Key] = &[
@@ -79,16 +69,13 @@ pub(crate) const KEYS: &[Key] = &[
     k("sms", "timeout", Some("\"10s\""), "Per request."),
 ];
 
-/// The sink's table, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: Some(TABLE),
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "sms",
+    doc: "How on-call texts (SPEC §4.18, to [self] oncall) leave the daemon: an HTTP SMS gateway (optional; without it, texts are recorded as not sent).",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
-    let raw: RawSms = v.table("sms");
-    settings(v, raw).map(|s| Arc::new(s) as section::Settings)
+    raw: RawSms,
+    validate: |v: &mut Validator<'_>, raw, _: &Config| settings(v, raw),
 }
 
 /// How the credential travels.
@@ -279,16 +266,6 @@ fn settings(v: &mut Validator<'_>, raw: RawSms) -> Option<Settings> {
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
-
-    #[test]
-    fn every_key_of_the_table_is_documented() {
-        crate::config::keys::assert_documented(
-            include_str!("config.rs"),
-            &[("RawSms", "sms")],
-            super::KEYS,
-            8,
-        );
-    }
 
     /// The configuration, or every problem, one per line.
     fn check(extra: &str) -> Result<Config, Problems> {

@@ -1,15 +1,7 @@
 //! `[statuspage]`: Atlassian Statuspage pages per environment and the API key.
 
-use crate::config::keys::{k, Key, Table};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::Config;
+use crate::config::section::prelude::*;
 use crate::config::{Secret, Service};
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawStatuspage {
@@ -23,13 +15,6 @@ pub(crate) struct RawStatuspage {
     pub min_interval: Option<Dur>,
 }
 
-/// `[statuspage]` in the manual.
-pub(crate) const TABLE: Table = Table {
-    table: "statuspage",
-    header: "[statuspage]",
-    doc: "Atlassian Statuspage (optional; the built-in status page always runs).",
-};
-
 /// Its keys, for `meldingsvakt.toml(5)`.
 #[rustfmt::skip]
 pub(crate) const KEYS: &[Key] = &[
@@ -41,16 +26,13 @@ pub(crate) const KEYS: &[Key] = &[
     k("statuspage", "min_interval", Some("\"1s\""), "Least time between two requests."),
 ];
 
-/// The sink's table, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: Some(TABLE),
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "statuspage",
+    doc: "Atlassian Statuspage (optional; the built-in status page always runs).",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, cfg: &Config) -> Option<section::Settings> {
-    let raw: RawStatuspage = v.table("statuspage");
-    settings(v, raw, &cfg.services).map(|s| Arc::new(s) as section::Settings)
+    raw: RawStatuspage,
+    validate: |v: &mut Validator<'_>, raw, cfg: &Config| settings(v, raw, &cfg.services),
 }
 
 /// Atlassian Statuspage, when a page is configured.
@@ -110,17 +92,4 @@ pub(crate) fn settings(
             .map(|d| d.0)
             .unwrap_or(Duration::seconds(1)),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn every_key_of_the_table_is_documented() {
-        crate::config::keys::assert_documented(
-            include_str!("config.rs"),
-            &[("RawStatuspage", "statuspage")],
-            super::KEYS,
-            5,
-        );
-    }
 }

@@ -8,16 +8,8 @@
 //! timeout = "10s"
 //! ```
 
-use crate::config::keys::{k, Key, Table};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::Config;
+use crate::config::section::prelude::*;
 use crate::config::Secret;
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RawWebhook {
@@ -32,13 +24,6 @@ pub(crate) struct RawWebhook {
     pub timeout: Option<Dur>,
 }
 
-/// `[webhook]` in the manual.
-pub(crate) const TABLE: Table = Table {
-    table: "webhook",
-    header: "[webhook]",
-    doc: "An outbound webhook that receives every action, signed (optional).",
-};
-
 /// Its keys, for `meldingsvakt.toml(5)`.
 #[rustfmt::skip]
 pub(crate) const KEYS: &[Key] = &[
@@ -49,16 +34,13 @@ pub(crate) const KEYS: &[Key] = &[
     k("webhook", "timeout", Some("\"10s\""), "Per request."),
 ];
 
-/// The sink's table, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: Some(TABLE),
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "webhook",
+    doc: "An outbound webhook that receives every action, signed (optional).",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, _cfg: &Config) -> Option<section::Settings> {
-    let raw: RawWebhook = v.table("webhook");
-    settings(v, raw).map(|s| Arc::new(s) as section::Settings)
+    raw: RawWebhook,
+    validate: |v: &mut Validator<'_>, raw, _: &Config| settings(v, raw),
 }
 
 /// The action kinds a webhook can receive.
@@ -133,16 +115,6 @@ pub(crate) fn settings(v: &mut Validator<'_>, raw: RawWebhook) -> Option<Setting
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn every_key_of_the_table_is_documented() {
-        crate::config::keys::assert_documented(
-            include_str!("config.rs"),
-            &[("RawWebhook", "webhook")],
-            super::KEYS,
-            4,
-        );
-    }
     use crate::config::Config;
 
     fn check(extra: &str) -> Result<Config, Vec<crate::config::locate::ConfigError>> {

@@ -9,16 +9,8 @@
 //! lease = "5s"                           # a leader that cannot confirm its lock for this long is out
 //! ```
 
-use crate::config::keys::{k, Key};
-use crate::config::raw::Dur;
-use crate::config::section::{self, Section};
-use crate::config::validate::Validator;
-use crate::config::Config;
+use crate::config::section::prelude::*;
 use crate::config::Secret;
-use crate::tpath;
-use chrono::Duration;
-use serde::Deserialize;
-use std::sync::Arc;
 
 /// The PostgreSQL keys of `[storage]` (the core reads `dir` and `retention`).
 #[derive(Debug, Default, Deserialize)]
@@ -43,16 +35,12 @@ pub(crate) const KEYS: &[Key] = &[
     k("storage", "lease", Some("\"5s\""), "How long a leader that cannot confirm its lock keeps it."),
 ];
 
-/// The store's keys of `[storage]`, read and validated by its own room.
-pub(crate) static SECTION: Section = Section {
-    table: None,
+// The room's table, read and validated by the room itself.
+crate::section! {
+    name: "storage",
     keys: KEYS,
-    load,
-};
-
-fn load(v: &mut Validator<'_>, cfg: &Config) -> Option<section::Settings> {
-    let mut raw: RawPostgres = v.table("storage");
-    settings(v, &mut raw, cfg.daemon.listen).map(|s| Arc::new(s) as section::Settings)
+    raw: RawPostgres,
+    validate: |v: &mut Validator<'_>, mut raw, cfg: &Config| settings(v, &mut raw, cfg.daemon.listen),
 }
 
 #[derive(Debug, Clone)]
