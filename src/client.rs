@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
+/// The daemon's API address and the operator token.
 #[derive(Args, Debug)]
 pub struct Conn {
     /// Daemon address.
@@ -28,6 +29,7 @@ pub struct Conn {
     pub json: bool,
 }
 
+/// `meldingsvakt incident …`.
 #[derive(Subcommand, Debug)]
 pub enum IncidentCmd {
     /// Open an unplanned incident.
@@ -55,6 +57,7 @@ pub enum IncidentCmd {
     Show { id: String },
 }
 
+/// `meldingsvakt inquiry …`.
 #[derive(Subcommand, Debug)]
 pub enum InquiryCmd {
     /// Register an inquiry that came by phone or another way than the mailbox (SPEC §4.8:
@@ -69,6 +72,7 @@ pub enum InquiryCmd {
     Show { id: String },
 }
 
+/// An inbound inquiry's fields.
 #[derive(Args, Debug, Serialize)]
 pub struct InquiryArgs {
     id: String,
@@ -80,6 +84,7 @@ pub struct InquiryArgs {
     subject: Option<String>,
 }
 
+/// `incident resolve`: the incident, and when the fault was really fixed.
 #[derive(Args, Debug, Serialize)]
 pub struct ResolveArgs {
     id: String,
@@ -89,6 +94,7 @@ pub struct ResolveArgs {
     resolved_at: Option<String>,
 }
 
+/// `meldingsvakt maintenance …`.
 #[derive(Subcommand, Debug)]
 pub enum MaintenanceCmd {
     /// Register planned maintenance.
@@ -113,6 +119,7 @@ fn body(args: &impl Serialize) -> Value {
     v
 }
 
+/// `incident open`'s fields.
 #[derive(Args, Debug, Serialize)]
 pub struct OpenArgs {
     id: String,
@@ -151,6 +158,7 @@ pub struct OpenArgs {
     environment: String,
 }
 
+/// `incident update`'s fields; what is absent stays as it was.
 #[derive(Args, Debug, Serialize)]
 pub struct UpdateArgs {
     id: String,
@@ -175,6 +183,7 @@ pub struct UpdateArgs {
     status: Option<String>,
 }
 
+/// `incident reply`: who answered.
 #[derive(Args, Debug, Serialize)]
 pub struct ReplyArgs {
     id: String,
@@ -182,6 +191,7 @@ pub struct ReplyArgs {
     org: Option<String>,
 }
 
+/// `maintenance add`'s fields.
 #[derive(Args, Debug, Serialize)]
 pub struct AddArgs {
     id: String,
@@ -201,6 +211,7 @@ pub struct AddArgs {
     phone: Option<String>,
 }
 
+/// `maintenance change`'s fields; what is absent stays as it was.
 #[derive(Args, Debug, Serialize)]
 pub struct ChangeArgs {
     id: String,
@@ -216,6 +227,7 @@ pub struct ChangeArgs {
     measures: Option<String>,
 }
 
+/// One API call: a write (method, path, JSON body) or a read (path).
 pub enum Request {
     Post(String, Value),
     Get(String),
@@ -230,6 +242,7 @@ fn path(cases: &str, id: &str, what: &str) -> String {
     format!("/api/v1/{cases}/{id}/{what}")
 }
 
+/// The API call an incident command makes.
 pub fn incident_request(c: IncidentCmd) -> Request {
     let path = |id: &str, what: &str| path("incidents", id, what);
     match c {
@@ -243,6 +256,7 @@ pub fn incident_request(c: IncidentCmd) -> Request {
     }
 }
 
+/// The API call an inquiry command makes.
 pub fn inquiry_request(c: InquiryCmd) -> Request {
     match c {
         InquiryCmd::Add(a) => Request::Post("/api/v1/inquiries".into(), body(&a)),
@@ -251,6 +265,7 @@ pub fn inquiry_request(c: InquiryCmd) -> Request {
     }
 }
 
+/// The API call a maintenance command makes.
 pub fn maintenance_request(c: MaintenanceCmd) -> Request {
     match c {
         MaintenanceCmd::List => Request::List("/api/v1/maintenances".into(), List::Maintenances),

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+/// The daemon's now (with `test-clock`, moved by the tests' offset file).
 pub fn now() -> DateTime<Utc> {
     #[cfg(feature = "test-clock")]
     {

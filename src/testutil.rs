@@ -7,6 +7,7 @@ pub fn example_config() -> Config {
     Config::load(&example_config_path()).unwrap_or_else(|e| panic!("example config: {e:?}"))
 }
 
+/// The checkout's example configuration file.
 pub fn example_config_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml")
 }

@@ -92,7 +92,7 @@ fn arrows() -> BTreeMap<(String, String), BTreeSet<String>> {
                 }
                 // Macros exported at the crate root (`crate::tpath!`) live in their room.
                 let target = match target.as_str() {
-                    "tpath" => "config".to_string(),
+                    "tpath" | "section" => "config".to_string(),
                     "out" | "outln" => "stdout".to_string(),
                     _ => target,
                 };
@@ -214,4 +214,51 @@ fn no_error_is_a_bare_string() {
         }
     }
     assert!(found.is_empty(), "Result<_, String>:\n{}", found.join("\n"));
+}
+
+/// Every `pub` item outside test code (function, type, trait, constant, static) says in a
+/// doc comment what it is.
+#[test]
+fn every_pub_item_has_a_doc_comment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let kinds = [
+        "pub fn ",
+        "pub async fn ",
+        "pub const fn ",
+        "pub struct ",
+        "pub enum ",
+        "pub trait ",
+        "pub type ",
+        "pub const ",
+        "pub static ",
+    ];
+    let mut missing = Vec::new();
+    for f in all.iter().filter(|f| !f.ends_with("tests.rs")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = match text.find("#[cfg(test)]") {
+            Some(i) => &text[..i],
+            None => &text[..],
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let l = line.trim_start();
+            if !kinds.iter().any(|k| l.starts_with(k)) {
+                continue;
+            }
+            let mut j = i;
+            while j > 0 && lines[j - 1].trim_start().starts_with("#[") {
+                j -= 1;
+            }
+            if j == 0 || !lines[j - 1].trim_start().starts_with("///") {
+                missing.push(format!("{}:{}: {}", f.display(), i + 1, l));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "pub items without a doc comment:\n{}",
+        missing.join("\n")
+    );
 }

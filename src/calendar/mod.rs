@@ -37,6 +37,7 @@ pub enum DayKind {
     Closed,
 }
 
+/// Working days, business hours, closed days and freezes, in one time zone.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     pub tz: Tz,
@@ -169,6 +170,7 @@ impl Calendar {
         DayKind::Working
     }
 
+    /// Monday–Friday and not a holiday or closed day.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         !self.extra_closed.contains_key(&date)
             && !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)

@@ -18,6 +18,7 @@ pub struct Table {
     pub doc: &'static str,
 }
 
+/// A key's manual entry.
 pub const fn k(
     table: &'static str,
     key: &'static str,
@@ -32,6 +33,7 @@ pub const fn k(
     }
 }
 
+/// The core's tables, in the manual's order.
 pub const TABLES: &[Table] = &[
     Table { table: "", header: "(top level)", doc: "Keys before the first table." },
     Table { table: "self", header: "[self]", doc: "Our own organization: who sends, and where ops are. Required." },
@@ -51,6 +53,7 @@ pub const TABLES: &[Table] = &[
     Table { table: "console", header: "[console]", doc: "The operator console at /ops/ (SPEC §5.6)." },
 ];
 
+/// The core's keys (the rooms above declare theirs in their sections).
 pub const KEYS: &[Key] = &[
     k("", "include", Some("[]"), "Files with [[organization]] tables, as globs relative to this file, e.g. [\"organizations.d/*.toml\"]."),
     k("self", "id", None, "Our organization id (letters, digits, - and _)."),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use toml_edit::{ImDocument, Item, Value};
 
+/// One step of a path into the TOML document: a key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
     Key(String),
@@ -59,6 +60,7 @@ pub struct Source {
 }
 
 impl Source {
+    /// A file as read, for locating errors in it.
     pub fn new(path: &std::path::Path, text: String) -> Source {
         Source {
             path: path.to_path_buf(),
@@ -73,6 +75,7 @@ impl Source {
             .as_ref()
     }
 
+    /// 1-based line and column of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
@@ -86,6 +89,7 @@ impl Source {
         (line, col)
     }
 
+    /// An error at a byte offset (the file's start when unknown).
     pub fn error_at(&self, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
         let (line, col) = offset.map(|o| self.line_col(o)).unwrap_or((1, 1));
         ConfigError {
@@ -194,6 +198,7 @@ pub fn from_ignored(p: &serde_ignored::Path) -> Vec<Seg> {
     out
 }
 
+/// A path as TOML writes it: `organization[2].services`.
 pub fn path_text(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {

@@ -19,6 +19,7 @@ use raw::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+/// What an organization is: a municipality, a health trust, or another counterpart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgKind {
@@ -27,6 +28,7 @@ pub enum OrgKind {
     Other,
 }
 
+/// `[self]`: our own organization.
 #[derive(Debug, Clone)]
 pub struct SelfOrg {
     pub id: String,
@@ -40,6 +42,7 @@ pub struct SelfOrg {
     pub oncall: Vec<String>,
 }
 
+/// An `[[organization]]`: a counterpart we notify.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Organization {
     pub id: String,
@@ -65,6 +68,7 @@ impl Organization {
     }
 }
 
+/// A `[[service]]`: a message service organizations exchange.
 #[derive(Debug, Clone)]
 pub struct Service {
     pub id: String,
@@ -72,6 +76,7 @@ pub struct Service {
     pub component: Option<String>,
 }
 
+/// A `[[ks_ekomp]]`: an area's KS e-Komp representative.
 #[derive(Debug, Clone)]
 pub struct KsEkomp {
     pub area: String,
@@ -196,6 +201,7 @@ pub struct ImapSettings {
     pub poll: Duration,
 }
 
+/// A valid configuration: every id it refers to exists.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
@@ -222,6 +228,7 @@ pub struct Config {
 /// gets an error instead of exhausting memory.
 pub const MAX_INPUT: u64 = 64 << 20;
 
+/// The text of an input file, bounded (see [`MAX_INPUT`]).
 pub fn read_input(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let f = std::fs::File::open(path)?;
@@ -274,6 +281,7 @@ impl Config {
             .unwrap_or_default()
     }
 
+    /// An organization by id (including ones kept for open cases).
     pub fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
     }
@@ -289,9 +297,11 @@ impl Config {
             self.orgs.push(o.clone());
         }
     }
+    /// A service by id.
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.service_index.get(id).map(|&i| &self.services[i])
     }
+    /// The KS e-Komp representative of an area.
     pub fn ks_for_area(&self, area: &str) -> Option<&KsEkomp> {
         self.ks_ekomp.iter().find(|k| k.area == area)
     }

@@ -21,6 +21,7 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// The main file as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawConfig {
     #[serde(default)]
@@ -64,6 +65,7 @@ pub struct RawInclude {
     pub organization: Vec<RawOrg>,
 }
 
+/// `[self]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawSelf {
     pub id: Option<String>,
@@ -81,6 +83,7 @@ pub struct RawSelf {
     pub oncall: Vec<String>,
 }
 
+/// An `[[organization]]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawOrg {
     pub id: Option<String>,
@@ -96,6 +99,7 @@ pub struct RawOrg {
     pub services: Vec<String>,
 }
 
+/// A `[[service]]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawService {
     pub id: Option<String>,
@@ -104,6 +108,7 @@ pub struct RawService {
     pub component: Option<String>,
 }
 
+/// A `[[ks_ekomp]]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawKs {
     pub area: Option<String>,
@@ -111,6 +116,7 @@ pub struct RawKs {
     pub email: Option<String>,
 }
 
+/// `[policy]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawPolicy {
     pub publish_delay: Option<Dur>,
@@ -126,6 +132,7 @@ pub struct RawPolicy {
     pub test_environment_mail: Option<bool>,
 }
 
+/// A `[[calendar.freeze]]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFreeze {
     pub name: Option<String>,
@@ -133,6 +140,7 @@ pub struct RawFreeze {
     pub to: Option<String>,
 }
 
+/// `[calendar]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawCalendar {
     pub timezone: Option<String>,
@@ -147,12 +155,14 @@ pub struct RawCalendar {
     pub freeze: Vec<RawFreeze>,
 }
 
+/// `[alerts]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawAlerts {
     #[serde(default)]
     pub labels: RawLabels,
 }
 
+/// `[alerts.labels]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawLabels {
     pub org: Option<String>,
@@ -163,12 +173,14 @@ pub struct RawLabels {
     pub environment: Option<String>,
 }
 
+/// `[templates]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawTemplates {
     /// A folder whose `*.hbs` files override the built-in templates of the same name.
     pub dir: Option<String>,
 }
 
+/// `[http]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawHttp {
     pub listen: Option<String>,
@@ -182,6 +194,7 @@ pub struct RawHttp {
     pub public_url: Option<String>,
 }
 
+/// `[maintenance]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawMaintenanceFiles {
     /// Folder of maintenance files (default `maintenance.d` beside this file).
@@ -190,6 +203,7 @@ pub struct RawMaintenanceFiles {
     pub horizon: Option<Dur>,
 }
 
+/// `[storage]` as written (the core's keys).
 #[derive(Debug, Default, Deserialize)]
 pub struct RawStorage {
     pub dir: Option<String>,
@@ -199,6 +213,7 @@ pub struct RawStorage {
     // (`store/postgres/settings.rs`).
 }
 
+/// `[imap]` as written.
 #[derive(Debug, Default, Deserialize)]
 pub struct RawImap {
     /// Our meldingsansvarlig mailbox, watched for replies and inbound inquiries.

@@ -26,11 +26,13 @@ impl std::fmt::Debug for SecretValue {
 }
 
 impl SecretValue {
+    /// The secret itself; never log it.
     pub fn expose(&self) -> &str {
         &self.0
     }
 }
 
+/// Why a secret could not be read (never its value).
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     #[error("{what}: cannot read {}: {err}", path.display())]

@@ -30,6 +30,7 @@ pub const TYPES: &[&str] = &[
 ];
 
 impl Form {
+    /// A posted `application/x-www-form-urlencoded` body (`None`: unreadable).
     pub fn parse(body: &[u8]) -> Option<Form> {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .ok()
@@ -57,6 +58,7 @@ impl Form {
         v
     }
 
+    /// Set a field.
     pub fn set(&mut self, k: &str, v: &str) {
         self.0.retain(|(n, _)| n != k);
         self.0.push((k.into(), v.into()));
@@ -221,6 +223,7 @@ pub fn derived(cfg: &Config, f: &Form, now: crate::engine::model::Time) -> Value
     })
 }
 
+/// An impact's name in bokmål.
 pub fn impact_name(i: &str) -> &'static str {
     match i {
         "alle" => "alle (hele regionen)",

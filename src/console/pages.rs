@@ -11,6 +11,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// The console's templates, HTML-escaped.
 pub struct Pages {
     hb: Handlebars<'static>,
 }
@@ -40,7 +41,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The console's stylesheet.
 pub const CSS: &str = include_str!("../../templates/console/console.css");
+/// The console's script (progressive enhancement only).
 pub const JS: &str = include_str!("../../templates/console/console.js");
 
 impl Pages {
@@ -77,6 +80,7 @@ pub struct Field {
     pub options: Vec<Opt>,
 }
 
+/// One option of a select.
 #[derive(Debug, Clone, Serialize)]
 pub struct Opt {
     pub value: String,
@@ -85,6 +89,7 @@ pub struct Opt {
 }
 
 impl Field {
+    /// A field of a form.
     pub fn new(name: &'static str, label: &'static str, kind: &'static str) -> Field {
         Field {
             name,
@@ -98,14 +103,17 @@ impl Field {
             options: Vec::new(),
         }
     }
+    /// With a hint under it.
     pub fn hint(mut self, h: &'static str) -> Field {
         self.hint = Some(h);
         self
     }
+    /// Required.
     pub fn required(mut self) -> Field {
         self.required = true;
         self
     }
+    /// A select with these options (value, label).
     pub fn options(mut self, o: &[(&str, &str)]) -> Field {
         self.options = o
             .iter()
@@ -117,6 +125,7 @@ impl Field {
             .collect();
         self
     }
+    /// A select with these options (value, label).
     pub fn options_owned(mut self, o: Vec<(String, String)>) -> Field {
         self.options = o
             .into_iter()
@@ -128,6 +137,7 @@ impl Field {
             .collect();
         self
     }
+    /// With this value filled in.
     pub fn value(mut self, v: impl Into<String>) -> Field {
         self.value = v.into();
         self
@@ -153,12 +163,14 @@ impl Field {
     }
 }
 
+/// The categories A–D with their names.
 pub const CATEGORIES: &[(&str, &str)] = &[
     ("A", "A – kritisk"),
     ("B", "B – alvorlig"),
     ("C", "C – mindre alvorlig"),
     ("D", "D – lav"),
 ];
+/// The impacts with their names.
 pub const IMPACTS: &[(&str, &str)] = &[
     ("alle", "Alle (hele regionen)"),
     ("hoy", "Høy (flere organisasjoner)"),
@@ -461,6 +473,7 @@ pub fn overview(
     })
 }
 
+/// An incident's title as the console shows it.
 pub fn incident_title(cfg: &Config, i: &crate::engine::model::IncidentView) -> String {
     title_of(cfg, i.kind, &i.services)
 }

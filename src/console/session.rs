@@ -10,6 +10,7 @@
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
+/// The session cookie's name.
 pub const COOKIE: &str = "mv_ops";
 
 /// The signing key of console sessions.
@@ -41,6 +42,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 }
 
 impl Keys {
+    /// Keys derived from the operator token in force.
     pub fn new(operator_token: &str) -> Keys {
         let root = hmac::Key::new(hmac::HMAC_SHA256, operator_token.as_bytes());
         let derived = hmac::sign(&root, b"meldingsvakt console session v1");

@@ -12,6 +12,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+/// The HTTP rooms' state: the shared daemon, the engine task's queue, the console's pages.
 #[derive(Clone)]
 pub struct App {
     pub(super) shared: Arc<Shared>,
@@ -57,6 +58,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with this status and message.
     pub fn new(status: u16, message: impl Into<String>) -> ApiError {
         ApiError {
             status,

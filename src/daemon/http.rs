@@ -519,6 +519,7 @@ async fn method_not_allowed() -> Response {
     err(405, "method not allowed on this endpoint")
 }
 
+/// Every HTTP route (SPEC §5.4), with its bounds and layers.
 pub fn router(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Cmd>,

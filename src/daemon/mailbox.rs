@@ -321,6 +321,7 @@ where
     }
 }
 
+/// The IMAP watcher task: until `stop`, turns messages in our mailbox into events.
 pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Receiver<bool>) {
     let Some(s) = shared.cfg().daemon.imap.clone() else {
         return;

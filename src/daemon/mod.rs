@@ -36,6 +36,7 @@ use crate::render::Renderer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+/// Why the daemon could not start or reload.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Whether this host leads, and since which epoch.
 pub struct Role {
     /// `None`: a single host (SQLite), always leading.
     cluster: Option<Cluster>,
@@ -38,6 +39,7 @@ struct Cluster {
 }
 
 impl Role {
+    /// The only host (SQLite): always leading.
     pub fn single() -> Role {
         Role {
             cluster: None,
@@ -46,6 +48,7 @@ impl Role {
         }
     }
 
+    /// One of several hosts sharing PostgreSQL, with this lease.
     pub fn cluster(lease: Duration) -> Role {
         Role {
             cluster: Some(Cluster {
@@ -58,6 +61,7 @@ impl Role {
         }
     }
 
+    /// Whether hosts share the store.
     pub fn is_cluster(&self) -> bool {
         self.cluster.is_some()
     }
@@ -67,6 +71,7 @@ impl Role {
         Arc::clone(&self.epoch)
     }
 
+    /// The leader epoch this host holds (0: none).
     pub fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::SeqCst)
     }
@@ -103,6 +108,7 @@ impl Role {
         }
     }
 
+    /// `leader`, `standby` or `single`, for `/healthz` and logs.
     pub fn name(&self) -> &'static str {
         if self.leading() {
             "leader"
@@ -117,6 +123,7 @@ impl Role {
         lock(&c.leader).as_ref().map(|(_, u)| u.clone())
     }
 
+    /// Told of every change of epoch.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
         self.changes.subscribe()
     }

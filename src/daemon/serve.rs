@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
+/// A client must send its request head within this.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// An idle keep-alive connection is closed after this.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One open connection, as the accept loop sees it.
@@ -68,6 +70,7 @@ impl Table {
     }
 }
 
+/// The accept loop: serves `app` until `stop`, within the connection bound.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,

@@ -47,6 +47,7 @@ pub struct Health {
 }
 
 impl Metrics {
+    /// Count one more under `kind`.
     pub fn count(map: &Mutex<BTreeMap<String, u64>>, kind: &str) {
         let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(kind.to_string()).or_default() += 1;
@@ -108,18 +109,22 @@ impl crate::sinks::SinkState for Shared {
 }
 
 impl Shared {
+    /// The configuration in force.
     pub fn cfg(&self) -> Arc<Config> {
         self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
+    /// The templates in force.
     pub fn renderer(&self) -> Arc<Renderer> {
         self.renderer
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+    /// The sinks in force.
     pub fn sinks(&self) -> Arc<crate::sinks::Registry> {
         self.sinks.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
+    /// The store, locked for one call.
     pub fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -128,6 +133,7 @@ impl Shared {
         Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// What `/healthz` reports, locked.
     pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -156,6 +162,7 @@ impl Shared {
         }
     }
 
+    /// The store was written: a failure `who` reported is over.
     pub fn store_ok(&self, who: Writer) {
         let mut h = self.health();
         if let Some((since, _)) = h.store_failing.remove(&who) {

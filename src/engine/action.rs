@@ -6,6 +6,7 @@
 use super::terms::{About, Category, Environment, Impact, Kind, Time};
 use serde::{Deserialize, Serialize};
 
+/// Which e-mail of the routine a message is (SPEC §5.2 `message`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EmailKind {
     #[serde(rename = "planned")]
@@ -29,6 +30,7 @@ pub enum EmailKind {
 }
 
 impl EmailKind {
+    /// Every e-mail kind, in the order the templates list them.
     pub const ALL: [EmailKind; 9] = [
         EmailKind::Planned,
         EmailKind::PlannedReminder,
@@ -40,6 +42,7 @@ impl EmailKind {
         EmailKind::Followup,
         EmailKind::Escalation,
     ];
+    /// The SPEC §5.2 `message` value.
     pub fn as_str(self) -> &'static str {
         match self {
             EmailKind::Planned => "planned",
@@ -55,6 +58,7 @@ impl EmailKind {
     }
 }
 
+/// Which status-page post an action is (SPEC §5.2 `message`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StatusKind {
     #[serde(rename = "incident.create")]
@@ -72,6 +76,7 @@ pub enum StatusKind {
 }
 
 impl StatusKind {
+    /// The SPEC §5.2 `message` value.
     pub fn as_str(self) -> &'static str {
         match self {
             StatusKind::IncidentCreate => "incident.create",
@@ -84,6 +89,7 @@ impl StatusKind {
     }
 }
 
+/// What a note to ops is: a reminder, a warning, or something overdue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpsKind {
@@ -93,6 +99,7 @@ pub enum OpsKind {
 }
 
 impl OpsKind {
+    /// The SPEC §5.2 `message` value.
     pub fn as_str(self) -> &'static str {
         match self {
             OpsKind::Reminder => "reminder",
@@ -134,6 +141,7 @@ pub enum OpsReason {
 }
 
 impl OpsReason {
+    /// The name of the ops template that says it (`ops/{reason}.hbs`).
     pub fn as_str(self) -> &'static str {
         match self {
             OpsReason::Unacknowledged => "unacknowledged",
@@ -173,6 +181,7 @@ pub struct IncidentView {
     pub resolved_at: Option<Time>,
 }
 
+/// Snapshot of a maintenance for rendering (times in UTC).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct MaintenanceView {
     pub id: String,
@@ -188,6 +197,7 @@ pub struct MaintenanceView {
 
 pub use super::views::InquiryView;
 
+/// An e-mail to one organization (or the region), with its recipients decided by the rules.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Email {
     pub message: EmailKind,
@@ -207,6 +217,7 @@ pub struct Email {
     pub reply_due: Option<Time>,
 }
 
+/// A post to the status page of one environment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatusPost {
     pub message: StatusKind,
@@ -221,6 +232,7 @@ pub struct StatusPost {
     pub maintenance: Option<MaintenanceView>,
 }
 
+/// An Alertmanager silence to create or expire (SPEC §4.7).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Silence {
     /// `create` or `expire`.
@@ -233,6 +245,7 @@ pub struct Silence {
     pub environment: Environment,
 }
 
+/// A note to the operations centre (`self.ops`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ops {
     pub message: OpsKind,
@@ -310,12 +323,14 @@ pub struct DeliveryView {
     pub also: Vec<LateItem>,
 }
 
+/// One more message that went out late with the first.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LateItem {
     pub key: String,
     pub to: Vec<String>,
 }
 
+/// What an action does; its kind names the sink that delivers it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum ActionBody {

@@ -8,8 +8,10 @@ use super::model::*;
 use crate::config::Config;
 use std::collections::BTreeMap;
 
+/// Alerts that share this join one incident: (organization, kind, environment).
 pub type GroupKey = (Option<String>, Kind, Environment);
 
+/// An alert as the rules read it: its labels interpreted, and where it went.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FiringAlert {
     pub at_org: Option<String>,
@@ -75,6 +77,7 @@ impl AlertContext {
 }
 
 impl FiringAlert {
+    /// Its group (see [`GroupKey`]).
     pub fn group(&self) -> GroupKey {
         (self.at_org.clone(), self.kind, self.environment)
     }

@@ -73,11 +73,13 @@ pub struct History {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
 )]
+/// A calendar month (`2026-11`).
 pub struct Month {
     pub year: i32,
     pub month: u32,
 }
 
+/// A month that could not be read (`YYYY-MM`).
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0:?} is not a month: expected YYYY-MM, e.g. 2027-03")]
 pub struct BadMonth(pub String);
@@ -102,6 +104,7 @@ impl std::fmt::Display for Month {
 }
 
 impl Month {
+    /// The month of `t` in the calendar's zone.
     pub fn of(cfg: &Config, t: Time) -> Month {
         let d = cfg.calendar.local_date(t);
         Month {
@@ -109,6 +112,7 @@ impl Month {
             month: d.month(),
         }
     }
+    /// The month after.
     pub fn next(self) -> Month {
         match self.month {
             12 => Month {
@@ -121,6 +125,7 @@ impl Month {
             },
         }
     }
+    /// The month before.
     pub fn prev(self) -> Month {
         match self.month {
             1 => Month {
@@ -250,6 +255,7 @@ pub struct Report {
     pub excluded_maintenance: Vec<Excluded>,
 }
 
+/// How far a report's figures can be trusted.
 #[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportState {
@@ -286,6 +292,7 @@ pub fn monthly_checked(
     Ok(monthly(cfg, h, month, now))
 }
 
+/// One service's figures for the month.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ServiceReport {
     pub service: String,
@@ -298,6 +305,7 @@ pub struct ServiceReport {
     pub incidents: Vec<Counted>,
 }
 
+/// The figure over the 12 months ending with the month.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Rolling {
     pub months: u32,

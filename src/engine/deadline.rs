@@ -18,6 +18,7 @@ use crate::config::Config;
 /// "As soon as possible": earlier than every real instant.
 pub const AT_ONCE: Time = chrono::DateTime::<chrono::Utc>::MIN_UTC;
 
+/// An entity with named deadlines: `due` says when each is pending, `fire` does it.
 pub trait Scheduled {
     type Deadline: Copy + PartialEq + std::fmt::Debug + 'static;
     /// Every deadline this entity can have, in the order `step` fires them.

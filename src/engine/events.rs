@@ -36,6 +36,7 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// The origin's name, as the event log and timeline show it.
     pub fn as_str(self) -> &'static str {
         match self {
             Origin::Api => "api",

@@ -12,6 +12,7 @@ use super::priority::{derive_impact, priority};
 use crate::config::Config;
 use std::sync::Arc;
 
+/// An unplanned incident: its facts and what has been done about it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Incident {
     // Facts.
@@ -70,9 +71,11 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// Not resolved yet.
     pub fn is_open(&self) -> bool {
         self.resolved_at.is_none()
     }
+    /// The fault is on our side (no `at_org`).
     pub fn at_self(&self) -> bool {
         self.at_org.is_none()
     }
@@ -83,13 +86,16 @@ impl Incident {
             .unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services));
         self.cached_priority = priority(self.category, self.cached_impact);
     }
+    /// Its impact: the given one, or derived from the organizations (SPEC §4.1).
     pub fn impact(&self, _cfg: &Config) -> Impact {
         self.cached_impact
     }
+    /// Its priority from category and impact (SPEC §4.1).
     pub fn priority(&self, _cfg: &Config) -> u8 {
         self.cached_priority
     }
 
+    /// The snapshot its actions carry.
     pub fn view(&self, cfg: &Config) -> IncidentView {
         IncidentView {
             id: self.id.clone(),
@@ -465,12 +471,14 @@ impl Incident {
         !self.is_open() && self.next_wake(cfg).is_none()
     }
 
+    /// A fact people see changed: the status page is due an update.
     pub fn touch_change(&mut self) {
         if self.sp_created {
             self.sp_dirty = true;
         }
     }
 
+    /// Set the expected restoration; a change after the notice sends `Oppdatering:`.
     pub fn set_expected_end(&mut self, e: Option<Time>) {
         if e != self.expected_end {
             self.expected_end = e;

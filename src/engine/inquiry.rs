@@ -8,6 +8,7 @@ use super::deadline::Scheduled;
 use super::model::*;
 use crate::config::Config;
 
+/// An inbound inquiry we must answer by the end of the first working day (SPEC §4.8).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Inquiry {
     pub id: String,
@@ -35,6 +36,7 @@ impl Inquiry {
         ))
     }
 
+    /// What the API and templates show of it.
     pub fn view(&self, cfg: &Config) -> InquiryView {
         InquiryView {
             id: self.id.clone(),
@@ -67,6 +69,7 @@ impl Inquiry {
         }
     }
 
+    /// Answered, or reported overdue: nothing more to do.
     pub fn finished(&self) -> bool {
         self.answered_at.is_some() || self.overdue_reported
     }

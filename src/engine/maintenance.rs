@@ -8,6 +8,7 @@ use super::deadline::Scheduled;
 use super::model::*;
 use crate::config::Config;
 
+/// A planned stop: its facts, and what has been sent about it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Maintenance {
     pub id: String,
@@ -34,6 +35,7 @@ pub struct Maintenance {
 }
 
 impl Maintenance {
+    /// What the API and templates show of it.
     pub fn view(&self) -> MaintenanceView {
         MaintenanceView {
             id: self.id.clone(),
@@ -52,6 +54,7 @@ impl Maintenance {
         self.to - self.from > cfg.policy.planned_notice_threshold
     }
 
+    /// Whether its stop is long enough to be announced by e-mail (SPEC §4.5).
     pub fn emailed(&self) -> bool {
         !self.notified.is_empty() || self.region_notified
     }
@@ -90,6 +93,7 @@ impl Maintenance {
         }
     }
 
+    /// One of its e-mails to one organization, keyed by kind, recipient and change.
     pub fn email(
         &self,
         now: Time,
@@ -156,6 +160,7 @@ impl Maintenance {
         }
     }
 
+    /// Its status-page post of `kind`.
     pub fn status(&mut self, now: Time, kind: StatusKind, status: &str) -> Action {
         self.sp_seq += 1;
         Action {
@@ -174,6 +179,7 @@ impl Maintenance {
         }
     }
 
+    /// A note to ops about it, keyed by reason and change.
     pub fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
         Action {
             at: now,
@@ -197,6 +203,7 @@ impl Maintenance {
         }
     }
 
+    /// When alerts past its end open an incident (SPEC §4.5, `maintenance_grace`).
     pub fn overrun_due(&self, cfg: &Config) -> Time {
         self.to + cfg.policy.maintenance_grace
     }

@@ -91,6 +91,7 @@ fn guard_text(field: &str, v: &Option<String>) -> Result<(), Refusal> {
 }
 
 impl Engine {
+    /// An engine with nothing in it, under `cfg`.
     pub fn new(cfg: Arc<Config>) -> Engine {
         Engine {
             cfg,
@@ -110,6 +111,7 @@ impl Engine {
         }
     }
 
+    /// The configuration it decides under.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -167,14 +169,17 @@ impl Engine {
         self.clock = Some(before);
     }
 
+    /// The incidents not yet resolved.
     pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.values().filter(|i| i.is_open())
     }
 
+    /// An incident it holds, open or not yet retired.
     pub fn incident(&self, id: &str) -> Option<&Incident> {
         self.incidents.get(id)
     }
 
+    /// An inbound inquiry it holds.
     pub fn inquiry(&self, id: &str) -> Option<&Inquiry> {
         self.inquiries.get(id)
     }
@@ -184,10 +189,12 @@ impl Engine {
         self.inquiries.values()
     }
 
+    /// A maintenance it holds.
     pub fn maintenance(&self, id: &str) -> Option<&Maintenance> {
         self.maintenances.get(id)
     }
 
+    /// Every maintenance it holds.
     pub fn maintenances(&self) -> impl Iterator<Item = &Maintenance> {
         self.maintenances.values().filter(|m| !m.cancelled)
     }

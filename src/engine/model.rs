@@ -12,6 +12,7 @@ fn default_self() -> String {
     "self".into()
 }
 
+/// `incident.open`: an operator registers an incident (SPEC §5.2).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentOpen {
@@ -36,6 +37,7 @@ pub struct IncidentOpen {
     pub environment: Environment,
 }
 
+/// `incident.update`: new facts of an open incident; what is absent stays as it was.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentUpdate {
@@ -61,6 +63,7 @@ pub enum PublicStatus {
 }
 
 impl PublicStatus {
+    /// The Statuspage status value.
     pub fn as_str(self) -> &'static str {
         match self {
             PublicStatus::Investigating => "investigating",
@@ -76,6 +79,7 @@ impl PublicStatus {
             PublicStatus::Monitoring => "Overvåker",
         }
     }
+    /// From the API's word (`investigating`, `identified`, `monitoring`).
     pub fn parse(s: &str) -> Option<PublicStatus> {
         match s {
             "investigating" => Some(PublicStatus::Investigating),
@@ -84,6 +88,7 @@ impl PublicStatus {
             _ => None,
         }
     }
+    /// The statuses an operator may choose.
     pub const ALL: [PublicStatus; 3] = [
         PublicStatus::Investigating,
         PublicStatus::Identified,
@@ -91,6 +96,7 @@ impl PublicStatus {
     ];
 }
 
+/// An event that names only its case (`incident.ack`, `inquiry.answered`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdOnly {
@@ -106,6 +112,7 @@ pub struct Resolve {
     pub resolved_at: Option<Ts>,
 }
 
+/// `reply`: an organization answered (optionally which one).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
@@ -113,6 +120,7 @@ pub struct Reply {
     pub org: Option<String>,
 }
 
+/// An Alertmanager alert's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
@@ -137,6 +145,7 @@ pub struct Alert {
     pub generator_url: Option<String>,
 }
 
+/// `maintenance.add`: a planned stop, ours or a counterpart's.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceAdd {
@@ -171,6 +180,7 @@ pub struct MaintenanceChange {
     pub phone: Option<String>,
 }
 
+/// `inquiry.received`: an organization asked us about a missing receipt.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InquiryReceived {
@@ -179,6 +189,7 @@ pub struct InquiryReceived {
     pub subject: Option<String>,
 }
 
+/// An input the rules act on (SPEC §5.2 `type`).
 #[derive(Debug, Clone)]
 pub enum Event {
     IncidentOpen(IncidentOpen),

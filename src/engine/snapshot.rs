@@ -22,6 +22,7 @@ use std::sync::Arc;
 /// Bumped when the shape changes; a snapshot of another version is ignored (full replay).
 pub const VERSION: u32 = 1;
 
+/// The engine's state as stored, so a restart need not replay every event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     pub version: u32,

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// An instant (UTC; shown in Europe/Oslo).
 pub type Time = DateTime<Utc>;
 
 /// Incident kind; selects the unplanned subject (SPEC §3, seeds/004).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
+/// What kind of trouble an incident is: `feil`, `kvittering` or `info` (SPEC §3).
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     #[default]
@@ -19,6 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The word the API and scenarios use.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Feil => "feil",
@@ -26,6 +29,7 @@ impl Kind {
             Kind::Info => "info",
         }
     }
+    /// From the API's word (`feil`, `kvittering`, `info`).
     pub fn parse(s: &str) -> Option<Kind> {
         match s.to_ascii_lowercase().as_str() {
             "feil" => Some(Kind::Feil),
@@ -40,6 +44,7 @@ impl Kind {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
+/// Severity A–D (seeds/002 §6.2).
 pub enum Category {
     A,
     #[default]
@@ -73,6 +78,7 @@ pub enum Impact {
 }
 
 impl Impact {
+    /// From the API's word (`alle`, `hoy`, `medium`, `lav`).
     pub fn parse(s: &str) -> Option<Impact> {
         match s.to_ascii_lowercase().as_str() {
             "alle" => Some(Impact::Alle),
@@ -82,6 +88,7 @@ impl Impact {
             _ => None,
         }
     }
+    /// The word the API and scenarios use.
     pub fn as_str(self) -> &'static str {
         match self {
             Impact::Alle => "alle",
@@ -95,6 +102,7 @@ impl Impact {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
+/// Which exchange a case is about: production or test (SPEC §4.11).
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     #[default]
@@ -103,6 +111,7 @@ pub enum Environment {
 }
 
 impl Environment {
+    /// The word the API and labels use.
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Produksjon => "produksjon",
@@ -125,6 +134,7 @@ pub enum About {
 }
 
 impl About {
+    /// The case's id (or the month).
     pub fn id(&self) -> &str {
         match self {
             About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) | About::Report(i) => i,

@@ -17,6 +17,7 @@ pub enum TimeError {
     Unparseable(String),
 }
 
+/// An input time: RFC 3339, or a local `YYYY-MM-DDTHH:MM` in Europe/Oslo.
 pub fn parse_time(s: &str) -> Result<Time, TimeError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));

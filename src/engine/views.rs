@@ -46,6 +46,7 @@ pub struct Overview {
     pub inquiries: Vec<super::model::InquiryView>,
 }
 
+/// A pending deadline: what, and when.
 #[derive(Debug, Clone, Serialize)]
 pub struct Next {
     pub what: Deadline,
@@ -53,6 +54,7 @@ pub struct Next {
 }
 
 impl Incident {
+    /// What the API shows of an open incident, with what is done and what is next.
     pub fn detail(&self, cfg: &Config) -> IncidentDetail {
         let mut next: Vec<Next> = <Incident as Scheduled>::ORDER
             .iter()
@@ -302,6 +304,7 @@ impl super::model::Action {
             .or_else(|| m.and_then(|m| serde_json::to_value(m).ok()))
     }
 
+    /// The action's kind, message and recipients, as the console lists them.
     pub fn parts(&self) -> ActionParts<'_> {
         let none: &[String] = &[];
         let (kind, message, org, to, cc) = match &self.body {

@@ -103,6 +103,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// A rendered message: its subject and body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rendered {
     pub subject: String,
@@ -130,6 +131,7 @@ impl From<RenderError> for ConfigError {
     }
 }
 
+/// The message templates: the built-in ones, overridden by a folder's.
 pub struct Renderer {
     hb: Handlebars<'static>,
     /// The context of the last e-mail rendered. A fan-out renders the same message for many
@@ -197,6 +199,7 @@ impl Renderer {
         }
     }
 
+    /// The templates, with `dir`'s `*.hbs` over the built-in ones; errors name file, line and column.
     pub fn with_dir(dir: Option<&Path>) -> Result<Renderer, Vec<ConfigError>> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
@@ -451,16 +454,19 @@ impl Renderer {
         ))
     }
 
+    /// An e-mail's subject and body.
     pub fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.email_ctx(cfg, e)?;
         self.render(&name, &ctx)
     }
 
+    /// An ops note's subject and body.
     pub fn ops(&self, cfg: &Config, o: &Ops) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.ops_ctx(cfg, o)?;
         self.render(&name, &ctx)
     }
 
+    /// A status-page post's title and text.
     pub fn status(&self, cfg: &Config, s: &StatusPost) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.status_ctx(cfg, s)?;
         self.render(&name, &ctx)

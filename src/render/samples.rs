@@ -21,6 +21,7 @@ fn first_kommune(cfg: &Config) -> String {
         .unwrap_or_else(|| "self".into())
 }
 
+/// A sample incident for template previews.
 pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
     let org = first_kommune(cfg);
     let svc: Vec<String> = cfg.services.iter().take(1).map(|s| s.id.clone()).collect();
@@ -44,6 +45,7 @@ pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
     }
 }
 
+/// A sample maintenance for template previews.
 pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
     let org = first_kommune(cfg);
     let (from, to) = if across_midnight {

@@ -13,6 +13,7 @@ pub struct ActionLine<'a> {
 }
 
 impl<'a> ActionLine<'a> {
+    /// The line of `a`, with its subject rendered.
     pub fn new(
         cfg: &Config,
         r: &Renderer,

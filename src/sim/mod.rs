@@ -16,6 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A parsed scenario: its configuration, period and events.
 pub struct Scenario {
     pub config: PathBuf,
     pub start: Time,
@@ -67,6 +68,7 @@ fn stringify_datetimes(v: &mut toml::Value) {
     }
 }
 
+/// Read and type a scenario file; errors name the place and event number.
 pub fn parse(path: &Path) -> Result<Scenario, ScenarioError> {
     parse_opts(path, None)
 }

@@ -7,6 +7,7 @@ use std::io::{self, Seek, Write};
 
 const LIMIT: usize = 4 << 20;
 
+/// Output held in memory up to a bound, then in an unlinked temporary file.
 #[derive(Default)]
 pub struct Spill {
     mem: Vec<u8>,

@@ -52,6 +52,7 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Will not succeed as it is.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Failure::Permanent(_))
     }
@@ -207,6 +208,7 @@ impl Registry {
             .unwrap_or(WARN_AFTER)
     }
 
+    /// Every sink in force.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
         self.sinks.iter()
     }

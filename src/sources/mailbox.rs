@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::sinks::email::key_of_message_id;
 use mail_parser::{HeaderValue, MessageParser};
 
+/// What a message in our mailbox is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classified {
     Reply {
@@ -49,6 +50,7 @@ pub enum Classified {
     Unparseable,
 }
 
+/// Which folder a message was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Folder {
     Inbox,
@@ -215,6 +217,7 @@ fn bounce_addresses(m: &mail_parser::Message<'_>, raw: &[u8]) -> Option<Vec<Stri
     Some(found)
 }
 
+/// What a raw message is, given the follow-ups still waiting for a reply.
 pub fn classify(cfg: &Config, raw: &[u8], folder: Folder, open: &[OpenFollowup]) -> Classified {
     let Some(m) = MessageParser::default().parse(raw) else {
         return Classified::Unparseable;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 pub mod page;
 
+/// One post of an incident on the built-in page.
 #[derive(Debug, Clone)]
 pub struct Update {
     pub at: Time,
@@ -26,6 +27,7 @@ pub struct Update {
     pub body: String,
 }
 
+/// An incident as the built-in page shows it.
 #[derive(Debug, Clone)]
 pub struct PageIncident {
     pub id: String,
@@ -38,6 +40,7 @@ pub struct PageIncident {
     pub updates: Vec<Update>,
 }
 
+/// A maintenance as the built-in page shows it.
 #[derive(Debug, Clone)]
 pub struct PageMaintenance {
     pub id: String,
@@ -135,6 +138,7 @@ impl Page {
     }
 }
 
+/// A maintenance's Statuspage status at `now`.
 pub fn maintenance_status(m: &PageMaintenance, now: Time) -> &'static str {
     if m.cancelled {
         "cancelled"
@@ -250,6 +254,7 @@ impl StatusPages {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Apply decided status-page actions to the page.
     pub fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         let mut touched = false;

@@ -33,6 +33,7 @@ fn hb() -> &'static Handlebars<'static> {
     })
 }
 
+/// A component status in bokmål.
 pub fn component_text(s: &str) -> &'static str {
     match s {
         "operational" => "Fungerer normalt",
@@ -44,6 +45,7 @@ pub fn component_text(s: &str) -> &'static str {
     }
 }
 
+/// An incident status in bokmål.
 pub fn incident_text(s: &str) -> &'static str {
     match s {
         "investigating" => "Undersøker",
@@ -113,6 +115,7 @@ fn uptime_json(rows: &[crate::report::DailyUptime]) -> Vec<Value> {
         .collect()
 }
 
+/// A page (HTML, Atom or JSON) of one environment.
 pub fn render(
     cfg: &Config,
     page: &Page,

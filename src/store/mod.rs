@@ -21,6 +21,7 @@ use std::path::Path;
 
 pub use sqlite::SqliteStore;
 
+/// Why the store could not do what it was asked; it changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or failed (locked, full, gone): the message is the backend's.
@@ -57,6 +58,7 @@ pub fn sections() -> impl Iterator<Item = &'static crate::config::section::Secti
     std::iter::once(&postgres::settings::SECTION)
 }
 
+/// Open the embedded store (SQLite in WAL mode) at `path`, migrating it forward.
 pub fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
@@ -273,6 +275,7 @@ impl Delivery {
         }
     }
 
+    /// The word the API and console use.
     pub fn as_str(self) -> &'static str {
         match self {
             Delivery::Due => "due",
@@ -284,6 +287,7 @@ impl Delivery {
 }
 
 impl TimelineEntry {
+    /// When it happened (an event) or was decided (an action).
     pub fn at(&self) -> Time {
         match self {
             TimelineEntry::Event { at, .. } | TimelineEntry::Action { at, .. } => *at,
@@ -291,6 +295,7 @@ impl TimelineEntry {
     }
 }
 
+/// An event from the log, as replay reads it.
 pub struct StoredEvent {
     pub seq: i64,
     pub at: Time,
@@ -309,6 +314,7 @@ pub struct NewRow {
 }
 
 impl NewRow {
+    /// An action's own outbox row, for the sink of its kind.
     pub fn own(action: Action) -> NewRow {
         NewRow {
             key: action.key.clone(),
@@ -317,6 +323,7 @@ impl NewRow {
         }
     }
 
+    /// A copy of an action for the sink `sink` (keyed `{key}#{sink}`).
     pub fn copy(action: Action, sink: &str) -> NewRow {
         NewRow {
             key: format!("{}#{sink}", action.key),
@@ -331,6 +338,7 @@ impl NewRow {
     }
 }
 
+/// An outbox row as claimed: the action and its delivery so far.
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub key: String,
@@ -345,6 +353,7 @@ pub struct OutboxRow {
 /// The outcome of one claimed send: done, or failed with the error and the next attempt.
 pub type SendResult = (String, Result<(), (String, Time)>);
 
+/// The outbox gauges `/healthz` and `/metrics` show.
 #[derive(Debug, Clone, Default)]
 pub struct OutboxStats {
     pub pending: i64,

@@ -5,6 +5,7 @@
 pub const ID_RULE: &str =
     "must be 1–64 characters, each a letter A–Z or a–z, a digit, '.', '_', ':' or '-'";
 
+/// Whether `s` passes the id rule ([`ID_RULE`]).
 pub fn valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()

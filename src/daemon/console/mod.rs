@@ -500,6 +500,7 @@ async fn asset(Path(name): Path<String>) -> Response {
         .into_response()
 }
 
+/// The console's routes (`/ops/…`).
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/ops", get(|| async { redirect("/ops/", None) }))

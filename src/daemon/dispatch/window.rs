@@ -29,6 +29,7 @@ fn recipients(row: &OutboxRow) -> Vec<String> {
     }
 }
 
+/// Which claimed rows may start: at most IN_FLIGHT, in order per recipient.
 pub struct Window {
     queued: VecDeque<(OutboxRow, Vec<String>)>,
     /// Recipients of the exchanges under way, by row key.
@@ -37,6 +38,7 @@ pub struct Window {
 }
 
 impl Window {
+    /// A window over the rows of one claim.
     pub fn new(rows: Vec<OutboxRow>) -> Window {
         Window {
             queued: rows
@@ -61,6 +63,7 @@ impl Window {
         self.running.len()
     }
 
+    /// Rows not started yet.
     pub fn queued(&self) -> usize {
         self.queued.len()
     }

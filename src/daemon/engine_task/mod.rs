@@ -96,6 +96,7 @@ pub enum Query {
     ),
 }
 
+/// What the engine task is asked to do.
 pub enum Cmd {
     /// Apply inputs that passed the door at the current time, all or nothing for alert
     /// batches.

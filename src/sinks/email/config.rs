@@ -72,6 +72,7 @@ pub enum MailTransport {
     Smtp(SmtpSettings),
 }
 
+/// How the SMTP session is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpSecurity {
     StartTls,
@@ -80,6 +81,7 @@ pub enum SmtpSecurity {
     None,
 }
 
+/// An SMTP relay as configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SmtpSettings {
     pub host: String,

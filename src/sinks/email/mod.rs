@@ -68,6 +68,7 @@ pub fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
     }
 }
 
+/// Where mail goes: `.eml` files in a folder, or an SMTP relay.
 pub enum Transport {
     Files(PathBuf),
     Smtp(SmtpPool),
@@ -94,6 +95,7 @@ impl Transport {
     }
 }
 
+/// Why a message was not sent; `permanent` tells a refusal from a passing failure.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("cannot build message: {0}")]
@@ -191,6 +193,7 @@ fn file_name(key: &str) -> String {
     format!("{safe}.eml")
 }
 
+/// Send one message, keyed by its outbox row.
 pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError> {
     match t {
         Transport::Files(dir) => {

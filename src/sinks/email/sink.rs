@@ -8,6 +8,7 @@ use crate::sinks::{BuildError, Ctx, Failure, Sink};
 use crate::store::OutboxRow;
 use std::sync::{Arc, Mutex};
 
+/// The e-mail sink: delivers `email`, `ops` and `report` rows over the configured transport.
 pub struct EmailSink {
     /// The transport and the mail configuration it was built from.
     transport: Mutex<Option<(super::MailTransport, Arc<Transport>)>>,

@@ -28,6 +28,7 @@ const IDLE_MAX: Duration = Duration::from_secs(60);
 /// session the server closed costs a reconnect, not a failed delivery and its backoff.
 const CHECK_AFTER: Duration = Duration::from_secs(2);
 
+/// Pooled SMTP sessions to one relay.
 pub struct SmtpPool {
     s: SmtpSettings,
     credentials: Option<Credentials>,
@@ -90,6 +91,7 @@ fn err(step: &str, e: impl std::fmt::Display) -> SendError {
 }
 
 impl SmtpPool {
+    /// A pool for `s`, logging in with `password` when a user is set.
     pub fn new(s: &SmtpSettings, password: Option<String>) -> Result<SmtpPool, SendError> {
         let tls = (s.security == SmtpSecurity::Tls).then(crate::tls::connector);
         Ok(SmtpPool {

@@ -71,6 +71,7 @@ impl Map<'_> {
     }
 }
 
+/// The Alertmanager silence sink.
 pub struct Silencer {
     http: reqwest::Client,
     base: String,
@@ -100,6 +101,7 @@ fn regex_escape(s: &str) -> String {
 }
 
 impl Silencer {
+    /// A client for Alertmanager at `base`, making silences of `duration`.
     pub fn new(base: String, duration: Duration) -> Result<Silencer, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))

@@ -28,6 +28,7 @@ use std::sync::Arc;
 /// The sink's name: its outbox kind and its key in the sink state.
 const NAME: &str = "sms";
 
+/// The SMS gateway sink.
 pub struct SmsGateway {
     http: reqwest::Client,
     settings: Settings,

@@ -73,6 +73,7 @@ impl Map<'_> {
     }
 }
 
+/// The Atlassian Statuspage sink and API client.
 pub struct Client {
     http: reqwest::Client,
     base: String,
@@ -84,6 +85,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client for `base_url`, pacing its requests `min_interval` apart.
     pub fn new(
         base: String,
         key: String,

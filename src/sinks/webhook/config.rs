@@ -46,6 +46,7 @@ crate::section! {
 /// The action kinds a webhook can receive.
 pub const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
 
+/// A validated `[webhook]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub url: String,

@@ -21,6 +21,7 @@ use crate::sinks::{BuildError, Ctx, Failure, Sink};
 use crate::store::OutboxRow;
 use std::sync::Arc;
 
+/// The outbound webhook sink.
 pub struct Webhook {
     http: reqwest::Client,
     url: String,

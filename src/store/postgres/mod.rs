@@ -43,6 +43,7 @@ impl From<postgres::Error> for StoreError {
     }
 }
 
+/// The store on PostgreSQL, every write fenced by this host's leader epoch.
 pub struct PgStore {
     config: postgres::Config,
     client: RefCell<Option<Client>>,
@@ -89,6 +90,7 @@ impl PgStore {
         Ok(store)
     }
 
+    /// The epoch this store writes under.
     pub fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::SeqCst)
     }

@@ -43,6 +43,7 @@ crate::section! {
     validate: |v: &mut Validator<'_>, mut raw, cfg: &Config| settings(v, &mut raw, cfg.daemon.listen),
 }
 
+/// A validated PostgreSQL store setting.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The URL as written (no password: refused at the door).

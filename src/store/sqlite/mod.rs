@@ -96,11 +96,13 @@ pub fn probe(dir: &Path) -> Result<String, crate::store::ProbeError> {
     ))
 }
 
+/// The embedded store: one SQLite file in WAL mode.
 pub struct SqliteStore {
     conn: Connection,
 }
 
 impl SqliteStore {
+    /// Open (and migrate) the file at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
