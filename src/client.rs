@@ -382,7 +382,7 @@ fn oslo(t: Option<&str>) -> String {
 }
 
 /// A list as an aligned table, times in Oslo time (`incident list`, `maintenance list`).
-pub fn list_text(l: List, v: &Value) -> String {
+pub(crate) fn list_text(l: List, v: &Value) -> String {
     let rows = v.as_array().map(Vec::as_slice).unwrap_or(&[]);
     let s = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let join = |r: &Value, k: &str| {
@@ -491,7 +491,7 @@ pub fn list_text(l: List, v: &Value) -> String {
 }
 
 /// A case and its timeline as text, times in Norwegian local time.
-pub fn case_text(v: &Value) -> String {
+pub(crate) fn case_text(v: &Value) -> String {
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
     let when = oslo;
     let mut out = s("id").to_string();

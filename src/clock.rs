@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 /// The daemon's now (with `test-clock`, moved by the tests' offset file).
-pub fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     #[cfg(feature = "test-clock")]
     {
         if let Some(secs) = std::env::var_os("MELDINGSVAKT_TEST_CLOCK_FILE")
@@ -20,7 +20,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// The longest the engine sleeps before looking at the clock again.
-pub fn max_sleep() -> std::time::Duration {
+pub(crate) fn max_sleep() -> std::time::Duration {
     if cfg!(feature = "test-clock") {
         std::time::Duration::from_millis(200)
     } else {

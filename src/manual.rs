@@ -64,7 +64,7 @@ pub fn generate(cmd: clap::Command, out: &Path) -> std::io::Result<Vec<std::path
 }
 
 /// The date the pages carry: fixed, so a rebuild of the same source gives the same package.
-pub const DATE: &str = "2026-12";
+pub(crate) const DATE: &str = "2026-12";
 
 /// Every subcommand, depth first, with its page name (`meldingsvakt-incident-open`).
 fn walk(cmd: &clap::Command, prefix: &str) -> Vec<(String, clap::Command)> {

@@ -22,13 +22,6 @@ pub fn write(args: std::fmt::Arguments<'_>, newline: bool) {
     }
 }
 
-/// Flush stdout at the end of a command (a closed pipe is still a normal end).
-pub fn flush() {
-    if let Err(e) = std::io::stdout().lock().flush() {
-        failed(e);
-    }
-}
-
 fn failed(e: std::io::Error) -> ! {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         std::process::exit(0);

@@ -5,7 +5,7 @@
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 /// A client configuration trusting the system's roots, no client certificate.
-pub fn client_config() -> ClientConfig {
+pub(crate) fn client_config() -> ClientConfig {
     let mut roots = RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
         let _ = roots.add(cert);
@@ -16,6 +16,6 @@ pub fn client_config() -> ClientConfig {
 }
 
 /// A connector for `tokio` streams with [`client_config`].
-pub fn connector() -> tokio_rustls::TlsConnector {
+pub(crate) fn connector() -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_config()))
 }

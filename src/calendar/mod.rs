@@ -25,7 +25,7 @@ pub struct Freeze {
 
 /// What kind of day a date is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DayKind {
+pub(crate) enum DayKind {
     /// An ordinary working day with full business hours.
     Working,
     /// A working day with business hours ending early (`half_day_end`).
@@ -64,7 +64,7 @@ impl Default for Calendar {
 }
 
 /// Easter Sunday (Gregorian) for `year`, from the `computus` crate.
-pub fn easter(year: i32) -> NaiveDate {
+pub(crate) fn easter(year: i32) -> NaiveDate {
     // computus only fails for years before the Gregorian reform; callers use real years,
     // and a fallback keeps this total.
     computus::gregorian_naive(year)
@@ -76,7 +76,7 @@ fn ymd(year: i32, m: u32, d: u32) -> NaiveDate {
 }
 
 /// Norwegian public holidays of `year`, in date order, with their names.
-pub fn holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
+pub(crate) fn holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
     let e = easter(year);
     let mut v = vec![
         (ymd(year, 1, 1), "1. nyttårsdag"),
@@ -97,7 +97,7 @@ pub fn holidays(year: i32) -> Vec<(NaiveDate, &'static str)> {
 }
 
 /// Half days of `year` (seeds/002 §5.1): business hours end at `half_day_end`.
-pub fn half_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
+pub(crate) fn half_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
     let e = easter(year);
     vec![
         (e - Duration::days(4), "Onsdag før skjærtorsdag"),
@@ -107,7 +107,7 @@ pub fn half_days(year: i32) -> Vec<(NaiveDate, &'static str)> {
 }
 
 /// The public holiday on `date`, if any, without allocating (hot path of every deadline).
-pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
+pub(crate) fn holiday_name(date: NaiveDate) -> Option<&'static str> {
     let fixed = match (date.month(), date.day()) {
         (1, 1) => Some("1. nyttårsdag"),
         (5, 1) => Some("Offentlig høytidsdag"),
@@ -136,7 +136,7 @@ pub fn holiday_name(date: NaiveDate) -> Option<&'static str> {
 }
 
 /// The half day on `date`, if any (seeds/002 §5.1), without allocating.
-pub fn half_day_name(date: NaiveDate) -> Option<&'static str> {
+pub(crate) fn half_day_name(date: NaiveDate) -> Option<&'static str> {
     match (date.month(), date.day()) {
         (12, 24) => return Some("Julaften"),
         (12, 31) => return Some("Nyttårsaften"),
@@ -150,7 +150,7 @@ pub fn half_day_name(date: NaiveDate) -> Option<&'static str> {
 
 impl Calendar {
     /// The kind of `date`. Configured closed days win over everything; holidays over weekends.
-    pub fn day_kind(&self, date: NaiveDate) -> DayKind {
+    pub(crate) fn day_kind(&self, date: NaiveDate) -> DayKind {
         if let Some(name) = self.extra_closed.get(&date) {
             let _ = name;
             return DayKind::Closed;
@@ -188,7 +188,7 @@ impl Calendar {
 
     /// The UTC instant of a local wall-clock time. Times inside a DST gap resolve to the
     /// instant just after the gap; ambiguous times to the earlier instant.
-    pub fn at_local(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    pub(crate) fn at_local(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         let naive = date.and_time(time);
         match self.tz.from_local_datetime(&naive) {
             chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
@@ -253,7 +253,7 @@ impl Calendar {
     }
 
     /// The last working day strictly before `date`.
-    pub fn last_working_day_before(&self, date: NaiveDate) -> NaiveDate {
+    pub(crate) fn last_working_day_before(&self, date: NaiveDate) -> NaiveDate {
         self.next_working_day(date, |d| d.pred_opt())
     }
 
@@ -284,20 +284,24 @@ impl Calendar {
 
     /// Start of business hours on the last working day before the local day of `t`
     /// (SPEC §4.5 planned reminder).
-    pub fn start_of_last_working_day_before(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+    pub(crate) fn start_of_last_working_day_before(&self, t: DateTime<Utc>) -> DateTime<Utc> {
         let d = self.last_working_day_before(self.local_date(t));
         self.at_local(d, self.business_start)
     }
 
     /// The freeze period overlapping the local days of `[from, to]`, if any.
-    pub fn freeze_overlapping(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<&Freeze> {
+    pub(crate) fn freeze_overlapping(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<&Freeze> {
         let (a, b) = (self.local_date(from), self.local_date(to));
         self.freezes.iter().find(|f| f.from <= b && a <= f.to)
     }
 
     /// Whether `[from, to]` lies inside one standard maintenance window, Sunday 23:00 –
     /// Monday 08:00 local time (seeds/003 §6.3.2.2).
-    pub fn in_standard_window(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    pub(crate) fn in_standard_window(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         let lf = from.with_timezone(&self.tz);
         let sunday = match lf.weekday() {
             Weekday::Sun => lf.date_naive(),
@@ -311,7 +315,7 @@ impl Calendar {
     }
 
     /// Number of working days (full and half) in `year`.
-    pub fn working_days_in_year(&self, year: i32) -> usize {
+    pub(crate) fn working_days_in_year(&self, year: i32) -> usize {
         let mut d = ymd(year, 1, 1);
         let mut n = 0;
         while d.year() == year {

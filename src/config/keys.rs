@@ -19,7 +19,7 @@ pub struct Table {
 }
 
 /// A key's manual entry.
-pub const fn k(
+pub(crate) const fn k(
     table: &'static str,
     key: &'static str,
     default: Option<&'static str>,

@@ -7,7 +7,7 @@ use toml_edit::{ImDocument, Item, Value};
 
 /// One step of a path into the TOML document: a key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
@@ -53,7 +53,7 @@ impl fmt::Display for ConfigError {
 
 /// A source file, kept for locating errors. The span-keeping document is parsed only when
 /// the first error asks for a place (large scenarios never pay for it when valid).
-pub struct Source {
+pub(crate) struct Source {
     pub path: PathBuf,
     pub text: String,
     doc: std::cell::OnceCell<Option<ImDocument<String>>>,
@@ -61,7 +61,7 @@ pub struct Source {
 
 impl Source {
     /// A file as read, for locating errors in it.
-    pub fn new(path: &std::path::Path, text: String) -> Source {
+    pub(crate) fn new(path: &std::path::Path, text: String) -> Source {
         Source {
             path: path.to_path_buf(),
             text,
@@ -76,7 +76,7 @@ impl Source {
     }
 
     /// 1-based line and column of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
@@ -90,7 +90,11 @@ impl Source {
     }
 
     /// An error at a byte offset (the file's start when unknown).
-    pub fn error_at(&self, offset: Option<usize>, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error_at(
+        &self,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let (line, col) = offset.map(|o| self.line_col(o)).unwrap_or((1, 1));
         ConfigError {
             file: self.path.clone(),
@@ -102,7 +106,12 @@ impl Source {
 
     /// An error at the value found at `path` (or at the deepest part of it that exists).
     /// With `key = true`, points at the key itself (for unknown keys).
-    pub fn error_path(&self, path: &[Seg], key: bool, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error_path(
+        &self,
+        path: &[Seg],
+        key: bool,
+        message: impl Into<String>,
+    ) -> ConfigError {
         let offset = self.doc().and_then(|d| locate(d.as_item(), path, key));
         self.error_at(offset, message)
     }
@@ -175,7 +184,7 @@ fn locate(root: &Item, path: &[Seg], key_pos: bool) -> Option<usize> {
 }
 
 /// Convert a `serde_ignored` path to our segments.
-pub fn from_ignored(p: &serde_ignored::Path) -> Vec<Seg> {
+pub(crate) fn from_ignored(p: &serde_ignored::Path) -> Vec<Seg> {
     let mut out = Vec::new();
     fn walk(p: &serde_ignored::Path, out: &mut Vec<Seg>) {
         use serde_ignored::Path as P;
@@ -199,7 +208,7 @@ pub fn from_ignored(p: &serde_ignored::Path) -> Vec<Seg> {
 }
 
 /// A path as TOML writes it: `organization[2].services`.
-pub fn path_text(path: &[Seg]) -> String {
+pub(crate) fn path_text(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {

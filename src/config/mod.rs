@@ -5,11 +5,11 @@
 //! can index into it without failing.
 
 pub mod keys;
-pub mod locate;
+pub(crate) mod locate;
 pub(crate) mod raw;
-pub mod secret;
-pub mod section;
-pub mod validate;
+pub(crate) mod secret;
+pub(crate) mod section;
+pub(crate) mod validate;
 
 use crate::calendar::{Calendar, Freeze};
 use crate::tpath;
@@ -63,7 +63,7 @@ pub struct Organization {
 
 impl Organization {
     /// Whether new cases at `now` may name this organization.
-    pub fn active_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+    pub(crate) fn active_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.retired_at.is_none_or(|r| now < r)
     }
 }
@@ -226,10 +226,10 @@ pub struct Config {
 /// Read a text input file (configuration, include, maintenance file, scenario) with a bound:
 /// only regular files, at most `MAX_INPUT` bytes, so `--config /dev/zero` or a runaway file
 /// gets an error instead of exhausting memory.
-pub const MAX_INPUT: u64 = 64 << 20;
+pub(crate) const MAX_INPUT: u64 = 64 << 20;
 
 /// The text of an input file, bounded (see [`MAX_INPUT`]).
-pub fn read_input(path: &Path) -> std::io::Result<String> {
+pub(crate) fn read_input(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let f = std::fs::File::open(path)?;
     let meta = f.metadata()?;
@@ -254,7 +254,7 @@ impl Config {
     /// The organizations an incident or maintenance that names none affects (SPEC §4.4,
     /// §4.5): every active organization but the HFs that exchanges one of `services` (any
     /// service when none is named), less `exclude` (the source).
-    pub fn orgs_exchanging(
+    pub(crate) fn orgs_exchanging(
         &self,
         services: &[String],
         exclude: Option<&str>,
@@ -271,7 +271,7 @@ impl Config {
 
     /// Bare addresses of an organization: meldingsansvarlig first, then the extra ones
     /// (none for an unknown id).
-    pub fn org_addresses(&self, id: &str) -> Vec<String> {
+    pub(crate) fn org_addresses(&self, id: &str) -> Vec<String> {
         self.org(id)
             .map(|o| {
                 let mut v = vec![o.meldingsansvarlig.clone()];
@@ -282,13 +282,13 @@ impl Config {
     }
 
     /// An organization by id (including ones kept for open cases).
-    pub fn org(&self, id: &str) -> Option<&Organization> {
+    pub(crate) fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
     }
 
     /// Keep organizations that are no longer configured but still named by open cases
     /// (`retired_at` set). Ones the configuration has (again) are left to the configuration.
-    pub fn retain_orgs(&mut self, kept: &[Organization]) {
+    pub(crate) fn retain_orgs(&mut self, kept: &[Organization]) {
         for o in kept {
             if self.org_index.contains_key(&o.id) {
                 continue;
@@ -298,15 +298,15 @@ impl Config {
         }
     }
     /// A service by id.
-    pub fn service(&self, id: &str) -> Option<&Service> {
+    pub(crate) fn service(&self, id: &str) -> Option<&Service> {
         self.service_index.get(id).map(|&i| &self.services[i])
     }
     /// The KS e-Komp representative of an area.
-    pub fn ks_for_area(&self, area: &str) -> Option<&KsEkomp> {
+    pub(crate) fn ks_for_area(&self, area: &str) -> Option<&KsEkomp> {
         self.ks_ekomp.iter().find(|k| k.area == area)
     }
     /// Whether `id` names this daemon's own organization (`"self"` or the configured id).
-    pub fn is_self(&self, id: &str) -> bool {
+    pub(crate) fn is_self(&self, id: &str) -> bool {
         id == "self" || id == self.self_.id
     }
     /// Areas that have a KS e-Komp representative.
@@ -323,7 +323,7 @@ impl Config {
 
     /// Load and validate everything: the core, and each room's table through its
     /// [`section::Section`]; a key that no reader takes is unknown.
-    pub fn load_with(
+    pub(crate) fn load_with(
         path: &Path,
         sections: &[&section::Section],
     ) -> Result<Config, Vec<ConfigError>> {
@@ -346,12 +346,13 @@ impl Config {
     }
 
     /// Validate a configuration given as text; `path` names it in errors and anchors includes.
-    pub fn from_str_at(path: &Path, text: String) -> Result<Config, Vec<ConfigError>> {
+    #[cfg(test)]
+    pub(crate) fn from_str_at(path: &Path, text: String) -> Result<Config, Vec<ConfigError>> {
         Self::from_str_with(path, text, None)
     }
 
     /// As [`Config::from_str_at`], with the rooms' sections (`None`: the core only).
-    pub fn from_str_with(
+    pub(crate) fn from_str_with(
         path: &Path,
         text: String,
         sections: Option<&[&section::Section]>,
@@ -555,7 +556,7 @@ fn parse_source<T: serde::de::DeserializeOwned>(
 }
 
 /// A plausible e-mail address: one `@`, a non-empty local part, a dotted domain, no spaces.
-pub fn valid_email(s: &str) -> bool {
+pub(crate) fn valid_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else {
         return false;
     };
@@ -570,7 +571,7 @@ pub fn valid_email(s: &str) -> bool {
 }
 
 /// `Name <addr>` or `addr`; returns the bare address.
-pub fn mailbox_address(s: &str) -> Option<&str> {
+pub(crate) fn mailbox_address(s: &str) -> Option<&str> {
     let s = s.trim();
     if let (Some(a), Some(b)) = (s.rfind('<'), s.rfind('>')) {
         if a < b && b == s.len() - 1 {

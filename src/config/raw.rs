@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer};
 
 /// A duration written as `"15m"`, `"2h"`, `"7d"`, `"1h 30m"` (humantime syntax).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dur(pub chrono::Duration);
+pub(crate) struct Dur(pub chrono::Duration);
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -23,7 +23,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 /// The main file as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawConfig {
+pub(crate) struct RawConfig {
     #[serde(default)]
     pub include: Vec<String>,
     #[serde(rename = "self")]
@@ -60,14 +60,14 @@ pub struct RawConfig {
 
 /// An included file holds organizations only.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawInclude {
+pub(crate) struct RawInclude {
     #[serde(default)]
     pub organization: Vec<RawOrg>,
 }
 
 /// `[self]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawSelf {
+pub(crate) struct RawSelf {
     pub id: Option<String>,
     pub name: Option<String>,
     pub from: Option<String>,
@@ -85,7 +85,7 @@ pub struct RawSelf {
 
 /// An `[[organization]]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawOrg {
+pub(crate) struct RawOrg {
     pub id: Option<String>,
     pub name: Option<String>,
     pub kind: Option<String>,
@@ -101,7 +101,7 @@ pub struct RawOrg {
 
 /// A `[[service]]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawService {
+pub(crate) struct RawService {
     pub id: Option<String>,
     pub name: Option<String>,
     /// Status-page component this service maps to (used by the status-page sinks).
@@ -110,7 +110,7 @@ pub struct RawService {
 
 /// A `[[ks_ekomp]]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawKs {
+pub(crate) struct RawKs {
     pub area: Option<String>,
     pub name: Option<String>,
     pub email: Option<String>,
@@ -118,7 +118,7 @@ pub struct RawKs {
 
 /// `[policy]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawPolicy {
+pub(crate) struct RawPolicy {
     pub publish_delay: Option<Dur>,
     pub publish_priorities: Option<Vec<i64>>,
     pub statuspage_update_interval: Option<Dur>,
@@ -134,7 +134,7 @@ pub struct RawPolicy {
 
 /// A `[[calendar.freeze]]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawFreeze {
+pub(crate) struct RawFreeze {
     pub name: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
@@ -142,7 +142,7 @@ pub struct RawFreeze {
 
 /// `[calendar]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawCalendar {
+pub(crate) struct RawCalendar {
     pub timezone: Option<String>,
     pub business_start: Option<String>,
     pub business_end: Option<String>,
@@ -157,14 +157,14 @@ pub struct RawCalendar {
 
 /// `[alerts]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawAlerts {
+pub(crate) struct RawAlerts {
     #[serde(default)]
     pub labels: RawLabels,
 }
 
 /// `[alerts.labels]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawLabels {
+pub(crate) struct RawLabels {
     pub org: Option<String>,
     pub service: Option<String>,
     pub kind: Option<String>,
@@ -175,14 +175,14 @@ pub struct RawLabels {
 
 /// `[templates]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawTemplates {
+pub(crate) struct RawTemplates {
     /// A folder whose `*.hbs` files override the built-in templates of the same name.
     pub dir: Option<String>,
 }
 
 /// `[http]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawHttp {
+pub(crate) struct RawHttp {
     pub listen: Option<String>,
     pub alert_token_file: Option<String>,
     pub operator_token_file: Option<String>,
@@ -196,7 +196,7 @@ pub struct RawHttp {
 
 /// `[maintenance]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawMaintenanceFiles {
+pub(crate) struct RawMaintenanceFiles {
     /// Folder of maintenance files (default `maintenance.d` beside this file).
     pub dir: Option<String>,
     /// How far ahead recurring windows are declared (default 14 days).
@@ -205,7 +205,7 @@ pub struct RawMaintenanceFiles {
 
 /// `[storage]` as written (the core's keys).
 #[derive(Debug, Default, Deserialize)]
-pub struct RawStorage {
+pub(crate) struct RawStorage {
     pub dir: Option<String>,
     /// How long closed cases' history is kept (default 400 days: the 12-month report).
     pub retention: Option<Dur>,
@@ -215,7 +215,7 @@ pub struct RawStorage {
 
 /// `[imap]` as written.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawImap {
+pub(crate) struct RawImap {
     /// Our meldingsansvarlig mailbox, watched for replies and inbound inquiries.
     pub host: Option<String>,
     pub port: Option<u16>,
@@ -231,7 +231,7 @@ pub struct RawImap {
 
 /// `[report]`: the monthly availability report (SPEC §4.13), validated in `config/validate`.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawReport {
+pub(crate) struct RawReport {
     /// Monthly availability target in percent (default 99.7, seeds/003).
     pub target_month: Option<f64>,
     /// Target over the 12 months ending with the month (default 99.9, seeds/002).
@@ -242,7 +242,7 @@ pub struct RawReport {
 
 /// `[console]`: the operator console at `/ops/` (SPEC §5.6), validated in `config/validate`.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawConsole {
+pub(crate) struct RawConsole {
     /// Serve the console (default true).
     pub enabled: Option<bool>,
     /// The header an SSO reverse proxy puts the signed-in user's name in (none: token sign-in

@@ -27,14 +27,14 @@ impl std::fmt::Debug for SecretValue {
 
 impl SecretValue {
     /// The secret itself; never log it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
 
 /// Why a secret could not be read (never its value).
 #[derive(Debug, thiserror::Error)]
-pub enum SecretError {
+pub(crate) enum SecretError {
     #[error("{what}: cannot read {}: {err}", path.display())]
     File {
         what: &'static str,
@@ -52,7 +52,7 @@ pub enum SecretError {
 
 impl Secret {
     /// The secret named by a `*_file` / `*_env` pair (the file wins when both are given).
-    pub fn from_keys(file: Option<PathBuf>, env: Option<String>) -> Option<Secret> {
+    pub(crate) fn from_keys(file: Option<PathBuf>, env: Option<String>) -> Option<Secret> {
         match (file, env) {
             (Some(f), _) => Some(Secret::File(f)),
             (None, Some(v)) => Some(Secret::Env(v)),
@@ -62,7 +62,7 @@ impl Secret {
 
     /// Read the value (surrounding whitespace trimmed, so a trailing newline does not count);
     /// `what` names the secret in the error ("SMTP password", "webhook secret").
-    pub fn read(&self, what: &'static str) -> Result<SecretValue, SecretError> {
+    pub(crate) fn read(&self, what: &'static str) -> Result<SecretValue, SecretError> {
         let (value, source_name) = match self {
             Secret::File(p) => (
                 std::fs::read_to_string(p).map_err(|err| SecretError::File {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub type Settings = Arc<dyn Any + Send + Sync>;
 
 /// A table (or part of one) that a room above the configuration owns.
-pub struct Section {
+pub(crate) struct Section {
     /// Its header in the manual; `None` when it adds keys to a table the core owns.
     pub table: Option<Table>,
     /// Its keys, for `meldingsvakt.toml(5)`.
@@ -32,14 +32,14 @@ pub struct Section {
 }
 
 /// What a room's `config.rs` needs to declare and validate its table.
-pub mod prelude {
-    pub use crate::config::keys::{k, Key};
-    pub use crate::config::raw::Dur;
-    pub use crate::config::validate::Validator;
-    pub use crate::config::Config;
-    pub use crate::tpath;
-    pub use chrono::Duration;
-    pub use serde::Deserialize;
+pub(crate) mod prelude {
+    pub(crate) use crate::config::keys::{k, Key};
+    pub(crate) use crate::config::raw::Dur;
+    pub(crate) use crate::config::validate::Validator;
+    pub(crate) use crate::config::Config;
+    pub(crate) use crate::tpath;
+    pub(crate) use chrono::Duration;
+    pub(crate) use serde::Deserialize;
 }
 
 /// A room's `static SECTION`: its manual entry (`[name]` with `doc`, when the room owns the
@@ -82,7 +82,8 @@ impl Sections {
     }
 
     /// Put (or replace) the settings of one room; tests use it to configure a room by hand.
-    pub fn set<T: Any + Send + Sync>(&mut self, value: T) {
+    #[cfg(test)]
+    pub(crate) fn set<T: Any + Send + Sync>(&mut self, value: T) {
         self.0.retain(|s| !s.is::<T>());
         self.0.push(Arc::new(value));
     }
@@ -133,7 +134,7 @@ impl Validator<'_> {
     /// The main file's table `name` as the room's raw type `T` (its `Default` when absent or
     /// mistyped; a type error is reported with its place). The keys `T` does not take are
     /// remembered, so that one nobody takes is reported as unknown.
-    pub fn table<T: DeserializeOwned + Default>(&mut self, name: &'static str) -> T {
+    pub(crate) fn table<T: DeserializeOwned + Default>(&mut self, name: &'static str) -> T {
         let src = &self.sources[0];
         let de = match toml::Deserializer::parse(&src.text) {
             Ok(de) => de,

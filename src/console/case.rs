@@ -13,7 +13,7 @@ use crate::store::TimelineEntry;
 use serde_json::{json, Value};
 
 /// What the page is about and what the engine and the store know of it.
-pub struct CaseData<'a> {
+pub(crate) struct CaseData<'a> {
     pub about: &'a About,
     /// `Engine::case_json`: live, or what history kept (`"retired": true`).
     pub case: Option<&'a Value>,
@@ -24,7 +24,7 @@ pub struct CaseData<'a> {
 }
 
 /// A form being redone: its type, what was submitted, and what was refused.
-pub struct Redo<'a> {
+pub(crate) struct Redo<'a> {
     pub ty: &'a str,
     pub form: &'a Form,
     pub errors: &'a FieldErrors,
@@ -294,7 +294,7 @@ fn alert(cfg: &Config, d: Option<&IncidentDetail>) -> Option<Value> {
 /// What the console says after an action was registered: how many messages it decided at
 /// once (those dated with its event), or that it sends nothing now. Never "sent as shown"
 /// when nothing is (issue #26: an ack sends nothing).
-pub fn registered(t: &[TimelineEntry]) -> String {
+pub(crate) fn registered(t: &[TimelineEntry]) -> String {
     let last = t.iter().rev().find_map(|e| match e {
         TimelineEntry::Event { at, .. } => Some(*at),
         _ => None,
@@ -313,7 +313,7 @@ pub fn registered(t: &[TimelineEntry]) -> String {
 }
 
 /// The case page's context.
-pub fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
+pub(crate) fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
     let empty = json!({});
     let v = d.case.unwrap_or(&empty);
     let retired = v.get("retired").and_then(|r| r.as_bool()).unwrap_or(false)

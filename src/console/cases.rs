@@ -11,7 +11,12 @@ const CASES_SHOWN: usize = 200;
 
 /// The list of all cases (`/ops/cases`), filtered by `q`: every word must match the case's
 /// number, kind, services (name or id), organizations, or its date (dd.mm.yyyy).
-pub fn cases(cfg: &Config, rows: &[crate::engine::views::CaseRow], q: &str, now: Time) -> Value {
+pub(crate) fn cases(
+    cfg: &Config,
+    rows: &[crate::engine::views::CaseRow],
+    q: &str,
+    now: Time,
+) -> Value {
     let words_q: Vec<String> = q.split_whitespace().map(norsk_fold).collect();
     let mut shown = Vec::new();
     let mut matched = 0;

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 
 /// A submitted form: every name–value pair, in order (checkboxes repeat names).
 #[derive(Debug, Clone, Default)]
-pub struct Form(pub Vec<(String, String)>);
+pub(crate) struct Form(pub Vec<(String, String)>);
 
 /// Field → what is wrong with it, in Norwegian; `""` for the form as a whole.
-pub type FieldErrors = BTreeMap<String, String>;
+pub(crate) type FieldErrors = BTreeMap<String, String>;
 
 /// What the console submits; anything else is refused at the door.
-pub const TYPES: &[&str] = &[
+pub(crate) const TYPES: &[&str] = &[
     "incident.open",
     "incident.update",
     "incident.ack",
@@ -31,14 +31,14 @@ pub const TYPES: &[&str] = &[
 
 impl Form {
     /// A posted `application/x-www-form-urlencoded` body (`None`: unreadable).
-    pub fn parse(body: &[u8]) -> Option<Form> {
+    pub(crate) fn parse(body: &[u8]) -> Option<Form> {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
             .ok()
             .map(Form)
     }
 
     /// The first non-empty value of `k`, trimmed.
-    pub fn get(&self, k: &str) -> Option<&str> {
+    pub(crate) fn get(&self, k: &str) -> Option<&str> {
         self.0
             .iter()
             .filter(|(n, _)| n == k)
@@ -47,7 +47,7 @@ impl Form {
     }
 
     /// Every non-empty value of `k`, without repeats, in order.
-    pub fn all(&self, k: &str) -> Vec<String> {
+    pub(crate) fn all(&self, k: &str) -> Vec<String> {
         let mut v: Vec<String> = Vec::new();
         for (_, x) in self.0.iter().filter(|(n, _)| n == k) {
             let x = x.trim();
@@ -59,13 +59,13 @@ impl Form {
     }
 
     /// Set a field.
-    pub fn set(&mut self, k: &str, v: &str) {
+    pub(crate) fn set(&mut self, k: &str, v: &str) {
         self.0.retain(|(n, _)| n != k);
         self.0.push((k.into(), v.into()));
     }
 
     /// What goes back into a preview's hidden fields: everything but the console's controls.
-    pub fn carried(&self) -> Vec<(String, String)> {
+    pub(crate) fn carried(&self) -> Vec<(String, String)> {
         self.0
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "step"))
@@ -76,7 +76,7 @@ impl Form {
 
 /// A picker group of organizations (`group` values): `all`, `kind:kommune`,
 /// `area:trondelag`, `area-kind:trondelag:kommune`, `service:PLO`.
-pub fn group_members(cfg: &Config, group: &str) -> Vec<String> {
+pub(crate) fn group_members(cfg: &Config, group: &str) -> Vec<String> {
     let kind_is = |o: &crate::config::Organization, k: &str| match k {
         "hf" => o.kind == OrgKind::Hf,
         _ => o.kind != OrgKind::Hf,
@@ -97,7 +97,7 @@ pub fn group_members(cfg: &Config, group: &str) -> Vec<String> {
 }
 
 /// The organizations a form names: each ticked one and every member of each ticked group.
-pub fn picked_orgs(cfg: &Config, f: &Form) -> Vec<String> {
+pub(crate) fn picked_orgs(cfg: &Config, f: &Form) -> Vec<String> {
     let mut v = f.all("orgs");
     for g in f.all("group") {
         for o in group_members(cfg, &g) {
@@ -111,7 +111,7 @@ pub fn picked_orgs(cfg: &Config, f: &Form) -> Vec<String> {
 
 /// The API body of a console form of type `ty`, with `by` (the signed-in operator). Empty
 /// fields are left out (an update changes only what was filled in).
-pub fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
+pub(crate) fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
     let mut o = Map::new();
     let text = |o: &mut Map<String, Value>, k: &str| {
         if let Some(v) = f.get(k) {
@@ -176,7 +176,7 @@ pub fn body(cfg: &Config, ty: &str, f: &Form, by: &str) -> Value {
 
 /// The field a refusal concerns (as the form names it), and what to tell the operator, in
 /// bokmål (`Refusal::norsk`; the API keeps its English text).
-pub fn explain(r: &Refusal) -> (String, String) {
+pub(crate) fn explain(r: &Refusal) -> (String, String) {
     (r.field(), r.norsk())
 }
 
@@ -184,7 +184,7 @@ pub fn explain(r: &Refusal) -> (String, String) {
 /// (SPEC §4.1): what the form shows while it is filled in. With no organization picked, the
 /// rules' own choice: on our side, every organization exchanging the services; at a
 /// counterpart, that organization (so the line agrees with the preview).
-pub fn derived(cfg: &Config, f: &Form, now: crate::engine::model::Time) -> Value {
+pub(crate) fn derived(cfg: &Config, f: &Form, now: crate::engine::model::Time) -> Value {
     use crate::engine::model::{Category, Impact};
     use crate::engine::priority::{derive_impact, priority};
     let services = f.all("services");
@@ -224,7 +224,7 @@ pub fn derived(cfg: &Config, f: &Form, now: crate::engine::model::Time) -> Value
 }
 
 /// An impact's name in bokmål.
-pub fn impact_name(i: &str) -> &'static str {
+pub(crate) fn impact_name(i: &str) -> &'static str {
     match i {
         "alle" => "alle (hele regionen)",
         "hoy" => "høy (flere organisasjoner)",

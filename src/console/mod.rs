@@ -4,14 +4,14 @@
 //! the pages (`pages`, handlebars templates in `templates/console/`; the case list `cases`, the preview `preview`, a case `case`). The daemon's HTTP side
 //! is `daemon/console.rs`.
 
-pub mod case;
-pub mod cases;
-pub mod forms;
-pub mod pages;
-pub mod preview;
-pub mod session;
+pub(crate) mod case;
+pub(crate) mod cases;
+pub(crate) mod forms;
+pub(crate) mod pages;
+pub(crate) mod preview;
+pub(crate) mod session;
 mod timeline;
-pub mod words;
+pub(crate) mod words;
 
 #[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 /// The console's templates, HTML-escaped.
-pub struct Pages {
+pub(crate) struct Pages {
     hb: Handlebars<'static>,
 }
 
@@ -42,13 +42,13 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The console's stylesheet.
-pub const CSS: &str = include_str!("../../templates/console/console.css");
+pub(crate) const CSS: &str = include_str!("../../templates/console/console.css");
 /// The console's script (progressive enhancement only).
-pub const JS: &str = include_str!("../../templates/console/console.js");
+pub(crate) const JS: &str = include_str!("../../templates/console/console.js");
 
 impl Pages {
     /// The compiled-in templates (a unit test renders each page, so this holds).
-    pub fn new() -> Result<Pages, Box<handlebars::TemplateError>> {
+    pub(crate) fn new() -> Result<Pages, Box<handlebars::TemplateError>> {
         let mut hb = Handlebars::new();
         for (name, src) in TEMPLATES {
             hb.register_template_string(name, *src).map_err(Box::new)?;
@@ -57,7 +57,7 @@ impl Pages {
     }
 
     /// A page; a rendering failure (a bug) is logged and shown as a plain apology.
-    pub fn render(&self, name: &str, ctx: &Value) -> String {
+    pub(crate) fn render(&self, name: &str, ctx: &Value) -> String {
         self.hb.render(name, ctx).unwrap_or_else(|e| {
             tracing::error!(page = name, error = %e, "console page could not be rendered");
             "<!doctype html><html lang=\"nb\"><title>Feil</title><p>Siden kunne ikke vises; se loggen.</p></html>".into()
@@ -67,7 +67,7 @@ impl Pages {
 
 /// One form field as the `field` partial draws it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Field {
+pub(crate) struct Field {
     pub name: &'static str,
     pub label: &'static str,
     /// `text`, `textarea`, `datetime-local`, `select`.
@@ -82,7 +82,7 @@ pub struct Field {
 
 /// One option of a select.
 #[derive(Debug, Clone, Serialize)]
-pub struct Opt {
+pub(crate) struct Opt {
     pub value: String,
     pub label: String,
     pub selected: bool,
@@ -90,7 +90,7 @@ pub struct Opt {
 
 impl Field {
     /// A field of a form.
-    pub fn new(name: &'static str, label: &'static str, kind: &'static str) -> Field {
+    pub(crate) fn new(name: &'static str, label: &'static str, kind: &'static str) -> Field {
         Field {
             name,
             label,
@@ -104,17 +104,17 @@ impl Field {
         }
     }
     /// With a hint under it.
-    pub fn hint(mut self, h: &'static str) -> Field {
+    pub(crate) fn hint(mut self, h: &'static str) -> Field {
         self.hint = Some(h);
         self
     }
     /// Required.
-    pub fn required(mut self) -> Field {
+    pub(crate) fn required(mut self) -> Field {
         self.required = true;
         self
     }
     /// A select with these options (value, label).
-    pub fn options(mut self, o: &[(&str, &str)]) -> Field {
+    pub(crate) fn options(mut self, o: &[(&str, &str)]) -> Field {
         self.options = o
             .iter()
             .map(|(v, l)| Opt {
@@ -126,7 +126,7 @@ impl Field {
         self
     }
     /// A select with these options (value, label).
-    pub fn options_owned(mut self, o: Vec<(String, String)>) -> Field {
+    pub(crate) fn options_owned(mut self, o: Vec<(String, String)>) -> Field {
         self.options = o
             .into_iter()
             .map(|(value, label)| Opt {
@@ -138,12 +138,12 @@ impl Field {
         self
     }
     /// With this value filled in.
-    pub fn value(mut self, v: impl Into<String>) -> Field {
+    pub(crate) fn value(mut self, v: impl Into<String>) -> Field {
         self.value = v.into();
         self
     }
     /// The submitted value and the refusal that concerns this field, if any.
-    pub fn fill(mut self, f: Option<&Form>, errors: &FieldErrors) -> Field {
+    pub(crate) fn fill(mut self, f: Option<&Form>, errors: &FieldErrors) -> Field {
         if let Some(v) = f.and_then(|f| f.get(self.name)) {
             self.value = v.to_string();
         }
@@ -164,14 +164,14 @@ impl Field {
 }
 
 /// The categories A–D with their names.
-pub const CATEGORIES: &[(&str, &str)] = &[
+pub(crate) const CATEGORIES: &[(&str, &str)] = &[
     ("A", "A – kritisk"),
     ("B", "B – alvorlig"),
     ("C", "C – mindre alvorlig"),
     ("D", "D – lav"),
 ];
 /// The impacts with their names.
-pub const IMPACTS: &[(&str, &str)] = &[
+pub(crate) const IMPACTS: &[(&str, &str)] = &[
     ("alle", "Alle (hele regionen)"),
     ("hoy", "Høy (flere organisasjoner)"),
     ("medium", "Middels (én organisasjon, flere brukere)"),
@@ -187,7 +187,7 @@ fn org_options(cfg: &Config, ours: &str) -> Vec<(String, String)> {
 }
 
 /// Every active organization as (id, name), sorted by name the Norwegian way (æ, ø, å last).
-pub fn sorted_orgs(cfg: &Config) -> Vec<(String, String)> {
+pub(crate) fn sorted_orgs(cfg: &Config) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = cfg
         .orgs
         .iter()
@@ -199,7 +199,7 @@ pub fn sorted_orgs(cfg: &Config) -> Vec<(String, String)> {
 }
 
 /// A sort key for Norwegian names: case folded, æ ø å after z (and ä ö as æ ø).
-pub fn norsk_key(s: &str) -> Vec<u32> {
+pub(crate) fn norsk_key(s: &str) -> Vec<u32> {
     s.chars()
         .flat_map(char::to_lowercase)
         .map(|c| match c {
@@ -212,7 +212,7 @@ pub fn norsk_key(s: &str) -> Vec<u32> {
 }
 
 /// An area's name for people: its KS e-Komp office without the prefix, or its id.
-pub fn area_name(cfg: &Config, area: &str) -> String {
+pub(crate) fn area_name(cfg: &Config, area: &str) -> String {
     cfg.ks_for_area(area)
         .map(|k| k.name.trim_start_matches("KS e-Komp").trim().to_string())
         .filter(|n| !n.is_empty())
@@ -221,7 +221,7 @@ pub fn area_name(cfg: &Config, area: &str) -> String {
 
 /// The organization and service pickers: groups (all, by kind, by area and kind, by service)
 /// and every organization by area.
-pub fn pickers(cfg: &Config, f: Option<&Form>, errors: &FieldErrors) -> Value {
+pub(crate) fn pickers(cfg: &Config, f: Option<&Form>, errors: &FieldErrors) -> Value {
     let picked = |k: &str, v: &str| f.is_some_and(|f| f.all(k).iter().any(|x| x == v));
     let mut areas: Vec<String> = cfg.orgs.iter().filter_map(|o| o.area.clone()).collect();
     areas.sort();
@@ -273,7 +273,7 @@ pub fn pickers(cfg: &Config, f: Option<&Form>, errors: &FieldErrors) -> Value {
 
 /// The new-incident, new-maintenance or new-inquiry page; `ty` is `incident.open`,
 /// `maintenance.add` or `inquiry.received`.
-pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) -> Value {
+pub(crate) fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) -> Value {
     if ty == "inquiry.received" {
         let mut orgs = vec![("".to_string(), "Velg organisasjon".to_string())];
         orgs.extend(sorted_orgs(cfg));
@@ -367,7 +367,7 @@ pub fn new_case(cfg: &Config, ty: &str, f: Option<&Form>, errors: &FieldErrors) 
 }
 
 /// The console's link to a case.
-pub fn case_url(about: &About) -> Option<String> {
+pub(crate) fn case_url(about: &About) -> Option<String> {
     match about {
         About::Incident(i) => Some(format!("/ops/incidents/{i}")),
         About::Maintenance(i) => Some(format!("/ops/maintenances/{i}")),
@@ -377,14 +377,14 @@ pub fn case_url(about: &About) -> Option<String> {
 }
 
 /// A phone number for a `tel:` link.
-pub fn tel(p: &str) -> String {
+pub(crate) fn tel(p: &str) -> String {
     p.chars()
         .filter(|c| c.is_ascii_digit() || *c == '+')
         .collect()
 }
 
 /// Who an action goes to, for people.
-pub fn recipients(cfg: &Config, a: &Action) -> String {
+pub(crate) fn recipients(cfg: &Config, a: &Action) -> String {
     match &a.body {
         ActionBody::Email(m) => words::recipient(cfg, &m.org),
         ActionBody::Ops(_) => "driftssenteret".into(),
@@ -397,7 +397,7 @@ pub fn recipients(cfg: &Config, a: &Action) -> String {
 
 /// The overview (SPEC §5.6): open incidents with their next deadlines in words, maintenance,
 /// inbound inquiries, and delivery problems with the organization to phone.
-pub fn overview(
+pub(crate) fn overview(
     cfg: &Config,
     o: &crate::engine::views::Overview,
     problems: &[TimelineEntry],
@@ -474,12 +474,16 @@ pub fn overview(
 }
 
 /// An incident's title as the console shows it.
-pub fn incident_title(cfg: &Config, i: &crate::engine::model::IncidentView) -> String {
+pub(crate) fn incident_title(cfg: &Config, i: &crate::engine::model::IncidentView) -> String {
     title_of(cfg, i.kind, &i.services)
 }
 
 /// "Feil: Pleie- og omsorgsmeldinger": an incident's kind and services.
-pub fn title_of(cfg: &Config, kind: crate::engine::model::Kind, services: &[String]) -> String {
+pub(crate) fn title_of(
+    cfg: &Config,
+    kind: crate::engine::model::Kind,
+    services: &[String],
+) -> String {
     let what = match kind {
         crate::engine::model::Kind::Feil => "Feil",
         crate::engine::model::Kind::Kvittering => "Manglende kvitteringer",
@@ -527,7 +531,7 @@ fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {
 }
 
 /// The name of an event type in a heading.
-pub fn type_label(ty: &str) -> &'static str {
+pub(crate) fn type_label(ty: &str) -> &'static str {
     match ty {
         "incident.open" => "ny hendelse",
         "incident.update" => "oppdatering",

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// The preview page: what the event would send, grouped by message and instant, with the
 /// first of each rendered in full, and the rules' warnings (an ops `warning`) on top.
-pub fn preview(
+pub(crate) fn preview(
     cfg: &Config,
     renderer: &crate::render::Renderer,
     what: &str,

@@ -11,17 +11,17 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// The session cookie's name.
-pub const COOKIE: &str = "mv_ops";
+pub(crate) const COOKIE: &str = "mv_ops";
 
 /// The signing key of console sessions.
 #[derive(Clone)]
-pub struct Keys {
+pub(crate) struct Keys {
     key: hmac::Key,
 }
 
 /// A signed-in operator.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Session {
+pub(crate) struct Session {
     pub user: String,
     pub expires: i64,
     nonce: String,
@@ -43,7 +43,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 impl Keys {
     /// Keys derived from the operator token in force.
-    pub fn new(operator_token: &str) -> Keys {
+    pub(crate) fn new(operator_token: &str) -> Keys {
         let root = hmac::Key::new(hmac::HMAC_SHA256, operator_token.as_bytes());
         let derived = hmac::sign(&root, b"meldingsvakt console session v1");
         Keys {
@@ -53,7 +53,7 @@ impl Keys {
 
     /// A new session for `user`, valid until `expires` (Unix seconds); `None` without
     /// randomness.
-    pub fn mint(&self, user: &str, expires: i64) -> Option<(Session, String)> {
+    pub(crate) fn mint(&self, user: &str, expires: i64) -> Option<(Session, String)> {
         let mut nonce = [0u8; 16];
         SystemRandom::new().fill(&mut nonce).ok()?;
         let s = Session {
@@ -67,7 +67,7 @@ impl Keys {
     }
 
     /// The session a cookie value holds, if its signature holds and it has not expired.
-    pub fn open(&self, cookie: &str, now: i64) -> Option<Session> {
+    pub(crate) fn open(&self, cookie: &str, now: i64) -> Option<Session> {
         let (body, mac) = cookie.rsplit_once('.')?;
         hmac::verify(&self.key, body.as_bytes(), &unhex(mac)?).ok()?;
         let mut parts = body.splitn(3, '.');
@@ -82,13 +82,13 @@ impl Keys {
     }
 
     /// The session's CSRF token (what every form carries).
-    pub fn csrf(&self, s: &Session) -> String {
+    pub(crate) fn csrf(&self, s: &Session) -> String {
         let tag = hmac::sign(&self.key, format!("csrf.{}", s.nonce).as_bytes());
         hex(&tag.as_ref()[..16])
     }
 
     /// Whether `token` is the session's CSRF token (constant time).
-    pub fn csrf_ok(&self, s: &Session, token: &str) -> bool {
+    pub(crate) fn csrf_ok(&self, s: &Session, token: &str) -> bool {
         let want = self.csrf(s);
         want.len() == token.len()
             && want
@@ -100,7 +100,7 @@ impl Keys {
 }
 
 /// The `Set-Cookie` value for a session (HttpOnly, SameSite=Strict, path `/ops`).
-pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
+pub(crate) fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
     format!(
         "{COOKIE}={value}; Path=/ops; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }
@@ -108,7 +108,7 @@ pub fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
 }
 
 /// The value of our cookie in a `Cookie` header.
-pub fn cookie_value(header: &str) -> Option<&str> {
+pub(crate) fn cookie_value(header: &str) -> Option<&str> {
     header
         .split(';')
         .filter_map(|c| c.trim().split_once('='))

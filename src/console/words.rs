@@ -13,7 +13,7 @@ const WEEKDAYS: [&str; 7] = [
 ];
 
 /// "mandag 23.11 kl. 09:30" in the calendar's zone; "straks" for what is due at once.
-pub fn when(cfg: &Config, t: Time) -> String {
+pub(crate) fn when(cfg: &Config, t: Time) -> String {
     if t == AT_ONCE {
         return "straks".into();
     }
@@ -29,10 +29,10 @@ pub fn when(cfg: &Config, t: Time) -> String {
 }
 
 /// "23.11.2026 kl. 09:30": a full date, for facts and timelines (as the e-mails write it).
-pub use crate::render::oslo_fmt as date_time;
+pub(crate) use crate::render::oslo_fmt as date_time;
 
 /// An organization's name (its id when unknown); `self` is our own name.
-pub fn org_name(cfg: &Config, id: &str) -> String {
+pub(crate) fn org_name(cfg: &Config, id: &str) -> String {
     if id == "self" || id == cfg.self_.id {
         return cfg.self_.name.clone();
     }
@@ -41,7 +41,7 @@ pub fn org_name(cfg: &Config, id: &str) -> String {
 }
 
 /// A recipient organization's name; `region` is the region's shared address.
-pub fn recipient(cfg: &Config, org: &str) -> String {
+pub(crate) fn recipient(cfg: &Config, org: &str) -> String {
     if org == "region" {
         "regionens felles adresse".into()
     } else {
@@ -50,7 +50,7 @@ pub fn recipient(cfg: &Config, org: &str) -> String {
 }
 
 /// Service names, or "alle tjenester" when none is named.
-pub fn services(cfg: &Config, ids: &[String]) -> String {
+pub(crate) fn services(cfg: &Config, ids: &[String]) -> String {
     if ids.is_empty() {
         return "alle tjenester".into();
     }
@@ -61,7 +61,7 @@ pub fn services(cfg: &Config, ids: &[String]) -> String {
 }
 
 /// Names in a sentence: "A", "A og B", "A, B og C", "A, B og 63 andre".
-pub fn names(cfg: &Config, ids: &[String]) -> String {
+pub(crate) fn names(cfg: &Config, ids: &[String]) -> String {
     let n: Vec<String> = ids.iter().map(|i| org_name(cfg, i)).collect();
     match n.len() {
         0 => "ingen".into(),
@@ -72,7 +72,7 @@ pub fn names(cfg: &Config, ids: &[String]) -> String {
 }
 
 /// Where the fault is: "hos oss (Hemit HF)" or "hos Malvik kommune".
-pub fn fault_at(cfg: &Config, at_org: Option<&str>) -> String {
+pub(crate) fn fault_at(cfg: &Config, at_org: Option<&str>) -> String {
     match at_org {
         None => format!("hos oss ({})", cfg.self_.name),
         Some(o) => format!("hos {}", org_name(cfg, o)),
@@ -88,7 +88,7 @@ fn ks_of(cfg: &Config, org: Option<&str>) -> String {
 }
 
 /// "1 organisasjon", "65 organisasjoner": a count with the noun in the right number.
-pub fn count(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
@@ -97,7 +97,7 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A pending deadline of an incident as a sentence.
-pub fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> String {
+pub(crate) fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> String {
     let w = when(cfg, at);
     let at_org = i.at_org.as_deref();
     let counterpart = at_org.map_or_else(|| "motparten".into(), |o| org_name(cfg, o));
@@ -126,7 +126,7 @@ pub fn deadline(cfg: &Config, i: &IncidentView, what: Deadline, at: Time) -> Str
 }
 
 /// A pending deadline of a maintenance (`what` as the API names it) as a sentence.
-pub fn maintenance_deadline(cfg: &Config, orgs: usize, what: &str, at: Time) -> String {
+pub(crate) fn maintenance_deadline(cfg: &Config, orgs: usize, what: &str, at: Time) -> String {
     let w = when(cfg, at);
     match what {
         "reminder" => format!(
@@ -141,7 +141,7 @@ pub fn maintenance_deadline(cfg: &Config, orgs: usize, what: &str, at: Time) -> 
 }
 
 /// A pending deadline of an inbound inquiry as a sentence.
-pub fn inquiry_deadline(cfg: &Config, what: &str, at: Time) -> String {
+pub(crate) fn inquiry_deadline(cfg: &Config, what: &str, at: Time) -> String {
     let w = when(cfg, at);
     match what {
         "reminder" => format!("Driftssenteret minnes på henvendelsen {w}"),
@@ -153,7 +153,7 @@ pub fn inquiry_deadline(cfg: &Config, what: &str, at: Time) -> String {
 }
 
 /// A delivery state as the console shows it.
-pub fn state(s: &str) -> &'static str {
+pub(crate) fn state(s: &str) -> &'static str {
     match s {
         "sent" => "sendt",
         "failing" => "feiler",
@@ -163,7 +163,7 @@ pub fn state(s: &str) -> &'static str {
 }
 
 /// What a message is, for people.
-pub fn message(kind: &str, message: &str) -> String {
+pub(crate) fn message(kind: &str, message: &str) -> String {
     let m = match (kind, message) {
         ("email", "unplanned") => "E-post: varsel om uplanlagt driftsstans",
         ("email", "update") => "E-post: oppdatering",
@@ -192,7 +192,7 @@ pub fn message(kind: &str, message: &str) -> String {
 }
 
 /// An event in a timeline: what was done, from where, by whom.
-pub fn event(ty: &str, origin: Option<&str>, by: Option<&str>) -> String {
+pub(crate) fn event(ty: &str, origin: Option<&str>, by: Option<&str>) -> String {
     let what = match ty {
         "incident.open" => "Hendelse registrert",
         "incident.update" => "Hendelse oppdatert",

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The HTTP rooms' state: the shared daemon, the engine task's queue, the console's pages.
 #[derive(Clone)]
-pub struct App {
+pub(crate) struct App {
     pub(super) shared: Arc<Shared>,
     pub(super) tx: mpsc::Sender<Cmd>,
     /// The console's page templates.
@@ -52,14 +52,14 @@ pub(super) fn same(a: &str, b: &str) -> bool {
 
 /// An HTTP error: status and message (the JSON error body).
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: u16,
     pub message: String,
 }
 
 impl ApiError {
     /// An error with this status and message.
-    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: u16, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             message: message.into(),

@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// One timeline line as the API shows it: recipients and state, not the action's internals.
-pub fn entry_json(e: &TimelineEntry) -> Value {
+pub(crate) fn entry_json(e: &TimelineEntry) -> Value {
     match e {
         TimelineEntry::Event { at, ty, origin, by } => json!({
             "at": at, "entry": "event", "type": ty, "origin": origin, "by": by,
@@ -44,7 +44,7 @@ pub fn entry_json(e: &TimelineEntry) -> Value {
 
 /// A retired case's facts as its last decided action carried them (every e-mail, status-page
 /// post and ops note holds a snapshot of its case): kind, category, priority, organizations, …
-pub fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
+pub(crate) fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
     let view = timeline.iter().rev().find_map(|e| match e {
         TimelineEntry::Action { action, .. } => action.case_view(),
         TimelineEntry::Event { .. } => None,
@@ -87,7 +87,7 @@ async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
 
 /// `GET` of one case: `make` turns the path's id into the case (incident, maintenance,
 /// inquiry).
-pub fn route(make: fn(String) -> About) -> axum::routing::MethodRouter<App> {
+pub(crate) fn route(make: fn(String) -> About) -> axum::routing::MethodRouter<App> {
     axum::routing::get(
         move |State(app): State<App>, Path(id): Path<String>, headers: HeaderMap| async move {
             show(&app, &headers, make(id)).await

@@ -407,7 +407,7 @@ pub(super) const MAX_HEADERS: usize = 100;
 pub(super) const MAX_HEAD: usize = 64 * 1024;
 
 /// A whole request, body included, must be done within this (SPEC §6).
-pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The size bounds of a request, checked before anything of it is read, with JSON answers
 /// (hyper's own, set above these, would be empty): a long target 414, too many or too large
@@ -520,7 +520,7 @@ async fn method_not_allowed() -> Response {
 }
 
 /// Every HTTP route (SPEC §5.4), with its bounds and layers.
-pub fn router(
+pub(crate) fn router(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Cmd>,
     pages: Arc<crate::console::pages::Pages>,

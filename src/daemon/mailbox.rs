@@ -322,7 +322,11 @@ where
 }
 
 /// The IMAP watcher task: until `stop`, turns messages in our mailbox into events.
-pub async fn run(shared: Arc<Shared>, tx: mpsc::Sender<Cmd>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Cmd>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Some(s) = shared.cfg().daemon.imap.clone() else {
         return;
     };

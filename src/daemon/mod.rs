@@ -13,22 +13,22 @@
 //! deadline from facts; overdue actions run at once.
 
 mod app;
-pub mod console;
-pub mod dispatch;
-pub mod engine_task;
+pub(crate) mod console;
+pub(crate) mod dispatch;
+pub(crate) mod engine_task;
 mod forward;
 mod health;
 mod history;
-pub mod http;
-pub mod mailbox;
+pub(crate) mod http;
+pub(crate) mod mailbox;
 mod replay;
-pub mod role;
-pub mod serve;
+pub(crate) mod role;
+pub(crate) mod serve;
 mod shared;
 mod tokens;
 
 pub use replay::{replay, retained, StateHistory};
-pub use shared::{Health, Metrics, Shared, Writer};
+pub(crate) use shared::{Health, Metrics, Shared, Writer};
 use tokens::{same_secret, token};
 
 use crate::config::Config;
@@ -345,7 +345,7 @@ async fn reload(
 }
 
 /// Every table a room above the configuration reads: the sinks', then the store's.
-pub fn sections() -> Vec<&'static crate::config::section::Section> {
+pub(crate) fn sections() -> Vec<&'static crate::config::section::Section> {
     crate::sinks::sections()
         .chain(crate::store::sections())
         .collect()

@@ -21,7 +21,7 @@ pub fn replay(
 }
 
 /// What `rebuild` gives: the engine, what it decided, and the last event it holds.
-pub struct Rebuilt {
+pub(crate) struct Rebuilt {
     pub engine: Engine,
     pub actions: Vec<crate::engine::model::Action>,
     pub seq: i64,
@@ -29,7 +29,11 @@ pub struct Rebuilt {
 
 /// `replay`, also telling up to which stored event the engine holds (a standby follows the
 /// log from there).
-pub fn rebuild(cfg: Arc<Config>, store: &dyn Store, now: Time) -> Result<Rebuilt, DaemonError> {
+pub(crate) fn rebuild(
+    cfg: Arc<Config>,
+    store: &dyn Store,
+    now: Time,
+) -> Result<Rebuilt, DaemonError> {
     let (mut engine, after) = restored(cfg, store)?;
     let mut actions = Vec::new();
     let seq = follow(&mut engine, store, after, now, &mut actions)?;
@@ -42,7 +46,7 @@ pub fn rebuild(cfg: Arc<Config>, store: &dyn Store, now: Time) -> Result<Rebuilt
 
 /// A standby's engine: as `rebuild`, but deadlines only up to `now - FOLLOW_LAG` and nothing
 /// decided is kept (the leader decides). Returns the engine and the last event it holds.
-pub fn standby(
+pub(crate) fn standby(
     cfg: Arc<Config>,
     store: &dyn Store,
     now: Time,
@@ -89,7 +93,7 @@ fn restored(cfg: Arc<Config>, store: &dyn Store) -> Result<(Engine, i64), Daemon
 /// Apply the stored events after `after` at their own instants, then run deadlines up to
 /// `now`; what the engine decides goes into `actions`. Returns the last event's seq. A
 /// standby calls this every tick with the actions thrown away: its engine is the leader's.
-pub fn follow(
+pub(crate) fn follow(
     engine: &mut Engine,
     store: &dyn Store,
     after: i64,
@@ -130,12 +134,12 @@ pub fn follow(
 /// ran ahead of that instant would apply the event later than the leader did. The lag covers
 /// the commit (bounded by the store's 10 s statement and lock timeouts), so both engines see
 /// every event at the same instant. Deadlines show on a standby this much later.
-pub const FOLLOW_LAG: chrono::Duration = chrono::Duration::seconds(15);
+pub(crate) const FOLLOW_LAG: chrono::Duration = chrono::Duration::seconds(15);
 
 /// A standby's tick: apply the events after `after` at their own instants and the deadlines
 /// up to `now - FOLLOW_LAG` (dated when they fell due), deciding nothing it keeps. Returns
 /// the last event's seq.
-pub fn follow_log(
+pub(crate) fn follow_log(
     engine: &mut Engine,
     store: &dyn Store,
     after: i64,
@@ -213,7 +217,7 @@ pub struct StateHistory {
 /// There is no state to read.
 #[derive(Debug, thiserror::Error)]
 #[error("no daemon state at {0} (is `[storage] dir` right, and has the daemon run?)")]
-pub struct NoState(String);
+pub(crate) struct NoState(String);
 
 impl crate::report::HistorySource for StateHistory {
     fn load(&self) -> Result<crate::report::Loaded, Box<dyn std::error::Error + Send + Sync>> {

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Whether this host leads, and since which epoch.
-pub struct Role {
+pub(crate) struct Role {
     /// `None`: a single host (SQLite), always leading.
     cluster: Option<Cluster>,
     /// This host's epoch while it leads (0: standby). Shared with the PostgreSQL store.
@@ -40,7 +40,7 @@ struct Cluster {
 
 impl Role {
     /// The only host (SQLite): always leading.
-    pub fn single() -> Role {
+    pub(crate) fn single() -> Role {
         Role {
             cluster: None,
             epoch: Arc::new(AtomicI64::new(0)),
@@ -49,7 +49,7 @@ impl Role {
     }
 
     /// One of several hosts sharing PostgreSQL, with this lease.
-    pub fn cluster(lease: Duration) -> Role {
+    pub(crate) fn cluster(lease: Duration) -> Role {
         Role {
             cluster: Some(Cluster {
                 confirmed: Mutex::new(None),
@@ -62,23 +62,23 @@ impl Role {
     }
 
     /// Whether hosts share the store.
-    pub fn is_cluster(&self) -> bool {
+    pub(crate) fn is_cluster(&self) -> bool {
         self.cluster.is_some()
     }
 
     /// The epoch cell the PostgreSQL store checks on every write.
-    pub fn epoch_cell(&self) -> Arc<AtomicI64> {
+    pub(crate) fn epoch_cell(&self) -> Arc<AtomicI64> {
         Arc::clone(&self.epoch)
     }
 
     /// The leader epoch this host holds (0: none).
-    pub fn epoch(&self) -> i64 {
+    pub(crate) fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
     /// Whether this host may run the rules and send now: always with SQLite; with
     /// PostgreSQL while it holds an epoch confirmed within the last 0.6 × lease.
-    pub fn leading(&self) -> bool {
+    pub(crate) fn leading(&self) -> bool {
         match &self.cluster {
             None => true,
             Some(c) => {
@@ -92,7 +92,7 @@ impl Role {
     /// was paused in the middle of an SMTP exchange drops the exchange when it wakes instead
     /// of finishing it (the row stays claimed; the new leader sends it with the same
     /// Message-ID).
-    pub async fn lost(&self) {
+    pub(crate) async fn lost(&self) {
         let Some(c) = &self.cluster else {
             return std::future::pending().await;
         };
@@ -109,7 +109,7 @@ impl Role {
     }
 
     /// `leader`, `standby` or `single`, for `/healthz` and logs.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         if self.leading() {
             "leader"
         } else {
@@ -118,13 +118,13 @@ impl Role {
     }
 
     /// Where writes go when this host does not lead: the leader's advertised URL.
-    pub fn leader_url(&self) -> Option<String> {
+    pub(crate) fn leader_url(&self) -> Option<String> {
         let c = self.cluster.as_ref()?;
         lock(&c.leader).as_ref().map(|(_, u)| u.clone())
     }
 
     /// Told of every change of epoch.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
         self.changes.subscribe()
     }
 
@@ -165,7 +165,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Run the leadership session on a thread of its own until `stop` is set.
-pub fn start(
+pub(crate) fn start(
     settings: Settings,
     role: Arc<Role>,
     stop: Arc<std::sync::atomic::AtomicBool>,

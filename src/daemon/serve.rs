@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 /// A client must send its request head within this.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// An idle keep-alive connection is closed after this.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One open connection, as the accept loop sees it.
 struct Conn {
@@ -71,7 +71,7 @@ impl Table {
 }
 
 /// The accept loop: serves `app` until `stop`, within the connection bound.
-pub async fn run(
+pub(crate) async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
     max_connections: usize,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 /// Counters and gauges for `/metrics`.
 #[derive(Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub sent: Mutex<BTreeMap<String, u64>>,
     pub failed: Mutex<BTreeMap<String, u64>>,
     pub events: AtomicU64,
@@ -32,7 +32,7 @@ pub struct Metrics {
 
 /// The tasks that write the store; `/healthz` is 503 while any of them cannot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Writer {
+pub(crate) enum Writer {
     Engine,
     Dispatcher,
 }
@@ -40,7 +40,7 @@ pub enum Writer {
 /// What `/healthz` and `/metrics` report without touching the store (a locked store must not
 /// make them hang).
 #[derive(Default)]
-pub struct Health {
+pub(crate) struct Health {
     /// Writers that failed their last write: since when, and why.
     pub store_failing: BTreeMap<Writer, (Time, String)>,
     pub stats: crate::store::OutboxStats,
@@ -48,20 +48,20 @@ pub struct Health {
 
 impl Metrics {
     /// Count one more under `kind`.
-    pub fn count(map: &Mutex<BTreeMap<String, u64>>, kind: &str) {
+    pub(crate) fn count(map: &Mutex<BTreeMap<String, u64>>, kind: &str) {
         let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(kind.to_string()).or_default() += 1;
     }
 }
 
 /// The API's bearer tokens.
-pub struct Tokens {
+pub(crate) struct Tokens {
     pub alert: String,
     pub operator: String,
 }
 
 /// What the tasks share. Config and renderer are swapped whole on a successful reload.
-pub struct Shared {
+pub(crate) struct Shared {
     pub cfg: RwLock<Arc<Config>>,
     pub renderer: RwLock<Arc<Renderer>>,
     pub store: Mutex<Box<dyn Store>>,
@@ -110,36 +110,36 @@ impl crate::sinks::SinkState for Shared {
 
 impl Shared {
     /// The configuration in force.
-    pub fn cfg(&self) -> Arc<Config> {
+    pub(crate) fn cfg(&self) -> Arc<Config> {
         self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
     /// The templates in force.
-    pub fn renderer(&self) -> Arc<Renderer> {
+    pub(crate) fn renderer(&self) -> Arc<Renderer> {
         self.renderer
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
     /// The sinks in force.
-    pub fn sinks(&self) -> Arc<crate::sinks::Registry> {
+    pub(crate) fn sinks(&self) -> Arc<crate::sinks::Registry> {
         self.sinks.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
     /// The store, locked for one call.
-    pub fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn Store>> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
     /// The bearer tokens in force.
-    pub fn tokens(&self) -> Arc<Tokens> {
+    pub(crate) fn tokens(&self) -> Arc<Tokens> {
         Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// What `/healthz` reports, locked.
-    pub fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+    pub(crate) fn health(&self) -> std::sync::MutexGuard<'_, Health> {
         self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A write by `who` failed: log what to do (once per outage) and make `/healthz` 503.
-    pub fn store_failed(&self, who: Writer, e: &StoreError) {
+    pub(crate) fn store_failed(&self, who: Writer, e: &StoreError) {
         if let StoreError::Fenced { .. } = e {
             // Not a broken database: another host leads now (`Role` steps down).
             tracing::warn!(writer = ?who, error = %e, "write refused by the epoch fence; this host no longer leads");
@@ -163,7 +163,7 @@ impl Shared {
     }
 
     /// The store was written: a failure `who` reported is over.
-    pub fn store_ok(&self, who: Writer) {
+    pub(crate) fn store_ok(&self, who: Writer) {
         let mut h = self.health();
         if let Some((since, _)) = h.store_failing.remove(&who) {
             drop(h);
@@ -172,7 +172,7 @@ impl Shared {
     }
 
     /// Refresh the outbox gauges that `/healthz` and `/metrics` serve.
-    pub fn refresh_stats(&self) {
+    pub(crate) fn refresh_stats(&self) {
         let now = crate::clock::now();
         let warn_after = self.sinks().shortest_warn_after();
         let stats = self.store().stats(now, warn_after);
@@ -183,7 +183,7 @@ impl Shared {
 
     /// Commit accepted events and the actions decided with them, each action with the copies
     /// the sinks take, in one transaction.
-    pub fn commit(
+    pub(crate) fn commit(
         &self,
         events: &[crate::store::NewEvent],
         actions: &[Action],
@@ -194,7 +194,7 @@ impl Shared {
 
     /// `commit`, claiming the new rows that are due now for the dispatcher (the leader's
     /// engine task): the first message of a fan-out waits for one transaction, not two.
-    pub fn commit_claiming(
+    pub(crate) fn commit_claiming(
         &self,
         events: &[crate::store::NewEvent],
         actions: &[Action],
@@ -215,7 +215,7 @@ impl Shared {
     /// The handed-off rows whose claim still holds at `now`. A row whose claim ran out is
     /// left to the dispatcher's own claim, which takes it again as due: no row is ever both
     /// handed off and claimed.
-    pub fn take_handoff(&self, now: Time) -> Vec<crate::store::OutboxRow> {
+    pub(crate) fn take_handoff(&self, now: Time) -> Vec<crate::store::OutboxRow> {
         let rows = std::mem::take(&mut *self.handoff.lock().unwrap_or_else(|p| p.into_inner()));
         // A second's margin: a row this close to the end of its claim goes the claim's way.
         let margin = chrono::Duration::seconds(1);

@@ -9,11 +9,11 @@ use crate::config::Config;
 use std::collections::BTreeMap;
 
 /// Alerts that share this join one incident: (organization, kind, environment).
-pub type GroupKey = (Option<String>, Kind, Environment);
+pub(crate) type GroupKey = (Option<String>, Kind, Environment);
 
 /// An alert as the rules read it: its labels interpreted, and where it went.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct FiringAlert {
+pub(crate) struct FiringAlert {
     pub at_org: Option<String>,
     pub kind: Kind,
     pub service: Option<String>,
@@ -78,14 +78,14 @@ impl AlertContext {
 
 impl FiringAlert {
     /// Its group (see [`GroupKey`]).
-    pub fn group(&self) -> GroupKey {
+    pub(crate) fn group(&self) -> GroupKey {
         (self.at_org.clone(), self.kind, self.environment)
     }
 }
 
 /// Alertmanager's fingerprint is a hash of the label set; without one we use the sorted
 /// labels themselves, which identify the alert just as well.
-pub fn fingerprint(a: &Alert) -> String {
+pub(crate) fn fingerprint(a: &Alert) -> String {
     match &a.fingerprint {
         Some(f) if !f.is_empty() => f.clone(),
         _ => a
@@ -102,7 +102,7 @@ fn label<'a>(labels: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str
 }
 
 /// Interpret an alert's labels; errors name the label.
-pub fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refusal> {
+pub(crate) fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAlert, Refusal> {
     let l = &cfg.labels;
     let at_org = match label(&a.labels, &l.org) {
         None => None,

@@ -142,7 +142,7 @@ impl Engine {
     }
 
     /// Every organization a live case names (kept across a reload that removes it).
-    pub fn referenced_orgs(&self) -> BTreeSet<String> {
+    pub(crate) fn referenced_orgs(&self) -> BTreeSet<String> {
         let mut v = BTreeSet::new();
         for i in self.incidents.values() {
             v.extend(i.at_org.iter().cloned());

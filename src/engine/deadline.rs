@@ -16,10 +16,10 @@ use super::model::{Action, Time};
 use crate::config::Config;
 
 /// "As soon as possible": earlier than every real instant.
-pub const AT_ONCE: Time = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+pub(crate) const AT_ONCE: Time = chrono::DateTime::<chrono::Utc>::MIN_UTC;
 
 /// An entity with named deadlines: `due` says when each is pending, `fire` does it.
-pub trait Scheduled {
+pub(crate) trait Scheduled {
     type Deadline: Copy + PartialEq + std::fmt::Debug + 'static;
     /// Every deadline this entity can have, in the order `step` fires them.
     const ORDER: &'static [Self::Deadline];
@@ -64,7 +64,7 @@ pub trait Scheduled {
 }
 
 /// A pending deadline as the API shows it: `{"what": "reminder", "at": …}`.
-pub fn next_json<D: serde::Serialize>(pending: Vec<(D, Time)>) -> serde_json::Value {
+pub(crate) fn next_json<D: serde::Serialize>(pending: Vec<(D, Time)>) -> serde_json::Value {
     serde_json::Value::Array(
         pending
             .into_iter()

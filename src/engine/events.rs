@@ -37,7 +37,7 @@ pub enum Origin {
 
 impl Origin {
     /// The origin's name, as the event log and timeline show it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Origin::Api => "api",
             Origin::Alert => "alert",
@@ -77,7 +77,7 @@ impl Input {
     }
 
     /// The same input, from `origin`.
-    pub fn from(mut self, origin: Origin) -> Input {
+    pub(crate) fn from(mut self, origin: Origin) -> Input {
         self.log.origin = origin;
         self
     }
@@ -85,7 +85,7 @@ impl Input {
 
 impl Event {
     /// The event's type name, as in `EVENT_TYPES`, the API and the event log.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Event::IncidentOpen(_) => "incident.open",
             Event::IncidentUpdate(_) => "incident.update",
@@ -102,7 +102,7 @@ impl Event {
     }
 
     /// The id this event names (SPEC §5.2: every event about a case names it with `id`).
-    pub fn id(&self) -> Option<&str> {
+    pub(crate) fn id(&self) -> Option<&str> {
         match self {
             Event::IncidentOpen(e) => Some(&e.id),
             Event::IncidentUpdate(e) => Some(&e.id),
@@ -120,7 +120,7 @@ impl Event {
     /// The door's id check (SPEC §4.14), run on every new input by the daemon and `simulate`.
     /// Not part of parsing: events stored before the rule existed still replay, so an upgrade
     /// drops no case. The message does not echo the id.
-    pub fn check_id(&self) -> Result<(), Refusal> {
+    pub(crate) fn check_id(&self) -> Result<(), Refusal> {
         match self.id() {
             Some(id) if !valid_id(id) => Err(Refusal::BadId),
             _ => Ok(()),

@@ -8,7 +8,7 @@
 //! `text::guard`, on the bottom floor; it is re-exported here.
 
 use crate::engine::model::Refusal;
-pub use crate::text::guard::*;
+pub(crate) use crate::text::guard::*;
 
 fn verdict(found: Option<String>) -> Result<(), Refusal> {
     match found {
@@ -22,12 +22,12 @@ fn verdict(found: Option<String>) -> Result<(), Refusal> {
 
 /// Check every string (and number, and object key) of a raw JSON input. On a find, the path
 /// of the field (`labels.patient`, `orgs[2]`), never the value.
-pub fn check_json(v: &serde_json::Value) -> Result<(), Refusal> {
+pub(crate) fn check_json(v: &serde_json::Value) -> Result<(), Refusal> {
     verdict(find(v, &mut String::new()))
 }
 
 /// The same check over a scenario's TOML event (no conversion to JSON first).
-pub fn check_toml(v: &toml::Value) -> Result<(), Refusal> {
+pub(crate) fn check_toml(v: &toml::Value) -> Result<(), Refusal> {
     verdict(find(v, &mut String::new()))
 }
 

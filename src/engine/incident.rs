@@ -72,31 +72,31 @@ pub struct Incident {
 
 impl Incident {
     /// Not resolved yet.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.resolved_at.is_none()
     }
     /// The fault is on our side (no `at_org`).
-    pub fn at_self(&self) -> bool {
+    pub(crate) fn at_self(&self) -> bool {
         self.at_org.is_none()
     }
     /// Recompute derived values after the facts changed.
-    pub fn refresh(&mut self, cfg: &Config) {
+    pub(crate) fn refresh(&mut self, cfg: &Config) {
         self.cached_impact = self
             .impact
             .unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services));
         self.cached_priority = priority(self.category, self.cached_impact);
     }
     /// Its impact: the given one, or derived from the organizations (SPEC §4.1).
-    pub fn impact(&self, _cfg: &Config) -> Impact {
+    pub(crate) fn impact(&self, _cfg: &Config) -> Impact {
         self.cached_impact
     }
     /// Its priority from category and impact (SPEC §4.1).
-    pub fn priority(&self, _cfg: &Config) -> u8 {
+    pub(crate) fn priority(&self, _cfg: &Config) -> u8 {
         self.cached_priority
     }
 
     /// The snapshot its actions carry.
-    pub fn view(&self, cfg: &Config) -> IncidentView {
+    pub(crate) fn view(&self, cfg: &Config) -> IncidentView {
         IncidentView {
             id: self.id.clone(),
             kind: self.kind,
@@ -467,19 +467,19 @@ impl Incident {
     }
 
     /// Whether nothing more can happen: resolved, and every closing action emitted.
-    pub fn finished(&self, cfg: &Config) -> bool {
+    pub(crate) fn finished(&self, cfg: &Config) -> bool {
         !self.is_open() && self.next_wake(cfg).is_none()
     }
 
     /// A fact people see changed: the status page is due an update.
-    pub fn touch_change(&mut self) {
+    pub(crate) fn touch_change(&mut self) {
         if self.sp_created {
             self.sp_dirty = true;
         }
     }
 
     /// Set the expected restoration; a change after the notice sends `Oppdatering:`.
-    pub fn set_expected_end(&mut self, e: Option<Time>) {
+    pub(crate) fn set_expected_end(&mut self, e: Option<Time>) {
         if e != self.expected_end {
             self.expected_end = e;
             if self.notice_at.is_some() {
@@ -493,7 +493,7 @@ impl Incident {
 /// What an incident still has to do (SPEC §4.2–§4.4, §4.6, §4.7, §4.10), in firing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Deadline {
+pub(crate) enum Deadline {
     /// The first status-page post, `publish_delay` after registration (§4.2).
     Publish,
     /// A status-page post for changed facts (at once).

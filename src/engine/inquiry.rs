@@ -10,7 +10,7 @@ use crate::config::Config;
 
 /// An inbound inquiry we must answer by the end of the first working day (SPEC §4.8).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Inquiry {
+pub(crate) struct Inquiry {
     pub id: String,
     pub org: String,
     pub subject: Option<String>,
@@ -21,7 +21,7 @@ pub struct Inquiry {
 }
 
 /// Inquiries about planned downtime are not answered (seeds/004 §1), so not tracked.
-pub fn about_planned_downtime(subject: &str) -> bool {
+pub(crate) fn about_planned_downtime(subject: &str) -> bool {
     let s = subject.to_lowercase();
     s.contains("planlagt") || s.contains("planlagd")
 }
@@ -37,7 +37,7 @@ impl Inquiry {
     }
 
     /// What the API and templates show of it.
-    pub fn view(&self, cfg: &Config) -> InquiryView {
+    pub(crate) fn view(&self, cfg: &Config) -> InquiryView {
         InquiryView {
             id: self.id.clone(),
             org: self.org.clone(),
@@ -70,7 +70,7 @@ impl Inquiry {
     }
 
     /// Answered, or reported overdue: nothing more to do.
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.answered_at.is_some() || self.overdue_reported
     }
 }
@@ -78,7 +78,7 @@ impl Inquiry {
 /// What an inbound inquiry still has to do (SPEC §4.8), in firing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Deadline {
+pub(crate) enum Deadline {
     /// Remind ops at the start of the answer day.
     Reminder,
     /// Tell ops the answer is overdue at the end of it.

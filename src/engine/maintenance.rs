@@ -10,7 +10,7 @@ use crate::config::Config;
 
 /// A planned stop: its facts, and what has been sent about it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Maintenance {
+pub(crate) struct Maintenance {
     pub id: String,
     pub source: Option<String>,
     pub orgs: Vec<String>,
@@ -36,7 +36,7 @@ pub struct Maintenance {
 
 impl Maintenance {
     /// What the API and templates show of it.
-    pub fn view(&self) -> MaintenanceView {
+    pub(crate) fn view(&self) -> MaintenanceView {
         MaintenanceView {
             id: self.id.clone(),
             source: self.source.clone(),
@@ -50,22 +50,22 @@ impl Maintenance {
     }
 
     /// SPEC §4.5: only a stop longer than the threshold is announced by e-mail.
-    pub fn long(&self, cfg: &Config) -> bool {
+    pub(crate) fn long(&self, cfg: &Config) -> bool {
         self.to - self.from > cfg.policy.planned_notice_threshold
     }
 
     /// Whether its stop is long enough to be announced by e-mail (SPEC §4.5).
-    pub fn emailed(&self) -> bool {
+    pub(crate) fn emailed(&self) -> bool {
         !self.notified.is_empty() || self.region_notified
     }
 
     /// Whether the window (plus grace) covers `t`.
-    pub fn covers_time(&self, cfg: &Config, t: Time) -> bool {
+    pub(crate) fn covers_time(&self, cfg: &Config, t: Time) -> bool {
         !self.cancelled && self.from <= t && t < self.to + cfg.policy.maintenance_grace
     }
 
     /// Whether an alert at `org` (None = our side) for `service` belongs to this maintenance.
-    pub fn covers(&self, org: Option<&str>, service: Option<&str>) -> bool {
+    pub(crate) fn covers(&self, org: Option<&str>, service: Option<&str>) -> bool {
         let svc_ok = match service {
             None => true,
             Some(s) => self.services.is_empty() || self.services.iter().any(|x| x == s),
@@ -94,7 +94,7 @@ impl Maintenance {
     }
 
     /// One of its e-mails to one organization, keyed by kind, recipient and change.
-    pub fn email(
+    pub(crate) fn email(
         &self,
         now: Time,
         kind: EmailKind,
@@ -127,12 +127,12 @@ impl Maintenance {
     }
 
     /// The start of every outbox key of this maintenance (`About::key_prefix`).
-    pub fn key_prefix(&self) -> String {
+    pub(crate) fn key_prefix(&self) -> String {
         About::Maintenance(self.id.clone()).key_prefix()
     }
 
     /// One e-mail per notified organization, plus the region's address when it was notified.
-    pub fn fan_out(
+    pub(crate) fn fan_out(
         &self,
         cfg: &Config,
         now: Time,
@@ -161,7 +161,7 @@ impl Maintenance {
     }
 
     /// Its status-page post of `kind`.
-    pub fn status(&mut self, now: Time, kind: StatusKind, status: &str) -> Action {
+    pub(crate) fn status(&mut self, now: Time, kind: StatusKind, status: &str) -> Action {
         self.sp_seq += 1;
         Action {
             at: now,
@@ -180,7 +180,7 @@ impl Maintenance {
     }
 
     /// A note to ops about it, keyed by reason and change.
-    pub fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
+    pub(crate) fn ops(&self, cfg: &Config, now: Time, kind: OpsKind, reason: OpsReason) -> Action {
         Action {
             at: now,
             key: format!(
@@ -204,7 +204,7 @@ impl Maintenance {
     }
 
     /// When alerts past its end open an incident (SPEC §4.5, `maintenance_grace`).
-    pub fn overrun_due(&self, cfg: &Config) -> Time {
+    pub(crate) fn overrun_due(&self, cfg: &Config) -> Time {
         self.to + cfg.policy.maintenance_grace
     }
 }
@@ -212,7 +212,7 @@ impl Maintenance {
 /// What a maintenance still has to do, in firing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Deadline {
+pub(crate) enum Deadline {
     /// The reminder on the last working day before the start (SPEC §4.5).
     Reminder,
     /// `maintenance_grace` after the end: alerts it held back are released (SPEC §4.8). Firing

@@ -10,28 +10,28 @@
 //! (`next_wake`); the engine keeps them in an ordered set, so finding the next wake-up is
 //! O(log n) and never scans all entities. Entities with nothing left to do are retired.
 
-pub mod action;
-pub mod alerts;
-pub mod availability;
+pub(crate) mod action;
+pub(crate) mod alerts;
+pub(crate) mod availability;
 mod checks;
-pub mod deadline;
+pub(crate) mod deadline;
 pub mod events;
-pub mod refusal;
-pub mod time;
+pub(crate) mod refusal;
+pub(crate) mod time;
 use checks::check_times;
-pub mod guard;
-pub mod incident;
+pub(crate) mod guard;
+pub(crate) mod incident;
 mod incident_events;
 use incident_events::new_incident;
-pub mod inquiry;
-pub mod maintenance;
+pub(crate) mod inquiry;
+pub(crate) mod maintenance;
 pub mod model;
 pub mod page;
-pub mod preview;
-pub mod priority;
-pub mod snapshot;
-pub mod terms;
-pub mod views;
+pub(crate) mod preview;
+pub(crate) mod priority;
+pub(crate) mod snapshot;
+pub(crate) mod terms;
+pub(crate) mod views;
 
 use crate::config::Config;
 use alerts::{FiringAlert, GroupKey};
@@ -112,7 +112,7 @@ impl Engine {
     }
 
     /// The configuration it decides under.
-    pub fn config(&self) -> &Config {
+    pub(crate) fn config(&self) -> &Config {
         &self.cfg
     }
 
@@ -140,7 +140,7 @@ impl Engine {
     /// restart, a suspended process): what fires late fires *now*, dated `now`, never backdated
     /// to the instant it fell due (an e-mail's Date and the status page say when it really
     /// went out, and one periodic post replaces the ones missed).
-    pub fn catch_up(&mut self, now: Time) {
+    pub(crate) fn catch_up(&mut self, now: Time) {
         self.run_deadlines(now, Some(now));
     }
 
@@ -150,7 +150,7 @@ impl Engine {
     }
 
     /// The engine's clock: the latest instant it was driven to.
-    pub fn clock(&self) -> Option<Time> {
+    pub(crate) fn clock(&self) -> Option<Time> {
         self.clock
     }
 
@@ -170,7 +170,7 @@ impl Engine {
     }
 
     /// The incidents not yet resolved.
-    pub fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
+    pub(crate) fn open_incidents(&self) -> impl Iterator<Item = &Incident> {
         self.incidents.values().filter(|i| i.is_open())
     }
 
@@ -180,27 +180,27 @@ impl Engine {
     }
 
     /// An inbound inquiry it holds.
-    pub fn inquiry(&self, id: &str) -> Option<&Inquiry> {
+    pub(crate) fn inquiry(&self, id: &str) -> Option<&Inquiry> {
         self.inquiries.get(id)
     }
 
     /// Inquiries received and still tracked (answered ones stay until retired).
-    pub fn inquiries(&self) -> impl Iterator<Item = &Inquiry> {
+    pub(crate) fn inquiries(&self) -> impl Iterator<Item = &Inquiry> {
         self.inquiries.values()
     }
 
     /// A maintenance it holds.
-    pub fn maintenance(&self, id: &str) -> Option<&Maintenance> {
+    pub(crate) fn maintenance(&self, id: &str) -> Option<&Maintenance> {
         self.maintenances.get(id)
     }
 
     /// Every maintenance it holds.
-    pub fn maintenances(&self) -> impl Iterator<Item = &Maintenance> {
+    pub(crate) fn maintenances(&self) -> impl Iterator<Item = &Maintenance> {
         self.maintenances.values().filter(|m| !m.cancelled)
     }
 
     /// Swap in a new configuration (SIGHUP) and recompute every deadline under it.
-    pub fn reconfigure(&mut self, cfg: Arc<Config>) {
+    pub(crate) fn reconfigure(&mut self, cfg: Arc<Config>) {
         self.cfg = cfg;
         let subjects: Vec<Subject> = self
             .incidents

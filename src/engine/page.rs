@@ -17,7 +17,7 @@ use super::model::*;
 use crate::config::Config;
 
 /// Characters in one text, at most (one SMS, GSM-7).
-pub const LIMIT: usize = 160;
+pub(crate) const LIMIT: usize = 160;
 
 /// The cut mark.
 const CUT: char = '…';
@@ -43,7 +43,7 @@ fn septets(c: char) -> Option<usize> {
 }
 
 /// `s` in the GSM-7 alphabet: look-alikes for common typography, `?` for the rest.
-pub fn gsm7(s: &str) -> String {
+pub(crate) fn gsm7(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c != CUT && septets(c).is_some() {
@@ -82,7 +82,7 @@ pub fn length(s: &str) -> usize {
 
 /// `head middle tail` in at most [`LIMIT`] characters: `middle` is cut with `…` first;
 /// only when `head` and `tail` alone do not fit is the whole cut at the end.
-pub fn fit(head: &str, middle: &str, tail: &str) -> String {
+pub(crate) fn fit(head: &str, middle: &str, tail: &str) -> String {
     let (head, middle, tail) = (gsm7(head), gsm7(middle), gsm7(tail));
     let whole = join(&[&head, &middle, &tail]);
     if length(&whole) <= LIMIT {
@@ -131,7 +131,7 @@ fn link(cfg: &Config, about: &About) -> String {
 
 /// The text to the on-call numbers, as an action keyed `{prefix}/sms/{what}`; `None` when
 /// `self.oncall` lists no number (the rules then page nobody).
-pub fn sms(
+pub(crate) fn sms(
     cfg: &Config,
     at: Time,
     about: &About,
@@ -156,7 +156,7 @@ pub fn sms(
 }
 
 /// What an incident is, in a few words: its kind, services and organizations.
-pub fn incident_words(cfg: &Config, v: &IncidentView) -> String {
+pub(crate) fn incident_words(cfg: &Config, v: &IncidentView) -> String {
     let kind = match v.kind {
         Kind::Feil => "Feil i meldingsutveksling",
         Kind::Kvittering => "Manglende kvittering",
@@ -179,7 +179,7 @@ pub fn incident_words(cfg: &Config, v: &IncidentView) -> String {
 }
 
 /// `P1 INC-1` (with `TEST` before it for the test environment).
-pub fn incident_head(v: &IncidentView) -> String {
+pub(crate) fn incident_head(v: &IncidentView) -> String {
     let test = if v.environment == Environment::Test {
         "TEST "
     } else {
@@ -189,7 +189,7 @@ pub fn incident_head(v: &IncidentView) -> String {
 }
 
 /// `05.12. kl. 03:12` in the calendar's zone.
-pub fn short_time(cfg: &Config, t: Time) -> String {
+pub(crate) fn short_time(cfg: &Config, t: Time) -> String {
     t.with_timezone(&cfg.calendar.tz)
         .format("%d.%m. kl. %H:%M")
         .to_string()

@@ -9,7 +9,7 @@ use super::Engine;
 /// the same horizon without it (issue #26: a preview lists what this action changes, not
 /// everything that is pending anyway).
 #[derive(Debug, Clone)]
-pub struct Preview {
+pub(crate) struct Preview {
     /// What the rules would do about the cases the event touches, in time order, from `at`
     /// up to the horizon, if nothing else happened meanwhile, less what would have happened
     /// anyway at the same instant: new messages, and pending ones moved to another time.
@@ -30,7 +30,7 @@ const MAX_ACTIONS: usize = 2_000;
 impl Engine {
     /// Apply `ev` at `at` to a copy and drive the copy `horizon` ahead. A refusal is the one
     /// the real engine would give.
-    pub fn preview(
+    pub(crate) fn preview(
         &self,
         at: Time,
         ev: Event,

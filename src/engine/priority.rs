@@ -5,7 +5,7 @@ use super::model::{Category, Impact};
 use crate::config::{Config, OrgKind};
 
 /// The seeds/002 §6.2 matrix.
-pub fn priority(c: Category, i: Impact) -> u8 {
+pub(crate) fn priority(c: Category, i: Impact) -> u8 {
     use Category::*;
     use Impact::*;
     match (c, i) {
@@ -19,7 +19,7 @@ pub fn priority(c: Category, i: Impact) -> u8 {
 /// SPEC §4.1: every non-HF organization that exchanges an affected service is affected →
 /// `alle`; more than one → `hoy`; one (or none named) → `medium`.
 /// No services named means every service.
-pub fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) -> Impact {
+pub(crate) fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) -> Impact {
     let exchanges = |o: &crate::config::Organization| {
         services.is_empty() || o.services.iter().any(|s| services.contains(s))
     };

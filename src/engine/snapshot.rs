@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Bumped when the shape changes; a snapshot of another version is ignored (full replay).
-pub const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 1;
 
 /// The engine's state as stored, so a restart need not replay every event.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// `GET /api/v1/incidents/{id}`: the incident's facts, what has been done, and what is next.
 #[derive(Debug, Clone, Serialize)]
-pub struct IncidentDetail {
+pub(crate) struct IncidentDetail {
     #[serde(flatten)]
     pub incident: IncidentView,
     pub registered_at: Time,
@@ -34,7 +34,7 @@ pub struct IncidentDetail {
 }
 
 /// What is open, for the console's overview (SPEC §5.6).
-pub struct Overview {
+pub(crate) struct Overview {
     pub now: Time,
     /// Open incidents, most urgent first.
     pub incidents: Vec<IncidentDetail>,
@@ -48,14 +48,14 @@ pub struct Overview {
 
 /// A pending deadline: what, and when.
 #[derive(Debug, Clone, Serialize)]
-pub struct Next {
+pub(crate) struct Next {
     pub what: Deadline,
     pub at: Time,
 }
 
 impl Incident {
     /// What the API shows of an open incident, with what is done and what is next.
-    pub fn detail(&self, cfg: &Config) -> IncidentDetail {
+    pub(crate) fn detail(&self, cfg: &Config) -> IncidentDetail {
         let mut next: Vec<Next> = <Incident as Scheduled>::ORDER
             .iter()
             .filter_map(|&what| {
@@ -96,7 +96,7 @@ impl Incident {
 impl Incident {
     /// What the availability report keeps of this incident; `severe`: priority 1 or 2 now
     /// while open (the engine keeps it counted once it was).
-    pub fn record(&self, severe: bool) -> super::availability::IncidentRecord {
+    pub(crate) fn record(&self, severe: bool) -> super::availability::IncidentRecord {
         super::availability::IncidentRecord {
             id: self.id.clone(),
             services: self.services.clone(),
@@ -113,7 +113,7 @@ impl Incident {
 
 impl crate::engine::maintenance::Maintenance {
     /// What the availability report keeps of this maintenance.
-    pub fn record(&self) -> super::availability::MaintenanceRecord {
+    pub(crate) fn record(&self) -> super::availability::MaintenanceRecord {
         super::availability::MaintenanceRecord {
             id: self.id.clone(),
             services: self.services.clone(),
@@ -128,7 +128,10 @@ impl crate::engine::Engine {
     /// What the API shows of a case (SPEC §5.8), live or from history: an incident's
     /// `IncidentDetail`; a maintenance's view; an inquiry's view. A case that was retired
     /// shows what history kept of it, with `"retired": true`. `None`: never seen.
-    pub fn case_json(&self, about: &crate::engine::model::About) -> Option<serde_json::Value> {
+    pub(crate) fn case_json(
+        &self,
+        about: &crate::engine::model::About,
+    ) -> Option<serde_json::Value> {
         use crate::engine::model::About;
         let cfg = self.config();
         let retired = |v: serde_json::Value| {
@@ -176,7 +179,7 @@ impl crate::engine::Engine {
 
 /// One case in the console's list of all cases (open and closed), newest first.
 #[derive(Debug, Clone, Serialize)]
-pub struct CaseRow {
+pub(crate) struct CaseRow {
     pub about: super::model::About,
     /// Incidents: `feil`, `kvittering`, `info`.
     pub kind: Option<super::model::Kind>,
@@ -196,7 +199,7 @@ pub struct CaseRow {
 impl crate::engine::Engine {
     /// Every case the engine knows of: live ones, and those history keeps (incidents and
     /// maintenances for `storage.retention`). Newest first.
-    pub fn cases(&self) -> Vec<CaseRow> {
+    pub(crate) fn cases(&self) -> Vec<CaseRow> {
         use super::model::{About, Kind};
         let mut v: Vec<CaseRow> = Vec::new();
         for i in self.incidents.values() {
@@ -281,7 +284,7 @@ impl crate::engine::Engine {
 
 /// What an action is, in short: its kind (`email`, `statuspage`, `silence`, `ops`, `report`),
 /// its message, and the organization it goes to (e-mails and silences).
-pub struct ActionParts<'a> {
+pub(crate) struct ActionParts<'a> {
     pub kind: &'static str,
     pub message: String,
     pub org: Option<&'a str>,
@@ -292,7 +295,7 @@ pub struct ActionParts<'a> {
 impl super::model::Action {
     /// The snapshot of its case an action carries (an incident's or a maintenance's view), as
     /// the API shows it.
-    pub fn case_view(&self) -> Option<serde_json::Value> {
+    pub(crate) fn case_view(&self) -> Option<serde_json::Value> {
         use super::model::ActionBody as B;
         let (i, m) = match &self.body {
             B::Email(e) => (e.incident.as_deref(), e.maintenance.as_ref()),
@@ -305,7 +308,7 @@ impl super::model::Action {
     }
 
     /// The action's kind, message and recipients, as the console lists them.
-    pub fn parts(&self) -> ActionParts<'_> {
+    pub(crate) fn parts(&self) -> ActionParts<'_> {
         let none: &[String] = &[];
         let (kind, message, org, to, cc) = match &self.body {
             super::model::ActionBody::Email(m) => (

@@ -17,7 +17,7 @@ pub(super) fn org_name(cfg: &Config, id: &str) -> String {
 /// Services as people read them: each by its name, followed by its id in parentheses only
 /// when the id is an abbreviation people know ("Pleie- og omsorgsmeldinger (PLO)"), never
 /// a slug ("Epikriser", not "epikrise (Epikriser)"). None named: "alle tjenester".
-pub fn services_text(cfg: &Config, ids: &[String]) -> String {
+pub(crate) fn services_text(cfg: &Config, ids: &[String]) -> String {
     if ids.is_empty() {
         return "alle tjenester".into();
     }
@@ -119,7 +119,7 @@ pub(super) fn patient_phone(cfg: &Config, m: Option<&MaintenanceView>) -> String
 }
 
 /// A duration in Norwegian words: "7 dager", "2 timer", "30 minutter".
-pub fn duration_nb(d: chrono::Duration) -> String {
+pub(crate) fn duration_nb(d: chrono::Duration) -> String {
     let m = d.num_minutes();
     let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if m % (24 * 60) == 0 && m > 0 {

@@ -147,7 +147,7 @@ pub struct Renderer {
 }
 
 /// `dd.mm.yyyy kl. HH:MM` in the calendar's time zone (SPEC §3).
-pub fn oslo_fmt(cfg: &Config, t: Time) -> String {
+pub(crate) fn oslo_fmt(cfg: &Config, t: Time) -> String {
     let l = t.with_timezone(&cfg.calendar.tz);
     format!(
         "{:02}.{:02}.{:04} kl. {:02}:{:02}",
@@ -165,7 +165,7 @@ fn hhmm(cfg: &Config, t: Time) -> String {
 }
 
 /// `20.11.2026 kl. 22:00–23:30`, or across midnight `20.11.2026 kl. 22:00 – 21.11.2026 kl. 02:00`.
-pub fn window_text(cfg: &Config, from: Time, to: Time) -> String {
+pub(crate) fn window_text(cfg: &Config, from: Time, to: Time) -> String {
     let (a, b) = (cfg.calendar.local_date(from), cfg.calendar.local_date(to));
     if a == b {
         format!("{}–{}", oslo_fmt(cfg, from), hhmm(cfg, to))
@@ -200,7 +200,7 @@ impl Renderer {
     }
 
     /// The templates, with `dir`'s `*.hbs` over the built-in ones; errors name file, line and column.
-    pub fn with_dir(dir: Option<&Path>) -> Result<Renderer, Vec<ConfigError>> {
+    pub(crate) fn with_dir(dir: Option<&Path>) -> Result<Renderer, Vec<ConfigError>> {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         hb.register_escape_fn(handlebars::no_escape);
@@ -455,19 +455,19 @@ impl Renderer {
     }
 
     /// An e-mail's subject and body.
-    pub fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
+    pub(crate) fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.email_ctx(cfg, e)?;
         self.render(&name, &ctx)
     }
 
     /// An ops note's subject and body.
-    pub fn ops(&self, cfg: &Config, o: &Ops) -> Result<Rendered, RenderError> {
+    pub(crate) fn ops(&self, cfg: &Config, o: &Ops) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.ops_ctx(cfg, o)?;
         self.render(&name, &ctx)
     }
 
     /// A status-page post's title and text.
-    pub fn status(&self, cfg: &Config, s: &StatusPost) -> Result<Rendered, RenderError> {
+    pub(crate) fn status(&self, cfg: &Config, s: &StatusPost) -> Result<Rendered, RenderError> {
         let (name, ctx) = self.status_ctx(cfg, s)?;
         self.render(&name, &ctx)
     }
@@ -531,7 +531,7 @@ impl Renderer {
     }
 
     /// The subject alone (what `simulate` prints), without rendering the body.
-    pub fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
+    pub(crate) fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
         self.with_ctx(cfg, a, |name, ctx, cached| match cached {
             // Within a fan-out, a subject that cannot name the recipient is the same for all.
             Some(Some(s)) => Ok(s.clone()),

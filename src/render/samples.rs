@@ -22,7 +22,7 @@ fn first_kommune(cfg: &Config) -> String {
 }
 
 /// A sample incident for template previews.
-pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
+pub(crate) fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
     let org = first_kommune(cfg);
     let svc: Vec<String> = cfg.services.iter().take(1).map(|s| s.id.clone()).collect();
     IncidentView {
@@ -46,7 +46,7 @@ pub fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView {
 }
 
 /// A sample maintenance for template previews.
-pub fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
+pub(crate) fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceView {
     let org = first_kommune(cfg);
     let (from, to) = if across_midnight {
         (

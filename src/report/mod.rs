@@ -26,7 +26,7 @@ pub trait HistorySource {
 }
 
 /// `2026-11` → `november 2026` (bokmål); anything else as it is.
-pub fn month_name(month: &str) -> String {
+pub(crate) fn month_name(month: &str) -> String {
     const MONTHS: [&str; 12] = [
         "januar",
         "februar",
@@ -54,7 +54,7 @@ pub fn month_name(month: &str) -> String {
 
 /// Minutes as people say them: "1 t 35 min", "35 min", "0 min"; a fraction of a minute
 /// rounds to the nearest (a downtime under half a minute is "under 1 min", not "0 min").
-pub fn duration_text(minutes: f64) -> String {
+pub(crate) fn duration_text(minutes: f64) -> String {
     if minutes > 0.0 && minutes < 0.5 {
         return "under 1 min".into();
     }

@@ -14,7 +14,7 @@ pub struct ActionLine<'a> {
 
 impl<'a> ActionLine<'a> {
     /// The line of `a`, with its subject rendered.
-    pub fn new(
+    pub(crate) fn new(
         cfg: &Config,
         r: &Renderer,
         a: &'a Action,

@@ -335,7 +335,7 @@ pub fn run_into(path: &Path, out: &mut (dyn Write + Send)) -> Result<(), Scenari
 
 /// The engine on this thread, the rendering and JSON of its actions on another (a bounded
 /// channel of batches between them): on two cores the two halves overlap.
-pub fn run_with(
+pub(crate) fn run_with(
     sc: Scenario,
     cfg: Arc<Config>,
     r: &Renderer,

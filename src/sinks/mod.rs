@@ -26,10 +26,10 @@
 //! and validates it), and one line in `SINKS`. Nothing in `config/` names it.
 
 pub mod email;
-pub mod silence;
-pub mod sms;
-pub mod statuspage;
-pub mod webhook;
+pub(crate) mod silence;
+pub(crate) mod sms;
+pub(crate) mod statuspage;
+pub(crate) mod webhook;
 
 use crate::config::section::Section;
 use crate::config::Config;
@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 /// Why a delivery did not happen. The row stays in the outbox either way.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// May succeed later (network, 5xx, timeouts): retried with exponential backoff.
     #[error("{0}")]
     Transient(String),
@@ -53,14 +53,14 @@ pub enum Failure {
 
 impl Failure {
     /// Will not succeed as it is.
-    pub fn is_permanent(&self) -> bool {
+    pub(crate) fn is_permanent(&self) -> bool {
         matches!(self, Failure::Permanent(_))
     }
 }
 
 /// A sink's durable state: small JSON values under `(sink, key)`. Reads and writes are
 /// short store calls, never held across an await.
-pub trait SinkState: Send + Sync {
+pub(crate) trait SinkState: Send + Sync {
     fn get(&self, sink: &str, key: &str) -> Option<String>;
     fn put(&self, sink: &str, key: &str, value: &str);
     fn list(&self, sink: &str) -> Vec<(String, String)>;
@@ -68,7 +68,7 @@ pub trait SinkState: Send + Sync {
 
 /// What a sink gets for one delivery: the configuration and templates in force now, and its
 /// state.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub cfg: &'a Config,
     pub renderer: &'a Renderer,
     pub state: &'a dyn SinkState,
@@ -76,7 +76,7 @@ pub struct Ctx<'a> {
 
 /// The contract every sink meets.
 #[async_trait::async_trait]
-pub trait Sink: Send + Sync {
+pub(crate) trait Sink: Send + Sync {
     /// The sink's name: its outbox kind for copies, its key in `sink_state`, its metrics label.
     fn name(&self) -> &'static str;
 
@@ -106,7 +106,7 @@ pub trait Sink: Send + Sync {
 }
 
 /// When a failing row is late, unless its sink says otherwise.
-pub const WARN_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+pub(crate) const WARN_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
 /// A sink could not be built from its configuration (a secret that cannot be read, a client
 /// that cannot start). Refuses the start, or keeps the previous sinks on reload.
@@ -119,7 +119,7 @@ pub struct BuildError {
 
 impl BuildError {
     /// `[table] message`: what a sink's `build` returns when a secret or client fails.
-    pub fn of(table: &'static str) -> impl Fn(&dyn std::fmt::Display) -> BuildError {
+    pub(crate) fn of(table: &'static str) -> impl Fn(&dyn std::fmt::Display) -> BuildError {
         move |e| BuildError {
             table,
             message: e.to_string(),
@@ -150,19 +150,19 @@ const SINKS: &[Entry] = &[
 ];
 
 /// The tables the sinks read, for `Config::load_with` and the manual.
-pub fn sections() -> impl Iterator<Item = &'static Section> {
+pub(crate) fn sections() -> impl Iterator<Item = &'static Section> {
     SINKS.iter().map(|e| e.section)
 }
 
 /// The sinks of one configuration.
 #[derive(Clone, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     sinks: Vec<Arc<dyn Sink>>,
 }
 
 impl Registry {
     /// Every sink the configuration enables. The one list of sinks lives here.
-    pub fn build(cfg: &Config) -> Result<Registry, BuildError> {
+    pub(crate) fn build(cfg: &Config) -> Result<Registry, BuildError> {
         let mut sinks = Vec::new();
         for e in SINKS {
             sinks.extend((e.build)(cfg)?);
@@ -172,14 +172,14 @@ impl Registry {
 
     /// The sink that delivers an outbox row of `kind` (an action's own kind, or the name of a
     /// copying sink). `None`: the sink is not configured (the row is recorded as done).
-    pub fn for_kind(&self, kind: &str) -> Option<&Arc<dyn Sink>> {
+    pub(crate) fn for_kind(&self, kind: &str) -> Option<&Arc<dyn Sink>> {
         self.sinks
             .iter()
             .find(|s| s.name() == kind || s.delivers().contains(&kind))
     }
 
     /// The outbox rows for decided actions: each action's own row, then the copies sinks take.
-    pub fn rows(&self, actions: &[Action]) -> Vec<crate::store::NewRow> {
+    pub(crate) fn rows(&self, actions: &[Action]) -> Vec<crate::store::NewRow> {
         let mut out = Vec::with_capacity(actions.len());
         for a in actions {
             out.push(crate::store::NewRow::own(a.clone()));
@@ -193,14 +193,14 @@ impl Registry {
     }
 
     /// How long a row of `kind` may fail before it is late.
-    pub fn warn_after(&self, kind: &str) -> chrono::Duration {
+    pub(crate) fn warn_after(&self, kind: &str) -> chrono::Duration {
         self.for_kind(kind)
             .and_then(|s| s.warn_after())
             .unwrap_or(WARN_AFTER)
     }
 
     /// The shortest lateness of any sink, for the outbox's overall "failing" gauge.
-    pub fn shortest_warn_after(&self) -> chrono::Duration {
+    pub(crate) fn shortest_warn_after(&self) -> chrono::Duration {
         self.sinks
             .iter()
             .filter_map(|s| s.warn_after())
@@ -209,7 +209,7 @@ impl Registry {
     }
 
     /// Every sink in force.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<dyn Sink>> {
         self.sinks.iter()
     }
 }

@@ -9,7 +9,7 @@ use crate::engine::model::{Event, Refusal, Time};
 
 /// Why a webhook body is not an Alertmanager payload (400; nothing is applied).
 #[derive(Debug, thiserror::Error)]
-pub enum BadPayload {
+pub(crate) enum BadPayload {
     #[error("invalid JSON: {0}")]
     Json(serde_json::Error),
     #[error("`alerts`: missing; expected an Alertmanager webhook (version 4) payload")]
@@ -17,7 +17,7 @@ pub enum BadPayload {
 }
 
 /// The raw alerts of a webhook body, each to go through [`door`] on its own.
-pub fn alerts(body: &[u8]) -> Result<Vec<serde_json::Value>, BadPayload> {
+pub(crate) fn alerts(body: &[u8]) -> Result<Vec<serde_json::Value>, BadPayload> {
     let mut v: serde_json::Value = serde_json::from_slice(body).map_err(BadPayload::Json)?;
     match v.get_mut("alerts").map(serde_json::Value::take) {
         Some(serde_json::Value::Array(list)) => Ok(list),
@@ -27,7 +27,7 @@ pub fn alerts(body: &[u8]) -> Result<Vec<serde_json::Value>, BadPayload> {
 
 /// An alert after the webhook's door ([`door`]).
 #[derive(Debug)]
-pub struct AlertDoor {
+pub(crate) struct AlertDoor {
     /// The alert as it will be applied, or why it cannot be.
     pub input: Result<Input, Refusal>,
     /// The fields a personal number was removed from (paths, never values).
@@ -43,7 +43,7 @@ pub struct AlertDoor {
 /// rules' horizon) is moved to the horizon, and an annotation says so. What remains is
 /// parsed like any input; an alert that cannot be used comes back as `input: Err` with
 /// what was removed, so the caller can tell ops about both.
-pub fn door(fields: &serde_json::Value, now: Time) -> AlertDoor {
+pub(crate) fn door(fields: &serde_json::Value, now: Time) -> AlertDoor {
     let mut fields = fields.clone();
     let mut redacted = Vec::new();
     if let Some(obj) = fields.as_object_mut() {

@@ -27,7 +27,7 @@ use mail_parser::{HeaderValue, MessageParser};
 
 /// What a message in our mailbox is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Classified {
+pub(crate) enum Classified {
     Reply {
         incident: String,
         org: String,
@@ -52,14 +52,14 @@ pub enum Classified {
 
 /// Which folder a message was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Folder {
+pub(crate) enum Folder {
     Inbox,
     Sent,
 }
 
 /// An inquiry we sent that is still waiting for its reply.
 #[derive(Debug, Clone)]
-pub struct OpenFollowup {
+pub(crate) struct OpenFollowup {
     pub incident: String,
     pub org: String,
     pub subject: String,
@@ -67,7 +67,7 @@ pub struct OpenFollowup {
 
 impl OpenFollowup {
     /// An inquiry sent and waiting for its reply; `subject` is the one it was sent with.
-    pub fn new(incident: &str, org: &str, kind: crate::engine::model::Kind) -> OpenFollowup {
+    pub(crate) fn new(incident: &str, org: &str, kind: crate::engine::model::Kind) -> OpenFollowup {
         use crate::engine::model::Kind;
         OpenFollowup {
             incident: incident.to_string(),
@@ -94,7 +94,7 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
 /// of `A–Z a–z 0–9 . _ : -`). Deterministic, so our answer's In-Reply-To finds it again: the
 /// Message-ID itself when it fits as it is, else a readable part of it plus an FNV-1a hash of
 /// the whole (stable across versions, unlike std's hasher).
-pub fn inquiry_id(message_id: &str) -> String {
+pub(crate) fn inquiry_id(message_id: &str) -> String {
     let raw = message_id
         .trim()
         .trim_start_matches('<')
@@ -119,7 +119,7 @@ pub fn inquiry_id(message_id: &str) -> String {
 }
 
 /// The organization an address belongs to (meldingsansvarlig or an extra address).
-pub fn org_of(cfg: &Config, address: &str) -> Option<String> {
+pub(crate) fn org_of(cfg: &Config, address: &str) -> Option<String> {
     let a = address.trim().to_ascii_lowercase();
     cfg.orgs
         .iter()
@@ -218,7 +218,12 @@ fn bounce_addresses(m: &mail_parser::Message<'_>, raw: &[u8]) -> Option<Vec<Stri
 }
 
 /// What a raw message is, given the follow-ups still waiting for a reply.
-pub fn classify(cfg: &Config, raw: &[u8], folder: Folder, open: &[OpenFollowup]) -> Classified {
+pub(crate) fn classify(
+    cfg: &Config,
+    raw: &[u8],
+    folder: Folder,
+    open: &[OpenFollowup],
+) -> Classified {
     let Some(m) = MessageParser::default().parse(raw) else {
         return Classified::Unparseable;
     };

@@ -3,6 +3,6 @@
 //! message in our mailbox is (`mailbox.rs`, for the IMAP watcher in `daemon/mailbox.rs`).
 //! Each turns the outside world into `engine::events::Input`s; none decides anything.
 
-pub mod alertmanager;
-pub mod mailbox;
+pub(crate) mod alertmanager;
+pub(crate) mod mailbox;
 pub mod maintenance_files;

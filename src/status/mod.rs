@@ -17,11 +17,11 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-pub mod page;
+pub(crate) mod page;
 
 /// One post of an incident on the built-in page.
 #[derive(Debug, Clone)]
-pub struct Update {
+pub(crate) struct Update {
     pub at: Time,
     pub status: String,
     pub body: String,
@@ -29,7 +29,7 @@ pub struct Update {
 
 /// An incident as the built-in page shows it.
 #[derive(Debug, Clone)]
-pub struct PageIncident {
+pub(crate) struct PageIncident {
     pub id: String,
     pub name: String,
     pub view: IncidentView,
@@ -42,7 +42,7 @@ pub struct PageIncident {
 
 /// A maintenance as the built-in page shows it.
 #[derive(Debug, Clone)]
-pub struct PageMaintenance {
+pub(crate) struct PageMaintenance {
     pub id: String,
     pub name: String,
     pub body: String,
@@ -54,14 +54,14 @@ pub struct PageMaintenance {
 
 /// One environment's page.
 #[derive(Debug, Clone, Default)]
-pub struct Page {
+pub(crate) struct Page {
     pub incidents: BTreeMap<String, PageIncident>,
     pub maintenances: BTreeMap<String, PageMaintenance>,
     pub updated_at: Option<Time>,
 }
 
 /// Statuspage component statuses, worst last.
-pub const COMPONENT_STATUS: [&str; 5] = [
+pub(crate) const COMPONENT_STATUS: [&str; 5] = [
     "operational",
     "under_maintenance",
     "degraded_performance",
@@ -71,7 +71,7 @@ pub const COMPONENT_STATUS: [&str; 5] = [
 
 impl Page {
     /// Apply one status-page action (rendered title and body from the templates).
-    pub fn apply(&mut self, cfg: &Config, r: &Renderer, a: &Action) {
+    pub(crate) fn apply(&mut self, cfg: &Config, r: &Renderer, a: &Action) {
         let ActionBody::Statuspage(s) = &a.body else {
             return;
         };
@@ -130,7 +130,7 @@ impl Page {
     }
 
     /// Forget what is older than the 14 days of history the page shows.
-    pub fn prune(&mut self, now: Time) {
+    pub(crate) fn prune(&mut self, now: Time) {
         let cutoff = now - Duration::days(14);
         self.incidents
             .retain(|_, i| i.resolved_at.is_none_or(|r| r > cutoff));
@@ -139,7 +139,7 @@ impl Page {
 }
 
 /// A maintenance's Statuspage status at `now`.
-pub fn maintenance_status(m: &PageMaintenance, now: Time) -> &'static str {
+pub(crate) fn maintenance_status(m: &PageMaintenance, now: Time) -> &'static str {
     if m.cancelled {
         "cancelled"
     } else if now < m.view.from {
@@ -152,7 +152,7 @@ pub fn maintenance_status(m: &PageMaintenance, now: Time) -> &'static str {
 }
 
 /// Impact of an open incident on the page: critical (priority 1), major (2), minor.
-pub fn impact(p: u8) -> &'static str {
+pub(crate) fn impact(p: u8) -> &'static str {
     match p {
         1 => "critical",
         2 => "major",
@@ -169,7 +169,11 @@ fn component_status_for(p: u8) -> &'static str {
 }
 
 /// Component (service) statuses at `now`.
-pub fn components(cfg: &Config, page: &Page, now: Time) -> Vec<(String, String, &'static str)> {
+pub(crate) fn components(
+    cfg: &Config,
+    page: &Page,
+    now: Time,
+) -> Vec<(String, String, &'static str)> {
     cfg.services
         .iter()
         .map(|s| {
@@ -195,7 +199,7 @@ pub fn components(cfg: &Config, page: &Page, now: Time) -> Vec<(String, String, 
 }
 
 /// The overall indicator and its Norwegian description.
-pub fn indicator(page: &Page, now: Time) -> (&'static str, &'static str) {
+pub(crate) fn indicator(page: &Page, now: Time) -> (&'static str, &'static str) {
     let worst = page
         .incidents
         .values()
@@ -218,7 +222,7 @@ pub fn indicator(page: &Page, now: Time) -> (&'static str, &'static str) {
 }
 
 /// Rendered page, cached until `valid_until`.
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// Shared buffers: a response is a reference count, not a copy.
     pub html: axum::body::Bytes,
     pub json: axum::body::Bytes,
@@ -227,7 +231,7 @@ pub struct Rendered {
 }
 
 /// Both environments' pages and their cached renderings.
-pub struct StatusPages {
+pub(crate) struct StatusPages {
     pages: Mutex<BTreeMap<Environment, Page>>,
     cache: Mutex<BTreeMap<Environment, Arc<Rendered>>>,
     /// What the production page's 90-day uptime rows need of the case history.
@@ -245,17 +249,17 @@ impl Default for StatusPages {
 }
 
 /// Days in the uptime rows.
-pub const UPTIME_DAYS: u32 = 90;
+pub(crate) const UPTIME_DAYS: u32 = 90;
 
 impl StatusPages {
     /// Forget both pages (a host that stops leading rebuilds them from the database).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.pages.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Apply decided status-page actions to the page.
-    pub fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
+    pub(crate) fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());
         let mut touched = false;
         for a in actions {
@@ -273,7 +277,7 @@ impl StatusPages {
 
     /// Keep what the uptime rows need of `h` (the last 90 days); the page is re-rendered when
     /// it changed.
-    pub fn set_history(&self, h: &crate::report::History, now: Time) {
+    pub(crate) fn set_history(&self, h: &crate::report::History, now: Time) {
         let recent =
             crate::report::recent(h, now - chrono::Duration::days(i64::from(UPTIME_DAYS) + 1));
         let mut slot = self.history.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,7 +288,7 @@ impl StatusPages {
     }
 
     /// The cached rendering of an environment's page, re-rendered when stale.
-    pub fn rendered(&self, cfg: &Config, env: Environment) -> Arc<Rendered> {
+    pub(crate) fn rendered(&self, cfg: &Config, env: Environment) -> Arc<Rendered> {
         let now = crate::clock::now();
         if let Some(r) = self
             .cache
@@ -320,7 +324,7 @@ impl StatusPages {
 }
 
 /// JSON with the shape of Statuspage's public `summary.json`.
-pub fn summary_json(cfg: &Config, page: &Page, env: Environment, now: Time) -> Value {
+pub(crate) fn summary_json(cfg: &Config, page: &Page, env: Environment, now: Time) -> Value {
     let page_id = format!("{}-{}", cfg.self_.id, env.as_str());
     let ts = |t: Time| t.to_rfc3339();
     let comps: Vec<Value> = components(cfg, page, now)

@@ -34,7 +34,7 @@ fn hb() -> &'static Handlebars<'static> {
 }
 
 /// A component status in bokmål.
-pub fn component_text(s: &str) -> &'static str {
+pub(crate) fn component_text(s: &str) -> &'static str {
     match s {
         "operational" => "Fungerer normalt",
         "degraded_performance" => "Redusert ytelse",
@@ -46,7 +46,7 @@ pub fn component_text(s: &str) -> &'static str {
 }
 
 /// An incident status in bokmål.
-pub fn incident_text(s: &str) -> &'static str {
+pub(crate) fn incident_text(s: &str) -> &'static str {
     match s {
         "investigating" => "Undersøker",
         "identified" => "Årsak funnet",
@@ -116,7 +116,7 @@ fn uptime_json(rows: &[crate::report::DailyUptime]) -> Vec<Value> {
 }
 
 /// A page (HTML, Atom or JSON) of one environment.
-pub fn render(
+pub(crate) fn render(
     cfg: &Config,
     page: &Page,
     env: Environment,

@@ -54,12 +54,12 @@ pub struct ProbeError {
 }
 
 /// The store's keys of `[storage]` (PostgreSQL), for `Config::load_with` and the manual.
-pub fn sections() -> impl Iterator<Item = &'static crate::config::section::Section> {
+pub(crate) fn sections() -> impl Iterator<Item = &'static crate::config::section::Section> {
     std::iter::once(&postgres::settings::SECTION)
 }
 
 /// Open the embedded store (SQLite in WAL mode) at `path`, migrating it forward.
-pub fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
+pub(crate) fn open(path: &Path) -> Result<Box<dyn Store>, StoreError> {
     Ok(Box::new(SqliteStore::open(path)?))
 }
 
@@ -190,7 +190,7 @@ pub trait Store: EventLog + Outbox + SmallState {
 }
 
 /// Times are stored as fixed-width UTC text, so text order is time order.
-pub fn time_text(t: Time) -> String {
+pub(crate) fn time_text(t: Time) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
@@ -266,7 +266,7 @@ pub enum Delivery {
 impl Delivery {
     /// A row's state from its columns: a bounce wins, then done, then a failure. Both stores
     /// call this; nothing else decides it.
-    pub fn of(done: bool, failing: bool, bounced: bool) -> Delivery {
+    pub(crate) fn of(done: bool, failing: bool, bounced: bool) -> Delivery {
         match (bounced, done, failing) {
             (true, _, _) => Delivery::Bounced,
             (_, true, _) => Delivery::Sent,
@@ -276,7 +276,7 @@ impl Delivery {
     }
 
     /// The word the API and console use.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Delivery::Due => "due",
             Delivery::Failing => "failing",
@@ -288,7 +288,7 @@ impl Delivery {
 
 impl TimelineEntry {
     /// When it happened (an event) or was decided (an action).
-    pub fn at(&self) -> Time {
+    pub(crate) fn at(&self) -> Time {
         match self {
             TimelineEntry::Event { at, .. } | TimelineEntry::Action { at, .. } => *at,
         }
@@ -315,7 +315,7 @@ pub struct NewRow {
 
 impl NewRow {
     /// An action's own outbox row, for the sink of its kind.
-    pub fn own(action: Action) -> NewRow {
+    pub(crate) fn own(action: Action) -> NewRow {
         NewRow {
             key: action.key.clone(),
             kind: action.body.kind().to_string(),
@@ -324,7 +324,7 @@ impl NewRow {
     }
 
     /// A copy of an action for the sink `sink` (keyed `{key}#{sink}`).
-    pub fn copy(action: Action, sink: &str) -> NewRow {
+    pub(crate) fn copy(action: Action, sink: &str) -> NewRow {
         NewRow {
             key: format!("{}#{sink}", action.key),
             kind: sink.to_string(),
@@ -351,7 +351,7 @@ pub struct OutboxRow {
 }
 
 /// The outcome of one claimed send: done, or failed with the error and the next attempt.
-pub type SendResult = (String, Result<(), (String, Time)>);
+pub(crate) type SendResult = (String, Result<(), (String, Time)>);
 
 /// The outbox gauges `/healthz` and `/metrics` show.
 #[derive(Debug, Clone, Default)]

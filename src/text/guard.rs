@@ -61,7 +61,7 @@ pub(crate) fn is_birth_date(d: &[u32; 11]) -> bool {
 
 /// Whether 11 digits are an identity number, D-number or H-number: a date, and both mod-11
 /// checks.
-pub fn is_identity_number(d: &[u32; 11]) -> bool {
+pub(crate) fn is_identity_number(d: &[u32; 11]) -> bool {
     is_birth_date(d)
         && check_digit(&d[..9], &K1) == Some(d[9])
         && check_digit(&d[..10], &K2) == Some(d[10])
@@ -94,7 +94,7 @@ const MAX_SEPARATORS: usize = 3;
 
 /// Whether `text` contains something that looks like a national identity number, D-number
 /// or H-number.
-pub fn contains_identity_number(text: &str) -> bool {
+pub(crate) fn contains_identity_number(text: &str) -> bool {
     find_identity_number(text).is_some()
 }
 
@@ -121,7 +121,7 @@ fn folded(text: &str) -> (Vec<char>, Vec<usize>) {
 
 /// Where in `text` (a byte range, from the first digit to the last) the first thing that
 /// looks like an identity number stands.
-pub fn find_identity_number(text: &str) -> Option<std::ops::Range<usize>> {
+pub(crate) fn find_identity_number(text: &str) -> Option<std::ops::Range<usize>> {
     // Fast path: fewer than 11 digit-like characters cannot hold one.
     if text.chars().filter(|c| c.is_numeric()).count() < 11 {
         return None;
@@ -180,7 +180,7 @@ pub fn find_identity_number(text: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// `text` with every identity number replaced by `[fjernet]`; `None` when it holds none.
-pub fn redact(text: &str) -> Option<String> {
+pub(crate) fn redact(text: &str) -> Option<String> {
     let mut out = text.to_string();
     let mut found = false;
     // Each pass removes at least 11 digits, so this ends.
@@ -192,7 +192,7 @@ pub fn redact(text: &str) -> Option<String> {
 }
 
 /// What stands where a number was removed from an alert.
-pub const REDACTED: &str = "[fjernet]";
+pub(crate) const REDACTED: &str = "[fjernet]";
 
 #[derive(Default)]
 struct Group {
@@ -322,7 +322,7 @@ fn is_timestamp(s: &str) -> bool {
 }
 
 /// A raw input tree (JSON from the API, TOML from a scenario), as the guard walks it.
-pub enum Shape<'a, T> {
+pub(crate) enum Shape<'a, T> {
     Text(&'a str),
     Number(String),
     List(&'a [T]),
@@ -331,7 +331,7 @@ pub enum Shape<'a, T> {
 }
 
 /// A raw input tree the guard can walk (JSON from the API, TOML from a scenario).
-pub trait Tree: Sized {
+pub(crate) trait Tree: Sized {
     fn shape(&self) -> Shape<'_, Self>;
 }
 
@@ -369,7 +369,7 @@ impl Tree for toml::Value {
 /// The path of the first field that holds a number, if any.
 /// The path of the first field of `v` (a string, a number or a key) that carries a
 /// personal number (`labels.patient`, `orgs[2]`; `""` for the whole value).
-pub fn find<T: Tree>(v: &T, path: &mut String) -> Option<String> {
+pub(crate) fn find<T: Tree>(v: &T, path: &mut String) -> Option<String> {
     match v.shape() {
         // A whole RFC 3339 timestamp is read as a time and its text never shown; its
         // fraction of a second (`34.567890123`) must not read as a number.

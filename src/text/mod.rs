@@ -2,5 +2,5 @@
 //! personal-number guard (`guard`, SPEC §4.12) and the id rule (`id`, SPEC §4.14). Pure text,
 //! no other room.
 
-pub mod guard;
-pub mod id;
+pub(crate) mod guard;
+pub(crate) mod id;

@@ -17,7 +17,7 @@ use chrono::{NaiveDate, NaiveTime};
 use std::path::Path;
 
 /// Checks the raw file table by table and gathers every problem with its place.
-pub struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     pub(super) sources: &'a [Source],
     pub(super) errors: &'a mut Vec<ConfigError>,
     pub(super) warnings: Vec<ConfigError>,

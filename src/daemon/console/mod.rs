@@ -35,7 +35,7 @@ use tokio::sync::oneshot;
 
 /// The peer's address, put on every request by the accept loop (`serve.rs`).
 #[derive(Clone, Copy, Debug)]
-pub struct Peer(pub SocketAddr);
+pub(crate) struct Peer(pub SocketAddr);
 
 /// A standby judges a console request's SSO user header by the peer it got it from, exactly
 /// as the leader would, before it forwards the request (the leader sees the standby as the
@@ -501,7 +501,7 @@ async fn asset(Path(name): Path<String>) -> Response {
 }
 
 /// The console's routes (`/ops/…`).
-pub fn routes() -> Router<App> {
+pub(crate) fn routes() -> Router<App> {
     Router::new()
         .route("/ops", get(|| async { redirect("/ops/", None) }))
         .route("/ops/", get(overview))

@@ -68,7 +68,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
 }
 
 /// How long after its `attempts`-th failure a row is tried again: 5 s doubling, at most 5 min.
-pub fn backoff(attempts: i64) -> Duration {
+pub(crate) fn backoff(attempts: i64) -> Duration {
     let secs = 5i64.saturating_mul(1i64 << attempts.clamp(0, 10)).min(300);
     Duration::seconds(secs)
 }
@@ -428,7 +428,7 @@ impl Dispatcher {
 }
 
 /// The dispatcher task: until `stop`, while leading, claims, delivers and records.
-pub async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut role = shared.role.subscribe();
     let mut d = Dispatcher {
         shared,

@@ -17,7 +17,7 @@ use crate::store::OutboxRow;
 use std::collections::{HashMap, VecDeque};
 
 /// At most this many SMTP (or HTTP) exchanges at once.
-pub const IN_FLIGHT: usize = 8;
+pub(crate) const IN_FLIGHT: usize = 8;
 
 /// The addresses (or, for rows without any, the case) whose order a row must keep.
 fn recipients(row: &OutboxRow) -> Vec<String> {
@@ -30,7 +30,7 @@ fn recipients(row: &OutboxRow) -> Vec<String> {
 }
 
 /// Which claimed rows may start: at most IN_FLIGHT, in order per recipient.
-pub struct Window {
+pub(crate) struct Window {
     queued: VecDeque<(OutboxRow, Vec<String>)>,
     /// Recipients of the exchanges under way, by row key.
     running: HashMap<String, Vec<String>>,
@@ -39,7 +39,7 @@ pub struct Window {
 
 impl Window {
     /// A window over the rows of one claim.
-    pub fn new(rows: Vec<OutboxRow>) -> Window {
+    pub(crate) fn new(rows: Vec<OutboxRow>) -> Window {
         Window {
             queued: rows
                 .into_iter()
@@ -64,13 +64,13 @@ impl Window {
     }
 
     /// Rows not started yet.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.queued.len()
     }
 
     /// The rows that may start now, in batch order; they count as running until
     /// [`Window::finished`].
-    pub fn ready(&mut self) -> Vec<OutboxRow> {
+    pub(crate) fn ready(&mut self) -> Vec<OutboxRow> {
         let mut out = Vec::new();
         // Recipients of running rows and of earlier rows still queued: a row naming one of
         // them must wait.
@@ -94,7 +94,7 @@ impl Window {
     }
 
     /// The exchange of `key` ended (delivered, failed or dropped).
-    pub fn finished(&mut self, key: &str) {
+    pub(crate) fn finished(&mut self, key: &str) {
         if self.running.remove(key).is_some() {
             self.finished += 1;
         }

@@ -17,7 +17,7 @@ mod standby;
 
 /// Why the engine task did not take a request.
 #[derive(Debug, thiserror::Error)]
-pub enum Rejected {
+pub(crate) enum Rejected {
     /// Refused by the door or by the rules; `index` names the alert of a batch.
     #[error("{}{refusal}", batch_prefix(*.index, .refusal))]
     Refused {
@@ -41,7 +41,7 @@ fn batch_prefix(index: Option<usize>, r: &Refusal) -> String {
 impl Rejected {
     /// The HTTP status: 400 not an event, 404 unknown case, 409 the case's state does not
     /// allow it, 422 a field the rules refuse, 503 try again.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Rejected::Refused { refusal, .. } => match refusal {
                 Refusal::Malformed(_) | Refusal::BadId => 400,
@@ -64,7 +64,7 @@ impl From<Refusal> for Rejected {
 }
 
 /// A read of the engine's state, each with its typed answer.
-pub enum Query {
+pub(crate) enum Query {
     /// Inquiries sent and still waiting for their reply (for the mailbox classifier).
     OpenFollowups(oneshot::Sender<Vec<OpenFollowup>>),
     Incidents(oneshot::Sender<Vec<IncidentView>>),
@@ -97,7 +97,7 @@ pub enum Query {
 }
 
 /// What the engine task is asked to do.
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Apply inputs that passed the door at the current time, all or nothing for alert
     /// batches.
     Events {
@@ -111,8 +111,6 @@ pub enum Cmd {
         Box<crate::render::Renderer>,
         crate::sinks::Registry,
     ),
-    /// Reconcile maintenance declared in files.
-    SyncFiles,
     /// A standby: catch up with the log now (after a write forwarded to the leader, so that
     /// what the client reads next on this host includes it).
     Follow(oneshot::Sender<()>),
@@ -377,7 +375,7 @@ impl Task {
 
 /// Run the engine: `seq` is the last stored event `engine` holds; it leads from the start
 /// with one host (SQLite), and when elected with several (`Role`).
-pub async fn run(
+pub(crate) async fn run(
     engine: Engine,
     seq: i64,
     mut rx: mpsc::Receiver<Cmd>,
@@ -447,7 +445,6 @@ pub async fn run(
                     let _ = task.commit(&[]);
                     task.sync_files();
                 }
-                Some(Cmd::SyncFiles) => task.sync_files(),
                 Some(Cmd::Follow(reply)) => {
                     task.follow();
                     let _ = reply.send(());

@@ -66,7 +66,7 @@ impl Default for Settings {
 
 /// How e-mail leaves the daemon.
 #[derive(Debug, Clone, PartialEq)]
-pub enum MailTransport {
+pub(crate) enum MailTransport {
     /// `.eml` files in `{state_dir}/mail` (the embedded default).
     Files,
     Smtp(SmtpSettings),
@@ -74,7 +74,7 @@ pub enum MailTransport {
 
 /// How the SMTP session is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
+pub(crate) enum SmtpSecurity {
     StartTls,
     Tls,
     /// Plain text: allowed only to a loopback host.
@@ -83,7 +83,7 @@ pub enum SmtpSecurity {
 
 /// An SMTP relay as configured.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SmtpSettings {
+pub(crate) struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub security: SmtpSecurity,

@@ -12,14 +12,14 @@ use lettre::message::Mailbox;
 use lettre::Message;
 
 mod smtp;
-pub use smtp::{SmtpPool, POOL_MAX};
+pub(crate) use smtp::SmtpPool;
 use std::path::PathBuf;
 
 mod config;
 mod sink;
 pub(crate) use config::SECTION;
-pub use config::{MailTransport, Settings, SmtpSecurity, SmtpSettings};
-pub use sink::{build, EmailSink};
+pub(crate) use config::{MailTransport, Settings, SmtpSecurity, SmtpSettings};
+pub(crate) use sink::build;
 
 #[derive(Clone)]
 struct AutoSubmitted;
@@ -37,7 +37,7 @@ impl Header for AutoSubmitted {
 }
 
 /// `<mv.{self}.{key}@{domain}>`, the key with every character outside `[A-Za-z0-9-]` escaped.
-pub fn message_id(cfg: &Config, key: &str) -> String {
+pub(crate) fn message_id(cfg: &Config, key: &str) -> String {
     let domain = cfg
         .self_
         .meldingsansvarlig
@@ -61,7 +61,7 @@ pub fn message_id(cfg: &Config, key: &str) -> String {
 
 /// `[smtp]` as configured, or the embedded default (`.eml` files) when the table is absent
 /// or the configuration was loaded without the sinks' tables.
-pub fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
+pub(crate) fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
     match cfg.sections.get::<Settings>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(Settings::default()),
@@ -69,14 +69,14 @@ pub fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
 }
 
 /// Where mail goes: `.eml` files in a folder, or an SMTP relay.
-pub enum Transport {
+pub(crate) enum Transport {
     Files(PathBuf),
     Smtp(SmtpPool),
 }
 
 impl Transport {
     /// The transport of a configuration; SMTP passwords are read here.
-    pub fn new(cfg: &Config) -> Result<Transport, SendError> {
+    pub(crate) fn new(cfg: &Config) -> Result<Transport, SendError> {
         let settings = settings(cfg);
         let s = match &settings.transport {
             MailTransport::Files => return Ok(Transport::Files(cfg.daemon.state_dir.join("mail"))),
@@ -97,7 +97,7 @@ impl Transport {
 
 /// Why a message was not sent; `permanent` tells a refusal from a passing failure.
 #[derive(Debug, thiserror::Error)]
-pub enum SendError {
+pub(crate) enum SendError {
     #[error("cannot build message: {0}")]
     Build(String),
     #[error("{0}")]
@@ -106,7 +106,7 @@ pub enum SendError {
 
 impl SendError {
     /// A message that can never be built will not succeed on retry.
-    pub fn permanent(&self) -> bool {
+    pub(crate) fn permanent(&self) -> bool {
         matches!(self, SendError::Build(_))
     }
 }
@@ -117,7 +117,11 @@ fn mailbox(s: &str) -> Result<Mailbox, SendError> {
 }
 
 /// The e-mail for an action (`email` and `ops` actions), or `None` for other kinds.
-pub fn message(cfg: &Config, r: &Renderer, a: &Action) -> Result<Option<Message>, SendError> {
+pub(crate) fn message(
+    cfg: &Config,
+    r: &Renderer,
+    a: &Action,
+) -> Result<Option<Message>, SendError> {
     let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
         match &a.body {
             ActionBody::Email(e) => (
@@ -194,7 +198,7 @@ fn file_name(key: &str) -> String {
 }
 
 /// Send one message, keyed by its outbox row.
-pub async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError> {
+pub(crate) async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), SendError> {
     match t {
         Transport::Files(dir) => {
             tokio::fs::DirBuilder::new()

@@ -9,7 +9,7 @@ use crate::store::OutboxRow;
 use std::sync::{Arc, Mutex};
 
 /// The e-mail sink: delivers `email`, `ops` and `report` rows over the configured transport.
-pub struct EmailSink {
+pub(crate) struct EmailSink {
     /// The transport and the mail configuration it was built from.
     transport: Mutex<Option<(super::MailTransport, Arc<Transport>)>>,
     /// `[smtp] warn_after`.
@@ -17,7 +17,7 @@ pub struct EmailSink {
 }
 
 /// Always on: e-mail is the routine itself.
-pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     Ok(Some(Arc::new(EmailSink {
         transport: Mutex::default(),
         warn_after: super::settings(cfg).warn_after,

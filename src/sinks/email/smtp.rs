@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Sessions kept open between deliveries: the dispatcher sends at most this many at once.
-pub const POOL_MAX: usize = 16;
+pub(crate) const POOL_MAX: usize = 16;
 /// An idle session older than this is closed rather than reused (servers drop idle clients
 /// after a few minutes; RFC 5321 §4.5.3.2.7 asks servers to wait at least 5).
 const IDLE_MAX: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ const IDLE_MAX: Duration = Duration::from_secs(60);
 const CHECK_AFTER: Duration = Duration::from_secs(2);
 
 /// Pooled SMTP sessions to one relay.
-pub struct SmtpPool {
+pub(crate) struct SmtpPool {
     s: SmtpSettings,
     credentials: Option<Credentials>,
     hello: ClientId,
@@ -92,7 +92,7 @@ fn err(step: &str, e: impl std::fmt::Display) -> SendError {
 
 impl SmtpPool {
     /// A pool for `s`, logging in with `password` when a user is set.
-    pub fn new(s: &SmtpSettings, password: Option<String>) -> Result<SmtpPool, SendError> {
+    pub(crate) fn new(s: &SmtpSettings, password: Option<String>) -> Result<SmtpPool, SendError> {
         let tls = (s.security == SmtpSecurity::Tls).then(crate::tls::connector);
         Ok(SmtpPool {
             s: s.clone(),
@@ -180,7 +180,7 @@ impl SmtpPool {
 
     /// Send one message. A session that failed is dropped, never reused; a good one goes back
     /// to the pool.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         envelope: &lettre::address::Envelope,
         body: &[u8],

@@ -15,11 +15,11 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 mod config;
-pub use config::Settings;
+pub(crate) use config::Settings;
 pub(crate) use config::SECTION;
 
 /// The sink, when `[alertmanager] url` is set.
-pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(s) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
@@ -72,7 +72,7 @@ impl Map<'_> {
 }
 
 /// The Alertmanager silence sink.
-pub struct Silencer {
+pub(crate) struct Silencer {
     http: reqwest::Client,
     base: String,
     duration: Duration,
@@ -80,7 +80,7 @@ pub struct Silencer {
 
 /// The stored silence of an incident: id (empty while a create is in flight), matchers, end.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub incident: String,
     pub id: String,
     pub matchers: String,
@@ -102,7 +102,7 @@ fn regex_escape(s: &str) -> String {
 
 impl Silencer {
     /// A client for Alertmanager at `base`, making silences of `duration`.
-    pub fn new(base: String, duration: Duration) -> Result<Silencer, reqwest::Error> {
+    pub(crate) fn new(base: String, duration: Duration) -> Result<Silencer, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;

@@ -80,7 +80,7 @@ crate::section! {
 
 /// How the credential travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Auth {
+pub(crate) enum Auth {
     Bearer,
     Basic,
     /// Only inside the body template, as `{{password}}`.
@@ -90,7 +90,7 @@ pub enum Auth {
 
 /// How the template's values are escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escape {
+pub(crate) enum Escape {
     Json,
     Form,
     Raw,

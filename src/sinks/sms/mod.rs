@@ -17,7 +17,7 @@
 
 mod config;
 pub(crate) use config::SECTION;
-pub use config::{Auth, Escape, Settings};
+pub(crate) use config::{Auth, Escape, Settings};
 
 use crate::config::Config;
 use crate::engine::model::ActionBody;
@@ -29,7 +29,7 @@ use std::sync::Arc;
 const NAME: &str = "sms";
 
 /// The SMS gateway sink.
-pub struct SmsGateway {
+pub(crate) struct SmsGateway {
     http: reqwest::Client,
     settings: Settings,
     /// The secret as read at build (a reload reads it again).
@@ -38,7 +38,7 @@ pub struct SmsGateway {
 }
 
 /// The sink, when `[sms]` is configured; the credential is read here.
-pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(s) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod config;
-pub use config::Settings;
+pub(crate) use config::Settings;
 pub(crate) use config::SECTION;
 
 /// The sink, when a page is configured; the API key is read here.
-pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(sp) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
@@ -74,7 +74,7 @@ impl Map<'_> {
 }
 
 /// The Atlassian Statuspage sink and API client.
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
@@ -86,7 +86,7 @@ pub struct Client {
 
 impl Client {
     /// A client for `base_url`, pacing its requests `min_interval` apart.
-    pub fn new(
+    pub(crate) fn new(
         base: String,
         key: String,
         prod_page: Option<String>,

@@ -44,7 +44,7 @@ crate::section! {
 }
 
 /// The action kinds a webhook can receive.
-pub const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
+pub(crate) const KINDS: &[&str] = &["email", "ops", "statuspage", "silence"];
 
 /// A validated `[webhook]`.
 #[derive(Debug, Clone, PartialEq)]

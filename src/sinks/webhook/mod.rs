@@ -12,8 +12,8 @@
 //!   permanent (the receiver refuses it: logged as an error, retried every 5 minutes).
 
 mod config;
+pub(crate) use config::Settings;
 pub(crate) use config::SECTION;
-pub use config::{Settings, KINDS};
 
 use crate::config::{Config, SecretValue};
 use crate::engine::model::Action;
@@ -22,7 +22,7 @@ use crate::store::OutboxRow;
 use std::sync::Arc;
 
 /// The outbound webhook sink.
-pub struct Webhook {
+pub(crate) struct Webhook {
     http: reqwest::Client,
     url: String,
     key: ring::hmac::Key,
@@ -30,7 +30,7 @@ pub struct Webhook {
 }
 
 /// The sink, when `[webhook] url` is set; the secret is read here.
-pub fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
+pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     let Some(s) = cfg.sections.get::<Settings>() else {
         return Ok(None);
     };
@@ -58,7 +58,7 @@ fn signing_key(secret: &SecretValue) -> ring::hmac::Key {
 }
 
 /// `sha256=<lower-case hex of HMAC-SHA256(secret, body)>`.
-pub fn signature(key: &ring::hmac::Key, body: &[u8]) -> String {
+pub(crate) fn signature(key: &ring::hmac::Key, body: &[u8]) -> String {
     let tag = ring::hmac::sign(key, body);
     let mut out = String::from("sha256=");
     for b in tag.as_ref() {
@@ -68,7 +68,11 @@ pub fn signature(key: &ring::hmac::Key, body: &[u8]) -> String {
 }
 
 /// The JSON body for an action.
-pub fn body(cfg: &Config, r: &crate::render::Renderer, a: &Action) -> Result<Vec<u8>, Failure> {
+pub(crate) fn body(
+    cfg: &Config,
+    r: &crate::render::Renderer,
+    a: &Action,
+) -> Result<Vec<u8>, Failure> {
     let mut line =
         crate::sim::ActionLine::new(cfg, r, a).map_err(|e| Failure::Permanent(e.to_string()))?;
     line.extra = Some((&a.key, &cfg.self_.id));

@@ -15,8 +15,8 @@
 
 mod connect;
 mod outbox;
-pub mod schema;
-pub mod settings;
+pub(crate) mod schema;
+pub(crate) mod settings;
 mod state;
 
 pub use connect::{blocking, connect, probe, tls};
@@ -91,7 +91,7 @@ impl PgStore {
     }
 
     /// The epoch this store writes under.
-    pub fn epoch(&self) -> i64 {
+    pub(crate) fn epoch(&self) -> i64 {
         self.epoch.load(Ordering::SeqCst)
     }
 

@@ -8,12 +8,12 @@
 //! each outbox claim.
 
 /// Advisory lock keys: leadership (held on its own session) and migrations.
-pub const LEADER_LOCK: i64 = 0x6d65_6c64_6c65_6164; // "meldlead"
+pub(crate) const LEADER_LOCK: i64 = 0x6d65_6c64_6c65_6164; // "meldlead"
 /// The advisory lock migrations run under.
-pub const MIGRATE_LOCK: i64 = 0x6d65_6c64_6d69_6772; // "meldmigr"
+pub(crate) const MIGRATE_LOCK: i64 = 0x6d65_6c64_6d69_6772; // "meldmigr"
 
 /// The schema, one step per version.
-pub const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: the whole state as of SQLite migration 11, and the leader row.
     "CREATE TABLE event (
         seq BIGSERIAL PRIMARY KEY,

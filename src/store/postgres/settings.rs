@@ -58,7 +58,7 @@ pub struct Settings {
 
 impl Settings {
     /// The connection settings with the password read from its file or variable.
-    pub fn connect_config(&self) -> Result<postgres::Config, crate::store::StoreError> {
+    pub(crate) fn connect_config(&self) -> Result<postgres::Config, crate::store::StoreError> {
         use crate::store::StoreError::Unusable;
         let mut c: postgres::Config = self
             .url
@@ -81,7 +81,7 @@ impl Settings {
     }
 
     /// The URL without user details, for logs and errors.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         match self.url.parse::<postgres::Config>() {
             Ok(c) => {
                 let hosts: Vec<String> = c
