@@ -187,10 +187,10 @@ fn event(o: &Op, now: DateTime<Utc>) -> Event {
                 },
                 labels,
                 annotations: BTreeMap::new(),
-                starts_at: None,
-                ends_at: None,
+                started_at: None,
+                ended_at: None,
                 fingerprint: None,
-                generator_url: None,
+                source_link: None,
             })
         }
         Op::MAdd { n, from_h, len_m } => Event::MaintenanceAdd(MaintenanceAdd {

@@ -51,7 +51,7 @@ impl AlertContext {
                 .map(|s| s.chars().take(2000).collect::<String>())
         };
         let source_url = a
-            .generator_url
+            .source_link
             .as_deref()
             .map(str::trim)
             .filter(|u| {
@@ -155,7 +155,7 @@ pub(crate) fn interpret(cfg: &Config, a: &Alert, now: Time) -> Result<FiringAler
         Some(e) => return Err(bad(&l.environment, e, "produksjon or test")),
     };
     let starts = a
-        .starts_at
+        .started_at
         .map(|t| t.0)
         .filter(|t| *t <= now)
         .unwrap_or(now);

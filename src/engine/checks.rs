@@ -48,7 +48,13 @@ pub(super) fn check_times(ev: &Event, now: Time) -> Result<(), Refusal> {
             year,
             Why::ExpectedEndRange,
         ),
-        Event::Alert(a) => within("startsAt", a.starts_at.map(|t| t.0), year, D::days(1), past),
+        Event::Alert(a) => within(
+            "startsAt",
+            a.started_at.map(|t| t.0),
+            year,
+            D::days(1),
+            past,
+        ),
         Event::IncidentResolve(e) => match e.resolved_at.map(|t| t.0) {
             Some(t) if t > now => Err(Refusal::invalid("resolved_at", Why::InFuture)),
             Some(t) if t < now - year => Err(Refusal::invalid("resolved_at", Why::ResolvedRange)),

@@ -76,6 +76,21 @@ impl Input {
         Ok(Input { event, log })
     }
 
+    /// An alert from a monitoring source, already mapped to the engine's [`Alert`] and
+    /// through that source's door; logged in the engine's names.
+    pub fn monitoring(alert: Alert, origin: Origin) -> Input {
+        let body = serde_json::to_string(&alert).unwrap_or_default();
+        Input {
+            log: Logged {
+                ty: "alert",
+                body,
+                origin,
+                by: None,
+            },
+            event: Event::Alert(alert),
+        }
+    }
+
     /// The same input, from `origin`.
     pub(crate) fn from(mut self, origin: Origin) -> Input {
         self.log.origin = origin;

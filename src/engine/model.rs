@@ -120,29 +120,40 @@ pub struct Reply {
     pub org: Option<String>,
 }
 
-/// An Alertmanager alert's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// Whether a monitoring alert fires or has resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
     Resolved,
 }
 
-/// One Alertmanager alert (webhook v4 `alerts[]` item).
-#[derive(Debug, Clone, Deserialize)]
+/// An alert from monitoring, as the rules read it: the engine's own names and types. A
+/// source maps its wire format to it (`sources/alertmanager.rs`) and hands it in with
+/// `Input::monitoring`; the event log keeps it in these names. Alertmanager's names
+/// (`startsAt`, `endsAt`, `generatorURL`) are read too, as aliases: scenario `alert` events
+/// are written in them (SPEC §5.2), and so are alerts logged by earlier versions.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Alert {
     pub status: AlertStatus,
+    /// What the alert is about; the rules read the configured label names
+    /// (`[alerts.labels]`).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// What people are shown: `summary`, `description`.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
-    #[serde(rename = "startsAt")]
-    pub starts_at: Option<Ts>,
-    #[serde(rename = "endsAt")]
-    pub ends_at: Option<Ts>,
+    /// When the trouble began (none: when the alert arrives).
+    #[serde(default, alias = "startsAt")]
+    pub started_at: Option<Ts>,
+    #[serde(default, alias = "endsAt")]
+    pub ended_at: Option<Ts>,
+    /// The alert's identity at its source (a hash of its labels), never shown.
+    #[serde(default)]
     pub fingerprint: Option<String>,
-    #[serde(rename = "generatorURL")]
-    pub generator_url: Option<String>,
+    /// The link back to the monitoring source, shown to operators.
+    #[serde(default, alias = "generatorURL")]
+    pub source_link: Option<String>,
 }
 
 /// `maintenance.add`: a planned stop, ours or a counterpart's.

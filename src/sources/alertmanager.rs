@@ -4,7 +4,7 @@
 //! what an alert means (its labels read as organization, service, kind, category …) is the
 //! engine's (`engine::alerts::interpret`).
 
-use crate::engine::events::{Input, Logged, Origin};
+use crate::engine::events::{Input, Origin};
 use crate::engine::model::{Event, Refusal, Time};
 
 /// Why a webhook body is not an Alertmanager payload (400; nothing is applied).
@@ -108,17 +108,13 @@ pub(crate) fn door(fields: &serde_json::Value, now: Time) -> AlertDoor {
             }
         }
     }
-    let input = Event::from_parts("alert", &fields)
-        .and_then(|event| event.check_id().map(|()| event))
-        .map(|event| Input {
-            log: Logged {
-                ty: event.type_name(),
-                body: fields.to_string(),
-                origin: Origin::Alert,
-                by: None,
-            },
-            event,
-        });
+    // Alertmanager's wire names map to the engine's `Alert` (its aliases); what the webhook
+    // carries beyond that is not kept.
+    let input = match Event::from_parts("alert", &fields) {
+        Ok(Event::Alert(alert)) => Ok(Input::monitoring(alert, Origin::Alert)),
+        Ok(_) => Err(Refusal::Malformed("not an alert".into())),
+        Err(e) => Err(e),
+    };
     AlertDoor { input, redacted }
 }
 
@@ -195,12 +191,48 @@ mod tests {
         let passed = super::door(&alert, now);
         let input = passed.input.expect("the alert is applied");
         let v: serde_json::Value = serde_json::from_str(&input.log.body).unwrap();
+        // Logged in the engine's names, not Alertmanager's.
+        assert!(v.get("startsAt").is_none(), "{v}");
         let started =
-            chrono::DateTime::parse_from_rfc3339(v["startsAt"].as_str().unwrap()).unwrap();
+            chrono::DateTime::parse_from_rfc3339(v["started_at"].as_str().unwrap()).unwrap();
         assert!(now - started.with_timezone(&chrono::Utc) <= chrono::Duration::days(365));
         assert!(v["annotations"]["meldingsvakt"]
             .as_str()
             .unwrap()
             .contains("før meldingsvakts horisont"));
+    }
+
+    /// An alert logged by an earlier version (Alertmanager's names) and one logged now (the
+    /// engine's names) replay to the same alert.
+    #[test]
+    fn old_and_new_logged_alerts_replay_alike() {
+        use crate::engine::model::Event;
+        let wire = serde_json::json!({
+            "status": "firing",
+            "labels": {"alertname": "A", "org": "malvik"},
+            "startsAt": "2026-11-20T14:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prom/graph",
+            "fingerprint": "c48986956851b19a",
+        });
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let logged = super::door(&wire, now).input.unwrap().log.body;
+        let (Ok(Event::Alert(old)), Ok(Event::Alert(new))) = (
+            Event::from_parts("alert", &wire),
+            Event::from_parts(
+                "alert",
+                &serde_json::from_str::<serde_json::Value>(&logged).unwrap(),
+            ),
+        ) else {
+            panic!("not alerts")
+        };
+        assert_eq!(format!("{old:?}"), format!("{new:?}"));
+        assert_eq!(new.source_link.as_deref(), Some("http://prom/graph"));
+        assert_eq!(
+            new.started_at.map(|t| t.0.to_rfc3339()).as_deref(),
+            Some("2026-11-20T14:00:00+00:00")
+        );
     }
 }
