@@ -105,6 +105,19 @@ pub(crate) trait Sink: Send + Sync {
     }
 }
 
+/// The HTTP client of a sink that posts to one endpoint: a whole request within `timeout`
+/// (10 s when it does not fit), and our name as the user agent.
+pub(crate) fn http_client(timeout: chrono::Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(
+            timeout
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(10)),
+        )
+        .user_agent(concat!("meldingsvakt/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// When a failing row is late, unless its sink says otherwise.
 pub(crate) const WARN_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 

@@ -36,15 +36,7 @@ pub(crate) fn build(cfg: &Config) -> Result<Option<Arc<dyn Sink>>, BuildError> {
     };
     let err = BuildError::of("webhook");
     let secret = s.secret.read("webhook secret").map_err(|e| err(&e))?;
-    let http = reqwest::Client::builder()
-        .timeout(
-            s.timeout
-                .to_std()
-                .unwrap_or(std::time::Duration::from_secs(10)),
-        )
-        .user_agent(concat!("meldingsvakt/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| err(&e))?;
+    let http = crate::sinks::http_client(s.timeout).map_err(|e| err(&e))?;
     Ok(Some(Arc::new(Webhook {
         http,
         url: s.url.clone(),
