@@ -9,7 +9,7 @@ use super::words;
 use crate::config::Config;
 use crate::engine::model::{About, Action, ActionBody, Time};
 use crate::engine::views::IncidentDetail;
-use crate::store::TimelineEntry;
+use crate::store::{Delivery, TimelineEntry};
 use serde_json::{json, Value};
 
 /// What the page is about and what the engine and the store know of it.
@@ -128,7 +128,7 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
 /// sendt", and whether any delivery has a problem (the list then opens by itself).
 fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
     let mut orgs: Vec<&str> = Vec::new();
-    let mut per: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut per: Vec<(String, Vec<Delivery>)> = Vec::new();
     for (_, action, state, _) in actions(t) {
         let ActionBody::Email(m) = &action.body else {
             continue;
@@ -144,9 +144,10 @@ fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
             None => per.push((label, vec![state])),
         }
     }
-    let bad = per
-        .iter()
-        .any(|(_, v)| v.iter().any(|s| *s == "failing" || *s == "bounced"));
+    let bad = per.iter().any(|(_, v)| {
+        v.iter()
+            .any(|s| matches!(s, Delivery::Failing | Delivery::Bounced))
+    });
     let mut line = words::count(orgs.len(), "organisasjon", "organisasjoner");
     for (label, states) in &per {
         let mut c = label.chars();
@@ -164,7 +165,7 @@ fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
 
 /// A timeline's decided actions: when each was decided, the action, its delivery state, and
 /// when it was sent.
-fn actions(t: &[TimelineEntry]) -> impl Iterator<Item = (Time, &Action, &str, Option<Time>)> {
+fn actions(t: &[TimelineEntry]) -> impl Iterator<Item = (Time, &Action, Delivery, Option<Time>)> {
     t.iter().filter_map(|e| match e {
         TimelineEntry::Action {
             at,
@@ -172,7 +173,7 @@ fn actions(t: &[TimelineEntry]) -> impl Iterator<Item = (Time, &Action, &str, Op
             state,
             sent_at,
             ..
-        } => Some((*at, &**action, state.as_str(), *sent_at)),
+        } => Some((*at, &**action, *state, *sent_at)),
         TimelineEntry::Event { .. } => None,
     })
 }
@@ -258,22 +259,22 @@ fn silence(cfg: &Config, t: &[TimelineEntry]) -> Option<Value> {
     }
     let (cstate, cat) = created?;
     let text = match (cstate, expired) {
-        (_, Some(("sent", t))) => format!(
+        (_, Some((Delivery::Sent, t))) => format!(
             "Alarmene for {org} ble dempet {} og er slått på igjen {}.",
             words::when(cfg, cat),
             words::when(cfg, t)
         ),
         (_, Some(_)) => format!("Dempingen for {org} oppheves nå (venter på Alertmanager)."),
-        ("sent", None) => format!(
+        (Delivery::Sent, None) => format!(
             "Alarmene for {org} er dempet siden {} og slås på igjen når saken er løst.",
             words::when(cfg, cat)
         ),
         _ => format!("Dempingen for {org} opprettes nå (venter på Alertmanager)."),
     };
-    let active = cstate == "sent" && expired.is_none();
+    let active = cstate == Delivery::Sent && expired.is_none();
     Some(json!({
         "text": text,
-        "state": if active { "Aktiv" } else if expired.is_some_and(|(s, _)| s == "sent") { "Opphevet" } else { "Venter" },
+        "state": if active { "Aktiv" } else if expired.is_some_and(|(s, _)| s == Delivery::Sent) { "Opphevet" } else { "Venter" },
         "link": cfg.sections.get::<crate::sinks::silence::Settings>().map(|s| format!("{}/#/silences", s.url.trim_end_matches('/'))),
     }))
 }

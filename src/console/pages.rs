@@ -522,7 +522,7 @@ fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {
         "org": org.as_ref().map(|o| &o.0),
         "phone": org.as_ref().and_then(|o| o.1.clone()),
         "phone_link": org.as_ref().and_then(|o| o.1.as_deref().map(tel)),
-        "state": words::state(state.as_str()),
+        "state": words::state(*state),
         "case": action.about.id(),
         "url": case_url(&action.about),
         "detail": detail,

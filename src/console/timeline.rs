@@ -5,14 +5,14 @@ use super::pages::recipients;
 use super::words;
 use crate::config::Config;
 use crate::engine::model::Time;
-use crate::store::TimelineEntry;
+use crate::store::{Delivery, TimelineEntry};
 use serde_json::{json, Value};
 
-pub(super) fn state_class(s: &str) -> &'static str {
+pub(super) fn state_class(s: Delivery) -> &'static str {
     match s {
-        "sent" => "ok",
-        "failing" | "bounced" => "bad",
-        _ => "",
+        Delivery::Sent => "ok",
+        Delivery::Failing | Delivery::Bounced => "bad",
+        Delivery::Due => "",
     }
 }
 
@@ -21,7 +21,7 @@ pub(super) fn state_class(s: &str) -> &'static str {
 /// recipients behind a disclosure.
 pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
     /// A fan-out being gathered: its label, its instant, and (recipient, state, detail) each.
-    type Fanout = (String, Time, Vec<(String, String, String)>);
+    type Fanout = (String, Time, Vec<(String, Delivery, String)>);
     let mut out: Vec<Value> = Vec::new();
     let mut group: Option<Fanout> = None;
     let flush = |out: &mut Vec<Value>, g: Option<Fanout>| {
@@ -31,8 +31,8 @@ pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
             out.push(json!({
                 "when": words::date_time(cfg, at),
                 "text": if to.is_empty() { label } else { format!("{label} til {to}") },
-                "state": words::state(state),
-                "state_class": state_class(state),
+                "state": words::state(*state),
+                "state_class": state_class(*state),
                 "detail": detail,
             }));
             return;
@@ -40,10 +40,10 @@ pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
         out.push(json!({
             "when": words::date_time(cfg, at),
             "text": format!("{} × {label}", items.len()),
-            "state": states_summary(items.iter().map(|(_, s, _)| s.as_str())),
-            "state_class": if items.iter().any(|(_, s, _)| s == "failing" || s == "bounced") { "bad" } else if items.iter().all(|(_, s, _)| s == "sent") { "ok" } else { "" },
+            "state": states_summary(items.iter().map(|(_, s, _)| *s)),
+            "state_class": if items.iter().any(|(_, s, _)| state_class(*s) == "bad") { "bad" } else if items.iter().all(|(_, s, _)| *s == Delivery::Sent) { "ok" } else { "" },
             "items": items.iter().map(|(to, state, detail)| json!({
-                "to": to, "state": words::state(state), "state_class": state_class(state), "detail": detail,
+                "to": to, "state": words::state(*state), "state_class": state_class(*state), "detail": detail,
             })).collect::<Vec<_>>(),
         }));
     };
@@ -78,7 +78,7 @@ pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                     "statuspage" | "silence" | "ops" | "report" => String::new(),
                     _ => recipients(cfg, action),
                 };
-                let item = (to, state.as_str().to_string(), detail);
+                let item = (to, *state, detail);
                 match group.as_mut() {
                     Some((l, t0, items)) if *l == label && *t0 == *at && !item.0.is_empty() => {
                         items.push(item)
@@ -96,14 +96,14 @@ pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
 }
 
 /// "65 sendt", "60 sendt, 3 feiler, 2 venter": delivery states counted, in a fixed order.
-pub(super) fn states_summary<'a>(states: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn states_summary(states: impl Iterator<Item = Delivery>) -> String {
     let mut n = [0usize; 4];
     for s in states {
         n[match s {
-            "sent" => 0,
-            "failing" => 1,
-            "bounced" => 2,
-            _ => 3,
+            Delivery::Sent => 0,
+            Delivery::Failing => 1,
+            Delivery::Bounced => 2,
+            Delivery::Due => 3,
         }] += 1;
     }
     ["sendt", "feiler", "returnert", "venter"]

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::engine::deadline::AT_ONCE;
 use crate::engine::incident::Deadline;
 use crate::engine::model::{IncidentView, Time};
+use crate::store::Delivery;
 use chrono::{Datelike, Timelike};
 
 const WEEKDAYS: [&str; 7] = [
@@ -153,12 +154,12 @@ pub(crate) fn inquiry_deadline(cfg: &Config, what: &str, at: Time) -> String {
 }
 
 /// A delivery state as the console shows it.
-pub(crate) fn state(s: &str) -> &'static str {
+pub(crate) fn state(s: Delivery) -> &'static str {
     match s {
-        "sent" => "sendt",
-        "failing" => "feiler",
-        "bounced" => "returnert",
-        _ => "venter",
+        Delivery::Sent => "sendt",
+        Delivery::Failing => "feiler",
+        Delivery::Bounced => "returnert",
+        Delivery::Due => "venter",
     }
 }
 

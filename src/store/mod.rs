@@ -276,6 +276,7 @@ impl Delivery {
     }
 
     /// The word the API and console use.
+    #[cfg(test)]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Delivery::Due => "due",
