@@ -84,14 +84,6 @@ srv.serve_forever()
 
 const NUMBERS: [&str; 2] = ["+4791234567", "+4798765432"];
 
-fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 /// The gateway on a free port, its token in `sms-token`, answering 503 to the first `burst`
 /// requests and holding every request after `hold_after` successes (0: none); the
 /// configuration gets the on-call numbers and `[sms]` pointing at it. Its port's process,
@@ -144,7 +136,7 @@ fn gateway(
 fn wait_texts(log: &std::path::Path, pick: impl Fn(&str) -> bool) -> Vec<serde_json::Value> {
     let t = Instant::now();
     loop {
-        let all = records(log);
+        let all = json_lines(log);
         let texted: Vec<&str> = all
             .iter()
             .filter(|r| r["status"] == 200)
@@ -181,7 +173,7 @@ fn oncall_gets_each_text_once_through_a_5xx_burst_and_a_kill_9() {
         assert!(
             t.elapsed() < Duration::from_secs(90),
             "no text reached the gateway: {:?}",
-            records(&log)
+            json_lines(&log)
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -189,7 +181,7 @@ fn oncall_gets_each_text_once_through_a_5xx_burst_and_a_kill_9() {
         .args(["-9", &d.0.id().to_string()])
         .status();
     let _ = d.0.wait();
-    let at_kill = records(&log);
+    let at_kill = json_lines(&log);
     assert_eq!(
         at_kill.iter().filter(|r| r["status"] == 200).count(),
         1,

@@ -65,14 +65,6 @@ print('ready', flush=True)
 srv.serve_forever()
 "#;
 
-fn records(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
 /// The receiver on a free port with its secret in `webhook-secret`, answering 503 to the
 /// first `burst` requests and holding every request after `hold_after` successes (0: none);
 /// its port, its log of requests and its hold (`held`, `release` files).
@@ -137,7 +129,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
         .args(["-9", &d.0.id().to_string()])
         .status();
     let _ = d.0.wait();
-    let at_kill = records(&log);
+    let at_kill = json_lines(&log);
     assert_eq!(
         at_kill.iter().filter(|r| r["status"] == 200).count(),
         5,
@@ -180,7 +172,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
     assert_eq!(keys.len(), kommuner(), "one e-mail per municipality");
     let t = Instant::now();
     let delivered = loop {
-        let ok: BTreeSet<String> = records(&log)
+        let ok: BTreeSet<String> = json_lines(&log)
             .iter()
             .filter(|r| r["status"] == 200)
             .map(|r| r["id"].as_str().unwrap().to_string())
@@ -193,7 +185,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
     let missing: Vec<&String> = keys.difference(&delivered).collect();
     assert!(missing.is_empty(), "webhook never delivered {missing:?}");
 
-    let all = records(&log);
+    let all = json_lines(&log);
     assert!(
         all.iter().filter(|r| r["status"] == 503).count() == 20,
         "the burst happened"
@@ -317,7 +309,7 @@ fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused(
     let t = Instant::now();
     let about = |r: &serde_json::Value| r["id"].as_str().unwrap_or("").to_string();
     loop {
-        let got = records(&log);
+        let got = json_lines(&log);
         if got.iter().any(|r| about(r).starts_with("INC-AFTER/")) {
             break;
         }
@@ -328,7 +320,7 @@ fn a_webhook_added_on_reload_takes_the_next_actions_and_a_broken_one_is_refused(
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let got = records(&log);
+    let got = json_lines(&log);
     assert!(got
         .iter()
         .all(|r| r["sig_ok"] == true && r["status"] == 200));

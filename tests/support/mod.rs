@@ -468,3 +468,13 @@ pub fn get(port: u16, path: &str, token: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).to_string()
 }
+
+/// The JSON lines a stand-in server logged (what it received); lines not yet whole are
+/// skipped.
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
