@@ -126,6 +126,25 @@ impl Validator<'_> {
         ok
     }
 
+    /// An endpoint that will carry `what`: a URL as [`Validator::url`] wants it, and
+    /// `http://` only to a loopback host (anything else would send `what` unencrypted).
+    pub(crate) fn endpoint(&mut self, path: Vec<Seg>, url: &str, example: &str, what: &str) {
+        if !self.url(path.clone(), url, example) || !url.starts_with("http://") {
+            return;
+        }
+        let host = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
+            .unwrap_or_default();
+        if !is_loopback(&host) {
+            self.err(
+                0,
+                path,
+                format!("http:// sends {what} unencrypted; it is allowed only to a loopback host, not {host:?}: use https://"),
+            );
+        }
+    }
+
     /// Validate everything; `orgs` are the organizations of the main file and the includes
     /// with (source, index) for error places (`raw.organization` has been moved into them).
     pub(super) fn validate(

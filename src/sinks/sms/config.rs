@@ -146,19 +146,12 @@ fn settings(v: &mut Validator<'_>, raw: RawSms) -> Option<Settings> {
             return None;
         }
     };
-    if v.url(
+    v.endpoint(
         tpath!["sms", "url"],
         &url,
         "https://sms.example/v1/messages",
-    ) {
-        let host = reqwest::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
-            .unwrap_or_default();
-        if url.starts_with("http://") && !crate::config::validate::is_loopback(&host) {
-            v.err(0, tpath!["sms", "url"], format!("http:// sends phone numbers and the gateway's credential unencrypted; it is allowed only to a loopback host, not {host:?}: use https://"));
-        }
-    }
+        "phone numbers and the gateway's credential",
+    );
     let get = match raw
         .method
         .as_deref()

@@ -57,23 +57,12 @@ pub struct Settings {
 
 pub(crate) fn settings(v: &mut Validator<'_>, raw: RawWebhook) -> Option<Settings> {
     let url = raw.url?;
-    if v.url(
+    v.endpoint(
         tpath!["webhook", "url"],
         &url,
         "https://tickets.example/hooks/meldingsvakt",
-    ) {
-        let host = reqwest::Url::parse(&url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
-            .unwrap_or_default();
-        if url.starts_with("http://") && !crate::config::validate::is_loopback(&host) {
-            v.err(
-                0,
-                tpath!["webhook", "url"],
-                format!("http:// sends names and addresses unencrypted; it is allowed only to a loopback host, not {host:?}: use https://"),
-            );
-        }
-    }
+        "names and addresses",
+    );
     let secret = v.secret(
         "webhook",
         raw.secret_file,
