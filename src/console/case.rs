@@ -167,13 +167,7 @@ fn recipients_summary(t: &[TimelineEntry]) -> (String, bool) {
 /// when it was sent.
 fn actions(t: &[TimelineEntry]) -> impl Iterator<Item = (Time, &Action, Delivery, Option<Time>)> {
     t.iter().filter_map(|e| match e {
-        TimelineEntry::Action {
-            at,
-            action,
-            state,
-            sent_at,
-            ..
-        } => Some((*at, &**action, *state, *sent_at)),
+        TimelineEntry::Action(a) => Some((a.at, &*a.action, a.state, a.sent_at)),
         TimelineEntry::Event { .. } => None,
     })
 }
@@ -302,7 +296,7 @@ pub(crate) fn registered(t: &[TimelineEntry]) -> String {
     });
     let n = t
         .iter()
-        .filter(|e| matches!(e, TimelineEntry::Action { at, .. } if Some(*at) == last))
+        .filter(|e| matches!(e, TimelineEntry::Action(a) if Some(a.at) == last))
         .count();
     match n {
         0 => "Registrert. Ingen meldinger sendes nå; se «Hva skjer videre».".into(),

@@ -493,18 +493,11 @@ pub(crate) fn title_of(
 }
 
 fn problem(cfg: &Config, e: &TimelineEntry) -> Option<Value> {
-    let TimelineEntry::Action {
-        action,
-        state,
-        attempts,
-        first_failure_at,
-        last_error,
-        bounced_at,
-        ..
-    } = e
-    else {
+    let TimelineEntry::Action(a) = e else {
         return None;
     };
+    let (action, state, attempts, last_error) = (&a.action, &a.state, &a.attempts, &a.last_error);
+    let (first_failure_at, bounced_at) = (&a.first_failure_at, &a.bounced_at);
     let p = action.parts();
     let org = p.org.filter(|o| *o != "region").map(|o| {
         (

@@ -271,7 +271,7 @@ fn silences_fanouts_and_service_names_on_the_case_page() {
     while let Some(a) = e.poll_action() {
         entries.push((
             a.about.key_prefix(),
-            TimelineEntry::Action {
+            TimelineEntry::Action(crate::store::ActionEntry {
                 at: a.at,
                 key: a.key.clone(),
                 sink: "test".into(),
@@ -282,7 +282,7 @@ fn silences_fanouts_and_service_names_on_the_case_page() {
                 last_error: None,
                 bounced_at: None,
                 action: Box::new(a),
-            },
+            }),
         ));
     }
     let of = |p: &str| -> Vec<TimelineEntry> {

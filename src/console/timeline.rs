@@ -56,16 +56,9 @@ pub(super) fn timeline(cfg: &Config, t: &[TimelineEntry]) -> Vec<Value> {
                     "text": words::event(ty, origin.as_deref(), by.as_deref()),
                 }));
             }
-            TimelineEntry::Action {
-                at,
-                action,
-                state,
-                attempts,
-                sent_at,
-                last_error,
-                bounced_at,
-                ..
-            } => {
+            TimelineEntry::Action(a) => {
+                let (at, action, state, attempts) = (&a.at, &a.action, &a.state, &a.attempts);
+                let (sent_at, last_error, bounced_at) = (&a.sent_at, &a.last_error, &a.bounced_at);
                 let p = action.parts();
                 let detail = match (sent_at, bounced_at, last_error) {
                     (_, Some(b), _) => format!("returnert {}", words::date_time(cfg, *b)),

@@ -18,25 +18,15 @@ pub(crate) fn entry_json(e: &TimelineEntry) -> Value {
         TimelineEntry::Event { at, ty, origin, by } => json!({
             "at": at, "entry": "event", "type": ty, "origin": origin, "by": by,
         }),
-        TimelineEntry::Action {
-            at,
-            key,
-            sink,
-            action,
-            state,
-            attempts,
-            sent_at,
-            first_failure_at,
-            last_error,
-            bounced_at,
-        } => {
-            let p = action.parts();
+        TimelineEntry::Action(a) => {
+            let p = a.action.parts();
             let (kind, message, to, cc, org) = (p.kind, p.message, p.to, p.cc, p.org);
             json!({
-                "at": at, "entry": "action", "key": key, "sink": sink, "action": kind,
-                "message": message, "org": org, "to": to, "cc": cc, "state": state,
-                "attempts": attempts, "sent_at": sent_at, "first_failure_at": first_failure_at,
-                "last_error": last_error, "bounced_at": bounced_at,
+                "at": a.at, "entry": "action", "key": a.key, "sink": a.sink, "action": kind,
+                "message": message, "org": org, "to": to, "cc": cc, "state": a.state,
+                "attempts": a.attempts, "sent_at": a.sent_at,
+                "first_failure_at": a.first_failure_at, "last_error": a.last_error,
+                "bounced_at": a.bounced_at,
             })
         }
     }
@@ -46,7 +36,7 @@ pub(crate) fn entry_json(e: &TimelineEntry) -> Value {
 /// post and ops note holds a snapshot of its case): kind, category, priority, organizations, …
 pub(crate) fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
     let view = timeline.iter().rev().find_map(|e| match e {
-        TimelineEntry::Action { action, .. } => action.case_view(),
+        TimelineEntry::Action(a) => a.action.case_view(),
         TimelineEntry::Event { .. } => None,
     });
     if let (Some(Value::Object(view)), Some(o)) = (view, v.as_object_mut()) {

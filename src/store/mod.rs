@@ -234,20 +234,60 @@ pub enum TimelineEntry {
         origin: Option<String>,
         by: Option<String>,
     },
-    Action {
-        /// When it was decided (and due).
-        at: Time,
+    Action(ActionEntry),
+}
+
+/// A decided action on a timeline, with its delivery so far.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionEntry {
+    /// When it was decided (and due).
+    pub at: Time,
+    pub key: String,
+    /// The sink that delivers the row (`email`, `statuspage`, `webhook`, …).
+    pub sink: String,
+    pub action: Box<Action>,
+    pub state: Delivery,
+    pub attempts: i64,
+    pub sent_at: Option<Time>,
+    pub first_failure_at: Option<Time>,
+    pub last_error: Option<String>,
+    pub bounced_at: Option<Time>,
+}
+
+impl ActionEntry {
+    /// An outbox row as both stores read it for a timeline: the payload as JSON, the status
+    /// column, and the times `[done_at, first_failure_at, bounced_at]` as stored text.
+    pub(crate) fn read(
         key: String,
-        /// The sink that delivers the row (`email`, `statuspage`, `webhook`, …).
         sink: String,
-        action: Box<Action>,
-        state: Delivery,
+        payload: &str,
+        status: &str,
         attempts: i64,
-        sent_at: Option<Time>,
-        first_failure_at: Option<Time>,
         last_error: Option<String>,
-        bounced_at: Option<Time>,
-    },
+        [done, failed, bounced]: [Option<&str>; 3],
+    ) -> Result<TimelineEntry, StoreError> {
+        let action: Action = serde_json::from_str(payload)
+            .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
+        let t = |x: Option<&str>| x.map(sqlite::parse_text).transpose();
+        let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(failed)?, t(bounced)?);
+        let state = Delivery::of(
+            status == "done",
+            first_failure_at.is_some(),
+            bounced_at.is_some(),
+        );
+        Ok(TimelineEntry::Action(ActionEntry {
+            at: action.at,
+            action: Box::new(action),
+            key,
+            sink,
+            state,
+            attempts,
+            sent_at,
+            first_failure_at,
+            last_error,
+            bounced_at,
+        }))
+    }
 }
 
 /// Where an outbox row stands, as people are told (`due`, `failing`, `sent`, `bounced`).
@@ -291,7 +331,7 @@ impl TimelineEntry {
     /// When it happened (an event) or was decided (an action).
     pub(crate) fn at(&self) -> Time {
         match self {
-            TimelineEntry::Event { at, .. } | TimelineEntry::Action { at, .. } => *at,
+            TimelineEntry::Event { at, .. } | TimelineEntry::Action(ActionEntry { at, .. }) => *at,
         }
     }
 }

@@ -25,8 +25,8 @@ pub use settings::Settings;
 
 use super::sqlite::parse_text;
 use super::{
-    time_text, EventLog, NewEvent, NewRow, Outbox, OutboxRow, OutboxStats, SendResult, SmallState,
-    Store, StoreError, StoredEvent, TimelineEntry,
+    time_text, ActionEntry, EventLog, NewEvent, NewRow, Outbox, OutboxRow, OutboxStats, SendResult,
+    SmallState, Store, StoreError, StoredEvent, TimelineEntry,
 };
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
@@ -158,29 +158,16 @@ impl PgStore {
         })?;
         let mut v = Vec::new();
         for r in rows {
-            let key: String = r.get(0);
-            let action: Action = serde_json::from_str(r.get(2))
-                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
-            let t = |i: usize| r.get::<_, Option<&str>>(i).map(parse_text).transpose();
-            let (sent_at, first_failure_at, bounced_at) = (t(5)?, t(6)?, t(8)?);
-            let status: &str = r.get(3);
-            let state = crate::store::Delivery::of(
-                status == "done",
-                first_failure_at.is_some(),
-                bounced_at.is_some(),
-            );
-            v.push(TimelineEntry::Action {
-                at: action.at,
-                key,
-                sink: r.get(1),
-                action: Box::new(action),
-                state,
-                attempts: r.get(4),
-                sent_at,
-                first_failure_at,
-                last_error: r.get(7),
-                bounced_at,
-            });
+            let times = [r.get(5), r.get(6), r.get(8)];
+            v.push(ActionEntry::read(
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(7),
+                times,
+            )?);
         }
         Ok(v)
     }

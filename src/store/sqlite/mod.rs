@@ -2,8 +2,8 @@
 //! `PRAGMA user_version`.
 
 use super::{
-    time_text, EventLog, NewEvent, NewRow, Outbox, OutboxRow, OutboxStats, SendResult, SmallState,
-    Store, StoreError, StoredEvent, TimelineEntry,
+    time_text, ActionEntry, EventLog, NewEvent, NewRow, Outbox, OutboxRow, OutboxStats, SendResult,
+    SmallState, Store, StoreError, StoredEvent, TimelineEntry,
 };
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
@@ -42,27 +42,10 @@ impl SqliteStore {
         let mut v = Vec::new();
         for row in rows {
             let (key, sink, payload, status, attempts, done, ff, last_error, bounced) = row?;
-            let action: Action = serde_json::from_str(&payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox {key}: {e}")))?;
-            let t = |x: Option<String>| x.as_deref().map(parse_text).transpose();
-            let (sent_at, first_failure_at, bounced_at) = (t(done)?, t(ff)?, t(bounced)?);
-            let state = crate::store::Delivery::of(
-                status == "done",
-                first_failure_at.is_some(),
-                bounced_at.is_some(),
-            );
-            v.push(TimelineEntry::Action {
-                at: action.at,
-                key,
-                sink,
-                action: Box::new(action),
-                state,
-                attempts,
-                sent_at,
-                first_failure_at,
-                last_error,
-                bounced_at,
-            });
+            let times = [done.as_deref(), ff.as_deref(), bounced.as_deref()];
+            v.push(ActionEntry::read(
+                key, sink, &payload, &status, attempts, last_error, times,
+            )?);
         }
         Ok(v)
     }

@@ -175,7 +175,9 @@ fn timelines_from_the_log_and_the_outbox() {
         .iter()
         .map(|e| match e {
             TimelineEntry::Event { ty, origin, by, .. } => format!("{ty} {origin:?} {by:?}"),
-            TimelineEntry::Action { key, state, .. } => format!("{key} {}", state.as_str()),
+            TimelineEntry::Action(ActionEntry { key, state, .. }) => {
+                format!("{key} {}", state.as_str())
+            }
         })
         .collect();
     assert_eq!(
@@ -192,7 +194,9 @@ fn timelines_from_the_log_and_the_outbox() {
     assert!(s.mark_bounced("I/unplanned/malvik", t).unwrap());
     assert!(!s.mark_bounced("no/such/row", t).unwrap());
     let state = s.timeline("I").unwrap().into_iter().find_map(|e| match e {
-        TimelineEntry::Action { state, sent_at, .. } => Some((state, sent_at.is_some())),
+        TimelineEntry::Action(ActionEntry { state, sent_at, .. }) => {
+            Some((state, sent_at.is_some()))
+        }
         _ => None,
     });
     assert_eq!(state, Some((crate::store::Delivery::Bounced, true)));
@@ -203,7 +207,9 @@ fn timelines_from_the_log_and_the_outbox() {
             .unwrap()
             .into_iter()
             .filter_map(|e| match e {
-                TimelineEntry::Action { key, state, .. } => Some((key, state.as_str().to_string())),
+                TimelineEntry::Action(ActionEntry { key, state, .. }) => {
+                    Some((key, state.as_str().to_string()))
+                }
                 _ => None,
             })
             .collect()
