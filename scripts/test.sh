@@ -23,6 +23,8 @@ command -v node >/dev/null || need+=(nodejs npm)
 # directory; the package's own cluster is not used.
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v psql >/dev/null || need+=(postgresql-client)
+# The audit test (tests/audit.rs) edits the database as an intruder would, with sqlite3.
+command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v setpriv >/dev/null || need+=(util-linux)
 # The Debian package (tests/package.rs): lintian checks it, man renders its manual pages.
 command -v lintian >/dev/null || need+=(lintian)

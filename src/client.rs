@@ -307,6 +307,9 @@ fn read_token(c: &Conn) -> Result<String, TokenError> {
         })
 }
 
+/// The `User-Agent` of `meldingsvakt incident …` and friends.
+pub const CLI_AGENT: &str = concat!("meldingsvakt-cli/", env!("CARGO_PKG_VERSION"));
+
 /// Perform the request; print the answer. Exit code: 0, 1 (daemon unreachable), 2 (refused).
 pub async fn call(c: &Conn, r: Request) -> i32 {
     let token = match read_token(c) {
@@ -316,7 +319,11 @@ pub async fn call(c: &Conn, r: Request) -> i32 {
             return 1;
         }
     };
-    let client = reqwest::Client::new();
+    // The daemon audits requests from this client with origin `cli` (SPEC §5.10).
+    let client = reqwest::Client::builder()
+        .user_agent(CLI_AGENT)
+        .build()
+        .unwrap_or_default();
     let base = c.url.trim_end_matches('/');
     let req = match &r {
         Request::Post(p, body) => {

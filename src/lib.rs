@@ -1,4 +1,5 @@
 //! meldingsvakt: outage notifications for Norwegian health IT. See ARCHITECTURE.md.
+pub mod audit;
 pub mod calendar;
 pub mod client;
 pub mod clock;

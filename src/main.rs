@@ -85,6 +85,30 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the audit chain and name the first entry changed, removed or inserted.
+    #[command(
+        after_help = "Exit status: 0 the chain holds, 1 it is broken (every break is named, the \
+first on the first line), 2 the state could not be read.
+
+Each entry carries the SHA-256 of the one before. An edit that also recomputes every later
+digest is caught by --head: give a head the daemon logged earlier (journal lines \"audit head\",
+at every start and snapshot), and the chain must still pass through it.
+
+Example:
+  meldingsvakt audit verify --config /etc/meldingsvakt/meldingsvakt.toml
+  meldingsvakt audit verify --head 3f9c…  # from: journalctl -u meldingsvakt -g 'audit head'"
+    )]
+    Verify {
+        #[arg(long, short, value_name = "FILE", help = CONFIG_HELP)]
+        config: Option<PathBuf>,
+        /// A head (64 hex digits) the daemon logged earlier; the chain must still hold it.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Run the daemon: HTTP API and webhook, durable outbox, e-mail (files by default, or SMTP).
     #[command(
@@ -155,6 +179,11 @@ working day of the next month.")]
         /// Report on this scenario's simulated run instead of the daemon's state.
         #[arg(long)]
         scenario: Option<PathBuf>,
+    },
+    /// The audit log of who did what (SPEC §5.10).
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
     },
     /// Print a year's holidays, half days and working-day count.
     Calendar {
@@ -360,6 +389,30 @@ fn report_cmd(
     ExitCode::SUCCESS
 }
 
+fn audit_verify_cmd(config: &Path, head: Option<&str>) -> ExitCode {
+    let cfg = match load_or_report(config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let r = match meldingsvakt::daemon::audit::verify(&cfg, head) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("audit verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if r.problems.is_empty() {
+        outln!("audit log holds: {} entries, head {}", r.entries, r.head);
+        return ExitCode::SUCCESS;
+    }
+    outln!("audit log broken: {}", r.problems[0]);
+    for p in &r.problems[1..] {
+        outln!("also: {p}");
+    }
+    outln!("({} entries read)", r.entries);
+    ExitCode::from(1)
+}
+
 fn calendar_cmd(year: i32, config: &Path) -> ExitCode {
     if !(1900..=2999).contains(&year) {
         eprintln!("year {year} is out of range (1900–2999)");
@@ -449,6 +502,15 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             render(kind, &config, scenario, input)
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { config, head },
+        } => {
+            let config = match resolve_config(config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            audit_verify_cmd(&config, head.as_deref())
         }
         Cmd::Calendar { year, config } => {
             // Without a configuration: the built-in calendar (no extra closed days).

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Bottom to top. A room is a folder of `src/` or a file directly in it.
 const FLOORS: &[&[&str]] = &[
-    &["calendar", "clock", "stdout", "text", "tls"],
+    &["audit", "calendar", "clock", "stdout", "text", "tls"],
     &["config"],
     &["engine"],
     &["render", "report", "store"],

@@ -51,6 +51,7 @@ pub const TABLES: &[Table] = &[
     Table { table: "imap", header: "[imap]", doc: "Our meldingsansvarlig mailbox, watched for replies, inbound inquiries and bounces (optional)." },
     Table { table: "report", header: "[report]", doc: "The monthly availability report (SPEC §4.13)." },
     Table { table: "console", header: "[console]", doc: "The operator console at /ops/ (SPEC §5.6)." },
+    Table { table: "audit", header: "[audit]", doc: "The audit log of who did what (SPEC §5.10)." },
 ];
 
 /// The core's keys (the rooms above declare theirs in their sections).
@@ -133,6 +134,7 @@ pub const KEYS: &[Key] = &[
     k("console", "trusted_proxies", Some("[\"127.0.0.1\", \"::1\"]"), "The addresses that proxy may connect from."),
     k("console", "session_lifetime", Some("\"12h\""), "How long a sign-in lasts (5 minutes to 7 days)."),
     k("console", "secure_cookie", Some("false"), "Mark the session cookie Secure (behind HTTPS)."),
+    k("audit", "retention", Some("\"5years\""), "How long audit entries are kept (at least 1 year); older ones are compacted behind an anchor the chain still verifies from."),
 ];
 
 /// The fields of the `Raw*` structs in `src` (named in `structs` with their table) are
@@ -219,6 +221,7 @@ mod tests {
         ("RawImap", "imap"),
         ("RawReport", "report"),
         ("RawConsole", "console"),
+        ("RawAudit", "audit"),
     ];
 
     /// Every field of every `Raw*` struct (its serde name) is documented, and nothing else.

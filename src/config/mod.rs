@@ -174,6 +174,9 @@ pub struct DaemonSettings {
     pub imap: Option<ImapSettings>,
     /// `[console]`: the operator console (SPEC §5.6).
     pub console: ConsoleSettings,
+    /// `[audit] retention`: audit entries older than this are compacted behind the anchor
+    /// (SPEC §5.10; default 5 years).
+    pub audit_retention: Duration,
 }
 
 /// `[console]` (SPEC §5.6).

@@ -56,6 +56,15 @@ pub(crate) struct RawConfig {
     pub report: RawReport,
     #[serde(default)]
     pub console: RawConsole,
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]` as written (SPEC §5.10).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawAudit {
+    /// How long audit entries are kept before they are compacted behind the anchor.
+    pub retention: Option<Dur>,
 }
 
 /// An included file holds organizations only.

@@ -2,8 +2,9 @@
 //! second host (SPEC §5.7) keeps operators signed in as long as the operator token is the
 //! same. The key is derived from the operator token: rotating the token ends every session.
 //!
-//! Cookie value: `{expires}.{nonce}.{user}.{mac}` — expiry in Unix seconds, 16 random bytes,
-//! the user name's UTF-8 in hex, and HMAC-SHA256 over the first three. The CSRF token of a
+//! Cookie value: `{expires}.{nonce}.{role}.{user}.{mac}` — expiry in Unix seconds, 16 random
+//! bytes, the role (`audit::Role`), the user name's UTF-8 in hex, and HMAC-SHA256 over the
+//! first four. The CSRF token of a
 //! session is HMAC("csrf" + nonce): a form from another site cannot know it, and it changes
 //! with every sign-in.
 
@@ -23,6 +24,8 @@ pub(crate) struct Keys {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Session {
     pub user: String,
+    /// The role the person signed in with (SPEC §5.10).
+    pub role: crate::audit::Role,
     pub expires: i64,
     nonce: String,
 }
@@ -53,15 +56,26 @@ impl Keys {
 
     /// A new session for `user`, valid until `expires` (Unix seconds); `None` without
     /// randomness.
-    pub(crate) fn mint(&self, user: &str, expires: i64) -> Option<(Session, String)> {
+    pub(crate) fn mint(
+        &self,
+        user: &str,
+        role: crate::audit::Role,
+        expires: i64,
+    ) -> Option<(Session, String)> {
         let mut nonce = [0u8; 16];
         SystemRandom::new().fill(&mut nonce).ok()?;
         let s = Session {
             user: user.to_string(),
+            role,
             expires,
             nonce: hex(&nonce),
         };
-        let body = format!("{expires}.{}.{}", s.nonce, hex(user.as_bytes()));
+        let body = format!(
+            "{expires}.{}.{}.{}",
+            s.nonce,
+            role.as_str(),
+            hex(user.as_bytes())
+        );
         let mac = hex(hmac::sign(&self.key, body.as_bytes()).as_ref());
         Some((s, format!("{body}.{mac}")))
     }
@@ -70,12 +84,14 @@ impl Keys {
     pub(crate) fn open(&self, cookie: &str, now: i64) -> Option<Session> {
         let (body, mac) = cookie.rsplit_once('.')?;
         hmac::verify(&self.key, body.as_bytes(), &unhex(mac)?).ok()?;
-        let mut parts = body.splitn(3, '.');
+        let mut parts = body.splitn(4, '.');
         let expires: i64 = parts.next()?.parse().ok()?;
         let nonce = parts.next()?.to_string();
+        let role = crate::audit::Role::parse(parts.next()?)?;
         let user = String::from_utf8(unhex(parts.next()?)?).ok()?;
         (now < expires).then_some(Session {
             user,
+            role,
             expires,
             nonce,
         })
@@ -123,7 +139,9 @@ mod tests {
     #[test]
     fn sessions_are_signed_expire_and_carry_their_own_csrf_token() {
         let k = Keys::new("operator-token-0123456789");
-        let (s, c) = k.mint("Kari Nordmann", 1_000).unwrap();
+        let (s, c) = k
+            .mint("Kari Nordmann", crate::audit::Role::Operator, 1_000)
+            .unwrap();
         assert_eq!(k.open(&c, 999), Some(s.clone()));
         assert_eq!(k.open(&c, 1_000), None, "expired");
         // A changed user name, expiry or signature is refused.
@@ -142,7 +160,9 @@ mod tests {
         // Another operator token (rotated): every session ends.
         assert_eq!(Keys::new("another-token-0123456789").open(&c, 0), None);
         // CSRF: per session, checked exactly.
-        let (s2, _) = k.mint("Kari Nordmann", 1_000).unwrap();
+        let (s2, _) = k
+            .mint("Kari Nordmann", crate::audit::Role::Operator, 1_000)
+            .unwrap();
         let t = k.csrf(&s);
         assert!(k.csrf_ok(&s, &t));
         assert!(!k.csrf_ok(&s2, &t), "another sign-in has another token");

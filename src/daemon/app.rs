@@ -98,6 +98,16 @@ pub(super) fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Resu
     } else {
         return Err(ApiError::new(401, "unknown token"));
     };
+    if kind == TokenKind::Operator && want == TokenKind::Operator {
+        // SPEC §5.10: the shared token is the break-glass key; every use is flagged.
+        tracing::warn!(
+            agent = headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-"),
+            "the shared operator token was used (break-glass): give each person a personal token"
+        );
+    }
     if kind != want {
         return Err(ApiError::new(
             403,
@@ -108,6 +118,22 @@ pub(super) fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Resu
         ));
     }
     Ok(())
+}
+
+/// Who a request with the shared operator token acts as (SPEC §5.10): the name it gives
+/// (`by`), or the token's own name, in the break-glass role; from the CLI when the client
+/// says so.
+pub(super) fn break_glass(headers: &HeaderMap, by: Option<&str>) -> crate::audit::Actor {
+    use crate::audit::{Actor, Origin, Role};
+    let cli = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("meldingsvakt-cli/"));
+    Actor::new(
+        by.unwrap_or("operatørnøkkel"),
+        Role::BreakGlass,
+        if cli { Origin::Cli } else { Origin::Api },
+    )
 }
 
 /// Ask the engine task (operators only).

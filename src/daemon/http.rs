@@ -29,7 +29,11 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
 
 /// Through the door (`Input::parse`: guard, parse, id rule), then to the engine task. A
 /// refusal in an alert batch names the alert (`alerts[2].…`).
-async fn send(app: &App, events: Vec<(&str, Value)>) -> Result<usize, ApiError> {
+async fn send(
+    app: &App,
+    headers: &HeaderMap,
+    events: Vec<(&str, Value)>,
+) -> Result<usize, ApiError> {
     let batch = events.len() > 1;
     let mut inputs = Vec::with_capacity(events.len());
     for (i, (ty, v)) in events.iter().enumerate() {
@@ -44,7 +48,13 @@ async fn send(app: &App, events: Vec<(&str, Value)>) -> Result<usize, ApiError> 
                 index: batch.then_some(i),
                 refusal,
             })?;
-        inputs.push(input);
+        inputs.push(match origin {
+            crate::engine::events::Origin::Alert => input,
+            _ => {
+                let actor = super::app::break_glass(headers, input.log.by.as_deref());
+                input.by(actor)
+            }
+        });
     }
     let events = inputs;
     let (reply, rx) = oneshot::channel();
@@ -252,7 +262,7 @@ async fn operator_event(
         .unwrap_or_default()
         .to_string();
     api_result(
-        send(app, vec![(ty, v)]).await,
+        send(app, headers, vec![(ty, v)]).await,
         json!({ "id": id, "event": ty }),
         created,
     )

@@ -13,6 +13,7 @@
 //! deadline from facts; overdue actions run at once.
 
 mod app;
+pub mod audit;
 pub(crate) mod console;
 pub(crate) mod dispatch;
 pub(crate) mod engine_task;
@@ -130,6 +131,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
             Arc::make_mut(&mut cfg).retain_orgs(&kept);
         }
     }
+    log_audit_head(store.as_ref());
     let now = crate::clock::now();
     let t0 = std::time::Instant::now();
     let sinks = crate::sinks::Registry::build(&cfg)?;
@@ -356,4 +358,20 @@ pub fn load_config(
     path: &std::path::Path,
 ) -> Result<Config, Vec<crate::config::locate::ConfigError>> {
     Config::load_with(path, &sections())
+}
+
+/// Log the audit chain's head (its newest entry's number and digest): a witness outside the
+/// database that `meldingsvakt audit verify --head` checks the chain against (SPEC §5.10).
+pub(crate) fn log_audit_head(store: &dyn crate::store::Store) {
+    let newest = store.audit_find(&crate::store::AuditQuery {
+        limit: 1,
+        ..Default::default()
+    });
+    match newest {
+        Ok(v) => match v.first() {
+            Some(e) => tracing::info!(seq = e.seq, head = %e.hash, "audit head"),
+            None => tracing::info!("audit head: the audit log is empty"),
+        },
+        Err(e) => tracing::error!(error = %e, "cannot read the audit log's head"),
+    }
 }

@@ -217,7 +217,7 @@ pub struct StateHistory {
 /// There is no state to read.
 #[derive(Debug, thiserror::Error)]
 #[error("no daemon state at {0} (is `[storage] dir` right, and has the daemon run?)")]
-pub(crate) struct NoState(String);
+pub(crate) struct NoState(pub(crate) String);
 
 impl crate::report::HistorySource for StateHistory {
     fn load(&self) -> Result<crate::report::Loaded, Box<dyn std::error::Error + Send + Sync>> {

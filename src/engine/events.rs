@@ -21,8 +21,11 @@ pub struct Logged {
     pub ty: &'static str,
     pub body: String,
     pub origin: Origin,
-    /// Who, when known: the operator API's and CLI's optional `by`.
+    /// Who, when known: the signed-in person, or the operator API's and CLI's optional `by`.
     pub by: Option<String>,
+    /// The person (or input) it is audited as, with their role (SPEC §5.10); `None`: an
+    /// input no person sent (alerts; the mailbox and files are audited by their origin).
+    pub actor: Option<crate::audit::Actor>,
 }
 
 /// Where an event came from (SPEC §5.8).
@@ -72,6 +75,7 @@ impl Input {
             body: fields.to_string(),
             origin: Origin::Api,
             by,
+            actor: None,
         };
         Ok(Input { event, log })
     }
@@ -86,9 +90,28 @@ impl Input {
                 body,
                 origin,
                 by: None,
+                actor: None,
             },
             event: Event::Alert(alert),
         }
+    }
+
+    /// The same input, done by `actor` (who goes into the timeline too).
+    pub fn by(mut self, actor: crate::audit::Actor) -> Input {
+        self.log.by = Some(actor.who.clone());
+        self.log.actor = Some(actor);
+        self
+    }
+
+    /// The case this input is about, when it names one.
+    pub fn about(&self) -> Option<super::model::About> {
+        use super::model::About;
+        let id = self.event.id()?.to_string();
+        Some(match self.log.ty {
+            t if t.starts_with("maintenance.") => About::Maintenance(id),
+            t if t.starts_with("inquiry.") => About::Inquiry(id),
+            _ => About::Incident(id),
+        })
     }
 
     /// The same input, from `origin`.

@@ -14,6 +14,7 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::audit::{Anchor, Entry, NewEntry};
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
 use std::collections::BTreeMap;
@@ -155,10 +156,73 @@ pub trait SmallState: Send {
     fn set_retained_orgs(&mut self, orgs: &[&Organization]) -> Result<(), StoreError>;
 }
 
+/// The audit log (SPEC §5.10): append-only, each entry chained to the one before
+/// (`crate::audit`). Entries that record an event are appended by `Store::commit`, in the
+/// event's transaction ([`NewEvent::audit`]).
+pub trait AuditLog: Send {
+    /// Append entries, each chained to the last, in one transaction.
+    fn audit_append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError>;
+    /// The retention anchor and the entries kept, in chain order (`audit verify`).
+    fn audit_chain(&self) -> Result<(Option<Anchor>, Vec<Entry>), StoreError>;
+    /// The newest entries that match `q`, newest first, at most `q.limit`.
+    fn audit_find(&self, q: &AuditQuery) -> Result<Vec<Entry>, StoreError>;
+    /// Remove the entries older than `before` behind an anchor (retention); the kept chain
+    /// still verifies. Returns how many were removed.
+    fn audit_compact(&mut self, before: Time) -> Result<usize, StoreError>;
+}
+
+/// Which audit entries to find (`GET /ops/audit`): every given filter must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// The person (exact).
+    pub who: Option<String>,
+    /// The case or object (exact).
+    pub object: Option<String>,
+    /// What was done: exact, or a prefix when it ends with `.` (`incident.`).
+    pub what: Option<String>,
+    /// At or after.
+    pub from: Option<Time>,
+    /// Before.
+    pub to: Option<Time>,
+    /// The most entries (0: no limit).
+    pub limit: usize,
+}
+
+impl AuditQuery {
+    /// The SQL condition and its text arguments, numbered from `$1`/`?1` in the order
+    /// given (`placeholder(n)` writes the n-th).
+    pub(crate) fn condition(&self, placeholder: fn(usize) -> String) -> (String, Vec<String>) {
+        let mut parts = vec!["1 = 1".to_string()];
+        let mut args = Vec::new();
+        let mut add = |sql: &str, v: String| {
+            args.push(v);
+            parts.push(sql.replace('#', &placeholder(args.len())));
+        };
+        if let Some(w) = &self.who {
+            add("who = #", w.clone());
+        }
+        if let Some(o) = &self.object {
+            add("object = #", o.clone());
+        }
+        match &self.what {
+            Some(w) if w.ends_with('.') => add("substr(what, 1, length(#)) = #", w.clone()),
+            Some(w) => add("what = #", w.clone()),
+            None => {}
+        }
+        if let Some(t) = self.from {
+            add("at >= #", crate::audit::at_text(t));
+        }
+        if let Some(t) = self.to {
+            add("at < #", crate::audit::at_text(t));
+        }
+        (parts.join(" AND "), args)
+    }
+}
+
 /// What the daemon keeps: the three parts, and the calls that write more than one of them in
 /// one transaction. Every write that matters is one transaction; a failed call changed
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store: EventLog + Outbox + SmallState {
+pub trait Store: EventLog + Outbox + SmallState + AuditLog {
     /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
     /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
     /// (events, rows) removed.
@@ -201,6 +265,9 @@ pub struct NewEvent {
     pub at: Time,
     pub log: crate::engine::events::Logged,
     pub cases: Vec<String>,
+    /// Its audit entry, appended in the same transaction (events by people, the mailbox and
+    /// maintenance files; not alerts).
+    pub audit: Option<NewEntry>,
 }
 
 impl NewEvent {
@@ -216,8 +283,10 @@ impl NewEvent {
                 body: body.to_string(),
                 origin: crate::engine::events::Origin::Api,
                 by: None,
+                actor: None,
             },
             cases: vec![],
+            audit: None,
         })
     }
 }

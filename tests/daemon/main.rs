@@ -9,6 +9,7 @@ mod support;
 mod harness;
 
 mod alertmanager;
+mod audit;
 mod bad_input;
 mod console;
 mod fanout;

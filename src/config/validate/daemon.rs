@@ -16,6 +16,19 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 }
 
 impl Validator<'_> {
+    /// `[audit] retention`: at least a year (default 5 years, SPEC §5.10).
+    pub(super) fn audit_retention(&mut self, audit: crate::config::raw::RawAudit) -> Duration {
+        let d = audit.retention.map_or(Duration::days(1826), |d| d.0);
+        if d < Duration::days(365) {
+            self.err(
+                0,
+                tpath!["audit", "retention"],
+                "audit retention must be at least a year (5 years, the default, covers the SLA's audit right)",
+            );
+        }
+        d
+    }
+
     pub(super) fn daemon_settings(
         &mut self,
         http: RawHttp,
@@ -98,6 +111,7 @@ impl Validator<'_> {
         DaemonSettings {
             state_dir,
             retention,
+            audit_retention: Duration::days(1826),
             listen,
             public_url,
             alert_token_file: http.alert_token_file.map(|p| base.join(p)),

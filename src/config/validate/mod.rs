@@ -167,6 +167,7 @@ impl Validator<'_> {
             imap,
             report,
             console,
+            audit,
             ..
         } = raw;
         let self_org = self.self_org(self_);
@@ -180,6 +181,7 @@ impl Validator<'_> {
         let templates_dir = self.templates(templates);
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
         daemon.console = self.console(console);
+        daemon.audit_retention = self.audit_retention(audit);
         Some(Config {
             daemon,
             sections: Default::default(),

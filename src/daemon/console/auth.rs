@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::{message, page, redirect, Peer};
+use crate::audit::{Actor, Origin, Role};
 use crate::console::forms::Form;
 use crate::console::session::{self, Session};
 use crate::daemon::app::App;
@@ -91,7 +92,15 @@ pub(super) fn who(
                     cookie: None,
                 }));
             }
-            return Ok(mint(app, headers, &user));
+            // A proxy's user acts as an operator (SPEC §5.6); roles come with OIDC.
+            let who = mint(app, headers, &user, Role::Operator);
+            if who.is_some() {
+                let entry = Actor::new(&user, Role::Operator, Origin::Console)
+                    .did(crate::clock::now(), "sign_in")
+                    .changed(None, Some(r#"{"method":"proxy"}"#.into()));
+                audited(app, entry)?;
+            }
+            return Ok(who);
         }
     }
     Ok(from_cookie.map(|s| Who {
@@ -100,7 +109,24 @@ pub(super) fn who(
     }))
 }
 
-pub(super) fn mint(app: &App, headers: &HeaderMap, user: &str) -> Option<Who> {
+/// Append `entry` to the audit log; without it the act does not happen (503 page).
+pub(super) fn audited(app: &App, entry: crate::audit::NewEntry) -> Result<(), Response> {
+    let r = app
+        .shared
+        .store()
+        .audit_append(std::slice::from_ref(&entry));
+    r.map_err(|e| {
+        tracing::error!(error = %e, what = %entry.what, who = %entry.who, "cannot write the audit log; refused");
+        message(
+            app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Prøv igjen",
+            "Revisjonsloggen kan ikke skrives nå, så handlingen ble ikke utført.",
+        )
+    })
+}
+
+pub(super) fn mint(app: &App, headers: &HeaderMap, user: &str, role: Role) -> Option<Who> {
     let life = app
         .shared
         .cfg()
@@ -108,7 +134,7 @@ pub(super) fn mint(app: &App, headers: &HeaderMap, user: &str) -> Option<Who> {
         .console
         .session_lifetime
         .num_seconds();
-    let (s, value) = app.keys().mint(user, now_secs() + life)?;
+    let (s, value) = app.keys().mint(user, role, now_secs() + life)?;
     Some(Who {
         session: s,
         cookie: Some(session::set_cookie(&value, life, secure(app, headers))),
@@ -198,17 +224,34 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
         )
     };
     let token = f.get("token").unwrap_or_default();
+    let named = valid_name(f.get("name").unwrap_or_default());
     if !crate::daemon::app::same(token, &app.shared.tokens().operator) {
         tracing::warn!("console: sign-in with a wrong operator token refused");
+        let who = named.as_deref().unwrap_or("ukjent");
+        let entry = Actor::new(who, Role::BreakGlass, Origin::Console)
+            .did(crate::clock::now(), "sign_in.refused")
+            .changed(
+                None,
+                Some(r#"{"method":"operator token","why":"wrong token"}"#.into()),
+            );
+        if let Err(r) = audited(&app, entry) {
+            return r;
+        }
         return retry("Feil operatørnøkkel.");
     }
-    let name = match valid_name(f.get("name").unwrap_or_default()) {
+    let name = match named {
         Ok(n) => n,
         Err(e) => return retry(e),
     };
-    match mint(&app, &headers, &name) {
+    match mint(&app, &headers, &name, Role::BreakGlass) {
         Some(w) => {
-            tracing::info!(user = %name, "console: signed in with the operator token");
+            tracing::warn!(user = %name, "console: signed in with the shared operator token (break-glass)");
+            let entry = Actor::new(&name, Role::BreakGlass, Origin::Console)
+                .did(crate::clock::now(), "sign_in")
+                .changed(None, Some(r#"{"method":"operator token"}"#.into()));
+            if let Err(r) = audited(&app, entry) {
+                return r;
+            }
             redirect("/ops/", w.cookie)
         }
         None => message(
@@ -260,6 +303,14 @@ pub(super) async fn posted(app: &App, req: Request) -> Result<(Who, Form), Respo
 pub(super) async fn logout(State(app): State<App>, req: Request) -> Response {
     match posted(&app, req).await {
         Err(r) => r,
-        Ok(_) => redirect("/ops/login", Some(session::set_cookie("", 0, false))),
+        Ok((w, _)) => {
+            let s = &w.session;
+            let entry =
+                Actor::new(&s.user, s.role, Origin::Console).did(crate::clock::now(), "sign_out");
+            if let Err(e) = app.shared.store().audit_append(&[entry]) {
+                tracing::error!(error = %e, "cannot write the sign-out to the audit log");
+            }
+            redirect("/ops/login", Some(session::set_cookie("", 0, false)))
+        }
     }
 }

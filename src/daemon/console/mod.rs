@@ -405,7 +405,11 @@ async fn act(State(app): State<App>, req: Request) -> Response {
     let cfg = app.shared.cfg();
     let body = forms::body(&cfg, &ty, &f, &w.session.user);
     let input = match Input::parse(&ty, &body) {
-        Ok(i) => i.from(Origin::Console),
+        Ok(i) => i.from(Origin::Console).by(crate::audit::Actor::new(
+            &w.session.user,
+            w.session.role,
+            crate::audit::Origin::Console,
+        )),
         Err(r) => return refuse(&app, &w, &ty, &f, &r).await,
     };
     let id = f.get("id").unwrap_or_default().to_string();

@@ -104,14 +104,20 @@ impl Task {
             }
         }
         let mut n = 0;
-        for Input { event, log } in inputs {
+        for input in inputs {
+            let about = input.about();
+            let before = about.as_ref().and_then(|a| self.engine.case_json(a));
+            let Input { event, log } = input;
             match self.engine.handle(now, event) {
                 Ok(()) => {
                     n += 1;
+                    let after = about.as_ref().and_then(|a| self.engine.case_json(a));
+                    let audit = audit_entry(now, &log, about, before, after);
                     applied.push(crate::store::NewEvent {
                         at: now,
                         log,
                         cases: self.engine.take_touched(),
+                        audit,
                     })
                 }
                 Err(e) => {
@@ -125,4 +131,68 @@ impl Task {
         }
         Ok(n)
     }
+}
+
+/// The audit entry of an applied input (SPEC §5.10): by its person, or by its origin (the
+/// mailbox, a maintenance file); alerts are not audited (the event log and timeline keep them,
+/// and no person sent them). `before` and `after` hold the case's values that changed; a new
+/// case has no before and its input's fields after.
+fn audit_entry(
+    now: Time,
+    log: &crate::engine::events::Logged,
+    about: Option<crate::engine::model::About>,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Option<crate::audit::NewEntry> {
+    use crate::audit::{Actor, Origin as From, Role};
+    use crate::engine::events::Origin;
+    let actor = match (&log.actor, log.origin) {
+        (Some(a), _) => a.clone(),
+        (None, Origin::Alert) => return None,
+        (None, Origin::Mailbox) => Actor::new("postkasse", Role::System, From::Mailbox),
+        (None, Origin::File) => Actor::new("vedlikeholdsfil", Role::System, From::File),
+        (None, Origin::Api | Origin::Console) => Actor::new(
+            log.by.as_deref().unwrap_or("ukjent"),
+            Role::BreakGlass,
+            From::Api,
+        ),
+    };
+    let (before, after) = match (before, after) {
+        (None, _) => (None, Some(log.body.clone())),
+        (Some(b), Some(a)) => changed(&b, &a),
+        (Some(_), None) => (None, None),
+    };
+    let entry = actor.did(now, log.ty).changed(before, after);
+    Some(match about {
+        Some(a) => entry.on(a.key_prefix()),
+        None => entry,
+    })
+}
+
+/// The top-level values of a case that differ between `before` and `after`, as two JSON
+/// objects (`None` when nothing changed). The next deadline in words is left out: it follows
+/// from the rest.
+fn changed(
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> (Option<String>, Option<String>) {
+    let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else {
+        return (None, None);
+    };
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    for k in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+        if k == "next" || b.get(k) == a.get(k) {
+            continue;
+        }
+        old.insert(k.clone(), b.get(k).cloned().unwrap_or_default());
+        new.insert(k.clone(), a.get(k).cloned().unwrap_or_default());
+    }
+    if new.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(serde_json::Value::Object(old).to_string()),
+        Some(serde_json::Value::Object(new).to_string()),
+    )
 }

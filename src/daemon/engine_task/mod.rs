@@ -223,6 +223,36 @@ impl Task {
             tracing::warn!(org = %o.id, "organization removed from the configuration while open cases name it; kept for those cases until they close, refused for new ones");
         }
         cfg.retain_orgs(&kept);
+        // Audited (SPEC §5.10): which organizations and services came and went.
+        let ids = |c: &Config| -> (Vec<String>, Vec<String>) {
+            (
+                c.orgs.iter().map(|o| o.id.clone()).collect(),
+                c.services.iter().map(|s| s.id.clone()).collect(),
+            )
+        };
+        let ((old_orgs, old_services), (new_orgs, new_services)) = (ids(&old), ids(&cfg));
+        let gone = |a: &[String], b: &[String]| -> Vec<String> {
+            a.iter().filter(|x| !b.contains(x)).cloned().collect()
+        };
+        let change = serde_json::json!({
+            "organizations_added": gone(&new_orgs, &old_orgs),
+            "organizations_removed": gone(&old_orgs, &new_orgs),
+            "services_added": gone(&new_services, &old_services),
+            "services_removed": gone(&old_services, &new_services),
+        });
+        let entry = crate::audit::Actor::new(
+            "SIGHUP",
+            crate::audit::Role::System,
+            crate::audit::Origin::System,
+        )
+        .did(now, "reload")
+        .changed(None, Some(change.to_string()));
+        // Only the leader writes (SPEC §5.7); a standby's reload is its own host's affair.
+        if self.leading {
+            if let Err(e) = self.shared.store().audit_append(&[entry]) {
+                tracing::error!(error = %e, "cannot write the reload to the audit log");
+            }
+        }
         let cfg = Arc::new(cfg);
         self.engine.reconfigure(Arc::clone(&cfg));
         let saved = self
@@ -271,6 +301,18 @@ impl Task {
             store.save_snapshot(seq, now, &json)?;
             store.compact(before, seq)
         });
+        // The audit log keeps its own, longer retention; the chain is logged as it stands
+        // (a witness outside the database: `audit verify --head`).
+        let audit_before = now - self.shared.cfg().daemon.audit_retention;
+        match store.audit_compact(audit_before) {
+            Ok(n) if n > 0 => tracing::info!(
+                removed = n,
+                "audit log: old entries compacted behind the anchor"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "audit log: retention not applied"),
+        }
+        super::log_audit_head(&**store);
         match saved {
             Ok((events, rows)) => {
                 self.snapshot_due = false;

@@ -13,6 +13,7 @@
 //! multi-threaded runtime, each call runs under `tokio::task::block_in_place`, as SQLite's do
 //! in effect; a lost connection is opened again at the next call.
 
+mod audit;
 mod connect;
 mod outbox;
 pub(crate) mod schema;
@@ -326,6 +327,8 @@ impl Store for PgStore {
                     }
                 }
             }
+            let audited: Vec<_> = events.iter().filter_map(|e| e.audit.clone()).collect();
+            audit::append(tx, epoch, &audited)?;
             insert_rows(tx, rows, epoch)
         })
     }

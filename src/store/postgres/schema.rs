@@ -9,6 +9,8 @@
 
 /// Advisory lock keys: leadership (held on its own session) and migrations.
 pub(crate) const LEADER_LOCK: i64 = 0x6d65_6c64_6c65_6164; // "meldlead"
+/// The advisory lock an audit append holds for its transaction.
+pub(crate) const AUDIT_LOCK: i64 = 0x6d65_6c64_6175_6474; // "meldaudt"
 /// The advisory lock migrations run under.
 pub(crate) const MIGRATE_LOCK: i64 = 0x6d65_6c64_6d69_6772; // "meldmigr"
 
@@ -58,4 +60,33 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         since TIMESTAMPTZ NOT NULL
     );
     INSERT INTO leader (id, epoch, holder, url, since) VALUES (1, 0, '', '', now());",
+    // 2: the audit log (SPEC §5.10), as SQLite migration 12; `epoch` is the leader that wrote
+    // the entry. Appends take `AUDIT_LOCK` for the transaction, so entries chain one at a time.
+    "CREATE TABLE audit (
+        id BIGSERIAL PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        role TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        what TEXT NOT NULL,
+        object TEXT,
+        before TEXT,
+        after TEXT,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        epoch BIGINT NOT NULL
+    );
+    CREATE INDEX audit_seq ON audit(seq);
+    CREATE INDEX audit_object ON audit(object);
+    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), through BIGINT NOT NULL, hash TEXT NOT NULL, removed BIGINT NOT NULL);
+    CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND OLD.seq <= COALESCE((SELECT through FROM audit_anchor WHERE id = 1), 0) THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'the audit log is append-only';
+    END $$;
+    CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+        FOR EACH ROW EXECUTE FUNCTION audit_append_only();",
 ];

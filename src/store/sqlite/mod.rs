@@ -331,12 +331,15 @@ impl SqliteStore {
                 }
             }
         }
+        let audited: Vec<_> = events.iter().filter_map(|e| e.audit.clone()).collect();
+        audit::append(&tx, &audited)?;
         let new = insert_actions(&tx, actions, claim)?;
         tx.commit()?;
         Ok(new)
     }
 }
 
+mod audit;
 mod outbox;
 mod schema;
 mod state;

@@ -76,4 +76,29 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // 11: the console's delivery problems: failing rows (pending with a failure) and bounces.
     "CREATE INDEX outbox_failing ON outbox(first_failure_at) WHERE first_failure_at IS NOT NULL;
      CREATE INDEX outbox_bounced ON outbox(bounced_at) WHERE bounced_at IS NOT NULL;",
+    // 12: the audit log (SPEC §5.10): append-only, each entry chained to the one before by its
+    // SHA-256 (`audit`). `seq` is not unique on purpose: a row inserted later with a number
+    // already taken is found by `audit verify`, not refused here. Only retention may delete,
+    // and only what its anchor covers.
+    "CREATE TABLE audit (
+        seq INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        role TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        what TEXT NOT NULL,
+        object TEXT,
+        before TEXT,
+        after TEXT,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_seq ON audit(seq);
+    CREATE INDEX audit_object ON audit(object);
+    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL, hash TEXT NOT NULL, removed INTEGER NOT NULL);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        WHEN OLD.seq > COALESCE((SELECT through FROM audit_anchor WHERE id = 1), 0)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 ];
