@@ -94,10 +94,7 @@ fn every_200_in_a_shared_commit_is_durable_across_kill9() {
     {
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-9", &d.0.id().to_string()])
-        .status();
-    let _ = d.0.wait();
+    d.kill9();
     for t in threads {
         t.join().unwrap();
     }

@@ -7,7 +7,6 @@
 //! the same `ref`.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod support;
@@ -177,10 +176,7 @@ fn oncall_gets_each_text_once_through_a_5xx_burst_and_a_kill_9() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = Command::new("kill")
-        .args(["-9", &d.0.id().to_string()])
-        .status();
-    let _ = d.0.wait();
+    d.kill9();
     let at_kill = json_lines(&log);
     assert_eq!(
         at_kill.iter().filter(|r| r["status"] == 200).count(),

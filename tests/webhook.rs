@@ -125,10 +125,7 @@ fn webhook_delivers_every_action_signed_through_a_5xx_burst_and_a_kill_9() {
         assert!(t.elapsed() < Duration::from_secs(60), "no webhook delivery");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = Command::new("kill")
-        .args(["-9", &d.0.id().to_string()])
-        .status();
-    let _ = d.0.wait();
+    d.kill9();
     let at_kill = json_lines(&log);
     assert_eq!(
         at_kill.iter().filter(|r| r["status"] == 200).count(),

@@ -82,17 +82,17 @@ impl NewEntry {
     }
 
     /// The entry as number `seq` after the entry whose digest is `prev`.
-    pub fn chain(self, seq: i64, prev: &str) -> Entry {
+    pub fn chain(&self, seq: i64, prev: &str) -> Entry {
         let mut e = Entry {
             seq,
             at: at_text(self.at),
-            who: self.who,
+            who: self.who.clone(),
             role: self.role.as_str().to_string(),
             origin: self.origin.as_str().to_string(),
-            what: self.what,
-            object: self.object,
-            before: self.before,
-            after: self.after,
+            what: self.what.clone(),
+            object: self.object.clone(),
+            before: self.before.clone(),
+            after: self.after.clone(),
             prev: prev.to_string(),
             hash: String::new(),
         };

@@ -30,21 +30,19 @@ impl Role {
 
     /// The role named `s` among those a person can be given (`viewer`, `operator`, `admin`).
     pub fn of_person(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "operator" => Some(Role::Operator),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+        Role::parse(s).filter(|r| matches!(r, Role::Viewer | Role::Operator | Role::Admin))
     }
 
     /// The role named `s` (any, as [`Role::as_str`] writes it).
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "break-glass" => Some(Role::BreakGlass),
-            "system" => Some(Role::System),
-            _ => Role::of_person(s),
-        }
+        const ALL: [Role; 5] = [
+            Role::Viewer,
+            Role::Operator,
+            Role::Admin,
+            Role::BreakGlass,
+            Role::System,
+        ];
+        ALL.into_iter().find(|r| r.as_str() == s)
     }
 
     /// Whether this role may do what `need` may.

@@ -27,36 +27,15 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::new(400, format!("invalid JSON: {e}")))
 }
 
-/// Through the door (`Input::parse`: guard, parse, id rule), then to the engine task. A
-/// refusal in an alert batch names the alert (`alerts[2].…`).
-async fn send(
-    app: &App,
-    headers: &HeaderMap,
-    events: Vec<(&str, Value)>,
-) -> Result<usize, ApiError> {
-    let batch = events.len() > 1;
-    let mut inputs = Vec::with_capacity(events.len());
-    for (i, (ty, v)) in events.iter().enumerate() {
-        let origin = if *ty == "alert" {
-            crate::engine::events::Origin::Alert
-        } else {
-            crate::engine::events::Origin::Api
-        };
-        let input = Input::parse(ty, v)
-            .map(|i| i.from(origin))
-            .map_err(|refusal| Rejected::Refused {
-                index: batch.then_some(i),
-                refusal,
-            })?;
-        inputs.push(match origin {
-            crate::engine::events::Origin::Alert => input,
-            _ => {
-                let actor = super::app::break_glass(headers, input.log.by.as_deref());
-                input.by(actor)
-            }
-        });
-    }
-    let events = inputs;
+/// An operator's event through the door (`Input::parse`: guard, parse, id rule), done by the
+/// request's actor (the shared token: break-glass), then to the engine task.
+async fn send(app: &App, headers: &HeaderMap, ty: &str, v: &Value) -> Result<usize, ApiError> {
+    let input = Input::parse(ty, v).map_err(|refusal| Rejected::Refused {
+        index: None,
+        refusal,
+    })?;
+    let actor = super::app::break_glass(headers, input.log.by.as_deref());
+    let events = vec![input.by(actor)];
     let (reply, rx) = oneshot::channel();
     app.tx
         .send(Cmd::Events { events, reply })
@@ -262,7 +241,7 @@ async fn operator_event(
         .unwrap_or_default()
         .to_string();
     api_result(
-        send(app, headers, vec![(ty, v)]).await,
+        send(app, headers, ty, &v).await,
         json!({ "id": id, "event": ty }),
         created,
     )

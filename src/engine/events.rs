@@ -28,28 +28,10 @@ pub struct Logged {
     pub actor: Option<crate::audit::Actor>,
 }
 
-/// Where an event came from (SPEC §5.8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Api,
-    Alert,
-    Mailbox,
-    File,
-    Console,
-}
-
-impl Origin {
-    /// The origin's name, as the event log and timeline show it.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Origin::Api => "api",
-            Origin::Alert => "alert",
-            Origin::Mailbox => "mailbox",
-            Origin::File => "file",
-            Origin::Console => "console",
-        }
-    }
-}
+/// Where an event came from (SPEC §5.8): `api`, `alert`, `mailbox`, `file` or `console` in
+/// the event log and timeline; the audit log's origin is the same type (the CLI's requests are
+/// `api` events audited with origin `cli`).
+pub use crate::audit::Origin;
 
 impl Input {
     /// Through the door. A `by` field (who did it) is taken out of the fields before they are

@@ -1,6 +1,5 @@
 //! Notices to 65 organizations at a real SMTP server: the fan-out, a kill -9 in the middle of it, and SMTP down.
 
-use crate::harness::*;
 use crate::support::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -58,7 +57,7 @@ fn sigkill_mid_fanout_loses_nothing_and_resends_with_the_same_message_id() {
     );
     assert_eq!(code, 200);
     let answered = hold.wait_held(30);
-    unsafe_kill9(&mut d);
+    d.kill9();
     let before = read_mails(&env.maildir()).len();
     assert_eq!(before, answered, "the server stored what it answered");
     assert!(

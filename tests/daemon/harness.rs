@@ -7,13 +7,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub fn unsafe_kill9(p: &mut Proc) {
-    let _ = Command::new("kill")
-        .args(["-9", &p.0.id().to_string()])
-        .status();
-    let _ = p.0.wait();
-}
-
 /// Debian's Alertmanager with a webhook receiver pointing at the daemon (alert token from
 /// the daemon's token file, as `credentials_file`).
 pub fn alertmanager(env: &Env, port: u16) -> Proc {

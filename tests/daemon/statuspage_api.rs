@@ -1,6 +1,5 @@
 //! Atlassian Statuspage (a local server checking every request): created once over a restart in a 429 burst.
 
-use crate::harness::*;
 use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -86,7 +85,7 @@ fn statuspage_created_once_over_a_restart_in_a_429_burst_and_every_request_valid
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    unsafe_kill9(&mut d);
+    d.kill9();
     let _d = env.daemon();
     let op = env.token("operator-token");
     // Updates and the resolution after the restart, plus a maintenance created and cancelled.

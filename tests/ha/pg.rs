@@ -293,8 +293,7 @@ impl Host {
 
     pub fn kill9(&mut self) {
         if let Some(mut p) = self.proc.take() {
-            let _ = p.0.kill();
-            let _ = p.0.wait();
+            p.kill9();
         }
     }
 

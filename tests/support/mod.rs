@@ -60,6 +60,15 @@ fn nanos() -> u32 {
 }
 
 pub struct Proc(pub Child);
+
+impl Proc {
+    /// `kill -9` (SIGKILL: no shutdown, no flush), and reap it.
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();

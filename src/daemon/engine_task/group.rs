@@ -144,18 +144,13 @@ fn audit_entry(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> Option<crate::audit::NewEntry> {
-    use crate::audit::{Actor, Origin as From, Role};
-    use crate::engine::events::Origin;
+    use crate::audit::{Actor, Origin, Role};
     let actor = match (&log.actor, log.origin) {
         (Some(a), _) => a.clone(),
         (None, Origin::Alert) => return None,
-        (None, Origin::Mailbox) => Actor::new("postkasse", Role::System, From::Mailbox),
-        (None, Origin::File) => Actor::new("vedlikeholdsfil", Role::System, From::File),
-        (None, Origin::Api | Origin::Console) => Actor::new(
-            log.by.as_deref().unwrap_or("ukjent"),
-            Role::BreakGlass,
-            From::Api,
-        ),
+        (None, Origin::Mailbox) => Actor::new("postkasse", Role::System, Origin::Mailbox),
+        (None, Origin::File) => Actor::new("vedlikeholdsfil", Role::System, Origin::File),
+        (None, o) => Actor::new(log.by.as_deref().unwrap_or("ukjent"), Role::BreakGlass, o),
     };
     let (before, after) = match (before, after) {
         (None, _) => (None, Some(log.body.clone())),

@@ -44,7 +44,7 @@ fn anchor(c: &mut impl GenericClient) -> Result<Option<Anchor>, StoreError> {
 pub(super) fn append(
     tx: &mut Transaction<'_>,
     epoch: i64,
-    entries: &[NewEntry],
+    entries: &[&NewEntry],
 ) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
@@ -65,7 +65,7 @@ pub(super) fn append(
     ))?;
     for n in entries {
         seq += 1;
-        let e = n.clone().chain(seq, &prev);
+        let e = n.chain(seq, &prev);
         tx.execute(
             &ins,
             &[
@@ -80,7 +80,8 @@ pub(super) fn append(
 
 impl AuditLog for PgStore {
     fn audit_append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
-        self.write(|tx, epoch| append(tx, epoch, entries))
+        let entries: Vec<&NewEntry> = entries.iter().collect();
+        self.write(|tx, epoch| append(tx, epoch, &entries))
     }
 
     fn audit_chain(&self) -> Result<(Option<Anchor>, Vec<Entry>), StoreError> {

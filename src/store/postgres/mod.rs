@@ -327,7 +327,7 @@ impl Store for PgStore {
                     }
                 }
             }
-            let audited: Vec<_> = events.iter().filter_map(|e| e.audit.clone()).collect();
+            let audited: Vec<_> = events.iter().filter_map(|e| e.audit.as_ref()).collect();
             audit::append(tx, epoch, &audited)?;
             insert_rows(tx, rows, epoch)
         })

@@ -40,7 +40,7 @@ fn anchor(tx: &rusqlite::Connection) -> rusqlite::Result<Option<Anchor>> {
 }
 
 /// Append `entries` to the chain inside `tx` (the event commit's transaction, or its own).
-pub(super) fn append(tx: &Transaction<'_>, entries: &[NewEntry]) -> Result<(), StoreError> {
+pub(super) fn append(tx: &Transaction<'_>, entries: &[&NewEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -62,7 +62,7 @@ pub(super) fn append(tx: &Transaction<'_>, entries: &[NewEntry]) -> Result<(), S
     ))?;
     for n in entries {
         seq += 1;
-        let e = n.clone().chain(seq, &prev);
+        let e = n.chain(seq, &prev);
         ins.execute(params![
             e.seq, e.at, e.who, e.role, e.origin, e.what, e.object, e.before, e.after, e.prev,
             e.hash
@@ -75,7 +75,7 @@ pub(super) fn append(tx: &Transaction<'_>, entries: &[NewEntry]) -> Result<(), S
 impl AuditLog for SqliteStore {
     fn audit_append(&mut self, entries: &[NewEntry]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        append(&tx, entries)?;
+        append(&tx, &entries.iter().collect::<Vec<_>>())?;
         tx.commit()?;
         Ok(())
     }

@@ -331,7 +331,7 @@ impl SqliteStore {
                 }
             }
         }
-        let audited: Vec<_> = events.iter().filter_map(|e| e.audit.clone()).collect();
+        let audited: Vec<_> = events.iter().filter_map(|e| e.audit.as_ref()).collect();
         audit::append(&tx, &audited)?;
         let new = insert_actions(&tx, actions, claim)?;
         tx.commit()?;
