@@ -67,6 +67,12 @@ fn notify(states: &[sd_notify::NotifyState]) {
 
 /// Run the daemon until SIGTERM/SIGINT.
 pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
+    // The SIGHUP handler goes in first: SIGHUP's default action ends the process, and one
+    // sent while the daemon starts (its port already open, or READY=1 just sent, before the
+    // loop below runs) must be a reload once the loop runs, never a death. SIGTERM keeps its
+    // default until then: a stop asked for during start-up stops at once.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(DaemonError::Signals)?;
     let joined = |es: Vec<crate::config::locate::ConfigError>| {
         DaemonError::Config(
             es.iter()
@@ -222,9 +228,8 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         sd_notify::NotifyState::Status("running"),
     ]);
 
-    // Signals: SIGHUP reloads, SIGTERM/SIGINT stop.
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .map_err(DaemonError::Signals)?;
+    // Signals: SIGHUP reloads (its handler was installed at the start of `run`), SIGTERM/SIGINT
+    // stop.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(DaemonError::Signals)?;
     loop {
