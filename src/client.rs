@@ -18,7 +18,8 @@ pub struct Conn {
         global = true
     )]
     pub url: String,
-    /// File with the operator token (default: $MELDINGSVAKT_TOKEN, else var/operator-token).
+    /// File with your token: a personal API token (`mvt_…`, made in the console) or the
+    /// operator token (break-glass) (default: $MELDINGSVAKT_TOKEN, else var/operator-token).
     #[arg(long, global = true)]
     pub token_file: Option<PathBuf>,
     /// Who does this, for the case's timeline (default: $MELDINGSVAKT_BY).

@@ -24,6 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ring::digest::{digest, SHA256};
 
 mod role;
+pub mod token;
 pub use role::{Origin, Role};
 
 /// The `prev` of the first entry ever written: 64 zeros.

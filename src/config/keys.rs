@@ -51,6 +51,8 @@ pub const TABLES: &[Table] = &[
     Table { table: "imap", header: "[imap]", doc: "Our meldingsansvarlig mailbox, watched for replies, inbound inquiries and bounces (optional)." },
     Table { table: "report", header: "[report]", doc: "The monthly availability report (SPEC §4.13)." },
     Table { table: "console", header: "[console]", doc: "The operator console at /ops/ (SPEC §5.6)." },
+    Table { table: "console.roles", header: "[console.roles]", doc: "Which groups give which role: viewer, operator, admin (SPEC §5.10)." },
+    Table { table: "console.oidc", header: "[console.oidc]", doc: "Sign-in with OpenID Connect: authorization code with PKCE (SPEC §5.10)." },
     Table { table: "audit", header: "[audit]", doc: "The audit log of who did what (SPEC §5.10)." },
 ];
 
@@ -134,6 +136,18 @@ pub const KEYS: &[Key] = &[
     k("console", "trusted_proxies", Some("[\"127.0.0.1\", \"::1\"]"), "The addresses that proxy may connect from."),
     k("console", "session_lifetime", Some("\"12h\""), "How long a sign-in lasts (5 minutes to 7 days)."),
     k("console", "secure_cookie", Some("false"), "Mark the session cookie Secure (behind HTTPS)."),
+    k("console", "trusted_groups_header", None, "The header the SSO proxy puts the user's groups in (comma-separated), mapped by [console.roles] (none: a proxy's user is an operator)."),
+    k("console", "token_lifetime", Some("\"90days\""), "How long a personal API token lasts (1 day to 1 year)."),
+    k("console.roles", "viewer", Some("[]"), "Groups whose members may read everything."),
+    k("console.roles", "operator", Some("[]"), "Groups whose members may also act on cases and maintenance."),
+    k("console.roles", "admin", Some("[]"), "Groups whose members may also manage tokens and export the audit log."),
+    k("console.oidc", "issuer", None, "The provider's issuer URL, e.g. \"https://login.microsoftonline.com/TENANT/v2.0\"."),
+    k("console.oidc", "client_id", None, "This daemon's client id at the provider."),
+    k("console.oidc", "client_secret_file", None, "A file holding the client secret (e.g. a systemd credential)."),
+    k("console.oidc", "client_secret_env", None, "Or an environment variable holding it."),
+    k("console.oidc", "groups_claim", Some("\"groups\""), "The ID token claim that lists the person's groups."),
+    k("console.oidc", "scopes", Some("[\"profile\", \"email\"]"), "Scopes asked for besides openid (Keycloak: add \"groups\" if its mapper needs a scope)."),
+    k("console.oidc", "label", Some("\"Single sign-on\""), "The provider's name on the sign-in button."),
     k("audit", "retention", Some("\"5years\""), "How long audit entries are kept (at least 1 year); older ones are compacted behind an anchor the chain still verifies from."),
 ];
 
@@ -221,6 +235,8 @@ mod tests {
         ("RawImap", "imap"),
         ("RawReport", "report"),
         ("RawConsole", "console"),
+        ("RawRoles", "console.roles"),
+        ("RawOidc", "console.oidc"),
         ("RawAudit", "audit"),
     ];
 

@@ -4,6 +4,7 @@
 //! Invariant: a `Config` value is always valid — every id it refers to exists — so the engine
 //! can index into it without failing.
 
+mod console;
 pub mod keys;
 pub(crate) mod locate;
 pub(crate) mod raw;
@@ -152,6 +153,7 @@ impl Default for AlertLabels {
     }
 }
 
+pub use console::{ConsoleSettings, OidcSettings, Roles};
 pub use secret::{Secret, SecretValue};
 
 /// The daemon's own settings (`[storage]`, `[http]`, `[smtp]`).
@@ -177,18 +179,6 @@ pub struct DaemonSettings {
     /// `[audit] retention`: audit entries older than this are compacted behind the anchor
     /// (SPEC §5.10; default 5 years).
     pub audit_retention: Duration,
-}
-
-/// `[console]` (SPEC §5.6).
-#[derive(Debug, Clone)]
-pub struct ConsoleSettings {
-    pub enabled: bool,
-    /// The SSO proxy's user header (lower case), when sign-in by proxy is on.
-    pub trusted_user_header: Option<String>,
-    /// Addresses the SSO proxy connects from; a user header from anywhere else is refused.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    pub session_lifetime: Duration,
-    pub secure_cookie: bool,
 }
 
 /// The watched mailbox (`[imap]`).

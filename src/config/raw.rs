@@ -264,4 +264,38 @@ pub(crate) struct RawConsole {
     /// Mark the session cookie `Secure` (set it when the console is reached over HTTPS; a
     /// proxy's `X-Forwarded-Proto: https` does the same per request).
     pub secure_cookie: Option<bool>,
+    /// The header the SSO proxy puts the user's groups in (comma-separated), mapped to a role
+    /// by `[console.roles]` (none: a proxy's user is an operator).
+    pub trusted_groups_header: Option<String>,
+    /// How long a personal API token lasts (default 90 days).
+    pub token_lifetime: Option<Dur>,
+    #[serde(default)]
+    pub roles: RawRoles,
+    pub oidc: Option<RawOidc>,
+}
+
+/// `[console.roles]`: which groups (the ID token's groups claim, or the proxy's groups
+/// header) give which role (SPEC §5.10). A person in several gets the highest.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawRoles {
+    pub viewer: Option<Vec<String>>,
+    pub operator: Option<Vec<String>>,
+    pub admin: Option<Vec<String>>,
+}
+
+/// `[console.oidc]`: sign-in with OpenID Connect (SPEC §5.10).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawOidc {
+    /// The provider's issuer URL (its discovery document is under
+    /// `/.well-known/openid-configuration`).
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub client_secret_env: Option<String>,
+    /// The claim that lists the person's groups (default "groups").
+    pub groups_claim: Option<String>,
+    /// Scopes asked for besides `openid` (default ["profile", "email"]).
+    pub scopes: Option<Vec<String>>,
+    /// The provider's name on the sign-in button (default "Single sign-on").
+    pub label: Option<String>,
 }

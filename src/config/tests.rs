@@ -216,7 +216,7 @@ fn console_sign_in_settings_are_checked() {
     assert_says(
         &all,
         &[
-            "\"cookie\" cannot carry the user name",
+            "\"cookie\" cannot carry what the proxy vouches for",
             "t.toml:18:",
             "\"proxy.example\" is not an IP address",
             "session_lifetime must be between 5 minutes and 7 days",

@@ -4,6 +4,7 @@
 //! the pages (`pages`, handlebars templates in `templates/console/`; the case list `cases`, the preview `preview`, a case `case`). The daemon's HTTP side
 //! is `daemon/console.rs`.
 
+pub(crate) mod admin;
 pub(crate) mod case;
 pub(crate) mod cases;
 pub(crate) mod forms;

@@ -39,6 +39,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "message",
         include_str!("../../templates/console/message.hbs"),
     ),
+    ("tokens", include_str!("../../templates/console/tokens.hbs")),
+    ("audit", include_str!("../../templates/console/audit.hbs")),
 ];
 
 /// The console's stylesheet.

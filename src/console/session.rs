@@ -115,6 +115,48 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// `body` signed for `purpose` (another purpose's seal does not open here).
+    pub(crate) fn seal(&self, purpose: &str, body: &str) -> String {
+        let mac = hmac::sign(&self.key, format!("{purpose}\n{body}").as_bytes());
+        format!("{body}.{}", hex(mac.as_ref()))
+    }
+
+    /// The body of a seal made for `purpose`, if its signature holds.
+    pub(crate) fn unseal<'a>(&self, purpose: &str, sealed: &'a str) -> Option<&'a str> {
+        let (body, mac) = sealed.rsplit_once('.')?;
+        hmac::verify(
+            &self.key,
+            format!("{purpose}\n{body}").as_bytes(),
+            &unhex(mac)?,
+        )
+        .ok()?;
+        Some(body)
+    }
+}
+
+/// The cookie that carries a sign-in with OpenID Connect from its start to the provider's
+/// answer: `state`, `nonce` and the PKCE verifier, sealed, for 10 minutes. SameSite=Lax: it
+/// must come back on the provider's top-level redirect, which Strict would withhold.
+pub(crate) const FLOW_COOKIE: &str = "mv_oidc";
+
+/// The `Set-Cookie` value of the sign-in flow cookie.
+pub(crate) fn set_flow_cookie(value: &str, max_age: i64, secure: bool) -> String {
+    format!(
+        "{FLOW_COOKIE}={value}; Path=/ops/login; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub(crate) fn named_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
 /// The `Set-Cookie` value for a session (HttpOnly, SameSite=Strict, path `/ops`).
 pub(crate) fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
     format!(
@@ -125,11 +167,7 @@ pub(crate) fn set_cookie(value: &str, max_age: i64, secure: bool) -> String {
 
 /// The value of our cookie in a `Cookie` header.
 pub(crate) fn cookie_value(header: &str) -> Option<&str> {
-    header
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v)
+    named_cookie(header, COOKIE)
 }
 
 #[cfg(test)]
@@ -172,5 +210,14 @@ mod tests {
             Some(c.as_str())
         );
         assert!(set_cookie("x", 60, false).contains("HttpOnly; SameSite=Strict"));
+        // Seals: bound to their purpose and their key.
+        let sealed = k.seal("oidc", "600.state.nonce");
+        assert_eq!(k.unseal("oidc", &sealed), Some("600.state.nonce"));
+        assert_eq!(k.unseal("other", &sealed), None);
+        assert_eq!(k.unseal("oidc", &sealed.replacen("600", "601", 1)), None);
+        assert_eq!(
+            Keys::new("another-token-0123456789").unseal("oidc", &sealed),
+            None
+        );
     }
 }

@@ -38,6 +38,12 @@ fn engine_with_cases() -> (Engine, chrono::DateTime<Utc>) {
     (e, t)
 }
 
+/// A page's context as an operator sees it (the layout adds `can_act` for the signed-in role).
+fn operator(mut ctx: serde_json::Value) -> serde_json::Value {
+    ctx["can_act"] = serde_json::Value::Bool(true);
+    ctx
+}
+
 #[test]
 fn every_page_renders_and_escapes_what_users_typed() {
     let pages = Pages::new().unwrap();
@@ -74,7 +80,13 @@ fn every_page_renders_and_escapes_what_users_typed() {
         timeline: &[],
         now: t,
     };
-    let html = pages.render("case", &page(&cfg, &data, None));
+    // A viewer (no `can_act`) sees the case without a single form.
+    let viewer = pages.render("case", &page(&cfg, &data, None));
+    assert!(
+        !viewer.contains("action=\"/ops/act\"") && viewer.contains("K-1"),
+        "{viewer}"
+    );
+    let html = pages.render("case", &operator(page(&cfg, &data, None)));
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
         "{html}"
@@ -115,7 +127,7 @@ fn every_page_renders_and_escapes_what_users_typed() {
             timeline: &[],
             now: t,
         };
-        let html = pages.render("case", &page(&cfg, &data, None));
+        let html = pages.render("case", &operator(page(&cfg, &data, None)));
         assert!(html.contains(want), "{want}: {html}");
     }
     // Every case listed and found by search: by number, by service name, by organization.
@@ -151,7 +163,7 @@ fn every_page_renders_and_escapes_what_users_typed() {
         form: &f,
         errors: &errors,
     };
-    let html = pages.render("case", &page(&cfg, &data, Some(&redo)));
+    let html = pages.render("case", &operator(page(&cfg, &data, Some(&redo))));
     assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"f-measures-err\""));
     assert!(html.contains("Feltet er feil."));
 
@@ -303,7 +315,7 @@ fn silences_fanouts_and_service_names_on_the_case_page() {
             timeline,
             now: t,
         };
-        pages.render("case", &page(&cfg, &data, None))
+        pages.render("case", &operator(page(&cfg, &data, None)))
     };
     let k2 = render("K-2", &of("K-2"));
     assert!(k2.contains("Demping i Alertmanager"), "{k2}");

@@ -29,13 +29,6 @@ impl App {
     }
 }
 
-/// Which bearer token an endpoint takes.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum TokenKind {
-    Alert,
-    Operator,
-}
-
 pub(super) fn err(status: u16, message: impl Into<String>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, Json(json!({ "error": message.into() }))).into_response()
@@ -73,9 +66,9 @@ impl From<Rejected> for ApiError {
     }
 }
 
-/// The request's bearer token is the kind `want` (401 without one or with an unknown one,
-/// 403 with the other kind).
-pub(super) fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Result<(), ApiError> {
+/// The request carries the alert-ingestion token (401 without a token or with an unknown one,
+/// 403 with another known one). Every other route's credential is checked by `access`.
+pub(super) fn authorize_alert(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(h) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -91,58 +84,23 @@ pub(super) fn authorize(app: &App, headers: &HeaderMap, want: TokenKind) -> Resu
         _ => return Err(ApiError::new(401, "Authorization must be a bearer token")),
     };
     let tokens = app.shared.tokens();
-    let kind = if same(token, &tokens.alert) {
-        TokenKind::Alert
-    } else if same(token, &tokens.operator) {
-        TokenKind::Operator
-    } else {
-        return Err(ApiError::new(401, "unknown token"));
-    };
-    if kind == TokenKind::Operator && want == TokenKind::Operator {
-        // SPEC §5.10: the shared token is the break-glass key; every use is flagged.
-        tracing::warn!(
-            agent = headers
-                .get(axum::http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-"),
-            "the shared operator token was used (break-glass): give each person a personal token"
-        );
+    if same(token, &tokens.alert) {
+        return Ok(());
     }
-    if kind != want {
+    if same(token, &tokens.operator) || crate::audit::token::looks_personal(token) {
         return Err(ApiError::new(
             403,
-            match want {
-                TokenKind::Alert => "this endpoint takes the alert-ingestion token",
-                TokenKind::Operator => "this endpoint takes the operator token",
-            },
+            "this endpoint takes the alert-ingestion token",
         ));
     }
-    Ok(())
+    Err(ApiError::new(401, "unknown token"))
 }
 
-/// Who a request with the shared operator token acts as (SPEC §5.10): the name it gives
-/// (`by`), or the token's own name, in the break-glass role; from the CLI when the client
-/// says so.
-pub(super) fn break_glass(headers: &HeaderMap, by: Option<&str>) -> crate::audit::Actor {
-    use crate::audit::{Actor, Origin, Role};
-    let cli = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.starts_with("meldingsvakt-cli/"));
-    Actor::new(
-        by.unwrap_or("operatørnøkkel"),
-        Role::BreakGlass,
-        if cli { Origin::Cli } else { Origin::Api },
-    )
-}
-
-/// Ask the engine task (operators only).
+/// Ask the engine task (who may was decided by `access`).
 pub(super) async fn ask<T>(
     app: &App,
-    headers: &HeaderMap,
     q: impl FnOnce(oneshot::Sender<T>) -> Query,
 ) -> Result<T, ApiError> {
-    authorize(app, headers, TokenKind::Operator)?;
     let (reply, rx) = oneshot::channel();
     if app.tx.send(Cmd::Query(q(reply))).await.is_err() {
         return Err(ApiError::new(503, "shutting down"));

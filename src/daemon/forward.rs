@@ -25,11 +25,21 @@ use axum::response::{IntoResponse, Response};
 const FORWARDED: &str = "x-meldingsvakt-forwarded";
 
 /// Requests a standby does not answer itself.
-fn is_write(method: &Method, path: &str) -> bool {
-    // Signing in and out and the incident form's live derivation change nothing here or
-    // on the leader (sessions are signed cookies, valid on every host with the same token).
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
-        && !matches!(path, "/ops/login" | "/ops/logout" | "/ops/derive")
+fn is_write(method: &Method, uri: &axum::http::Uri) -> bool {
+    let path = uri.path();
+    // Reads that write the audit log (SPEC §5.10: only the leader appends): the end of a
+    // sign-in with OpenID Connect, and an export of the audit log.
+    if path == "/ops/login/callback"
+        || (path == "/ops/audit"
+            && uri
+                .query()
+                .is_some_and(|q| q.contains("format=csv") || q.contains("format=json")))
+    {
+        return true;
+    }
+    // The incident form's live derivation changes nothing here or on the leader. Signing in
+    // and out are audited, so they are writes.
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) && path != "/ops/derive"
 }
 
 fn client() -> &'static reqwest::Client {
@@ -69,7 +79,7 @@ fn passes(name: &HeaderName) -> bool {
 
 pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> Response {
     let role = &app.shared.role;
-    if !role.is_cluster() || role.leading() || !is_write(req.method(), req.uri().path()) {
+    if !role.is_cluster() || role.leading() || !is_write(req.method(), req.uri()) {
         return next.run(req).await;
     }
     if req.headers().contains_key(FORWARDED) {

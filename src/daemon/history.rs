@@ -7,7 +7,6 @@ use super::engine_task::Query;
 use crate::engine::model::About;
 use crate::store::TimelineEntry;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -46,8 +45,8 @@ pub(crate) fn fill_from_last_action(v: &mut Value, timeline: &[TimelineEntry]) {
     }
 }
 
-async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
-    let case = match ask(app, headers, |tx| Query::Case(about.clone(), tx)).await {
+async fn show(app: &App, about: About) -> Response {
+    let case = match ask(app, |tx| Query::Case(about.clone(), tx)).await {
         Ok(c) => c,
         Err(e) => return err(e.status, e.message),
     };
@@ -79,8 +78,6 @@ async fn show(app: &App, headers: &HeaderMap, about: About) -> Response {
 /// inquiry).
 pub(crate) fn route(make: fn(String) -> About) -> axum::routing::MethodRouter<App> {
     axum::routing::get(
-        move |State(app): State<App>, Path(id): Path<String>, headers: HeaderMap| async move {
-            show(&app, &headers, make(id)).await
-        },
+        move |State(app): State<App>, Path(id): Path<String>| async move { show(&app, make(id)).await },
     )
 }

@@ -3,13 +3,14 @@
 //! (401 without a token, 403 with the other kind). Bad input gets a JSON error naming the
 //! field and changes nothing; bodies over `http.max_body` are refused (413).
 
-use super::app::{ask, authorize, err, ApiError, App, TokenKind};
+use super::access::Caller;
+use super::app::{ask, authorize_alert, err, ApiError, App};
 use super::engine_task::{Cmd, Query, Rejected};
 use super::health::{healthz, metrics};
 use super::Shared;
 use crate::engine::events::Input;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,13 +29,20 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// An operator's event through the door (`Input::parse`: guard, parse, id rule), done by the
-/// request's actor (the shared token: break-glass), then to the engine task.
-async fn send(app: &App, headers: &HeaderMap, ty: &str, v: &Value) -> Result<usize, ApiError> {
+/// request's caller (`access::Caller`: a person's token, or the break-glass key under the
+/// name the request gives), then to the engine task.
+async fn send(app: &App, caller: &Caller, ty: &str, v: &Value) -> Result<usize, ApiError> {
     let input = Input::parse(ty, v).map_err(|refusal| Rejected::Refused {
         index: None,
         refusal,
     })?;
-    let actor = super::app::break_glass(headers, input.log.by.as_deref());
+    let mut actor = caller.0.clone();
+    // The break-glass key names nobody: the request's `by` says who used it.
+    if actor.role == crate::audit::Role::BreakGlass {
+        if let Some(by) = input.log.by.as_deref() {
+            actor.who = by.to_string();
+        }
+    }
     let events = vec![input.by(actor)];
     let (reply, rx) = oneshot::channel();
     app.tx
@@ -66,7 +74,7 @@ fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response 
 /// 503 (Alertmanager retries the batch; applied alerts are idempotent) only when the store or
 /// the leader cannot take them.
 async fn alerts(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = authorize(&app, &headers, TokenKind::Alert) {
+    if let Err(e) = authorize_alert(&app, &headers) {
         return err(e.status, e.message);
     }
     let list = match crate::sources::alertmanager::alerts(&body) {
@@ -183,6 +191,7 @@ fn report_alert_issues(
                     fields,
                     reason: why,
                 }),
+                access: None,
             })),
         });
     };
@@ -206,15 +215,12 @@ fn report_alert_issues(
 /// An operator event: the path's id (if any) goes into the body as `id`.
 async fn operator_event(
     app: &App,
-    headers: &HeaderMap,
+    caller: &Caller,
     ty: &str,
     id: Option<String>,
     body: &Bytes,
     created: bool,
 ) -> Response {
-    if let Err(e) = authorize(app, headers, TokenKind::Operator) {
-        return err(e.status, e.message);
-    }
     let mut v = match parse_json(body) {
         Ok(v) => v,
         Err(e) => return err(e.status, e.message),
@@ -241,7 +247,7 @@ async fn operator_event(
         .unwrap_or_default()
         .to_string();
     api_result(
-        send(app, headers, ty, &v).await,
+        send(app, caller, ty, &v).await,
         json!({ "id": id, "event": ty }),
         created,
     )
@@ -249,18 +255,22 @@ async fn operator_event(
 
 macro_rules! op {
     ($name:ident, $ty:expr, created) => {
-        async fn $name(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-            operator_event(&app, &headers, $ty, None, &body, true).await
+        async fn $name(
+            State(app): State<App>,
+            Extension(caller): Extension<Caller>,
+            body: Bytes,
+        ) -> Response {
+            operator_event(&app, &caller, $ty, None, &body, true).await
         }
     };
     ($name:ident, $ty:expr) => {
         async fn $name(
             State(app): State<App>,
             Path(id): Path<String>,
-            headers: HeaderMap,
+            Extension(caller): Extension<Caller>,
             body: Bytes,
         ) -> Response {
-            operator_event(&app, &headers, $ty, Some(id), &body, false).await
+            operator_event(&app, &caller, $ty, Some(id), &body, false).await
         }
     };
 }
@@ -284,11 +294,11 @@ fn answer<T: serde::Serialize>(r: Result<Option<T>, ApiError>) -> Response {
     }
 }
 
-async fn list_incidents(State(app): State<App>, headers: HeaderMap) -> Response {
-    answer(ask(&app, &headers, Query::Incidents).await.map(Some))
+async fn list_incidents(State(app): State<App>) -> Response {
+    answer(ask(&app, Query::Incidents).await.map(Some))
 }
-async fn list_maintenances(State(app): State<App>, headers: HeaderMap) -> Response {
-    answer(ask(&app, &headers, Query::Maintenances).await.map(Some))
+async fn list_maintenances(State(app): State<App>) -> Response {
+    answer(ask(&app, Query::Maintenances).await.map(Some))
 }
 
 /// `GET /reports/YYYY-MM` (HTML), `.json`, `.csv`: the availability report, public like the
@@ -547,6 +557,11 @@ pub(crate) fn router(
         .merge(super::console::routes())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        // Every route above declares what it needs (`access::ROUTES`); this enforces it.
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            super::access::layer,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

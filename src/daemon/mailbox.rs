@@ -116,6 +116,7 @@ async fn handle(
                         also: vec![],
                     }),
                     alert: None,
+                    access: None,
                 })),
             };
             let done = shared.commit(&[], &[a]);

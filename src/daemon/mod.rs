@@ -12,6 +12,7 @@
 //! Start-up replays the stored events through the engine (`replay`), which recomputes every
 //! deadline from facts; overdue actions run at once.
 
+pub mod access;
 mod app;
 pub mod audit;
 pub(crate) mod console;
@@ -175,6 +176,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         health: Mutex::new(Health::default()),
         db,
         handoff: Mutex::new(Vec::new()),
+        break_glass_mailed: Mutex::new(None),
         role: Arc::clone(&role),
     });
     shared.refresh_stats();

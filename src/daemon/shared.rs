@@ -82,6 +82,8 @@ pub(crate) struct Shared {
     /// Rows the engine task's commit claimed for the dispatcher (`Store::commit_claiming`),
     /// each with the end of its claim.
     pub handoff: Mutex<Vec<(crate::store::OutboxRow, Time)>>,
+    /// The last local day ops were mailed about a use of the break-glass key.
+    pub break_glass_mailed: Mutex<Option<chrono::NaiveDate>>,
 }
 
 /// The sinks keep their state in the store, one short call at a time.
@@ -131,6 +133,63 @@ impl Shared {
     /// The bearer tokens in force.
     pub(crate) fn tokens(&self) -> Arc<Tokens> {
         Arc::clone(&self.tokens.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The break-glass key was used (SPEC §5.10): ops get one e-mail per local day it is used.
+    /// The outbox key is the day's, so a restart or the other host does not mail again; a
+    /// host that cannot write (a standby) leaves the mail to the leader's next use.
+    pub(crate) fn break_glass_used(&self, who: &str, origin: crate::audit::Origin, now: Time) {
+        use crate::engine::model::{
+            About, AccessView, Action, ActionBody, Ops, OpsKind, OpsReason,
+        };
+        let cfg = self.cfg();
+        let day = now.with_timezone(&cfg.calendar.tz).date_naive();
+        {
+            let mut last = self
+                .break_glass_mailed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if *last == Some(day) {
+                return;
+            }
+            *last = Some(day);
+        }
+        let origin = match origin {
+            crate::audit::Origin::Console => "konsollet",
+            crate::audit::Origin::Cli => "kommandolinjen",
+            _ => "API-et",
+        };
+        let action = Action {
+            at: now,
+            key: format!("break-glass-{day}/ops/break_glass"),
+            about: About::Incident(format!("break-glass-{day}")),
+            body: ActionBody::Ops(Box::new(Ops {
+                message: OpsKind::Warning,
+                reason: OpsReason::BreakGlass,
+                to: cfg.self_.ops.clone(),
+                incident: None,
+                maintenance: None,
+                inquiry: None,
+                delivery: None,
+                alert: None,
+                access: Some(AccessView {
+                    who: who.to_string(),
+                    origin: origin.to_string(),
+                    at: now,
+                }),
+            })),
+        };
+        match self.commit(&[], &[action]) {
+            Ok(n) if n > 0 => self.wake_dispatcher.notify_one(),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot queue the mail to ops about the break-glass key; the next use tries again");
+                *self
+                    .break_glass_mailed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        }
     }
 
     /// What `/healthz` reports, locked.

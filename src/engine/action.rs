@@ -138,6 +138,9 @@ pub enum OpsReason {
     /// An alert could not be used (unknown organization, a time out of range …); the rest of
     /// its batch was applied (SPEC §4.12; raised by the webhook).
     AlertUnusable,
+    /// The shared operator token (break-glass) was used: the first use of each day (SPEC
+    /// §5.10; raised by the HTTP layer).
+    BreakGlass,
 }
 
 impl OpsReason {
@@ -155,6 +158,7 @@ impl OpsReason {
             OpsReason::Bounce => "bounce",
             OpsReason::AlertRedacted => "alert_redacted",
             OpsReason::AlertUnusable => "alert_unusable",
+            OpsReason::BreakGlass => "break_glass",
         }
     }
 }
@@ -259,6 +263,19 @@ pub struct Ops {
     /// The alert of `AlertRedacted` / `AlertUnusable`.
     #[serde(default)]
     pub alert: Option<AlertIssueView>,
+    /// The first use of the day of `BreakGlass`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessView>,
+}
+
+/// A use of the break-glass key (SPEC §5.10): who said they were, from where, when.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessView {
+    /// The name the user gave (the key names nobody).
+    pub who: String,
+    /// "konsollet", "API-et" or "kommandolinjen".
+    pub origin: String,
+    pub at: Time,
 }
 
 /// What ops are told about an alert the webhook changed or could not use: never a removed

@@ -410,6 +410,7 @@ impl Incident {
                         inquiry: None,
                         delivery: None,
                         alert: None,
+                        access: None,
                     })),
                 });
                 let v = self.view(cfg);

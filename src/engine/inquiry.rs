@@ -65,6 +65,7 @@ impl Inquiry {
                 inquiry: Some(self.view(cfg)),
                 delivery: None,
                 alert: None,
+                access: None,
             })),
         }
     }

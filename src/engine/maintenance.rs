@@ -199,6 +199,7 @@ impl Maintenance {
                 inquiry: None,
                 delivery: None,
                 alert: None,
+                access: None,
             })),
         }
     }

@@ -13,95 +13,7 @@ use handlebars::{Context, Handlebars};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
-/// The shipped templates: (name, source).
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "email/planned",
-        include_str!("../../templates/email/planned.hbs"),
-    ),
-    (
-        "email/planned.reminder",
-        include_str!("../../templates/email/planned.reminder.hbs"),
-    ),
-    (
-        "email/planned.change",
-        include_str!("../../templates/email/planned.change.hbs"),
-    ),
-    (
-        "email/planned.cancel",
-        include_str!("../../templates/email/planned.cancel.hbs"),
-    ),
-    (
-        "email/unplanned",
-        include_str!("../../templates/email/unplanned.hbs"),
-    ),
-    (
-        "email/update",
-        include_str!("../../templates/email/update.hbs"),
-    ),
-    (
-        "email/resolved",
-        include_str!("../../templates/email/resolved.hbs"),
-    ),
-    (
-        "email/followup",
-        include_str!("../../templates/email/followup.hbs"),
-    ),
-    (
-        "email/escalation",
-        include_str!("../../templates/email/escalation.hbs"),
-    ),
-    (
-        "ops/unacknowledged",
-        include_str!("../../templates/ops/unacknowledged.hbs"),
-    ),
-    (
-        "ops/late_notice",
-        include_str!("../../templates/ops/late_notice.hbs"),
-    ),
-    (
-        "ops/outside_window",
-        include_str!("../../templates/ops/outside_window.hbs"),
-    ),
-    ("ops/freeze", include_str!("../../templates/ops/freeze.hbs")),
-    (
-        "ops/overrun",
-        include_str!("../../templates/ops/overrun.hbs"),
-    ),
-    (
-        "ops/inquiry_due",
-        include_str!("../../templates/ops/inquiry_due.hbs"),
-    ),
-    (
-        "ops/inquiry_overdue",
-        include_str!("../../templates/ops/inquiry_overdue.hbs"),
-    ),
-    (
-        "ops/delivery_delayed",
-        include_str!("../../templates/ops/delivery_delayed.hbs"),
-    ),
-    ("ops/bounce", include_str!("../../templates/ops/bounce.hbs")),
-    (
-        "ops/alert_redacted",
-        include_str!("../../templates/ops/alert_redacted.hbs"),
-    ),
-    (
-        "ops/alert_unusable",
-        include_str!("../../templates/ops/alert_unusable.hbs"),
-    ),
-    (
-        "report/monthly",
-        include_str!("../../templates/report/monthly.hbs"),
-    ),
-    (
-        "statuspage/incident",
-        include_str!("../../templates/statuspage/incident.hbs"),
-    ),
-    (
-        "statuspage/maintenance",
-        include_str!("../../templates/statuspage/maintenance.hbs"),
-    ),
-];
+pub use builtin::BUILTIN;
 
 /// A rendered message: its subject and body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -174,6 +86,7 @@ pub(crate) fn window_text(cfg: &Config, from: Time, to: Time) -> String {
     }
 }
 
+mod builtin;
 mod context;
 use context::*;
 
@@ -402,6 +315,18 @@ impl Renderer {
                     "org_name": a.org.as_deref().map(|o| org_name(cfg, o)),
                     "fields": a.fields.join(", "),
                     "reason": a.reason,
+                }),
+            );
+        }
+        if let Some(a) = &o.access {
+            let l = a.at.with_timezone(&cfg.calendar.tz);
+            c.insert(
+                "access".into(),
+                json!({
+                    "who": a.who,
+                    "origin": a.origin,
+                    "at": oslo_fmt(cfg, a.at),
+                    "date": l.format("%d.%m.%Y").to_string(),
                 }),
             );
         }

@@ -135,7 +135,8 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
         OpsReason::DeliveryDelayed
         | OpsReason::Bounce
         | OpsReason::AlertRedacted
-        | OpsReason::AlertUnusable => (OpsKind::Warning, None, None, None),
+        | OpsReason::AlertUnusable
+        | OpsReason::BreakGlass => (OpsKind::Warning, None, None, None),
         _ => (OpsKind::Warning, None, Some(maintenance(cfg, false)), None),
     };
     let delivery =
@@ -169,10 +170,15 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
         inquiry,
         delivery,
         alert,
+        access: (reason == OpsReason::BreakGlass).then(|| AccessView {
+            who: "Kari Nordmann".into(),
+            origin: "konsollet".into(),
+            at: t("2026-11-20T03:12:00+01:00"),
+        }),
     }
 }
 
-const OPS_REASONS: [OpsReason; 11] = [
+const OPS_REASONS: [OpsReason; 12] = [
     OpsReason::Unacknowledged,
     OpsReason::LateNotice,
     OpsReason::OutsideWindow,
@@ -184,6 +190,7 @@ const OPS_REASONS: [OpsReason; 11] = [
     OpsReason::Bounce,
     OpsReason::AlertRedacted,
     OpsReason::AlertUnusable,
+    OpsReason::BreakGlass,
 ];
 
 fn action(body: ActionBody) -> Action {

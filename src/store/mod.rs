@@ -14,6 +14,7 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::audit::token::PersonalToken;
 use crate::audit::{Anchor, Entry, NewEntry};
 use crate::config::Organization;
 use crate::engine::model::{Action, Time};
@@ -171,6 +172,84 @@ pub trait AuditLog: Send {
     fn audit_compact(&mut self, before: Time) -> Result<usize, StoreError>;
 }
 
+/// Personal API tokens (SPEC §5.10), kept as hashes. Creating and revoking one is audited in
+/// the same transaction.
+pub trait PersonalTokens: Send {
+    /// Keep a new token, and its audit entry.
+    fn token_create(&mut self, t: &PersonalToken, audit: &NewEntry) -> Result<(), StoreError>;
+    /// The token whose hash is `hash`, usable or not.
+    fn token_find(&self, hash: &str) -> Result<Option<PersonalToken>, StoreError>;
+    /// The tokens of `person` (every person's with `None`), newest first.
+    fn tokens(&self, person: Option<&str>) -> Result<Vec<PersonalToken>, StoreError>;
+    /// Revoke token `id` (of `person` only, unless `None`), with its audit entry; false when
+    /// there is no such token not yet revoked.
+    fn token_revoke(
+        &mut self,
+        id: &str,
+        person: Option<&str>,
+        at: Time,
+        audit: &NewEntry,
+    ) -> Result<bool, StoreError>;
+    /// Note that token `id` was used at `at`.
+    fn token_used(&mut self, id: &str, at: Time) -> Result<(), StoreError>;
+}
+
+/// A personal token's columns, in the order both stores read them.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, hash, person, role, label, created_at, expires_at, revoked_at, last_used_at";
+
+/// A personal token as both stores write it: times as the audit log writes them.
+pub(crate) struct TokenRow {
+    pub id: String,
+    pub hash: String,
+    pub person: String,
+    pub role: String,
+    pub label: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl TokenRow {
+    /// The row of `t`.
+    pub(crate) fn of(t: &PersonalToken) -> TokenRow {
+        let at = crate::audit::at_text;
+        TokenRow {
+            id: t.id.clone(),
+            hash: t.hash.clone(),
+            person: t.person.clone(),
+            role: t.role.as_str().to_string(),
+            label: t.label.clone(),
+            created_at: at(t.created_at),
+            expires_at: at(t.expires_at),
+            revoked_at: t.revoked_at.map(at),
+            last_used_at: t.last_used_at.map(at),
+        }
+    }
+
+    /// The token this row holds.
+    pub(crate) fn read(self) -> Result<PersonalToken, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("personal token {}: {what}", self.id));
+        let time = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
+                .map_err(|_| bad("a time that cannot be read"))
+        };
+        Ok(PersonalToken {
+            role: crate::audit::Role::parse(&self.role).ok_or_else(|| bad("an unknown role"))?,
+            created_at: time(&self.created_at)?,
+            expires_at: time(&self.expires_at)?,
+            revoked_at: self.revoked_at.as_deref().map(time).transpose()?,
+            last_used_at: self.last_used_at.as_deref().map(time).transpose()?,
+            id: self.id,
+            hash: self.hash,
+            person: self.person,
+            label: self.label,
+        })
+    }
+}
+
 /// Which audit entries to find (`GET /ops/audit`): every given filter must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -222,7 +301,7 @@ impl AuditQuery {
 /// What the daemon keeps: the three parts, and the calls that write more than one of them in
 /// one transaction. Every write that matters is one transaction; a failed call changed
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store: EventLog + Outbox + SmallState + AuditLog {
+pub trait Store: EventLog + Outbox + SmallState + AuditLog + PersonalTokens {
     /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
     /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
     /// (events, rows) removed.

@@ -5,42 +5,11 @@
 // exit 1 on any failure.
 //
 // usage: node console.mjs BASE_URL OPERATOR_TOKEN SCREENSHOT_DIR FREEZE_DAY(YYYY-MM-DD)
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
+import { story } from "./lib.mjs";
 
 const [base, token, shots, freezeDay] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-let failed = false;
-const fail = (m) => { console.error(m); failed = true; };
-// bypassCSP: the console allows no inline script, and axe-core is injected as one.
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "nb-NO", bypassCSP: true });
-const page = await ctx.newPage();
-
-async function axe(name, shot) {
-  for (const width of [1280, 375]) {
-    await page.setViewportSize({ width, height: 900 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    if (overflow) fail(`${name}: horizontal scrolling at ${width}px`);
-    if (shot) await page.screenshot({ path: `${shots}/${shot}-${width}.png`, fullPage: true });
-    await page.addScriptTag({ path: axePath });
-    const r = await page.evaluate(async () =>
-      await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
-    console.log(JSON.stringify({ page: name, width, passes: r.passes.length,
-      violations: r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, html: v.nodes[0]?.html })) }));
-    if (r.violations.length) fail(`${name} at ${width}px: ${r.violations.length} axe violation(s)`);
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-async function expectText(name, text) {
-  const body = await page.innerText("body");
-  if (!body.includes(text)) fail(`${name}: missing text ${JSON.stringify(text)}`);
-}
+const { page, fail, axe: check, expectText, end } = await story();
+const axe = (name, shot) => check(name, shot && `${shots}/${shot}`);
 const local = (d) => d.toISOString().slice(0, 16);
 
 try {
@@ -135,7 +104,5 @@ try {
   if (r.status() !== 403) fail(`a form without CSRF token got ${r.status()}`);
 } catch (e) {
   fail(`${e.stack || e}`);
-} finally {
-  await browser.close();
 }
-process.exit(failed ? 1 : 0);
+await end();

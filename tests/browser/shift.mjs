@@ -10,44 +10,13 @@
 // Prints one JSON line per check; exit 1 on any failure.
 //
 // usage: node shift.mjs BASE TOKEN SHOTS CLOCK_FILE P1_ID KV_ID FRIDAY(YYYY-MM-DD) T_1640(RFC 3339)
-import { chromium } from "playwright-core";
-import { createRequire } from "node:module";
+import { story } from "./lib.mjs";
 import { writeFileSync } from "node:fs";
 
 const [base, token, shots, clockFile, p1, kv, friday, t1640] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-let failed = false;
-const fail = (m) => { console.error(m); failed = true; };
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "nb-NO", bypassCSP: true });
-const page = await ctx.newPage();
-
-async function axe(name, shot) {
-  for (const width of [1280, 375]) {
-    await page.setViewportSize({ width, height: width === 375 ? 667 : 900 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-    if (overflow) fail(`${name}: horizontal scrolling at ${width}px`);
-    if (shot) await page.screenshot({ path: `${shots}/${shot}-${width}.png`, fullPage: true });
-    await page.addScriptTag({ path: axePath });
-    const r = await page.evaluate(async () =>
-      await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
-    console.log(JSON.stringify({ page: name, width, passes: r.passes.length,
-      violations: r.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, html: v.nodes[0]?.html })) }));
-    if (r.violations.length) fail(`${name} at ${width}px: ${r.violations.length} axe violation(s)`);
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
+const { page, fail, axe: check, expectText, end } = await story({ phoneHeight: 667 });
+const axe = (name, shot) => check(name, shot && `${shots}/${shot}`);
 const body = async () => await page.innerText("body");
-async function expectText(name, text) {
-  const b = await body();
-  if (!b.includes(text)) fail(`${name}: missing ${JSON.stringify(text)}`);
-  else console.log(JSON.stringify({ check: name, saw: text }));
-}
 async function expectNoText(name, text) {
   const b = await body();
   if (b.includes(text)) fail(`${name}: should not show ${JSON.stringify(text)}`);
@@ -217,7 +186,5 @@ try {
   console.log(JSON.stringify({ check: "report printed", pdf: `${shots}/shift-report.pdf` }));
 } catch (e) {
   fail(`${e.stack || e}`);
-} finally {
-  await browser.close();
 }
-process.exit(failed ? 1 : 0);
+await end();

@@ -3,24 +3,9 @@
 //! database with `sqlite3` — changes one entry, deletes another, inserts a third — and
 //! `meldingsvakt audit verify` naming each.
 
+use crate::harness::audit_verify;
 use crate::support::*;
 use std::process::Command;
-
-fn verify(env: &Env, extra: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
-        .args(["audit", "verify", "--config"])
-        .arg(env.dir.join("meldingsvakt.toml"))
-        .args(extra)
-        .current_dir(&env.dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn sql(env: &Env, statement: &str) -> (bool, String) {
     let out = Command::new("sqlite3")
@@ -134,14 +119,14 @@ fn audit_names_who_did_what_and_verify_names_every_edit() {
         "{rows}"
     );
 
-    let (code, out) = verify(&env, &[]);
+    let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("audit log holds: 9 entries"), "{out}");
     let head = out.trim().rsplit(' ').next().unwrap().to_string();
     assert_eq!(head.len(), 64, "{out}");
-    let (code, out) = verify(&env, &["--head", &head]);
+    let (code, out) = audit_verify(&env, &["--head", &head]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = verify(&env, &["--head", &"ab".repeat(32)]);
+    let (code, out) = audit_verify(&env, &["--head", &"ab".repeat(32)]);
     assert_eq!(code, 1, "a head the chain does not hold: {out}");
 
     // The store refuses edits; an intruder drops its guards first.
@@ -160,7 +145,7 @@ fn audit_names_who_did_what_and_verify_names_every_edit() {
             FROM audit WHERE seq = 8;",
     );
     assert!(ok, "{out}");
-    let (code, out) = verify(&env, &[]);
+    let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.starts_with("audit log broken: entry 4 was changed\n"),

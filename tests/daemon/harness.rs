@@ -146,19 +146,26 @@ pub fn am_json(url: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
 }
 
+/// Add `extra` to the end of the test configuration.
+pub trait AppendConfig {
+    fn append_config(&self, extra: &str);
+}
+
+impl AppendConfig for Env {
+    fn append_config(&self, extra: &str) {
+        let cfg_path = self.dir.join("meldingsvakt.toml");
+        let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+        cfg.push_str(extra);
+        std::fs::write(&cfg_path, cfg).unwrap();
+    }
+}
+
 #[cfg(feature = "test-clock")]
 impl Env {
     /// Watch the test Dovecot's mailbox: password file and `[imap]` section.
     pub fn with_imap(&self, port: u16, poll: &str) {
         std::fs::write(self.dir.join("imap-password"), "hemmelig-passord").unwrap();
         self.append_config(&format!("\n[imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nusername = \"meldingsansvarlig\"\npassword_file = \"imap-password\"\npoll = \"{poll}\"\n"));
-    }
-
-    pub fn append_config(&self, extra: &str) {
-        let cfg_path = self.dir.join("meldingsvakt.toml");
-        let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
-        cfg.push_str(extra);
-        std::fs::write(&cfg_path, cfg).unwrap();
     }
 
     /// The daemon with its clock offset read from the returned file (a `test-clock` build).
@@ -232,4 +239,53 @@ pub fn imap_append(port: u16, folder: &str, raw: &str) {
         .write_all(raw.replace('\n', "\r\n").as_bytes())
         .unwrap();
     assert!(child.wait().unwrap().success(), "IMAP APPEND to {folder}");
+}
+
+/// A console session for `name` with `groups` (comma-separated), made through the SSO proxy at
+/// 127.0.0.2 (`trusted_groups_header = "X-Remote-Groups"`), kept in a cookie jar.
+pub fn proxy_session(env: &Env, name: &str, groups: &str) -> Browser {
+    let jar = env.dir.join(format!("jar-{}", name.replace(' ', "-")));
+    let (code, body) = curl(&[
+        "--interface",
+        "127.0.0.2",
+        "-c",
+        jar.to_str().unwrap(),
+        "-H",
+        &format!("X-Remote-User: {name}"),
+        "-H",
+        &format!("X-Remote-Groups: {groups}"),
+        &format!("http://127.0.0.1:{}/ops/tokens", env.http),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    Browser {
+        jar,
+        port: env.http,
+    }
+}
+
+/// A personal API token made in the console by `b`'s person: the text shown once.
+pub fn make_token(b: &Browser, label: &str) -> String {
+    let csrf = b.csrf();
+    let (code, page) = b.post("/ops/tokens", &[("csrf", &csrf), ("label", label)]);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Den vises ikke igjen"), "{page}");
+    let at = page.find("mvt_").expect("the new token, shown once");
+    page[at..at + 44].to_string()
+}
+
+/// `meldingsvakt audit verify --config …` with `extra` arguments: its exit code and output.
+pub fn audit_verify(env: &Env, extra: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["audit", "verify", "--config"])
+        .arg(env.dir.join("meldingsvakt.toml"))
+        .args(extra)
+        .current_dir(&env.dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
 }

@@ -17,7 +17,11 @@ mod kvittering;
 mod mailbox;
 mod maintenance_files;
 mod no_echo;
+mod oidc;
+#[cfg(feature = "test-clock")]
+mod people;
 mod report;
+mod roles;
 mod rotation;
 mod shift;
 mod smtp_tls;

@@ -212,9 +212,9 @@ impl Browser {
         self.request(path, &[]).1
     }
 
-    /// The CSRF token of the signed-in session, from the new-incident form.
+    /// The CSRF token of the signed-in session (every page carries it in its sign-out form).
     pub fn csrf(&self) -> String {
-        let page = self.get("/ops/incidents/new");
+        let page = self.get("/ops/tokens");
         let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
         page[at..].split('"').next().unwrap().to_string()
     }

@@ -130,30 +130,17 @@ impl Validator<'_> {
                 trusted_proxies: Vec::new(),
                 session_lifetime: Duration::hours(12),
                 secure_cookie: false,
+                trusted_groups_header: None,
+                token_lifetime: Duration::days(90),
+                roles: crate::config::Roles::default(),
+                oidc: None,
             },
         }
     }
 
     /// `[console]`: sign-in by token, or by an SSO proxy's header from the proxy's addresses.
     pub(super) fn console(&mut self, raw: RawConsole) -> ConsoleSettings {
-        let header = raw
-            .trusted_user_header
-            .map(|h| h.trim().to_ascii_lowercase());
-        if let Some(h) = &header {
-            if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() || h.is_empty() {
-                self.err(
-                    0,
-                    tpath!["console", "trusted_user_header"],
-                    format!("{h:?} is not an HTTP header name"),
-                );
-            } else if matches!(h.as_str(), "cookie" | "authorization" | "host") {
-                self.err(
-                    0,
-                    tpath!["console", "trusted_user_header"],
-                    format!("{h:?} cannot carry the user name; use the header your proxy sets, e.g. \"X-Remote-User\""),
-                );
-            }
-        }
+        let header = self.proxy_header("trusted_user_header", raw.trusted_user_header);
         let mut trusted_proxies = Vec::new();
         for (i, a) in raw
             .trusted_proxies
@@ -180,13 +167,148 @@ impl Validator<'_> {
                 "session_lifetime must be between 5 minutes and 7 days (default 12h: one shift)",
             );
         }
+        let groups_header = self.proxy_header("trusted_groups_header", raw.trusted_groups_header);
+        if groups_header.is_some() && header.is_none() {
+            self.err(
+                0,
+                tpath!["console", "trusted_groups_header"],
+                "trusted_groups_header needs trusted_user_header (the proxy's user header)",
+            );
+        }
+        let token_lifetime = raw.token_lifetime.map_or(Duration::days(90), |d| d.0);
+        if token_lifetime < Duration::days(1) || token_lifetime > Duration::days(366) {
+            self.err(
+                0,
+                tpath!["console", "token_lifetime"],
+                "token_lifetime must be between 1 day and 1 year (default 90days)",
+            );
+        }
+        let roles = self.roles(raw.roles);
+        let oidc = raw.oidc.and_then(|o| self.oidc(o));
+        if oidc.is_some() && roles.groups.is_empty() {
+            self.err(
+                0,
+                tpath!["console", "roles"],
+                "[console.oidc] needs [console.roles]: name the groups that give viewer, operator or admin, e.g. operator = [\"hemit-drift\"]",
+            );
+        }
         ConsoleSettings {
             enabled: raw.enabled.unwrap_or(true),
             trusted_user_header: header,
             trusted_proxies,
             session_lifetime,
             secure_cookie: raw.secure_cookie.unwrap_or(false),
+            trusted_groups_header: groups_header,
+            token_lifetime,
+            roles,
+            oidc,
         }
+    }
+
+    /// A header an SSO proxy sets (`[console] key`), lower case: an HTTP header name, and not
+    /// one a browser or the transport sets.
+    fn proxy_header(&mut self, key: &'static str, raw: Option<String>) -> Option<String> {
+        let h = raw.map(|h| h.trim().to_ascii_lowercase())?;
+        if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() || h.is_empty() {
+            self.err(
+                0,
+                tpath!["console", key],
+                format!("{h:?} is not an HTTP header name"),
+            );
+        } else if matches!(h.as_str(), "cookie" | "authorization" | "host") {
+            self.err(
+                0,
+                tpath!["console", key],
+                format!("{h:?} cannot carry what the proxy vouches for; use the header your proxy sets, e.g. \"X-Remote-User\""),
+            );
+        }
+        Some(h)
+    }
+
+    /// `[console.roles]`: groups to roles; a group named twice is an error (which role?).
+    fn roles(&mut self, raw: crate::config::raw::RawRoles) -> crate::config::Roles {
+        use crate::audit::Role;
+        let mut groups: Vec<(String, Role)> = Vec::new();
+        for (key, role, list) in [
+            ("viewer", Role::Viewer, raw.viewer),
+            ("operator", Role::Operator, raw.operator),
+            ("admin", Role::Admin, raw.admin),
+        ] {
+            for (i, g) in list.unwrap_or_default().into_iter().enumerate() {
+                let g = g.trim().to_string();
+                if g.is_empty() || g.chars().any(char::is_control) {
+                    self.err(
+                        0,
+                        tpath!["console", "roles", key, i],
+                        "a group name must not be empty",
+                    );
+                } else if let Some((_, other)) = groups.iter().find(|(c, _)| *c == g) {
+                    self.err(
+                        0,
+                        tpath!["console", "roles", key, i],
+                        format!("group {g:?} already gives the role {}", other.as_str()),
+                    );
+                } else {
+                    groups.push((g, role));
+                }
+            }
+        }
+        crate::config::Roles { groups }
+    }
+
+    /// `[console.oidc]`: an issuer URL (https, or http to a loopback host), a client id, and
+    /// the client secret from a file or the environment.
+    fn oidc(&mut self, raw: crate::config::raw::RawOidc) -> Option<crate::config::OidcSettings> {
+        let Some(issuer) = raw.issuer else {
+            self.err(
+                0,
+                tpath!["console", "oidc"],
+                "[console.oidc] needs issuer, e.g. \"https://login.microsoftonline.com/TENANT/v2.0\"",
+            );
+            return None;
+        };
+        let issuer = issuer.trim().to_string();
+        self.endpoint(
+            tpath!["console", "oidc", "issuer"],
+            &issuer,
+            "https://login.microsoftonline.com/TENANT/v2.0",
+            "sign-in codes and the client secret",
+        );
+        let client_id = raw.client_id.unwrap_or_default().trim().to_string();
+        if client_id.is_empty() {
+            self.err(
+                0,
+                tpath!["console", "oidc", "client_id"],
+                "[console.oidc] needs client_id: this daemon's client at the provider",
+            );
+        }
+        let secret = self.secret(
+            "console",
+            raw.client_secret_file,
+            raw.client_secret_env,
+            Some("[console.oidc] needs client_secret_file (e.g. a systemd credential) or client_secret_env; secrets never live in this file"),
+        )?;
+        let groups_claim = raw.groups_claim.unwrap_or_else(|| "groups".into());
+        let scopes = raw
+            .scopes
+            .unwrap_or_else(|| vec!["profile".into(), "email".into()]);
+        for (i, sc) in scopes.iter().enumerate() {
+            if sc.is_empty() || sc.contains(char::is_whitespace) {
+                self.err(
+                    0,
+                    tpath!["console", "oidc", "scopes", i],
+                    format!("{sc:?} is not a scope (one word each)"),
+                );
+            }
+        }
+        Some(crate::config::OidcSettings {
+            issuer,
+            client_id,
+            client_secret: secret,
+            groups_claim,
+            scopes: scopes.into_iter().filter(|s| s != "openid").collect(),
+            label: raw.label.unwrap_or_else(|| "Single sign-on".into()),
+        })
     }
 
     fn imap(&mut self, imap: RawImap) -> Option<ImapSettings> {

@@ -15,9 +15,10 @@ use axum::response::Response;
 use serde_json::json;
 
 /// Who is asking, and the cookie to set when a proxy's header just signed them in.
-pub(super) struct Who {
-    pub(super) session: Session,
-    pub(super) cookie: Option<String>,
+#[derive(Clone)]
+pub(crate) struct Who {
+    pub(crate) session: Session,
+    pub(crate) cookie: Option<String>,
 }
 
 pub(super) fn now_secs() -> i64 {
@@ -59,22 +60,11 @@ pub(super) fn who(
         .and_then(|v| v.to_str().ok())
         .and_then(session::cookie_value)
         .and_then(|v| app.keys().open(v, now));
+    judge_proxy(app, headers, peer)?;
     if let Some(h) = &c.trusted_user_header {
         if let Some(user) = headers.get(h.as_str()) {
-            let ip = peer.map(|p| p.0.ip());
-            if !ip.is_some_and(|ip| c.trusted_proxies.contains(&ip)) {
-                tracing::warn!(peer = ?ip, header = %h, "console: a user header from an address that is not a trusted proxy was refused");
-                return Err(message(
-                    app,
-                    StatusCode::FORBIDDEN,
-                    "Ikke tillatt",
-                    &format!(
-                        "Innlogging med {h} godtas bare fra adressene i [console] trusted_proxies."
-                    ),
-                ));
-            }
-            let user = user
-                .to_str()
+            // Names are UTF-8 ("Ola Operatør"): header bytes, not only visible ASCII.
+            let user = std::str::from_utf8(user.as_bytes())
                 .ok()
                 .map(valid_name)
                 .and_then(Result::ok)
@@ -86,16 +76,39 @@ pub(super) fn who(
                         "Brukernavnet fra innloggingsproxyen kan ikke brukes.",
                     )
                 })?;
-            if let Some(s) = from_cookie.filter(|s| s.user == user) {
+            // A proxy's user acts as an operator (SPEC §5.6), or in the role its groups
+            // give (`trusted_groups_header` and `[console.roles]`, SPEC §5.10).
+            let role = match &c.trusted_groups_header {
+                None => Role::Operator,
+                Some(gh) => {
+                    let groups = headers
+                        .get(gh.as_str())
+                        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+                        .unwrap_or("");
+                    match c.roles.of(groups.split(',').map(str::trim)) {
+                        Some(r) => r,
+                        None => {
+                            let entry = Actor::new(&user, Role::Viewer, Origin::Console)
+                                .did(crate::clock::now(), "sign_in.refused")
+                                .changed(
+                                    None,
+                                    Some(r#"{"method":"proxy","why":"no role"}"#.into()),
+                                );
+                            audited(app, entry)?;
+                            return Err(no_role(app));
+                        }
+                    }
+                }
+            };
+            if let Some(s) = from_cookie.filter(|s| s.user == user && s.role == role) {
                 return Ok(Some(Who {
                     session: s,
                     cookie: None,
                 }));
             }
-            // A proxy's user acts as an operator (SPEC §5.6); roles come with OIDC.
-            let who = mint(app, headers, &user, Role::Operator);
+            let who = mint(app, headers, &user, role);
             if who.is_some() {
-                let entry = Actor::new(&user, Role::Operator, Origin::Console)
+                let entry = Actor::new(&user, role, Origin::Console)
                     .did(crate::clock::now(), "sign_in")
                     .changed(None, Some(r#"{"method":"proxy"}"#.into()));
                 audited(app, entry)?;
@@ -107,6 +120,34 @@ pub(super) fn who(
         session: s,
         cookie: None,
     }))
+}
+
+/// A user header is believed only from `[console] trusted_proxies` (403 from anywhere else:
+/// it is what a forgery looks like).
+pub(super) fn judge_proxy(
+    app: &App,
+    headers: &HeaderMap,
+    peer: Option<Peer>,
+) -> Result<(), Response> {
+    let cfg = app.shared.cfg();
+    let c = &cfg.daemon.console;
+    let Some(h) = &c.trusted_user_header else {
+        return Ok(());
+    };
+    if !headers.contains_key(h.as_str()) {
+        return Ok(());
+    }
+    let ip = peer.map(|p| p.0.ip());
+    if ip.is_some_and(|ip| c.trusted_proxies.contains(&ip)) {
+        return Ok(());
+    }
+    tracing::warn!(peer = ?ip, header = %h, "console: a user header from an address that is not a trusted proxy was refused");
+    Err(message(
+        app,
+        StatusCode::FORBIDDEN,
+        "Ikke tillatt",
+        &format!("Innlogging med {h} godtas bare fra adressene i [console] trusted_proxies."),
+    ))
 }
 
 /// Append `entry` to the audit log; without it the act does not happen (503 page).
@@ -145,18 +186,65 @@ pub(super) fn peer_of(req: &Request) -> Option<Peer> {
     req.extensions().get::<Peer>().copied()
 }
 
-/// A page for signed-in operators; others are sent to the sign-in page.
-pub(super) fn signed_in(app: &App, req: &Request) -> Result<Who, Response> {
+/// The refusal of a person whose groups give no role.
+pub(super) fn no_role(app: &App) -> Response {
+    message(
+        app,
+        StatusCode::FORBIDDEN,
+        "Ingen tilgang",
+        "Du er logget inn, men ingen av gruppene dine gir en rolle i meldingsvakt ([console.roles]). Be en administrator om tilgang.",
+    )
+}
+
+/// The signed-in person the gate (`gate`) let through; the sign-in page without one.
+pub(super) fn signed_in(_app: &App, req: &Request) -> Result<Who, Response> {
+    req.extensions()
+        .get::<Who>()
+        .cloned()
+        .ok_or_else(|| redirect("/ops/login", None))
+}
+
+/// The console's gate (SPEC §5.10): the console is on, someone is signed in (else the sign-in
+/// page), and their role is at least `need` (else 403). The handler finds them as [`Who`].
+pub(crate) async fn gate(
+    app: &App,
+    mut req: Request,
+    next: axum::middleware::Next,
+    need: Role,
+) -> Response {
     if !app.shared.cfg().daemon.console.enabled {
-        return Err(crate::daemon::app::err(
-            404,
-            "the console is off ([console] enabled = false)",
-        ));
+        return crate::daemon::app::err(404, "the console is off ([console] enabled = false)");
     }
-    match who(app, req.headers(), peer_of(req))? {
-        Some(w) => Ok(w),
-        None => Err(redirect("/ops/login", None)),
+    let w = match who(app, req.headers(), peer_of(&req)) {
+        Err(r) => return r,
+        Ok(None) => return redirect("/ops/login", None),
+        Ok(Some(w)) => w,
+    };
+    if !w.session.role.allows(need) {
+        tracing::warn!(user = %w.session.user, role = w.session.role.as_str(), need = need.as_str(), path = %req.uri().path(), "console: refused for want of a role");
+        return page(
+            app,
+            StatusCode::FORBIDDEN,
+            "message",
+            json!({"title": "Ingen tilgang", "heading": "Ingen tilgang",
+                "text": format!("Denne siden krever rollen {}. Du er logget inn med rollen {}.", need.norsk(), w.session.role.norsk()),
+                "link": "/ops/", "link_text": "Til oversikten"}),
+            Some(&w),
+        );
     }
+    req.extensions_mut().insert(w);
+    next.run(req).await
+}
+
+/// The sign-in button's provider name, when OpenID Connect is on.
+fn oidc_label(app: &App) -> Option<String> {
+    app.shared
+        .cfg()
+        .daemon
+        .console
+        .oidc
+        .as_ref()
+        .map(|o| o.label.clone())
 }
 
 pub(super) async fn login_page(State(app): State<App>, req: Request) -> Response {
@@ -170,7 +258,7 @@ pub(super) async fn login_page(State(app): State<App>, req: Request) -> Response
             &app,
             StatusCode::OK,
             "login",
-            json!({"title": "Logg inn"}),
+            json!({"title": "Logg inn", "oidc": oidc_label(&app)}),
             None,
         ),
     }
@@ -217,7 +305,7 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
             StatusCode::UNAUTHORIZED,
             "login",
             // A name that carries a personal number is never shown back (SPEC §4.12).
-            json!({"title": "Logg inn", "error": error, "name": f
+            json!({"title": "Logg inn", "oidc": oidc_label(&app), "error": error, "name": f
                 .get("name")
                 .filter(|n| !crate::engine::guard::contains_identity_number(n))}),
             None,
@@ -246,6 +334,8 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
     match mint(&app, &headers, &name, Role::BreakGlass) {
         Some(w) => {
             tracing::warn!(user = %name, "console: signed in with the shared operator token (break-glass)");
+            app.shared
+                .break_glass_used(&name, Origin::Console, crate::clock::now());
             let entry = Actor::new(&name, Role::BreakGlass, Origin::Console)
                 .did(crate::clock::now(), "sign_in")
                 .changed(None, Some(r#"{"method":"operator token"}"#.into()));

@@ -13,7 +13,10 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod oidc;
+mod people;
 
+pub(crate) use auth::gate;
 use auth::{login, login_page, logout, posted, signed_in, Who};
 
 use super::app::App;
@@ -46,7 +49,7 @@ pub(crate) fn judge_sso_header(
     headers: &axum::http::HeaderMap,
     peer: Option<Peer>,
 ) -> Result<(), Response> {
-    auth::who(app, headers, peer).map(|_| ())
+    auth::judge_proxy(app, headers, peer)
 }
 
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -94,6 +97,15 @@ fn with_layout(app: &App, mut ctx: Value, who: Option<&Who>) -> Value {
         );
         if let Some(w) = who {
             o.insert("user".into(), json!(w.session.user));
+            o.insert("role_label".into(), json!(w.session.role.norsk()));
+            o.insert(
+                "can_act".into(),
+                json!(w.session.role.allows(crate::audit::Role::Operator)),
+            );
+            o.insert(
+                "is_admin".into(),
+                json!(w.session.role.allows(crate::audit::Role::Admin)),
+            );
             o.insert("csrf".into(), json!(app.keys().csrf(&w.session)));
         }
     }
@@ -510,6 +522,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops", get(|| async { redirect("/ops/", None) }))
         .route("/ops/", get(overview))
         .route("/ops/login", get(login_page).post(login))
+        .route("/ops/login/oidc", get(oidc::start))
+        .route("/ops/login/callback", get(oidc::callback))
         .route("/ops/logout", post(logout))
         .route("/ops/incidents/new", get(new_incident))
         .route("/ops/maintenances/new", get(new_maintenance))
@@ -518,5 +532,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops/{kind}/{id}", get(show_case))
         .route("/ops/act", post(act))
         .route("/ops/derive", post(derive))
+        .route("/ops/tokens", get(people::tokens).post(people::create))
+        .route("/ops/tokens/revoke", post(people::revoke))
+        .route("/ops/audit", get(people::audit))
         .route("/ops/static/{name}", get(asset))
 }

@@ -63,6 +63,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
                 also: vec![],
             }),
             alert: None,
+            access: None,
         })),
     })
 }

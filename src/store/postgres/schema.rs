@@ -89,4 +89,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     END $$;
     CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
         FOR EACH ROW EXECUTE FUNCTION audit_append_only();",
+    // 3: personal API tokens (SPEC §5.10), as their SHA-256 only (`store::PersonalTokens`).
+    "CREATE TABLE personal_token (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT
+    );
+    CREATE INDEX personal_token_person ON personal_token(person);",
 ];

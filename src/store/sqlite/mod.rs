@@ -345,3 +345,4 @@ mod schema;
 mod state;
 #[cfg(test)]
 mod tests;
+mod tokens;

@@ -101,4 +101,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         WHEN OLD.seq > COALESCE((SELECT through FROM audit_anchor WHERE id = 1), 0)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 13: personal API tokens (SPEC §5.10), as their SHA-256 only (`store::PersonalTokens`).
+    "CREATE TABLE personal_token (
+        id TEXT PRIMARY KEY,
+        hash TEXT NOT NULL UNIQUE,
+        person TEXT NOT NULL,
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        last_used_at TEXT
+    );
+    CREATE INDEX personal_token_person ON personal_token(person);",
 ];

@@ -1,0 +1,96 @@
+//! The shipped templates, compiled in (`templates/`): the defaults an operator's own
+//! `[templates]` folder may override one by one.
+
+/// The shipped templates: (name, source).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "email/planned",
+        include_str!("../../templates/email/planned.hbs"),
+    ),
+    (
+        "email/planned.reminder",
+        include_str!("../../templates/email/planned.reminder.hbs"),
+    ),
+    (
+        "email/planned.change",
+        include_str!("../../templates/email/planned.change.hbs"),
+    ),
+    (
+        "email/planned.cancel",
+        include_str!("../../templates/email/planned.cancel.hbs"),
+    ),
+    (
+        "email/unplanned",
+        include_str!("../../templates/email/unplanned.hbs"),
+    ),
+    (
+        "email/update",
+        include_str!("../../templates/email/update.hbs"),
+    ),
+    (
+        "email/resolved",
+        include_str!("../../templates/email/resolved.hbs"),
+    ),
+    (
+        "email/followup",
+        include_str!("../../templates/email/followup.hbs"),
+    ),
+    (
+        "email/escalation",
+        include_str!("../../templates/email/escalation.hbs"),
+    ),
+    (
+        "ops/unacknowledged",
+        include_str!("../../templates/ops/unacknowledged.hbs"),
+    ),
+    (
+        "ops/late_notice",
+        include_str!("../../templates/ops/late_notice.hbs"),
+    ),
+    (
+        "ops/outside_window",
+        include_str!("../../templates/ops/outside_window.hbs"),
+    ),
+    ("ops/freeze", include_str!("../../templates/ops/freeze.hbs")),
+    (
+        "ops/overrun",
+        include_str!("../../templates/ops/overrun.hbs"),
+    ),
+    (
+        "ops/inquiry_due",
+        include_str!("../../templates/ops/inquiry_due.hbs"),
+    ),
+    (
+        "ops/inquiry_overdue",
+        include_str!("../../templates/ops/inquiry_overdue.hbs"),
+    ),
+    (
+        "ops/delivery_delayed",
+        include_str!("../../templates/ops/delivery_delayed.hbs"),
+    ),
+    ("ops/bounce", include_str!("../../templates/ops/bounce.hbs")),
+    (
+        "ops/alert_redacted",
+        include_str!("../../templates/ops/alert_redacted.hbs"),
+    ),
+    (
+        "ops/alert_unusable",
+        include_str!("../../templates/ops/alert_unusable.hbs"),
+    ),
+    (
+        "ops/break_glass",
+        include_str!("../../templates/ops/break_glass.hbs"),
+    ),
+    (
+        "report/monthly",
+        include_str!("../../templates/report/monthly.hbs"),
+    ),
+    (
+        "statuspage/incident",
+        include_str!("../../templates/statuspage/incident.hbs"),
+    ),
+    (
+        "statuspage/maintenance",
+        include_str!("../../templates/statuspage/maintenance.hbs"),
+    ),
+];
