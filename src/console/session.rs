@@ -30,6 +30,16 @@ pub(crate) struct Session {
     nonce: String,
 }
 
+/// `s`'s UTF-8 in hex (a value that may hold any character, inside a dotted cookie).
+pub(crate) fn hex_text(s: &str) -> String {
+    hex(s.as_bytes())
+}
+
+/// The text `hex_text` wrote.
+pub(crate) fn unhex_text(h: &str) -> Option<String> {
+    String::from_utf8(unhex(h)?).ok()
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -79,7 +79,14 @@ fn passes(name: &HeaderName) -> bool {
 
 pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> Response {
     let role = &app.shared.role;
-    if !role.is_cluster() || role.leading() || !is_write(req.method(), req.uri()) {
+    if !role.is_cluster() || role.leading() {
+        return next.run(req).await;
+    }
+    // A console request through the SSO proxy that signs someone in (or refuses them) is
+    // audited, so it is the leader's, read or not.
+    let signs_in =
+        req.uri().path().starts_with("/ops") && super::console::signs_in(&app, req.headers());
+    if !signs_in && !is_write(req.method(), req.uri()) {
         return next.run(req).await;
     }
     if req.headers().contains_key(FORWARDED) {
@@ -123,13 +130,21 @@ pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> R
         .map(|p| p.as_str())
         .unwrap_or("/");
     let mut rb = client().request(parts.method.clone(), format!("{leader}{path}"));
-    let sso = cfg.daemon.console.trusted_user_header.as_deref();
+    let c = &cfg.daemon.console;
+    let sso = [
+        c.trusted_user_header.as_deref(),
+        c.trusted_groups_header.as_deref(),
+    ];
     for (k, v) in parts.headers.iter() {
-        // The proxy's user header is believed only from the proxy, and the leader sees this
-        // host as the peer: the session cookie carries who it is.
-        if passes(k) && Some(k.as_str()) != sso {
+        // The proxy's headers are believed only from the proxy, and the leader sees this host
+        // as the peer: the session cookie carries who it is, or this host's seal of what the
+        // proxy it judged said (never one a client brought).
+        if passes(k) && !sso.contains(&Some(k.as_str())) && k.as_str() != super::console::VOUCHED {
             rb = rb.header(k, v);
         }
+    }
+    if let Some(v) = super::console::vouch(&app, &parts.headers) {
+        rb = rb.header(super::console::VOUCHED, v);
     }
     rb = rb.header(FORWARDED, role.epoch().to_string()).body(body);
     let resp = match rb.send().await {

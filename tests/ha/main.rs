@@ -347,6 +347,98 @@ fn a_standby_refuses_an_sso_header_from_an_untrusted_peer_like_the_leader() {
     );
 }
 
+/// Signing in through the SSO proxy on the standby (SPEC §5.7, §5.10): the sign-in is the
+/// leader's to audit, so the standby judges the proxy's address, seals what the proxy said and
+/// forwards the request; the person lands in the console with the role their groups give, the
+/// sign-in is in the audit log once, and a token made and a sign-out through the standby are
+/// audited too. A client cannot bring its own seal.
+#[test]
+fn sso_sign_in_on_the_standby_is_audited_by_the_leader() {
+    let _one = serial();
+    let pg = Pg::start("sso-standby");
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    for h in [&a, &b] {
+        let cfg = h.dir.join("meldingsvakt.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(
+            &cfg,
+            format!("{text}\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nviewer = [\"les\"]\nadmin = [\"admin\"]\n"),
+        )
+        .unwrap();
+    }
+    lead_and_stand_by(&mut a, &mut b);
+    let jar = pg.dir.join("jar-standby");
+    let j = jar.to_str().unwrap();
+    let on_b = |args: &[&str], path: &str| {
+        curl(
+            &[
+                &[
+                    "--interface",
+                    "127.0.0.2",
+                    "-b",
+                    j,
+                    "-c",
+                    j,
+                    "-H",
+                    "X-Remote-User: Ada Admin",
+                    "-H",
+                    "X-Remote-Groups: admin",
+                ],
+                args,
+                &[&format!("http://127.0.0.1:{}{path}", b.http)],
+            ]
+            .concat(),
+        )
+    };
+    let (code, page) = on_b(&[], "/ops/");
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Innlogget: Ada Admin (administrator)"),
+        "{page}"
+    );
+    // Again with the session: no second sign-in.
+    let (code, _) = on_b(&[], "/ops/tokens");
+    assert_eq!(code, 200);
+    let signed = pg.sql("SELECT who || ' ' || role FROM audit WHERE what = 'sign_in'");
+    assert_eq!(signed, "Ada Admin admin");
+    // A token made on the standby (a forwarded write) and a sign-out, both audited.
+    let b_browser = Browser {
+        jar: jar.clone(),
+        port: b.http,
+    };
+    let csrf = b_browser.csrf();
+    let (code, page) = on_b(
+        &["--data", &format!("csrf={csrf}&label=vakt")],
+        "/ops/tokens",
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("mvt_"), "{page}");
+    let (code, _) = curl(&[
+        "-b",
+        j,
+        "-c",
+        j,
+        "--data",
+        &format!("csrf={csrf}"),
+        &format!("http://127.0.0.1:{}/ops/logout", b.http),
+    ]);
+    assert_eq!(code, 303);
+    let acts = pg.sql("SELECT what FROM audit WHERE who = 'Ada Admin' ORDER BY seq");
+    assert_eq!(
+        acts.lines().collect::<Vec<_>>(),
+        ["sign_in", "token.create", "sign_out"],
+        "{acts}"
+    );
+    // A seal a client brought itself is not believed: the leader does not sign anyone in.
+    let (code, _) = curl(&[
+        "-H",
+        "X-Meldingsvakt-Vouched: 9999999999.4d616c6c6f7279.61646d696e.00",
+        &format!("http://127.0.0.1:{}/ops/", a.http),
+    ]);
+    assert_eq!(code, 303, "sent to sign in");
+}
+
 /// A leader paused (`SIGSTOP`) past its lease is replaced; when it wakes (`SIGCONT`) it
 /// sends nothing more, says `standby`, and the new leader's work is not repeated.
 #[test]

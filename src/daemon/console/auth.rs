@@ -45,6 +45,88 @@ pub(super) fn valid_name(n: &str) -> Result<String, &'static str> {
     Ok(n.to_string())
 }
 
+/// The header a standby adds when it forwards a request whose SSO proxy it has judged
+/// (`forward.rs`): the proxy's user and groups, sealed with the hosts' shared key for 30 s, so
+/// that the leader (which sees the standby as the peer) signs the person in and audits it.
+pub(crate) const VOUCHED: &str = "x-meldingsvakt-vouched";
+const VOUCH: &str = "proxy-vouch";
+
+/// What the SSO proxy says on this request: (user, groups) from its headers, or from a
+/// standby's seal. `Some(Err)` when its user header is not UTF-8.
+fn proxy_claim(app: &App, headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
+    let cfg = app.shared.cfg();
+    let c = &cfg.daemon.console;
+    let h = c.trusted_user_header.as_deref()?;
+    let utf8 = |v: &axum::http::HeaderValue| std::str::from_utf8(v.as_bytes()).map(str::to_string);
+    if let Some(u) = headers.get(h) {
+        let groups = c
+            .trusted_groups_header
+            .as_deref()
+            .and_then(|g| headers.get(g))
+            .and_then(|v| utf8(v).ok())
+            .unwrap_or_default();
+        return Some(utf8(u).map(|u| (u, groups)).map_err(|_| ()));
+    }
+    let keys = app.keys();
+    let body = keys.unseal(VOUCH, headers.get(VOUCHED)?.to_str().ok()?)?;
+    let mut p = body.splitn(3, '.');
+    let expires: i64 = p.next()?.parse().ok()?;
+    if now_secs() >= expires {
+        return None;
+    }
+    let text = |h: &str| session::unhex_text(h);
+    Some(Ok((text(p.next()?)?, text(p.next()?)?)))
+}
+
+/// The seal a standby adds for the leader when the request carries the proxy's headers.
+pub(crate) fn vouch(app: &App, headers: &HeaderMap) -> Option<String> {
+    let c = app.shared.cfg().daemon.console.clone();
+    headers.get(c.trusted_user_header.as_deref()?)?;
+    let (user, groups) = proxy_claim(app, headers)?.ok()?;
+    let body = format!(
+        "{}.{}.{}",
+        now_secs() + 30,
+        session::hex_text(&user),
+        session::hex_text(&groups)
+    );
+    Some(app.keys().seal(VOUCH, &body))
+}
+
+/// Whether this request would sign someone in (or refuse them) through the SSO proxy: what
+/// only the leader may audit, so a standby forwards it.
+pub(crate) fn signs_in(app: &App, headers: &HeaderMap) -> bool {
+    let Some(claim) = proxy_claim(app, headers) else {
+        return false;
+    };
+    let Ok((user, groups)) = claim else {
+        return false;
+    };
+    match proxy_role(app, &groups) {
+        Some(role) => current(app, headers).is_none_or(|s| s.user != user || s.role != role),
+        None => true,
+    }
+}
+
+/// The role the proxy's groups give: `operator` without a groups header (SPEC §5.6), else
+/// the highest `[console.roles]` gives (SPEC §5.10), if any.
+fn proxy_role(app: &App, groups: &str) -> Option<Role> {
+    let cfg = app.shared.cfg();
+    let c = &cfg.daemon.console;
+    match &c.trusted_groups_header {
+        None => Some(Role::Operator),
+        Some(_) => c.roles.of(groups.split(',').map(str::trim)),
+    }
+}
+
+/// The session the request's cookie holds, if valid.
+fn current(app: &App, headers: &HeaderMap) -> Option<Session> {
+    headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(session::cookie_value)
+        .and_then(|v| app.keys().open(v, now_secs()))
+}
+
 /// The signed-in operator, if any. A user header from an address that is not a trusted proxy
 /// is refused (403): it is what a forgery looks like.
 pub(super) fn who(
@@ -52,74 +134,46 @@ pub(super) fn who(
     headers: &HeaderMap,
     peer: Option<Peer>,
 ) -> Result<Option<Who>, Response> {
-    let cfg = app.shared.cfg();
-    let c = &cfg.daemon.console;
-    let now = now_secs();
-    let from_cookie = headers
-        .get(header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(session::cookie_value)
-        .and_then(|v| app.keys().open(v, now));
+    let from_cookie = current(app, headers);
     judge_proxy(app, headers, peer)?;
-    if let Some(h) = &c.trusted_user_header {
-        if let Some(user) = headers.get(h.as_str()) {
-            // Names are UTF-8 ("Ola Operatør"): header bytes, not only visible ASCII.
-            let user = std::str::from_utf8(user.as_bytes())
-                .ok()
-                .map(valid_name)
-                .and_then(Result::ok)
-                .ok_or_else(|| {
-                    message(
-                        app,
-                        StatusCode::FORBIDDEN,
-                        "Ikke tillatt",
-                        "Brukernavnet fra innloggingsproxyen kan ikke brukes.",
-                    )
-                })?;
-            // A proxy's user acts as an operator (SPEC §5.6), or in the role its groups
-            // give (`trusted_groups_header` and `[console.roles]`, SPEC §5.10).
-            let role = match &c.trusted_groups_header {
-                None => Role::Operator,
-                Some(gh) => {
-                    let groups = headers
-                        .get(gh.as_str())
-                        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-                        .unwrap_or("");
-                    match c.roles.of(groups.split(',').map(str::trim)) {
-                        Some(r) => r,
-                        None => {
-                            let entry = Actor::new(&user, Role::Viewer, Origin::Console)
-                                .did(crate::clock::now(), "sign_in.refused")
-                                .changed(
-                                    None,
-                                    Some(r#"{"method":"proxy","why":"no role"}"#.into()),
-                                );
-                            audited(app, entry)?;
-                            return Err(no_role(app));
-                        }
-                    }
-                }
-            };
-            if let Some(s) = from_cookie.filter(|s| s.user == user && s.role == role) {
-                return Ok(Some(Who {
-                    session: s,
-                    cookie: None,
-                }));
-            }
-            let who = mint(app, headers, &user, role);
-            if who.is_some() {
-                let entry = Actor::new(&user, role, Origin::Console)
-                    .did(crate::clock::now(), "sign_in")
-                    .changed(None, Some(r#"{"method":"proxy"}"#.into()));
-                audited(app, entry)?;
-            }
-            return Ok(who);
-        }
+    let Some(claim) = proxy_claim(app, headers) else {
+        return Ok(from_cookie.map(|s| Who {
+            session: s,
+            cookie: None,
+        }));
+    };
+    // Names are UTF-8 ("Ola Operatør"): header bytes, not only visible ASCII.
+    let unusable = || {
+        message(
+            app,
+            StatusCode::FORBIDDEN,
+            "Ikke tillatt",
+            "Brukernavnet fra innloggingsproxyen kan ikke brukes.",
+        )
+    };
+    let (user, groups) = claim.map_err(|_| unusable())?;
+    let user = valid_name(&user).map_err(|_| unusable())?;
+    let Some(role) = proxy_role(app, &groups) else {
+        let entry = Actor::new(&user, Role::Viewer, Origin::Console)
+            .did(crate::clock::now(), "sign_in.refused")
+            .changed(None, Some(r#"{"method":"proxy","why":"no role"}"#.into()));
+        audited(app, entry)?;
+        return Err(no_role(app));
+    };
+    if let Some(s) = from_cookie.filter(|s| s.user == user && s.role == role) {
+        return Ok(Some(Who {
+            session: s,
+            cookie: None,
+        }));
     }
-    Ok(from_cookie.map(|s| Who {
-        session: s,
-        cookie: None,
-    }))
+    let who = mint(app, headers, &user, role);
+    if who.is_some() {
+        let entry = Actor::new(&user, role, Origin::Console)
+            .did(crate::clock::now(), "sign_in")
+            .changed(None, Some(r#"{"method":"proxy"}"#.into()));
+        audited(app, entry)?;
+    }
+    Ok(who)
 }
 
 /// A user header is believed only from `[console] trusted_proxies` (403 from anywhere else:

@@ -16,7 +16,7 @@ mod auth;
 mod oidc;
 mod people;
 
-pub(crate) use auth::gate;
+pub(crate) use auth::{gate, signs_in, vouch, VOUCHED};
 use auth::{login, login_page, logout, posted, signed_in, Who};
 
 use super::app::App;
