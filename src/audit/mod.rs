@@ -209,6 +209,8 @@ pub enum Problem {
     Inserted(i64),
     /// The chain does not end where the witness said (`--head`).
     Head { expected: String, found: String },
+    /// The retention anchor is not the one the last compaction recorded in the chain.
+    Anchor,
 }
 
 impl std::fmt::Display for Problem {
@@ -221,6 +223,10 @@ impl std::fmt::Display for Problem {
             Problem::Head { expected, found } => write!(
                 f,
                 "the chain ends at {found}, not at the head {expected} that was logged"
+            ),
+            Problem::Anchor => write!(
+                f,
+                "the retention anchor is not the one the last compaction recorded in the chain (entries before it were removed outside retention)"
             ),
         }
     }
@@ -246,6 +252,9 @@ pub struct Report {
 /// where the numbers jump.
 pub fn verify(anchor: Option<&Anchor>, entries: &[Entry]) -> Report {
     let mut problems = Vec::new();
+    if !anchor_sealed(anchor, entries) {
+        problems.push(Problem::Anchor);
+    }
     let (mut prev, mut next_seq) = match anchor {
         Some(a) => (a.hash.clone(), a.through + 1),
         None => (GENESIS.to_string(), 1),
@@ -277,13 +286,46 @@ pub fn verify(anchor: Option<&Anchor>, entries: &[Entry]) -> Report {
     }
     problems.sort_by_key(|p| match p {
         Problem::Changed(n) | Problem::Inserted(n) | Problem::Removed { from: n, .. } => *n,
-        Problem::Head { .. } => i64::MAX,
+        Problem::Head { .. } | Problem::Anchor => i64::MAX,
     });
     problems.dedup();
     Report {
         entries: entries.len(),
         head: prev,
         problems,
+    }
+}
+
+/// What a compaction records in the chain (`what`), with the anchor it leaves as `after`.
+pub const COMPACT: &str = "audit.compact";
+
+/// The entry a compaction appends before it removes anything: the anchor it leaves, sealed
+/// into the chain (so the anchor is signed by the entries after it, and a forged anchor —
+/// old entries deleted by hand — is found).
+pub fn compaction(at: DateTime<Utc>, anchor: &Anchor) -> NewEntry {
+    NewEntry::new(at, "meldingsvakt", Role::System, Origin::System, COMPACT).changed(
+        None,
+        Some(
+            serde_json::json!({"through": anchor.through, "hash": anchor.hash, "removed": anchor.removed})
+                .to_string(),
+        ),
+    )
+}
+
+/// Whether `anchor` is the one the newest compaction entry among `entries` recorded (no
+/// anchor and no compaction entry: true).
+fn anchor_sealed(anchor: Option<&Anchor>, entries: &[Entry]) -> bool {
+    let recorded = entries
+        .iter()
+        .rev()
+        .find(|e| e.what == COMPACT && e.role == Role::System.as_str())
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(e.after.as_deref()?).ok());
+    match (anchor, recorded) {
+        (None, None) => true,
+        (Some(a), Some(r)) => {
+            r["through"] == a.through && r["hash"] == a.hash.as_str() && r["removed"] == a.removed
+        }
+        _ => false,
     }
 }
 

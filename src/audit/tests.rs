@@ -113,25 +113,46 @@ fn three_breaks_are_all_named_in_order() {
 
 #[test]
 fn a_chain_after_retention_verifies_from_its_anchor() {
-    let c = chain(8);
+    let mut c = chain(8);
     let anchor = Anchor {
         through: 3,
         hash: c[2].hash.clone(),
         removed: 3,
     };
+    // The compaction seals its anchor into the chain, then removes 1..=3.
+    let at = Utc.with_ymd_and_hms(2031, 12, 5, 4, 0, 0).unwrap();
+    let sealed = compaction(at, &anchor).chain(9, &c[7].hash);
+    c.push(sealed);
     assert_eq!(verify(Some(&anchor), &c[3..]).problems, vec![]);
-    // Without the anchor the kept entries do not link to the beginning.
+    // Without the anchor the kept entries do not link to the beginning, and the compaction
+    // entry names an anchor that is gone.
     assert_eq!(
         verify(None, &c[3..]).problems,
-        vec![Problem::Removed { from: 1, to: 3 }]
+        vec![Problem::Removed { from: 1, to: 3 }, Problem::Anchor]
     );
     let wrong = Anchor {
         hash: c[1].hash.clone(),
-        ..anchor
+        ..anchor.clone()
     };
     assert_eq!(
         verify(Some(&wrong), &c[3..]).problems,
-        vec![Problem::Changed(4)]
+        vec![Problem::Changed(4), Problem::Anchor]
+    );
+    // Entries 4 and 5 deleted by hand behind a forged anchor that links: the chain holds,
+    // but the anchor is not the one the compaction recorded.
+    let forged = Anchor {
+        through: 5,
+        hash: c[4].hash.clone(),
+        removed: 5,
+    };
+    assert_eq!(
+        verify(Some(&forged), &c[5..]).problems,
+        vec![Problem::Anchor]
+    );
+    // An anchor and no compaction entry at all: forged as well.
+    assert_eq!(
+        verify(Some(&anchor), &c[3..8]).problems,
+        vec![Problem::Anchor]
     );
 }
 

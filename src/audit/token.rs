@@ -43,6 +43,9 @@ impl PersonalToken {
         now: DateTime<Utc>,
         life: chrono::Duration,
     ) -> (String, PersonalToken) {
+        use chrono::SubsecRound;
+        // Times as the store keeps them (milliseconds, as the audit log writes them).
+        let now = now.trunc_subsecs(3);
         let hexed: String = random.iter().map(|b| format!("{b:02x}")).collect();
         let text = format!("{PREFIX}{hexed}");
         let t = PersonalToken {

@@ -167,9 +167,10 @@ pub trait AuditLog: Send {
     fn audit_chain(&self) -> Result<(Option<Anchor>, Vec<Entry>), StoreError>;
     /// The newest entries that match `q`, newest first, at most `q.limit`.
     fn audit_find(&self, q: &AuditQuery) -> Result<Vec<Entry>, StoreError>;
-    /// Remove the entries older than `before` behind an anchor (retention); the kept chain
-    /// still verifies. Returns how many were removed.
-    fn audit_compact(&mut self, before: Time) -> Result<usize, StoreError>;
+    /// Remove the entries older than `before` behind an anchor (retention), first appending
+    /// the anchor to the chain at `now` (`audit::compaction`); the kept chain still verifies.
+    /// Returns how many were removed.
+    fn audit_compact(&mut self, before: Time, now: Time) -> Result<usize, StoreError>;
 }
 
 /// Personal API tokens (SPEC §5.10), kept as hashes. Creating and revoking one is audited in

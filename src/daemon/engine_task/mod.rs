@@ -304,7 +304,7 @@ impl Task {
         // The audit log keeps its own, longer retention; the chain is logged as it stands
         // (a witness outside the database: `audit verify --head`).
         let audit_before = now - self.shared.cfg().daemon.audit_retention;
-        match store.audit_compact(audit_before) {
+        match store.audit_compact(audit_before, now) {
             Ok(n) if n > 0 => tracing::info!(
                 removed = n,
                 "audit log: old entries compacted behind the anchor"

@@ -115,9 +115,9 @@ impl AuditLog for PgStore {
         })
     }
 
-    fn audit_compact(&mut self, before: Time) -> Result<usize, StoreError> {
+    fn audit_compact(&mut self, before: Time, now: Time) -> Result<usize, StoreError> {
         let before = crate::audit::at_text(before);
-        self.write(|tx, _| {
+        self.write(|tx, epoch| {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])?;
             let Some(cut) = tx.query_opt(
                 "SELECT seq, hash FROM audit WHERE at < $1 ORDER BY seq DESC, id DESC LIMIT 1",
@@ -130,11 +130,17 @@ impl AuditLog for PgStore {
             let n: i64 = tx
                 .query_one("SELECT count(*) FROM audit WHERE seq <= $1", &[&through])?
                 .get(0);
+            let before_total: i64 = anchor(tx)?.map_or(0, |a| a.removed);
+            let left = Anchor {
+                through,
+                hash,
+                removed: before_total + n,
+            };
+            append(tx, epoch, &[&crate::audit::compaction(now, &left)])?;
             tx.execute(
                 "INSERT INTO audit_anchor (id, through, hash, removed) VALUES (1, $1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET through = $1, hash = $2,
-                    removed = audit_anchor.removed + $3",
-                &[&through, &hash, &n],
+                 ON CONFLICT (id) DO UPDATE SET through = $1, hash = $2, removed = $3",
+                &[&left.through, &left.hash, &left.removed],
             )?;
             tx.execute("DELETE FROM audit WHERE seq <= $1", &[&through])?;
             Ok(n as usize)

@@ -101,7 +101,7 @@ impl AuditLog for SqliteStore {
         Ok(v)
     }
 
-    fn audit_compact(&mut self, before: Time) -> Result<usize, StoreError> {
+    fn audit_compact(&mut self, before: Time, now: Time) -> Result<usize, StoreError> {
         let tx = self.conn.transaction()?;
         let cut: Option<(i64, String)> = tx
             .query_row(
@@ -118,10 +118,17 @@ impl AuditLog for SqliteStore {
             [through],
             |r| r.get(0),
         )?;
+        let before_total: i64 = anchor(&tx)?.map_or(0, |a| a.removed);
+        let left = Anchor {
+            through,
+            hash,
+            removed: before_total + n,
+        };
+        append(&tx, &[&crate::audit::compaction(now, &left)])?;
         tx.execute(
             "INSERT INTO audit_anchor (id, through, hash, removed) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET through = ?1, hash = ?2, removed = removed + ?3",
-            params![through, hash, n],
+             ON CONFLICT (id) DO UPDATE SET through = ?1, hash = ?2, removed = ?3",
+            params![left.through, left.hash, left.removed],
         )?;
         tx.execute("DELETE FROM audit WHERE seq <= ?1", [through])?;
         tx.commit()?;

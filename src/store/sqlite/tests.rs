@@ -355,3 +355,81 @@ fn commit_claiming_claims_only_new_rows_that_are_due() {
     let s = SqliteStore::open(&path).unwrap();
     assert_eq!(s.last_seq().unwrap(), 1);
 }
+
+/// Audit retention (SPEC §5.10): old entries go behind an anchor that the compaction first
+/// seals into the chain; the kept chain verifies. Entries deleted by hand behind a forged
+/// anchor are found, though the kept entries still link; personal tokens are kept as hashes
+/// and revoked with their audit entry.
+#[test]
+fn audit_retention_seals_its_anchor_and_a_forged_one_is_found() {
+    use crate::audit::{verify, Actor, Origin, Problem, Role};
+    let tmp = crate::testutil::temp_dir();
+    let mut s = SqliteStore::open(&tmp.path().join("t.db")).unwrap();
+    let old = Utc::now() - chrono::Duration::days(2200);
+    let kari = Actor::new("Kari", Role::Operator, Origin::Console);
+    for i in 0..6 {
+        let at = old + chrono::Duration::days(i * 100);
+        s.audit_append(&[kari.did(at, "incident.update").on(format!("INC-{i}"))])
+            .unwrap();
+    }
+    let now = Utc::now();
+    // Entries older than 5 years (the first four) go.
+    let removed = s
+        .audit_compact(now - chrono::Duration::days(1826), now)
+        .unwrap();
+    assert_eq!(removed, 4);
+    let (anchor, kept) = s.audit_chain().unwrap();
+    let anchor = anchor.unwrap();
+    assert_eq!((anchor.through, anchor.removed), (4, 4));
+    assert_eq!(kept.len(), 3, "two kept and the compaction's own entry");
+    assert_eq!(kept[2].what, crate::audit::COMPACT);
+    assert_eq!(verify(Some(&anchor), &kept).problems, vec![]);
+    // An intruder deletes entry 5 behind an anchor moved to it.
+    s.conn
+        .execute_batch(&format!(
+            "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 5;
+             UPDATE audit_anchor SET through = 5, hash = '{}', removed = 5;",
+            kept[0].hash
+        ))
+        .unwrap();
+    let (forged, kept) = s.audit_chain().unwrap();
+    assert_eq!(
+        verify(forged.as_ref(), &kept).problems,
+        vec![Problem::Anchor]
+    );
+
+    // Personal tokens: found by hash, listed, revoked once, with their audit entries.
+    let (text, t) = crate::audit::token::PersonalToken::mint(
+        [7; 20],
+        "Kari",
+        Role::Operator,
+        "bærbar",
+        now,
+        chrono::Duration::days(90),
+    );
+    s.token_create(&t, &kari.did(now, "token.create")).unwrap();
+    let found = s.token_find(&crate::audit::token::hash(&text)).unwrap();
+    assert_eq!(found.as_ref(), Some(&t));
+    assert_eq!(s.tokens(Some("Ola")).unwrap(), vec![]);
+    assert_eq!(s.tokens(None).unwrap().len(), 1);
+    let revoke = kari.did(now, "token.revoke");
+    assert!(
+        !s.token_revoke(&t.id, Some("Ola"), now, &revoke).unwrap(),
+        "not Ola's"
+    );
+    assert!(s.token_revoke(&t.id, Some("Kari"), now, &revoke).unwrap());
+    assert!(
+        !s.token_revoke(&t.id, None, now, &revoke).unwrap(),
+        "already revoked"
+    );
+    let t2 = s.token_find(&t.hash).unwrap().unwrap();
+    assert!(!t2.usable(now));
+    let whats: Vec<String> = s
+        .audit_chain()
+        .unwrap()
+        .1
+        .into_iter()
+        .map(|e| e.what)
+        .collect();
+    assert_eq!(whats.iter().filter(|w| *w == "token.revoke").count(), 1);
+}
