@@ -1,9 +1,10 @@
 // A real OpenID Provider for the sign-in tests: npm's `oidc-provider` (OpenID Certified), on
 // loopback, with one confidential client (PKCE required) and a few people:
-//   kari (group hemit-drift), ada (hemit-admin), vera (hemit-les), uten (no group),
-//   feil-mottaker and utlopt (hemit-drift, whose ID tokens this script re-signs, with the
-//   provider's own key, for another audience and already expired: what a broken or hostile
-//   provider would send, so that the daemon's checks are seen to refuse them).
+//   kari (group hemit-drift), ada (hemit-admin), vera (hemit-les), uten (no group), and four
+//   in hemit-drift whose ID tokens this script rewrites on their way out, to show the daemon's
+//   checks refusing them: feil-mottaker (another audience), utlopt (expired), feil-utsteder
+//   (another issuer) — each re-signed with the provider's own key — and falsk-signatur (signed
+//   with a key the provider never published).
 // Its sign-in page asks for a user name only (the provider's own login is not under test).
 //
 // usage: node oidc-provider.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI
@@ -15,6 +16,7 @@ import http from "node:http";
 const [port, clientId, clientSecret, redirectUri] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
+const { privateKey: strangerKey } = await jose.generateKeyPair("RS256");
 const jwk = { ...(await jose.exportJWK(privateKey)), kid: "k1", alg: "RS256", use: "sig" };
 
 const people = {
@@ -24,6 +26,8 @@ const people = {
   uten: { name: "Uten Rolle", groups: ["alle"] },
   "feil-mottaker": { name: "Feil Mottaker", groups: ["hemit-drift"] },
   utlopt: { name: "Utløpt Token", groups: ["hemit-drift"] },
+  "feil-utsteder": { name: "Feil Utsteder", groups: ["hemit-drift"] },
+  "falsk-signatur": { name: "Falsk Signatur", groups: ["hemit-drift"] },
 };
 
 const provider = new Provider(issuer, {
@@ -60,11 +64,14 @@ provider.use(async (ctx, next) => {
   if (ctx.path !== "/token" || !ctx.body || !ctx.body.id_token) return;
   const claims = jose.decodeJwt(ctx.body.id_token);
   const now = Math.floor(Date.now() / 1000);
+  let key = privateKey;
   if (claims.sub === "feil-mottaker") claims.aud = "en-annen-klient";
   else if (claims.sub === "utlopt") { claims.iat = now - 7200; claims.exp = now - 3600; }
+  else if (claims.sub === "feil-utsteder") claims.iss = "https://login.example.com";
+  else if (claims.sub === "falsk-signatur") key = strangerKey;
   else return;
   ctx.body = { ...ctx.body, id_token: await new jose.SignJWT(claims)
-    .setProtectedHeader({ alg: "RS256", kid: "k1" }).sign(privateKey) };
+    .setProtectedHeader({ alg: "RS256", kid: "k1" }).sign(key) };
 });
 
 const page = (uid, error) => `<!doctype html><html lang="nb"><head><meta charset="utf-8">

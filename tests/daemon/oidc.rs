@@ -183,10 +183,13 @@ fn oidc_sign_in_and_every_way_it_must_fail() {
     );
     assert!(!has_session(&resp), "{resp}");
 
-    // 4. An ID token for another audience, 5. an expired one, 6. no role.
+    // 4. An ID token for another audience, 5. an expired one, from another issuer, with a
+    // signature the provider's keys do not verify; 6. no role.
     for (user, want, text) in [
         ("feil-mottaker", 401, "Innloggingen ble avvist"),
         ("utlopt", 401, "Innloggingen ble avvist"),
+        ("feil-utsteder", 401, "Innloggingen ble avvist"),
+        ("falsk-signatur", 401, "Innloggingen ble avvist"),
         ("uten", 403, "Ingen tilgang"),
     ] {
         let j = env.dir.join(format!("jar-{user}"));
@@ -216,14 +219,16 @@ fn oidc_sign_in_and_every_way_it_must_fail() {
         .iter()
         .filter(|l| l.contains("sign_in.refused"))
         .collect();
-    assert_eq!(refused.len(), 6, "{rows}");
+    assert_eq!(refused.len(), 8, "{rows}");
     assert!(refused[0].contains("the code was refused"), "{rows}");
     assert!(refused[1].contains("state does not match"), "{rows}");
     assert!(refused[2].contains("no sign-in was under way"), "{rows}");
     assert!(refused[3].to_lowercase().contains("audience"), "{rows}");
     assert!(refused[4].to_lowercase().contains("expired"), "{rows}");
+    assert!(refused[5].to_lowercase().contains("issuer"), "{rows}");
+    assert!(refused[6].to_lowercase().contains("signature"), "{rows}");
     assert!(
-        refused[5].starts_with("uten|") && refused[5].contains("no role"),
+        refused[7].starts_with("uten|") && refused[7].contains("no role"),
         "{rows}"
     );
 
