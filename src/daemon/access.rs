@@ -224,11 +224,48 @@ async fn caller(app: &App, headers: &HeaderMap) -> Result<Actor, (u16, String)> 
             (503, "the token could not be checked; try again".to_string())
         })?;
     let now = crate::clock::now();
-    let Some(t) = found.filter(|t| t.usable(now)) else {
-        return Err((401, "unknown, expired or revoked token".into()));
+    let Some(t) = found else {
+        return Err((401, "unknown token".into()));
     };
+    if !t.usable(now) {
+        refused(app, &t, origin, now).await;
+        return Err((401, "this token is expired or revoked".into()));
+    }
     note_use(app, &t, now);
     Ok(Actor::new(&t.person, t.role, origin))
+}
+
+/// A person's token that no longer works was used: a refused sign-in, audited under its
+/// person (SPEC §5.10) by the host that writes; a standby's attempt is only logged.
+async fn refused(
+    app: &App,
+    t: &crate::audit::token::PersonalToken,
+    origin: Origin,
+    now: crate::engine::model::Time,
+) {
+    let why = if t.revoked_at.is_some() {
+        "revoked"
+    } else {
+        "expired"
+    };
+    tracing::warn!(token = %t.id, person = %t.person, why, "a personal token that no longer works was refused");
+    let role = &app.shared.role;
+    if role.is_cluster() && !role.leading() {
+        return;
+    }
+    let entry = Actor::new(&t.person, t.role, origin)
+        .did(now, "sign_in.refused")
+        .on(format!("token/{}", t.id))
+        .changed(
+            None,
+            Some(serde_json::json!({"method": "token", "why": why}).to_string()),
+        );
+    let shared = std::sync::Arc::clone(&app.shared);
+    // Written before the 401 leaves, so what the caller sees next includes it.
+    let written = tokio::task::spawn_blocking(move || shared.store().audit_append(&[entry])).await;
+    if let Ok(Err(e)) = written {
+        tracing::error!(error = %e, "cannot write the refused token to the audit log");
+    }
 }
 
 /// The name the break-glass key acts under when the request gives none.

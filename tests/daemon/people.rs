@@ -101,10 +101,23 @@ fn personal_tokens_and_the_audit_page() {
     assert!(!ok && out.contains("401"), "{out}");
     set_clock(&clock, chrono::Utc::now());
 
+    // The revoked and the expired token's attempts are refused sign-ins under Ola's name.
+    let ada = proxy_session(&env, "Ada Admin", "admin");
+    let refusals = ada.get("/ops/audit?what=sign_in.refused&format=json");
+    let refusals: Vec<serde_json::Value> = serde_json::from_str(&refusals).unwrap();
+    let whys: Vec<&str> = refusals
+        .iter()
+        .filter(|e| e["who"] == "Ola Operatør")
+        .filter_map(|e| e["after"].as_str())
+        .collect();
+    assert!(
+        whys.iter().any(|w| w.contains("revoked")) && whys.iter().any(|w| w.contains("expired")),
+        "{refusals:?}"
+    );
+
     // The audit page: admins only; filters; exports that are themselves audited.
     let (code, _) = vera.request("/ops/audit", &[]);
     assert_eq!(code, 403);
-    let ada = proxy_session(&env, "Ada Admin", "admin");
     let page = ada.get("/ops/audit?who=Ola+Operat%C3%B8r");
     for what in ["token.create", "incident.open", "token.revoke", "sign_in"] {
         assert!(page.contains(what), "{what}: {page}");
@@ -144,7 +157,7 @@ fn personal_tokens_and_the_audit_page() {
         1
     );
     let page = ada.get("/ops/audit?what=audit.export");
-    assert_eq!(page.matches("<td>audit.export</td>").count(), 2, "{page}");
+    assert_eq!(page.matches("<td>audit.export</td>").count(), 3, "{page}");
     assert!(page.contains("Ada Admin"));
 
     // The break-glass key: flagged each time, one mail to ops for the day.
