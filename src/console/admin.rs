@@ -147,7 +147,7 @@ fn url(object: &str) -> Option<String> {
 /// How many entries the page shows (the export has them all).
 pub(crate) const PAGE: usize = 500;
 
-/// The audit page: the newest `entries` of `total` matches.
+/// The audit page: the newest `entries` (at most `PAGE` + 1: one more says there are more).
 pub(crate) fn audit(
     cfg: &Config,
     f: &AuditFilter,
@@ -174,7 +174,11 @@ pub(crate) fn audit(
         "title": "Revisjonslogg",
         "q": f,
         "entries": rows,
-        "count": words::count(total, "oppføring", "oppføringer"),
+        "count": if total > PAGE {
+            format!("Over {PAGE} oppføringer")
+        } else {
+            words::count(total, "oppføring", "oppføringer")
+        },
         "more": total > PAGE,
         "shown": PAGE,
         "csv": f.link("csv"),
@@ -267,6 +271,23 @@ mod tests {
             4,
             "a line per entry and the header, CRLF-ended"
         );
+    }
+
+    #[test]
+    fn the_page_shows_the_newest_500_and_says_there_are_more() {
+        let cfg = crate::testutil::example_config();
+        let many: Vec<Entry> = (1..=501).rev().map(|i| entry(i, "Kari", None)).collect();
+        let v = audit(&cfg, &AuditFilter::default(), &many, None);
+        assert_eq!(v["entries"].as_array().unwrap().len(), PAGE);
+        assert_eq!(v["entries"][0]["seq"], 501);
+        assert_eq!(v["count"], "Over 500 oppføringer");
+        assert_eq!(v["more"], true);
+        let few = audit(&cfg, &AuditFilter::default(), &many[..2], None);
+        assert_eq!(
+            (few["count"].as_str(), few["more"].as_bool()),
+            (Some("2 oppføringer"), Some(false))
+        );
+        assert!(few["csv"].as_str().unwrap().ends_with("format=csv"));
     }
 
     #[test]

@@ -180,7 +180,7 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
         .and_then(|q| serde_urlencoded::from_str(q).ok())
         .unwrap_or_default();
     let cfg = app.shared.cfg();
-    let q = match f.query(&cfg) {
+    let mut q = match f.query(&cfg) {
         Ok(q) => q,
         Err(e) => {
             let ctx = admin::audit(&cfg, &f, &[], Some(&e.to_string()));
@@ -188,6 +188,10 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
         }
     };
     let export = matches!(f.format.as_str(), "csv" | "json");
+    if !export {
+        // The page shows the newest `PAGE`; one more says there are more (the export has all).
+        q.limit = admin::PAGE + 1;
+    }
     if export {
         let entry = Actor::new(&w.session.user, w.session.role, Origin::Console)
             .did(crate::clock::now(), "audit.export")
