@@ -206,6 +206,51 @@ fn report_targets_and_recipients_are_checked() {
     assert_says(&all, &["malformed e-mail address \"ikke-en-adresse\""]);
 }
 
+/// `[console.oidc]` and `[console.roles]` (SPEC §5.10): each missing or unsafe piece named at
+/// its place; a group may give one role only; a working table maps groups to the highest role.
+#[test]
+fn oidc_and_roles_are_checked() {
+    let all = errors_after_head(
+        "[console]\ntrusted_groups_header = \"X-Groups\"\ntoken_lifetime = \"2years\"\n\n[console.oidc]\nissuer = \"http://login.example/realms/x\"\nclient_id = \"\"\n\n[console.roles]\nadmin = [\"a\", \"a\"]\n",
+    );
+    assert_says(
+        &all,
+        &[
+            "trusted_groups_header needs trusted_user_header",
+            "token_lifetime must be between 1 day and 1 year",
+            "needs client_secret_file",
+            "http:// sends sign-in codes and the client secret unencrypted",
+            "needs client_id",
+            "group \"a\" already gives the role admin",
+        ],
+    );
+    assert!(!all.contains(":1:1:"), "every error has its place: {all}");
+    let all = errors_after_head(
+        "[console.oidc]\nissuer = \"https://login.example/realms/x\"\nclient_id = \"mv\"\nclient_secret_env = \"HOME\"\n",
+    );
+    assert_says(&all, &["[console.oidc] needs [console.roles]"]);
+    let ok = Config::from_str_at(
+        Path::new("t.toml"),
+        format!("{GOOD_HEAD}\n[console.oidc]\nissuer = \"https://login.example/realms/x\"\nclient_id = \"mv\"\nclient_secret_env = \"HOME\"\nscopes = [\"openid\", \"groups\"]\n\n[console.roles]\nviewer = [\"les\"]\noperator = [\"drift\"]\nadmin = [\"admin\"]\n"),
+    )
+    .unwrap();
+    let c = &ok.daemon.console;
+    let o = c.oidc.as_ref().unwrap();
+    assert_eq!(o.scopes, ["groups"], "openid is always asked for, once");
+    assert_eq!(
+        (o.groups_claim.as_str(), o.label.as_str()),
+        ("groups", "Single sign-on")
+    );
+    use crate::audit::Role;
+    assert_eq!(
+        c.roles.of(["les", "drift"]),
+        Some(Role::Operator),
+        "the highest"
+    );
+    assert_eq!(c.roles.of(["andre"]), None);
+    assert_eq!(c.token_lifetime, chrono::Duration::days(90));
+}
+
 /// `[console]`: the SSO header must be a header, the proxies addresses, the lifetime sane.
 #[test]
 fn console_sign_in_settings_are_checked() {

@@ -282,12 +282,19 @@ impl Validator<'_> {
                 "[console.oidc] needs client_id: this daemon's client at the provider",
             );
         }
-        let secret = self.secret(
+        let Some(secret) = self.secret(
             "console",
             raw.client_secret_file,
             raw.client_secret_env,
-            Some("[console.oidc] needs client_secret_file (e.g. a systemd credential) or client_secret_env; secrets never live in this file"),
-        )?;
+            None,
+        ) else {
+            self.err(
+                0,
+                tpath!["console", "oidc"],
+                "[console.oidc] needs client_secret_file (e.g. a systemd credential) or client_secret_env; secrets never live in this file",
+            );
+            return None;
+        };
         let groups_claim = raw.groups_claim.unwrap_or_else(|| "groups".into());
         let scopes = raw
             .scopes
