@@ -249,6 +249,10 @@ async fn refused(
         "expired"
     };
     tracing::warn!(token = %t.id, person = %t.person, why, "a personal token that no longer works was refused");
+    app.shared
+        .metrics
+        .sign_ins_refused
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let role = &app.shared.role;
     if role.is_cluster() && !role.leading() {
         return;

@@ -83,6 +83,8 @@ pub(super) async fn metrics(State(app): State<App>) -> Response {
     let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_events_refused_total Events refused by the rules.\n# TYPE meldingsvakt_events_refused_total counter\nmeldingsvakt_events_refused_total {}", m.refused.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_alerts_redacted_total Alerts applied with a personal number removed.\n# TYPE meldingsvakt_alerts_redacted_total counter\nmeldingsvakt_alerts_redacted_total {}", m.alerts_redacted.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_break_glass_uses_total Uses of the shared operator token (break-glass), in the API and at the console's sign-in.\n# TYPE meldingsvakt_break_glass_uses_total counter\nmeldingsvakt_break_glass_uses_total {}", m.break_glass.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_sign_ins_refused_total Sign-ins refused (wrong operator token, an OIDC answer that failed a check, no role, a revoked or expired personal token).\n# TYPE meldingsvakt_sign_ins_refused_total counter\nmeldingsvakt_sign_ins_refused_total {}", m.sign_ins_refused.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_alerts_unusable_total Alerts that could not be used (the rest of their batch was applied).\n# TYPE meldingsvakt_alerts_unusable_total counter\nmeldingsvakt_alerts_unusable_total {}", m.alerts_unusable.load(Relaxed));
     (
         [(

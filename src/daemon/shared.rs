@@ -18,6 +18,11 @@ pub(crate) struct Metrics {
     pub refused: AtomicU64,
     /// Alerts applied with a personal number removed (SPEC §4.12).
     pub alerts_redacted: AtomicU64,
+    /// Uses of the break-glass key (SPEC §5.10): every bearer request and console sign-in.
+    pub break_glass: AtomicU64,
+    /// Sign-ins refused: a wrong operator token, an OIDC answer that failed a check, no role,
+    /// a revoked or expired personal token.
+    pub sign_ins_refused: AtomicU64,
     /// Alerts of a webhook batch that could not be used; the rest of the batch was applied.
     pub alerts_unusable: AtomicU64,
     /// Milliseconds between a deadline and the moment the engine handled it (last one).
@@ -139,6 +144,9 @@ impl Shared {
     /// The outbox key is the day's, so a restart or the other host does not mail again; a
     /// host that cannot write (a standby) leaves the mail to the leader's next use.
     pub(crate) fn break_glass_used(&self, who: &str, origin: crate::audit::Origin, now: Time) {
+        self.metrics
+            .break_glass
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         use crate::engine::model::{
             About, AccessView, Action, ActionBody, Ops, OpsKind, OpsReason,
         };

@@ -179,6 +179,17 @@ fn personal_tokens_and_the_audit_page() {
     let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
     assert!(log.matches("break-glass").count() >= 3, "{log}");
 
+    // Ops can alert on both in Prometheus.
+    let (_, metrics) = curl(&[&format!("http://127.0.0.1:{}/metrics", env.http)]);
+    assert!(
+        metrics.contains("meldingsvakt_break_glass_uses_total 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("meldingsvakt_sign_ins_refused_total 2\n"),
+        "{metrics}"
+    );
+
     // The chain holds.
     let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");

@@ -154,6 +154,10 @@ pub(super) fn who(
     let (user, groups) = claim.map_err(|_| unusable())?;
     let user = valid_name(&user).map_err(|_| unusable())?;
     let Some(role) = proxy_role(app, &groups) else {
+        app.shared
+            .metrics
+            .sign_ins_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entry = Actor::new(&user, Role::Viewer, Origin::Console)
             .did(crate::clock::now(), "sign_in.refused")
             .changed(None, Some(r#"{"method":"proxy","why":"no role"}"#.into()));
@@ -370,6 +374,10 @@ pub(super) async fn login(State(app): State<App>, req: Request) -> Response {
     if !crate::daemon::app::same(token, &app.shared.tokens().operator) {
         tracing::warn!("console: sign-in with a wrong operator token refused");
         let who = named.as_deref().unwrap_or("ukjent");
+        app.shared
+            .metrics
+            .sign_ins_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let entry = Actor::new(who, Role::BreakGlass, Origin::Console)
             .did(crate::clock::now(), "sign_in.refused")
             .changed(

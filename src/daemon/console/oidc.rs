@@ -350,6 +350,10 @@ fn refused(app: &App, e: &Refusal) -> Response {
         Refusal::NoRole(n) => n.as_str(),
         _ => "ukjent",
     };
+    app.shared
+        .metrics
+        .sign_ins_refused
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let entry = Actor::new(who, Role::Viewer, Origin::Console)
         .did(crate::clock::now(), "sign_in.refused")
         .changed(
