@@ -60,6 +60,51 @@ pub(crate) fn tokens(
     })
 }
 
+/// The directory page (admins, SPEC §4.16): every organization's contacts as held, with when
+/// and by what they last changed; organizations in the configuration's order.
+pub(crate) fn directory(cfg: &Config, entries: &[crate::store::directory::DirEntry]) -> Value {
+    let origin = |o: &str| {
+        match o {
+            "config" => "konfigurasjonen",
+            "directory" => "organisasjonen selv",
+            "console" => "konsollet",
+            other => other,
+        }
+        .to_string()
+    };
+    let mut rows: Vec<(usize, Value)> = entries
+        .iter()
+        .map(|e| {
+            let c = &e.contacts;
+            let place = cfg
+                .orgs
+                .iter()
+                .position(|o| o.id == e.org)
+                .unwrap_or(usize::MAX);
+            let row = json!({
+                "org": e.org,
+                "name": words::org_name(cfg, &e.org),
+                "address": c.meldingsansvarlig,
+                "extra": c.extra.join(", "),
+                "phone": c.phone,
+                "services": words::services(cfg, &c.services),
+                "hf": c.hf.as_deref().map(|h| words::org_name(cfg, h)),
+                "changed": words::date_time(cfg, e.changed_at),
+                "origin": origin(&e.origin),
+                "by": e.by,
+                "retired": place == usize::MAX,
+            });
+            (place, row)
+        })
+        .collect();
+    rows.sort_by_key(|(p, _)| *p);
+    json!({
+        "title": "Kontaktregister",
+        "count": words::count(entries.len(), "organisasjon", "organisasjoner"),
+        "rows": rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+    })
+}
+
 /// The filters of `GET /ops/audit`, as the form sends them (kept for the form and the export
 /// links).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]

@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("tokens", include_str!("../../templates/console/tokens.hbs")),
     ("audit", include_str!("../../templates/console/audit.hbs")),
+    (
+        "directory",
+        include_str!("../../templates/console/directory.hbs"),
+    ),
 ];
 
 /// The console's stylesheet.

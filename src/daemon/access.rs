@@ -93,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/ops/tokens", VIEWER),
     r("POST", "/ops/tokens/revoke", VIEWER),
     r("GET", "/ops/audit", ADMIN),
+    r("GET", "/ops/directory", ADMIN),
     r("GET", "/ops/static/{name}", PUBLIC),
 ];
 

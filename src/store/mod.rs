@@ -11,6 +11,9 @@
 //! deadline from the facts; re-decided actions hit the outbox's unique key and are ignored,
 //! while deadlines that passed while the daemon was down produce new rows that run at once.
 
+pub mod directory;
+pub use directory::DirectoryStore;
+pub(crate) use directory::{DirRow, DIR_COLUMNS};
 pub mod postgres;
 pub mod sqlite;
 
@@ -302,7 +305,9 @@ impl AuditQuery {
 /// What the daemon keeps: the three parts, and the calls that write more than one of them in
 /// one transaction. Every write that matters is one transaction; a failed call changed
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store: EventLog + Outbox + SmallState + AuditLog + PersonalTokens {
+pub trait Store:
+    EventLog + Outbox + SmallState + AuditLog + PersonalTokens + DirectoryStore
+{
     /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
     /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
     /// (events, rows) removed.

@@ -66,6 +66,9 @@ try {
     await page.click("form[role=search] button[type=submit]");
     await expectText("audit filtered", "sign_in");
     await axe("audit-filtered");
+    await page.click("text=Kontaktregister");
+    await expectText("directory", "Malvik kommune");
+    await axe("directory");
     await signOut();
     // No role: refused, with a page that says why.
     await signIn("uten");

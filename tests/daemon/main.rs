@@ -12,6 +12,7 @@ mod alertmanager;
 mod audit;
 mod bad_input;
 mod console;
+mod directory;
 mod fanout;
 mod kvittering;
 mod mailbox;

@@ -535,5 +535,6 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops/tokens", get(people::tokens).post(people::create))
         .route("/ops/tokens/revoke", post(people::revoke))
         .route("/ops/audit", get(people::audit))
+        .route("/ops/directory", get(people::directory))
         .route("/ops/static/{name}", get(asset))
 }

@@ -234,3 +234,20 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
     let ctx = admin::audit(&cfg, &f, &entries, None);
     page(&app, StatusCode::OK, "audit", ctx, Some(&w))
 }
+
+/// `GET /ops/directory` (admins): the directory as held.
+pub(super) async fn directory(State(app): State<App>, req: Request) -> Response {
+    let w = match signed_in(&app, &req) {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    let shared = Arc::clone(&app.shared);
+    let held = tokio::task::spawn_blocking(move || shared.store().directory()).await;
+    let held = match held {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => return store_down(&app, e),
+        Err(e) => return store_down(&app, e),
+    };
+    let ctx = admin::directory(&app.shared.cfg(), &held);
+    page(&app, StatusCode::OK, "directory", ctx, Some(&w))
+}

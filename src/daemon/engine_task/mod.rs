@@ -198,6 +198,37 @@ impl Task {
         }
     }
 
+    /// Read the configuration into the directory (SPEC §4.16): seed organizations it has not
+    /// seen, take contacts the configuration changed since its last reading, each audited.
+    /// The leader's work; a failure is logged and tried again at the next start or reload.
+    fn sync_directory(&self) {
+        let cfg = self.shared.cfg();
+        let mut store = self.shared.store();
+        let r = store.directory().and_then(|held| {
+            let (write, audit) = crate::store::directory::sync(&cfg, &held, self.now());
+            let changed = audit
+                .iter()
+                .filter(|a| a.what == "directory.change")
+                .count();
+            let seeded = write
+                .iter()
+                .filter(|w| !held.iter().any(|h| h.org == w.org))
+                .count();
+            if !write.is_empty() {
+                store.directory_write(&write, &audit)?;
+                tracing::info!(
+                    seeded,
+                    changed,
+                    "directory: the configuration's contacts read"
+                );
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::error!(error = %e, "directory: the configuration's contacts could not be read into the store; next start or reload tries again");
+        }
+    }
+
     /// Swap in a validated configuration. Organizations it no longer has but that live cases
     /// still name are kept, retired from now on, so no case loses its recipients (SPEC §6).
     fn reload(
@@ -271,6 +302,9 @@ impl Task {
         let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
         tracing::info!(sinks = ?names, "configuration reloaded");
         *self.shared.sinks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sinks);
+        if self.leading {
+            self.sync_directory();
+        }
     }
 
     fn now(&self) -> Time {
@@ -438,6 +472,9 @@ pub(crate) async fn run(
     };
     if cluster {
         task.sync_pages();
+    }
+    if leading {
+        task.sync_directory();
     }
     // A standby follows the log about once a second.
     let mut follow = tokio::time::interval(std::time::Duration::from_secs(1));

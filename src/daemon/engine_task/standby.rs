@@ -22,6 +22,7 @@ impl Task {
         };
         self.engine = r.engine;
         self.leading = true;
+        self.sync_directory();
         self.snapshot_due = true;
         let cfg = self.shared.cfg();
         let retained = crate::daemon::retained(&cfg, &self.engine);

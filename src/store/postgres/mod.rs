@@ -15,6 +15,7 @@
 
 mod audit;
 mod connect;
+mod directory;
 mod outbox;
 pub(crate) mod schema;
 pub(crate) mod settings;

@@ -102,4 +102,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         last_used_at TEXT
     );
     CREATE INDEX personal_token_person ON personal_token(person);",
+    // 4: the directory (SPEC §4.16): each organization's contacts as held, and as the
+    // configuration last said them (`store::directory`).
+    "CREATE TABLE directory (
+        org TEXT PRIMARY KEY,
+        contacts TEXT NOT NULL,
+        config TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        changed_by TEXT NOT NULL
+    );",
 ];

@@ -340,6 +340,7 @@ impl SqliteStore {
 }
 
 mod audit;
+mod directory;
 mod outbox;
 mod schema;
 mod state;

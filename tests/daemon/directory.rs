@@ -1,0 +1,104 @@
+//! The directory (SPEC §4.16, issue #30 first part): the configuration seeds each
+//! organization's contacts into the store once; a reload that changes them is a change in the
+//! directory, audited with before and after; a restart with the same configuration changes
+//! nothing; an admin reads it all on the console's «Kontaktregister».
+
+use crate::harness::*;
+use crate::support::*;
+use std::process::Command;
+
+fn audit_rows(env: &Env, what: &str) -> Vec<String> {
+    let out = Command::new("sqlite3")
+        .arg(env.dir.join("state/meldingsvakt.db"))
+        .arg(format!(
+            "SELECT object || '|' || coalesce(before, '') || '|' || after FROM audit WHERE what = '{what}' ORDER BY seq"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
+    let env = Env::new("directory");
+    // The organizations in a file of this test's own, so that it can change them.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let orgs = env.dir.join("orgs.toml");
+    std::fs::copy(repo.join("config/organizations.d/midt-norge.toml"), &orgs).unwrap();
+    let cfg_path = env.dir.join("meldingsvakt.toml");
+    let cfg: String = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with("include = [") {
+                format!("include = [{:?}]", orgs.to_string_lossy())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    env.append_config(
+        "\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nviewer = [\"les\"]\nadmin = [\"admin\"]\n",
+    );
+    let d = env.daemon();
+    wait_for(&env, "the directory seeded", &|| {
+        !audit_rows(&env, "directory.seed").is_empty()
+    });
+    let seeded = audit_rows(&env, "directory.seed");
+    assert_eq!(seeded.len(), 1, "{seeded:?}");
+    assert!(seeded[0].contains("\"malvik\""), "{seeded:?}");
+    let ada = proxy_session(&env, "Ada Admin", "admin");
+    let page = ada.get("/ops/directory");
+    assert!(
+        page.contains("Malvik kommune")
+            && page.contains("meldingsansvarlig@malvik.kommune.example"),
+        "{page}"
+    );
+    assert!(page.contains("av konfigurasjonen"), "{page}");
+    // Admins only.
+    let vera = proxy_session(&env, "Vera Visning", "les");
+    assert_eq!(vera.request("/ops/directory", &[]).0, 403);
+
+    // The configuration gives Malvik a new address; a reload takes it, audited.
+    let text = std::fs::read_to_string(&orgs).unwrap().replace(
+        "meldingsansvarlig = \"meldingsansvarlig@malvik.kommune.example\"",
+        "meldingsansvarlig = \"post@malvik.kommune.example\"",
+    );
+    std::fs::write(&orgs, text).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &d.0.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for(&env, "the change in the directory", &|| {
+        ada.get("/ops/directory")
+            .contains("post@malvik.kommune.example")
+    });
+    let changes = audit_rows(&env, "directory.change");
+    assert_eq!(changes.len(), 1, "only Malvik changed: {changes:?}");
+    let c = &changes[0];
+    assert!(c.starts_with("directory/malvik|"), "{c}");
+    let (before, after) = c["directory/malvik|".len()..].split_once('|').unwrap();
+    assert!(
+        before.contains("meldingsansvarlig@malvik.kommune.example"),
+        "{c}"
+    );
+    assert!(after.contains("post@malvik.kommune.example"), "{c}");
+
+    // A restart with the same configuration changes nothing, seeds nothing.
+    drop(d);
+    let _d = env.daemon();
+    // The overview is answered by the engine task, which reads the configuration into the
+    // directory before it takes any command: once it answers, the reading is done.
+    wait_for(&env, "the engine task after the restart", &|| {
+        ada.get("/ops/").contains("Innlogget: Ada Admin")
+    });
+    assert_eq!(audit_rows(&env, "directory.change").len(), 1);
+    assert_eq!(audit_rows(&env, "directory.seed").len(), 1);
+    let (code, out) = audit_verify(&env, &[]);
+    assert_eq!(code, 0, "{out}");
+}
