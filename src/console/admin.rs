@@ -105,6 +105,51 @@ pub(crate) fn directory(cfg: &Config, entries: &[crate::store::directory::DirEnt
     })
 }
 
+/// The directory as CSV (RFC 4180, formulas defused): one line per organization.
+pub(crate) fn directory_csv(entries: &[crate::store::directory::DirEntry]) -> String {
+    let mut out = String::from(
+        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by\r\n",
+    );
+    for e in entries {
+        let c = &e.contacts;
+        let cols = [
+            e.org.clone(),
+            c.meldingsansvarlig.clone(),
+            c.extra.join(" "),
+            c.phone.clone().unwrap_or_default(),
+            c.services.join(" "),
+            c.hf.clone().unwrap_or_default(),
+            crate::audit::at_text(e.changed_at),
+            e.origin.clone(),
+            e.by.clone(),
+        ];
+        out.push_str(
+            &cols
+                .iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV field: quoted when it must be; a leading `= + - @` (a spreadsheet formula)
+/// defused with a `'`.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 /// The filters of `GET /ops/audit`, as the form sends them (kept for the form and the export
 /// links).
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -234,19 +279,7 @@ pub(crate) fn audit(
 
 /// The entries as CSV (RFC 4180; every value as stored, so a reader can recompute digests).
 pub(crate) fn csv(entries: &[Entry]) -> String {
-    fn field(s: &str) -> String {
-        // A leading = + - @ would be a formula to a spreadsheet: quote it with a '.
-        let s = if s.starts_with(['=', '+', '-', '@']) {
-            format!("'{s}")
-        } else {
-            s.to_string()
-        };
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s
-        }
-    }
+    let field = csv_field;
     let mut out = String::from("seq,at,who,role,origin,what,object,before,after,prev,hash\r\n");
     for e in entries {
         let cols = [

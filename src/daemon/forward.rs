@@ -28,12 +28,11 @@ const FORWARDED: &str = "x-meldingsvakt-forwarded";
 fn is_write(method: &Method, uri: &axum::http::Uri) -> bool {
     let path = uri.path();
     // Reads that write the audit log (SPEC §5.10: only the leader appends): the end of a
-    // sign-in with OpenID Connect, and an export of the audit log.
-    if path == "/ops/login/callback"
-        || (path == "/ops/audit"
-            && uri
-                .query()
-                .is_some_and(|q| q.contains("format=csv") || q.contains("format=json")))
+    // sign-in with OpenID Connect, and an export of the audit log or the directory.
+    let export = uri
+        .query()
+        .is_some_and(|q| q.contains("format=csv") || q.contains("format=json"));
+    if path == "/ops/login/callback" || (export && matches!(path, "/ops/audit" | "/ops/directory"))
     {
         return true;
     }

@@ -11,7 +11,7 @@ fn audit_rows(env: &Env, what: &str) -> Vec<String> {
     let out = Command::new("sqlite3")
         .arg(env.dir.join("state/meldingsvakt.db"))
         .arg(format!(
-            "SELECT object || '|' || coalesce(before, '') || '|' || after FROM audit WHERE what = '{what}' ORDER BY seq"
+            "SELECT object || '|' || coalesce(before, '') || '|' || coalesce(after, '') FROM audit WHERE what = '{what}' ORDER BY seq"
         ))
         .output()
         .unwrap();
@@ -63,6 +63,22 @@ fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
     // Admins only.
     let vera = proxy_session(&env, "Vera Visning", "les");
     assert_eq!(vera.request("/ops/directory", &[]).0, 403);
+    assert_eq!(vera.request("/ops/directory?format=csv", &[]).0, 403);
+    // The export: one line per organization, audited.
+    let (code, csv) = ada.request("/ops/directory?format=csv", &[]);
+    assert_eq!(code, 200);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("malvik,meldingsansvarlig@malvik.kommune.example,")),
+        "{csv}"
+    );
+    assert_eq!(audit_rows(&env, "directory.export").len(), 1);
 
     // The configuration gives Malvik a new address; a reload takes it, audited.
     let text = std::fs::read_to_string(&orgs).unwrap().replace(

@@ -235,12 +235,22 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
     page(&app, StatusCode::OK, "audit", ctx, Some(&w))
 }
 
-/// `GET /ops/directory` (admins): the directory as held.
+/// `GET /ops/directory` (admins): the directory as held; `?format=csv` exports it, audited
+/// before the file leaves.
 pub(super) async fn directory(State(app): State<App>, req: Request) -> Response {
     let w = match signed_in(&app, &req) {
         Ok(w) => w,
         Err(r) => return r,
     };
+    let export = req.uri().query().is_some_and(|q| q.contains("format=csv"));
+    if export {
+        let entry = Actor::new(&w.session.user, w.session.role, Origin::Console)
+            .did(crate::clock::now(), "directory.export")
+            .on("directory");
+        if let Err(r) = audited(&app, entry) {
+            return r;
+        }
+    }
     let shared = Arc::clone(&app.shared);
     let held = tokio::task::spawn_blocking(move || shared.store().directory()).await;
     let held = match held {
@@ -248,6 +258,22 @@ pub(super) async fn directory(State(app): State<App>, req: Request) -> Response 
         Ok(Err(e)) => return store_down(&app, e),
         Err(e) => return store_down(&app, e),
     };
+    if export {
+        tracing::info!(user = %w.session.user, organizations = held.len(), "console: the directory was exported");
+        let stamp = crate::clock::now().format("%Y%m%d-%H%M%S");
+        return (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"kontaktregister-{stamp}.csv\""),
+                ),
+            ],
+            admin::directory_csv(&held),
+        )
+            .into_response();
+    }
     let ctx = admin::directory(&app.shared.cfg(), &held);
     page(&app, StatusCode::OK, "directory", ctx, Some(&w))
 }
