@@ -90,38 +90,44 @@ fn audit_names_who_did_what_and_verify_names_every_edit() {
         &env,
         "SELECT seq, who, role, origin, what, object, before, after FROM audit ORDER BY seq",
     );
-    let lines: Vec<&str> = rows.lines().collect();
-    assert_eq!(lines.len(), 9, "{rows}");
+    let all: Vec<&str> = rows.lines().collect();
+    assert_eq!(all.len(), 10, "{rows}");
+    // First, the directory seeded from the configuration (SPEC §4.16); then the people.
     assert!(
-        lines[0].starts_with("1|Kari Nordmann|break-glass|console|sign_in.refused||"),
+        all[0].starts_with("1|konfigurasjonen|system|system|directory.seed|directory||"),
+        "{rows}"
+    );
+    let lines = &all[1..];
+    assert!(
+        lines[0].starts_with("2|Kari Nordmann|break-glass|console|sign_in.refused||"),
         "{rows}"
     );
     assert!(
-        lines[1].starts_with("2|Kari Nordmann|break-glass|console|sign_in||"),
+        lines[1].starts_with("3|Kari Nordmann|break-glass|console|sign_in||"),
         "{rows}"
     );
     assert!(
-        lines[2].starts_with("3|Ola Nordmann|break-glass|api|incident.open|INC-A1||"),
+        lines[2].starts_with("4|Ola Nordmann|break-glass|api|incident.open|INC-A1||"),
         "{rows}"
     );
     assert!(
-        lines[3].starts_with("4|Ola Nordmann|break-glass|api|incident.update|INC-A1|")
+        lines[3].starts_with("5|Ola Nordmann|break-glass|api|incident.update|INC-A1|")
             && lines[3].contains(r#""expected_end":null"#)
             && lines[3].contains(&format!(r#""expected_end":"{end}""#)),
         "the update names the expected end before and after: {rows}"
     );
     assert!(
-        lines[4].starts_with("5|Per Hansen|break-glass|cli|incident.ack|INC-A1|"),
+        lines[4].starts_with("6|Per Hansen|break-glass|cli|incident.ack|INC-A1|"),
         "{rows}"
     );
     assert!(
-        lines[8].starts_with("9|Ola Nordmann|break-glass|api|incident.resolve|INC-A1|"),
+        lines[8].starts_with("10|Ola Nordmann|break-glass|api|incident.resolve|INC-A1|"),
         "{rows}"
     );
 
     let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("audit log holds: 9 entries"), "{out}");
+    assert!(out.contains("audit log holds: 10 entries"), "{out}");
     let head = out.trim().rsplit(' ').next().unwrap().to_string();
     assert_eq!(head.len(), 64, "{out}");
     let (code, out) = audit_verify(&env, &["--head", &head]);
