@@ -264,7 +264,7 @@ fn late_delivery_pages_oncall() {
         .find_map(|r| {
             r["doc"]["text"]
                 .as_str()
-                .filter(|t| t.starts_with("Forsinket"))
+                .filter(|t| t.starts_with("Forsinket levering VED-SMS:"))
         })
         .unwrap();
     assert!(
