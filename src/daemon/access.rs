@@ -9,7 +9,7 @@
 //! takes its session cookie (`console/auth.rs`). Without a credential: 401 (API) or the sign-in
 //! page (console); with too small a role: 403.
 
-use super::app::{err, same, App};
+use super::app::{err, same, ApiError, App};
 use crate::audit::{Actor, Origin, Role};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -148,7 +148,7 @@ pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> R
         Need::Role(role) => {
             let caller = match caller(&app, req.headers()).await {
                 Ok(c) => c,
-                Err((status, message)) => return err(status, message),
+                Err(e) => return err(e.status, e.message),
             };
             if !caller.role.allows(role) {
                 return err(
@@ -178,18 +178,8 @@ fn from_cli(headers: &HeaderMap) -> bool {
 
 /// The actor behind an API request's bearer token: 401 without one or with one that is not
 /// (or no longer) valid, 403 with the alert token.
-async fn caller(app: &App, headers: &HeaderMap) -> Result<Actor, (u16, String)> {
-    let Some(h) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return Err((401, "missing bearer token (Authorization: Bearer …)".into()));
-    };
-    // The scheme is case-insensitive (RFC 9110 §11.1).
-    let token = match h.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_string(),
-        _ => return Err((401, "Authorization must be a bearer token".into())),
-    };
+async fn caller(app: &App, headers: &HeaderMap) -> Result<Actor, ApiError> {
+    let token = super::app::bearer(headers)?.to_string();
     let origin = if from_cli(headers) {
         Origin::Cli
     } else {
@@ -210,27 +200,27 @@ async fn caller(app: &App, headers: &HeaderMap) -> Result<Actor, (u16, String)> 
         return Ok(Actor::new(BREAK_GLASS_NAME, Role::BreakGlass, origin));
     }
     if same(&token, &tokens.alert) {
-        return Err((403, "this endpoint takes an operator token (a personal token, or the break-glass key), not the alert-ingestion token".into()));
+        return Err(ApiError::new(403, "this endpoint takes an operator token (a personal token, or the break-glass key), not the alert-ingestion token"));
     }
     if !crate::audit::token::looks_personal(&token) {
-        return Err((401, "unknown token".into()));
+        return Err(ApiError::new(401, "unknown token"));
     }
     let hash = crate::audit::token::hash(&token);
     let shared = std::sync::Arc::clone(&app.shared);
     let found = tokio::task::spawn_blocking(move || shared.store().token_find(&hash))
         .await
-        .map_err(|_| (503, "shutting down".to_string()))?
+        .map_err(|_| ApiError::new(503, "shutting down"))?
         .map_err(|e| {
             tracing::error!(error = %e, "personal tokens cannot be read");
-            (503, "the token could not be checked; try again".to_string())
+            ApiError::new(503, "the token could not be checked; try again")
         })?;
     let now = crate::clock::now();
     let Some(t) = found else {
-        return Err((401, "unknown token".into()));
+        return Err(ApiError::new(401, "unknown token"));
     };
     if !t.usable(now) {
         refused(app, &t, origin, now).await;
-        return Err((401, "this token is expired or revoked".into()));
+        return Err(ApiError::new(401, "this token is expired or revoked"));
     }
     note_use(app, &t, now);
     Ok(Actor::new(&t.person, t.role, origin))
@@ -254,8 +244,8 @@ async fn refused(
         .metrics
         .sign_ins_refused
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let role = &app.shared.role;
-    if role.is_cluster() && !role.leading() {
+    // A standby does not write (`leading` is always true for a single host).
+    if !app.shared.role.leading() {
         return;
     }
     let entry = Actor::new(&t.person, t.role, origin)
@@ -281,8 +271,7 @@ fn note_use(app: &App, t: &crate::audit::token::PersonalToken, now: crate::engin
     let recent = t
         .last_used_at
         .is_some_and(|l| now - l < chrono::Duration::minutes(1));
-    let role = &app.shared.role;
-    if recent || (role.is_cluster() && !role.leading()) {
+    if recent || !app.shared.role.leading() {
         return;
     }
     let shared = std::sync::Arc::clone(&app.shared);

@@ -66,9 +66,8 @@ impl From<Rejected> for ApiError {
     }
 }
 
-/// The request carries the alert-ingestion token (401 without a token or with an unknown one,
-/// 403 with another known one). Every other route's credential is checked by `access`.
-pub(super) fn authorize_alert(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The request's bearer token (401 without one, or with another scheme).
+pub(super) fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let Some(h) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -79,10 +78,16 @@ pub(super) fn authorize_alert(app: &App, headers: &HeaderMap) -> Result<(), ApiE
         ));
     };
     // The scheme is case-insensitive (RFC 9110 §11.1).
-    let token = match h.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
-        _ => return Err(ApiError::new(401, "Authorization must be a bearer token")),
-    };
+    match h.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => Ok(t.trim()),
+        _ => Err(ApiError::new(401, "Authorization must be a bearer token")),
+    }
+}
+
+/// The request carries the alert-ingestion token (401 without a token or with an unknown one,
+/// 403 with another known one). Every other route's credential is checked by `access`.
+pub(super) fn authorize_alert(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = bearer(headers)?;
     let tokens = app.shared.tokens();
     if same(token, &tokens.alert) {
         return Ok(());

@@ -78,7 +78,8 @@ fn passes(name: &HeaderName) -> bool {
 
 pub(super) async fn layer(State(app): State<App>, req: Request, next: Next) -> Response {
     let role = &app.shared.role;
-    if !role.is_cluster() || role.leading() {
+    // A single host always leads.
+    if role.leading() {
         return next.run(req).await;
     }
     // A console request through the SSO proxy that signs someone in (or refuses them) is

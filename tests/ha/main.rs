@@ -104,6 +104,21 @@ fn lead_and_stand_by(a: &mut Host, b: &mut Host) {
     until("b to stand by", 15, &mut || b.role() == "standby");
 }
 
+/// Two hosts of a new cluster `name`, both with `console` added to their configuration: a
+/// leading, b standing by.
+fn console_hosts(name: &str, console: &str) -> (Pg, Host, Host) {
+    let pg = Pg::start(name);
+    let mut a = Host::new(&pg, "a", "2s");
+    let mut b = Host::new(&pg, "b", "2s");
+    for h in [&a, &b] {
+        let cfg = h.dir.join("meldingsvakt.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        std::fs::write(&cfg, format!("{text}\n{console}")).unwrap();
+    }
+    lead_and_stand_by(&mut a, &mut b);
+    (pg, a, b)
+}
+
 /// The epoch fence at the store: once a newer leader raised the epoch, the old leader's
 /// commits, claims and marks are refused and change nothing.
 #[test]
@@ -302,19 +317,10 @@ fn sigterm_exits_0_as_leader_as_standby_and_during_an_election() {
 #[test]
 fn a_standby_refuses_an_sso_header_from_an_untrusted_peer_like_the_leader() {
     let _one = serial();
-    let pg = Pg::start("sso");
-    let mut a = Host::new(&pg, "a", "2s");
-    let mut b = Host::new(&pg, "b", "2s");
-    for h in [&a, &b] {
-        let cfg = h.dir.join("meldingsvakt.toml");
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        std::fs::write(
-            &cfg,
-            format!("{text}\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_proxies = [\"192.0.2.1\"]\n"),
-        )
-        .unwrap();
-    }
-    lead_and_stand_by(&mut a, &mut b);
+    let (pg, a, b) = console_hosts(
+        "sso",
+        "[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_proxies = [\"192.0.2.1\"]\n",
+    );
     let op = token_of(&pg, "operator-token");
     // One cookie jar, two hosts: a valid session, signed in with the token (on the leader).
     let jar = pg.dir.join("cookies");
@@ -355,19 +361,10 @@ fn a_standby_refuses_an_sso_header_from_an_untrusted_peer_like_the_leader() {
 #[test]
 fn sso_sign_in_on_the_standby_is_audited_by_the_leader() {
     let _one = serial();
-    let pg = Pg::start("sso-standby");
-    let mut a = Host::new(&pg, "a", "2s");
-    let mut b = Host::new(&pg, "b", "2s");
-    for h in [&a, &b] {
-        let cfg = h.dir.join("meldingsvakt.toml");
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        std::fs::write(
-            &cfg,
-            format!("{text}\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nviewer = [\"les\"]\nadmin = [\"admin\"]\n"),
-        )
-        .unwrap();
-    }
-    lead_and_stand_by(&mut a, &mut b);
+    let (pg, a, b) = console_hosts(
+        "sso-standby",
+        "[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nviewer = [\"les\"]\nadmin = [\"admin\"]\n",
+    );
     let jar = pg.dir.join("jar-standby");
     let j = jar.to_str().unwrap();
     let on_b = |args: &[&str], path: &str| {

@@ -75,23 +75,18 @@ enum Refusal {
 }
 
 /// The provider's discovery document, and a client for it.
-async fn client(
-    o: &OidcSettings,
-    public_url: &str,
-) -> Result<
-    (
-        reqwest::Client,
-        openidconnect::core::CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-    ),
-    Refusal,
-> {
+/// A client made from a discovery document: the authorization endpoint set, the token and
+/// user-info endpoints as the provider published them.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+async fn client(o: &OidcSettings, public_url: &str) -> Result<(reqwest::Client, Client), Refusal> {
     let http = http_client().map_err(|e| Refusal::Down(e.to_string()))?;
     let issuer = IssuerUrl::new(o.issuer.clone()).map_err(|e| Refusal::Down(e.to_string()))?;
     let meta = CoreProviderMetadata::discover_async(issuer, &http)

@@ -13,14 +13,26 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-fn store_down(app: &App, e: impl std::fmt::Display) -> Response {
+/// `f` on the store, off the async threads; a store that fails (or a task that died) is the
+/// 503 page, and nothing was changed.
+async fn stored<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    let shared = Arc::clone(&app.shared);
+    let r = tokio::task::spawn_blocking(move || f(&mut **shared.store())).await;
+    let e = match r {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
     tracing::error!(error = %e, "console: the store cannot be read or written");
-    message(
+    Err(message(
         app,
         StatusCode::SERVICE_UNAVAILABLE,
         "Prøv igjen",
         "Lageret svarer ikke nå; ingenting er endret.",
-    )
+    ))
 }
 
 /// The tokens page for `w`, with a token just made or an error.
@@ -33,12 +45,9 @@ async fn tokens_page(
 ) -> Response {
     let all = w.session.role.allows(Role::Admin);
     let person = (!all).then(|| w.session.user.clone());
-    let shared = Arc::clone(&app.shared);
-    let list = tokio::task::spawn_blocking(move || shared.store().tokens(person.as_deref())).await;
-    let list = match list {
-        Ok(Ok(l)) => l,
-        Ok(Err(e)) => return store_down(app, e),
-        Err(e) => return store_down(app, e),
+    let list = match stored(app, move |s| s.tokens(person.as_deref())).await {
+        Ok(l) => l,
+        Err(r) => return r,
     };
     let cfg = app.shared.cfg();
     let created = created
@@ -103,7 +112,12 @@ pub(super) async fn create(State(app): State<App>, req: Request) -> Response {
     }
     let mut random = [0u8; 20];
     if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random).is_err() {
-        return store_down(&app, "no randomness");
+        return message(
+            &app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Prøv igjen",
+            "Ingen tilfeldighetskilde.",
+        );
     }
     let now = crate::clock::now();
     let life = app.shared.cfg().daemon.console.token_lifetime;
@@ -118,16 +132,11 @@ pub(super) async fn create(State(app): State<App>, req: Request) -> Response {
                     .to_string(),
             ),
         );
-    let shared = Arc::clone(&app.shared);
-    let kept = tokio::task::spawn_blocking(move || shared.store().token_create(&t, &entry)).await;
-    match kept {
-        Ok(Ok(())) => {
-            tracing::info!(user = %w.session.user, token = %&text[4..12], "console: a personal token was made");
-            tokens_page(&app, &w, StatusCode::OK, Some((label, text)), None).await
-        }
-        Ok(Err(e)) => store_down(&app, e),
-        Err(e) => store_down(&app, e),
+    if let Err(r) = stored(&app, move |s| s.token_create(&t, &entry)).await {
+        return r;
     }
+    tracing::info!(user = %w.session.user, token = %&text[4..12], "console: a personal token was made");
+    tokens_page(&app, &w, StatusCode::OK, Some((label, text)), None).await
 }
 
 /// `POST /ops/tokens/revoke`: the person's own token, or anyone's for an admin.
@@ -143,16 +152,13 @@ pub(super) async fn revoke(State(app): State<App>, req: Request) -> Response {
     let entry = Actor::new(&w.session.user, w.session.role, Origin::Console)
         .did(now, "token.revoke")
         .on(format!("token/{id}"));
-    let shared = Arc::clone(&app.shared);
-    let done = tokio::task::spawn_blocking(move || {
-        shared
-            .store()
-            .token_revoke(&id, person.as_deref(), now, &entry)
+    let done = stored(&app, move |s| {
+        s.token_revoke(&id, person.as_deref(), now, &entry)
     })
     .await;
     match done {
-        Ok(Ok(true)) => redirect("/ops/tokens", w.cookie),
-        Ok(Ok(false)) => {
+        Ok(true) => redirect("/ops/tokens", w.cookie),
+        Ok(false) => {
             tokens_page(
                 &app,
                 &w,
@@ -162,8 +168,7 @@ pub(super) async fn revoke(State(app): State<App>, req: Request) -> Response {
             )
             .await
         }
-        Ok(Err(e)) => store_down(&app, e),
-        Err(e) => store_down(&app, e),
+        Err(r) => r,
     }
 }
 
@@ -201,12 +206,9 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
             return r;
         }
     }
-    let shared = Arc::clone(&app.shared);
-    let found = tokio::task::spawn_blocking(move || shared.store().audit_find(&q)).await;
-    let entries = match found {
-        Ok(Ok(e)) => e,
-        Ok(Err(e)) => return store_down(&app, e),
-        Err(e) => return store_down(&app, e),
+    let entries = match stored(&app, move |s| s.audit_find(&q)).await {
+        Ok(e) => e,
+        Err(r) => return r,
     };
     if export {
         tracing::info!(user = %w.session.user, entries = entries.len(), format = %f.format, "console: the audit log was exported");
@@ -251,12 +253,9 @@ pub(super) async fn directory(State(app): State<App>, req: Request) -> Response 
             return r;
         }
     }
-    let shared = Arc::clone(&app.shared);
-    let held = tokio::task::spawn_blocking(move || shared.store().directory()).await;
-    let held = match held {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => return store_down(&app, e),
-        Err(e) => return store_down(&app, e),
+    let held = match stored(&app, |s| s.directory()).await {
+        Ok(h) => h,
+        Err(r) => return r,
     };
     if export {
         tracing::info!(user = %w.session.user, organizations = held.len(), "console: the directory was exported");
