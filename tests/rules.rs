@@ -305,3 +305,112 @@ fn oncall_is_paged_by_sms_within_one_text() {
     let plain = run("p1-cadence.toml");
     assert!(plain.iter().all(|a| a["action"] != "sms"));
 }
+
+/// SPEC §4.16 over a year of quarterly rounds (`directory-year.toml`).
+#[test]
+fn directory_rounds_go_at_working_day_starts_spread_and_chased_on_time() {
+    use chrono::{Datelike, NaiveDate};
+    let v = run("directory-year.toml");
+    let closed = [
+        "2026-12-25",
+        "2027-01-01",
+        "2027-03-25",
+        "2027-03-26",
+        "2027-03-29",
+        "2027-05-06",
+        "2027-05-17",
+    ];
+    let dir: Vec<&Value> = v
+        .iter()
+        .filter(|a| a["message"].as_str().unwrap().starts_with("directory."))
+        .filter(|a| a["message"] != "directory.verify" && a["message"] != "directory.change")
+        .collect();
+    assert!(
+        dir.len() > 300,
+        "four rounds for 68 organizations: {}",
+        dir.len()
+    );
+    for a in &dir {
+        let at = a["at"].as_str().unwrap();
+        assert_eq!(
+            &at[11..19],
+            "08:00:00",
+            "not at the start of business hours: {a}"
+        );
+        let day = NaiveDate::parse_from_str(&at[..10], "%Y-%m-%d").unwrap();
+        assert!(
+            day.weekday().num_days_from_monday() < 5,
+            "on a weekend: {a}"
+        );
+        assert!(!closed.contains(&&at[..10]), "on a holiday: {a}");
+    }
+    // The first round: every organization once, over 10 working days, at most 7 a day.
+    let first: Vec<&&Value> = dir
+        .iter()
+        .filter(|a| {
+            a["message"] == "directory.confirm" && a["key"].as_str().unwrap().ends_with("/1")
+        })
+        .collect();
+    assert_eq!(first.len(), 68);
+    let mut per_day = std::collections::BTreeMap::new();
+    for a in &first {
+        *per_day
+            .entry(a["at"].as_str().unwrap()[..10].to_string())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(per_day.len(), 10, "{per_day:?}");
+    assert!(per_day.values().all(|&n| n <= 7), "{per_day:?}");
+    assert!(!per_day.contains_key("2026-12-25") && !per_day.contains_key("2027-01-01"));
+    let of = |org: &str, message: &str| -> Vec<String> {
+        v.iter()
+            .filter(|a| a["org"] == org && a["message"] == message)
+            .map(|a| a["at"].as_str().unwrap()[..10].to_string())
+            .collect()
+    };
+    // frosta never answers: a reminder after 10 working days and ops after 20, each round;
+    // Easter's three closed days are skipped in the counts of the March round.
+    assert_eq!(
+        of("frosta", "directory.confirm"),
+        ["2026-12-24", "2027-03-24", "2027-06-24"]
+    );
+    assert_eq!(
+        of("frosta", "directory.reminder"),
+        ["2027-01-11", "2027-04-12", "2027-07-08"]
+    );
+    assert_eq!(
+        of("frosta", "directory.unconfirmed"),
+        ["2027-01-25", "2027-04-26", "2027-07-22"]
+    );
+    // malvik answers every round that morning: never chased.
+    assert_eq!(
+        of("malvik", "directory.confirm"),
+        ["2026-12-22", "2027-03-23", "2027-06-24"]
+    );
+    assert!(of("malvik", "directory.reminder").is_empty());
+    assert!(of("malvik", "directory.unconfirmed").is_empty());
+    // levanger's new address gets its own link, and is used only once it confirms (a week on);
+    // the case opened before the change keeps the old address.
+    let to = |id: &str, message: &str| -> Value {
+        v.iter()
+            .find(|a| a["incident"] == id && a["message"] == message)
+            .map(|a| a["to"].clone())
+            .unwrap()
+    };
+    assert_eq!(of("levanger", "directory.verify"), ["2026-12-28"]);
+    assert_eq!(of("levanger", "directory.change"), ["2027-01-04"]);
+    let old = serde_json::json!(["meldingsansvarlig@levanger.kommune.example"]);
+    let new = serde_json::json!(["postmottak@levanger.kommune.example"]);
+    assert_eq!(to("INC-A", "unplanned"), old);
+    assert_eq!(
+        to("INC-A", "resolved"),
+        old,
+        "the case keeps the contacts it was sent with"
+    );
+    assert_eq!(to("INC-B", "unplanned"), new);
+    let later: Vec<&Value> = v
+        .iter()
+        .filter(|a| a["org"] == "levanger" && a["message"] == "directory.confirm")
+        .skip(1)
+        .collect();
+    assert!(later.iter().all(|a| a["to"] == new), "{later:?}");
+}

@@ -188,7 +188,7 @@ impl Calendar {
 
     /// The UTC instant of a local wall-clock time. Times inside a DST gap resolve to the
     /// instant just after the gap; ambiguous times to the earlier instant.
-    pub(crate) fn at_local(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    pub fn at_local(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
         let naive = date.and_time(time);
         match self.tz.from_local_datetime(&naive) {
             chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
@@ -271,6 +271,30 @@ impl Calendar {
             }
         }
         d
+    }
+
+    /// The start of business hours of the first working day whose start is at or after `t`,
+    /// then `skip` working days later (SPEC §4.16: a confirmation round goes out "at the
+    /// start of business hours on a working day"; `skip` spreads the organizations).
+    pub fn working_day_start_from(&self, t: DateTime<Utc>, skip: u32) -> DateTime<Utc> {
+        let mut d = self.local_date(t);
+        if !self.is_working_day(d) || self.at_local(d, self.business_start) < t {
+            d = self.first_working_day_after(d);
+        }
+        for _ in 0..skip {
+            d = self.first_working_day_after(d);
+        }
+        self.at_local(d, self.business_start)
+    }
+
+    /// The start of business hours `n` working days after the local day of `t` (SPEC §4.16:
+    /// "no answer after 10 working days").
+    pub fn working_days_after(&self, t: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+        let mut d = self.local_date(t);
+        for _ in 0..n.max(1) {
+            d = self.first_working_day_after(d);
+        }
+        self.at_local(d, self.business_start)
     }
 
     /// End of business hours on the first working day after the local day of `t`

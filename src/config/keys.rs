@@ -54,6 +54,7 @@ pub const TABLES: &[Table] = &[
     Table { table: "console.roles", header: "[console.roles]", doc: "Which groups give which role: viewer, operator, admin (SPEC §5.10)." },
     Table { table: "console.oidc", header: "[console.oidc]", doc: "Sign-in with OpenID Connect: authorization code with PKCE (SPEC §5.10)." },
     Table { table: "audit", header: "[audit]", doc: "The audit log of who did what (SPEC §5.10)." },
+    Table { table: "directory", header: "[directory]", doc: "The rounds that keep organizations' contacts right (SPEC §4.16)." },
 ];
 
 /// The core's keys (the rooms above declare theirs in their sections).
@@ -131,6 +132,12 @@ pub const KEYS: &[Key] = &[
     k("report", "target_month", Some("99.7"), "Monthly availability target, in percent."),
     k("report", "target_12m", Some("99.9"), "Target over the 12 months ending with the month."),
     k("report", "recipients", Some("self.ops"), "Who gets the report e-mail."),
+    k("directory", "rounds", Some("true"), "Ask each organization to confirm its contacts, every confirm_every."),
+    k("directory", "confirm_every", Some("\"6 months\""), "The span after an organization last confirmed (calendar months, or e.g. \"180d\")."),
+    k("directory", "reminder_after", Some("10"), "Working days without an answer before the one reminder."),
+    k("directory", "unconfirmed_after", Some("20"), "Working days without an answer before ops are told."),
+    k("directory", "spread", Some("10"), "The working days the first round is spread over."),
+    k("directory", "link_lifetime", Some("\"30days\""), "How long a link in a request stays valid."),
     k("console", "enabled", Some("true"), "Serve the console."),
     k("console", "trusted_user_header", None, "The header an SSO reverse proxy puts the user's name in (none: token sign-in only)."),
     k("console", "trusted_proxies", Some("[\"127.0.0.1\", \"::1\"]"), "The addresses that proxy may connect from."),
@@ -238,6 +245,7 @@ mod tests {
         ("RawRoles", "console.roles"),
         ("RawOidc", "console.oidc"),
         ("RawAudit", "audit"),
+        ("RawDirectory", "directory"),
     ];
 
     /// Every field of every `Raw*` struct (its serde name) is documented, and nothing else.

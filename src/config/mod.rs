@@ -5,6 +5,7 @@
 //! can index into it without failing.
 
 mod console;
+pub(crate) mod directory;
 pub mod keys;
 pub(crate) mod locate;
 pub(crate) mod raw;
@@ -154,6 +155,7 @@ impl Default for AlertLabels {
 }
 
 pub use console::{ConsoleSettings, OidcSettings, Roles};
+pub use directory::{DirectorySettings, Every};
 pub use secret::{Secret, SecretValue};
 
 /// The daemon's own settings (`[storage]`, `[http]`, `[smtp]`).
@@ -204,6 +206,8 @@ pub struct Config {
     pub ks_ekomp: Vec<KsEkomp>,
     pub policy: Policy,
     pub report: ReportSettings,
+    /// `[directory]` (SPEC §4.16).
+    pub directory: DirectorySettings,
     pub calendar: Calendar,
     pub labels: AlertLabels,
     pub templates_dir: Option<PathBuf>,

@@ -58,6 +58,25 @@ pub(crate) struct RawConfig {
     pub console: RawConsole,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub directory: RawDirectory,
+}
+
+/// `[directory]` as written (SPEC §4.16), validated in `config/directory.rs`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawDirectory {
+    /// Whether confirmation rounds run.
+    pub rounds: Option<bool>,
+    /// The span after an organization's last confirmation ("6 months", "180d").
+    pub confirm_every: Option<String>,
+    /// Working days without an answer before the reminder.
+    pub reminder_after: Option<i64>,
+    /// Working days without an answer before ops are told.
+    pub unconfirmed_after: Option<i64>,
+    /// The working days a first round is spread over.
+    pub spread: Option<i64>,
+    /// How long a link in a request stays valid.
+    pub link_lifetime: Option<Dur>,
 }
 
 /// `[audit]` as written (SPEC §5.10).

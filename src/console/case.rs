@@ -117,7 +117,7 @@ fn facts(cfg: &Config, about: &About, v: &Value) -> Vec<Value> {
             push("Mottatt", t("received_at"));
             push("Skal besvares innen", t("due"));
         }
-        About::Report(_) => {}
+        About::Report(_) | About::Directory(_) => {}
     }
     f.into_iter()
         .map(|(k, v)| json!({"k": k, "v": v}))
@@ -338,6 +338,7 @@ pub(crate) fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
                 .unwrap_or_default(),
         ),
         About::Report(_) => ("Rapport", String::new()),
+        About::Directory(o) => ("Kontaktregister", words::org_name(cfg, o)),
     };
     let pending = |f: &dyn Fn(&str, Time) -> String| -> Vec<String> {
         v.get("next")
@@ -484,7 +485,7 @@ pub(crate) fn page(cfg: &Config, d: &CaseData, redo: Option<&Redo>) -> Value {
                 vec![],
                 redo,
             )),
-            About::Report(_) => {}
+            About::Report(_) | About::Directory(_) => {}
         }
     }
     let (quick, full): (Vec<Value>, Vec<Value>) =

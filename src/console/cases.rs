@@ -36,7 +36,7 @@ pub(crate) fn cases(
                 "Henvendelse",
                 format!("Henvendelse fra {}", words::names(cfg, &r.orgs)),
             ),
-            About::Report(_) => continue,
+            About::Report(_) | About::Directory(_) => continue,
         };
         let day = r
             .from

@@ -379,6 +379,7 @@ pub(crate) fn case_url(about: &About) -> Option<String> {
         About::Maintenance(i) => Some(format!("/ops/maintenances/{i}")),
         About::Inquiry(i) => Some(format!("/ops/inquiries/{i}")),
         About::Report(_) => None,
+        About::Directory(o) => Some(format!("/ops/directory#{o}")),
     }
 }
 

@@ -192,6 +192,7 @@ fn report_alert_issues(
                     reason: why,
                 }),
                 access: None,
+                directory: None,
             })),
         });
     };

@@ -117,6 +117,7 @@ async fn handle(
                     }),
                     alert: None,
                     access: None,
+                    directory: None,
                 })),
             };
             let done = shared.commit(&[], &[a]);

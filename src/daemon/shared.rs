@@ -185,6 +185,7 @@ impl Shared {
                     origin: origin.to_string(),
                     at: now,
                 }),
+                directory: None,
             })),
         };
         match self.commit(&[], &[action]) {

@@ -27,11 +27,19 @@ pub enum EmailKind {
     Followup,
     #[serde(rename = "escalation")]
     Escalation,
+    /// SPEC §4.16: «Bekreft kontaktinformasjon for meldingsutveksling».
+    #[serde(rename = "directory.confirm")]
+    DirectoryConfirm,
+    #[serde(rename = "directory.reminder")]
+    DirectoryReminder,
+    /// A proposed new address is asked to confirm itself.
+    #[serde(rename = "directory.verify")]
+    DirectoryVerify,
 }
 
 impl EmailKind {
     /// Every e-mail kind, in the order the templates list them.
-    pub const ALL: [EmailKind; 9] = [
+    pub const ALL: [EmailKind; 12] = [
         EmailKind::Planned,
         EmailKind::PlannedReminder,
         EmailKind::PlannedChange,
@@ -41,6 +49,9 @@ impl EmailKind {
         EmailKind::Resolved,
         EmailKind::Followup,
         EmailKind::Escalation,
+        EmailKind::DirectoryConfirm,
+        EmailKind::DirectoryReminder,
+        EmailKind::DirectoryVerify,
     ];
     /// The SPEC §5.2 `message` value.
     pub fn as_str(self) -> &'static str {
@@ -54,6 +65,9 @@ impl EmailKind {
             EmailKind::Resolved => "resolved",
             EmailKind::Followup => "followup",
             EmailKind::Escalation => "escalation",
+            EmailKind::DirectoryConfirm => "directory.confirm",
+            EmailKind::DirectoryReminder => "directory.reminder",
+            EmailKind::DirectoryVerify => "directory.verify",
         }
     }
 }
@@ -89,13 +103,22 @@ impl StatusKind {
     }
 }
 
-/// What a note to ops is: a reminder, a warning, or something overdue.
+/// What a note to ops is: a reminder, a warning, something overdue, or the directory's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpsKind {
     Reminder,
     Warning,
     Overdue,
+    /// SPEC §4.16: an organization did not answer its round.
+    #[serde(rename = "directory.unconfirmed")]
+    DirectoryUnconfirmed,
+    /// An organization's contacts changed.
+    #[serde(rename = "directory.change")]
+    DirectoryChange,
+    /// A mail to an organization's address bounced for good.
+    #[serde(rename = "directory.bounce")]
+    DirectoryBounce,
 }
 
 impl OpsKind {
@@ -105,6 +128,9 @@ impl OpsKind {
             OpsKind::Reminder => "reminder",
             OpsKind::Warning => "warning",
             OpsKind::Overdue => "overdue",
+            OpsKind::DirectoryUnconfirmed => "directory.unconfirmed",
+            OpsKind::DirectoryChange => "directory.change",
+            OpsKind::DirectoryBounce => "directory.bounce",
         }
     }
 }
@@ -141,6 +167,12 @@ pub enum OpsReason {
     /// The shared operator token (break-glass) was used: the first use of each day (SPEC
     /// §5.10; raised by the HTTP layer).
     BreakGlass,
+    /// An organization did not answer its confirmation round (SPEC §4.16).
+    Unconfirmed,
+    /// An organization's contacts changed (SPEC §4.16).
+    ContactChange,
+    /// A mail to an organization's address bounced; its other addresses were asked.
+    ContactBounce,
 }
 
 impl OpsReason {
@@ -159,6 +191,9 @@ impl OpsReason {
             OpsReason::AlertRedacted => "alert_redacted",
             OpsReason::AlertUnusable => "alert_unusable",
             OpsReason::BreakGlass => "break_glass",
+            OpsReason::Unconfirmed => "unconfirmed",
+            OpsReason::ContactChange => "contact_change",
+            OpsReason::ContactBounce => "contact_bounce",
         }
     }
 }
@@ -219,7 +254,12 @@ pub struct Email {
     /// For `escalation`: when the inquiry went out, and the reply deadline that passed.
     pub inquiry_sent_at: Option<Time>,
     pub reply_due: Option<Time>,
+    /// The directory's mails (SPEC §4.16): whose contacts, and the round or proposal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryView>,
 }
+
+pub use super::directory::DirectoryView;
 
 /// A post to the status page of one environment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -266,6 +306,9 @@ pub struct Ops {
     /// The first use of the day of `BreakGlass`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessView>,
+    /// The directory's notes (SPEC §4.16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectoryView>,
 }
 
 /// A use of the break-glass key (SPEC §5.10): who said they were, from where, when.

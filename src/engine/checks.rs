@@ -102,6 +102,7 @@ impl Engine {
             Subject::Maintenance(id) => self.maintenances.contains_key(id),
             Subject::Inquiry(id) => self.inquiries.contains_key(id),
             Subject::Report(_) => true,
+            Subject::Directory(o) => self.directory.contains_key(o),
         };
         if live {
             return Ok(true);
@@ -114,6 +115,7 @@ impl Engine {
             Subject::Maintenance(id) => ("maintenance", id),
             Subject::Inquiry(id) => ("inquiry", id),
             Subject::Report(m) => ("report", m.to_string()),
+            Subject::Directory(o) => ("organization", o),
         };
         Err(Refusal::Unknown { what, id })
     }
@@ -191,7 +193,7 @@ impl Engine {
             Subject::Incident(i) => self.incidents.contains_key(i),
             Subject::Maintenance(i) => self.maintenances.contains_key(i),
             Subject::Inquiry(i) => self.inquiries.contains_key(i),
-            Subject::Report(_) => false,
+            Subject::Report(_) | Subject::Directory(_) => false,
         };
         if exists || self.retired.contains(&s) {
             return Err(Refusal::Duplicate {
@@ -249,6 +251,7 @@ impl Engine {
             Subject::Maintenance(id) => ("maintenance", id.clone()),
             Subject::Inquiry(id) => ("inquiry", id.clone()),
             Subject::Report(m) => ("report", m.to_string()),
+            Subject::Directory(o) => ("organization", o.clone()),
         };
         self.check_new_id(what, case, &id)?;
         let at = if self.cfg.is_self(at) {

@@ -37,6 +37,19 @@ impl Input {
     /// Through the door. A `by` field (who did it) is taken out of the fields before they are
     /// parsed and stored; like every field it has passed the personal-data guard.
     pub fn parse(ty: &str, fields: &serde_json::Value) -> Result<Input, Refusal> {
+        if ty.starts_with("directory.") {
+            // Contacts change only by the directory's own paths (SPEC §4.16): the link page,
+            // the console's directory, the configuration, a bounce. Never by the event API.
+            return Err(Refusal::Malformed(format!(
+                "{ty:?} is not an operator event; contacts change through the directory"
+            )));
+        }
+        Self::internal(ty, fields)
+    }
+
+    /// An input from one of the directory's own paths (or any other internal source): the
+    /// same door as `parse` without the refusal of `directory.*` types.
+    pub(crate) fn internal(ty: &str, fields: &serde_json::Value) -> Result<Input, Refusal> {
         super::guard::check_json(fields)?;
         let mut fields = fields.clone();
         let by = match fields.as_object_mut().and_then(|o| o.remove("by")) {
@@ -118,6 +131,12 @@ impl Event {
             Event::MaintenanceCancel(_) => "maintenance.cancel",
             Event::InquiryReceived(_) => "inquiry.received",
             Event::InquiryAnswered(_) => "inquiry.answered",
+            Event::DirectoryConfig(_) => "directory.config",
+            Event::DirectoryConfirm(_) => "directory.confirm",
+            Event::DirectoryPropose(_) => "directory.propose",
+            Event::DirectoryVerify(_) => "directory.verify",
+            Event::DirectoryBounce(_) => "directory.bounce",
+            Event::DirectorySet(_) => "directory.set",
         }
     }
 
@@ -133,7 +152,13 @@ impl Event {
             Event::MaintenanceAdd(e) => Some(&e.id),
             Event::MaintenanceChange(e) => Some(&e.id),
             Event::InquiryReceived(e) => Some(&e.id),
-            Event::Alert(_) => None,
+            Event::Alert(_)
+            | Event::DirectoryConfig(_)
+            | Event::DirectoryConfirm(_)
+            | Event::DirectoryPropose(_)
+            | Event::DirectoryVerify(_)
+            | Event::DirectoryBounce(_)
+            | Event::DirectorySet(_) => None,
         }
     }
 
@@ -201,6 +226,12 @@ impl Event {
             "inquiry.answered" => {
                 Event::InquiryAnswered(m(serde_path_to_error::deserialize::<_, IdOnly>(d))?)
             }
+            "directory.config" => Event::DirectoryConfig(m(serde_path_to_error::deserialize(d))?),
+            "directory.confirm" => Event::DirectoryConfirm(m(serde_path_to_error::deserialize(d))?),
+            "directory.propose" => Event::DirectoryPropose(m(serde_path_to_error::deserialize(d))?),
+            "directory.verify" => Event::DirectoryVerify(m(serde_path_to_error::deserialize(d))?),
+            "directory.bounce" => Event::DirectoryBounce(m(serde_path_to_error::deserialize(d))?),
+            "directory.set" => Event::DirectorySet(m(serde_path_to_error::deserialize(d))?),
             other => {
                 return Err(Refusal::Malformed(format!(
                     "unknown event type {other:?}; expected one of: {}",

@@ -64,6 +64,10 @@ pub struct Incident {
     /// On-call was paged about this priority-1 incident (SPEC §4.18).
     #[serde(default)]
     pub paged: bool,
+    /// The addresses each organization was first mailed at: the case keeps them when the
+    /// directory changes (SPEC §4.16).
+    #[serde(default)]
+    pub book: super::directory_events::Book,
 
     /// Derived from the facts by `refresh` (before every `step`): impact and priority.
     pub cached_impact: Impact,
@@ -152,49 +156,6 @@ impl Incident {
         }
     }
 
-    /// Followup recipients (SPEC §4.6): the organization; KS e-Komp of its area and its HF on copy.
-    fn followup_recipients(&self, cfg: &Config) -> (String, Vec<String>, Vec<String>) {
-        let org = self.at_org.clone().unwrap_or_default();
-        let to = cfg.org_addresses(&org);
-        let mut cc = Vec::new();
-        if let Some(o) = cfg.org(&org) {
-            if let Some(k) = o.area.as_deref().and_then(|a| cfg.ks_for_area(a)) {
-                cc.push(k.email.clone());
-            }
-            if let Some(h) = o.hf.as_deref().and_then(|h| cfg.org(h)) {
-                cc.push(h.meldingsansvarlig.clone());
-            }
-        }
-        cc.retain(|a| !to.contains(a));
-        cc.dedup();
-        (org, to, cc)
-    }
-
-    /// Escalation recipients (SPEC §4.7): KS e-Komp; the HF and the organization on copy.
-    /// Without a KS e-Komp representative (e.g. an HF counterpart) the HF, then ops, take its place.
-    fn escalation_recipients(&self, cfg: &Config) -> (Vec<String>, Vec<String>) {
-        let org = self.at_org.clone().unwrap_or_default();
-        let o = cfg.org(&org);
-        let ks = o
-            .and_then(|o| o.area.as_deref())
-            .and_then(|a| cfg.ks_for_area(a));
-        let hf = o.and_then(|o| o.hf.as_deref()).and_then(|h| cfg.org(h));
-        let mut cc = Vec::new();
-        let to = match (ks, hf) {
-            (Some(k), _) => {
-                if let Some(h) = hf {
-                    cc.push(h.meldingsansvarlig.clone());
-                }
-                vec![k.email.clone()]
-            }
-            (None, Some(h)) => vec![h.meldingsansvarlig.clone()],
-            (None, None) => cfg.self_.ops.clone(),
-        };
-        cc.extend(cfg.org_addresses(&org));
-        cc.retain(|a| !to.contains(a));
-        (to, cc)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn email(
         &self,
@@ -223,6 +184,7 @@ impl Incident {
                 previous: None,
                 inquiry_sent_at: self.followup_at,
                 reply_due: self.reply_due(cfg),
+                directory: None,
             })),
         }
     }
@@ -286,7 +248,7 @@ impl Incident {
                 kind,
                 key(org),
                 org,
-                cfg.org_addresses(org),
+                self.book.addresses(cfg, org),
                 vec![],
                 thread,
                 Arc::clone(&view),
@@ -411,6 +373,7 @@ impl Incident {
                         delivery: None,
                         alert: None,
                         access: None,
+                        directory: None,
                     })),
                 });
                 let v = self.view(cfg);

@@ -169,7 +169,60 @@ pub(super) fn new_incident(
         silence_expired: false,
         ack_reminded: false,
         paged: false,
+        book: Default::default(),
         cached_impact: Impact::Medium,
         cached_priority: 4,
+    }
+}
+
+/// Who the counterpart's e-mails go to.
+impl Incident {
+    /// Followup recipients (SPEC §4.6): the organization; KS e-Komp of its area and its HF on copy.
+    pub(super) fn followup_recipients(
+        &self,
+        cfg: &crate::config::Config,
+    ) -> (String, Vec<String>, Vec<String>) {
+        let org = self.at_org.clone().unwrap_or_default();
+        let to = self.book.addresses(cfg, &org);
+        let mut cc = Vec::new();
+        if let Some(o) = cfg.org(&org) {
+            if let Some(k) = o.area.as_deref().and_then(|a| cfg.ks_for_area(a)) {
+                cc.push(k.email.clone());
+            }
+            if let Some(h) = o.hf.as_deref().and_then(|h| cfg.org(h)) {
+                cc.push(self.book.first(cfg, &h.id));
+            }
+        }
+        cc.retain(|a| !to.contains(a));
+        cc.dedup();
+        (org, to, cc)
+    }
+
+    /// Escalation recipients (SPEC §4.7): KS e-Komp; the HF and the organization on copy.
+    /// Without a KS e-Komp representative (e.g. an HF counterpart) the HF, then ops, take its place.
+    pub(super) fn escalation_recipients(
+        &self,
+        cfg: &crate::config::Config,
+    ) -> (Vec<String>, Vec<String>) {
+        let org = self.at_org.clone().unwrap_or_default();
+        let o = cfg.org(&org);
+        let ks = o
+            .and_then(|o| o.area.as_deref())
+            .and_then(|a| cfg.ks_for_area(a));
+        let hf = o.and_then(|o| o.hf.as_deref()).and_then(|h| cfg.org(h));
+        let mut cc = Vec::new();
+        let to = match (ks, hf) {
+            (Some(k), _) => {
+                if let Some(h) = hf {
+                    cc.push(self.book.first(cfg, &h.id));
+                }
+                vec![k.email.clone()]
+            }
+            (None, Some(h)) => vec![self.book.first(cfg, &h.id)],
+            (None, None) => cfg.self_.ops.clone(),
+        };
+        cc.extend(self.book.addresses(cfg, &org));
+        cc.retain(|a| !to.contains(a));
+        (to, cc)
     }
 }

@@ -66,6 +66,7 @@ impl Inquiry {
                 delivery: None,
                 alert: None,
                 access: None,
+                directory: None,
             })),
         }
     }

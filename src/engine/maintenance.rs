@@ -32,6 +32,9 @@ pub(crate) struct Maintenance {
     /// The `from` the reminder was sent for.
     pub reminded_for: Option<Time>,
     pub overrun_checked: bool,
+    /// The addresses each organization was first mailed at (SPEC §4.16).
+    #[serde(default)]
+    pub book: super::directory_events::Book,
 }
 
 impl Maintenance {
@@ -122,6 +125,7 @@ impl Maintenance {
                 previous,
                 inquiry_sent_at: None,
                 reply_due: None,
+                directory: None,
             })),
         }
     }
@@ -148,7 +152,7 @@ impl Maintenance {
                 kind,
                 key,
                 org,
-                cfg.org_addresses(org),
+                self.book.addresses(cfg, org),
                 previous.cloned(),
             ));
         }
@@ -200,6 +204,7 @@ impl Maintenance {
                 delivery: None,
                 alert: None,
                 access: None,
+                directory: None,
             })),
         }
     }
@@ -318,6 +323,7 @@ impl Engine {
             change_seq: 0,
             reminded_for: None,
             overrun_checked: false,
+            book: Default::default(),
         };
         let mut out = vec![m.status(now, StatusKind::MaintenanceCreate, "scheduled")];
         if m.long(&self.cfg) {
@@ -464,7 +470,7 @@ impl Engine {
                     EmailKind::Planned,
                     key,
                     org,
-                    cfg.org_addresses(org),
+                    m.book.addresses(&cfg, org),
                     None,
                 ));
             }

@@ -15,6 +15,8 @@ pub(crate) mod alerts;
 pub(crate) mod availability;
 mod checks;
 pub(crate) mod deadline;
+pub mod directory;
+mod directory_events;
 pub mod events;
 pub(crate) mod refusal;
 pub(crate) mod time;
@@ -52,6 +54,8 @@ enum Subject {
     Inquiry(String),
     /// The availability report of a month, due on the first working day after it (§4.13).
     Report(availability::Month),
+    /// An organization's entry in the directory: its confirmation rounds (§4.16).
+    Directory(String),
 }
 
 /// The smallest step of the clock: `advance_to(t + NEXT_INSTANT)` runs deadlines at `t` too.
@@ -60,7 +64,16 @@ pub const NEXT_INSTANT: chrono::Duration = chrono::Duration::nanoseconds(1);
 /// `Clone` for `preview`: what an event would decide is worked out on a copy.
 #[derive(Clone)]
 pub struct Engine {
+    /// The configuration with the directory's contacts in place of the configured ones: what
+    /// every rule reads (`directory_events::overlay`).
     cfg: Arc<Config>,
+    /// The configuration as loaded.
+    base: Arc<Config>,
+    /// Each organization's contacts and confirmation rounds (SPEC §4.16).
+    directory: BTreeMap<String, directory::Entry>,
+    /// The directory changes the current event made, for the audit log: (organization,
+    /// before, after).
+    dir_changes: Vec<(String, directory::Contacts, directory::Contacts)>,
     incidents: HashMap<String, Incident>,
     maintenances: HashMap<String, Maintenance>,
     inquiries: HashMap<String, Inquiry>,
@@ -94,7 +107,10 @@ impl Engine {
     /// An engine with nothing in it, under `cfg`.
     pub fn new(cfg: Arc<Config>) -> Engine {
         Engine {
+            base: Arc::clone(&cfg),
             cfg,
+            directory: BTreeMap::new(),
+            dir_changes: Vec::new(),
             incidents: HashMap::new(),
             maintenances: HashMap::new(),
             inquiries: HashMap::new(),
@@ -201,7 +217,8 @@ impl Engine {
 
     /// Swap in a new configuration (SIGHUP) and recompute every deadline under it.
     pub(crate) fn reconfigure(&mut self, cfg: Arc<Config>) {
-        self.cfg = cfg;
+        self.base = cfg;
+        self.cfg = directory_events::overlay(&self.base, &self.directory);
         let subjects: Vec<Subject> = self
             .incidents
             .keys()
@@ -212,6 +229,7 @@ impl Engine {
                     .map(|k| Subject::Maintenance(k.clone())),
             )
             .chain(self.inquiries.keys().map(|k| Subject::Inquiry(k.clone())))
+            .chain(self.directory.keys().map(|k| Subject::Directory(k.clone())))
             // The pending month's report (its due time follows the calendar).
             .chain(
                 self.timer_of
@@ -234,6 +252,7 @@ impl Engine {
                     .and_then(|m| m.next_wake(&self.cfg)),
                 Subject::Inquiry(id) => self.inquiries.get(id).and_then(|q| q.next_wake(&self.cfg)),
                 Subject::Report(m) => Some(availability::due(&self.cfg, *m)),
+                Subject::Directory(o) => self.directory.get(o).and_then(|d| d.next_wake(&self.cfg)),
             };
             if let Some(t) = next {
                 self.timers.insert((t, s.clone()));
@@ -248,8 +267,11 @@ impl Engine {
     pub fn handle(&mut self, at: Time, ev: Event) -> Result<(), Refusal> {
         self.advance_to(at);
         self.touched = Some(Vec::new());
+        self.dir_changes.clear();
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
+        // The directory's events are not cases: the report's history begins with a case.
+        let is_case = !ev.type_name().starts_with("directory.");
         let applied = match ev {
             Event::IncidentOpen(e) => self.incident_open(now, e),
             Event::IncidentUpdate(e) => self.incident_update(now, e),
@@ -279,8 +301,14 @@ impl Engine {
                 self.settle(&Subject::Inquiry(e.id), now);
                 Ok(())
             }
+            Event::DirectoryConfig(e) => self.directory_config(now, e),
+            Event::DirectoryConfirm(e) => self.directory_confirm(now, e),
+            Event::DirectoryPropose(e) => self.directory_propose(now, e),
+            Event::DirectoryVerify(e) => self.directory_verify(now, e),
+            Event::DirectoryBounce(e) => self.directory_bounce(now, e),
+            Event::DirectorySet(e) => self.directory_set(now, e),
         };
-        if applied.is_ok() && self.history.first.is_none() {
+        if applied.is_ok() && is_case && self.history.first.is_none() {
             // The first record: reports are due from this month on.
             self.history.first = Some(now);
             let m = availability::Month::of(&self.cfg, now);
@@ -305,6 +333,7 @@ impl Engine {
                 Subject::Incident(id) => Some(About::Incident(id).key_prefix()),
                 Subject::Maintenance(id) => Some(About::Maintenance(id).key_prefix()),
                 Subject::Inquiry(id) => Some(About::Inquiry(id).key_prefix()),
+                Subject::Directory(o) => Some(About::Directory(o).key_prefix()),
                 Subject::Report(_) => None,
             })
             .collect()
@@ -338,10 +367,18 @@ impl Engine {
                 self.timer_of.insert(next, t);
                 (None, true)
             }
+            Subject::Directory(o) => match self.directory.get_mut(o) {
+                Some(d) => {
+                    d.step(&cfg, now, &mut out);
+                    (d.next_wake(&cfg), false)
+                }
+                None => (None, true),
+            },
             Subject::Incident(id) => match self.incidents.get_mut(id) {
                 Some(inc) => {
                     inc.refresh(&cfg);
                     inc.step(&cfg, now, &mut out);
+                    directory_events::remember(&mut inc.book, &cfg, &out);
                     let severe = inc.is_open() && inc.priority(&cfg) <= 2;
                     let rec = inc.record(severe);
                     match self.history.incidents.get_mut(id) {
@@ -368,7 +405,9 @@ impl Engine {
                 let fired = match self.maintenances.get_mut(id) {
                     Some(m) => {
                         self.history.maintenances.insert(id.clone(), m.record());
-                        m.step(&cfg, now, &mut out)
+                        let fired = m.step(&cfg, now, &mut out);
+                        directory_events::remember(&mut m.book, &cfg, &out);
+                        fired
                     }
                     None => Vec::new(),
                 };
@@ -425,8 +464,9 @@ impl Engine {
             Subject::Inquiry(id) => {
                 self.inquiries.remove(id);
             }
-            // A month's report is done once sent; nothing can refer to it later.
-            Subject::Report(_) => return,
+            // A month's report is done once sent; nothing can refer to it later. An
+            // organization's entry lives as long as the directory.
+            Subject::Report(_) | Subject::Directory(_) => return,
         }
         self.retired.insert(s.clone());
     }

@@ -214,6 +214,82 @@ pub enum Event {
     MaintenanceCancel(MaintenanceChange),
     InquiryReceived(InquiryReceived),
     InquiryAnswered(IdOnly),
+    /// SPEC §4.16: the configuration's contacts as read at a start or reload.
+    DirectoryConfig(DirectoryConfig),
+    /// An organization confirms the contacts we hold.
+    DirectoryConfirm(DirectoryConfirm),
+    /// An organization corrects its contacts (a new address waits for its own confirmation).
+    DirectoryPropose(DirectoryPropose),
+    /// A proposed address confirms itself.
+    DirectoryVerify(DirectoryVerify),
+    /// A mail to an organization's address bounced for good.
+    DirectoryBounce(DirectoryBounce),
+    /// An admin sets an organization's contacts (approve or undo, in the console).
+    DirectorySet(DirectorySet),
+}
+
+/// `directory.config`: the configuration's contacts of the organizations whose configured
+/// contacts are new or changed since the last reading (SPEC §4.16: the later change wins).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    pub orgs: Vec<ConfiguredContacts>,
+}
+
+/// One organization's contacts as the configuration says them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfiguredContacts {
+    pub org: String,
+    pub contacts: super::directory::Contacts,
+}
+
+/// `directory.confirm`: the organization says what we hold is right (by the link of round
+/// `round`, the latest when absent).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfirm {
+    pub org: String,
+    pub round: Option<u32>,
+}
+
+/// `directory.propose`: corrections from the organization's page. A new patient phone and
+/// services take effect at once; a new address only once it confirms itself.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryPropose {
+    pub org: String,
+    pub round: Option<u32>,
+    pub meldingsansvarlig: Option<String>,
+    pub phone: Option<String>,
+    pub services: Option<Vec<String>>,
+}
+
+/// `directory.verify`: the proposed address (proposal `proposal`, the pending one when
+/// absent) followed its own link.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryVerify {
+    pub org: String,
+    pub proposal: Option<u32>,
+}
+
+/// `directory.bounce`: a permanent bounce of a mail to `address`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryBounce {
+    pub org: String,
+    pub address: String,
+}
+
+/// `directory.set`: an admin's change (approving a proposal, undoing a change).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySet {
+    pub org: String,
+    pub contacts: super::directory::Contacts,
+    /// Who made it (the console's user).
+    pub who: String,
 }
 
 /// Event type names as written in scenarios and the API (SPEC §5.2).
@@ -229,6 +305,12 @@ pub const EVENT_TYPES: &[&str] = &[
     "maintenance.cancel",
     "inquiry.received",
     "inquiry.answered",
+    "directory.config",
+    "directory.confirm",
+    "directory.propose",
+    "directory.verify",
+    "directory.bounce",
+    "directory.set",
 ];
 
 // ---------------------------------------------------------------- actions

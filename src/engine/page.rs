@@ -126,6 +126,7 @@ fn link(cfg: &Config, about: &About) -> String {
         About::Maintenance(id) => format!("{base}/ops/maintenances/{id}"),
         About::Inquiry(id) => format!("{base}/ops/inquiries/{id}"),
         About::Report(_) => format!("{base}/ops/"),
+        About::Directory(_) => format!("{base}/ops/directory"),
     }
 }
 

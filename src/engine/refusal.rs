@@ -74,6 +74,16 @@ pub enum Why {
     LabelService(String),
     /// An alert label with a value outside its set (`want` lists the set).
     LabelValue { value: String, want: &'static str },
+    /// A directory link for a round that is not the organization's latest.
+    NotLatestRound,
+    /// A round already answered.
+    Answered,
+    /// No proposed address waits for confirmation (or not this one).
+    NoProposal,
+    /// Not an e-mail address.
+    Address,
+    /// Not a phone number.
+    Phone,
 }
 
 impl std::fmt::Display for Why {
@@ -107,6 +117,11 @@ impl std::fmt::Display for Why {
             Why::LabelOrg(o) => write!(f, "unknown organization {o:?}"),
             Why::LabelService(s) => write!(f, "unknown service {s:?}"),
             Why::LabelValue { value, want } => write!(f, "{value:?} is not {want}"),
+            Why::NotLatestRound => f.write_str("not the organization's latest round"),
+            Why::Answered => f.write_str("this round is already answered"),
+            Why::NoProposal => f.write_str("no proposed address waits for this confirmation"),
+            Why::Address => f.write_str("not an e-mail address"),
+            Why::Phone => f.write_str("not a phone number (5–15 digits, spaces, + and -)"),
         }
     }
 }
@@ -143,6 +158,11 @@ impl Why {
             Why::LabelOrg(o) => format!("Ukjent organisasjon «{o}»."),
             Why::LabelService(s) => format!("Ukjent tjeneste «{s}»."),
             Why::LabelValue { value, .. } => format!("Ugyldig verdi «{value}»."),
+            Why::NotLatestRound => "Lenken gjelder en eldre forespørsel.".into(),
+            Why::Answered => "Denne forespørselen er allerede besvart.".into(),
+            Why::NoProposal => "Ingen ny adresse venter på bekreftelse.".into(),
+            Why::Address => "Skriv en gyldig e-postadresse.".into(),
+            Why::Phone => "Skriv et telefonnummer (5–15 sifre).".into(),
         }
     }
 }
@@ -244,6 +264,11 @@ impl Refusal {
             Why::SourceFixed,
             Why::LabelOrg(s("x")),
             Why::LabelService(s("x")),
+            Why::NotLatestRound,
+            Why::Answered,
+            Why::NoProposal,
+            Why::Address,
+            Why::Phone,
             Why::LabelValue {
                 value: s("x"),
                 want: "a category A–D",
@@ -268,7 +293,12 @@ impl Refusal {
                 | Why::SourceFixed
                 | Why::LabelOrg(_)
                 | Why::LabelService(_)
-                | Why::LabelValue { .. } => {}
+                | Why::LabelValue { .. }
+                | Why::NotLatestRound
+                | Why::Answered
+                | Why::NoProposal
+                | Why::Address
+                | Why::Phone => {}
             }
         }
         let mut v = vec![

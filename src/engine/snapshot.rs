@@ -37,6 +37,9 @@ pub struct Snapshot {
     history: super::availability::History,
     /// Months whose report is pending.
     reports: Vec<super::availability::Month>,
+    /// The directory (SPEC §4.16); absent in snapshots taken before it existed.
+    #[serde(default)]
+    directory: Vec<super::directory::Entry>,
 }
 
 impl Engine {
@@ -69,6 +72,7 @@ impl Engine {
                     _ => None,
                 })
                 .collect(),
+            directory: self.directory.values().cloned().collect(),
         }
     }
 
@@ -88,6 +92,11 @@ impl Engine {
         e.alert_seq = s.alert_seq;
         e.clock = s.clock;
         e.history = s.history;
+        e.directory = s
+            .directory
+            .into_iter()
+            .map(|d| (d.org.clone(), d))
+            .collect();
         for m in s.reports {
             let t = super::availability::due(&cfg, m);
             e.timers.insert((t, Subject::Report(m)));

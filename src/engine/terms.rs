@@ -131,13 +131,19 @@ pub enum About {
     Inquiry(String),
     /// A month's availability report (`YYYY-MM`).
     Report(String),
+    /// An organization's entry in the directory (SPEC §4.16).
+    Directory(String),
 }
 
 impl About {
     /// The case's id (or the month).
     pub fn id(&self) -> &str {
         match self {
-            About::Incident(i) | About::Maintenance(i) | About::Inquiry(i) | About::Report(i) => i,
+            About::Incident(i)
+            | About::Maintenance(i)
+            | About::Inquiry(i)
+            | About::Report(i)
+            | About::Directory(i) => i,
         }
     }
 
@@ -154,6 +160,7 @@ impl About {
             About::Maintenance(i) => format!("maintenance/{i}"),
             About::Inquiry(i) => format!("inquiry/{i}"),
             About::Report(m) => format!("report/{m}"),
+            About::Directory(o) => format!("directory/{o}"),
         }
     }
 }

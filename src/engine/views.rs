@@ -173,6 +173,10 @@ impl crate::engine::Engine {
                 Some(v)
             }),
             About::Report(_) => None,
+            About::Directory(o) => self
+                .directory()
+                .get(o)
+                .and_then(|d| serde_json::to_value(d).ok()),
         }
     }
 }

@@ -40,6 +40,30 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../templates/email/escalation.hbs"),
     ),
     (
+        "email/directory.confirm",
+        include_str!("../../templates/email/directory.confirm.hbs"),
+    ),
+    (
+        "email/directory.reminder",
+        include_str!("../../templates/email/directory.reminder.hbs"),
+    ),
+    (
+        "email/directory.verify",
+        include_str!("../../templates/email/directory.verify.hbs"),
+    ),
+    (
+        "ops/unconfirmed",
+        include_str!("../../templates/ops/unconfirmed.hbs"),
+    ),
+    (
+        "ops/contact_change",
+        include_str!("../../templates/ops/contact_change.hbs"),
+    ),
+    (
+        "ops/contact_bounce",
+        include_str!("../../templates/ops/contact_bounce.hbs"),
+    ),
+    (
         "ops/unacknowledged",
         include_str!("../../templates/ops/unacknowledged.hbs"),
     ),

@@ -148,6 +148,7 @@ pub(super) fn base_json(cfg: &Config) -> serde_json::Map<String, Value> {
         "base_subject",
         "freeze",
         "delivery",
+        "directory",
     ] {
         m.insert(k.into(), Value::Null);
     }
@@ -215,4 +216,29 @@ pub(super) fn report_json(cfg: &Config, r: &crate::report::Report) -> Value {
            "preliminary": r.state == S::Preliminary, "no_data": r.state == S::NoData,
            "generated_at": local(&r.generated_at),
            "contact": cfg.self_.meldingsansvarlig})
+}
+
+/// An organization's contacts as a mail shows them.
+pub(super) fn contacts_json(cfg: &Config, c: &crate::engine::directory::Contacts) -> Value {
+    json!({
+        "meldingsansvarlig": c.meldingsansvarlig,
+        "extra": c.extra.join(", "),
+        "phone": c.phone.clone().unwrap_or_else(|| "(ikke oppgitt)".into()),
+        "services": services_text(cfg, &c.services),
+        "hf_name": c.hf.as_deref().map(|h| org_name(cfg, h)),
+    })
+}
+
+/// What a directory mail or ops note says: the organization and the contacts we hold.
+pub(super) fn directory_json(cfg: &Config, d: &crate::engine::directory::DirectoryView) -> Value {
+    json!({
+        "org": d.org,
+        "org_name": org_name(cfg, &d.org),
+        "contacts": contacts_json(cfg, &d.contacts),
+        "round": d.round,
+        "proposed": d.proposal.as_ref().map(|(_, a)| a.clone()),
+        "link": "",
+        "expires": "",
+        "note": Value::Null,
+    })
 }

@@ -56,6 +56,9 @@ pub struct Renderer {
     recipient_free_subject: std::collections::HashSet<String>,
     /// Where each template came from, for error messages.
     origin: Vec<(String, String)>,
+    /// The key the directory's links are signed with (the store's); without it (`simulate`,
+    /// `check`, previews) a link reads `…/kontakt/EKSEMPEL`.
+    link_key: Option<Vec<u8>>,
 }
 
 /// `dd.mm.yyyy kl. HH:MM` in the calendar's time zone (SPEC §3).
@@ -88,9 +91,16 @@ pub(crate) fn window_text(cfg: &Config, from: Time, to: Time) -> String {
 
 mod builtin;
 mod context;
+pub mod link;
 use context::*;
 
 impl Renderer {
+    /// The same templates, signing the directory's links with `key`.
+    pub fn with_link_key(mut self, key: Vec<u8>) -> Renderer {
+        self.link_key = Some(key);
+        self
+    }
+
     /// Compile the shipped templates, overridden by those in the configured folder.
     pub fn new(cfg: &Config) -> Result<Renderer, Vec<ConfigError>> {
         Self::with_dir(cfg.templates_dir.as_deref())
@@ -174,6 +184,7 @@ impl Renderer {
                 origin,
                 last_email: std::sync::Mutex::new(None),
                 recipient_free_subject,
+                link_key: None,
             })
         } else {
             Err(errors)
@@ -231,7 +242,12 @@ impl Renderer {
         })
     }
 
-    fn email_ctx(&self, cfg: &Config, e: &Email) -> Result<(String, Context), RenderError> {
+    fn email_ctx(
+        &self,
+        cfg: &Config,
+        e: &Email,
+        at: Time,
+    ) -> Result<(String, Context), RenderError> {
         let mut c = base_json(cfg);
         c.insert("recipient".into(), recipient_json(cfg, &e.org));
         if let Some(i) = &e.incident {
@@ -255,13 +271,43 @@ impl Renderer {
             "phone".into(),
             Value::String(patient_phone(cfg, e.maintenance.as_ref())),
         );
+        if let Some(d) = &e.directory {
+            let link = |purpose, n| {
+                let l = link::Link {
+                    org: d.org.clone(),
+                    purpose,
+                    n,
+                    expires: at + cfg.directory.link_lifetime,
+                };
+                match &self.link_key {
+                    Some(k) => l.url(&cfg.daemon.public_url, k),
+                    None => format!(
+                        "{}/kontakt/EKSEMPEL",
+                        cfg.daemon.public_url.trim_end_matches('/')
+                    ),
+                }
+            };
+            let url = match (&d.proposal, d.round) {
+                (Some((n, _)), _) => link(link::Purpose::Verify, *n),
+                (None, Some(n)) => link(link::Purpose::Confirm, n),
+                (None, None) => String::new(),
+            };
+            let mut v = directory_json(cfg, d);
+            v["link"] = Value::String(url);
+            v["expires"] = Value::String(oslo_fmt(cfg, at + cfg.directory.link_lifetime));
+            c.insert("directory".into(), v);
+        }
         let mut ctx = Context::from(Value::Object(c));
         let base = match e.message {
             EmailKind::Planned
             | EmailKind::PlannedReminder
             | EmailKind::PlannedChange
             | EmailKind::PlannedCancel => Some(self.subject_of("email/planned", &ctx)?),
-            EmailKind::Unplanned | EmailKind::Followup => None,
+            EmailKind::Unplanned
+            | EmailKind::Followup
+            | EmailKind::DirectoryConfirm
+            | EmailKind::DirectoryReminder
+            | EmailKind::DirectoryVerify => None,
             _ => Some(self.subject_of("email/unplanned", &ctx)?),
         };
         if let Value::Object(o) = ctx.data_mut() {
@@ -330,6 +376,25 @@ impl Renderer {
                 }),
             );
         }
+        if let Some(d) = &o.directory {
+            let mut v = directory_json(cfg, d);
+            if let Some(n) = &d.note {
+                v["note"] = json!({
+                    "at": oslo_fmt(cfg, n.at),
+                    "by": n.by,
+                    "origin": match n.origin.as_str() {
+                        "config" => "konfigurasjonen",
+                        "console" => "konsollet",
+                        "directory" => "virksomhetens egen lenke",
+                        _ => "en returmelding",
+                    },
+                    "bounced": n.bounced,
+                    "before": contacts_json(cfg, &n.before),
+                    "after": contacts_json(cfg, &n.after),
+                });
+            }
+            c.insert("directory".into(), v);
+        }
         if let Some(q) = &o.inquiry {
             c.insert(
                 "inquiry".into(),
@@ -380,8 +445,8 @@ impl Renderer {
     }
 
     /// An e-mail's subject and body.
-    pub(crate) fn email(&self, cfg: &Config, e: &Email) -> Result<Rendered, RenderError> {
-        let (name, ctx) = self.email_ctx(cfg, e)?;
+    pub(crate) fn email(&self, cfg: &Config, e: &Email, at: Time) -> Result<Rendered, RenderError> {
+        let (name, ctx) = self.email_ctx(cfg, e, at)?;
         self.render(&name, &ctx)
     }
 
@@ -404,6 +469,7 @@ impl Renderer {
         a: &Action,
         f: impl FnOnce(&str, &Context, Option<&mut Option<String>>) -> Result<T, RenderError>,
     ) -> Result<Option<T>, RenderError> {
+        let at = a.at;
         let (name, ctx) = match &a.body {
             ActionBody::Email(e) => {
                 let mut slot = self.last_email.lock().unwrap_or_else(|p| p.into_inner());
@@ -421,7 +487,7 @@ impl Renderer {
                         return f(&last.name, &last.ctx, subject).map(Some);
                     }
                     _ => {
-                        let (name, ctx) = self.email_ctx(cfg, e)?;
+                        let (name, ctx) = self.email_ctx(cfg, e, at)?;
                         let mut last = LastEmail {
                             email: (**e).clone(),
                             name,
@@ -505,6 +571,9 @@ fn same_message(a: &Email, b: &Email) -> bool {
         && a.previous == b.previous
         && a.inquiry_sent_at == b.inquiry_sent_at
         && a.reply_due == b.reply_due
+        // A directory mail's link is its organization's own.
+        && a.directory.is_none()
+        && b.directory.is_none()
 }
 
 pub mod samples;

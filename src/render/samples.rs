@@ -88,6 +88,9 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
         EmailKind::Followup | EmailKind::Escalation => {
             (Some(incident(cfg, false, Kind::Kvittering)), None, None)
         }
+        EmailKind::DirectoryConfirm | EmailKind::DirectoryReminder | EmailKind::DirectoryVerify => {
+            (None, None, None)
+        }
         _ => (Some(incident(cfg, true, Kind::Feil)), None, None),
     };
     Email {
@@ -104,6 +107,49 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
         previous,
         inquiry_sent_at: Some(t("2026-11-23T09:30:00+01:00")),
         reply_due: Some(t("2026-11-24T15:00:00+01:00")),
+        directory: match kind {
+            EmailKind::DirectoryConfirm | EmailKind::DirectoryReminder => {
+                Some(directory(cfg, Some(2), None, None))
+            }
+            EmailKind::DirectoryVerify => Some(directory(
+                cfg,
+                None,
+                Some((1, "postmottak@eksempel.kommune.example".into())),
+                None,
+            )),
+            _ => None,
+        },
+    }
+}
+
+/// A sample directory entry of the first municipality, for the directory's mails and notes.
+fn directory(
+    cfg: &Config,
+    round: Option<u32>,
+    proposal: Option<(u32, String)>,
+    note: Option<(&str, Option<String>)>,
+) -> DirectoryView {
+    use crate::engine::directory::{Contacts, Note};
+    let org = first_kommune(cfg);
+    let contacts = cfg.org(&org).map(Contacts::of).unwrap_or_default();
+    let mut after = contacts.clone();
+    if note.as_ref().is_some_and(|(_, b)| b.is_none()) {
+        after.phone = Some("+47 73 00 00 00".into());
+    }
+    DirectoryView {
+        org,
+        contacts: contacts.clone(),
+        round,
+        proposal,
+        note: note.map(|(origin, bounced)| Note {
+            n: 1,
+            at: t("2026-11-20T10:12:00+01:00"),
+            origin: origin.into(),
+            by: contacts.meldingsansvarlig.clone(),
+            before: contacts.clone(),
+            after,
+            bounced,
+        }),
     }
 }
 
@@ -175,10 +221,21 @@ fn ops(cfg: &Config, reason: OpsReason) -> Ops {
             origin: "konsollet".into(),
             at: t("2026-11-20T03:12:00+01:00"),
         }),
+        directory: match reason {
+            OpsReason::Unconfirmed => Some(directory(cfg, Some(2), None, None)),
+            OpsReason::ContactChange => Some(directory(cfg, None, None, Some(("directory", None)))),
+            OpsReason::ContactBounce => {
+                let a = cfg
+                    .org(&first_kommune(cfg))
+                    .map(|o| o.meldingsansvarlig.clone());
+                Some(directory(cfg, Some(3), None, Some(("bounce", a))))
+            }
+            _ => None,
+        },
     }
 }
 
-const OPS_REASONS: [OpsReason; 12] = [
+const OPS_REASONS: [OpsReason; 15] = [
     OpsReason::Unacknowledged,
     OpsReason::LateNotice,
     OpsReason::OutsideWindow,
@@ -191,6 +248,9 @@ const OPS_REASONS: [OpsReason; 12] = [
     OpsReason::AlertRedacted,
     OpsReason::AlertUnusable,
     OpsReason::BreakGlass,
+    OpsReason::Unconfirmed,
+    OpsReason::ContactChange,
+    OpsReason::ContactBounce,
 ];
 
 fn action(body: ActionBody) -> Action {

@@ -76,8 +76,9 @@ fn same_day_window_and_kinds() {
         previous: None,
         inquiry_sent_at: None,
         reply_due: None,
+        directory: None,
     };
-    let out = r.email(&c, &e).unwrap();
+    let out = r.email(&c, &e, chrono::Utc::now()).unwrap();
     assert_eq!(
         out.subject,
         "Planlagt stopp/forsinkelse i meldingstrafikk Malvik kommune 29.11.2026 kl. 08:00–12:00"
@@ -113,7 +114,7 @@ fn same_day_window_and_kinds() {
             incident: Some(std::sync::Arc::new(samples::incident(&c, true, kind))),
             ..e.clone()
         };
-        assert_eq!(r.email(&c, &e).unwrap().subject, want);
+        assert_eq!(r.email(&c, &e, chrono::Utc::now()).unwrap().subject, want);
     }
 }
 

@@ -40,6 +40,8 @@ impl Serialize for ActionLine<'_> {
             About::Maintenance(id) => m.serialize_entry("maintenance", id)?,
             About::Inquiry(id) => m.serialize_entry("inquiry", id)?,
             About::Report(month) => m.serialize_entry("month", month)?,
+            // The body names the organization (`org`).
+            About::Directory(_) => {}
         }
         match &a.body {
             ActionBody::Email(e) => {
@@ -59,6 +61,9 @@ impl Serialize for ActionLine<'_> {
                 m.serialize_entry("services", &s.services)?;
             }
             ActionBody::Ops(o) => {
+                if let Some(d) = &o.directory {
+                    m.serialize_entry("org", &d.org)?;
+                }
                 m.serialize_entry("reason", o.reason.as_str())?;
                 m.serialize_entry("to", &o.to)?;
             }

@@ -359,8 +359,16 @@ pub(crate) fn run_with(
         });
         let mut engine = Engine::new(Arc::clone(&cfg));
         let mut batch = Vec::new();
-        let mut engine_result = Ok(());
-        for (at, ev, n) in sc.events {
+        // The directory is seeded from the configuration at the scenario's start (SPEC §4.16).
+        let mut engine_result = engine
+            .seed_directory(sc.start)
+            .map_err(|e| ScenarioError(vec![format!("the configuration's contacts: {e}")]));
+        let events = if engine_result.is_ok() {
+            sc.events
+        } else {
+            Vec::new()
+        };
+        for (at, ev, n) in events {
             // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
             let ty = ev.type_name();
             if let Err(e) = engine.handle(at, ev) {

@@ -168,6 +168,7 @@ impl Validator<'_> {
             report,
             console,
             audit,
+            directory,
             ..
         } = raw;
         let self_org = self.self_org(self_);
@@ -176,6 +177,7 @@ impl Validator<'_> {
         let (orgs, org_index) = self.organizations(orgs, &self_org.id, &service_index, &ks_ekomp);
         let policy = self.policy(policy);
         let report = self.report(report, &self_org.ops);
+        let directory = self.directory(directory);
         let calendar = self.calendar(calendar);
         let labels = labels(alerts);
         let templates_dir = self.templates(templates);
@@ -192,6 +194,7 @@ impl Validator<'_> {
             ks_ekomp,
             policy,
             report,
+            directory,
             calendar,
             labels,
             templates_dir,

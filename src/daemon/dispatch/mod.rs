@@ -64,6 +64,7 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
             }),
             alert: None,
             access: None,
+            directory: None,
         })),
     })
 }

@@ -118,6 +118,7 @@ mod tests {
             previous: None,
             inquiry_sent_at: None,
             reply_due: None,
+            directory: None,
         };
         OutboxRow {
             key: key.into(),

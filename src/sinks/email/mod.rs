@@ -128,7 +128,7 @@ pub(crate) fn message(
                 e.to.clone(),
                 e.cc.clone(),
                 e.thread.clone(),
-                r.email(cfg, e)
+                r.email(cfg, e, a.at)
                     .map_err(|e| SendError::Build(e.to_string()))?,
             ),
             ActionBody::Ops(o) => (

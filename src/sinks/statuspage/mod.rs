@@ -275,6 +275,7 @@ fn metadata(about: &About) -> Value {
         About::Maintenance(_) => "maintenance",
         About::Inquiry(_) => "inquiry",
         About::Report(_) => "report",
+        About::Directory(_) => "directory",
     };
     json!({ "id": about.id(), "type": ty })
 }
