@@ -96,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 at,
                 log,
                 cases: engine.take_touched(),
-                audit: None,
+                audit: Vec::new(),
             });
         }
         actions.extend(std::iter::from_fn(|| engine.poll_action()));

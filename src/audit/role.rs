@@ -78,6 +78,10 @@ pub enum Origin {
     File,
     Alert,
     System,
+    /// An organization's own link page (SPEC §4.16).
+    Directory,
+    /// The configuration, read at a start or reload (SPEC §4.16).
+    Config,
 }
 
 impl Origin {
@@ -91,6 +95,8 @@ impl Origin {
             Origin::File => "file",
             Origin::Alert => "alert",
             Origin::System => "system",
+            Origin::Directory => "directory",
+            Origin::Config => "config",
         }
     }
 }

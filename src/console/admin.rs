@@ -61,8 +61,9 @@ pub(crate) fn tokens(
 }
 
 /// The directory page (admins, SPEC §4.16): every organization's contacts as held, with when
-/// and by what they last changed; organizations in the configuration's order.
-pub(crate) fn directory(cfg: &Config, entries: &[crate::store::directory::DirEntry]) -> Value {
+/// and by what they last changed, its last confirmation, its open round or proposal and its
+/// recent bounces; organizations in the order given (the configuration's).
+pub(crate) fn directory(cfg: &Config, entries: &[crate::engine::directory::Entry]) -> Value {
     let origin = |o: &str| {
         match o {
             "config" => "konfigurasjonen",
@@ -72,16 +73,30 @@ pub(crate) fn directory(cfg: &Config, entries: &[crate::store::directory::DirEnt
         }
         .to_string()
     };
-    let mut rows: Vec<(usize, Value)> = entries
+    let rows: Vec<Value> = entries
         .iter()
         .map(|e| {
-            let c = &e.contacts;
-            let place = cfg
-                .orgs
+            let c = &e.held;
+            let round = e.open_round().map(|r| {
+                let mut s = format!("Forespørsel sendt {}", words::date_time(cfg, r.started_at));
+                if r.reminded {
+                    s.push_str(", påminnet");
+                }
+                if r.reported {
+                    s.push_str(", ubesvart");
+                }
+                s
+            });
+            let bounced: Vec<String> = e
+                .recent
                 .iter()
-                .position(|o| o.id == e.org)
-                .unwrap_or(usize::MAX);
-            let row = json!({
+                .filter_map(|n| {
+                    n.bounced
+                        .as_ref()
+                        .map(|a| format!("{a} i retur {}", words::date_time(cfg, n.at)))
+                })
+                .collect();
+            json!({
                 "org": e.org,
                 "name": words::org_name(cfg, &e.org),
                 "address": c.meldingsansvarlig,
@@ -92,26 +107,35 @@ pub(crate) fn directory(cfg: &Config, entries: &[crate::store::directory::DirEnt
                 "changed": words::date_time(cfg, e.changed_at),
                 "origin": origin(&e.origin),
                 "by": e.by,
-                "retired": place == usize::MAX,
-            });
-            (place, row)
+                "retired": cfg.org(&e.org).is_none_or(|o| o.retired_at.is_some()),
+                "confirmed": e.confirmed_at.map(|t| words::date_time(cfg, t)),
+                "confirmed_by": e.confirmed_by,
+                "round": round,
+                "unanswered": e.open_round().is_some_and(|r| r.reported),
+                "pending": e.pending.as_ref().map(|p| p.address.clone()),
+                "bounced": bounced.join("; "),
+            })
         })
         .collect();
-    rows.sort_by_key(|(p, _)| *p);
+    let unanswered = entries
+        .iter()
+        .filter(|e| e.open_round().is_some_and(|r| r.reported))
+        .count();
     json!({
         "title": "Kontaktregister",
         "count": words::count(entries.len(), "organisasjon", "organisasjoner"),
-        "rows": rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        "unanswered": (unanswered > 0).then(|| words::count(unanswered, "organisasjon", "organisasjoner")),
+        "rows": rows,
     })
 }
 
 /// The directory as CSV (RFC 4180, formulas defused): one line per organization.
-pub(crate) fn directory_csv(entries: &[crate::store::directory::DirEntry]) -> String {
+pub(crate) fn directory_csv(entries: &[crate::engine::directory::Entry]) -> String {
     let mut out = String::from(
-        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by\r\n",
+        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by,confirmed_at\r\n",
     );
     for e in entries {
-        let c = &e.contacts;
+        let c = &e.held;
         let cols = [
             e.org.clone(),
             c.meldingsansvarlig.clone(),
@@ -122,6 +146,9 @@ pub(crate) fn directory_csv(entries: &[crate::store::directory::DirEntry]) -> St
             crate::audit::at_text(e.changed_at),
             e.origin.clone(),
             e.by.clone(),
+            e.confirmed_at
+                .map(crate::audit::at_text)
+                .unwrap_or_default(),
         ];
         out.push_str(
             &cols

@@ -8,6 +8,7 @@ pub(crate) mod admin;
 pub(crate) mod case;
 pub(crate) mod cases;
 pub(crate) mod forms;
+pub(crate) mod kontakt;
 pub(crate) mod pages;
 pub(crate) mod preview;
 pub(crate) mod session;

@@ -45,6 +45,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "directory",
         include_str!("../../templates/console/directory.hbs"),
     ),
+    (
+        "kontakt",
+        include_str!("../../templates/console/kontakt.hbs"),
+    ),
 ];
 
 /// The console's stylesheet.

@@ -95,6 +95,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/ops/audit", ADMIN),
     r("GET", "/ops/directory", ADMIN),
     r("GET", "/ops/static/{name}", PUBLIC),
+    // The organizations' own page (SPEC §4.16): the signed link is the credential.
+    r("GET", "/kontakt/{token}", PUBLIC),
+    r("POST", "/kontakt/{token}", PUBLIC),
 ];
 
 /// What `(method, path)` needs; `None` for a route that declares nothing. `Some(None)`-like

@@ -26,8 +26,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 const NET_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejected> {
-    let input =
-        crate::engine::events::Input::parse(ty, &v)?.from(crate::engine::events::Origin::Mailbox);
+    // The mailbox's own door: `directory.bounce` is one of the directory's paths (SPEC §4.16).
+    let input = crate::engine::events::Input::internal(ty, &v)?
+        .from(crate::engine::events::Origin::Mailbox);
     let (reply, rx) = oneshot::channel();
     tx.send(Cmd::Events {
         events: vec![input],
@@ -37,6 +38,24 @@ async fn send(tx: &mpsc::Sender<Cmd>, ty: &str, v: Value) -> Result<usize, Rejec
     .map_err(|_| Rejected::Unavailable("stopping".into()))?;
     rx.await
         .map_err(|_| Rejected::Unavailable("stopping".into()))?
+}
+
+/// The organizations whose contacts hold each of `addresses` (the directory's, as held).
+async fn holders(tx: &mpsc::Sender<Cmd>, addresses: &[String]) -> Vec<(String, String)> {
+    let (reply, rx) = oneshot::channel();
+    if tx.send(Cmd::Query(Query::Directory(reply))).await.is_err() {
+        return vec![];
+    }
+    let entries = rx.await.unwrap_or_default();
+    let mut v = Vec::new();
+    for a in addresses {
+        for e in &entries {
+            if e.held.addresses().iter().any(|h| h.eq_ignore_ascii_case(a)) {
+                v.push((e.org.clone(), a.clone()));
+            }
+        }
+    }
+    v
 }
 
 async fn open_followups(tx: &mpsc::Sender<Cmd>) -> Vec<OpenFollowup> {
@@ -92,6 +111,29 @@ async fn handle(
                 if let Err(e) = shared.store().mark_bounced(key, now) {
                     tracing::error!(key, error = %e, "cannot record the bounce; the ops mail still goes");
                 }
+            }
+            // An organization's address (SPEC §4.16): the directory opens the ops task and
+            // asks the organization's other addresses; its own ops mail says so.
+            let held = holders(tx, addresses).await;
+            for (org, address) in &held {
+                let r = send(
+                    tx,
+                    "directory.bounce",
+                    json!({"org": org, "address": address}),
+                )
+                .await;
+                if let Err(e @ Rejected::Unavailable(_)) = r {
+                    return Err(MailboxError::Engine(e.to_string()));
+                }
+            }
+            if addresses.iter().all(|a| held.iter().any(|(_, h)| h == a)) {
+                tracing::info!(
+                    folder,
+                    uid,
+                    organizations = held.len(),
+                    "bounce of an organization's address: the directory asks its other addresses"
+                );
+                return Ok(());
             }
             let a = Action {
                 at: now,

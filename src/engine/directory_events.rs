@@ -181,14 +181,15 @@ impl Engine {
         Ok(())
     }
 
-    /// The round a link names must be the latest, and not yet answered.
-    fn check_round(&self, org: &str, round: Option<u32>) -> Result<(), Refusal> {
+    /// The round a link names must be the latest; a confirmation, not yet answered (a
+    /// correction may follow a confirmation through the same link).
+    fn check_round(&self, org: &str, round: Option<u32>, confirming: bool) -> Result<(), Refusal> {
         let d = self.directory.get(org);
         let latest = d.and_then(|d| d.round.as_ref());
         match (round, latest) {
             (Some(n), Some(r)) if n != r.n => Err(Refusal::invalid("round", Why::NotLatestRound)),
             (Some(_), None) => Err(Refusal::invalid("round", Why::NotLatestRound)),
-            (_, Some(r)) if r.answered_at.is_some() && round.is_some() => {
+            (_, Some(r)) if confirming && r.answered_at.is_some() && round.is_some() => {
                 Err(Refusal::invalid("round", Why::Answered))
             }
             _ => Ok(()),
@@ -208,7 +209,7 @@ impl Engine {
         e: DirectoryConfirm,
     ) -> Result<(), Refusal> {
         self.entry(&e.org)?;
-        self.check_round(&e.org, e.round)?;
+        self.check_round(&e.org, e.round, true)?;
         let by = self.answerer(&e.org);
         self.entry(&e.org)?.answered(now, &by);
         self.directory_changed(&e.org, now);
@@ -221,7 +222,7 @@ impl Engine {
         e: DirectoryPropose,
     ) -> Result<(), Refusal> {
         self.entry(&e.org)?;
-        self.check_round(&e.org, e.round)?;
+        self.check_round(&e.org, e.round, false)?;
         if let Some(a) = e.meldingsansvarlig.as_deref() {
             if !valid_email(a.trim()) {
                 return Err(Refusal::invalid("meldingsansvarlig", Why::Address));
@@ -233,6 +234,9 @@ impl Engine {
             }
         }
         if let Some(s) = &e.services {
+            if s.is_empty() {
+                return Err(Refusal::invalid("services", Why::Empty));
+            }
             self.check_services(s)?;
         }
         let by = self.answerer(&e.org);
@@ -246,8 +250,12 @@ impl Engine {
             next.services = s;
         }
         d.change(next, now, "directory", &by);
+        let waiting = d.pending.as_ref().map(|p| p.address.to_lowercase());
         match e.meldingsansvarlig.map(|a| a.trim().to_string()) {
-            Some(a) if a != d.held.meldingsansvarlig => {
+            Some(a)
+                if !a.eq_ignore_ascii_case(&d.held.meldingsansvarlig)
+                    && waiting != Some(a.to_lowercase()) =>
+            {
                 d.proposals += 1;
                 d.pending = Some(Proposal {
                     n: d.proposals,
@@ -300,6 +308,19 @@ impl Engine {
         let address = e.address.trim().to_lowercase();
         let held = d.held.addresses();
         if !held.iter().any(|a| a.to_lowercase() == address) {
+            return Ok(());
+        }
+        // The same bounce again (a mailbox read twice): already told, already asked.
+        let again = d
+            .open_round()
+            .is_some_and(|r| r.reason == RoundReason::Bounce)
+            && d.untold
+                .iter()
+                .chain(d.recent.iter())
+                .next_back()
+                .and_then(|n| n.bounced.as_deref())
+                .is_some_and(|b| b.eq_ignore_ascii_case(&address));
+        if again {
             return Ok(());
         }
         let others: Vec<String> = held

@@ -39,6 +39,21 @@ pub enum Refused {
     Expired,
 }
 
+/// Where the key lives in the store's `sink_state` (sink, key): base64 of 32 random bytes.
+pub const KEY_PLACE: (&str, &str) = ("directory", "link_key");
+
+/// The stored key, decoded (`None` when it is not a key).
+pub fn decode_key(stored: &str) -> Option<Vec<u8>> {
+    B64_STD.decode(stored.trim()).ok().filter(|k| k.len() >= 32)
+}
+
+/// A new stored key.
+pub fn encode_key(key: &[u8]) -> String {
+    B64_STD.encode(key)
+}
+
+use base64::engine::general_purpose::STANDARD as B64_STD;
+
 /// The longest token accepted (a real one is about 110 characters).
 const MAX_TOKEN: usize = 400;
 

@@ -56,9 +56,6 @@ pub struct Renderer {
     recipient_free_subject: std::collections::HashSet<String>,
     /// Where each template came from, for error messages.
     origin: Vec<(String, String)>,
-    /// The key the directory's links are signed with (the store's); without it (`simulate`,
-    /// `check`, previews) a link reads `…/kontakt/EKSEMPEL`.
-    link_key: Option<Vec<u8>>,
 }
 
 /// `dd.mm.yyyy kl. HH:MM` in the calendar's time zone (SPEC §3).
@@ -95,12 +92,6 @@ pub mod link;
 use context::*;
 
 impl Renderer {
-    /// The same templates, signing the directory's links with `key`.
-    pub fn with_link_key(mut self, key: Vec<u8>) -> Renderer {
-        self.link_key = Some(key);
-        self
-    }
-
     /// Compile the shipped templates, overridden by those in the configured folder.
     pub fn new(cfg: &Config) -> Result<Renderer, Vec<ConfigError>> {
         Self::with_dir(cfg.templates_dir.as_deref())
@@ -184,7 +175,6 @@ impl Renderer {
                 origin,
                 last_email: std::sync::Mutex::new(None),
                 recipient_free_subject,
-                link_key: None,
             })
         } else {
             Err(errors)
@@ -242,11 +232,14 @@ impl Renderer {
         })
     }
 
+    /// `key` signs the directory's links; without it (`simulate`, `check`, previews) a link
+    /// reads `…/kontakt/EKSEMPEL`.
     fn email_ctx(
         &self,
         cfg: &Config,
         e: &Email,
         at: Time,
+        key: Option<&[u8]>,
     ) -> Result<(String, Context), RenderError> {
         let mut c = base_json(cfg);
         c.insert("recipient".into(), recipient_json(cfg, &e.org));
@@ -279,7 +272,7 @@ impl Renderer {
                     n,
                     expires: at + cfg.directory.link_lifetime,
                 };
-                match &self.link_key {
+                match key {
                     Some(k) => l.url(&cfg.daemon.public_url, k),
                     None => format!(
                         "{}/kontakt/EKSEMPEL",
@@ -445,8 +438,14 @@ impl Renderer {
     }
 
     /// An e-mail's subject and body.
-    pub(crate) fn email(&self, cfg: &Config, e: &Email, at: Time) -> Result<Rendered, RenderError> {
-        let (name, ctx) = self.email_ctx(cfg, e, at)?;
+    pub(crate) fn email(
+        &self,
+        cfg: &Config,
+        e: &Email,
+        at: Time,
+        key: Option<&[u8]>,
+    ) -> Result<Rendered, RenderError> {
+        let (name, ctx) = self.email_ctx(cfg, e, at, key)?;
         self.render(&name, &ctx)
     }
 
@@ -487,7 +486,7 @@ impl Renderer {
                         return f(&last.name, &last.ctx, subject).map(Some);
                     }
                     _ => {
-                        let (name, ctx) = self.email_ctx(cfg, e, at)?;
+                        let (name, ctx) = self.email_ctx(cfg, e, at, None)?;
                         let mut last = LastEmail {
                             email: (**e).clone(),
                             name,

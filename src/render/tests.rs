@@ -78,7 +78,7 @@ fn same_day_window_and_kinds() {
         reply_due: None,
         directory: None,
     };
-    let out = r.email(&c, &e, chrono::Utc::now()).unwrap();
+    let out = r.email(&c, &e, chrono::Utc::now(), None).unwrap();
     assert_eq!(
         out.subject,
         "Planlagt stopp/forsinkelse i meldingstrafikk Malvik kommune 29.11.2026 kl. 08:00–12:00"
@@ -114,7 +114,10 @@ fn same_day_window_and_kinds() {
             incident: Some(std::sync::Arc::new(samples::incident(&c, true, kind))),
             ..e.clone()
         };
-        assert_eq!(r.email(&c, &e, chrono::Utc::now()).unwrap().subject, want);
+        assert_eq!(
+            r.email(&c, &e, chrono::Utc::now(), None).unwrap().subject,
+            want
+        );
     }
 }
 

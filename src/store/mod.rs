@@ -11,9 +11,6 @@
 //! deadline from the facts; re-decided actions hit the outbox's unique key and are ignored,
 //! while deadlines that passed while the daemon was down produce new rows that run at once.
 
-pub mod directory;
-pub use directory::DirectoryStore;
-pub(crate) use directory::{DirRow, DIR_COLUMNS};
 pub mod postgres;
 pub mod sqlite;
 
@@ -305,9 +302,7 @@ impl AuditQuery {
 /// What the daemon keeps: the three parts, and the calls that write more than one of them in
 /// one transaction. Every write that matters is one transaction; a failed call changed
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store:
-    EventLog + Outbox + SmallState + AuditLog + PersonalTokens + DirectoryStore
-{
+pub trait Store: EventLog + Outbox + SmallState + AuditLog + PersonalTokens {
     /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
     /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
     /// (events, rows) removed.
@@ -350,9 +345,9 @@ pub struct NewEvent {
     pub at: Time,
     pub log: crate::engine::events::Logged,
     pub cases: Vec<String>,
-    /// Its audit entry, appended in the same transaction (events by people, the mailbox and
-    /// maintenance files; not alerts).
-    pub audit: Option<NewEntry>,
+    /// Its audit entries, appended in the same transaction (events by people, the mailbox,
+    /// maintenance files and the directory — one per organization changed; not alerts).
+    pub audit: Vec<NewEntry>,
 }
 
 impl NewEvent {
@@ -371,7 +366,7 @@ impl NewEvent {
                 actor: None,
             },
             cases: vec![],
-            audit: None,
+            audit: Vec::new(),
         })
     }
 }

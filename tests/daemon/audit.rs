@@ -94,7 +94,7 @@ fn audit_names_who_did_what_and_verify_names_every_edit() {
     assert_eq!(all.len(), 10, "{rows}");
     // First, the directory seeded from the configuration (SPEC §4.16); then the people.
     assert!(
-        all[0].starts_with("1|konfigurasjonen|system|system|directory.seed|directory||"),
+        all[0].starts_with("1|konfigurasjonen|system|config|directory.seed|directory||"),
         "{rows}"
     );
     let lines = &all[1..];

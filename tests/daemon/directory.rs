@@ -70,7 +70,7 @@ fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by"
+        "org,meldingsansvarlig,extra,phone,services,hf,changed_at,origin,changed_by,confirmed_at"
     );
     assert!(
         lines

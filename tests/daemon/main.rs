@@ -14,6 +14,7 @@ mod bad_input;
 mod console;
 mod directory;
 mod fanout;
+mod kontakt;
 mod kvittering;
 mod mailbox;
 mod maintenance_files;

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod kontakt;
 mod oidc;
 mod people;
 
@@ -537,4 +538,5 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops/audit", get(people::audit))
         .route("/ops/directory", get(people::directory))
         .route("/ops/static/{name}", get(asset))
+        .route("/kontakt/{token}", get(kontakt::show).post(kontakt::answer))
 }

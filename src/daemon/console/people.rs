@@ -253,10 +253,17 @@ pub(super) async fn directory(State(app): State<App>, req: Request) -> Response 
             return r;
         }
     }
-    let held = match stored(&app, |s| s.directory()).await {
-        Ok(h) => h,
-        Err(r) => return r,
+    let Some(mut held) = super::ask(&app, super::Query::Directory).await else {
+        return super::shutting_down(&app);
     };
+    let cfg = app.shared.cfg();
+    let place = |org: &str| {
+        cfg.orgs
+            .iter()
+            .position(|o| o.id == org)
+            .unwrap_or(usize::MAX)
+    };
+    held.sort_by_key(|e| place(&e.org));
     if export {
         tracing::info!(user = %w.session.user, organizations = held.len(), "console: the directory was exported");
         let stamp = crate::clock::now().format("%Y%m%d-%H%M%S");

@@ -107,12 +107,34 @@ impl Task {
         for input in inputs {
             let about = input.about();
             let before = about.as_ref().and_then(|a| self.engine.case_json(a));
+            let known: std::collections::BTreeSet<String> =
+                match (&input.event, log_is_directory(&input.log)) {
+                    (_, true) => self.engine.directory().keys().cloned().collect(),
+                    _ => Default::default(),
+                };
             let Input { event, log } = input;
+            let org = directory_org(&event);
+            let seeded: Vec<String> = match &event {
+                Event::DirectoryConfig(c) => c
+                    .orgs
+                    .iter()
+                    .filter(|o| !known.contains(&o.org))
+                    .map(|o| o.org.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
             match self.engine.handle(now, event) {
                 Ok(()) => {
                     n += 1;
                     let after = about.as_ref().and_then(|a| self.engine.case_json(a));
-                    let audit = audit_entry(now, &log, about, before, after);
+                    let audit = if log_is_directory(&log) {
+                        let changes = self.engine.take_directory_changes();
+                        super::directory::audit_entries(now, &log, org, &seeded, changes)
+                    } else {
+                        audit_entry(now, &log, about, before, after)
+                            .into_iter()
+                            .collect()
+                    };
                     applied.push(crate::store::NewEvent {
                         at: now,
                         log,
@@ -130,6 +152,22 @@ impl Task {
             }
         }
         Ok(n)
+    }
+}
+
+fn log_is_directory(log: &crate::engine::events::Logged) -> bool {
+    log.ty.starts_with("directory.")
+}
+
+/// The organization a directory event names (`None` for the configuration's reading).
+fn directory_org(e: &Event) -> Option<String> {
+    match e {
+        Event::DirectoryConfirm(d) => Some(d.org.clone()),
+        Event::DirectoryPropose(d) => Some(d.org.clone()),
+        Event::DirectoryVerify(d) => Some(d.org.clone()),
+        Event::DirectoryBounce(d) => Some(d.org.clone()),
+        Event::DirectorySet(d) => Some(d.org.clone()),
+        _ => None,
     }
 }
 

@@ -11,6 +11,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
+mod directory;
+pub(crate) use directory::link_key;
 mod group;
 mod query;
 mod standby;
@@ -94,6 +96,8 @@ pub(crate) enum Query {
         String,
         oneshot::Sender<Option<crate::engine::views::IncidentDetail>>,
     ),
+    /// The directory as held (SPEC §4.16), every organization.
+    Directory(oneshot::Sender<Vec<crate::engine::directory::Entry>>),
 }
 
 /// What the engine task is asked to do.
@@ -198,37 +202,6 @@ impl Task {
         }
     }
 
-    /// Read the configuration into the directory (SPEC §4.16): seed organizations it has not
-    /// seen, take contacts the configuration changed since its last reading, each audited.
-    /// The leader's work; a failure is logged and tried again at the next start or reload.
-    fn sync_directory(&self) {
-        let cfg = self.shared.cfg();
-        let mut store = self.shared.store();
-        let r = store.directory().and_then(|held| {
-            let (write, audit) = crate::store::directory::sync(&cfg, &held, self.now());
-            let changed = audit
-                .iter()
-                .filter(|a| a.what == "directory.change")
-                .count();
-            let seeded = write
-                .iter()
-                .filter(|w| !held.iter().any(|h| h.org == w.org))
-                .count();
-            if !write.is_empty() {
-                store.directory_write(&write, &audit)?;
-                tracing::info!(
-                    seeded,
-                    changed,
-                    "directory: the configuration's contacts read"
-                );
-            }
-            Ok(())
-        });
-        if let Err(e) = r {
-            tracing::error!(error = %e, "directory: the configuration's contacts could not be read into the store; next start or reload tries again");
-        }
-    }
-
     /// Swap in a validated configuration. Organizations it no longer has but that live cases
     /// still name are kept, retired from now on, so no case loses its recipients (SPEC §6).
     fn reload(
@@ -303,7 +276,7 @@ impl Task {
         tracing::info!(sinks = ?names, "configuration reloaded");
         *self.shared.sinks.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(sinks);
         if self.leading {
-            self.sync_directory();
+            self.read_directory();
         }
     }
 
@@ -474,7 +447,7 @@ pub(crate) async fn run(
         task.sync_pages();
     }
     if leading {
-        task.sync_directory();
+        task.read_directory();
     }
     // A standby follows the log about once a second.
     let mut follow = tokio::time::interval(std::time::Duration::from_secs(1));

@@ -90,6 +90,9 @@ impl Task {
             Query::Cases(reply) => {
                 let _ = reply.send(self.engine.cases());
             }
+            Query::Directory(reply) => {
+                let _ = reply.send(self.engine.directory().values().cloned().collect());
+            }
             Query::Detail(id, reply) => {
                 let _ = reply.send(self.engine.incident(&id).map(|i| i.detail(&cfg)));
             }

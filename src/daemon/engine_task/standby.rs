@@ -22,7 +22,6 @@ impl Task {
         };
         self.engine = r.engine;
         self.leading = true;
-        self.sync_directory();
         self.snapshot_due = true;
         let cfg = self.shared.cfg();
         let retained = crate::daemon::retained(&cfg, &self.engine);
@@ -51,6 +50,7 @@ impl Task {
             "state rebuilt from the database; sending what is due"
         );
         self.sync_files();
+        self.read_directory();
     }
 
     /// This host lost the lead: forget what is not in the database and follow the log.

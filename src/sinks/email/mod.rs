@@ -121,6 +121,7 @@ pub(crate) fn message(
     cfg: &Config,
     r: &Renderer,
     a: &Action,
+    key: Option<&[u8]>,
 ) -> Result<Option<Message>, SendError> {
     let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
         match &a.body {
@@ -128,7 +129,7 @@ pub(crate) fn message(
                 e.to.clone(),
                 e.cc.clone(),
                 e.thread.clone(),
-                r.email(cfg, e, a.at)
+                r.email(cfg, e, a.at, key)
                     .map_err(|e| SendError::Build(e.to_string()))?,
             ),
             ActionBody::Ops(o) => (

@@ -4,6 +4,7 @@
 
 use super::{message, send, SendError, Transport};
 use crate::config::Config;
+use crate::engine::model::ActionBody;
 use crate::sinks::{BuildError, Ctx, Failure, Sink};
 use crate::store::OutboxRow;
 use std::sync::{Arc, Mutex};
@@ -63,7 +64,28 @@ impl Sink for EmailSink {
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {
-        let Some(m) = message(ctx.cfg, ctx.renderer, &row.action)? else {
+        // The directory's mails carry a signed link: the key is the store's, made by the
+        // leader at start; until it is there the mail waits (retried with its backoff).
+        let key = match &row.action.body {
+            ActionBody::Email(e) if e.directory.is_some() => {
+                let (sink, name) = crate::render::link::KEY_PLACE;
+                match ctx
+                    .state
+                    .get(sink, name)
+                    .as_deref()
+                    .and_then(crate::render::link::decode_key)
+                {
+                    Some(k) => Some(k),
+                    None => {
+                        return Err(Failure::Transient(
+                            "the key for the directory's links is not in the store yet".into(),
+                        ))
+                    }
+                }
+            }
+            _ => None,
+        };
+        let Some(m) = message(ctx.cfg, ctx.renderer, &row.action, key.as_deref())? else {
             return Ok(());
         };
         let t = self.transport(ctx.cfg)?;

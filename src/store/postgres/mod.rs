@@ -15,7 +15,6 @@
 
 mod audit;
 mod connect;
-mod directory;
 mod outbox;
 pub(crate) mod schema;
 pub(crate) mod settings;
@@ -329,7 +328,7 @@ impl Store for PgStore {
                     }
                 }
             }
-            let audited: Vec<_> = events.iter().filter_map(|e| e.audit.as_ref()).collect();
+            let audited: Vec<_> = events.iter().flat_map(|e| e.audit.iter()).collect();
             audit::append(tx, epoch, &audited)?;
             insert_rows(tx, rows, epoch)
         })

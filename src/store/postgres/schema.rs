@@ -112,4 +112,6 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         origin TEXT NOT NULL,
         changed_by TEXT NOT NULL
     );",
+    // 5: the directory became engine state (`engine::directory`); the table of 4 goes.
+    "DROP TABLE directory;",
 ];

@@ -331,7 +331,7 @@ impl SqliteStore {
                 }
             }
         }
-        let audited: Vec<_> = events.iter().filter_map(|e| e.audit.as_ref()).collect();
+        let audited: Vec<_> = events.iter().flat_map(|e| e.audit.iter()).collect();
         audit::append(&tx, &audited)?;
         let new = insert_actions(&tx, actions, claim)?;
         tx.commit()?;
@@ -340,7 +340,6 @@ impl SqliteStore {
 }
 
 mod audit;
-mod directory;
 mod outbox;
 mod schema;
 mod state;

@@ -124,4 +124,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         origin TEXT NOT NULL,
         changed_by TEXT NOT NULL
     );",
+    // 15: the directory became engine state (its `directory.*` events are in the event log,
+    // its entries in the snapshot: `engine::directory`); the table of 14, which only ever
+    // held what the configuration said, goes.
+    "DROP TABLE directory;",
 ];

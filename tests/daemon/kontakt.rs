@@ -1,0 +1,213 @@
+//! Contacts that stay right, end to end (SPEC §4.16, issue #30), against a real SMTP server
+//! and Chromium: a confirmation request arrives by mail, its link opens the organization's
+//! page, a new address is proposed there, the new address's own mail confirms it, and the
+//! next notice goes to the new address while a case opened before keeps the old one. An
+//! altered, replayed or expired link changes nothing; every change is audited and the chain
+//! verifies.
+
+#![cfg(feature = "test-clock")]
+
+use crate::harness::*;
+use crate::support::*;
+use std::process::Command;
+
+const OLD: &str = "meldingsansvarlig@malvik.kommune.example";
+const NEW: &str = "ny@malvik.kommune.example";
+
+/// The `/kontakt/…` link in a mail's body.
+fn link_in(m: &Mail) -> String {
+    let i = m.body.find("http://").expect("a link");
+    m.body[i..].split_whitespace().next().unwrap().to_string()
+}
+
+fn mail_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> Option<&'a Mail> {
+    mails
+        .iter()
+        .find(|m| m.headers["to"] == to && m.headers["subject"] == subject)
+}
+
+fn audit_rows(env: &Env, what: &str) -> Vec<String> {
+    let out = Command::new("sqlite3")
+        .arg(env.dir.join("state/meldingsvakt.db"))
+        .arg(format!(
+            "SELECT who || '|' || origin || '|' || object || '|' || coalesce(after, '') FROM audit WHERE what = '{what}' ORDER BY seq"
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn an_organization_corrects_its_address_through_its_own_links() {
+    let env = Env::new("kontakt");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let (_d, clock) = env.daemon_with_clock(
+        "\n[directory]\nconfirm_every = \"7d\"\nspread = 0\nlink_lifetime = \"1day\"\n",
+    );
+    let op = env.token("operator-token");
+    let shots = env.dir.join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let mails = || read_mails(&env.maildir());
+
+    // A case opened before any change, known to last past 2 hours: Malvik is told at once.
+    let t0 = chrono::Utc::now();
+    let body = format!(
+        r#"{{"id":"INC-OLD","orgs":["malvik"],"services":["PLO"],"category":"C","expected_end":"{}"}}"#,
+        (t0 + chrono::Duration::hours(5)).to_rfc3339()
+    );
+    assert_eq!(env.post("/api/v1/incidents", &op, &body).0, 201);
+    wait_for(&env, "the notice to Malvik's address", &|| {
+        mail_to(&mails(), OLD, "Feil i meldingsutveksling").is_some()
+    });
+
+    // A fortnight on (confirm_every is 7 days here): the round's requests, at the start of a
+    // working day, each with its organization's own link.
+    let t1 = t0 + chrono::Duration::days(14);
+    set_clock(&clock, t1);
+    let subject = "Bekreft kontaktinformasjon for meldingsutveksling";
+    wait_for(&env, "the requests to Malvik and Trondheim", &|| {
+        let m = mails();
+        mail_to(&m, OLD, subject).is_some()
+            && mail_to(&m, "meldingsansvarlig@trondheim.kommune.example", subject).is_some()
+    });
+    let m = mails();
+    let link = link_in(mail_to(&m, OLD, subject).unwrap());
+    let trondheim =
+        link_in(mail_to(&m, "meldingsansvarlig@trondheim.kommune.example", subject).unwrap());
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{}/kontakt/", env.http)),
+        "{link}"
+    );
+    assert_ne!(link, trondheim, "each organization its own link");
+
+    // An altered link: the neutral page, and nothing changes.
+    let mut altered = link.clone().into_bytes();
+    let i = link.find("/kontakt/").unwrap() + 12;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    let (code, page) = curl(&[&altered]);
+    assert_eq!(code, 404, "{page}");
+    assert!(page.contains("Lenken er ugyldig eller utløpt"), "{page}");
+    let (code, _) = curl(&["-d", "action=confirm", &altered]);
+    assert_eq!(code, 404);
+    // Another organization cannot be reached by changing the link's organization either:
+    // Trondheim's link shows Trondheim, never Malvik.
+    let (_, page) = curl(&[&trondheim]);
+    assert!(
+        page.contains("Trondheim kommune") && !page.contains("Malvik"),
+        "{page}"
+    );
+
+    // Malvik proposes a new address in Chromium (the answer given with scripts off).
+    node(
+        "kontakt.mjs",
+        &[
+            link.clone(),
+            shots.to_string_lossy().to_string(),
+            "propose".into(),
+            NEW.into(),
+        ],
+    );
+    let verify_subject = "Bekreft ny adresse for varsler om meldingsutveksling";
+    wait_for(&env, "the new address's own request", &|| {
+        mail_to(&mails(), NEW, verify_subject).is_some()
+    });
+    let vlink = link_in(mail_to(&mails(), NEW, verify_subject).unwrap());
+    // Until it confirms, Malvik's notices still go to the old address.
+    let (_, page) = curl(&[&link]);
+    assert!(
+        page.contains(OLD) && page.contains(&format!("Ny adresse <strong>{NEW}</strong> venter")),
+        "{page}"
+    );
+    node(
+        "kontakt.mjs",
+        &[
+            vlink.clone(),
+            shots.to_string_lossy().to_string(),
+            "verify".into(),
+        ],
+    );
+    // Replayed: the proposal is done, so the link is no longer good for anything.
+    let (code, page) = curl(&[&vlink]);
+    assert_eq!(code, 404);
+    assert!(page.contains("Lenken er ugyldig eller utløpt"), "{page}");
+    assert_eq!(curl(&["-d", "action=verify", &vlink]).0, 404);
+    wait_for(&env, "ops told of the change, once", &|| {
+        mails()
+            .iter()
+            .any(|m| m.headers["subject"] == "Kontaktinformasjon endret: Malvik kommune")
+    });
+
+    // The next notice goes to the new address; the case opened before keeps the old one.
+    let body = format!(
+        r#"{{"id":"INC-NEW","orgs":["malvik"],"services":["PLO"],"category":"C","expected_end":"{}"}}"#,
+        (t1 + chrono::Duration::hours(5)).to_rfc3339()
+    );
+    assert_eq!(env.post("/api/v1/incidents", &op, &body).0, 201);
+    let body = format!(
+        r#"{{"expected_end":"{}"}}"#,
+        (t1 + chrono::Duration::hours(7)).to_rfc3339()
+    );
+    assert_eq!(
+        env.post("/api/v1/incidents/INC-OLD/update", &op, &body).0,
+        200
+    );
+    wait_for(
+        &env,
+        "the new case's notice and the old case's update",
+        &|| {
+            let m = mails();
+            let new_case = m.iter().any(|x| {
+                x.headers["to"] == NEW && x.headers["subject"] == "Feil i meldingsutveksling"
+            });
+            let old_case = m
+                .iter()
+                .any(|x| x.headers["subject"].starts_with("Oppdatering") && x.headers["to"] == OLD);
+            new_case && old_case
+        },
+    );
+    let m = mails();
+    assert!(
+        !m.iter()
+            .any(|x| x.headers["subject"].starts_with("Oppdatering") && x.headers["to"] == NEW),
+        "the old case's update went to the new address"
+    );
+    let changed: Vec<&Mail> = m
+        .iter()
+        .filter(|x| x.headers["subject"] == "Kontaktinformasjon endret: Malvik kommune")
+        .collect();
+    assert_eq!(changed.len(), 1, "one ops mail per change");
+    assert!(changed[0].body.contains(OLD) && changed[0].body.contains(NEW));
+
+    // Expired: two days on, Trondheim's link (never answered) changes nothing.
+    set_clock(&clock, t1 + chrono::Duration::days(2));
+    wait_settled(&env, t1 + chrono::Duration::days(2));
+    let (code, page) = curl(&[&trondheim]);
+    assert_eq!(code, 404, "{page}");
+    assert_eq!(curl(&["-d", "action=confirm", &trondheim]).0, 404);
+    node(
+        "kontakt.mjs",
+        &[
+            trondheim,
+            shots.to_string_lossy().to_string(),
+            "invalid".into(),
+        ],
+    );
+    assert!(
+        audit_rows(&env, "directory.confirm").is_empty(),
+        "nobody confirmed"
+    );
+
+    // Audited: the change by the new address itself, from its own page.
+    let rows = audit_rows(&env, "directory.change");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].starts_with(&format!("{NEW}|directory|directory/malvik|")) && rows[0].contains(NEW),
+        "{rows:?}"
+    );
+    let (code, out) = audit_verify(&env, &[]);
+    assert_eq!(code, 0, "{out}");
+}
