@@ -7,6 +7,7 @@
 pub(crate) mod admin;
 pub(crate) mod case;
 pub(crate) mod cases;
+pub(crate) mod directory;
 pub(crate) mod forms;
 pub(crate) mod kontakt;
 pub(crate) mod pages;

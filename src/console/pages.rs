@@ -49,6 +49,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "kontakt",
         include_str!("../../templates/console/kontakt.hbs"),
     ),
+    (
+        "directory_import",
+        include_str!("../../templates/console/directory_import.hbs"),
+    ),
 ];
 
 /// The console's stylesheet.

@@ -94,6 +94,8 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/ops/tokens/revoke", VIEWER),
     r("GET", "/ops/audit", ADMIN),
     r("GET", "/ops/directory", ADMIN),
+    r("POST", "/ops/directory", ADMIN),
+    r("POST", "/ops/directory/import", ADMIN),
     r("GET", "/ops/static/{name}", PUBLIC),
     // The organizations' own page (SPEC §4.16): the signed link is the credential.
     r("GET", "/kontakt/{token}", PUBLIC),

@@ -105,7 +105,106 @@ fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
     );
     assert!(after.contains("post@malvik.kommune.example"), "{c}");
 
-    // A restart with the same configuration changes nothing, seeds nothing.
+    // An admin undoes it on the console: back to the old address, audited as Ada's.
+    let csrf = ada.csrf();
+    let page = ada.get("/ops/directory");
+    assert!(page.contains("Angre siste endring"), "{page}");
+    let n = {
+        let at = page.find("name=\"n\" value=\"").unwrap() + 16;
+        page[at..].split('"').next().unwrap().to_string()
+    };
+    // A viewer cannot; a form without the session's CSRF token changes nothing.
+    assert_eq!(
+        vera.post(
+            "/ops/directory",
+            &[
+                ("csrf", "x"),
+                ("org", "malvik"),
+                ("step", "undo"),
+                ("n", &n)
+            ]
+        )
+        .0,
+        403
+    );
+    assert_ne!(
+        ada.post(
+            "/ops/directory",
+            &[
+                ("csrf", "x"),
+                ("org", "malvik"),
+                ("step", "undo"),
+                ("n", &n)
+            ]
+        )
+        .0,
+        303
+    );
+    let (code, _) = ada.post(
+        "/ops/directory",
+        &[
+            ("csrf", &csrf),
+            ("org", "malvik"),
+            ("step", "undo"),
+            ("n", &n),
+        ],
+    );
+    assert_eq!(code, 303);
+    let page = ada.get("/ops/directory");
+    assert!(!page.contains("post@malvik.kommune.example"), "{page}");
+    // The same undo again is refused: the directory moved on.
+    let (code, _) = ada.post(
+        "/ops/directory",
+        &[
+            ("csrf", &csrf),
+            ("org", "malvik"),
+            ("step", "undo"),
+            ("n", &n),
+        ],
+    );
+    assert_eq!(code, 409);
+    let changes = audit_rows(&env, "directory.change");
+    assert_eq!(changes.len(), 2, "{changes:?}");
+
+    // A CSV import: a bad line refuses the whole file; a good one shows its changes, and
+    // nothing is stored until the admin confirms.
+    let bad = "org,phone\nmalvik,+47 11 22 33 44\nnowhere,+47 12 34 56 78\n";
+    let (code, page) = ada.post(
+        "/ops/directory/import",
+        &[("csrf", &csrf), ("step", "apply"), ("csv", bad)],
+    );
+    assert_eq!(code, 422, "{page}");
+    assert!(page.contains("ukjent organisasjon «nowhere»"), "{page}");
+    let good = "org,phone,services\nmalvik,'+47 11 22 33 44,PLO helsestasjon\n";
+    let (code, page) = ada.post(
+        "/ops/directory/import",
+        &[("csrf", &csrf), ("step", "preview"), ("csv", good)],
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Pasienttelefon") && page.contains("+47 11 22 33 44"),
+        "{page}"
+    );
+    assert!(page.contains("Bruk endringene"), "{page}");
+    assert!(
+        !ada.get("/ops/directory").contains("+47 11 22 33 44"),
+        "applied before confirm"
+    );
+    let (code, page) = ada.post(
+        "/ops/directory/import",
+        &[("csrf", &csrf), ("step", "apply"), ("csv", good)],
+    );
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains("Endringene er lagret for 1 organisasjon"),
+        "{page}"
+    );
+    assert!(ada.get("/ops/directory").contains("+47 11 22 33 44"));
+    let changes = audit_rows(&env, "directory.change");
+    assert_eq!(changes.len(), 3, "{changes:?}");
+
+    // A restart with the same configuration changes nothing, seeds nothing: the console's
+    // changes came later than the configuration's, so they stay.
     drop(d);
     let _d = env.daemon();
     // The overview is answered by the engine task, which reads the configuration into the
@@ -113,8 +212,13 @@ fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
     wait_for(&env, "the engine task after the restart", &|| {
         ada.get("/ops/").contains("Innlogget: Ada Admin")
     });
-    assert_eq!(audit_rows(&env, "directory.change").len(), 1);
+    assert_eq!(audit_rows(&env, "directory.change").len(), 3);
     assert_eq!(audit_rows(&env, "directory.seed").len(), 1);
+    let page = ada.get("/ops/directory");
+    assert!(
+        page.contains("+47 11 22 33 44") && !page.contains("post@malvik.kommune.example"),
+        "{page}"
+    );
     let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");
 }

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)]
 
 mod auth;
+mod directory;
 mod kontakt;
 mod oidc;
 mod people;
@@ -129,7 +130,7 @@ fn message(app: &App, status: StatusCode, heading: &str, text: &str) -> Response
 }
 
 /// The engine task is gone: the daemon is stopping (503).
-fn shutting_down(app: &App) -> Response {
+pub(super) fn shutting_down(app: &App) -> Response {
     message(
         app,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -138,7 +139,7 @@ fn shutting_down(app: &App) -> Response {
     )
 }
 
-async fn ask<T>(app: &App, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
+pub(super) async fn ask<T>(app: &App, q: impl FnOnce(oneshot::Sender<T>) -> Query) -> Option<T> {
     let (tx, rx) = oneshot::channel();
     app.tx.send(Cmd::Query(q(tx))).await.ok()?;
     rx.await.ok()
@@ -536,7 +537,8 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops/tokens", get(people::tokens).post(people::create))
         .route("/ops/tokens/revoke", post(people::revoke))
         .route("/ops/audit", get(people::audit))
-        .route("/ops/directory", get(people::directory))
+        .route("/ops/directory", get(directory::show).post(directory::act))
+        .route("/ops/directory/import", post(directory::import))
         .route("/ops/static/{name}", get(asset))
         .route("/kontakt/{token}", get(kontakt::show).post(kontakt::answer))
 }

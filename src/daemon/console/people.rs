@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// `f` on the store, off the async threads; a store that fails (or a task that died) is the
 /// 503 page, and nothing was changed.
-async fn stored<T: Send + 'static>(
+pub(super) async fn stored<T: Send + 'static>(
     app: &App,
     f: impl FnOnce(&mut dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, Response> {
@@ -235,51 +235,4 @@ pub(super) async fn audit(State(app): State<App>, req: Request) -> Response {
     }
     let ctx = admin::audit(&cfg, &f, &entries, None);
     page(&app, StatusCode::OK, "audit", ctx, Some(&w))
-}
-
-/// `GET /ops/directory` (admins): the directory as held; `?format=csv` exports it, audited
-/// before the file leaves.
-pub(super) async fn directory(State(app): State<App>, req: Request) -> Response {
-    let w = match signed_in(&app, &req) {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    let export = req.uri().query().is_some_and(|q| q.contains("format=csv"));
-    if export {
-        let entry = Actor::new(&w.session.user, w.session.role, Origin::Console)
-            .did(crate::clock::now(), "directory.export")
-            .on("directory");
-        if let Err(r) = audited(&app, entry) {
-            return r;
-        }
-    }
-    let Some(mut held) = super::ask(&app, super::Query::Directory).await else {
-        return super::shutting_down(&app);
-    };
-    let cfg = app.shared.cfg();
-    let place = |org: &str| {
-        cfg.orgs
-            .iter()
-            .position(|o| o.id == org)
-            .unwrap_or(usize::MAX)
-    };
-    held.sort_by_key(|e| place(&e.org));
-    if export {
-        tracing::info!(user = %w.session.user, organizations = held.len(), "console: the directory was exported");
-        let stamp = crate::clock::now().format("%Y%m%d-%H%M%S");
-        return (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (header::CACHE_CONTROL, "no-store".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"kontaktregister-{stamp}.csv\""),
-                ),
-            ],
-            admin::directory_csv(&held),
-        )
-            .into_response();
-    }
-    let ctx = admin::directory(&app.shared.cfg(), &held);
-    page(&app, StatusCode::OK, "directory", ctx, Some(&w))
 }

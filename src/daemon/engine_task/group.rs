@@ -49,6 +49,12 @@ impl Task {
             verdicts.push((reply, r));
         }
         let n = applied.len();
+        // `events_total` counts what came in (alerts, operators, the mailbox, files, the
+        // organizations' page); the daemon's own reading of its configuration is not input.
+        let counted = applied
+            .iter()
+            .filter(|e| e.log.origin != crate::audit::Origin::Config)
+            .count();
         match self.commit(&applied) {
             Ok(_) => {
                 if n > 0 {
@@ -56,7 +62,7 @@ impl Task {
                     self.shared
                         .metrics
                         .events
-                        .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                        .fetch_add(counted as u64, std::sync::atomic::Ordering::Relaxed);
                 }
                 for (reply, r) in verdicts {
                     let _ = reply.send(r);

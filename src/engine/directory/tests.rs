@@ -250,3 +250,26 @@ fn a_round_answered_once_refuses_its_link_again_and_a_snapshot_keeps_the_directo
         "answered rounds are not chased"
     );
 }
+
+#[test]
+fn a_configured_change_can_be_undone_by_an_admin() {
+    let mut e = engine();
+    let mut c = e.directory()["malvik"].held.clone();
+    c.meldingsansvarlig = "post@malvik.kommune.example".into();
+    e.handle(
+        t("2026-12-08T09:00:00+01:00"),
+        ev(
+            "directory.config",
+            serde_json::json!({"orgs": [{"org": "malvik", "contacts": c}]}),
+        ),
+    )
+    .unwrap();
+    drain(&mut e, "2026-12-08T09:00:01+01:00");
+    let d = &e.directory()["malvik"];
+    let n = d.recent.last().expect("the change noted").n;
+    let back = crate::console::directory::undo(d, n).expect("undoable");
+    assert_eq!(
+        back.meldingsansvarlig,
+        "meldingsansvarlig@malvik.kommune.example"
+    );
+}
