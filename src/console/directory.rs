@@ -306,3 +306,38 @@ pub(crate) fn import_page(
         "can_apply": !changes.is_empty() && errors.is_empty() && applied.is_none(),
     })
 }
+
+/// The directory's open tasks for the overview (SPEC §4.16): organizations that did not
+/// answer their round after the reminder, and addresses that bounced in the last 30 days.
+pub(crate) fn tasks(
+    cfg: &Config,
+    entries: &[Entry],
+    now: crate::engine::model::Time,
+) -> Vec<Value> {
+    let mut v = Vec::new();
+    for e in entries {
+        let name = words::org_name(cfg, &e.org);
+        let phone = e.held.phone.clone();
+        if let Some(r) = e.open_round().filter(|r| r.reported) {
+            v.push(json!({
+                "org": e.org, "name": name, "phone": phone,
+                "phone_link": phone.as_deref().map(|p| p.replace(' ', "")),
+                "text": format!("har ikke bekreftet kontaktinformasjonen (spurt {}, påminnet)", words::date_time(cfg, r.started_at)),
+            }));
+        }
+        for n in e.recent.iter().chain(e.untold.iter()) {
+            if let Some(a) = n
+                .bounced
+                .as_ref()
+                .filter(|_| now - n.at < chrono::Duration::days(30))
+            {
+                v.push(json!({
+                    "org": e.org, "name": name, "phone": phone,
+                    "phone_link": phone.as_deref().map(|p| p.replace(' ', "")),
+                    "text": format!("e-post til {a} kom i retur {}", words::date_time(cfg, n.at)),
+                }));
+            }
+        }
+    }
+    v
+}

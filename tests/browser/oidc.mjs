@@ -69,6 +69,11 @@ try {
     await page.click("text=Kontaktregister");
     await expectText("directory", "Malvik kommune");
     await axe("directory");
+    // An import is shown as its changes before anything is stored.
+    await page.fill("#f-csv", "org,phone\nmalvik,+47 73 00 00 00\n");
+    await page.click("text=Vis endringene");
+    await expectText("directory import", "Bruk endringene");
+    await axe("directory-import");
     await signOut();
     // No role: refused, with a page that says why.
     await signIn("uten");

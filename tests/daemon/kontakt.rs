@@ -211,3 +211,169 @@ fn an_organization_corrects_its_address_through_its_own_links() {
     let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// The directory as CSV, by organization, without the columns that say when and by whom.
+fn contacts(b: &Browser) -> std::collections::BTreeMap<String, String> {
+    let (code, csv) = b.request("/ops/directory?format=csv", &[]);
+    assert_eq!(code, 200, "{csv}");
+    csv.split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            (cols[0].to_string(), cols[..6].join(","))
+        })
+        .collect()
+}
+
+/// A fuzz of `/kontakt/…` (seeded; `MV_FUZZ_SEED` repeats a run): links altered byte by
+/// byte, cut, lengthened, forged for another organization with a real signature, random
+/// strings; forms with every field and junk, through a real link and through broken ones;
+/// from many client addresses. No answer is a server error, the rate limit holds, and no
+/// organization but the one a real link is for changes — and that one only in what its page
+/// offers (its address stays until a new one confirms itself, which no request here can do).
+#[test]
+fn fuzzing_the_contact_page_changes_no_other_organization() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let seed = std::env::var("MV_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("seed {seed}");
+    let mut r = Rng(seed);
+    let env = Env::new("kontakt-fuzz");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    env.append_config("\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nadmin = [\"admin\"]\n");
+    let (_d, clock) = env.daemon_with_clock("\n[directory]\nconfirm_every = \"7d\"\nspread = 0\n");
+    let t1 = chrono::Utc::now() + chrono::Duration::days(14);
+    set_clock(&clock, t1);
+    let subject = "Bekreft kontaktinformasjon for meldingsutveksling";
+    wait_for(&env, "the round's requests", &|| {
+        mail_to(&read_mails(&env.maildir()), OLD, subject).is_some()
+    });
+    let link = link_in(mail_to(&read_mails(&env.maildir()), OLD, subject).unwrap());
+    let ada = proxy_session(&env, "Ada Admin", "admin");
+    let before = contacts(&ada);
+    let (base, token) = link.split_at(link.find("/kontakt/").unwrap() + 9);
+    let (payload, sig) = token.split_once('.').unwrap();
+    let plain = String::from_utf8(b64.decode(payload).unwrap()).unwrap();
+    let orgs: Vec<String> = before.keys().cloned().collect();
+
+    let mut codes = std::collections::BTreeMap::new();
+    for i in 0..600 {
+        let t = match r.below(8) {
+            // The real link.
+            0 | 1 => token.to_string(),
+            // A byte changed.
+            2 => {
+                let mut v = token.as_bytes().to_vec();
+                let at = r.below(v.len() as u64) as usize;
+                v[at] = *r.pick(b"AZaz09-_.%/");
+                String::from_utf8_lossy(&v).to_string()
+            }
+            // Cut or lengthened.
+            3 => {
+                let at = r.below(token.len() as u64) as usize;
+                if r.below(2) == 0 {
+                    token[..at].to_string()
+                } else {
+                    format!("{token}{}", "A".repeat(1 + r.below(600) as usize))
+                }
+            }
+            // Another organization, another round, a later expiry: signed with the real
+            // signature.
+            4 => {
+                let other = r.pick(&orgs);
+                let forged = match r.below(3) {
+                    0 => plain.replacen("malvik", other, 1),
+                    1 => plain
+                        .replacen("|c|1|", "|c|2|", 1)
+                        .replacen("|c|", "|v|", 1),
+                    _ => {
+                        let (head, exp) = plain.rsplit_once('|').unwrap();
+                        format!("{head}|{}", exp.parse::<i64>().unwrap() + 86_400 * 365)
+                    }
+                };
+                format!("{}.{sig}", b64.encode(forged))
+            }
+            // Random text.
+            5 => (0..r.below(80))
+                .map(|_| *r.pick(&['a', 'Z', '9', '.', '-', '_', '%', 'æ', '/', '|']))
+                .collect(),
+            _ => token.to_string(),
+        };
+        let mut form: Vec<(String, String)> = Vec::new();
+        let action = *r.pick(&["confirm", "propose", "verify", "delete", "set", ""]);
+        form.push(("action".into(), action.into()));
+        for _ in 0..r.below(5) {
+            let k = *r.pick(&[
+                "meldingsansvarlig",
+                "phone",
+                "services",
+                "org",
+                "round",
+                "proposal",
+                "contacts",
+                "extra",
+                "hf",
+            ]);
+            let v = match r.below(6) {
+                0 => format!("x{}@{}.kommune.example", r.below(100), r.pick(&orgs)),
+                1 => format!("+47 {} {}", r.below(100), r.below(100_000)),
+                2 => r.pick(&["PLO", "lab", "epikrise", "nope", ""]).to_string(),
+                3 => r.pick(&orgs).clone(),
+                4 => r.below(5).to_string(),
+                _ => "x".repeat(r.below(3000) as usize),
+            };
+            form.push((k.into(), v));
+        }
+        let client = format!("127.0.0.{}", 10 + i % 40);
+        let url = format!("{base}{t}");
+        let mut args = vec!["--interface".to_string(), client];
+        if r.below(4) > 0 {
+            for (k, v) in &form {
+                args.push("--data-urlencode".into());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        args.push(url);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, body) = curl(&argv);
+        assert!(
+            matches!(code, 200 | 303 | 404 | 413 | 422 | 429),
+            "seed {seed}, request {i}: {code}\n{body}"
+        );
+        *codes.entry(code).or_insert(0) += 1;
+    }
+    println!("{codes:?}");
+    assert!(codes.get(&404).is_some_and(|&n| n > 100), "{codes:?}");
+    assert!(
+        codes.contains_key(&429),
+        "the rate limit held the real link: {codes:?}"
+    );
+    assert_eq!(
+        am_json(&format!("http://127.0.0.1:{}/healthz", env.http))["status"],
+        "ok"
+    );
+
+    let after = contacts(&ada);
+    for (org, line) in &before {
+        if org != "malvik" {
+            assert_eq!(&after[org], line, "seed {seed}: {org} changed");
+        }
+    }
+    assert!(
+        after["malvik"].starts_with(&format!("malvik,{OLD},")),
+        "seed {seed}: {}",
+        after["malvik"]
+    );
+    let (code, out) = audit_verify(&env, &[]);
+    assert_eq!(code, 0, "{out}");
+}

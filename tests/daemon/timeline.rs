@@ -16,6 +16,7 @@ fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
     let imap_port = free_port();
     let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
     env.with_imap(imap_port, "300ms");
+    env.append_config("\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\noperator = [\"vakt\"]\n");
     let (_d, _clock) = env.daemon_with_clock("");
     let op = env.token("operator-token");
     let wait_for = |what: &str, f: &dyn Fn() -> bool| wait_for(&env, what, f);
@@ -83,11 +84,33 @@ fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
             .iter()
             .any(|e| e["org"] == "melhus" && e["state"] == "bounced")
     });
-    wait_for("the ops warning", &|| {
+    // Melhus's address bounced for good: the directory's ops task (SPEC §4.16) — one mail,
+    // naming the organization and the address; Melhus has no other address to ask.
+    wait_for("the ops task", &|| {
         read_mails(&env.maildir())
             .iter()
-            .any(|m| m.headers["subject"].contains("kom i retur"))
+            .any(|m| m.headers["subject"] == "E-post kom i retur: Melhus kommune")
     });
+    let task: Vec<Mail> = read_mails(&env.maildir())
+        .into_iter()
+        .filter(|m| m.headers["subject"].contains("kom i retur"))
+        .collect();
+    assert_eq!(task.len(), 1, "one ops mail for the bounce");
+    // … and a task on the console's overview, with the number to call.
+    let overview = proxy_session(&env, "Kari Vakt", "vakt").get("/ops/");
+    assert!(
+        overview.contains("Kontaktinformasjon å følge opp")
+            && overview.contains("e-post til meldingsansvarlig@melhus.kommune.example kom i retur"),
+        "{overview}"
+    );
+    assert!(
+        task[0]
+            .body
+            .contains("meldingsansvarlig@melhus.kommune.example")
+            && task[0].body.contains("ingen annen adresse"),
+        "{}",
+        task[0].body
+    );
 
     // The operator CLI against this daemon.
     let cli = |args: &[&str]| {

@@ -17,7 +17,7 @@ use crate::daemon::engine_task::{Cmd, Rejected};
 use crate::engine::directory::Entry;
 use crate::engine::events::Input;
 use crate::render::link::Link;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::collections::HashMap;
@@ -146,11 +146,19 @@ fn flash(query: Option<&str>) -> Option<&'static str> {
     }
 }
 
-pub(super) async fn show(
-    State(app): State<App>,
-    Path(token): Path<String>,
-    req: Request,
-) -> Response {
+/// The token as it stands in the path, undecoded: a real one is URL-safe base64 and a dot,
+/// so anything percent-encoded (even bytes that are not UTF-8) is simply not a token and gets
+/// the neutral page, not the router's 400.
+fn token_of(req: &Request) -> String {
+    req.uri()
+        .path()
+        .strip_prefix("/kontakt/")
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub(super) async fn show(State(app): State<App>, req: Request) -> Response {
+    let token = token_of(&req);
     let said = flash(req.uri().query());
     let (link, e) = match open(&app, &token, client(&req)).await {
         Ok(x) => x,
@@ -161,11 +169,8 @@ pub(super) async fn show(
     kontakt_page(&app, StatusCode::OK, ctx)
 }
 
-pub(super) async fn answer(
-    State(app): State<App>,
-    Path(token): Path<String>,
-    req: Request,
-) -> Response {
+pub(super) async fn answer(State(app): State<App>, req: Request) -> Response {
+    let token = token_of(&req);
     let (link, e) = match open(&app, &token, client(&req)).await {
         Ok(x) => x,
         Err(r) => return r,

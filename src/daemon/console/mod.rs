@@ -165,7 +165,12 @@ async fn overview(State(app): State<App>, req: Request) -> Response {
             .ok()
         })
         .unwrap_or_default();
-    let ctx = pages::overview(&app.shared.cfg(), &o, &problems);
+    let cfg = app.shared.cfg();
+    let mut ctx = pages::overview(&cfg, &o, &problems);
+    // The directory's open tasks (SPEC §4.16): unanswered rounds and bounced addresses.
+    let entries = ask(&app, Query::Directory).await.unwrap_or_default();
+    ctx["contact_tasks"] =
+        serde_json::json!(crate::console::directory::tasks(&cfg, &entries, o.now));
     page(&app, StatusCode::OK, "overview", ctx, Some(&w))
 }
 
