@@ -163,6 +163,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
 
     let shared = Arc::new(Shared {
         cfg: RwLock::new(Arc::clone(&cfg)),
+        contacts: RwLock::new(None),
         renderer: RwLock::new(Arc::new(renderer)),
         store: Mutex::new(store),
         metrics: Metrics::default(),

@@ -68,6 +68,10 @@ pub(crate) struct Tokens {
 /// What the tasks share. Config and renderer are swapped whole on a successful reload.
 pub(crate) struct Shared {
     pub cfg: RwLock<Arc<Config>>,
+    /// The configuration with the directory's contacts in place (SPEC §4.16), as the engine
+    /// task last published it: what messages are rendered with. `cfg` stays the loaded one,
+    /// which replay and the reading into the directory start from.
+    pub contacts: RwLock<Option<Arc<Config>>>,
     pub renderer: RwLock<Arc<Renderer>>,
     pub store: Mutex<Box<dyn Store>>,
     pub metrics: Metrics,
@@ -119,6 +123,18 @@ impl Shared {
     /// The configuration in force.
     pub(crate) fn cfg(&self) -> Arc<Config> {
         self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    /// The configuration with the directory's contacts (rendering, the console's pages).
+    pub(crate) fn in_force(&self) -> Arc<Config> {
+        match self
+            .contacts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(c) => Arc::clone(c),
+            None => self.cfg(),
+        }
     }
     /// The templates in force.
     pub(crate) fn renderer(&self) -> Arc<Renderer> {

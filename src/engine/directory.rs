@@ -372,6 +372,12 @@ impl Scheduled for Entry {
 
     fn due(&self, d: Deadline, cfg: &Config) -> Option<Time> {
         let dir = &cfg.directory;
+        // An organization no longer configured is asked nothing more; what it was told
+        // and its proposal's lapse still happen.
+        let active = cfg.org(&self.org).is_some_and(|o| o.retired_at.is_none());
+        if !active && !matches!(d, Deadline::Tell | Deadline::Expire) {
+            return None;
+        }
         let open = self.open_round();
         match d {
             Deadline::Start => {

@@ -82,6 +82,12 @@ impl Engine {
         &self.directory
     }
 
+    /// The configuration the rules read: the loaded one with the directory's contacts in
+    /// place (the same `Arc` as the loaded one while the directory holds what it says).
+    pub(crate) fn config_arc(&self) -> Arc<Config> {
+        Arc::clone(&self.cfg)
+    }
+
     /// The `directory.config` event that brings the directory up to the configuration as
     /// loaded: the organizations it has not seen, and those whose configured contacts changed
     /// since the last reading. `None` when there is nothing to read.
@@ -142,16 +148,11 @@ impl Engine {
     pub(super) fn directory_config(
         &mut self,
         now: Time,
-        e: DirectoryConfig,
+        mut e: DirectoryConfig,
     ) -> Result<(), Refusal> {
-        for c in &e.orgs {
-            if self.base.org(&c.org).is_none() {
-                return Err(Refusal::UnknownOrg {
-                    field: "orgs",
-                    id: c.org.clone(),
-                });
-            }
-        }
+        // A stored reading replayed under a configuration that no longer has some of its
+        // organizations: the others still count.
+        e.orgs.retain(|c| self.base.org(&c.org).is_some());
         let new = e
             .orgs
             .iter()
@@ -160,6 +161,7 @@ impl Engine {
             .max(1) as u32;
         let spread = self.base.directory.spread;
         let mut k = 0u32;
+        let orgs: Vec<String> = e.orgs.iter().map(|c| c.org.clone()).collect();
         for c in e.orgs {
             match self.directory.get_mut(&c.org) {
                 None => {
@@ -176,7 +178,12 @@ impl Engine {
                     self.record(&c.org, &before);
                 }
             }
-            self.directory_changed(&c.org, now);
+        }
+        // One overlay for the whole reading (356 organizations are one configuration, not
+        // 356), then each organization's deadlines.
+        self.cfg = overlay(&self.base, &self.directory);
+        for org in orgs {
+            self.settle(&Subject::Directory(org), now);
         }
         Ok(())
     }

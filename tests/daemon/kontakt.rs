@@ -47,6 +47,7 @@ fn an_organization_corrects_its_address_through_its_own_links() {
     let (_d, clock) = env.daemon_with_clock(
         "\n[directory]\nconfirm_every = \"7d\"\nspread = 0\nlink_lifetime = \"1day\"\n",
     );
+    env.wait_log("the configuration's contacts read");
     let op = env.token("operator-token");
     let shots = env.dir.join("shots");
     std::fs::create_dir_all(&shots).unwrap();
@@ -252,6 +253,8 @@ fn fuzzing_the_contact_page_changes_no_other_organization() {
     let _smtp = smtp_server(env.smtp, &env.maildir());
     env.append_config("\n[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nadmin = [\"admin\"]\n");
     let (_d, clock) = env.daemon_with_clock("\n[directory]\nconfirm_every = \"7d\"\nspread = 0\n");
+    // The directory is seeded at the daemon's now: only then may the clock move.
+    env.wait_log("the configuration's contacts read");
     let t1 = chrono::Utc::now() + chrono::Duration::days(14);
     set_clock(&clock, t1);
     let subject = "Bekreft kontaktinformasjon for meldingsutveksling";

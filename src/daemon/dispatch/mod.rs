@@ -91,7 +91,7 @@ async fn deliver(shared: &Shared, row: &OutboxRow) -> Result<(), Failure> {
         tracing::info!(key = %row.key, kind = %row.kind, "no sink configured for this kind; recorded as done");
         return Ok(());
     };
-    let (cfg, renderer) = (shared.cfg(), shared.renderer());
+    let (cfg, renderer) = (shared.in_force(), shared.renderer());
     let ctx = Ctx {
         cfg: &cfg,
         renderer: &renderer,
@@ -268,7 +268,7 @@ impl Dispatcher {
             return;
         }
         self.last_upkeep = std::time::Instant::now();
-        let (cfg, renderer) = (self.shared.cfg(), self.shared.renderer());
+        let (cfg, renderer) = (self.shared.in_force(), self.shared.renderer());
         let ctx = Ctx {
             cfg: &cfg,
             renderer: &renderer,

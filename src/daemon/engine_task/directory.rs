@@ -43,6 +43,23 @@ impl Task {
         }
     }
 
+    /// What messages are rendered with carries the directory's contacts: the engine's
+    /// configuration, published when it changed (`Shared::in_force`).
+    pub(super) fn publish_contacts(&self) {
+        let now = self.engine.config_arc();
+        let mut slot = self
+            .shared
+            .contacts
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if slot
+            .as_ref()
+            .is_none_or(|c| !std::sync::Arc::ptr_eq(c, &now))
+        {
+            *slot = Some(now);
+        }
+    }
+
     /// The key the directory's links are signed with: 256 random bits, made once by the
     /// leader and kept in the store, so both hosts and every restart sign and check alike.
     fn ensure_link_key(&self) {

@@ -278,6 +278,7 @@ impl Task {
         if self.leading {
             self.read_directory();
         }
+        self.publish_contacts();
     }
 
     fn now(&self) -> Time {
@@ -467,6 +468,7 @@ pub(crate) async fn run(
     // A command read while gathering a group commit, handled next.
     let mut pending: Option<Cmd> = None;
     loop {
+        task.publish_contacts();
         task.shared.metrics.open_incidents.store(
             task.engine.open_incidents().count() as i64,
             std::sync::atomic::Ordering::Relaxed,

@@ -273,3 +273,21 @@ fn a_configured_change_can_be_undone_by_an_admin() {
         "meldingsansvarlig@malvik.kommune.example"
     );
 }
+
+#[test]
+fn an_organization_no_longer_configured_is_asked_nothing_more() {
+    let mut e = engine();
+    let mut cfg = crate::testutil::example_config();
+    for o in cfg.orgs.iter_mut().filter(|o| o.id == "malvik") {
+        o.retired_at = Some(t("2026-12-08T00:00:00+01:00"));
+    }
+    e.reconfigure(Arc::new(cfg));
+    let out = drain(&mut e, "2027-12-31T00:00:00+01:00");
+    assert!(out
+        .iter()
+        .any(|a| a.key.starts_with("directory/trondheim/confirm/")));
+    assert!(
+        !out.iter().any(|a| a.key.starts_with("directory/malvik/")),
+        "a removed organization got a request"
+    );
+}
