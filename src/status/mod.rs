@@ -258,6 +258,12 @@ impl StatusPages {
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Render again at the next request (a reload may have changed names, services or
+    /// templates: the page shows the configuration in force at once, not a minute later).
+    pub(crate) fn invalidate(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Apply decided status-page actions to the page.
     pub(crate) fn apply(&self, cfg: &Config, r: &Renderer, actions: &[Action]) {
         let mut pages = self.pages.lock().unwrap_or_else(|p| p.into_inner());

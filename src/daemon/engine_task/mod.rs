@@ -279,6 +279,7 @@ impl Task {
             self.read_directory();
         }
         self.publish_contacts();
+        self.shared.pages.invalidate();
     }
 
     fn now(&self) -> Time {
