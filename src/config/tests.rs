@@ -176,6 +176,9 @@ id = \"a\"
 name = \"A kommune\"
 kind = \"kommune\"
 meldingsansvarlig = \"m@a.example\"
+
+[http]
+public_url = \"https://meldingsvakt.hemit.example\"
 "
     );
     let c = Config::from_str_at(Path::new("t.toml"), text).expect("valid");
@@ -295,5 +298,30 @@ fn oncall_numbers_are_checked_and_normalized() {
     assert!(
         example().self_.oncall.is_empty(),
         "nobody is paged by default"
+    );
+}
+
+/// SPEC §4.16: the confirmation links go to organizations, so a `public_url` only this host
+/// can reach is a warning while rounds run — and none when they do not.
+#[test]
+fn directory_links_to_a_loopback_address_are_a_warning() {
+    let c = Config::from_str_at(Path::new("t.toml"), GOOD_HEAD.to_string()).expect("valid");
+    let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("confirmation links will point to http://127.0.0.1:8080")),
+        "{w:?}"
+    );
+    let off = format!("{GOOD_HEAD}\n[directory]\nrounds = false\n");
+    let c = Config::from_str_at(Path::new("t.toml"), off).expect("valid");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let bad = errors_after_head("[directory]\nconfirm_every = \"soon\"\nreminder_after = 20\nunconfirmed_after = 10\nlink_lifetime = \"1h\"\n");
+    assert_says(
+        &bad,
+        &[
+            "invalid duration \"soon\"",
+            "unconfirmed_after (10) must be later than reminder_after (20)",
+            "link_lifetime must be from 1 day to 90 days",
+        ],
     );
 }

@@ -184,6 +184,18 @@ impl Validator<'_> {
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
         daemon.console = self.console(console);
         daemon.audit_retention = self.audit_retention(audit);
+        // The directory's links (SPEC §4.16) go to organizations outside this host.
+        let local = ["://127.", "://localhost", "://[::1]"];
+        if directory.rounds && local.iter().any(|l| daemon.public_url.contains(l)) {
+            self.warn(
+                0,
+                tpath!["http", "public_url"],
+                format!(
+                    "the organizations' confirmation links will point to {} — set [http] public_url to where they reach this daemon",
+                    daemon.public_url
+                ),
+            );
+        }
         Some(Config {
             daemon,
             sections: Default::default(),

@@ -107,11 +107,11 @@ pub(super) fn audit_entries(
     changes: Vec<(String, Contacts, Contacts)>,
 ) -> Vec<NewEntry> {
     let actor = log.actor.clone().unwrap_or_else(|| {
-        Actor::new(
-            log.by.as_deref().unwrap_or("ukjent"),
-            Role::System,
-            log.origin,
-        )
+        let who = match log.origin {
+            Origin::Mailbox => "postkasse",
+            _ => log.by.as_deref().unwrap_or("ukjent"),
+        };
+        Actor::new(who, Role::System, log.origin)
     });
     let mut v = Vec::new();
     if !seeded.is_empty() {
