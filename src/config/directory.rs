@@ -31,10 +31,23 @@ impl Every {
         }
     }
 
-    /// Read `"6 months"`, `"6months"`, `"1 month"` as calendar months; anything else in the
-    /// humantime syntax of every other duration (`"180d"`).
+    /// Read `"6 months"`, `"6months"`, `"1 month"` (and ISO 8601's `"P6M"`, `"P1Y"`) as
+    /// calendar months; anything else in the humantime syntax of every other duration
+    /// (`"180d"`, or ISO's `"P180D"`, `"P26W"`).
     pub(crate) fn parse(s: &str) -> Result<Every, BadEvery> {
         let t = s.trim();
+        if let Some(iso) = t.strip_prefix('P').filter(|r| r.len() >= 2) {
+            let (n, unit) = iso.split_at(iso.len() - 1);
+            if let Some(n) = n.parse::<u32>().ok().filter(|&n| n > 0) {
+                match unit {
+                    "Y" => return Ok(Every::Months(n.saturating_mul(12))),
+                    "M" => return Ok(Every::Months(n)),
+                    "W" => return Ok(Every::Span(Duration::weeks(i64::from(n)))),
+                    "D" => return Ok(Every::Span(Duration::days(i64::from(n)))),
+                    _ => {}
+                }
+            }
+        }
         let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
         let unit = t[digits.len()..].trim();
         if !digits.is_empty() && matches!(unit, "month" | "months") {
@@ -171,6 +184,10 @@ mod tests {
         assert_eq!(Every::parse("6 months"), Ok(Every::Months(6)));
         assert_eq!(Every::parse("1month"), Ok(Every::Months(1)));
         assert_eq!(Every::parse("180d"), Ok(Every::Span(Duration::days(180))));
+        assert_eq!(Every::parse("P6M"), Ok(Every::Months(6)));
+        assert_eq!(Every::parse("P1Y"), Ok(Every::Months(12)));
+        assert_eq!(Every::parse("P180D"), Ok(Every::Span(Duration::days(180))));
+        assert!(Every::parse("P0M").is_err());
         assert!(Every::parse("0 months").is_err());
         assert!(Every::parse("soon").is_err());
         let cal = crate::calendar::Calendar::default();
