@@ -121,7 +121,7 @@ impl Engine {
         std::mem::take(&mut self.dir_changes)
     }
 
-    fn entry(&mut self, org: &str) -> Result<&mut Entry, Refusal> {
+    pub(super) fn entry(&mut self, org: &str) -> Result<&mut Entry, Refusal> {
         self.directory
             .get_mut(org)
             .ok_or_else(|| Refusal::UnknownOrg {

@@ -137,6 +137,7 @@ impl Event {
             Event::DirectoryVerify(_) => "directory.verify",
             Event::DirectoryBounce(_) => "directory.bounce",
             Event::DirectorySet(_) => "directory.set",
+            Event::DirectoryAsk(_) => "directory.ask",
         }
     }
 
@@ -158,7 +159,8 @@ impl Event {
             | Event::DirectoryPropose(_)
             | Event::DirectoryVerify(_)
             | Event::DirectoryBounce(_)
-            | Event::DirectorySet(_) => None,
+            | Event::DirectorySet(_)
+            | Event::DirectoryAsk(_) => None,
         }
     }
 
@@ -232,6 +234,7 @@ impl Event {
             "directory.verify" => Event::DirectoryVerify(m(serde_path_to_error::deserialize(d))?),
             "directory.bounce" => Event::DirectoryBounce(m(serde_path_to_error::deserialize(d))?),
             "directory.set" => Event::DirectorySet(m(serde_path_to_error::deserialize(d))?),
+            "directory.ask" => Event::DirectoryAsk(m(serde_path_to_error::deserialize(d))?),
             other => {
                 return Err(Refusal::Malformed(format!(
                     "unknown event type {other:?}; expected one of: {}",

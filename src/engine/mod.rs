@@ -307,6 +307,13 @@ impl Engine {
             Event::DirectoryVerify(e) => self.directory_verify(now, e),
             Event::DirectoryBounce(e) => self.directory_bounce(now, e),
             Event::DirectorySet(e) => self.directory_set(now, e),
+            Event::DirectoryAsk(e) => {
+                let d = self.entry(&e.org)?;
+                let to = vec![d.held.meldingsansvarlig.clone()];
+                d.start_round(now, directory::RoundReason::Routine, to);
+                self.settle(&Subject::Directory(e.org), now);
+                Ok(())
+            }
         };
         if applied.is_ok() && is_case && self.history.first.is_none() {
             // The first record: reports are due from this month on.

@@ -226,6 +226,18 @@ pub enum Event {
     DirectoryBounce(DirectoryBounce),
     /// An admin sets an organization's contacts (approve or undo, in the console).
     DirectorySet(DirectorySet),
+    /// An admin asks an organization to confirm now (a new round).
+    DirectoryAsk(DirectoryAsk),
+}
+
+/// `directory.ask`: a round now, outside the schedule (e.g. after ops corrected an address
+/// by phone); the organization's earlier link stops applying.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryAsk {
+    pub org: String,
+    /// Who asked (the console's user).
+    pub who: String,
 }
 
 /// `directory.config`: the configuration's contacts of the organizations whose configured
@@ -311,6 +323,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "directory.verify",
     "directory.bounce",
     "directory.set",
+    "directory.ask",
 ];
 
 // ---------------------------------------------------------------- actions

@@ -821,3 +821,88 @@ fn leader_killed_mid_burst_of_audited_acts_leaves_a_chain_that_verifies() {
         "numbered 1..n without gaps: {seqs}"
     );
 }
+
+/// An organization's own page on two hosts (SPEC §4.16, §5.7): an admin on the leader asks
+/// Malvik to confirm now; the link in the leader's mail opens on the standby, which reads the
+/// shared key and its own copy of the directory; Malvik's answer there is forwarded to the
+/// leader and recorded once; a replay of it through either host changes nothing.
+#[test]
+fn the_contact_page_answers_on_the_standby_and_the_answer_is_the_leaders() {
+    let _one = serial();
+    let (pg, a, b) = console_hosts(
+        "kontakt",
+        "[console]\ntrusted_user_header = \"X-Remote-User\"\ntrusted_groups_header = \"X-Remote-Groups\"\ntrusted_proxies = [\"127.0.0.2\"]\n\n[console.roles]\nadmin = [\"admin\"]\n",
+    );
+    let jar = pg.dir.join("jar-kontakt");
+    let ada = |args: &[&str], path: &str| {
+        curl(
+            &[
+                &[
+                    "--interface",
+                    "127.0.0.2",
+                    "-b",
+                    jar.to_str().unwrap(),
+                    "-c",
+                    jar.to_str().unwrap(),
+                    "-H",
+                    "X-Remote-User: Ada Admin",
+                    "-H",
+                    "X-Remote-Groups: admin",
+                ],
+                args,
+                &[&format!("http://127.0.0.1:{}{path}", a.http)],
+            ]
+            .concat(),
+        )
+    };
+    let (code, page) = ada(&[], "/ops/directory");
+    assert_eq!(code, 200, "{page}");
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = page[at..].split('"').next().unwrap().to_string();
+    let (code, _) = ada(
+        &["--data", &format!("csrf={csrf}&org=malvik&step=ask")],
+        "/ops/directory",
+    );
+    assert_eq!(code, 303);
+    let subject = "Bekreft kontaktinformasjon for meldingsutveksling";
+    let mut mail = None;
+    until("Malvik's request", 30, &mut || {
+        mail = all_mails(&[&a])
+            .into_iter()
+            .find(|m| m.headers["subject"] == subject);
+        mail.is_some()
+    });
+    let body = mail.unwrap().body;
+    let i = body.find("/kontakt/").unwrap();
+    let token: String = body[i + 9..].split_whitespace().next().unwrap().to_string();
+    let on = |host: &Host, args: &[&str]| {
+        curl(
+            &[
+                args,
+                &[&format!("http://127.0.0.1:{}/kontakt/{token}", host.http)],
+            ]
+            .concat(),
+        )
+    };
+    // The standby follows the log about once a second: its copy has the round soon.
+    until("the page on the standby", 15, &mut || {
+        let (code, page) = on(&b, &[]);
+        code == 200 && page.contains("Malvik kommune")
+    });
+    let (code, _) = on(&b, &["--data", "action=confirm"]);
+    assert_eq!(code, 303, "answered through the standby");
+    let confirmed = pg.sql("SELECT count(*) FROM audit WHERE what = 'directory.confirm'");
+    assert_eq!(confirmed.trim(), "1");
+    let origin = pg.sql("SELECT origin FROM event WHERE type = 'directory.confirm'");
+    assert_eq!(origin.trim(), "directory");
+    // The same answer again, through either host: refused, nothing recorded.
+    for h in [&a, &b] {
+        let (code, _) = on(h, &["--data", "action=confirm"]);
+        assert_eq!(code, 422);
+    }
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM audit WHERE what = 'directory.confirm'")
+            .trim(),
+        "1"
+    );
+}

@@ -71,7 +71,12 @@ struct NotDone(String);
 /// Set one organization's contacts as `w`: the engine's verdict.
 async fn set(app: &App, w: &Who, org: &str, contacts: &Contacts) -> Result<(), NotDone> {
     let v = serde_json::json!({"org": org, "contacts": contacts, "who": w.session.user});
-    let input = Input::internal("directory.set", &v)
+    send(app, w, "directory.set", &v).await
+}
+
+/// A directory event done by `w` (origin console): the engine's verdict.
+async fn send(app: &App, w: &Who, ty: &str, v: &serde_json::Value) -> Result<(), NotDone> {
+    let input = Input::internal(ty, v)
         .map_err(|r| NotDone(r.norsk()))?
         .from(Origin::Console)
         .by(Actor::new(&w.session.user, w.session.role, Origin::Console));
@@ -92,8 +97,9 @@ async fn set(app: &App, w: &Who, org: &str, contacts: &Contacts) -> Result<(), N
     }
 }
 
-/// `POST /ops/directory`: `step=undo` (with `org` and the change `n`) or `step=approve` (with
-/// `org`: the proposed address taken without its own confirmation).
+/// `POST /ops/directory`: `step=undo` (with `org` and the change `n`), `step=approve` (with
+/// `org`: the proposed address taken without its own confirmation) or `step=ask` (a request
+/// to confirm, now).
 pub(super) async fn act(State(app): State<App>, req: Request) -> Response {
     let (w, f) = match posted(&app, req).await {
         Ok(x) => x,
@@ -111,6 +117,13 @@ pub(super) async fn act(State(app): State<App>, req: Request) -> Response {
             "Organisasjonen finnes ikke i kontaktregisteret.",
         );
     };
+    if f.get("step") == Some("ask") {
+        let v = serde_json::json!({"org": org, "who": w.session.user});
+        return match send(&app, &w, "directory.ask", &v).await {
+            Ok(()) => redirect(&format!("/ops/directory#{org}"), None),
+            Err(m) => message(&app, StatusCode::UNPROCESSABLE_ENTITY, "Ikke gjort", &m.0),
+        };
+    }
     let contacts = match f.get("step") {
         Some("undo") => f
             .get("n")

@@ -173,6 +173,7 @@ fn directory_org(e: &Event) -> Option<String> {
         Event::DirectoryVerify(d) => Some(d.org.clone()),
         Event::DirectoryBounce(d) => Some(d.org.clone()),
         Event::DirectorySet(d) => Some(d.org.clone()),
+        Event::DirectoryAsk(d) => Some(d.org.clone()),
         _ => None,
     }
 }
