@@ -427,32 +427,21 @@ impl Scheduled for Entry {
                 let to = vec![self.held.meldingsansvarlig.clone()];
                 self.start_round(now, RoundReason::Routine, to);
             }
-            Deadline::Ask => {
+            Deadline::Ask | Deadline::Remind => {
                 let Some(r) = self.round.clone() else { return };
+                let (kind, what) = if d == Deadline::Ask {
+                    (EmailKind::DirectoryConfirm, "confirm")
+                } else {
+                    (EmailKind::DirectoryReminder, "reminder")
+                };
                 let view = self.view(Some(r.n));
-                out.push(self.mail(
-                    now,
-                    EmailKind::DirectoryConfirm,
-                    self.key("confirm", r.n),
-                    r.to.clone(),
-                    view,
-                ));
+                out.push(self.mail(now, kind, self.key(what, r.n), r.to.clone(), view));
                 if let Some(r) = self.round.as_mut() {
-                    r.sent = true;
-                }
-            }
-            Deadline::Remind => {
-                let Some(r) = self.round.clone() else { return };
-                let view = self.view(Some(r.n));
-                out.push(self.mail(
-                    now,
-                    EmailKind::DirectoryReminder,
-                    self.key("reminder", r.n),
-                    r.to.clone(),
-                    view,
-                ));
-                if let Some(r) = self.round.as_mut() {
-                    r.reminded = true;
+                    if d == Deadline::Ask {
+                        r.sent = true;
+                    } else {
+                        r.reminded = true;
+                    }
                 }
             }
             Deadline::Report => {
