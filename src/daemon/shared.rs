@@ -28,6 +28,10 @@ pub(crate) struct Metrics {
     /// Milliseconds between a deadline and the moment the engine handled it (last one).
     pub deadline_lag_ms: AtomicI64,
     pub open_incidents: AtomicI64,
+    /// Organizations that did not answer their round after the reminder (SPEC §4.16).
+    pub directory_unanswered: AtomicI64,
+    /// Proposed addresses waiting for their own confirmation.
+    pub directory_pending: AtomicI64,
     /// Every deadline up to this instant (ms since the epoch; 0: not yet) has been decided and
     /// its actions committed to the outbox (the leader's engine task). `/healthz` serves it as
     /// `decided_through`: a wedged engine shows as an instant that stops moving, and a test can

@@ -82,6 +82,11 @@ impl Engine {
         &self.directory
     }
 
+    /// Raised whenever the directory may have changed.
+    pub(crate) fn directory_generation(&self) -> u64 {
+        self.dir_generation
+    }
+
     /// The configuration the rules read: the loaded one with the directory's contacts in
     /// place (the same `Arc` as the loaded one while the directory holds what it says).
     pub(crate) fn config_arc(&self) -> Arc<Config> {

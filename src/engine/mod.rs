@@ -74,6 +74,9 @@ pub struct Engine {
     /// The directory changes the current event made, for the audit log: (organization,
     /// before, after).
     dir_changes: Vec<(String, directory::Contacts, directory::Contacts)>,
+    /// Raised whenever a directory entry is settled (its state may have changed): what the
+    /// daemon's gauges are refreshed by.
+    dir_generation: u64,
     incidents: HashMap<String, Incident>,
     maintenances: HashMap<String, Maintenance>,
     inquiries: HashMap<String, Inquiry>,
@@ -111,6 +114,7 @@ impl Engine {
             cfg,
             directory: BTreeMap::new(),
             dir_changes: Vec::new(),
+            dir_generation: 0,
             incidents: HashMap::new(),
             maintenances: HashMap::new(),
             inquiries: HashMap::new(),
@@ -376,6 +380,7 @@ impl Engine {
             }
             Subject::Directory(o) => match self.directory.get_mut(o) {
                 Some(d) => {
+                    self.dir_generation += 1;
                     d.step(&cfg, now, &mut out);
                     (d.next_wake(&cfg), false)
                 }

@@ -123,6 +123,18 @@ fn an_organization_corrects_its_address_through_its_own_links() {
         page.contains(OLD) && page.contains(&format!("Ny adresse <strong>{NEW}</strong> venter")),
         "{page}"
     );
+    // … and /metrics says an address waits, for an alert rule.
+    let metric = |name: &str| -> String {
+        get(env.http, "/metrics", "")
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let pending = "meldingsvakt_directory_pending_addresses";
+    wait_for(&env, "the waiting address in /metrics", &|| {
+        metric(pending) == format!("{pending} 1")
+    });
     node(
         "kontakt.mjs",
         &[
@@ -131,6 +143,9 @@ fn an_organization_corrects_its_address_through_its_own_links() {
             "verify".into(),
         ],
     );
+    wait_for(&env, "no waiting address in /metrics", &|| {
+        metric(pending) == format!("{pending} 0")
+    });
     // Replayed: the proposal is done, so the link is no longer good for anything.
     let (code, page) = curl(&[&vlink]);
     assert_eq!(code, 404);

@@ -45,7 +45,21 @@ impl Task {
 
     /// What messages are rendered with carries the directory's contacts: the engine's
     /// configuration, published when it changed (`Shared::in_force`).
-    pub(super) fn publish_contacts(&self) {
+    pub(super) fn publish_contacts(&mut self) {
+        let generation = self.engine.directory_generation();
+        if generation != self.dir_generation {
+            self.dir_generation = generation;
+            let d = self.engine.directory();
+            let unanswered = d
+                .values()
+                .filter(|e| e.open_round().is_some_and(|r| r.reported))
+                .count();
+            let pending = d.values().filter(|e| e.pending.is_some()).count();
+            use std::sync::atomic::Ordering::Relaxed;
+            let m = &self.shared.metrics;
+            m.directory_unanswered.store(unanswered as i64, Relaxed);
+            m.directory_pending.store(pending as i64, Relaxed);
+        }
         let now = self.engine.config_arc();
         let mut slot = self
             .shared

@@ -134,6 +134,8 @@ struct Task {
     seq: i64,
     /// A standby: the last status-page row its built-in page holds.
     page_mark: i64,
+    /// The engine's directory generation the gauges were last computed at.
+    dir_generation: u64,
 }
 
 impl Task {
@@ -444,6 +446,7 @@ pub(crate) async fn run(
         leading,
         seq,
         page_mark: 0,
+        dir_generation: u64::MAX,
     };
     if cluster {
         task.sync_pages();
