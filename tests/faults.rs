@@ -607,16 +607,7 @@ fn fuzzed_api_requests_get_json_refusals_and_change_nothing() {
     let _d = env.daemon();
     let op = env.token("operator-token");
     let al = env.token("alert-token");
-    let seed = std::env::var("MV_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = fuzz_seed();
     eprintln!("fuzz seed {seed} (MV_FUZZ_SEED={seed} repeats this run)");
     let mut r = Rng(seed);
     let soon = rfc3339(chrono::Duration::days(10));

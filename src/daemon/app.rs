@@ -101,6 +101,24 @@ pub(super) fn authorize_alert(app: &App, headers: &HeaderMap) -> Result<(), ApiE
     Err(ApiError::new(401, "unknown token"))
 }
 
+/// Apply one input that passed the door, through the engine task's group commit: its verdict,
+/// or `Unavailable` when the daemon is stopping.
+pub(super) async fn apply(
+    app: &App,
+    input: crate::engine::events::Input,
+) -> Result<usize, Rejected> {
+    let stopping = || Rejected::Unavailable("shutting down".into());
+    let (reply, rx) = oneshot::channel();
+    app.tx
+        .send(Cmd::Events {
+            events: vec![input],
+            reply,
+        })
+        .await
+        .map_err(|_| stopping())?;
+    rx.await.unwrap_or_else(|_| Err(stopping()))
+}
+
 /// Ask the engine task (who may was decided by `access`).
 pub(super) async fn ask<T>(
     app: &App,

@@ -43,14 +43,9 @@ async fn send(app: &App, caller: &Caller, ty: &str, v: &Value) -> Result<usize, 
             actor.who = by.to_string();
         }
     }
-    let events = vec![input.by(actor)];
-    let (reply, rx) = oneshot::channel();
-    app.tx
-        .send(Cmd::Events { events, reply })
+    super::app::apply(app, input.by(actor))
         .await
-        .map_err(|_| ApiError::new(503, "shutting down"))?;
-    let r = rx.await.map_err(|_| ApiError::new(503, "shutting down"))?;
-    r.map_err(ApiError::from)
+        .map_err(ApiError::from)
 }
 
 fn api_result(r: Result<usize, ApiError>, ok: Value, created: bool) -> Response {
@@ -178,21 +173,13 @@ fn report_alert_issues(
             key: format!("alert-{id}/ops/{}", reason.as_str()),
             about: About::Incident(format!("alert-{id}")),
             body: ActionBody::Ops(Box::new(Ops {
-                message: OpsKind::Warning,
-                reason,
-                to: cfg.self_.ops.clone(),
-                incident: None,
-                maintenance: None,
-                inquiry: None,
-                delivery: None,
                 alert: Some(AlertIssueView {
                     name,
                     org,
                     fields,
                     reason: why,
                 }),
-                access: None,
-                directory: None,
+                ..Ops::new(OpsKind::Warning, reason, cfg.self_.ops.clone())
             })),
         });
     };

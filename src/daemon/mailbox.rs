@@ -140,12 +140,6 @@ async fn handle(
                 key: format!("mailbox/{folder}/{uid}/bounce"),
                 about: About::Inquiry(format!("mailbox-{uid}")),
                 body: ActionBody::Ops(Box::new(Ops {
-                    message: OpsKind::Warning,
-                    reason: OpsReason::Bounce,
-                    to: cfg.self_.ops.clone(),
-                    incident: None,
-                    maintenance: None,
-                    inquiry: None,
                     delivery: Some(DeliveryView {
                         key: returned
                             .first()
@@ -157,9 +151,7 @@ async fn handle(
                         last_error: None,
                         also: vec![],
                     }),
-                    alert: None,
-                    access: None,
-                    directory: None,
+                    ..Ops::new(OpsKind::Warning, OpsReason::Bounce, cfg.self_.ops.clone())
                 })),
             };
             let done = shared.commit(&[], &[a]);

@@ -192,20 +192,16 @@ impl Shared {
             key: format!("break-glass-{day}/ops/break_glass"),
             about: About::Incident(format!("break-glass-{day}")),
             body: ActionBody::Ops(Box::new(Ops {
-                message: OpsKind::Warning,
-                reason: OpsReason::BreakGlass,
-                to: cfg.self_.ops.clone(),
-                incident: None,
-                maintenance: None,
-                inquiry: None,
-                delivery: None,
-                alert: None,
                 access: Some(AccessView {
                     who: who.to_string(),
                     origin: origin.to_string(),
                     at: now,
                 }),
-                directory: None,
+                ..Ops::new(
+                    OpsKind::Warning,
+                    OpsReason::BreakGlass,
+                    cfg.self_.ops.clone(),
+                )
             })),
         };
         match self.commit(&[], &[action]) {

@@ -261,6 +261,26 @@ pub struct Email {
 
 pub use super::directory::DirectoryView;
 
+impl Email {
+    /// An e-mail of `message` to `org`'s `to`, with no copy, thread or case attached yet (set
+    /// what applies with struct update syntax).
+    pub fn new(message: EmailKind, org: String, to: Vec<String>) -> Email {
+        Email {
+            message,
+            org,
+            to,
+            cc: Vec::new(),
+            thread: None,
+            incident: None,
+            maintenance: None,
+            previous: None,
+            inquiry_sent_at: None,
+            reply_due: None,
+            directory: None,
+        }
+    }
+}
+
 /// A post to the status page of one environment.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatusPost {
@@ -309,6 +329,25 @@ pub struct Ops {
     /// The directory's notes (SPEC §4.16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectoryView>,
+}
+
+impl Ops {
+    /// A note of `message` for `reason` to `to`, about nothing yet (set what it is about with
+    /// struct update syntax).
+    pub fn new(message: OpsKind, reason: OpsReason, to: Vec<String>) -> Ops {
+        Ops {
+            message,
+            reason,
+            to,
+            incident: None,
+            maintenance: None,
+            inquiry: None,
+            delivery: None,
+            alert: None,
+            access: None,
+            directory: None,
+        }
+    }
 }
 
 /// A use of the break-glass key (SPEC §5.10): who said they were, from where, when.

@@ -77,6 +77,15 @@ impl Contacts {
     }
 }
 
+/// What one event did to the directory, for its audit entries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct News {
+    /// Organizations seen for the first time.
+    pub seeded: Vec<String>,
+    /// Organizations whose contacts changed: (organization, before, after).
+    pub changed: Vec<(String, Contacts, Contacts)>,
+}
+
 /// Why a round asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -284,17 +293,8 @@ impl Entry {
             key,
             about: About::Directory(self.org.clone()),
             body: ActionBody::Email(Box::new(Email {
-                message: kind,
-                org: self.org.clone(),
-                to,
-                cc: Vec::new(),
-                thread: None,
-                incident: None,
-                maintenance: None,
-                previous: None,
-                inquiry_sent_at: None,
-                reply_due: None,
                 directory: Some(d),
+                ..Email::new(kind, self.org.clone(), to)
             })),
         }
     }
@@ -313,16 +313,8 @@ impl Entry {
             key,
             about: About::Directory(self.org.clone()),
             body: ActionBody::Ops(Box::new(Ops {
-                message: kind,
-                reason,
-                to: cfg.self_.ops.clone(),
-                incident: None,
-                maintenance: None,
-                inquiry: None,
-                delivery: None,
-                alert: None,
-                access: None,
                 directory: Some(d),
+                ..Ops::new(kind, reason, cfg.self_.ops.clone())
             })),
         }
     }

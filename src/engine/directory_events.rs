@@ -50,10 +50,13 @@ pub(crate) fn remember(book: &mut Book, cfg: &Config, out: &[Action]) {
         let ActionBody::Email(e) = &a.body else {
             continue;
         };
-        let hf = cfg.org(&e.org).and_then(|o| o.hf.clone());
-        for org in std::iter::once(e.org.clone()).chain(hf) {
-            if !book.0.contains_key(&org) && cfg.org(&org).is_some() {
-                book.0.insert(org.clone(), cfg.org_addresses(&org));
+        // A fan-out mails each organization once per message: look up, clone only what is new.
+        let Some(o) = cfg.org(&e.org) else {
+            continue;
+        };
+        for org in std::iter::once(o.id.as_str()).chain(o.hf.as_deref()) {
+            if !book.0.contains_key(org) && cfg.org(org).is_some() {
+                book.0.insert(org.to_string(), cfg.org_addresses(org));
             }
         }
     }
@@ -121,9 +124,9 @@ impl Engine {
         }
     }
 
-    /// The directory changes the last event made: (organization, before, after).
-    pub fn take_directory_changes(&mut self) -> Vec<(String, Contacts, Contacts)> {
-        std::mem::take(&mut self.dir_changes)
+    /// What the last event did to the directory: organizations seeded, contacts changed.
+    pub fn take_directory_news(&mut self) -> super::directory::News {
+        std::mem::take(&mut self.dir_news)
     }
 
     pub(super) fn entry(&mut self, org: &str) -> Result<&mut Entry, Refusal> {
@@ -144,7 +147,8 @@ impl Engine {
     fn record(&mut self, org: &str, before: &Contacts) {
         if let Some(e) = self.directory.get(org) {
             if &e.held != before {
-                self.dir_changes
+                self.dir_news
+                    .changed
                     .push((org.to_string(), before.clone(), e.held.clone()));
             }
         }
@@ -175,6 +179,7 @@ impl Engine {
                     k += 1;
                     let entry = Entry::seed(&c.org, c.contacts, now, offset);
                     self.directory.insert(c.org.clone(), entry);
+                    self.dir_news.seeded.push(c.org.clone());
                 }
                 Some(d) => {
                     let before = d.held.clone();

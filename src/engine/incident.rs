@@ -174,17 +174,12 @@ impl Incident {
             key,
             about: About::Incident(self.id.clone()),
             body: ActionBody::Email(Box::new(Email {
-                message: kind,
-                org: org.to_string(),
-                to,
                 cc,
                 thread,
                 incident: Some(view),
-                maintenance: None,
-                previous: None,
                 inquiry_sent_at: self.followup_at,
                 reply_due: self.reply_due(cfg),
-                directory: None,
+                ..Email::new(kind, org.to_string(), to)
             })),
         }
     }
@@ -364,16 +359,12 @@ impl Incident {
                     key: format!("{}/ops/unacknowledged", self.id),
                     about: About::Incident(self.id.clone()),
                     body: ActionBody::Ops(Box::new(Ops {
-                        message: OpsKind::Reminder,
-                        reason: OpsReason::Unacknowledged,
-                        to: cfg.self_.ops.clone(),
                         incident: Some(self.view(cfg)),
-                        maintenance: None,
-                        inquiry: None,
-                        delivery: None,
-                        alert: None,
-                        access: None,
-                        directory: None,
+                        ..Ops::new(
+                            OpsKind::Reminder,
+                            OpsReason::Unacknowledged,
+                            cfg.self_.ops.clone(),
+                        )
                     })),
                 });
                 let v = self.view(cfg);

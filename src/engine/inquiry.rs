@@ -57,16 +57,8 @@ impl Inquiry {
             ),
             about: About::Inquiry(self.id.clone()),
             body: ActionBody::Ops(Box::new(Ops {
-                message: kind,
-                reason,
-                to: cfg.self_.ops.clone(),
-                incident: None,
-                maintenance: None,
                 inquiry: Some(self.view(cfg)),
-                delivery: None,
-                alert: None,
-                access: None,
-                directory: None,
+                ..Ops::new(kind, reason, cfg.self_.ops.clone())
             })),
         }
     }

@@ -115,17 +115,10 @@ impl Maintenance {
             key,
             about: About::Maintenance(self.id.clone()),
             body: ActionBody::Email(Box::new(Email {
-                message: kind,
-                org: org.to_string(),
-                to,
-                cc: vec![],
                 thread,
-                incident: None,
                 maintenance: Some(self.view()),
                 previous,
-                inquiry_sent_at: None,
-                reply_due: None,
-                directory: None,
+                ..Email::new(kind, org.to_string(), to)
             })),
         }
     }
@@ -195,16 +188,8 @@ impl Maintenance {
             ),
             about: About::Maintenance(self.id.clone()),
             body: ActionBody::Ops(Box::new(Ops {
-                message: kind,
-                reason,
-                to: cfg.self_.ops.clone(),
-                incident: None,
                 maintenance: Some(self.view()),
-                inquiry: None,
-                delivery: None,
-                alert: None,
-                access: None,
-                directory: None,
+                ..Ops::new(kind, reason, cfg.self_.ops.clone())
             })),
         }
     }

@@ -71,9 +71,8 @@ pub struct Engine {
     base: Arc<Config>,
     /// Each organization's contacts and confirmation rounds (SPEC §4.16).
     directory: BTreeMap<String, directory::Entry>,
-    /// The directory changes the current event made, for the audit log: (organization,
-    /// before, after).
-    dir_changes: Vec<(String, directory::Contacts, directory::Contacts)>,
+    /// What the current event did to the directory, for the audit log.
+    dir_news: directory::News,
     /// Raised whenever a directory entry is settled (its state may have changed): what the
     /// daemon's gauges are refreshed by.
     dir_generation: u64,
@@ -113,7 +112,7 @@ impl Engine {
             base: Arc::clone(&cfg),
             cfg,
             directory: BTreeMap::new(),
-            dir_changes: Vec::new(),
+            dir_news: directory::News::default(),
             dir_generation: 0,
             incidents: HashMap::new(),
             maintenances: HashMap::new(),
@@ -271,7 +270,7 @@ impl Engine {
     pub fn handle(&mut self, at: Time, ev: Event) -> Result<(), Refusal> {
         self.advance_to(at);
         self.touched = Some(Vec::new());
-        self.dir_changes.clear();
+        self.dir_news = directory::News::default();
         let now = self.clock.map_or(at, |c| c.max(at));
         check_times(&ev, now)?;
         // The directory's events are not cases: the report's history begins with a case.

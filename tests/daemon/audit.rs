@@ -3,23 +3,9 @@
 //! database with `sqlite3` — changes one entry, deletes another, inserts a third — and
 //! `meldingsvakt audit verify` naming each.
 
-use crate::harness::audit_verify;
+use crate::harness::{audit_verify, sql};
 use crate::support::*;
 use std::process::Command;
-
-fn sql(env: &Env, statement: &str) -> (bool, String) {
-    let out = Command::new("sqlite3")
-        .arg(env.dir.join("state/meldingsvakt.db"))
-        .arg(statement)
-        .output()
-        .expect("sqlite3 (Debian) must be installed: scripts/test.sh installs it");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 #[test]
 fn audit_names_who_did_what_and_verify_names_every_edit() {

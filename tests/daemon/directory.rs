@@ -8,17 +8,11 @@ use crate::support::*;
 use std::process::Command;
 
 fn audit_rows(env: &Env, what: &str) -> Vec<String> {
-    let out = Command::new("sqlite3")
-        .arg(env.dir.join("state/meldingsvakt.db"))
-        .arg(format!(
-            "SELECT object || '|' || coalesce(before, '') || '|' || coalesce(after, '') FROM audit WHERE what = '{what}' ORDER BY seq"
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    audit_of(
+        env,
+        "object || '|' || coalesce(before, '') || '|' || coalesce(after, '')",
+        what,
+    )
 }
 
 #[test]
@@ -113,56 +107,26 @@ fn the_directory_is_seeded_once_and_follows_a_changed_configuration() {
         let at = page.find("name=\"n\" value=\"").unwrap() + 16;
         page[at..].split('"').next().unwrap().to_string()
     };
+    let undo = |who: &Browser, csrf: &str| {
+        who.post(
+            "/ops/directory",
+            &[
+                ("csrf", csrf),
+                ("org", "malvik"),
+                ("step", "undo"),
+                ("n", &n),
+            ],
+        )
+        .0
+    };
     // A viewer cannot; a form without the session's CSRF token changes nothing.
-    assert_eq!(
-        vera.post(
-            "/ops/directory",
-            &[
-                ("csrf", "x"),
-                ("org", "malvik"),
-                ("step", "undo"),
-                ("n", &n)
-            ]
-        )
-        .0,
-        403
-    );
-    assert_ne!(
-        ada.post(
-            "/ops/directory",
-            &[
-                ("csrf", "x"),
-                ("org", "malvik"),
-                ("step", "undo"),
-                ("n", &n)
-            ]
-        )
-        .0,
-        303
-    );
-    let (code, _) = ada.post(
-        "/ops/directory",
-        &[
-            ("csrf", &csrf),
-            ("org", "malvik"),
-            ("step", "undo"),
-            ("n", &n),
-        ],
-    );
-    assert_eq!(code, 303);
+    assert_eq!(undo(&vera, "x"), 403);
+    assert_ne!(undo(&ada, "x"), 303);
+    assert_eq!(undo(&ada, &csrf), 303);
     let page = ada.get("/ops/directory");
     assert!(!page.contains("post@malvik.kommune.example"), "{page}");
     // The same undo again is refused: the directory moved on.
-    let (code, _) = ada.post(
-        "/ops/directory",
-        &[
-            ("csrf", &csrf),
-            ("org", "malvik"),
-            ("step", "undo"),
-            ("n", &n),
-        ],
-    );
-    assert_eq!(code, 409);
+    assert_eq!(undo(&ada, &csrf), 409);
     let changes = audit_rows(&env, "directory.change");
     assert_eq!(changes.len(), 2, "{changes:?}");
 

@@ -289,3 +289,29 @@ pub fn audit_verify(env: &Env, extra: &[&str]) -> (i32, String) {
     );
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// A statement against the daemon's SQLite store with Debian's sqlite3: whether it ran, and
+/// its output (and errors).
+pub fn sql(env: &Env, statement: &str) -> (bool, String) {
+    let out = Command::new("sqlite3")
+        .arg(env.dir.join("state/meldingsvakt.db"))
+        .arg(statement)
+        .output()
+        .expect("sqlite3 (Debian) must be installed: scripts/test.sh installs it");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// `columns` (an SQL expression) of each audit entry of `what`, oldest first.
+pub fn audit_of(env: &Env, columns: &str, what: &str) -> Vec<String> {
+    let (ok, rows) = sql(
+        env,
+        &format!("SELECT {columns} FROM audit WHERE what = '{what}' ORDER BY seq"),
+    );
+    assert!(ok, "{rows}");
+    rows.lines().map(str::to_string).collect()
+}

@@ -9,7 +9,6 @@
 
 use crate::harness::*;
 use crate::support::*;
-use std::process::Command;
 
 const OLD: &str = "meldingsansvarlig@malvik.kommune.example";
 const NEW: &str = "ny@malvik.kommune.example";
@@ -27,17 +26,11 @@ fn mail_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> Option<&'a Mail> {
 }
 
 fn audit_rows(env: &Env, what: &str) -> Vec<String> {
-    let out = Command::new("sqlite3")
-        .arg(env.dir.join("state/meldingsvakt.db"))
-        .arg(format!(
-            "SELECT who || '|' || origin || '|' || object || '|' || coalesce(after, '') FROM audit WHERE what = '{what}' ORDER BY seq"
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    audit_of(
+        env,
+        "who || '|' || origin || '|' || object || '|' || coalesce(after, '')",
+        what,
+    )
 }
 
 #[test]
@@ -252,16 +245,7 @@ fn contacts(b: &Browser) -> std::collections::BTreeMap<String, String> {
 fn fuzzing_the_contact_page_changes_no_other_organization() {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let seed = std::env::var("MV_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+    let seed = fuzz_seed();
     println!("seed {seed}");
     let mut r = Rng(seed);
     let env = Env::new("kontakt-fuzz");

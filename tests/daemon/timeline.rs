@@ -222,13 +222,12 @@ fn timeline_shows_who_what_and_delivery_and_a_bounce_from_dovecot() {
         "{shown}"
     );
     // The bounce is in the audit log, from the mailbox, and the chain verifies.
-    let out = Command::new("sqlite3")
-        .arg(env.dir.join("state/meldingsvakt.db"))
-        .arg("SELECT who || '|' || origin || '|' || object FROM audit WHERE what = 'directory.bounce'")
-        .output()
-        .unwrap();
-    let rows = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(rows.trim(), "postkasse|mailbox|directory/melhus", "{rows}");
+    let rows = audit_of(
+        &env,
+        "who || '|' || origin || '|' || object",
+        "directory.bounce",
+    );
+    assert_eq!(rows, ["postkasse|mailbox|directory/melhus"]);
     let (code, out) = audit_verify(&env, &[]);
     assert_eq!(code, 0, "{out}");
 }

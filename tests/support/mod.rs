@@ -220,6 +220,20 @@ impl Browser {
     }
 }
 
+/// A fuzz test's seed: `MV_FUZZ_SEED` to repeat a run, else a new one (odd, never 0).
+pub fn fuzz_seed() -> u64 {
+    std::env::var("MV_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        })
+}
+
 /// xorshift64*: a seeded generator for the tests' random inputs (no dependency), so a run
 /// can be repeated from its seed.
 pub struct Rng(pub u64);

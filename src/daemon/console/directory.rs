@@ -8,13 +8,12 @@ use super::{ask, message, page, redirect, Query};
 use crate::audit::{Actor, Origin};
 use crate::console::directory::{self as view, Change};
 use crate::daemon::app::App;
-use crate::daemon::engine_task::{Cmd, Rejected};
+use crate::daemon::engine_task::Rejected;
 use crate::engine::directory::Contacts;
 use crate::engine::events::Input;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::sync::oneshot;
 
 /// `GET /ops/directory` (admins): the directory as held; `?format=csv` exports it, audited
 /// before the file leaves.
@@ -80,18 +79,10 @@ async fn send(app: &App, w: &Who, ty: &str, v: &serde_json::Value) -> Result<(),
         .map_err(|r| NotDone(r.norsk()))?
         .from(Origin::Console)
         .by(Actor::new(&w.session.user, w.session.role, Origin::Console));
-    let (tx, rx) = oneshot::channel();
-    app.tx
-        .send(Cmd::Events {
-            events: vec![input],
-            reply: tx,
-        })
-        .await
-        .map_err(|_| NotDone("meldingsvakt avslutter.".into()))?;
-    match rx.await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(Rejected::Refused { refusal, .. })) => Err(NotDone(refusal.norsk())),
-        Ok(Err(Rejected::Unavailable(_))) | Err(_) => Err(NotDone(
+    match crate::daemon::app::apply(app, input).await {
+        Ok(_) => Ok(()),
+        Err(Rejected::Refused { refusal, .. }) => Err(NotDone(refusal.norsk())),
+        Err(Rejected::Unavailable(_)) => Err(NotDone(
             "Lageret svarer ikke nå; ingenting er endret.".into(),
         )),
     }

@@ -13,7 +13,7 @@ use crate::audit::{Actor, Origin, Role};
 use crate::console::forms::FieldErrors;
 use crate::console::kontakt;
 use crate::daemon::app::App;
-use crate::daemon::engine_task::{Cmd, Rejected};
+use crate::daemon::engine_task::Rejected;
 use crate::engine::directory::Entry;
 use crate::engine::events::Input;
 use crate::render::link::Link;
@@ -23,7 +23,6 @@ use axum::response::Response;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// Requests within `WINDOW` one link may make, and one client address.
 const PER_LINK: u32 = 30;
@@ -199,20 +198,8 @@ pub(super) async fn answer(State(app): State<App>, req: Request) -> Response {
             .by(Actor::new(&by, Role::System, Origin::Directory)),
         Err(r) => return refused(r),
     };
-    let (tx, rx) = oneshot::channel();
-    let sent = app
-        .tx
-        .send(Cmd::Events {
-            events: vec![input],
-            reply: tx,
-        })
-        .await;
-    let verdict = match sent {
-        Ok(()) => rx.await.ok(),
-        Err(_) => None,
-    };
-    match verdict {
-        Some(Ok(_)) => {
+    match crate::daemon::app::apply(&app, input).await {
+        Ok(_) => {
             tracing::info!(org = %e.org, what = ty, "contact page: the organization answered");
             match ty {
                 "directory.verify" => done(
@@ -228,8 +215,8 @@ pub(super) async fn answer(State(app): State<App>, req: Request) -> Response {
                 _ => super::redirect(&format!("{here}?ok=propose"), None),
             }
         }
-        Some(Err(Rejected::Refused { refusal, .. })) => refused(refusal),
-        Some(Err(Rejected::Unavailable(_))) | None => done(
+        Err(Rejected::Refused { refusal, .. }) => refused(refusal),
+        Err(Rejected::Unavailable(_)) => done(
             &app,
             StatusCode::SERVICE_UNAVAILABLE,
             "Prøv igjen om litt",

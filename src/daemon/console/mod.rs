@@ -433,21 +433,7 @@ async fn act(State(app): State<App>, req: Request) -> Response {
     };
     let id = f.get("id").unwrap_or_default().to_string();
     if step == "send" {
-        let (tx, rx) = oneshot::channel();
-        let sent = app
-            .tx
-            .send(Cmd::Events {
-                events: vec![input],
-                reply: tx,
-            })
-            .await;
-        let r = match sent {
-            Ok(()) => rx
-                .await
-                .unwrap_or(Err(Rejected::Unavailable("shutting down".into()))),
-            Err(_) => Err(Rejected::Unavailable("shutting down".into())),
-        };
-        return match r {
+        return match crate::daemon::app::apply(&app, input).await {
             Ok(_) => {
                 tracing::info!(user = %w.session.user, event = %ty, id = %id, "console: event accepted");
                 let kind = match ty.as_str() {

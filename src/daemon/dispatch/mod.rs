@@ -48,12 +48,6 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
         ),
         about: row.action.about.clone(),
         body: ActionBody::Ops(Box::new(Ops {
-            message: OpsKind::Warning,
-            reason: OpsReason::DeliveryDelayed,
-            to: cfg.self_.ops.clone(),
-            incident: None,
-            maintenance: None,
-            inquiry: None,
             delivery: Some(DeliveryView {
                 key: row.key.clone(),
                 to,
@@ -62,9 +56,11 @@ fn delayed_warning(shared: &Shared, row: &OutboxRow, now: chrono::DateTime<Utc>)
                 last_error: row.last_error.clone(),
                 also: vec![],
             }),
-            alert: None,
-            access: None,
-            directory: None,
+            ..Ops::new(
+                OpsKind::Warning,
+                OpsReason::DeliveryDelayed,
+                cfg.self_.ops.clone(),
+            )
         })),
     })
 }

@@ -107,19 +107,7 @@ mod tests {
     use crate::engine::model::{About, Action, ActionBody, Email, EmailKind};
 
     fn row(key: &str, to: &str) -> OutboxRow {
-        let e = Email {
-            message: EmailKind::Unplanned,
-            org: "x".into(),
-            to: vec![to.to_string()],
-            cc: vec![],
-            thread: None,
-            incident: None,
-            maintenance: None,
-            previous: None,
-            inquiry_sent_at: None,
-            reply_due: None,
-            directory: None,
-        };
+        let e = Email::new(EmailKind::Unplanned, "x".into(), vec![to.to_string()]);
         OutboxRow {
             key: key.into(),
             kind: "unplanned".into(),

@@ -4,7 +4,7 @@
 
 use super::Task;
 use crate::audit::{Actor, NewEntry, Origin, Role};
-use crate::engine::directory::{Contacts, BY_CONFIG};
+use crate::engine::directory::BY_CONFIG;
 use crate::engine::events::{Input, Logged};
 use crate::engine::model::Time;
 
@@ -60,17 +60,24 @@ impl Task {
             m.directory_unanswered.store(unanswered as i64, Relaxed);
             m.directory_pending.store(pending as i64, Relaxed);
         }
+        // Every turn of the loop: a read and a pointer compare; the write only on a change.
         let now = self.engine.config_arc();
-        let mut slot = self
-            .shared
-            .contacts
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if slot
-            .as_ref()
-            .is_none_or(|c| !std::sync::Arc::ptr_eq(c, &now))
-        {
-            *slot = Some(now);
+        let same = |slot: &Option<std::sync::Arc<crate::config::Config>>| {
+            slot.as_ref()
+                .is_some_and(|c| std::sync::Arc::ptr_eq(c, &now))
+        };
+        if !same(
+            &self
+                .shared
+                .contacts
+                .read()
+                .unwrap_or_else(|p| p.into_inner()),
+        ) {
+            *self
+                .shared
+                .contacts
+                .write()
+                .unwrap_or_else(|p| p.into_inner()) = Some(now);
         }
     }
 
@@ -117,9 +124,9 @@ pub(super) fn audit_entries(
     now: Time,
     log: &Logged,
     org: Option<String>,
-    seeded: &[String],
-    changes: Vec<(String, Contacts, Contacts)>,
+    news: crate::engine::directory::News,
 ) -> Vec<NewEntry> {
+    let (seeded, changes) = (news.seeded, news.changed);
     let actor = log.actor.clone().unwrap_or_else(|| {
         let who = match log.origin {
             Origin::Mailbox => "postkasse",

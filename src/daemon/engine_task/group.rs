@@ -113,29 +113,15 @@ impl Task {
         for input in inputs {
             let about = input.about();
             let before = about.as_ref().and_then(|a| self.engine.case_json(a));
-            let known: std::collections::BTreeSet<String> =
-                match (&input.event, log_is_directory(&input.log)) {
-                    (_, true) => self.engine.directory().keys().cloned().collect(),
-                    _ => Default::default(),
-                };
             let Input { event, log } = input;
             let org = directory_org(&event);
-            let seeded: Vec<String> = match &event {
-                Event::DirectoryConfig(c) => c
-                    .orgs
-                    .iter()
-                    .filter(|o| !known.contains(&o.org))
-                    .map(|o| o.org.clone())
-                    .collect(),
-                _ => Vec::new(),
-            };
             match self.engine.handle(now, event) {
                 Ok(()) => {
                     n += 1;
                     let after = about.as_ref().and_then(|a| self.engine.case_json(a));
                     let audit = if log_is_directory(&log) {
-                        let changes = self.engine.take_directory_changes();
-                        super::directory::audit_entries(now, &log, org, &seeded, changes)
+                        let news = self.engine.take_directory_news();
+                        super::directory::audit_entries(now, &log, org, news)
                     } else {
                         audit_entry(now, &log, about, before, after)
                             .into_iter()

@@ -90,7 +90,7 @@ fn a_new_phone_counts_at_once_a_new_address_only_once_it_confirms_itself() {
         ["postmottak@malvik.kommune.example"]
     );
     // Each event's changes, for its audit entry.
-    let changes = e.take_directory_changes();
+    let changes = e.take_directory_news().changed;
     assert_eq!(changes.len(), 1);
     assert_eq!(
         changes[0].1.meldingsansvarlig,
@@ -105,7 +105,7 @@ fn a_new_phone_counts_at_once_a_new_address_only_once_it_confirms_itself() {
         serde_json::json!({"org": "malvik", "proposal": 1}),
     );
     assert!(e.handle(t("2026-12-09T11:00:00+01:00"), again).is_err());
-    assert!(e.take_directory_changes().is_empty());
+    assert!(e.take_directory_news().changed.is_empty());
 }
 
 #[test]
