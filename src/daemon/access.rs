@@ -72,6 +72,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/feed.atom", PUBLIC),
     r("GET", "/test/feed.atom", PUBLIC),
     r("GET", "/api/v1/status", PUBLIC),
+    r("GET", "/calendar.ics", PUBLIC),
+    r("GET", "/calendar-test.ics", PUBLIC),
     r("GET", "/reports/{month}", PUBLIC),
     r("GET", "/healthz", PUBLIC),
     r("GET", "/metrics", PUBLIC),

@@ -541,6 +541,8 @@ pub(crate) fn router(
         .route("/feed.atom", get(feed_prod))
         .route("/test/feed.atom", get(feed_test))
         .route("/api/v1/status", get(status_json))
+        .route("/calendar.ics", get(super::calendar::production))
+        .route("/calendar-test.ics", get(super::calendar::test))
         .route("/reports/{month}", get(report))
         .merge(super::console::routes())
         .route("/healthz", get(healthz))

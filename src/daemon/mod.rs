@@ -15,6 +15,7 @@
 pub mod access;
 mod app;
 pub mod audit;
+mod calendar;
 pub(crate) mod console;
 pub(crate) mod dispatch;
 pub(crate) mod engine_task;

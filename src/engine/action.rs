@@ -232,6 +232,17 @@ pub struct MaintenanceView {
     pub to: Time,
     pub measures: Option<String>,
     pub phone: Option<String>,
+    /// Raised on every change and on the cancellation: the calendar event's `SEQUENCE`
+    /// (SPEC §5.9).
+    #[serde(default)]
+    pub sequence: u32,
+    #[serde(default)]
+    pub cancelled: bool,
+    /// When it was registered and last changed (the event's `DTSTAMP`/`LAST-MODIFIED`).
+    #[serde(default)]
+    pub registered_at: Option<Time>,
+    #[serde(default)]
+    pub modified_at: Option<Time>,
 }
 
 pub use super::views::InquiryView;

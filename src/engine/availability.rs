@@ -58,6 +58,9 @@ pub struct MaintenanceRecord {
     pub to: Time,
     /// Whether its window is not downtime: our own (source `self`) and not cancelled.
     pub excuses: bool,
+    /// What the calendar feed shows of it (SPEC §5.9); `None` in history written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<crate::engine::model::MaintenanceView>,
 }
 
 /// The case history: every incident and maintenance the engine has seen, and when the first

@@ -21,6 +21,9 @@ pub(crate) struct Maintenance {
     pub phone: Option<String>,
     pub registered_at: Time,
     pub cancelled: bool,
+    /// When it last changed (a change or the cancellation; `None`: never since registered).
+    #[serde(default)]
+    pub modified_at: Option<Time>,
 
     pub sp_seq: u32,
     /// Organizations that have had an e-mail about this maintenance.
@@ -49,6 +52,10 @@ impl Maintenance {
             to: self.to,
             measures: self.measures.clone(),
             phone: self.phone.clone(),
+            sequence: self.change_seq + u32::from(self.cancelled),
+            cancelled: self.cancelled,
+            registered_at: Some(self.registered_at),
+            modified_at: Some(self.modified_at.unwrap_or(self.registered_at)),
         }
     }
 
@@ -301,6 +308,7 @@ impl Engine {
             phone: e.phone,
             registered_at: now,
             cancelled: false,
+            modified_at: None,
             sp_seq: 0,
             notified: vec![],
             region_notified: false,
@@ -428,6 +436,7 @@ impl Engine {
             m.phone = Some(p);
         }
         m.change_seq += 1;
+        m.modified_at = Some(now);
         let mut out = vec![m.status(now, StatusKind::MaintenanceUpdate, "scheduled")];
         let cfg = Arc::clone(&self.cfg);
         if m.emailed() && (time_changed || scope_changed) {
@@ -479,6 +488,10 @@ impl Engine {
     pub(super) fn maintenance_cancel(&mut self, now: Time, id: &str) -> Result<(), Refusal> {
         let mut m = self.live_maintenance(id)?.clone();
         let cfg = Arc::clone(&self.cfg);
+        // Cancelled before its last messages are made: they carry the cancelled view (the
+        // calendar attachment's `STATUS:CANCELLED` and raised `SEQUENCE`, SPEC §5.9).
+        m.cancelled = true;
+        m.modified_at = Some(now);
         let mut out = vec![m.status(now, StatusKind::MaintenanceCancel, "cancelled")];
         if m.emailed() {
             m.fan_out(
@@ -490,7 +503,6 @@ impl Engine {
                 &mut out,
             );
         }
-        m.cancelled = true;
         self.out.extend(out);
         self.maintenances.insert(id.to_string(), m);
         self.release_suppressed(id, now, false);

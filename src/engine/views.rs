@@ -120,6 +120,7 @@ impl crate::engine::maintenance::Maintenance {
             from: self.from,
             to: self.to,
             excuses: self.source.is_none() && !self.cancelled,
+            view: Some(self.view()),
         }
     }
 }

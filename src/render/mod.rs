@@ -88,6 +88,7 @@ pub(crate) fn window_text(cfg: &Config, from: Time, to: Time) -> String {
 
 mod builtin;
 mod context;
+pub(crate) mod ics;
 pub mod link;
 use context::*;
 

@@ -71,6 +71,10 @@ pub(crate) fn maintenance(cfg: &Config, across_midnight: bool) -> MaintenanceVie
                 .into(),
         ),
         phone: None,
+        sequence: 0,
+        cancelled: false,
+        registered_at: Some(t("2026-11-20T10:00:00+01:00")),
+        modified_at: Some(t("2026-11-20T10:00:00+01:00")),
     }
 }
 
@@ -332,6 +336,7 @@ fn report(cfg: &Config) -> Action {
             from: t("2027-03-14T23:00:00+01:00"),
             to: t("2027-03-15T02:00:00+01:00"),
             excuses: true,
+            view: None,
         },
     );
     let month = crate::report::Month {

@@ -39,6 +39,7 @@ fn maint(id: &str, services: &[&str], from: &str, to: &str) -> MaintenanceRecord
         from: t(from),
         to: t(to),
         excuses: true,
+        view: None,
     }
 }
 

@@ -236,6 +236,9 @@ pub(crate) struct StatusPages {
     cache: Mutex<BTreeMap<Environment, Arc<Rendered>>>,
     /// What the production page's 90-day uptime rows need of the case history.
     history: Mutex<Arc<crate::report::History>>,
+    /// The maintenances the calendar feed shows (SPEC §5.9: from 90 days back, cancelled
+    /// ones too), from the same history.
+    calendar: Mutex<Arc<Vec<MaintenanceView>>>,
 }
 
 impl Default for StatusPages {
@@ -244,9 +247,13 @@ impl Default for StatusPages {
             pages: Mutex::new(BTreeMap::new()),
             cache: Mutex::new(BTreeMap::new()),
             history: Mutex::new(Arc::new(crate::report::History::default())),
+            calendar: Mutex::new(Arc::new(Vec::new())),
         }
     }
 }
+
+/// How far back the calendar feed shows maintenances (SPEC §5.9).
+pub(crate) const CALENDAR_DAYS: i64 = 90;
 
 /// Days in the uptime rows.
 pub(crate) const UPTIME_DAYS: u32 = 90;
@@ -284,6 +291,14 @@ impl StatusPages {
     /// Keep what the uptime rows need of `h` (the last 90 days); the page is re-rendered when
     /// it changed.
     pub(crate) fn set_history(&self, h: &crate::report::History, now: Time) {
+        let since = now - chrono::Duration::days(CALENDAR_DAYS);
+        let calendar: Vec<MaintenanceView> = h
+            .maintenances
+            .values()
+            .filter_map(|m| m.view.clone())
+            .filter(|v| v.to > since)
+            .collect();
+        *self.calendar.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(calendar);
         let recent =
             crate::report::recent(h, now - chrono::Duration::days(i64::from(UPTIME_DAYS) + 1));
         let mut slot = self.history.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,6 +306,13 @@ impl StatusPages {
             *slot = Arc::new(recent);
             self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
+    }
+
+    /// The maintenances for the calendar feed: those that ended at most 90 days before `now`.
+    pub(crate) fn calendar(&self, now: Time) -> Vec<MaintenanceView> {
+        let all = Arc::clone(&self.calendar.lock().unwrap_or_else(|p| p.into_inner()));
+        let since = now - chrono::Duration::days(CALENDAR_DAYS);
+        all.iter().filter(|m| m.to > since).cloned().collect()
     }
 
     /// The cached rendering of an environment's page, re-rendered when stale.

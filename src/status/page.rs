@@ -175,7 +175,8 @@ pub(crate) fn render(
         .map(|i| json!({"name": i.name, "started": oslo_fmt(cfg, i.view.started_at), "resolved": i.resolved_at.map(|t| oslo_fmt(cfg, t))}))
         .collect();
     let ctx = json!({
-        "title": title, "base": base, "api": api, "is_test": is_test, "indicator": ind, "description": desc,
+        "title": title, "base": base, "api": api, "is_test": is_test,
+        "calendar": if is_test { "/calendar-test.ics" } else { "/calendar.ics" }, "indicator": ind, "description": desc,
         "updated": oslo_fmt(cfg, page.updated_at.unwrap_or(now)), "components": comps, "incidents": incidents,
         "maintenances": maintenances, "history": history, "owner": cfg.self_.name,
         "uptime": uptime_json(uptime), "uptime_days": super::UPTIME_DAYS,

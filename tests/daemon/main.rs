@@ -11,6 +11,7 @@ mod harness;
 mod alertmanager;
 mod audit;
 mod bad_input;
+mod calendar;
 mod console;
 mod directory;
 mod fanout;

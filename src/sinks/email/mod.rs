@@ -7,8 +7,9 @@
 use crate::config::{mailbox_address, Config};
 use crate::engine::model::{Action, ActionBody};
 use crate::render::{Rendered, Renderer};
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
-use lettre::message::Mailbox;
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 mod smtp;
@@ -123,6 +124,14 @@ pub(crate) fn message(
     a: &Action,
     key: Option<&[u8]>,
 ) -> Result<Option<Message>, SendError> {
+    // SPEC §5.9: a planned-maintenance e-mail carries its calendar event.
+    let calendar = match &a.body {
+        ActionBody::Email(e) => e
+            .maintenance
+            .as_ref()
+            .and_then(|m| crate::render::ics::attachment(cfg, r, e.message, m, a.at)),
+        _ => None,
+    };
     let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
         match &a.body {
             ActionBody::Email(e) => (
@@ -160,8 +169,7 @@ pub(crate) fn message(
         .subject(rendered.subject)
         .message_id(Some(message_id(cfg, &a.key)))
         .date(a.at.into())
-        .header(AutoSubmitted)
-        .header(ContentType::TEXT_PLAIN);
+        .header(AutoSubmitted);
     for t in &to {
         b = b.to(mailbox(t)?);
     }
@@ -172,9 +180,28 @@ pub(crate) fn message(
         let id = message_id(cfg, &t);
         b = b.in_reply_to(id.clone()).references(id);
     }
-    b.body(rendered.body)
-        .map(Some)
-        .map_err(|e| SendError::Build(e.to_string()))
+    let built = match calendar {
+        None => b.header(ContentType::TEXT_PLAIN).body(rendered.body),
+        // The text first and unchanged; the event after it, as a file the reader's calendar
+        // opens (`method` in the content type as RFC 6047 §2.4 asks).
+        Some((method, ics)) => {
+            let kind =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| SendError::Build(e.to_string()))?;
+            // Base64, so the CRLF line ends RFC 5545 asks for reach the reader as written
+            // (a text part's line ends are the mail system's to change).
+            let ics = Body::new_with_encoding(ics.into_bytes(), ContentTransferEncoding::Base64)
+                .map_err(|_| {
+                    SendError::Build("the calendar attachment cannot be encoded".into())
+                })?;
+            b.multipart(
+                MultiPart::mixed()
+                    .singlepart(SinglePart::plain(rendered.body))
+                    .singlepart(Attachment::new("vedlikehold.ics".into()).body(ics, kind)),
+            )
+        }
+    };
+    built.map(Some).map_err(|e| SendError::Build(e.to_string()))
 }
 
 /// A file name for a key: the same key always writes the same file (a retry overwrites).
