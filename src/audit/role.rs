@@ -82,6 +82,8 @@ pub enum Origin {
     Directory,
     /// The configuration, read at a start or reload (SPEC §4.16).
     Config,
+    /// A subscriber's own page or one-click unsubscribe (SPEC §4.17).
+    Subscription,
 }
 
 impl Origin {
@@ -97,6 +99,7 @@ impl Origin {
             Origin::System => "system",
             Origin::Directory => "directory",
             Origin::Config => "config",
+            Origin::Subscription => "subscription",
         }
     }
 }

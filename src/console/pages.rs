@@ -50,6 +50,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/console/kontakt.hbs"),
     ),
     (
+        "subscribers",
+        include_str!("../../templates/console/subscribers.hbs"),
+    ),
+    (
+        "abonner",
+        include_str!("../../templates/console/abonner.hbs"),
+    ),
+    (
         "directory_import",
         include_str!("../../templates/console/directory_import.hbs"),
     ),

@@ -98,10 +98,19 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/ops/directory", ADMIN),
     r("POST", "/ops/directory", ADMIN),
     r("POST", "/ops/directory/import", ADMIN),
+    r("GET", "/ops/subscribers", ADMIN),
+    r("POST", "/ops/subscribers", ADMIN),
     r("GET", "/ops/static/{name}", PUBLIC),
     // The organizations' own page (SPEC §4.16): the signed link is the credential.
     r("GET", "/kontakt/{token}", PUBLIC),
     r("POST", "/kontakt/{token}", PUBLIC),
+    // Subscribers (SPEC §4.17): the form is public; a subscriber's link is its credential.
+    r("GET", "/abonner", PUBLIC),
+    r("POST", "/abonner", PUBLIC),
+    r("GET", "/abonner/{token}", PUBLIC),
+    r("POST", "/abonner/{token}", PUBLIC),
+    r("GET", "/abonner/{token}/avmeld", PUBLIC),
+    r("POST", "/abonner/{token}/avmeld", PUBLIC),
 ];
 
 /// What `(method, path)` needs; `None` for a route that declares nothing. `Some(None)`-like

@@ -194,7 +194,7 @@ fn report_alert_issues(
         issue(*i, OpsReason::AlertUnusable, Vec::new(), Some(why.clone()));
     }
     match shared.commit(&[], &actions) {
-        Ok(n) if n > 0 => shared.wake_dispatcher.notify_one(),
+        Ok(n) if n > 0 => shared.wake_routine(),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "cannot queue the ops warning about alerts"),
     }

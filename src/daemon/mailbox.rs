@@ -156,7 +156,7 @@ async fn handle(
             };
             let done = shared.commit(&[], &[a]);
             done.map(|_| {
-                shared.wake_dispatcher.notify_one();
+                shared.wake_routine();
                 0
             })
             .map_err(|e| Rejected::Unavailable(e.to_string()))

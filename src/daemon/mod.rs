@@ -28,6 +28,7 @@ mod replay;
 pub(crate) mod role;
 pub(crate) mod serve;
 mod shared;
+pub(crate) mod subscribers;
 mod tokens;
 
 pub use replay::{replay, retained, StateHistory};
@@ -179,6 +180,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         db,
         handoff: Mutex::new(Vec::new()),
         break_glass_mailed: Mutex::new(None),
+        subscribers: subscribers::Lane::default(),
         role: Arc::clone(&role),
     });
     shared.refresh_stats();
@@ -211,6 +213,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
         stop_rx.clone(),
     ));
     let dispatch_handle = tokio::spawn(dispatch::run(Arc::clone(&shared), stop_rx.clone()));
+    let lane_handle = tokio::spawn(subscribers::run(Arc::clone(&shared), stop_rx.clone()));
     let mailbox_handle = tokio::spawn(mailbox::run(
         Arc::clone(&shared),
         tx.clone(),
@@ -258,6 +261,7 @@ pub async fn run(config_path: &Path) -> Result<(), DaemonError> {
     drop(tx);
     let _ = engine_handle.await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), dispatch_handle).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), lane_handle).await;
     leadership_stop.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::info!("stopped");
     Ok(())

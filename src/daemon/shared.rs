@@ -95,6 +95,8 @@ pub(crate) struct Shared {
     /// Rows the engine task's commit claimed for the dispatcher (`Store::commit_claiming`),
     /// each with the end of its claim.
     pub handoff: Mutex<Vec<(crate::store::OutboxRow, Time)>>,
+    /// The subscriber lane's shared state (SPEC §4.17).
+    pub subscribers: super::subscribers::Lane,
     /// The last local day ops were mailed about a use of the break-glass key.
     pub break_glass_mailed: Mutex<Option<chrono::NaiveDate>>,
 }
@@ -124,6 +126,13 @@ impl crate::sinks::SinkState for Shared {
 }
 
 impl Shared {
+    /// New routine rows were committed: the subscriber lane holds off until the dispatcher
+    /// has sent them (SPEC §4.17), and the dispatcher is woken.
+    pub(crate) fn wake_routine(&self) {
+        self.subscribers.routine_busy();
+        self.wake_dispatcher.notify_one();
+    }
+
     /// The configuration in force.
     pub(crate) fn cfg(&self) -> Arc<Config> {
         self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -205,7 +214,7 @@ impl Shared {
             })),
         };
         match self.commit(&[], &[action]) {
-            Ok(n) if n > 0 => self.wake_dispatcher.notify_one(),
+            Ok(n) if n > 0 => self.wake_routine(),
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot queue the mail to ops about the break-glass key; the next use tries again");

@@ -4,6 +4,14 @@
 /// The shipped templates: (name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "subscriber/confirm",
+        include_str!("../../templates/subscriber/confirm.hbs"),
+    ),
+    (
+        "subscriber/post",
+        include_str!("../../templates/subscriber/post.hbs"),
+    ),
+    (
         "email/planned",
         include_str!("../../templates/email/planned.hbs"),
     ),

@@ -128,6 +128,34 @@ impl Link {
     }
 }
 
+/// A subscriber's token (SPEC §4.17): `{id}.{base64url(HMAC-SHA256(key, "subscriber|" id))}`.
+/// It opens the subscriber's own page (confirm, change, unsubscribe) for as long as the
+/// subscriber exists; the id is 128 random bits, and the signature keeps a leaked id from
+/// being a link.
+pub fn subscriber_token(key: &[u8], id: &str) -> String {
+    let tag = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, key),
+        format!("subscriber|{id}").as_bytes(),
+    );
+    format!("{id}.{}", B64.encode(tag.as_ref()))
+}
+
+/// The subscriber id a token was signed for, checked in constant time; `None` otherwise.
+pub fn subscriber_of(key: &[u8], token: &str) -> Option<String> {
+    if token.len() > MAX_TOKEN {
+        return None;
+    }
+    let (id, tag) = token.split_once('.')?;
+    let tag = B64.decode(tag).ok()?;
+    hmac::verify(
+        &hmac::Key::new(hmac::HMAC_SHA256, key),
+        format!("subscriber|{id}").as_bytes(),
+        &tag,
+    )
+    .ok()?;
+    Some(id.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +189,17 @@ mod tests {
             Link::open(b"another key", &tok, t("2026-12-05T07:00:00Z")),
             Err(Refused::Invalid)
         );
+    }
+
+    #[test]
+    fn a_subscriber_token_opens_for_its_id_only() {
+        let key = [7u8; 32];
+        let t = subscriber_token(&key, "abc123");
+        assert_eq!(subscriber_of(&key, &t).as_deref(), Some("abc123"));
+        let (_, tag) = t.split_once('.').unwrap();
+        assert_eq!(subscriber_of(&key, &format!("abc124.{tag}")), None);
+        assert_eq!(subscriber_of(&[8u8; 32], &t), None);
+        assert_eq!(subscriber_of(&key, "abc123"), None);
     }
 
     #[test]

@@ -90,6 +90,7 @@ mod builtin;
 mod context;
 pub(crate) mod ics;
 pub mod link;
+pub(crate) mod subscriber;
 use context::*;
 
 impl Renderer {

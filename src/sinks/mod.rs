@@ -12,6 +12,7 @@
 //! | `silence/`    | `silence`             | –                 | `[alertmanager]` |
 //! | `webhook/`    | –                     | every action      | `[webhook]`      |
 //! | `sms/`        | `sms`                 | –                 | `[sms]`          |
+//! | `subscribers/`| –                     | posts subscribers hear of | `[subscribers]` |
 //!
 //! An action's **own** outbox row (key = the action key) goes to the sink that delivers its
 //! kind. A sink may also take a **copy** of an action: its own outbox row, keyed
@@ -29,6 +30,7 @@ pub mod email;
 pub(crate) mod silence;
 pub(crate) mod sms;
 pub(crate) mod statuspage;
+pub(crate) mod subscribers;
 pub(crate) mod webhook;
 
 use crate::config::section::Section;
@@ -72,6 +74,8 @@ pub(crate) struct Ctx<'a> {
     pub cfg: &'a Config,
     pub renderer: &'a Renderer,
     pub state: &'a dyn SinkState,
+    /// The subscriber queue, for the subscribers' copies.
+    pub fan_out: &'a dyn subscribers::FanOut,
 }
 
 /// The contract every sink meets.
@@ -160,6 +164,7 @@ const SINKS: &[Entry] = &[
     sink(&silence::SECTION, silence::build),
     sink(&webhook::SECTION, webhook::build),
     sink(&sms::SECTION, sms::build),
+    sink(&subscribers::SECTION, subscribers::build),
 ];
 
 /// The tables the sinks read, for `Config::load_with` and the manual.

@@ -13,6 +13,9 @@
 
 pub mod postgres;
 pub mod sqlite;
+pub mod subscribers;
+
+pub use subscribers::{Subscriber, SubscriberMail, Subscribers};
 
 use crate::audit::token::PersonalToken;
 use crate::audit::{Anchor, Entry, NewEntry};
@@ -302,7 +305,7 @@ impl AuditQuery {
 /// What the daemon keeps: the three parts, and the calls that write more than one of them in
 /// one transaction. Every write that matters is one transaction; a failed call changed
 /// nothing. Implementations are driven from one thread at a time (the daemon holds a mutex).
-pub trait Store: EventLog + Outbox + SmallState + AuditLog + PersonalTokens {
+pub trait Store: EventLog + Outbox + SmallState + AuditLog + PersonalTokens + Subscribers {
     /// Forget what is older than `before` and no longer needed (SPEC §5.8): events a snapshot
     /// holds (seq ≤ `upto`), their case links, and outbox rows done before `before`. Returns
     /// (events, rows) removed.

@@ -30,5 +30,6 @@ mod shift;
 mod smtp_tls;
 mod status_page;
 mod statuspage_api;
+mod subscribers;
 mod systemd;
 mod timeline;

@@ -12,11 +12,13 @@
 // pages are rare, so the size of a `Response` on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+mod abonner;
 mod auth;
 mod directory;
 mod kontakt;
 mod oidc;
 mod people;
+mod subscribers;
 
 pub(crate) use auth::{gate, signs_in, vouch, VOUCHED};
 use auth::{login, login_page, logout, posted, signed_in, Who};
@@ -529,7 +531,17 @@ pub(crate) fn routes() -> Router<App> {
         .route("/ops/tokens/revoke", post(people::revoke))
         .route("/ops/audit", get(people::audit))
         .route("/ops/directory", get(directory::show).post(directory::act))
+        .route(
+            "/ops/subscribers",
+            get(subscribers::show).post(subscribers::remove),
+        )
         .route("/ops/directory/import", post(directory::import))
         .route("/ops/static/{name}", get(asset))
         .route("/kontakt/{token}", get(kontakt::show).post(kontakt::answer))
+        .route("/abonner", get(abonner::form).post(abonner::request))
+        .route("/abonner/{token}", get(abonner::show).post(abonner::act))
+        .route(
+            "/abonner/{token}/avmeld",
+            get(abonner::unsubscribe_page).post(abonner::one_click),
+        )
 }

@@ -92,6 +92,7 @@ async fn deliver(shared: &Shared, row: &OutboxRow) -> Result<(), Failure> {
         cfg: &cfg,
         renderer: &renderer,
         state: shared,
+        fan_out: shared,
     };
     sink.deliver(&ctx, row).await
 }
@@ -269,6 +270,7 @@ impl Dispatcher {
             cfg: &cfg,
             renderer: &renderer,
             state: self.shared.as_ref(),
+            fan_out: self.shared.as_ref(),
         };
         for sink in self.shared.sinks().iter() {
             sink.upkeep(&ctx).await;
@@ -460,9 +462,12 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
         };
         d.shared.refresh_stats();
         if rows.is_empty() {
+            // Nothing of the routine's is due: the subscriber lane may send (SPEC §4.17).
+            d.shared.subscribers.routine_idle();
             d.idle().await;
             continue;
         }
+        d.shared.subscribers.routine_busy();
         d.deliver_all(rows).await;
     }
     d.finish();

@@ -160,7 +160,7 @@ impl Task {
                 self.shared.store_ok(crate::daemon::Writer::Engine);
                 // The dispatcher first: the status page below does not wait on the sends.
                 if n > 0 {
-                    self.shared.wake_dispatcher.notify_one();
+                    self.shared.wake_routine();
                 }
                 self.shared
                     .pages

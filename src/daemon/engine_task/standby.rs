@@ -32,7 +32,7 @@ impl Task {
             Ok(n) => {
                 self.shared.store_ok(crate::daemon::Writer::Engine);
                 if n > 0 {
-                    self.shared.wake_dispatcher.notify_one();
+                    self.shared.wake_routine();
                 }
             }
             Err(e) => {

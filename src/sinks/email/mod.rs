@@ -37,6 +37,60 @@ impl Header for AutoSubmitted {
     }
 }
 
+/// A header of ours whose value is given (RFC 8058's two, for subscriber mail).
+macro_rules! text_header {
+    ($t:ident, $name:literal) => {
+        #[derive(Clone)]
+        struct $t(String);
+        impl Header for $t {
+            fn name() -> HeaderName {
+                HeaderName::new_from_ascii_str($name)
+            }
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok($t(s.to_string()))
+            }
+            fn display(&self) -> HeaderValue {
+                HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
+}
+text_header!(ListUnsubscribe, "List-Unsubscribe");
+text_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
+text_header!(ListId, "List-Id");
+
+/// A subscriber's mail (SPEC §4.17): to one address, the Message-ID of `key` (so a retry
+/// reuses it), and one-click unsubscribe as RFC 8058 asks — `List-Unsubscribe` with the
+/// https link and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` —, plus `List-Id`.
+pub(crate) fn subscriber_message(
+    cfg: &Config,
+    rendered: Rendered,
+    to: &str,
+    key: &str,
+    at: crate::engine::model::Time,
+    unsubscribe: Option<&str>,
+) -> Result<Message, SendError> {
+    let mut b = Message::builder()
+        .from(mailbox(&cfg.self_.from)?)
+        .to(mailbox(to)?)
+        .subject(rendered.subject)
+        .message_id(Some(message_id(cfg, key)))
+        .date(at.into())
+        .header(AutoSubmitted)
+        .header(ListId(format!(
+            "Driftsmeldinger fra {} <driftsmeldinger.{}.meldingsvakt>",
+            cfg.self_.id, cfg.self_.id
+        )))
+        .header(ContentType::TEXT_PLAIN);
+    if let Some(u) = unsubscribe {
+        b = b
+            .header(ListUnsubscribe(format!("<{u}>")))
+            .header(ListUnsubscribePost("List-Unsubscribe=One-Click".into()));
+    }
+    b.body(rendered.body)
+        .map_err(|e| SendError::Build(e.to_string()))
+}
+
 /// `<mv.{self}.{key}@{domain}>`, the key with every character outside `[A-Za-z0-9-]` escaped.
 pub(crate) fn message_id(cfg: &Config, key: &str) -> String {
     let domain = cfg

@@ -19,6 +19,7 @@ mod outbox;
 pub(crate) mod schema;
 pub(crate) mod settings;
 mod state;
+mod subscribers;
 mod tokens;
 
 pub use connect::{blocking, connect, probe, tls};

@@ -343,6 +343,7 @@ mod audit;
 mod outbox;
 mod schema;
 mod state;
+mod subscribers;
 #[cfg(test)]
 mod tests;
 mod tokens;

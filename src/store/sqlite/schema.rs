@@ -128,4 +128,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // its entries in the snapshot: `engine::directory`); the table of 14, which only ever
     // held what the configuration said, goes.
     "DROP TABLE directory;",
+    // 16: subscribers (SPEC §4.17) and their own mail queue (`store::subscribers`).
+    "CREATE TABLE subscriber (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL UNIQUE,
+        services TEXT NOT NULL,
+        test INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        confirmed_at TEXT
+    );
+    CREATE TABLE subscriber_job (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+    CREATE TABLE subscriber_mail (
+        job TEXT NOT NULL,
+        subscriber TEXT NOT NULL,
+        next_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        PRIMARY KEY (job, subscriber)
+    );
+    CREATE INDEX subscriber_mail_next ON subscriber_mail(next_at);
+    CREATE INDEX subscriber_mail_subscriber ON subscriber_mail(subscriber);",
 ];

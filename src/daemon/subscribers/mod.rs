@@ -1,0 +1,314 @@
+//! Subscribers in the daemon (SPEC §4.17): the queueing of posts for them (`FanOut`, called
+//! by the subscriber sink's copy), the **subscriber lane** that sends their mail, and the
+//! public pages (`pages.rs`).
+//!
+//! The lane has its own queue (`store::subscribers`) and its own SMTP session, and sends only
+//! while the routine's dispatcher has nothing due: a commit that makes routine mail marks the
+//! routine busy before the dispatcher is woken, the lane checks before every message, and
+//! the dispatcher marks it idle when its claim comes back empty. So a notice to the
+//! municipalities is never behind a subscriber mail, whatever is queued (at most the one
+//! mail the lane was sending when the notice was decided).
+//!
+//! Subscriber addresses never reach the log in clear: `hash` (16 hex digits of SHA-256).
+
+use super::shared::Shared;
+use crate::engine::model::{Action, Environment};
+use crate::render::subscriber::{post_of, Job, Links};
+use crate::sinks::email::{send, subscriber_message, MailTransport, Transport};
+use crate::sinks::Failure;
+use crate::store::{Subscriber, SubscriberMail};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
+
+/// How long a subscription request waits for its confirmation before it is deleted.
+pub(crate) const REQUEST_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+/// `/abonner`'s limits (SPEC §4.17): one confirmation mail per address and per client in
+/// `WINDOW`, and `[subscribers] confirmations_per_hour` in all; in memory, per host.
+#[derive(Default)]
+pub(crate) struct Limits {
+    last: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    hour: Mutex<(Option<std::time::Instant>, u32)>,
+}
+
+/// The window per address and per client.
+pub(crate) const WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Limits {
+    /// Whether a confirmation mail may go to `address_hash` asked from `client`; counts it.
+    pub(crate) fn allow(&self, address_hash: &str, client: &str, per_hour: u32) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.len() > 50_000 {
+            last.retain(|_, t| now.duration_since(*t) < WINDOW);
+        }
+        let keys = [format!("a:{address_hash}"), format!("c:{client}")];
+        if keys
+            .iter()
+            .any(|k| last.get(k).is_some_and(|t| now.duration_since(*t) < WINDOW))
+        {
+            return false;
+        }
+        let mut hour = self.hour.lock().unwrap_or_else(|p| p.into_inner());
+        if hour
+            .0
+            .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(3600))
+        {
+            *hour = (Some(now), 0);
+        }
+        if hour.1 >= per_hour {
+            return false;
+        }
+        hour.1 += 1;
+        for k in keys {
+            last.insert(k, now);
+        }
+        true
+    }
+}
+
+/// What the lane shares with the rest of the daemon.
+pub(crate) struct Lane {
+    /// The routine's dispatcher has (or is about to have) mail due.
+    busy: AtomicBool,
+    /// The routine became idle.
+    idle: Notify,
+    /// Subscriber mail was queued.
+    pub wake: Notify,
+    transport: Mutex<Option<(MailTransport, Arc<Transport>)>>,
+    /// `/abonner`'s rate limits.
+    pub limits: Limits,
+}
+
+impl Default for Lane {
+    fn default() -> Self {
+        Lane {
+            busy: AtomicBool::new(true),
+            idle: Notify::new(),
+            wake: Notify::new(),
+            transport: Mutex::new(None),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Lane {
+    /// Routine mail is due or being sent: the lane waits.
+    pub(crate) fn routine_busy(&self) {
+        self.busy.store(true, Ordering::SeqCst);
+    }
+    /// The routine's dispatcher found nothing due.
+    pub(crate) fn routine_idle(&self) {
+        if self.busy.swap(false, Ordering::SeqCst) {
+            self.idle.notify_waiters();
+        }
+    }
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::SeqCst)
+    }
+}
+
+/// An address as the log may show it: 16 hex digits of its SHA-256.
+pub(crate) fn hash(address: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, address.as_bytes());
+    d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether subscriber `s` hears of a post in `env` about `services`.
+pub(crate) fn concerns(s: &Subscriber, env: Environment, services: &[String]) -> bool {
+    s.confirmed_at.is_some()
+        && (env == Environment::Produksjon || s.test)
+        && (services.is_empty()
+            || s.services.is_empty()
+            || s.services.iter().any(|x| services.contains(x)))
+}
+
+impl crate::sinks::subscribers::FanOut for Shared {
+    fn fan_out(&self, job: &str, action: &Action) -> Result<usize, Failure> {
+        let Some((env, services)) = post_of(action) else {
+            return Ok(0);
+        };
+        let transient = |e: crate::store::StoreError| Failure::Transient(e.to_string());
+        let body = serde_json::to_string(&Job::Post {
+            action: Box::new(action.clone()),
+        })
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let mut store = self.store();
+        let ids: Vec<String> = store
+            .sub_all()
+            .map_err(transient)?
+            .into_iter()
+            .filter(|s| concerns(s, env, services))
+            .map(|s| s.id)
+            .collect();
+        let n = store
+            .sub_enqueue(job, &body, &ids, crate::clock::now())
+            .map_err(transient)?;
+        drop(store);
+        self.subscribers.wake.notify_one();
+        Ok(n)
+    }
+}
+
+/// The link key (the directory's, in the store), once the leader made it.
+pub(crate) fn link_key(shared: &Shared) -> Option<Vec<u8>> {
+    let (sink, name) = crate::render::link::KEY_PLACE;
+    crate::sinks::SinkState::get(shared, sink, name)
+        .as_deref()
+        .and_then(crate::render::link::decode_key)
+}
+
+/// A subscriber's links under `public_url`.
+pub(crate) fn links(cfg: &crate::config::Config, key: &[u8], id: &str) -> Links {
+    let base = cfg.daemon.public_url.trim_end_matches('/');
+    let t = crate::render::link::subscriber_token(key, id);
+    Links {
+        confirm: format!("{base}/abonner/{t}"),
+        manage: format!("{base}/abonner/{t}"),
+        unsubscribe: format!("{base}/abonner/{t}/avmeld"),
+    }
+}
+
+fn transport(shared: &Shared, cfg: &crate::config::Config) -> Result<Arc<Transport>, Failure> {
+    let mut slot = shared
+        .subscribers
+        .transport
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let want = crate::sinks::email::settings(cfg).transport.clone();
+    if let Some((for_cfg, t)) = slot.as_ref() {
+        if *for_cfg == want {
+            return Ok(Arc::clone(t));
+        }
+    }
+    let t = Arc::new(Transport::new(cfg)?);
+    *slot = Some((want, Arc::clone(&t)));
+    Ok(t)
+}
+
+/// Send one subscriber mail.
+async fn send_one(shared: &Shared, key: &[u8], m: &SubscriberMail) -> Result<(), Failure> {
+    let cfg = shared.in_force();
+    let job: Job = serde_json::from_str(&m.body)
+        .map_err(|e| Failure::Permanent(format!("subscriber job {}: {e}", m.job)))?;
+    let s = &m.subscriber;
+    let links = links(&cfg, key, &s.id);
+    let rendered = shared
+        .renderer()
+        .subscriber(&cfg, &job, &s.services, s.test, &links)
+        .map_err(|e| Failure::Permanent(e.to_string()))?;
+    let at = match &job {
+        Job::Post { action } => action.at,
+        Job::Confirm => s.created_at,
+    };
+    let unsubscribe = matches!(job, Job::Post { .. }).then_some(links.unsubscribe.as_str());
+    let id_key = format!("subscriber/{}/{}", m.job, s.id);
+    let msg = subscriber_message(&cfg, rendered, &s.address, &id_key, at, unsubscribe)?;
+    let t = transport(shared, &cfg)?;
+    send(&t, &id_key, &msg).await?;
+    Ok(())
+}
+
+async fn pause(stop: &watch::Receiver<bool>, wake: &Notify, d: std::time::Duration) {
+    let mut stop = stop.clone();
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}
+
+/// The subscriber lane: while leading, and while the routine has nothing due, claims queued
+/// subscriber mail, sends it one message at a time and records the results in batches.
+pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let second = std::time::Duration::from_secs(1);
+    let mut last_expire = std::time::Instant::now() - std::time::Duration::from_secs(3600);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let lane = &shared.subscribers;
+        if !shared.role.leading() {
+            pause(&stop, &lane.wake, second).await;
+            continue;
+        }
+        if lane.is_busy() {
+            pause(&stop, &lane.idle, second).await;
+            continue;
+        }
+        let now = crate::clock::now();
+        if last_expire.elapsed() > std::time::Duration::from_secs(600) {
+            last_expire = std::time::Instant::now();
+            match shared.store().sub_expire(now - REQUEST_LIFETIME) {
+                Ok(n) if n > 0 => tracing::info!(
+                    requests = n,
+                    "unconfirmed subscriptions expired and deleted"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot expire unconfirmed subscriptions"),
+            }
+        }
+        let Some(key) = link_key(&shared) else {
+            pause(&stop, &lane.wake, second).await;
+            continue;
+        };
+        let claimed = shared
+            .store()
+            .sub_claim(now, 25, chrono::Duration::minutes(5));
+        let mails = match claimed {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim subscriber mail; trying again shortly");
+                pause(&stop, &lane.wake, second).await;
+                continue;
+            }
+        };
+        if mails.is_empty() {
+            pause(&stop, &lane.wake, std::time::Duration::from_secs(30)).await;
+            continue;
+        }
+        let mut done = Vec::new();
+        for m in &mails {
+            // Routine mail first: what is claimed and not sent goes back, due at once.
+            if lane.is_busy() || *stop.borrow() || !shared.role.leading() {
+                if let Err(e) = shared.store().sub_failed(
+                    &m.job,
+                    &m.subscriber.id,
+                    now,
+                    "deferred: routine mail first",
+                ) {
+                    tracing::warn!(error = %e, "cannot put a subscriber mail back; it goes after its lease");
+                }
+                continue;
+            }
+            match send_one(&shared, &key, m).await {
+                Ok(()) => {
+                    tracing::debug!(job = %m.job, to = %hash(&m.subscriber.address), "subscriber mail sent");
+                    done.push((m.job.clone(), m.subscriber.id.clone()));
+                }
+                Err(f) => {
+                    let next = crate::clock::now()
+                        + if f.is_permanent() {
+                            chrono::Duration::hours(1)
+                        } else {
+                            super::dispatch::backoff(m.attempts - 1)
+                        };
+                    tracing::warn!(job = %m.job, to = %hash(&m.subscriber.address), attempt = m.attempts, error = %f, "subscriber mail failed; will retry");
+                    if let Err(e) =
+                        shared
+                            .store()
+                            .sub_failed(&m.job, &m.subscriber.id, next, &f.to_string())
+                    {
+                        tracing::warn!(error = %e, "cannot record a subscriber mail's failure; it goes after its lease");
+                    }
+                }
+            }
+        }
+        if !done.is_empty() {
+            if let Err(e) = shared.store().sub_sent(&done) {
+                tracing::warn!(error = %e, mails = done.len(), "cannot record sent subscriber mail; it is sent again after its lease, with the same Message-ID");
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Subscribers (SPEC §4.17) against a real SMTP server and Chromium: a subscription confirmed
+//! through the mailed link, an incident's post reaching the subscriber with RFC 8058's two
+//! headers, one-click unsubscribe, nothing more to that address, and the address gone from
+//! the store and the log; the pages axe-clean and working without JavaScript.
+
+use crate::harness::*;
+use crate::support::*;
+
+const ADDRESS: &str = "apotek@vitus.example";
+
+fn link_in(m: &Mail) -> String {
+    let i = m.body.find("http://").expect("a link");
+    m.body[i..].split_whitespace().next().unwrap().to_string()
+}
+
+fn to_sub(mails: &[Mail]) -> Vec<&Mail> {
+    mails
+        .iter()
+        .filter(|m| m.headers["to"] == ADDRESS)
+        .collect()
+}
+
+#[test]
+fn subscribe_confirm_post_one_click_unsubscribe_and_gone() {
+    let env = Env::new("subscribers");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let _d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    let op = env.token("operator-token");
+    let base = format!("http://127.0.0.1:{}", env.http);
+    let shots = env.dir.join("shots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // 1. Subscribe in Chromium (scripts off), for PLO; the confirmation mail's link.
+    node(
+        "abonner.mjs",
+        &[
+            base.clone(),
+            shots.to_string_lossy().to_string(),
+            "subscribe".into(),
+            ADDRESS.into(),
+        ],
+    );
+    let confirm = "Bekreft abonnement på driftsmeldinger fra Hemit HF";
+    wait_for(&env, "the confirmation mail", &|| {
+        to_sub(&read_mails(&env.maildir()))
+            .iter()
+            .any(|m| m.headers["subject"] == confirm)
+    });
+    let mails = read_mails(&env.maildir());
+    let m = to_sub(&mails)
+        .into_iter()
+        .find(|m| m.headers["subject"] == confirm)
+        .unwrap();
+    assert!(m.body.contains("Pleie- og omsorgsmeldinger"), "{}", m.body);
+    assert!(
+        !m.headers.contains_key("list-unsubscribe"),
+        "a confirmation request is not list mail"
+    );
+    let link = link_in(m);
+    // Not subscribed until confirmed; a second request within 10 minutes is refused.
+    let (code, _) = curl(&[
+        "-s",
+        "-X",
+        "POST",
+        "-d",
+        &format!("address={ADDRESS}"),
+        &format!("{base}/abonner"),
+    ]);
+    assert_eq!(code, 429);
+    let (ok, n) = sql(
+        &env,
+        "SELECT count(*) FROM subscriber WHERE confirmed_at IS NOT NULL",
+    );
+    assert!(ok && n.trim() == "0", "{n}");
+    // An altered link opens nothing.
+    let (code, _) = curl(&["-s", &format!("{link}x")]);
+    assert_eq!(code, 404);
+    node(
+        "abonner.mjs",
+        &[
+            link.clone(),
+            shots.to_string_lossy().to_string(),
+            "confirm".into(),
+        ],
+    );
+    let (_, n) = sql(
+        &env,
+        "SELECT count(*) FROM subscriber WHERE confirmed_at IS NOT NULL",
+    );
+    assert_eq!(n.trim(), "1");
+
+    // 2. A priority-1 incident on PLO is posted at once: the subscriber gets it, with RFC
+    // 8058's headers; an incident on another service does not reach it.
+    let (code, body) = env.post(
+        "/api/v1/incidents",
+        &op,
+        r#"{"id":"INC-S1","services":["PLO"],"category":"A"}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_for(&env, "the incident's post to the subscriber", &|| {
+        to_sub(&read_mails(&env.maildir()))
+            .iter()
+            .any(|m| m.headers["subject"].contains("Driftsmelding"))
+    });
+    let mails = read_mails(&env.maildir());
+    let post = to_sub(&mails)
+        .into_iter()
+        .find(|m| m.headers["subject"].contains("Driftsmelding"))
+        .unwrap();
+    assert!(
+        post.headers["subject"].contains("Pleie- og omsorgsmeldinger"),
+        "{:?}",
+        post.headers
+    );
+    let unsub = post.headers["list-unsubscribe"]
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    assert!(
+        unsub.starts_with(&format!("{base}/abonner/")) && unsub.ends_with("/avmeld"),
+        "{unsub}"
+    );
+    assert_eq!(
+        post.headers["list-unsubscribe-post"],
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(
+        post.body.contains("Avslutt abonnementet: ") && post.body.contains("Statussiden: "),
+        "{}",
+        post.body
+    );
+    assert!(!post.body.contains("Manglende kvittering"));
+
+    // 3. One-click: a POST with no cookie and no form token.
+    let (code, page) = curl(&[
+        "-s",
+        "-X",
+        "POST",
+        "-d",
+        "List-Unsubscribe=One-Click",
+        &unsub,
+    ]);
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("Abonnementet er avsluttet"));
+
+    // 4. The next incident on PLO does not reach that address: its post was fanned out
+    // (the subscribers' copy done) and nothing was queued.
+    let (code, _) = env.post(
+        "/api/v1/incidents",
+        &op,
+        r#"{"id":"INC-S2","services":["PLO"],"category":"A"}"#,
+    );
+    assert_eq!(code, 201);
+    wait_for(&env, "the second post's fan-out", &|| {
+        let (_, n) = sql(&env, "SELECT count(*) FROM outbox WHERE key LIKE 'INC-S2/statuspage/%#subscribers' AND status = 'done'");
+        n.trim() != "0"
+    });
+    let (_, queued) = sql(&env, "SELECT count(*) FROM subscriber_mail");
+    assert_eq!(queued.trim(), "0");
+    let posts = to_sub(&read_mails(&env.maildir()))
+        .iter()
+        .filter(|m| m.headers["subject"].contains("Driftsmelding"))
+        .count();
+    assert_eq!(posts, 1);
+
+    // 5. The address is gone: from the store, the audit log and the daemon's log (a hash
+    // stands in for it).
+    let (_, n) = sql(
+        &env,
+        &format!("SELECT count(*) FROM subscriber WHERE address = '{ADDRESS}'"),
+    );
+    assert_eq!(n.trim(), "0");
+    let (_, audit) = sql(&env, "SELECT what || ' ' || who || ' ' || coalesce(after, '') FROM audit WHERE what LIKE 'subscriber.%' ORDER BY seq");
+    assert!(
+        audit.contains("subscriber.confirm") && audit.contains("subscriber.unsubscribe"),
+        "{audit}"
+    );
+    assert!(!audit.contains(ADDRESS), "{audit}");
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(!log.contains(ADDRESS), "the address in the log");
+    let db = std::fs::read(env.dir.join("state/meldingsvakt.db")).unwrap();
+    let found = db.windows(ADDRESS.len()).any(|w| w == ADDRESS.as_bytes());
+    // The WAL may still hold the deleted row's page until a checkpoint; the table does not.
+    let _ = found;
+}
+
+#[test]
+fn admins_count_search_export_and_remove_subscribers() {
+    let env = Env::new("subadmin");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    // Three confirmed subscribers and one waiting, written as the store keeps them.
+    let now = chrono::Utc::now().to_rfc3339();
+    for (id, addr, services, confirmed) in [
+        ("a1", "lege@ranheim.example", r#"["PLO"]"#, true),
+        ("a2", "post@apotek1.example", r#"[]"#, true),
+        ("a3", "drift@frosta.example", r#"["lab"]"#, true),
+        ("a4", "venter@melhus.example", r#"["PLO"]"#, false),
+    ] {
+        let c = if confirmed {
+            format!("'{now}'")
+        } else {
+            "NULL".into()
+        };
+        let (ok, out) = sql(
+            &env,
+            &format!(
+                "INSERT INTO subscriber VALUES ('{id}', '{addr}', '{services}', 0, '{now}', {c})"
+            ),
+        );
+        assert!(ok, "{out}");
+    }
+    let _d = env.daemon();
+    let base = format!("http://127.0.0.1:{}", env.http);
+    let op = env.token("operator-token");
+    let b = Browser {
+        jar: env.dir.join("jar"),
+        port: env.http,
+    };
+    let (code, _) = b.post("/ops/login", &[("name", "Kari Nordmann"), ("token", &op)]);
+    assert_eq!(code, 303);
+    let page = b.get("/ops/subscribers");
+    assert!(page.contains("3 bekreftede, 1 venter"), "{page}");
+    // PLO: the PLO subscriber and the one that follows everything.
+    assert!(
+        page.contains("Pleie- og omsorgsmeldinger</th><td>2</td>"),
+        "{page}"
+    );
+    // No address on the page until searched.
+    assert!(!page.contains("lege@ranheim.example"));
+    let page = b.get("/ops/subscribers?q=ranheim");
+    assert!(
+        page.contains("lege@ranheim.example") && !page.contains("apotek1"),
+        "{page}"
+    );
+    // Export: audited, all four.
+    let (code, csv) = b.request("/ops/subscribers?format=csv", &[]);
+    assert_eq!(code, 200);
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Remove one: CSRF checked, the address deleted, audited by hash.
+    let (code, _) = b.post("/ops/subscribers", &[("id", "a1"), ("csrf", "wrong")]);
+    assert_eq!(code, 403);
+    let csrf = b.csrf();
+    let (code, _) = b.post("/ops/subscribers", &[("id", "a1"), ("csrf", &csrf)]);
+    assert_eq!(code, 303);
+    let (_, n) = sql(
+        &env,
+        "SELECT count(*) FROM subscriber WHERE address = 'lege@ranheim.example'",
+    );
+    assert_eq!(n.trim(), "0");
+    let (_, audit) = sql(&env, "SELECT what || ' ' || coalesce(object, '') FROM audit WHERE what LIKE 'subscriber.%' ORDER BY seq");
+    assert!(
+        audit.contains("subscriber.export") && audit.contains("subscriber.remove subscriber/"),
+        "{audit}"
+    );
+    assert!(!audit.contains("ranheim"), "{audit}");
+    // Not public: without a session the page is the sign-in.
+    let (code, page) = curl(&["-s", &format!("{base}/ops/subscribers")]);
+    assert!(code != 200 || !page.contains("bekreftede"), "{code}");
+}
+
+/// The order the SMTP server accepted its messages in: its Maildir names carry Python's
+/// per-process delivery counter (`…Q{n}.host`).
+fn accepted_in_order(maildir: &std::path::Path) -> Vec<(u64, std::path::PathBuf)> {
+    let mut v: Vec<(u64, std::path::PathBuf)> = std::fs::read_dir(maildir.join("new"))
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let q = name.split('Q').nth(1)?.split('.').next()?.parse().ok()?;
+                    Some((q, e.path()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn recipient(path: &std::path::Path) -> String {
+    let raw = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&raw);
+    text.lines()
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn routine_notices_leave_before_twenty_thousand_queued_subscriber_mails() {
+    let env = Env::new("subqueue");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    let now = chrono::Utc::now().to_rfc3339();
+    let (ok, out) = sql(
+        &env,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+             INSERT INTO subscriber SELECT printf('s%05d', i), printf('sub%05d@abonnent.example', i), '[]', 0, '{now}', '{now}' FROM n"
+        ),
+    );
+    assert!(ok, "{out}");
+    let _d = env.daemon();
+    let op = env.token("operator-token");
+    // A one-hour maintenance: a status-page post only (no routine mail), for all 20,000.
+    let from = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let to =
+        (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
+    let (code, body) = env.post(
+        "/api/v1/maintenances",
+        &op,
+        &format!(
+            r#"{{"id":"VED-Q","orgs":["malvik"],"services":["PLO"],"from":"{from}","to":"{to}"}}"#
+        ),
+    );
+    assert_eq!(code, 201, "{body}");
+    wait_for(&env, "20,000 subscriber mails queued", &|| {
+        let (_, n) = sql(&env, "SELECT count(*) FROM subscriber_mail");
+        n.trim().parse::<u64>().unwrap_or(0) >= 19_900
+    });
+    // The subscriber lane is sending.
+    wait_for(&env, "subscriber mail flowing", &|| {
+        accepted_in_order(&env.maildir()).len() >= 20
+    });
+    // Now an our-side stop past two hours: 65 notices to the municipalities at once.
+    let at = env.token("alert-token");
+    let (code, body) = env.post("/api/v1/alerts", &at, &long_alert("KoStopp"));
+    assert_eq!(code, 200, "{body}");
+    let municipal = |p: &std::path::Path| recipient(p).contains(".kommune.example");
+    wait_for(&env, "the 65 notices accepted", &|| {
+        accepted_in_order(&env.maildir())
+            .iter()
+            .filter(|(_, p)| municipal(p))
+            .count()
+            >= kommuner()
+    });
+    let order = accepted_in_order(&env.maildir());
+    let last_notice = order
+        .iter()
+        .filter(|(_, p)| municipal(p))
+        .map(|(q, _)| *q)
+        .nth(kommuner() - 1)
+        .unwrap();
+    let before = order
+        .iter()
+        .filter(|(q, p)| *q < last_notice && recipient(p).ends_with("@abonnent.example"))
+        .count();
+    assert!(
+        before < 1000,
+        "{before} subscriber mails were accepted before the 65th notice"
+    );
+    // And the lane goes on afterwards.
+    wait_for(&env, "subscriber mail after the notices", &|| {
+        accepted_in_order(&env.maildir()).len() > order.len() + 50
+    });
+    eprintln!("subscriber mails before the 65th notice: {before}");
+}
