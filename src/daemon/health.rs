@@ -81,6 +81,7 @@ pub(super) async fn metrics(State(app): State<App>) -> Response {
         let _ = writeln!(s, "# HELP meldingsvakt_leader_epoch The leadership epoch this host holds (0: standby or a single host).\n# TYPE meldingsvakt_leader_epoch gauge\nmeldingsvakt_leader_epoch {}", role.epoch());
     }
     let _ = writeln!(s, "# HELP meldingsvakt_directory_unanswered Organizations that have not confirmed their contacts after the reminder (SPEC §4.16).\n# TYPE meldingsvakt_directory_unanswered gauge\nmeldingsvakt_directory_unanswered {}", m.directory_unanswered.load(Relaxed));
+    let _ = writeln!(s, "# HELP meldingsvakt_subscriber_mail_queued Subscriber mails waiting in their own queue (SPEC §4.17), including maintenance starts and ends not yet due.\n# TYPE meldingsvakt_subscriber_mail_queued gauge\nmeldingsvakt_subscriber_mail_queued {}", app.shared.subscribers.queued.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_directory_pending_addresses Proposed meldingsansvarlig addresses waiting for their own confirmation.\n# TYPE meldingsvakt_directory_pending_addresses gauge\nmeldingsvakt_directory_pending_addresses {}", m.directory_pending.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_events_total Events accepted.\n# TYPE meldingsvakt_events_total counter\nmeldingsvakt_events_total {}", m.events.load(Relaxed));
     let _ = writeln!(s, "# HELP meldingsvakt_events_refused_total Events refused by the rules.\n# TYPE meldingsvakt_events_refused_total counter\nmeldingsvakt_events_refused_total {}", m.refused.load(Relaxed));

@@ -126,12 +126,18 @@ async fn handle(
                     return Err(MailboxError::Engine(e.to_string()));
                 }
             }
-            if addresses.iter().all(|a| held.iter().any(|(_, h)| h == a)) {
+            // A subscriber's address (SPEC §4.17) is deleted, and is nothing for ops.
+            let subscribers = remove_subscribers(shared, addresses, now);
+            if addresses
+                .iter()
+                .all(|a| held.iter().any(|(_, h)| h == a) || subscribers.contains(a))
+            {
                 tracing::info!(
                     folder,
                     uid,
                     organizations = held.len(),
-                    "bounce of an organization's address: the directory asks its other addresses"
+                    subscribers = subscribers.len(),
+                    "bounce handled: organizations' addresses are asked for by the directory, subscribers' deleted"
                 );
                 return Ok(());
             }
@@ -407,4 +413,45 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// Delete the subscribers among bounced `addresses` (SPEC §4.17: a bounced address is
+/// deleted, not flagged), each audited by its hash; the addresses that were subscribers.
+fn remove_subscribers(
+    shared: &Shared,
+    addresses: &[String],
+    now: crate::engine::model::Time,
+) -> Vec<String> {
+    let mut gone = Vec::new();
+    for a in addresses {
+        let lower = a.trim().to_lowercase();
+        let mut store = shared.store();
+        let s = match store.sub_by_address(&lower) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look up a bounced address among the subscribers");
+                continue;
+            }
+        };
+        let h = crate::daemon::subscribers::hash(&s.address);
+        let entry = crate::audit::NewEntry::new(
+            now,
+            "mailbox",
+            crate::audit::Role::System,
+            crate::audit::Origin::Mailbox,
+            "subscriber.bounce",
+        )
+        .on(format!("subscriber/{h}"));
+        match store.sub_remove(&s.id, &entry) {
+            Ok(_) => {
+                tracing::info!(to = %h, "a subscriber's address bounced; it is deleted");
+                gone.push(a.clone());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, to = %h, "cannot delete a bounced subscriber; the next bounce tries again")
+            }
+        }
+    }
+    gone
 }

@@ -104,10 +104,11 @@ impl Renderer {
     /// so a misspelt variable (strict mode) is found here and not when a notice is due.
     pub fn checked(cfg: &Config) -> Result<Renderer, Vec<ConfigError>> {
         let r = Self::new(cfg)?;
-        let errors: Vec<ConfigError> = samples::all(cfg)
+        let mut errors: Vec<ConfigError> = samples::all(cfg)
             .into_iter()
             .filter_map(|(_, a)| r.action(cfg, &a).err().map(ConfigError::from))
             .collect();
+        errors.extend(subscriber::check(&r, cfg).err().map(ConfigError::from));
         if errors.is_empty() {
             Ok(r)
         } else {

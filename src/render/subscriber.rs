@@ -8,7 +8,7 @@
 use super::context::{base_json, services_text};
 use super::{RenderError, Rendered, Renderer};
 use crate::config::Config;
-use crate::engine::model::{Action, ActionBody, Environment};
+use crate::engine::model::{Action, ActionBody, Environment, StatusKind};
 use handlebars::Context;
 use serde_json::Value;
 
@@ -18,8 +18,21 @@ use serde_json::Value;
 pub(crate) enum Job {
     /// The double opt-in's request.
     Confirm,
-    /// A status-page post (the action as decided).
-    Post { action: Box<Action> },
+    /// A status-page post (the action as decided); with `phase`, a maintenance's start or
+    /// end, sent when it comes.
+    Post {
+        action: Box<Action>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<Phase>,
+    },
+}
+
+/// A planned maintenance's start or end (SPEC §4.17: subscribers hear of both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Phase {
+    Start,
+    End,
 }
 
 /// The links one subscriber's mail carries.
@@ -77,7 +90,7 @@ impl Renderer {
                 c.insert("lifetime".into(), Value::String("7 dager".into()));
                 "subscriber/confirm"
             }
-            Job::Post { action } => {
+            Job::Post { action, phase } => {
                 let ActionBody::Statuspage(s) = &action.body else {
                     return Err(RenderError {
                         file: "subscriber/post".into(),
@@ -88,8 +101,36 @@ impl Renderer {
                 };
                 let post = self.status(cfg, s)?;
                 let svc = post_of(action).map(|(_, s)| s.to_vec()).unwrap_or_default();
-                c.insert("title".into(), Value::String(post.subject));
-                c.insert("text".into(), Value::String(post.body.trim().to_string()));
+                let (title, text) = match (phase, &s.maintenance) {
+                    (Some(Phase::Start), Some(m)) => (
+                        format!("Vedlikehold pågår: {}", services_text(cfg, &m.services)),
+                        format!(
+                            "Det planlagte vedlikeholdet {} har startet. Meldingstrafikken for {} kan stoppe eller bli forsinket til det er ferdig.",
+                            super::window_text(cfg, m.from, m.to),
+                            services_text(cfg, &m.services)
+                        ),
+                    ),
+                    (Some(Phase::End), Some(m)) => (
+                        format!("Vedlikehold ferdig: {}", services_text(cfg, &m.services)),
+                        format!(
+                            "Det planlagte vedlikeholdet {} er ferdig.",
+                            super::window_text(cfg, m.from, m.to)
+                        ),
+                    ),
+                    // The routine's own words for what changed, before the post's title.
+                    _ => {
+                        let word = match s.message {
+                            StatusKind::IncidentUpdate => "Oppdatering: ",
+                            StatusKind::IncidentResolve => "Løst: ",
+                            StatusKind::MaintenanceUpdate => "Endret: ",
+                            StatusKind::MaintenanceCancel => "Avlyst: ",
+                            _ => "",
+                        };
+                        (format!("{word}{}", post.subject), post.body.trim().to_string())
+                    }
+                };
+                c.insert("title".into(), Value::String(title));
+                c.insert("text".into(), Value::String(text));
                 c.insert("services".into(), Value::String(services_text(cfg, &svc)));
                 c.insert(
                     "test_environment".into(),
@@ -105,4 +146,25 @@ impl Renderer {
             body: self.part(name, "body", &ctx)?,
         })
     }
+}
+
+/// Render the subscriber templates once with samples (`check`, and a reload): an override
+/// that does not render is refused with its place.
+pub(crate) fn check(r: &Renderer, cfg: &Config) -> Result<(), RenderError> {
+    let links = Links {
+        confirm: "https://example.invalid/abonner/t".into(),
+        manage: "https://example.invalid/abonner/t".into(),
+        unsubscribe: "https://example.invalid/abonner/t/avmeld".into(),
+    };
+    r.subscriber(cfg, &Job::Confirm, &[], true, &links)?;
+    for (name, a) in super::samples::all(cfg) {
+        if name.starts_with("statuspage/") {
+            let job = Job::Post {
+                action: Box::new(a),
+                phase: Some(Phase::Start),
+            };
+            r.subscriber(cfg, &job, &[], false, &links)?;
+        }
+    }
+    Ok(())
 }

@@ -301,3 +301,49 @@ fn services_are_named_not_identified() {
         );
     }
 }
+
+#[test]
+fn subscriber_mails_are_the_posts_with_their_links() {
+    use super::subscriber::{Job, Links, Phase};
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    let links = Links {
+        confirm: "https://meldingsvakt.hemit.example/abonner/abc.sig".into(),
+        manage: "https://meldingsvakt.hemit.example/abonner/abc.sig".into(),
+        unsubscribe: "https://meldingsvakt.hemit.example/abonner/abc.sig/avmeld".into(),
+    };
+    let snap = |name: &str, job: &Job, services: &[String], test: bool| {
+        let out = r
+            .subscriber(&c, job, services, test, &links)
+            .expect("renders");
+        insta::assert_snapshot!(
+            format!("subscriber__{name}"),
+            format!("Emne: {}\n\n{}", out.subject, out.body)
+        );
+        out
+    };
+    let out = snap("confirm", &Job::Confirm, &["PLO".to_string()], true);
+    assert!(out.body.contains(&links.confirm) && !out.body.contains("avmeld"));
+    for (name, a) in samples::all(&c) {
+        let Some(kind) = name.strip_prefix("statuspage/") else {
+            continue;
+        };
+        let job = Job::Post {
+            action: Box::new(a.clone()),
+            phase: None,
+        };
+        let out = snap(kind, &job, &[], false);
+        let post = r.action(&c, &a).unwrap().unwrap();
+        assert!(out.subject.ends_with(&post.subject), "{}", out.subject);
+        assert!(out.body.starts_with(post.body.trim()), "{}", out.body);
+        assert!(out.body.contains(&links.unsubscribe) && out.body.contains(&links.manage));
+        if kind == "maintenance" {
+            let start = Job::Post {
+                action: Box::new(a),
+                phase: Some(Phase::Start),
+            };
+            let out = snap("maintenance.start", &start, &[], false);
+            assert!(out.subject.contains("Vedlikehold pågår"), "{}", out.subject);
+        }
+    }
+}

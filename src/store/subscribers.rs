@@ -77,6 +77,9 @@ pub trait Subscribers: Send {
         ids: &[String],
         due: Time,
     ) -> Result<usize, StoreError>;
+    /// Forget the job `job` and every mail of it still queued (a maintenance's start or end
+    /// mail, when it moved or was cancelled).
+    fn sub_drop(&mut self, job: &str) -> Result<(), StoreError>;
     /// Claim up to `limit` mails due at `now` (oldest first): each attempt counted and its
     /// next attempt put at `now + lease`, in one transaction.
     fn sub_claim(

@@ -322,6 +322,14 @@ fn routine_notices_leave_before_twenty_thousand_queued_subscriber_mails() {
         let (_, n) = sql(&env, "SELECT count(*) FROM subscriber_mail");
         n.trim().parse::<u64>().unwrap_or(0) >= 19_900
     });
+    // `/metrics` counts the queue (without asking the store).
+    wait_for(&env, "the queue in /metrics", &|| {
+        let m = get(env.http, "/metrics", "");
+        m.lines()
+            .find_map(|l| l.strip_prefix("meldingsvakt_subscriber_mail_queued "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= 1000)
+    });
     // The subscriber lane is sending.
     wait_for(&env, "subscriber mail flowing", &|| {
         accepted_in_order(&env.maildir()).len() >= 20
@@ -358,4 +366,193 @@ fn routine_notices_leave_before_twenty_thousand_queued_subscriber_mails() {
         accepted_in_order(&env.maildir()).len() > order.len() + 50
     });
     eprintln!("subscriber mails before the 65th notice: {before}");
+}
+
+#[cfg(feature = "test-clock")]
+#[test]
+fn a_bounced_subscriber_is_deleted_and_ops_are_not_troubled() {
+    let env = Env::new("subbounce");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let imap_port = free_port();
+    let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
+    env.with_imap(imap_port, "300ms");
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    let now = chrono::Utc::now().to_rfc3339();
+    let (ok, out) = sql(&env, &format!("INSERT INTO subscriber VALUES ('b1', 'borte@legekontor.example', '[]', 0, '{now}', '{now}')"));
+    assert!(ok, "{out}");
+    let _d = env.daemon();
+    let bounce = "From: Mail Delivery System <MAILER-DAEMON@mx.legekontor.example>\nTo: meldingsansvarlig@helse-midt.example\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <bounce-7@mx.legekontor.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nCould not deliver.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.legekontor.example\n\nFinal-Recipient: rfc822; borte@legekontor.example\nAction: failed\nStatus: 5.1.1\n--b--\n";
+    imap_append(imap_port, "INBOX", bounce);
+    wait_for(&env, "the bounced subscriber deleted", &|| {
+        let (_, n) = sql(&env, "SELECT count(*) FROM subscriber");
+        n.trim() == "0"
+    });
+    let (_, audit) = sql(&env, "SELECT who || ' ' || what || ' ' || coalesce(object, '') FROM audit WHERE what = 'subscriber.bounce'");
+    assert!(
+        audit.starts_with("mailbox subscriber.bounce subscriber/"),
+        "{audit}"
+    );
+    assert!(!audit.contains("borte@"), "{audit}");
+    env.wait_log("bounce handled");
+    assert!(
+        !read_mails(&env.maildir())
+            .iter()
+            .any(|m| m.headers["subject"].contains("retur")),
+        "no ops mail about a subscriber's bounce"
+    );
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(
+        !log.contains("borte@legekontor.example"),
+        "the address in the log"
+    );
+}
+
+#[cfg(feature = "test-clock")]
+#[test]
+fn a_maintenance_reaches_subscribers_when_announced_changed_started_and_ended() {
+    let env = Env::new("subphase");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    let now = chrono::Utc::now().to_rfc3339();
+    let (ok, out) = sql(&env, &format!("INSERT INTO subscriber VALUES ('p1', 'ops@sykehjem.example', '[\"PLO\"]', 0, '{now}', '{now}')"));
+    assert!(ok, "{out}");
+    let (_d, clock) = env.daemon_with_clock("");
+    let op = env.token("operator-token");
+    let day = chrono::Utc::now() + chrono::Duration::days(3);
+    let at = |h: i64| (day + chrono::Duration::hours(h)).to_rfc3339();
+    let add = |id: &str, from: i64, to: i64| {
+        let (code, body) = env.post(
+            "/api/v1/maintenances",
+            &op,
+            &format!(
+                r#"{{"id":"{id}","orgs":["malvik"],"services":["PLO"],"from":"{}","to":"{}"}}"#,
+                at(from),
+                at(to)
+            ),
+        );
+        assert_eq!(code, 201, "{body}");
+    };
+    let subjects = || -> Vec<String> {
+        read_mails(&env.maildir())
+            .into_iter()
+            .filter(|m| m.headers["to"] == "ops@sykehjem.example")
+            .map(|m| m.headers["subject"].clone())
+            .collect()
+    };
+    let has = |s: &str| subjects().iter().filter(|x| x.contains(s)).count();
+    add("VED-A", 0, 1);
+    add("VED-B", 5, 6);
+    wait_for(&env, "both announced", &|| has("Planlagt vedlikehold") == 2);
+    // VED-A moves a day later; VED-B is cancelled.
+    let (code, _) = env.post(
+        "/api/v1/maintenances/VED-A/change",
+        &op,
+        &format!(r#"{{"from":"{}","to":"{}"}}"#, at(24), at(25)),
+    );
+    assert_eq!(code, 200);
+    let (code, _) = env.post("/api/v1/maintenances/VED-B/cancel", &op, "{}");
+    assert_eq!(code, 200);
+    wait_for(&env, "the change and the cancellation", &|| {
+        has("Planlagt vedlikehold") == 4
+    });
+    // Past where VED-A was and VED-B would have been: nothing more.
+    set_clock(&clock, day + chrono::Duration::hours(7));
+    wait_settled(&env, day + chrono::Duration::hours(7));
+    wait_for(
+        &env,
+        "the subscriber queue to hold only VED-A's start and end",
+        &|| {
+            let (_, n) = sql(&env, "SELECT count(*) FROM subscriber_mail");
+            n.trim() == "2"
+        },
+    );
+    assert_eq!(has("Vedlikehold pågår"), 0, "{:?}", subjects());
+    // VED-A's new window: its start, then its end.
+    set_clock(
+        &clock,
+        day + chrono::Duration::hours(24) + chrono::Duration::minutes(1),
+    );
+    wait_for(&env, "VED-A's start", &|| has("Vedlikehold pågår") == 1);
+    set_clock(
+        &clock,
+        day + chrono::Duration::hours(25) + chrono::Duration::minutes(1),
+    );
+    wait_for(&env, "VED-A's end", &|| has("Vedlikehold ferdig") == 1);
+    assert_eq!(has("Vedlikehold pågår"), 1, "{:?}", subjects());
+    let (_, n) = sql(&env, "SELECT count(*) FROM subscriber_mail");
+    assert_eq!(n.trim(), "0");
+}
+
+#[test]
+fn killed_mid_lane_every_subscriber_gets_the_post_under_one_message_id() {
+    let env = Env::new("subkill");
+    // The server answers 9 messages and holds the 10th: the kill lands mid-lane for certain.
+    let (_smtp, hold) = holding_smtp_server(env.smtp, &env.maildir(), 10);
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    let now = chrono::Utc::now().to_rfc3339();
+    let (ok, out) = sql(
+        &env,
+        &format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)
+             INSERT INTO subscriber SELECT printf('k%02d', i), printf('k%02d@abonnent.example', i), '[]', 0, '{now}', '{now}' FROM n"
+        ),
+    );
+    assert!(ok, "{out}");
+    let mut d = env.daemon();
+    let op = env.token("operator-token");
+    let from = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let to =
+        (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
+    let (code, body) = env.post(
+        "/api/v1/maintenances",
+        &op,
+        &format!(
+            r#"{{"id":"VED-K","orgs":["malvik"],"services":["PLO"],"from":"{from}","to":"{to}"}}"#
+        ),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(hold.wait_held(60), 9);
+    d.kill9();
+    hold.release();
+    let _d = env.daemon();
+    // Every subscriber gets the post; the ones sent before the kill may come again (their
+    // results were not yet recorded), always under the same Message-ID.
+    let posts = |m: &Mail| m.headers["to"].ends_with("@abonnent.example");
+    wait_for(&env, "all 30 subscribers", &|| {
+        let mails = read_mails(&env.maildir());
+        let to: std::collections::BTreeSet<&str> = mails
+            .iter()
+            .filter(|m| posts(m))
+            .map(|m| m.headers["to"].as_str())
+            .collect();
+        to.len() == 30
+    });
+    let mails = read_mails(&env.maildir());
+    let mut ids: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for m in mails.iter().filter(|m| posts(m)) {
+        ids.entry(m.headers["to"].as_str())
+            .or_default()
+            .insert(m.headers["message-id"].as_str());
+    }
+    assert!(ids.values().all(|s| s.len() == 1), "{ids:?}");
+    // Nothing of the post left in the queue (the maintenance's start and end wait for it).
+    wait_for(&env, "the post's mail all recorded", &|| {
+        let (_, n) = sql(
+            &env,
+            "SELECT count(*) FROM subscriber_mail WHERE job NOT LIKE '%/subscribers/%'",
+        );
+        n.trim() == "0"
+    });
+    let (_, n) = sql(
+        &env,
+        "SELECT count(*) FROM subscriber_mail WHERE job LIKE '%/subscribers/start'",
+    );
+    assert_eq!(n.trim(), "30");
 }

@@ -906,3 +906,68 @@ fn the_contact_page_answers_on_the_standby_and_the_answer_is_the_leaders() {
         "1"
     );
 }
+
+#[test]
+fn a_subscriber_subscribes_confirms_and_unsubscribes_through_the_standby() {
+    let _one = serial();
+    let (pg, a, b) = console_hosts("subscribers", "");
+    let on = |host: &Host, path: &str, args: &[&str]| {
+        curl(&[args, &[&format!("http://127.0.0.1:{}{path}", host.http)]].concat())
+    };
+    let (code, page) = on(
+        &b,
+        "/abonner",
+        &["--data", "address=Legekontor@Hitra.example&service=PLO"],
+    );
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(
+        pg.sql("SELECT address FROM subscriber").trim(),
+        "legekontor@hitra.example"
+    );
+    let subject = "Bekreft abonnement på driftsmeldinger fra Hemit HF";
+    let mut mail = None;
+    until("the confirmation mail", 30, &mut || {
+        mail = all_mails(&[&a, &b])
+            .into_iter()
+            .find(|m| m.headers["subject"] == subject);
+        mail.is_some()
+    });
+    let body = mail.unwrap().body;
+    let i = body.find("/abonner/").unwrap();
+    let path: String = body[i..].split_whitespace().next().unwrap().to_string();
+    until("the link on the standby", 15, &mut || {
+        let (code, page) = on(&b, &path, &[]);
+        code == 200 && page.contains("Bekreft abonnementet")
+    });
+    let (code, _) = on(&b, &path, &["--data", "action=confirm"]);
+    assert_eq!(code, 303, "confirmed through the standby");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM audit WHERE what = 'subscriber.confirm'")
+            .trim(),
+        "1"
+    );
+    // A post on PLO reaches it from the leader, with its one-click link.
+    let op = token_of(&pg, "operator-token");
+    let (code, body) = a.post(
+        "/api/v1/incidents",
+        &op,
+        r#"{"id":"INC-HA-S","services":["PLO"],"category":"A"}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let mut post = None;
+    until("the post to the subscriber", 30, &mut || {
+        post = all_mails(&[&a, &b]).into_iter().find(|m| {
+            m.headers["to"] == "legekontor@hitra.example"
+                && m.headers["subject"].starts_with("Driftsmelding")
+        });
+        post.is_some()
+    });
+    let unsub = post.unwrap().headers["list-unsubscribe"]
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    let i = unsub.find("/abonner/").unwrap();
+    let (code, _) = on(&b, &unsub[i..], &["--data", "List-Unsubscribe=One-Click"]);
+    assert_eq!(code, 200);
+    assert_eq!(pg.sql("SELECT count(*) FROM subscriber").trim(), "0");
+    assert_eq!(pg.sql("SELECT count(*) FROM subscriber_mail").trim(), "0");
+}

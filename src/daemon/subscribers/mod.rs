@@ -13,13 +13,20 @@
 
 use super::shared::Shared;
 use crate::engine::model::{Action, Environment};
-use crate::render::subscriber::{post_of, Job, Links};
+use crate::render::subscriber::{post_of, Job, Links, Phase};
 use crate::sinks::email::{send, subscriber_message, MailTransport, Transport};
 use crate::sinks::Failure;
 use crate::store::{Subscriber, SubscriberMail};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify};
+
+/// Mails claimed at a time; their results are recorded together.
+const BATCH: usize = 25;
+/// How long a claimed mail is the lane's: a batch goes out well within it at any server's
+/// pace, and after a crash (or a change of leader) what was claimed goes again after it,
+/// with the same Message-ID.
+const LEASE: chrono::Duration = chrono::Duration::seconds(15);
 
 /// How long a subscription request waits for its confirmation before it is deleted.
 pub(crate) const REQUEST_LIFETIME: chrono::Duration = chrono::Duration::days(7);
@@ -79,6 +86,9 @@ pub(crate) struct Lane {
     transport: Mutex<Option<(MailTransport, Arc<Transport>)>>,
     /// `/abonner`'s rate limits.
     pub limits: Limits,
+    /// Mails in the queue, as the lane last counted (for `/metrics`, which never waits on
+    /// the store).
+    pub queued: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Lane {
@@ -89,6 +99,7 @@ impl Default for Lane {
             wake: Notify::new(),
             transport: Mutex::new(None),
             limits: Limits::default(),
+            queued: std::sync::atomic::AtomicI64::new(0),
         }
     }
 }
@@ -130,10 +141,14 @@ impl crate::sinks::subscribers::FanOut for Shared {
             return Ok(0);
         };
         let transient = |e: crate::store::StoreError| Failure::Transient(e.to_string());
-        let body = serde_json::to_string(&Job::Post {
-            action: Box::new(action.clone()),
-        })
-        .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let job_of = |phase| {
+            serde_json::to_string(&Job::Post {
+                action: Box::new(action.clone()),
+                phase,
+            })
+            .map_err(|e| Failure::Permanent(e.to_string()))
+        };
+        let body = job_of(None)?;
         let mut store = self.store();
         let ids: Vec<String> = store
             .sub_all()
@@ -142,9 +157,28 @@ impl crate::sinks::subscribers::FanOut for Shared {
             .filter(|s| concerns(s, env, services))
             .map(|s| s.id)
             .collect();
+        let now = crate::clock::now();
         let n = store
-            .sub_enqueue(job, &body, &ids, crate::clock::now())
+            .sub_enqueue(job, &body, &ids, now)
             .map_err(transient)?;
+        // A maintenance's start and end go when they come; a change moves them (the post
+        // of the change queues them again), a cancellation drops them.
+        if let crate::engine::model::ActionBody::Statuspage(p) = &action.body {
+            if let Some(m) = &p.maintenance {
+                let prefix = action.about.key_prefix();
+                for (phase, name, at) in
+                    [(Phase::Start, "start", m.from), (Phase::End, "end", m.to)]
+                {
+                    let key = format!("{prefix}/subscribers/{name}");
+                    store.sub_drop(&key).map_err(transient)?;
+                    if !m.cancelled && at > now {
+                        store
+                            .sub_enqueue(&key, &job_of(Some(phase))?, &ids, at)
+                            .map_err(transient)?;
+                    }
+                }
+            }
+        }
         drop(store);
         self.subscribers.wake.notify_one();
         Ok(n)
@@ -187,6 +221,19 @@ fn transport(shared: &Shared, cfg: &crate::config::Config) -> Result<Arc<Transpo
     Ok(t)
 }
 
+fn count_queued(shared: &Shared) {
+    if let Ok(n) = shared.store().sub_queued() {
+        shared.subscribers.queued.store(n, Ordering::Relaxed);
+    }
+}
+
+fn maintenance_of(a: &Action) -> Option<&crate::engine::model::MaintenanceView> {
+    match &a.body {
+        crate::engine::model::ActionBody::Statuspage(s) => s.maintenance.as_ref(),
+        _ => None,
+    }
+}
+
 /// Send one subscriber mail.
 async fn send_one(shared: &Shared, key: &[u8], m: &SubscriberMail) -> Result<(), Failure> {
     let cfg = shared.in_force();
@@ -199,7 +246,15 @@ async fn send_one(shared: &Shared, key: &[u8], m: &SubscriberMail) -> Result<(),
         .subscriber(&cfg, &job, &s.services, s.test, &links)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
     let at = match &job {
-        Job::Post { action } => action.at,
+        Job::Post {
+            action,
+            phase: Some(Phase::Start),
+        } => maintenance_of(action).map_or(action.at, |m| m.from),
+        Job::Post {
+            action,
+            phase: Some(Phase::End),
+        } => maintenance_of(action).map_or(action.at, |m| m.to),
+        Job::Post { action, .. } => action.at,
         Job::Confirm => s.created_at,
     };
     let unsubscribe = matches!(job, Job::Post { .. }).then_some(links.unsubscribe.as_str());
@@ -253,9 +308,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             pause(&stop, &lane.wake, second).await;
             continue;
         };
-        let claimed = shared
-            .store()
-            .sub_claim(now, 25, chrono::Duration::minutes(5));
+        let claimed = shared.store().sub_claim(now, BATCH, LEASE);
         let mails = match claimed {
             Ok(m) => m,
             Err(e) => {
@@ -265,7 +318,9 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             }
         };
         if mails.is_empty() {
-            pause(&stop, &lane.wake, std::time::Duration::from_secs(30)).await;
+            count_queued(&shared);
+            let wait = std::time::Duration::from_secs(30).min(crate::clock::max_sleep());
+            pause(&stop, &lane.wake, wait).await;
             continue;
         }
         let mut done = Vec::new();
@@ -309,6 +364,7 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             if let Err(e) = shared.store().sub_sent(&done) {
                 tracing::warn!(error = %e, mails = done.len(), "cannot record sent subscriber mail; it is sent again after its lease, with the same Message-ID");
             }
+            count_queued(&shared);
         }
     }
 }

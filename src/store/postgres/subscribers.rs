@@ -157,6 +157,14 @@ impl Subscribers for PgStore {
         })
     }
 
+    fn sub_drop(&mut self, job: &str) -> Result<(), StoreError> {
+        self.write(|tx, _| {
+            tx.execute("DELETE FROM subscriber_mail WHERE job = $1", &[&job])?;
+            tx.execute("DELETE FROM subscriber_job WHERE key = $1", &[&job])?;
+            Ok(())
+        })
+    }
+
     fn sub_claim(
         &mut self,
         now: Time,

@@ -158,6 +158,14 @@ impl Subscribers for SqliteStore {
         Ok(n)
     }
 
+    fn sub_drop(&mut self, job: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM subscriber_mail WHERE job = ?1", [job])?;
+        tx.execute("DELETE FROM subscriber_job WHERE key = ?1", [job])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn sub_claim(
         &mut self,
         now: Time,
