@@ -309,7 +309,7 @@ fn directory_links_to_a_loopback_address_are_a_warning() {
     let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
     assert!(
         w.iter()
-            .any(|w| w.contains("confirmation links will point to http://127.0.0.1:8080")),
+            .any(|w| w.contains("links will point to http://127.0.0.1:8080")),
         "{w:?}"
     );
     let off = format!("{GOOD_HEAD}\n[directory]\nrounds = false\n");

@@ -178,10 +178,6 @@ fn subscribe_confirm_post_one_click_unsubscribe_and_gone() {
     assert!(!audit.contains(ADDRESS), "{audit}");
     let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
     assert!(!log.contains(ADDRESS), "the address in the log");
-    let db = std::fs::read(env.dir.join("state/meldingsvakt.db")).unwrap();
-    let found = db.windows(ADDRESS.len()).any(|w| w == ADDRESS.as_bytes());
-    // The WAL may still hold the deleted row's page until a checkpoint; the table does not.
-    let _ = found;
 }
 
 #[test]

@@ -184,14 +184,15 @@ impl Validator<'_> {
         let mut daemon = self.daemon_settings(http, storage, maintenance, imap);
         daemon.console = self.console(console);
         daemon.audit_retention = self.audit_retention(audit);
-        // The directory's links (SPEC §4.16) go to organizations outside this host.
+        // The directory's links (SPEC §4.16) go to organizations outside this host, and
+        // subscribers' links (SPEC §4.17, on unless `[subscribers] enabled = false`) to anyone.
         let local = ["://127.", "://localhost", "://[::1]"];
         if directory.rounds && local.iter().any(|l| daemon.public_url.contains(l)) {
             self.warn(
                 0,
                 tpath!["http", "public_url"],
                 format!(
-                    "the organizations' confirmation links will point to {} — set [http] public_url to where they reach this daemon",
+                    "the organizations' confirmation links and the subscribers' links will point to {} — set [http] public_url to where they reach this daemon",
                     daemon.public_url
                 ),
             );

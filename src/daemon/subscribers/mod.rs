@@ -343,17 +343,21 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                     done.push((m.job.clone(), m.subscriber.id.clone()));
                 }
                 Err(f) => {
+                    // A server's refusal may quote the address: the log and the store get
+                    // the hash instead.
+                    let h = hash(&m.subscriber.address);
+                    let error = f.to_string().replace(&m.subscriber.address, &h);
                     let next = crate::clock::now()
                         + if f.is_permanent() {
                             chrono::Duration::hours(1)
                         } else {
                             super::dispatch::backoff(m.attempts - 1)
                         };
-                    tracing::warn!(job = %m.job, to = %hash(&m.subscriber.address), attempt = m.attempts, error = %f, "subscriber mail failed; will retry");
+                    tracing::warn!(job = %m.job, to = %h, attempt = m.attempts, error = %error, "subscriber mail failed; will retry");
                     if let Err(e) =
                         shared
                             .store()
-                            .sub_failed(&m.job, &m.subscriber.id, next, &f.to_string())
+                            .sub_failed(&m.job, &m.subscriber.id, next, &error)
                     {
                         tracing::warn!(error = %e, "cannot record a subscriber mail's failure; it goes after its lease");
                     }
