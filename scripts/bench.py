@@ -21,6 +21,8 @@ Rows:
   idle RSS    the idle daemon (VmRSS); peer: the same daemon built with glibc malloc.
   GET /       status page with 100 open incidents and 1,000 in history (wrk -c32); peer: nginx
               serving a file of the same size.
+  national    Norway's 356 municipalities and 20,000 subscribers against Debian's Postfix,
+              beside Postfix's own smtp-source (scripts/bench/national.py).
 """
 import http.client, json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
 from datetime import datetime, timedelta, timezone
@@ -249,6 +251,11 @@ row(f"status page GET / ({len(html) // 1000} KB)", f"{ours:,.0f} req/s (p99 {our
     f"{ours / theirs:.2f}×", "≥ 0.95× nginx", ours >= 0.95 * theirs)
 
 smtp.stop()
+
+# ---------------------------------------------------------------- national scale (issue #32)
+print("national: 356 municipalities, 20,000 subscribers, Postfix", flush=True)
+import national
+national.rows(BIN, tmp, row, ROUNDS, rss_mib)
 shutil.rmtree(tmp, ignore_errors=True)
 
 print()

@@ -36,6 +36,34 @@ fn check_example_config() {
 }
 
 #[test]
+fn the_national_configuration_checks() {
+    // SPEC §6: the same daemon serves a whole country (scripts/gen-example-orgs.py --national).
+    let dir = std::env::temp_dir().join(format!("mv-national-{}", std::process::id()));
+    let out = Command::new("/usr/bin/python3")
+        .arg("scripts/gen-example-orgs.py")
+        .arg("--national")
+        .arg(&dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = dir.join("meldingsvakt.toml");
+    let (code, stdout, stderr) = mv(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("375 organizations (356 municipalities), 11 KS e-Komp areas"),
+        "{stdout}"
+    );
+    let sql = std::fs::read_to_string(dir.join("subscribers.sql")).unwrap();
+    assert_eq!(sql.matches("INSERT INTO subscriber").count(), 20_000);
+    assert!(!sql.contains(".no'") && !sql.contains(".com'"));
+}
+
+#[test]
 fn check_reports_file_line_col_and_exits_2() {
     let p = tmp("bad.toml", "[self]\nid = \"hemit\"\nnmae = \"typo\"\n");
     let (code, out, err) = mv(&["check", "--config", &p]);

@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{watch, Notify};
 
 /// Mails claimed at a time; their results are recorded together.
-const BATCH: usize = 25;
+const BATCH: usize = 64;
+/// The most SMTP sessions the lane opens at once (it starts with 2 and grows while the
+/// server takes every batch).
+const MAX_SESSIONS: usize = 16;
 /// How long a claimed mail is the lane's: a batch goes out well within it at any server's
 /// pace, and after a crash (or a change of leader) what was claimed goes again after it,
 /// with the same Message-ID.
@@ -89,6 +92,8 @@ pub(crate) struct Lane {
     /// Mails in the queue, as the lane last counted (for `/metrics`, which never waits on
     /// the store).
     pub queued: std::sync::atomic::AtomicI64,
+    /// Mails sent since the start.
+    pub sent: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Lane {
@@ -100,6 +105,7 @@ impl Default for Lane {
             transport: Mutex::new(None),
             limits: Limits::default(),
             queued: std::sync::atomic::AtomicI64::new(0),
+            sent: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -265,6 +271,77 @@ async fn send_one(shared: &Shared, key: &[u8], m: &SubscriberMail) -> Result<(),
     Ok(())
 }
 
+/// Send a claimed batch on up to `sessions` sessions at once, starting nothing more once
+/// routine mail is due (what was not started goes back, due at once). Returns what was sent,
+/// and whether the server refused anything for the time being.
+async fn send_batch(
+    shared: &Arc<Shared>,
+    key: &[u8],
+    mails: Vec<SubscriberMail>,
+    sessions: usize,
+    stop: &watch::Receiver<bool>,
+) -> (Vec<(String, String)>, bool) {
+    let lane = &shared.subscribers;
+    let now = crate::clock::now();
+    let mut set = tokio::task::JoinSet::new();
+    let mut rest = mails.into_iter();
+    let (mut done, mut transient) = (Vec::new(), false);
+    loop {
+        while set.len() < sessions {
+            let Some(m) = rest.next() else { break };
+            // Routine mail first: what is claimed and not started goes back, due at once.
+            if lane.is_busy() || *stop.borrow() || !shared.role.leading() {
+                if let Err(e) = shared.store().sub_failed(
+                    &m.job,
+                    &m.subscriber.id,
+                    now,
+                    "deferred: routine mail first",
+                ) {
+                    tracing::warn!(error = %e, "cannot put a subscriber mail back; it goes after its lease");
+                }
+                continue;
+            }
+            let (shared, key) = (Arc::clone(shared), key.to_vec());
+            set.spawn(async move {
+                let r = send_one(&shared, &key, &m).await;
+                (m, r)
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let Ok((m, r)) = joined else { continue };
+        match r {
+            Ok(()) => {
+                tracing::debug!(job = %m.job, to = %hash(&m.subscriber.address), "subscriber mail sent");
+                done.push((m.job.clone(), m.subscriber.id.clone()));
+                lane.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(f) => {
+                transient |= !f.is_permanent();
+                // A server's refusal may quote the address: the log and the store get the
+                // hash instead.
+                let h = hash(&m.subscriber.address);
+                let error = f.to_string().replace(&m.subscriber.address, &h);
+                let next = crate::clock::now()
+                    + if f.is_permanent() {
+                        chrono::Duration::hours(1)
+                    } else {
+                        super::dispatch::backoff(m.attempts - 1)
+                    };
+                tracing::warn!(job = %m.job, to = %h, attempt = m.attempts, error = %error, "subscriber mail failed; will retry");
+                if let Err(e) = shared
+                    .store()
+                    .sub_failed(&m.job, &m.subscriber.id, next, &error)
+                {
+                    tracing::warn!(error = %e, "cannot record a subscriber mail's failure; it goes after its lease");
+                }
+            }
+        }
+    }
+    (done, transient)
+}
+
 async fn pause(stop: &watch::Receiver<bool>, wake: &Notify, d: std::time::Duration) {
     let mut stop = stop.clone();
     tokio::select! {
@@ -278,6 +355,7 @@ async fn pause(stop: &watch::Receiver<bool>, wake: &Notify, d: std::time::Durati
 /// subscriber mail, sends it one message at a time and records the results in batches.
 pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
     let second = std::time::Duration::from_secs(1);
+    let mut sessions = 2;
     let mut last_expire = std::time::Instant::now() - std::time::Duration::from_secs(3600);
     loop {
         if *stop.borrow() {
@@ -323,47 +401,16 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             pause(&stop, &lane.wake, wait).await;
             continue;
         }
-        let mut done = Vec::new();
-        for m in &mails {
-            // Routine mail first: what is claimed and not sent goes back, due at once.
-            if lane.is_busy() || *stop.borrow() || !shared.role.leading() {
-                if let Err(e) = shared.store().sub_failed(
-                    &m.job,
-                    &m.subscriber.id,
-                    now,
-                    "deferred: routine mail first",
-                ) {
-                    tracing::warn!(error = %e, "cannot put a subscriber mail back; it goes after its lease");
-                }
-                continue;
-            }
-            match send_one(&shared, &key, m).await {
-                Ok(()) => {
-                    tracing::debug!(job = %m.job, to = %hash(&m.subscriber.address), "subscriber mail sent");
-                    done.push((m.job.clone(), m.subscriber.id.clone()));
-                }
-                Err(f) => {
-                    // A server's refusal may quote the address: the log and the store get
-                    // the hash instead.
-                    let h = hash(&m.subscriber.address);
-                    let error = f.to_string().replace(&m.subscriber.address, &h);
-                    let next = crate::clock::now()
-                        + if f.is_permanent() {
-                            chrono::Duration::hours(1)
-                        } else {
-                            super::dispatch::backoff(m.attempts - 1)
-                        };
-                    tracing::warn!(job = %m.job, to = %h, attempt = m.attempts, error = %error, "subscriber mail failed; will retry");
-                    if let Err(e) =
-                        shared
-                            .store()
-                            .sub_failed(&m.job, &m.subscriber.id, next, &error)
-                    {
-                        tracing::warn!(error = %e, "cannot record a subscriber mail's failure; it goes after its lease");
-                    }
-                }
-            }
-        }
+        let (done, transient) = send_batch(&shared, &key, mails, sessions, &stop).await;
+        // Sessions sized from the server's answers: one more after a batch it took whole,
+        // half as many after a passing refusal (too many connections, a busy relay).
+        sessions = if transient {
+            (sessions / 2).max(1)
+        } else if done.len() == BATCH {
+            (sessions + 1).min(MAX_SESSIONS)
+        } else {
+            sessions
+        };
         if !done.is_empty() {
             if let Err(e) = shared.store().sub_sent(&done) {
                 tracing::warn!(error = %e, mails = done.len(), "cannot record sent subscriber mail; it is sent again after its lease, with the same Message-ID");

@@ -1,0 +1,125 @@
+"""Issue #32's national rows: Norway's 356 municipalities and 20,000 subscribers, with Debian's
+Postfix as the mail server and its own `smtp-source` as the limit, all in one run.
+
+Rows:
+  356 notices     alert POST → all 356 municipal notices accepted by Postfix (the daemon's
+                  own sent counter in /metrics, polled every 2 ms); limit: smtp-source, 356
+                  messages of the same size on 8 sessions (the daemon's window).
+  356 + 20,000    the same with 20,000 confirmed subscribers: → all 20,356 accepted; limit:
+                  smtp-source, 20,356 messages on 8 sessions. And the order Postfix finished
+                  them in: every municipal notice before the 1,000th subscriber mail.
+  idle RSS        the daemon idle with the national configuration and 20,000 subscribers.
+"""
+import http.client, json, os, statistics, subprocess, sys, time
+from datetime import datetime, timedelta, timezone
+
+from common import free_port, wait_port
+from postfix import Postfix
+
+ROOT = os.path.abspath(os.path.dirname(__file__) + "/../..")
+
+
+def metric(port, name):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def wait_metric(port, name, n, since, timeout=600):
+    while metric(port, name) < n:
+        if time.perf_counter() - since > timeout:
+            sys.exit(f"{name} stayed below {n} for {timeout} s")
+        time.sleep(0.002)
+    return time.perf_counter() - since
+
+
+def alert(name, status="firing"):
+    started = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
+    return {"version": "4", "status": status, "alerts": [{"status": status,
+            "labels": {"alertname": name, "service": "PLO", "severity": "C"}, "annotations": {}, "startsAt": started}]}
+
+
+def post(port, token, body):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/api/v1/alerts", body=json.dumps(body),
+              headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    r = c.getresponse(); data = r.read()
+    if r.status >= 300:
+        sys.exit(f"alert: {r.status} {data[:200]}")
+
+
+def rows(bin, tmp, row, rounds, rss_mib):
+    pf = Postfix(os.path.join(tmp, "postfix"))
+    nat = os.path.join(tmp, "national")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-example-orgs.py"), "--national", nat],
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    cfg = open(os.path.join(nat, "meldingsvakt.toml"), encoding="utf-8").read().replace(
+        'include = ["organizations.toml"]',
+        f'include = ["organizations.toml"]\n\n[storage]\ndir = "state"\n\n[http]\nlisten = "127.0.0.1:{port}"\n\n'
+        f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {pf.port}\nsecurity = "none"\n')
+    open(os.path.join(nat, "mv.toml"), "w", encoding="utf-8").write(cfg)
+
+    def start():
+        p = subprocess.Popen([bin, "run", "--config", os.path.join(nat, "mv.toml")], cwd=nat,
+                             stdout=subprocess.DEVNULL, stderr=open(os.path.join(nat, "daemon.log"), "a"))
+        wait_port(port)
+        return p
+
+    sent = 'meldingsvakt_messages_sent_total{kind="unplanned"}'
+    resolved = 'meldingsvakt_messages_sent_total{kind="resolved"}'
+    try:
+        d = start()
+        time.sleep(1)
+        token = open(os.path.join(nat, "state/alert-token")).read().strip()
+        ours = []
+        for r in range(rounds):
+            base, base_res = metric(port, sent), metric(port, resolved)
+            t = time.perf_counter()
+            post(port, token, alert(f"Nasjonal{r}"))
+            ours.append(wait_metric(port, sent, base + 356, t))
+            post(port, token, alert(f"Nasjonal{r}", "resolved"))
+            wait_metric(port, resolved, base_res + 356, time.perf_counter())
+            time.sleep(0.3)
+        size = statistics.median(pf.sizes() or [1500])
+        limit = [pf.smtp_source(356, 8, int(size)) for _ in range(rounds)]
+        o, l = statistics.median(ours), statistics.median(limit)
+        row("alert POST → all 356 municipal notices accepted by Postfix", f"{o * 1000:.0f} ms",
+            f"smtp-source, 356 messages of {size / 1000:.1f} kB on 8 sessions: {l * 1000:.0f} ms", f"{o / l:.2f}×",
+            "≤ 1.3× Postfix's limit", o <= 1.3 * l)
+
+        # 20,000 subscribers.
+        d.terminate(); d.wait()
+        subprocess.run(["sqlite3", os.path.join(nat, "state/meldingsvakt.db")],
+                       stdin=open(os.path.join(nat, "subscribers.sql")), check=True)
+        d = start()
+        time.sleep(2)
+        idle = rss_mib(d.pid)
+        row("idle RSS, national configuration + 20,000 subscribers", f"{idle:.1f} MiB", "–", "–", "≤ 20 MiB", idle <= 20)
+        done_before = len(pf.discarded())
+        base, subs = metric(port, sent), metric(port, "meldingsvakt_subscriber_mail_sent_total")
+        t = time.perf_counter()
+        post(port, token, alert("NasjonalAbonnenter"))
+        notices = wait_metric(port, sent, base + 356, t)
+        # Every subscriber follows PLO or everything, or not: the post's count is the store's.
+        want = int(subprocess.run(["sqlite3", os.path.join(nat, "state/meldingsvakt.db"),
+                                   "SELECT count(*) FROM subscriber WHERE services = '[]' OR services LIKE '%\"PLO\"%'"],
+                                  capture_output=True, text=True, check=True).stdout)
+        total = wait_metric(port, "meldingsvakt_subscriber_mail_sent_total", subs + want, t)
+        time.sleep(1)
+        order = pf.discarded()[done_before:]
+        municipal = [i for i, a in enumerate(order) if a.endswith(".kommune.example")]
+        subscribers_before = sum(1 for a in order[:max(municipal) + 1] if a.endswith("@abonnent.example")) if municipal else -1
+        d.terminate(); d.wait()
+        lim = pf.smtp_source(356 + want, 8, int(size))
+        row(f"alert POST → 356 notices + {want:,} subscriber mails accepted", f"{total:.1f} s (the 356 in {notices * 1000:.0f} ms; "
+            f"{subscribers_before} subscriber mails before the last notice)",
+            f"smtp-source, {356 + want:,} messages on 8 sessions: {lim:.1f} s", f"{total / lim:.2f}×",
+            "≤ 1.3× Postfix's limit; the 356 before the 1,000th subscriber mail",
+            total <= 1.3 * lim and 0 <= subscribers_before < 1000)
+    finally:
+        pf.stop()
