@@ -4,6 +4,9 @@
 # delivered outbox rows, a snapshot and compaction every 10 days, retention 400 days), then
 # `meldingsvakt run` is started on it and timed from process start to the first /healthz 200.
 # Median of 5 starts each. A benchmark, not a test: it is not run by scripts/test.sh.
+#
+#   scripts/bench-restart.sh              the example configuration (Midt-Norge, 65 municipalities)
+#   scripts/bench-restart.sh --national   Norway's 356 municipalities (gen-example-orgs.py --national)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --bin meldingsvakt --example gen_state
@@ -12,11 +15,16 @@ gen=target/release/examples/gen_state
 work=$(mktemp -d)
 trap 'pkill -P $$ 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
+confdir=config
+if [ "${1:-}" = "--national" ]; then
+  python3 scripts/gen-example-orgs.py --national "$work/national" >/dev/null
+  confdir="$work/national"
+fi
 printf '%-8s %12s %12s %14s %14s\n' period incidents "db MiB" "restart ms" "(min–max)"
 for days in 7 365 1825; do
   state="$work/s$days"
-  incidents=$("$gen" config/meldingsvakt.toml "$state" "$days" 2>&1 | sed -E 's/.*: ([0-9]+) incidents.*/\1/')
-  cp -r config "$work/conf$days"
+  incidents=$("$gen" "$confdir/meldingsvakt.toml" "$state" "$days" 2>&1 | sed -E 's/.*: ([0-9]+) incidents.*/\1/')
+  cp -r "$confdir" "$work/conf$days"
   cfg="$work/conf$days/meldingsvakt.toml"
   printf '\n[storage]\ndir = "%s"\n' "$state" >> "$cfg"
   sed -i "s/^listen = .*/listen = \"127.0.0.1:$port\"/" "$cfg"

@@ -84,13 +84,14 @@ def national(dest):
     (dest / "meldingsvakt.toml").write_text(head + ks + rest.lstrip("\n"), encoding="utf-8")
     # 20,000 confirmed subscribers for the SQLite store (`sqlite3 state/meldingsvakt.db <
     # subscribers.sql` after the daemon's first start): a third follow everything, the rest
-    # one or two services.
+    # PLO (which every municipality exchanges) and one or two other services, so a PLO stop
+    # reaches all 20,000.
     rnd = random.Random(356)
     services = ["PLO", "helsestasjon", "epikrise", "lab", "henvisning"]
     at = "2026-12-01T08:00:00.000Z"
     sql = ["BEGIN;"]
     for i in range(1, SUBSCRIBERS + 1):
-        pick = [] if i % 3 == 0 else sorted(rnd.sample(services, 1 + i % 2))
+        pick = [] if i % 3 == 0 else sorted(["PLO"] + rnd.sample(services[1:], 1 + i % 2))
         chosen = "[" + ",".join(f'"{s}"' for s in pick) + "]"
         sql.append(f"INSERT INTO subscriber VALUES ('n{i:05d}', 'abonnent{i:05d}@abonnent.example', '{chosen}', 0, '{at}', '{at}');")
     sql.append("COMMIT;")
