@@ -14,6 +14,7 @@ need=()
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || need+=(python3-jsonschema)
 /usr/bin/python3 -c 'import icalendar, vobject' 2>/dev/null || need+=(python3-icalendar python3-vobject)
 /usr/bin/python3 -c 'import radicale' 2>/dev/null || need+=(radicale)
+[ -x /usr/sbin/postfix ] || need+=(postfix)
 command -v curl >/dev/null || need+=(curl)
 # openssl makes the test CA and certificate for SMTP over TLS (tests/daemon/smtp_tls.rs).
 command -v openssl >/dev/null || need+=(openssl)

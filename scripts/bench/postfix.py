@@ -30,11 +30,11 @@ showq     unix  n - n - - showq
 
 
 class Postfix:
-    def __init__(self, dir):
+    def __init__(self, dir, port=None):
         if not shutil.which("postfix") and not os.path.exists("/usr/sbin/postfix"):
             sys.exit("postfix is not installed (scripts/bench.sh installs it)")
         self.dir = dir
-        self.port = free_port()
+        self.port = port or free_port()
         etc, spool, data = (os.path.join(dir, x) for x in ("etc", "spool", "data"))
         for d in (etc, spool, data):
             os.makedirs(d, exist_ok=True)

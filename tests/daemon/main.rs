@@ -23,6 +23,7 @@ mod no_echo;
 mod oidc;
 #[cfg(feature = "test-clock")]
 mod people;
+mod postfix;
 mod report;
 mod roles;
 mod rotation;
