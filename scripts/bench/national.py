@@ -9,6 +9,7 @@ Rows:
                   smtp-source, 20,356 messages on 8 sessions. And the order Postfix finished
                   them in: every municipal notice before the 1,000th subscriber mail.
   idle RSS        the daemon idle with the national configuration and 20,000 subscribers.
+  10,000 open     its RSS with 10,000 open incidents.
 """
 import http.client, json, os, statistics, subprocess, sys, time
 from datetime import datetime, timedelta, timezone
@@ -121,5 +122,21 @@ def rows(bin, tmp, row, rounds, rss_mib):
             f"smtp-source, {356 + want:,} messages on 8 sessions: {lim:.1f} s", f"{total / lim:.2f}×",
             "≤ 1.3× Postfix's limit; the 356 before the 1,000th subscriber mail",
             total <= 1.3 * lim and 0 <= subscribers_before < 1000)
+
+        # 10,000 open incidents (priority 4: neither published nor mailed within the run).
+        d = start()
+        op = open(os.path.join(nat, "state/operator-token")).read().strip()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(10_000):
+            c.request("POST", "/api/v1/incidents", body=json.dumps({"id": f"OPEN-{i}", "services": ["lab"], "category": "D"}),
+                      headers={"Authorization": f"Bearer {op}", "Content-Type": "application/json"})
+            r = c.getresponse(); r.read()
+            if r.status >= 300:
+                sys.exit(f"incident {i}: {r.status}")
+        time.sleep(2)
+        busy = rss_mib(d.pid)
+        d.terminate(); d.wait()
+        row("RSS with 10,000 open incidents (national, 20,000 subscribers)", f"{busy:.1f} MiB", f"idle: {idle:.1f} MiB",
+            f"+{(busy - idle) * 1024 / 10_000:.1f} KiB an incident", "tens of MiB at most (SPEC §6)", busy <= 100)
     finally:
         pf.stop()
