@@ -23,6 +23,7 @@ mod forward;
 mod health;
 mod history;
 pub(crate) mod http;
+mod limit;
 pub(crate) mod mailbox;
 mod replay;
 pub(crate) mod role;

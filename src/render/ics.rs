@@ -258,18 +258,14 @@ fn freezes(cfg: &Config) -> Vec<IcsEvent> {
 /// The standard maintenance window, Sunday 23:00 – Monday 08:00 every week (seeds/003
 /// §6.3.2.2), from its first Sunday in 2026.
 fn standard_window(cfg: &Config) -> IcsEvent {
-    let day = |d: u32, h: u32| {
-        NaiveDate::from_ymd_opt(2026, 1, d)
-            .and_then(|x| x.and_hms_opt(h, 0, 0))
-            .unwrap_or_default()
+    let at = |d: u32, h: u32| {
+        let date = NaiveDate::from_ymd_opt(2026, 1, d).unwrap_or_default();
+        cfg.calendar.at_local(
+            date,
+            chrono::NaiveTime::MIN + chrono::Duration::hours(h.into()),
+        )
     };
-    let (from, to) = (day(4, 23), day(5, 8));
-    let when = if cfg.calendar.tz == chrono_tz::Europe::Oslo {
-        When::Local(from, to)
-    } else {
-        let at = |n: chrono::NaiveDateTime| cfg.calendar.at_local(n.date(), n.time());
-        When::Utc(at(from), at(to))
-    };
+    let when = when(cfg, at(4, 23), at(5, 8));
     IcsEvent {
         uid: format!("window-standard@{}", cfg.self_.id),
         sequence: 0,

@@ -108,6 +108,15 @@ pub trait Subscribers: Send {
 /// The columns of a subscriber, in the order both stores read them.
 pub(crate) const COLUMNS: &str = "id, address, services, test, created_at, confirmed_at";
 
+/// `COLUMNS` of the table aliased `s` (a claim's join).
+pub(crate) fn columns_of_s() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A subscriber from its stored values.
 pub(crate) fn read(
     id: String,

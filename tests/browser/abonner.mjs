@@ -6,14 +6,10 @@
 import { story } from "./lib.mjs";
 
 const [url, shots, step, address] = process.argv.slice(2);
-const { browser, page, fail, axe: check, expectText, end } = await story();
+const { page, fail, axe: check, expectText, plainPage, end } = await story();
 const axe = (name) => check(name, `${shots}/abonner-${name}`);
-const plain = await (await browser.newContext({ javaScriptEnabled: false, locale: "nb-NO" })).newPage();
-async function plainText(name, text) {
-  const body = await plain.innerText("body");
-  if (!body.includes(text)) fail(`${name}: missing text ${JSON.stringify(text)}:\n${body}`);
-  else console.log(JSON.stringify({ check: name, saw: text }));
-}
+// The answers: a context without JavaScript.
+const { plain, plainText } = await plainPage();
 
 try {
   if (step === "subscribe") {

@@ -40,10 +40,21 @@ export async function story({ phoneHeight = 900 } = {}) {
     if (!body.includes(text)) fail(`${name}: missing text ${JSON.stringify(text)}`);
     else console.log(JSON.stringify({ check: name, saw: text }));
   }
+  // A page without JavaScript (answers given as a person whose browser blocks scripts would),
+  // and its text check.
+  async function plainPage() {
+    const plain = await (await browser.newContext({ javaScriptEnabled: false, locale: "nb-NO" })).newPage();
+    async function plainText(name, text) {
+      const body = await plain.innerText("body");
+      if (!body.includes(text)) fail(`${name}: missing text ${JSON.stringify(text)}:\n${body}`);
+      else console.log(JSON.stringify({ check: name, saw: text }));
+    }
+    return { plain, plainText };
+  }
   // Close the browser and exit: 1 when any check failed.
   async function end() {
     await browser.close();
     process.exit(failed ? 1 : 0);
   }
-  return { browser, ctx, page, fail, axe, expectText, end };
+  return { browser, ctx, page, fail, axe, expectText, plainPage, end };
 }

@@ -20,6 +20,45 @@ fn to_sub(mails: &[Mail]) -> Vec<&Mail> {
         .collect()
 }
 
+/// The store made by a first start (its migrations), then `insert` run on it with `NOW` for
+/// the current instant: subscribers as the store keeps them, before the daemon under test
+/// starts.
+fn seed(env: &Env, insert: &str) {
+    let d = env.daemon();
+    env.wait_log("the configuration's contacts read");
+    drop(d);
+    let (ok, out) = sql(
+        env,
+        &insert.replace("NOW", &chrono::Utc::now().to_rfc3339()),
+    );
+    assert!(ok, "{out}");
+}
+
+/// A one-hour PLO maintenance at Malvik in ten days: a status-page post (subscribers hear of
+/// it) and no routine mail.
+fn one_hour_maintenance(env: &Env, id: &str) {
+    let from = chrono::Utc::now() + chrono::Duration::days(10);
+    let to = from + chrono::Duration::hours(1);
+    let (code, body) = env.post(
+        "/api/v1/maintenances",
+        &env.token("operator-token"),
+        &format!(
+            r#"{{"id":"{id}","orgs":["malvik"],"services":["PLO"],"from":"{}","to":"{}"}}"#,
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ),
+    );
+    assert_eq!(code, 201, "{body}");
+}
+
+/// `n` confirmed subscribers to everything, `{prefix}NNNNN@abonnent.example`.
+fn many(prefix: &str, n: usize) -> String {
+    format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+         INSERT INTO subscriber SELECT printf('{prefix}%05d', i), printf('{prefix}%05d@abonnent.example', i), '[]', 0, 'NOW', 'NOW' FROM n"
+    )
+}
+
 #[test]
 fn subscribe_confirm_post_one_click_unsubscribe_and_gone() {
     let env = Env::new("subscribers");
@@ -184,30 +223,15 @@ fn subscribe_confirm_post_one_click_unsubscribe_and_gone() {
 fn admins_count_search_export_and_remove_subscribers() {
     let env = Env::new("subadmin");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let d = env.daemon();
-    env.wait_log("the configuration's contacts read");
-    drop(d);
-    // Three confirmed subscribers and one waiting, written as the store keeps them.
-    let now = chrono::Utc::now().to_rfc3339();
-    for (id, addr, services, confirmed) in [
-        ("a1", "lege@ranheim.example", r#"["PLO"]"#, true),
-        ("a2", "post@apotek1.example", r#"[]"#, true),
-        ("a3", "drift@frosta.example", r#"["lab"]"#, true),
-        ("a4", "venter@melhus.example", r#"["PLO"]"#, false),
-    ] {
-        let c = if confirmed {
-            format!("'{now}'")
-        } else {
-            "NULL".into()
-        };
-        let (ok, out) = sql(
-            &env,
-            &format!(
-                "INSERT INTO subscriber VALUES ('{id}', '{addr}', '{services}', 0, '{now}', {c})"
-            ),
-        );
-        assert!(ok, "{out}");
-    }
+    // Three confirmed subscribers and one waiting.
+    seed(
+        &env,
+        r#"INSERT INTO subscriber VALUES
+           ('a1', 'lege@ranheim.example', '["PLO"]', 0, 'NOW', 'NOW'),
+           ('a2', 'post@apotek1.example', '[]', 0, 'NOW', 'NOW'),
+           ('a3', 'drift@frosta.example', '["lab"]', 0, 'NOW', 'NOW'),
+           ('a4', 'venter@melhus.example', '["PLO"]', 0, 'NOW', NULL)"#,
+    );
     let _d = env.daemon();
     let base = format!("http://127.0.0.1:{}", env.http);
     let op = env.token("operator-token");
@@ -288,32 +312,10 @@ fn recipient(path: &std::path::Path) -> String {
 fn routine_notices_leave_before_twenty_thousand_queued_subscriber_mails() {
     let env = Env::new("subqueue");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let d = env.daemon();
-    env.wait_log("the configuration's contacts read");
-    drop(d);
-    let now = chrono::Utc::now().to_rfc3339();
-    let (ok, out) = sql(
-        &env,
-        &format!(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-             INSERT INTO subscriber SELECT printf('s%05d', i), printf('sub%05d@abonnent.example', i), '[]', 0, '{now}', '{now}' FROM n"
-        ),
-    );
-    assert!(ok, "{out}");
+    seed(&env, &many("sub", 20_000));
     let _d = env.daemon();
-    let op = env.token("operator-token");
     // A one-hour maintenance: a status-page post only (no routine mail), for all 20,000.
-    let from = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
-    let to =
-        (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
-    let (code, body) = env.post(
-        "/api/v1/maintenances",
-        &op,
-        &format!(
-            r#"{{"id":"VED-Q","orgs":["malvik"],"services":["PLO"],"from":"{from}","to":"{to}"}}"#
-        ),
-    );
-    assert_eq!(code, 201, "{body}");
+    one_hour_maintenance(&env, "VED-Q");
     wait_for(&env, "20,000 subscriber mails queued", &|| {
         let (_, n) = sql(&env, "SELECT count(*) FROM subscriber_mail");
         n.trim().parse::<u64>().unwrap_or(0) >= 19_900
@@ -372,12 +374,10 @@ fn a_bounced_subscriber_is_deleted_and_ops_are_not_troubled() {
     let imap_port = free_port();
     let _dv = dovecot(&env.dir.join("dovecot"), imap_port);
     env.with_imap(imap_port, "300ms");
-    let d = env.daemon();
-    env.wait_log("the configuration's contacts read");
-    drop(d);
-    let now = chrono::Utc::now().to_rfc3339();
-    let (ok, out) = sql(&env, &format!("INSERT INTO subscriber VALUES ('b1', 'borte@legekontor.example', '[]', 0, '{now}', '{now}')"));
-    assert!(ok, "{out}");
+    seed(
+        &env,
+        "INSERT INTO subscriber VALUES ('b1', 'borte@legekontor.example', '[]', 0, 'NOW', 'NOW')",
+    );
     let _d = env.daemon();
     let bounce = "From: Mail Delivery System <MAILER-DAEMON@mx.legekontor.example>\nTo: meldingsansvarlig@helse-midt.example\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <bounce-7@mx.legekontor.example>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nCould not deliver.\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.legekontor.example\n\nFinal-Recipient: rfc822; borte@legekontor.example\nAction: failed\nStatus: 5.1.1\n--b--\n";
     imap_append(imap_port, "INBOX", bounce);
@@ -410,12 +410,10 @@ fn a_bounced_subscriber_is_deleted_and_ops_are_not_troubled() {
 fn a_maintenance_reaches_subscribers_when_announced_changed_started_and_ended() {
     let env = Env::new("subphase");
     let _smtp = smtp_server(env.smtp, &env.maildir());
-    let d = env.daemon();
-    env.wait_log("the configuration's contacts read");
-    drop(d);
-    let now = chrono::Utc::now().to_rfc3339();
-    let (ok, out) = sql(&env, &format!("INSERT INTO subscriber VALUES ('p1', 'ops@sykehjem.example', '[\"PLO\"]', 0, '{now}', '{now}')"));
-    assert!(ok, "{out}");
+    seed(
+        &env,
+        r#"INSERT INTO subscriber VALUES ('p1', 'ops@sykehjem.example', '["PLO"]', 0, 'NOW', 'NOW')"#,
+    );
     let (_d, clock) = env.daemon_with_clock("");
     let op = env.token("operator-token");
     let day = chrono::Utc::now() + chrono::Duration::days(3);
@@ -488,31 +486,9 @@ fn killed_mid_lane_every_subscriber_gets_the_post_under_one_message_id() {
     let env = Env::new("subkill");
     // The server answers 9 messages and holds the 10th: the kill lands mid-lane for certain.
     let (_smtp, hold) = holding_smtp_server(env.smtp, &env.maildir(), 10);
-    let d = env.daemon();
-    env.wait_log("the configuration's contacts read");
-    drop(d);
-    let now = chrono::Utc::now().to_rfc3339();
-    let (ok, out) = sql(
-        &env,
-        &format!(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30)
-             INSERT INTO subscriber SELECT printf('k%02d', i), printf('k%02d@abonnent.example', i), '[]', 0, '{now}', '{now}' FROM n"
-        ),
-    );
-    assert!(ok, "{out}");
+    seed(&env, &many("k", 30));
     let mut d = env.daemon();
-    let op = env.token("operator-token");
-    let from = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
-    let to =
-        (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(1)).to_rfc3339();
-    let (code, body) = env.post(
-        "/api/v1/maintenances",
-        &op,
-        &format!(
-            r#"{{"id":"VED-K","orgs":["malvik"],"services":["PLO"],"from":"{from}","to":"{to}"}}"#
-        ),
-    );
-    assert_eq!(code, 201, "{body}");
+    one_hour_maintenance(&env, "VED-K");
     assert_eq!(hold.wait_held(60), 9);
     d.kill9();
     hold.release();

@@ -8,12 +8,13 @@
 //! has the hash only. Every request for a confirmation gets the same answer, whether the
 //! address is new, waiting or subscribed already, so the page tells nobody who subscribes.
 
-use super::auth::{body_form, peer_of};
+use super::auth::{body_form, client_ip};
+use super::people::on_store;
 use super::{html, redirect};
 use crate::audit::{NewEntry, Origin, Role};
 use crate::console::forms::Form;
 use crate::daemon::app::App;
-use crate::daemon::subscribers::{hash, link_key};
+use crate::daemon::subscribers::hash;
 use crate::render::subscriber::Job;
 use crate::store::Subscriber;
 use axum::extract::{Request, State};
@@ -92,21 +93,6 @@ fn form_page(app: &App, status: StatusCode, f: Option<&Form>, errors: Vec<String
     )
 }
 
-/// Run a store call off the async threads.
-async fn store<R: Send + 'static>(
-    app: &App,
-    f: impl FnOnce(&mut dyn crate::store::Store) -> R + Send + 'static,
-) -> Option<R> {
-    let shared = std::sync::Arc::clone(&app.shared);
-    tokio::task::spawn_blocking(move || f(shared.store().as_mut()))
-        .await
-        .ok()
-}
-
-fn client(req: &Request) -> String {
-    peer_of(req).map_or_else(|| "?".to_string(), |p| p.0.ip().to_string())
-}
-
 /// `GET /abonner`.
 pub(super) async fn form(State(app): State<App>) -> Response {
     if !enabled(&app) {
@@ -120,7 +106,7 @@ pub(super) async fn request(State(app): State<App>, req: Request) -> Response {
     if !enabled(&app) {
         return off(&app);
     }
-    let who = client(&req);
+    let who = client_ip(&req);
     let limit = app.shared.cfg().daemon.max_body;
     let f = match body_form(req, limit).await {
         Ok((_, _, f)) => f,
@@ -162,14 +148,20 @@ pub(super) async fn request(State(app): State<App>, req: Request) -> Response {
     }
     let now = crate::clock::now();
     let body = serde_json::to_string(&Job::Confirm).unwrap_or_default();
-    let stored = store(&app, move |st| -> Result<(), crate::store::StoreError> {
+    let Some(id) = new_id() else {
+        return unavailable(
+            &app,
+            "Bestillingen kunne ikke lagres nå. Prøv igjen om et par minutter.",
+        );
+    };
+    let stored = on_store(&app, move |st| {
         let existing = st.sub_by_address(&address)?;
         let s = match existing {
             // Subscribed already: the mail is the same request, and its link opens the page
             // where the choice can be changed (nothing changes until then).
             Some(s) if s.confirmed_at.is_some() => s,
             _ => Subscriber {
-                id: new_id(),
+                id,
                 address,
                 services,
                 test,
@@ -187,79 +179,54 @@ pub(super) async fn request(State(app): State<App>, req: Request) -> Response {
     })
     .await;
     match stored {
-        Some(Ok(())) => {
+        Some(()) => {
             tracing::info!(to = %h, "subscription: a confirmation mail is queued");
             app.shared.subscribers.wake.notify_one();
             sent
         }
-        other => {
-            if let Some(Err(e)) = other {
-                tracing::error!(error = %e, "subscription: the request could not be stored");
-            }
-            done(
-                &app,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Prøv igjen om litt",
-                "Bestillingen kunne ikke lagres nå. Prøv igjen om et par minutter.",
-            )
-        }
+        None => unavailable(
+            &app,
+            "Bestillingen kunne ikke lagres nå. Prøv igjen om et par minutter.",
+        ),
     }
 }
 
-/// 128 random bits as 32 hex digits.
-fn new_id() -> String {
-    let mut b = [0u8; 16];
-    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).is_err() {
-        // The system's random source failing is not survivable for a credential.
-        b = rand_fallback();
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// 503: the store could not do it, and nothing was changed.
+fn unavailable(app: &App, text: &str) -> Response {
+    done(
+        app,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Prøv igjen om litt",
+        text,
+    )
 }
 
-fn rand_fallback() -> [u8; 16] {
-    let d = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!(
-            "{:?}{:?}",
-            std::time::SystemTime::now(),
-            std::thread::current().id()
-        )
-        .as_bytes(),
-    );
+/// 128 random bits as 32 hex digits (`None`: the system has no random source).
+fn new_id() -> Option<String> {
     let mut b = [0u8; 16];
-    b.copy_from_slice(&d.as_ref()[..16]);
-    b
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
-/// The token in the path, undecoded (anything percent-encoded is simply not a token).
+/// The token in the path, as it stands (see `super::link_token`).
 fn token_of(req: &Request) -> String {
-    let p = req
-        .uri()
-        .path()
-        .strip_prefix("/abonner/")
-        .unwrap_or_default();
+    let p = super::link_token(req, "/abonner/");
     p.strip_suffix("/avmeld").unwrap_or(p).to_string()
 }
 
 /// The subscriber a token opens, or the page to answer with.
 async fn open(app: &App, token: String) -> Result<Subscriber, Response> {
-    let shared = std::sync::Arc::clone(&app.shared);
-    let key = tokio::task::spawn_blocking(move || link_key(&shared))
-        .await
-        .ok()
-        .flatten();
-    let Some(id) = key.and_then(|k| crate::render::link::subscriber_of(&k, &token)) else {
+    let key = on_store(app, |st| Ok(crate::daemon::engine_task::link_key(st))).await;
+    let Some(id) = key
+        .flatten()
+        .and_then(|k| crate::render::link::subscriber_of(&k, &token))
+    else {
         return Err(invalid(app));
     };
-    match store(app, move |st| st.sub_get(&id)).await {
-        Some(Ok(Some(s))) => Ok(s),
-        Some(Ok(None)) => Err(invalid(app)),
-        _ => Err(done(
-            app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Prøv igjen om litt",
-            "Tjenesten svarer ikke nå.",
-        )),
+    match on_store(app, move |st| st.sub_get(&id)).await {
+        Some(Some(s)) => Ok(s),
+        Some(None) => Err(invalid(app)),
+        None => Err(unavailable(app, "Tjenesten svarer ikke nå.")),
     }
 }
 
@@ -318,21 +285,24 @@ fn entry(s: &Subscriber, what: &str) -> NewEntry {
     .on(format!("subscriber/{}", hash(&s.address)))
 }
 
-async fn remove(app: &App, s: Subscriber, what: &'static str) -> bool {
+/// End the subscription: the subscriber and its queued mail deleted, audited by hash.
+async fn unsubscribe(app: &App, s: Subscriber) -> Response {
     let h = hash(&s.address);
-    let audit = entry(&s, what);
-    let r = store(app, move |st| st.sub_remove(&s.id, &audit)).await;
-    match r {
-        Some(Ok(_)) => {
-            tracing::info!(to = %h, how = what, "subscription ended; the address is deleted");
-            true
+    let audit = entry(&s, "subscriber.unsubscribe");
+    match on_store(app, move |st| st.sub_remove(&s.id, &audit)).await {
+        Some(_) => {
+            tracing::info!(to = %h, "subscription ended; the address is deleted");
+            done(
+                app,
+                StatusCode::OK,
+                "Abonnementet er avsluttet",
+                "Du får ikke flere driftsmeldinger fra oss, og adressen er slettet.",
+            )
         }
-        other => {
-            if let Some(Err(e)) = other {
-                tracing::error!(error = %e, "subscription: could not delete a subscriber");
-            }
-            false
-        }
+        None => unavailable(
+            app,
+            "Avmeldingen kunne ikke lagres nå; ingenting er endret.",
+        ),
     }
 }
 
@@ -349,14 +319,7 @@ pub(super) async fn act(State(app): State<App>, req: Request) -> Response {
         Err(r) => return r,
     };
     let here = format!("/abonner/{token}");
-    let unavailable = || {
-        done(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Prøv igjen om litt",
-            "Endringen kunne ikke lagres nå; ingenting er endret.",
-        )
-    };
+    let not_saved = "Endringen kunne ikke lagres nå; ingenting er endret.";
     match f.get("action") {
         Some("confirm") => {
             let audit = entry(&s, "subscriber.confirm").changed(
@@ -364,16 +327,16 @@ pub(super) async fn act(State(app): State<App>, req: Request) -> Response {
                 Some(json!({"services": s.services, "test": s.test}).to_string()),
             );
             let id = s.id.clone();
-            match store(&app, move |st| {
+            match on_store(&app, move |st| {
                 st.sub_confirm(&id, crate::clock::now(), &audit)
             })
             .await
             {
-                Some(Ok(_)) => {
+                Some(_) => {
                     tracing::info!(to = %hash(&s.address), "subscription confirmed");
                     redirect(&format!("{here}?ok=confirm"), None)
                 }
-                _ => unavailable(),
+                None => unavailable(&app, not_saved),
             }
         }
         Some("change") if s.confirmed_at.is_some() => {
@@ -389,23 +352,12 @@ pub(super) async fn act(State(app): State<App>, req: Request) -> Response {
                 Some(json!({"services": services, "test": test}).to_string()),
             );
             let id = s.id.clone();
-            match store(&app, move |st| st.sub_change(&id, &services, test, &audit)).await {
-                Some(Ok(_)) => redirect(&format!("{here}?ok=change"), None),
-                _ => unavailable(),
+            match on_store(&app, move |st| st.sub_change(&id, &services, test, &audit)).await {
+                Some(_) => redirect(&format!("{here}?ok=change"), None),
+                None => unavailable(&app, not_saved),
             }
         }
-        Some("unsubscribe") => {
-            if remove(&app, s, "subscriber.unsubscribe").await {
-                done(
-                    &app,
-                    StatusCode::OK,
-                    "Abonnementet er avsluttet",
-                    "Du får ikke flere driftsmeldinger fra oss, og adressen er slettet.",
-                )
-            } else {
-                unavailable()
-            }
-        }
+        Some("unsubscribe") => unsubscribe(&app, s).await,
         _ => manage_page(&app, &s, None),
     }
 }
@@ -421,23 +373,8 @@ pub(super) async fn unsubscribe_page(State(app): State<App>, req: Request) -> Re
 /// `POST /abonner/{token}/avmeld`: RFC 8058 one-click (the body says
 /// `List-Unsubscribe=One-Click`; any body is taken, no cookie is needed).
 pub(super) async fn one_click(State(app): State<App>, req: Request) -> Response {
-    let s = match open(&app, token_of(&req)).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if remove(&app, s, "subscriber.unsubscribe").await {
-        done(
-            &app,
-            StatusCode::OK,
-            "Abonnementet er avsluttet",
-            "Du får ikke flere driftsmeldinger fra oss, og adressen er slettet.",
-        )
-    } else {
-        done(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Prøv igjen om litt",
-            "Avmeldingen kunne ikke lagres nå.",
-        )
+    match open(&app, token_of(&req)).await {
+        Ok(s) => unsubscribe(&app, s).await,
+        Err(r) => r,
     }
 }

@@ -244,6 +244,12 @@ pub(super) fn peer_of(req: &Request) -> Option<Peer> {
     req.extensions().get::<Peer>().copied()
 }
 
+/// The client's IP address as text (`?` when the accept loop gave none): what the public
+/// pages' rate limits count by.
+pub(super) fn client_ip(req: &Request) -> String {
+    peer_of(req).map_or_else(|| "?".to_string(), |p| p.0.ip().to_string())
+}
+
 /// The refusal of a person whose groups give no role.
 pub(super) fn no_role(app: &App) -> Response {
     message(

@@ -7,56 +7,30 @@
 //! other write. Each answer goes to the engine as a `directory.*` event through the door,
 //! done by the address the link was sent to.
 
-use super::auth::{body_form, peer_of};
+use super::auth::{body_form, client_ip};
 use super::{ask, html, Query};
 use crate::audit::{Actor, Origin, Role};
 use crate::console::forms::FieldErrors;
 use crate::console::kontakt;
 use crate::daemon::app::App;
 use crate::daemon::engine_task::Rejected;
+use crate::daemon::limit::Limiter;
 use crate::engine::directory::Entry;
 use crate::engine::events::Input;
 use crate::render::link::Link;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Requests within `WINDOW` one link may make, and one client address.
 const PER_LINK: u32 = 30;
 const PER_CLIENT: u32 = 120;
 const WINDOW: Duration = Duration::from_secs(600);
-/// Counters kept at most; beyond, new keys are refused until old windows end.
-const KEYS: usize = 50_000;
-
-/// A fixed-window counter per key (a link, a client address), in memory: each host limits
-/// what reaches it.
-struct Limiter(Mutex<HashMap<String, (Instant, u32)>>);
-
-impl Limiter {
-    fn allow(&self, key: String, max: u32) -> bool {
-        let now = Instant::now();
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if m.len() >= KEYS {
-            m.retain(|_, (since, _)| now.duration_since(*since) < WINDOW);
-        }
-        if m.len() >= KEYS && !m.contains_key(&key) {
-            return false;
-        }
-        let e = m.entry(key).or_insert((now, 0));
-        if now.duration_since(e.0) >= WINDOW {
-            *e = (now, 0);
-        }
-        e.1 += 1;
-        e.1 <= max
-    }
-}
 
 fn limiter() -> &'static Limiter {
     static L: std::sync::OnceLock<Limiter> = std::sync::OnceLock::new();
-    L.get_or_init(|| Limiter(Mutex::new(HashMap::new())))
+    L.get_or_init(|| Limiter::new(WINDOW))
 }
 
 /// A page of this room: the console's headers, and no referrer (the link is in the URL).
@@ -130,10 +104,6 @@ async fn open(app: &App, token: &str, client: String) -> Result<(Link, Entry), R
     }
 }
 
-fn client(req: &Request) -> String {
-    peer_of(req).map_or_else(|| "?".to_string(), |p| p.0.ip().to_string())
-}
-
 /// What was just done, from `?ok=…` after the answer's redirect.
 fn flash(query: Option<&str>) -> Option<&'static str> {
     match query? {
@@ -145,21 +115,14 @@ fn flash(query: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// The token as it stands in the path, undecoded: a real one is URL-safe base64 and a dot,
-/// so anything percent-encoded (even bytes that are not UTF-8) is simply not a token and gets
-/// the neutral page, not the router's 400.
 fn token_of(req: &Request) -> String {
-    req.uri()
-        .path()
-        .strip_prefix("/kontakt/")
-        .unwrap_or_default()
-        .to_string()
+    super::link_token(req, "/kontakt/").to_string()
 }
 
 pub(super) async fn show(State(app): State<App>, req: Request) -> Response {
     let token = token_of(&req);
     let said = flash(req.uri().query());
-    let (link, e) = match open(&app, &token, client(&req)).await {
+    let (link, e) = match open(&app, &token, client_ip(&req)).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -170,7 +133,7 @@ pub(super) async fn show(State(app): State<App>, req: Request) -> Response {
 
 pub(super) async fn answer(State(app): State<App>, req: Request) -> Response {
     let token = token_of(&req);
-    let (link, e) = match open(&app, &token, client(&req)).await {
+    let (link, e) = match open(&app, &token, client_ip(&req)).await {
         Ok(x) => x,
         Err(r) => return r,
     };

@@ -82,6 +82,14 @@ fn html(status: StatusCode, body: String, cookie: Option<String>) -> Response {
     r
 }
 
+/// The token of a public link (`/kontakt/…`, `/abonner/…`): the path after `prefix` as it
+/// stands, undecoded. A real token is URL-safe base64 and dots, so anything percent-encoded
+/// (even bytes that are not UTF-8) is simply not a token and gets the neutral page, not the
+/// router's 400.
+fn link_token<'a>(req: &'a Request, prefix: &str) -> &'a str {
+    req.uri().path().strip_prefix(prefix).unwrap_or_default()
+}
+
 fn redirect(to: &str, cookie: Option<String>) -> Response {
     let mut r = html(StatusCode::SEE_OTHER, String::new(), cookie);
     if let Ok(v) = HeaderValue::from_str(to) {

@@ -13,26 +13,36 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-/// `f` on the store, off the async threads; a store that fails (or a task that died) is the
-/// 503 page, and nothing was changed.
-pub(super) async fn stored<T: Send + 'static>(
+/// `f` on the store, off the async threads; `None` when the store fails (or the task died),
+/// said in the log, and nothing was changed.
+pub(super) async fn on_store<T: Send + 'static>(
     app: &App,
     f: impl FnOnce(&mut dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Option<T> {
     let shared = Arc::clone(&app.shared);
     let r = tokio::task::spawn_blocking(move || f(&mut **shared.store())).await;
     let e = match r {
-        Ok(Ok(v)) => return Ok(v),
+        Ok(Ok(v)) => return Some(v),
         Ok(Err(e)) => e.to_string(),
         Err(e) => e.to_string(),
     };
     tracing::error!(error = %e, "console: the store cannot be read or written");
-    Err(message(
-        app,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Prøv igjen",
-        "Lageret svarer ikke nå; ingenting er endret.",
-    ))
+    None
+}
+
+/// `on_store`, with the console's 503 page when the store fails.
+pub(super) async fn stored<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce(&mut dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    on_store(app, f).await.ok_or_else(|| {
+        message(
+            app,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Prøv igjen",
+            "Lageret svarer ikke nå; ingenting er endret.",
+        )
+    })
 }
 
 /// The tokens page for `w`, with a token just made or an error.

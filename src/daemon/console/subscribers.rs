@@ -3,6 +3,7 @@
 //! place subscriber addresses are shown.
 
 use super::auth::{audited, posted, signed_in};
+use super::people::stored;
 use super::{message, page, redirect};
 use crate::audit::{Actor, Origin};
 use crate::daemon::app::App;
@@ -12,17 +13,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-
-async fn all(app: &App) -> Option<(Vec<Subscriber>, i64)> {
-    let shared = std::sync::Arc::clone(&app.shared);
-    tokio::task::spawn_blocking(move || {
-        let st = shared.store();
-        Some((st.sub_all().ok()?, st.sub_queued().ok()?))
-    })
-    .await
-    .ok()
-    .flatten()
-}
 
 fn csv(cfg: &crate::config::Config, subs: &[Subscriber]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -49,13 +39,9 @@ pub(super) async fn show(State(app): State<App>, req: Request) -> Response {
     };
     let q: std::collections::HashMap<String, String> =
         serde_urlencoded::from_str(req.uri().query().unwrap_or_default()).unwrap_or_default();
-    let Some((subs, queued)) = all(&app).await else {
-        return message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Prøv igjen om litt",
-            "Lageret svarer ikke nå.",
-        );
+    let (subs, queued) = match stored(&app, |st| Ok((st.sub_all()?, st.sub_queued()?))).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let cfg = app.shared.cfg();
     if q.get("format").map(String::as_str) == Some("csv") {
@@ -136,9 +122,7 @@ pub(super) async fn remove(State(app): State<App>, req: Request) -> Response {
     let q = f.get("q").unwrap_or_default().to_string();
     let user = w.session.user.clone();
     let role = w.session.role;
-    let shared = std::sync::Arc::clone(&app.shared);
-    let r = tokio::task::spawn_blocking(move || {
-        let mut st = shared.store();
+    let r = stored(&app, move |st| {
         let Some(s) = st.sub_get(&id)? else {
             return Ok(None);
         };
@@ -149,23 +133,18 @@ pub(super) async fn remove(State(app): State<App>, req: Request) -> Response {
     })
     .await;
     match r {
-        Ok(Ok(Some(h))) => {
+        Ok(Some(h)) => {
             tracing::info!(user = %w.session.user, to = %h, "console: a subscriber was removed; the address is deleted");
             let q: String = form_urlencoded(&q);
             redirect(&format!("/ops/subscribers?ok=removed&q={q}"), None)
         }
-        Ok(Ok(None)) => message(
+        Ok(None) => message(
             &app,
             StatusCode::NOT_FOUND,
             "Ikke funnet",
             "Abonnenten finnes ikke (lenger).",
         ),
-        _ => message(
-            &app,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Ikke gjort",
-            "Lageret svarer ikke nå; ingenting er endret.",
-        ),
+        Err(r) => r,
     }
 }
 

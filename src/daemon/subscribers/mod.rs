@@ -11,6 +11,7 @@
 //!
 //! Subscriber addresses never reach the log in clear: `hash` (16 hex digits of SHA-256).
 
+use super::limit::Limiter;
 use super::shared::Shared;
 use crate::engine::model::{Action, Environment};
 use crate::render::subscriber::{post_of, Job, Links, Phase};
@@ -36,45 +37,29 @@ pub(crate) const REQUEST_LIFETIME: chrono::Duration = chrono::Duration::days(7);
 
 /// `/abonner`'s limits (SPEC §4.17): one confirmation mail per address and per client in
 /// `WINDOW`, and `[subscribers] confirmations_per_hour` in all; in memory, per host.
-#[derive(Default)]
 pub(crate) struct Limits {
-    last: Mutex<std::collections::HashMap<String, std::time::Instant>>,
-    hour: Mutex<(Option<std::time::Instant>, u32)>,
+    each: Limiter,
+    hour: Limiter,
 }
 
 /// The window per address and per client.
 pub(crate) const WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
 
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            each: Limiter::new(WINDOW),
+            hour: Limiter::new(std::time::Duration::from_secs(3600)),
+        }
+    }
+}
+
 impl Limits {
     /// Whether a confirmation mail may go to `address_hash` asked from `client`; counts it.
     pub(crate) fn allow(&self, address_hash: &str, client: &str, per_hour: u32) -> bool {
-        let now = std::time::Instant::now();
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.len() > 50_000 {
-            last.retain(|_, t| now.duration_since(*t) < WINDOW);
-        }
-        let keys = [format!("a:{address_hash}"), format!("c:{client}")];
-        if keys
-            .iter()
-            .any(|k| last.get(k).is_some_and(|t| now.duration_since(*t) < WINDOW))
-        {
-            return false;
-        }
-        let mut hour = self.hour.lock().unwrap_or_else(|p| p.into_inner());
-        if hour
-            .0
-            .is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(3600))
-        {
-            *hour = (Some(now), 0);
-        }
-        if hour.1 >= per_hour {
-            return false;
-        }
-        hour.1 += 1;
-        for k in keys {
-            last.insert(k, now);
-        }
-        true
+        self.each.allow(format!("a:{address_hash}"), 1)
+            && self.each.allow(format!("c:{client}"), 1)
+            && self.hour.allow("all".into(), per_hour)
     }
 }
 
@@ -185,18 +170,14 @@ impl crate::sinks::subscribers::FanOut for Shared {
                 }
             }
         }
+        // One count per post (the lane follows by difference from here).
+        if let Ok(q) = store.sub_queued() {
+            self.subscribers.queued.store(q, Ordering::Relaxed);
+        }
         drop(store);
         self.subscribers.wake.notify_one();
         Ok(n)
     }
-}
-
-/// The link key (the directory's, in the store), once the leader made it.
-pub(crate) fn link_key(shared: &Shared) -> Option<Vec<u8>> {
-    let (sink, name) = crate::render::link::KEY_PLACE;
-    crate::sinks::SinkState::get(shared, sink, name)
-        .as_deref()
-        .and_then(crate::render::link::decode_key)
 }
 
 /// A subscriber's links under `public_url`.
@@ -241,17 +222,20 @@ fn maintenance_of(a: &Action) -> Option<&crate::engine::model::MaintenanceView> 
 }
 
 /// Send one subscriber mail.
-async fn send_one(shared: &Shared, key: &[u8], m: &SubscriberMail) -> Result<(), Failure> {
+async fn send_one(
+    shared: &Shared,
+    key: &[u8],
+    m: &SubscriberMail,
+    job: &Job,
+) -> Result<(), Failure> {
     let cfg = shared.in_force();
-    let job: Job = serde_json::from_str(&m.body)
-        .map_err(|e| Failure::Permanent(format!("subscriber job {}: {e}", m.job)))?;
     let s = &m.subscriber;
     let links = links(&cfg, key, &s.id);
     let rendered = shared
         .renderer()
-        .subscriber(&cfg, &job, &s.services, s.test, &links)
+        .subscriber(&cfg, job, &s.services, s.test, &links)
         .map_err(|e| Failure::Permanent(e.to_string()))?;
-    let at = match &job {
+    let at = match job {
         Job::Post {
             action,
             phase: Some(Phase::Start),
@@ -286,6 +270,9 @@ async fn send_batch(
     let mut set = tokio::task::JoinSet::new();
     let mut rest = mails.into_iter();
     let (mut done, mut transient) = (Vec::new(), false);
+    // A batch is mostly one post to many: its text is read once, not once a mail.
+    let mut jobs: std::collections::HashMap<String, Result<Arc<Job>, Failure>> =
+        std::collections::HashMap::new();
     loop {
         while set.len() < sessions {
             let Some(m) = rest.next() else { break };
@@ -301,9 +288,20 @@ async fn send_batch(
                 }
                 continue;
             }
+            let job = jobs
+                .entry(m.job.clone())
+                .or_insert_with(|| {
+                    serde_json::from_str::<Job>(&m.body)
+                        .map(Arc::new)
+                        .map_err(|e| Failure::Permanent(format!("subscriber job {}: {e}", m.job)))
+                })
+                .clone();
             let (shared, key) = (Arc::clone(shared), key.to_vec());
             set.spawn(async move {
-                let r = send_one(&shared, &key, &m).await;
+                let r = match job {
+                    Ok(job) => send_one(&shared, &key, &m, &job).await,
+                    Err(f) => Err(f),
+                };
                 (m, r)
             });
         }
@@ -382,7 +380,8 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
                 Err(e) => tracing::warn!(error = %e, "cannot expire unconfirmed subscriptions"),
             }
         }
-        let Some(key) = link_key(&shared) else {
+        let key = super::engine_task::link_key(shared.store().as_ref());
+        let Some(key) = key else {
             pause(&stop, &lane.wake, second).await;
             continue;
         };
@@ -412,10 +411,16 @@ pub(crate) async fn run(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
             sessions
         };
         if !done.is_empty() {
-            if let Err(e) = shared.store().sub_sent(&done) {
-                tracing::warn!(error = %e, mails = done.len(), "cannot record sent subscriber mail; it is sent again after its lease, with the same Message-ID");
+            match shared.store().sub_sent(&done) {
+                // The gauge follows by difference; it is counted afresh whenever the queue
+                // has nothing due (a count is a scan of the queue).
+                Ok(()) => {
+                    lane.queued.fetch_sub(done.len() as i64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, mails = done.len(), "cannot record sent subscriber mail; it is sent again after its lease, with the same Message-ID")
+                }
             }
-            count_queued(&shared);
         }
     }
 }

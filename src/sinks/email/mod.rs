@@ -22,22 +22,8 @@ pub(crate) use config::SECTION;
 pub(crate) use config::{MailTransport, Settings, SmtpSecurity, SmtpSettings};
 pub(crate) use sink::build;
 
-#[derive(Clone)]
-struct AutoSubmitted;
-
-impl Header for AutoSubmitted {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted)
-    }
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "auto-generated".to_string())
-    }
-}
-
-/// A header of ours whose value is given (RFC 8058's two, for subscriber mail).
+/// A header of ours whose value is given: `Auto-Submitted`, and RFC 8058's two and
+/// `List-Id` for subscriber mail.
 macro_rules! text_header {
     ($t:ident, $name:literal) => {
         #[derive(Clone)]
@@ -55,6 +41,7 @@ macro_rules! text_header {
         }
     };
 }
+text_header!(AutoSubmitted, "Auto-Submitted");
 text_header!(ListUnsubscribe, "List-Unsubscribe");
 text_header!(ListUnsubscribePost, "List-Unsubscribe-Post");
 text_header!(ListId, "List-Id");
@@ -70,13 +57,8 @@ pub(crate) fn subscriber_message(
     at: crate::engine::model::Time,
     unsubscribe: Option<&str>,
 ) -> Result<Message, SendError> {
-    let mut b = Message::builder()
-        .from(mailbox(&cfg.self_.from)?)
+    let mut b = builder(cfg, rendered.subject, key, at)?
         .to(mailbox(to)?)
-        .subject(rendered.subject)
-        .message_id(Some(message_id(cfg, key)))
-        .date(at.into())
-        .header(AutoSubmitted)
         .header(ListId(format!(
             "Driftsmeldinger fra {} <driftsmeldinger.{}.meldingsvakt>",
             cfg.self_.id, cfg.self_.id
@@ -211,19 +193,12 @@ pub(crate) fn message(
             ),
             _ => return Ok(None),
         };
-    let from = mailbox(&cfg.self_.from)?;
     let reply_to = mailbox(
         mailbox_address(&cfg.self_.from)
             .map(|_| cfg.self_.meldingsansvarlig.as_str())
             .unwrap_or(&cfg.self_.meldingsansvarlig),
     )?;
-    let mut b = Message::builder()
-        .from(from)
-        .reply_to(reply_to)
-        .subject(rendered.subject)
-        .message_id(Some(message_id(cfg, &a.key)))
-        .date(a.at.into())
-        .header(AutoSubmitted);
+    let mut b = builder(cfg, rendered.subject, &a.key, a.at)?.reply_to(reply_to);
     for t in &to {
         b = b.to(mailbox(t)?);
     }
@@ -256,6 +231,22 @@ pub(crate) fn message(
         }
     };
     built.map(Some).map_err(|e| SendError::Build(e.to_string()))
+}
+
+/// What every message of ours has: our sender, the subject, the Message-ID of `key` (so a
+/// retry reuses it), the date, and `Auto-Submitted: auto-generated`.
+fn builder(
+    cfg: &Config,
+    subject: String,
+    key: &str,
+    at: crate::engine::model::Time,
+) -> Result<lettre::message::MessageBuilder, SendError> {
+    Ok(Message::builder()
+        .from(mailbox(&cfg.self_.from)?)
+        .subject(subject)
+        .message_id(Some(message_id(cfg, key)))
+        .date(at.into())
+        .header(AutoSubmitted("auto-generated".into())))
 }
 
 /// A file name for a key: the same key always writes the same file (a retry overwrites).

@@ -4,7 +4,7 @@
 use super::PgStore;
 use crate::audit::{at_text, NewEntry};
 use crate::engine::model::Time;
-use crate::store::subscribers::{read, services_text, COLUMNS};
+use crate::store::subscribers::{columns_of_s, read, services_text, COLUMNS};
 use crate::store::{StoreError, Subscriber, SubscriberMail, Subscribers};
 use postgres::Row;
 
@@ -20,6 +20,22 @@ fn subscriber(r: &Row, at: usize) -> Result<Subscriber, StoreError> {
 }
 
 impl PgStore {
+    /// `change` in one fenced transaction with `audit`, which is written only when the change
+    /// touched a row; whether it did.
+    fn audited(
+        &self,
+        audit: &NewEntry,
+        change: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<u64, postgres::Error>,
+    ) -> Result<bool, StoreError> {
+        self.write(|tx, epoch| {
+            let n = change(tx)?;
+            if n > 0 {
+                super::audit::append(tx, epoch, &[audit])?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     fn one_subscriber(&self, column: &str, value: &str) -> Result<Option<Subscriber>, StoreError> {
         self.with(|c| {
             c.query_opt(
@@ -94,15 +110,11 @@ impl Subscribers for PgStore {
     }
 
     fn sub_confirm(&mut self, id: &str, now: Time, audit: &NewEntry) -> Result<bool, StoreError> {
-        self.write(|tx, epoch| {
-            let n = tx.execute(
+        self.audited(audit, |tx| {
+            tx.execute(
                 "UPDATE subscriber SET confirmed_at = $2 WHERE id = $1 AND confirmed_at IS NULL",
                 &[&id, &at_text(now)],
-            )?;
-            if n > 0 {
-                super::audit::append(tx, epoch, &[audit])?;
-            }
-            Ok(n > 0)
+            )
         })
     }
 
@@ -113,26 +125,18 @@ impl Subscribers for PgStore {
         test: bool,
         audit: &NewEntry,
     ) -> Result<bool, StoreError> {
-        self.write(|tx, epoch| {
-            let n = tx.execute(
+        self.audited(audit, |tx| {
+            tx.execute(
                 "UPDATE subscriber SET services = $2, test = $3 WHERE id = $1",
                 &[&id, &services_text(services), &(test as i64)],
-            )?;
-            if n > 0 {
-                super::audit::append(tx, epoch, &[audit])?;
-            }
-            Ok(n > 0)
+            )
         })
     }
 
     fn sub_remove(&mut self, id: &str, audit: &NewEntry) -> Result<bool, StoreError> {
-        self.write(|tx, epoch| {
+        self.audited(audit, |tx| {
             tx.execute("DELETE FROM subscriber_mail WHERE subscriber = $1", &[&id])?;
-            let n = tx.execute("DELETE FROM subscriber WHERE id = $1", &[&id])?;
-            if n > 0 {
-                super::audit::append(tx, epoch, &[audit])?;
-            }
-            Ok(n > 0)
+            tx.execute("DELETE FROM subscriber WHERE id = $1", &[&id])
         })
     }
 
@@ -171,11 +175,7 @@ impl Subscribers for PgStore {
         limit: usize,
         lease: chrono::Duration,
     ) -> Result<Vec<SubscriberMail>, StoreError> {
-        let cols = COLUMNS
-            .split(", ")
-            .map(|c| format!("s.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let cols = columns_of_s();
         self.write(|tx, _| {
             let rows = tx.query(
                 &format!(

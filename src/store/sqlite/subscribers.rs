@@ -3,7 +3,7 @@
 use super::SqliteStore;
 use crate::audit::{at_text, NewEntry};
 use crate::engine::model::Time;
-use crate::store::subscribers::{read, services_text, COLUMNS};
+use crate::store::subscribers::{columns_of_s, read, services_text, COLUMNS};
 use crate::store::{StoreError, Subscriber, SubscriberMail, Subscribers};
 use rusqlite::{params, OptionalExtension};
 
@@ -16,6 +16,24 @@ fn subscriber(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Subscriber, Stor
         &r.get::<_, String>(4)?,
         r.get::<_, Option<String>>(5)?.as_deref(),
     ))
+}
+
+impl SqliteStore {
+    /// `change` in one transaction with `audit`, which is written only when the change
+    /// touched a row; whether it did.
+    fn audited(
+        &mut self,
+        audit: &NewEntry,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<usize>,
+    ) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let n = change(&tx)?;
+        if n > 0 {
+            super::audit::append(&tx, &[audit])?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
 }
 
 impl Subscribers for SqliteStore {
@@ -90,16 +108,12 @@ impl Subscribers for SqliteStore {
     }
 
     fn sub_confirm(&mut self, id: &str, now: Time, audit: &NewEntry) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE subscriber SET confirmed_at = ?2 WHERE id = ?1 AND confirmed_at IS NULL",
-            params![id, at_text(now)],
-        )?;
-        if n > 0 {
-            super::audit::append(&tx, &[audit])?;
-        }
-        tx.commit()?;
-        Ok(n > 0)
+        self.audited(audit, |tx| {
+            tx.execute(
+                "UPDATE subscriber SET confirmed_at = ?2 WHERE id = ?1 AND confirmed_at IS NULL",
+                params![id, at_text(now)],
+            )
+        })
     }
 
     fn sub_change(
@@ -109,27 +123,19 @@ impl Subscribers for SqliteStore {
         test: bool,
         audit: &NewEntry,
     ) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE subscriber SET services = ?2, test = ?3 WHERE id = ?1",
-            params![id, services_text(services), test as i64],
-        )?;
-        if n > 0 {
-            super::audit::append(&tx, &[audit])?;
-        }
-        tx.commit()?;
-        Ok(n > 0)
+        self.audited(audit, |tx| {
+            tx.execute(
+                "UPDATE subscriber SET services = ?2, test = ?3 WHERE id = ?1",
+                params![id, services_text(services), test as i64],
+            )
+        })
     }
 
     fn sub_remove(&mut self, id: &str, audit: &NewEntry) -> Result<bool, StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM subscriber_mail WHERE subscriber = ?1", [id])?;
-        let n = tx.execute("DELETE FROM subscriber WHERE id = ?1", [id])?;
-        if n > 0 {
-            super::audit::append(&tx, &[audit])?;
-        }
-        tx.commit()?;
-        Ok(n > 0)
+        self.audited(audit, |tx| {
+            tx.execute("DELETE FROM subscriber_mail WHERE subscriber = ?1", [id])?;
+            tx.execute("DELETE FROM subscriber WHERE id = ?1", [id])
+        })
     }
 
     fn sub_enqueue(
@@ -179,11 +185,7 @@ impl Subscribers for SqliteStore {
                 "SELECT m.job, j.body, m.attempts, {} FROM subscriber_mail m
                  JOIN subscriber_job j ON j.key = m.job JOIN subscriber s ON s.id = m.subscriber
                  WHERE m.next_at <= ?1 ORDER BY m.next_at, m.job, m.subscriber LIMIT ?2",
-                COLUMNS
-                    .split(", ")
-                    .map(|c| format!("s.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                columns_of_s()
             ))?;
             let rows = st.query_map(params![at_text(now), limit as i64], |r| {
                 let s = read(
