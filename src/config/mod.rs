@@ -18,8 +18,12 @@ use crate::tpath;
 use chrono::Duration;
 use locate::{from_ignored, path_text, ConfigError, Seg, Source};
 use raw::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+/// An id's place in a list of the configuration. Fx, not SipHash: looked up on every settle
+/// of the engine (issue #32, perf), and the keys are the operator's own configuration.
+pub(crate) type Index = rustc_hash::FxHashMap<String, usize>;
 
 /// What an organization is: a municipality, a health trust, or another counterpart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -216,8 +220,8 @@ pub struct Config {
     pub sections: section::Sections,
     /// Problems that do not stop the daemon (printed by `check`).
     pub warnings: Vec<ConfigError>,
-    org_index: HashMap<String, usize>,
-    service_index: HashMap<String, usize>,
+    org_index: Index,
+    service_index: Index,
 }
 
 /// Read a text input file (configuration, include, maintenance file, scenario) with a bound:

@@ -54,6 +54,8 @@ pub struct Renderer {
     /// uses no `this`, `@root`, `lookup` or partial that could reach it): within a fan-out
     /// their subject is rendered once.
     recipient_free_subject: std::collections::HashSet<String>,
+    /// Templates whose subject line is the shipped one and written directly (`subject.rs`).
+    direct_lines: std::collections::HashSet<String>,
     /// Where each template came from, for error messages.
     origin: Vec<(String, String)>,
 }
@@ -90,6 +92,7 @@ mod builtin;
 mod context;
 pub(crate) mod ics;
 pub mod link;
+mod subject;
 pub(crate) mod subscriber;
 use context::*;
 
@@ -124,6 +127,7 @@ impl Renderer {
         let mut errors = Vec::new();
         let mut origin = Vec::new();
         let mut recipient_free_subject = std::collections::HashSet::new();
+        let mut direct_lines = std::collections::HashSet::new();
         for (name, builtin) in BUILTIN {
             let (file, text) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
                 Some(p) if p.is_file() => match std::fs::read_to_string(&p) {
@@ -155,6 +159,10 @@ impl Renderer {
                 }
                 None => (text.trim_end().to_string(), String::new()),
             };
+            let shipped = builtin.split('\n').next().map(|l| l.trim_end_matches('\r'));
+            if subject::DIRECT.contains(name) && shipped == Some(subject.as_str()) {
+                direct_lines.insert(name.to_string());
+            }
             if subject_free_of_recipient(&subject) {
                 recipient_free_subject.insert(name.to_string());
             }
@@ -178,6 +186,7 @@ impl Renderer {
                 origin,
                 last_email: std::sync::Mutex::new(None),
                 recipient_free_subject,
+                direct_lines,
             })
         } else {
             Err(errors)
@@ -525,6 +534,14 @@ impl Renderer {
 
     /// The subject alone (what `simulate` prints), without rendering the body.
     pub(crate) fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
+        if let Some(s) = self.direct_subject(cfg, a) {
+            return Ok(Some(s));
+        }
+        self.template_subject(cfg, a)
+    }
+
+    /// The subject through the templates, always (what `direct_subject` must equal).
+    fn template_subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
         self.with_ctx(cfg, a, |name, ctx, cached| match cached {
             // Within a fan-out, a subject that cannot name the recipient is the same for all.
             Some(Some(s)) => Ok(s.clone()),

@@ -347,3 +347,93 @@ fn subscriber_mails_are_the_posts_with_their_links() {
         }
     }
 }
+
+/// Issue #32: `simulate` writes the shipped subject lines directly; every sample action, in
+/// every kind, environment, fault side, service count and window shape, gets the text the
+/// templates give. A template changed in the folder takes the template path.
+#[test]
+fn direct_subject_is_the_template_s() {
+    let c = cfg();
+    let r = Renderer::new(&c).unwrap();
+    assert_eq!(r.direct_lines.len(), subject::DIRECT.len());
+    let services: Vec<Vec<String>> = vec![
+        vec![],
+        c.services.iter().take(1).map(|s| s.id.clone()).collect(),
+        c.services.iter().take(3).map(|s| s.id.clone()).collect(),
+    ];
+    let mut variants = Vec::new();
+    for (_, a) in samples::all(&c) {
+        variants.push(a.clone());
+        let mut vary = |f: &dyn Fn(&mut Action)| {
+            let mut b = a.clone();
+            f(&mut b);
+            variants.push(b);
+        };
+        for kind in [Kind::Feil, Kind::Kvittering, Kind::Info] {
+            for env in [Environment::Produksjon, Environment::Test] {
+                for at_self in [true, false] {
+                    for svc in &services {
+                        vary(&|b: &mut Action| {
+                            let mut i = samples::incident(&c, at_self, kind);
+                            i.environment = env;
+                            i.services = svc.clone();
+                            match &mut b.body {
+                                ActionBody::Email(e) if e.incident.is_some() => {
+                                    e.incident = Some(std::sync::Arc::new(i))
+                                }
+                                ActionBody::Statuspage(s) if s.incident.is_some() => {
+                                    s.incident = Some(i)
+                                }
+                                _ => {}
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        for across in [true, false] {
+            for source in [None, Some("malvik"), Some(c.self_.id.as_str())] {
+                vary(&|b: &mut Action| {
+                    let mut m = samples::maintenance(&c, across);
+                    m.source = source.map(str::to_string);
+                    match &mut b.body {
+                        ActionBody::Email(e) if e.maintenance.is_some() => e.maintenance = Some(m),
+                        ActionBody::Statuspage(s) if s.maintenance.is_some() => {
+                            s.maintenance = Some(m)
+                        }
+                        _ => {}
+                    }
+                });
+            }
+        }
+    }
+    let mut direct = 0;
+    for a in &variants {
+        let want = r.template_subject(&c, a).unwrap();
+        if let Some(got) = r.direct_subject(&c, a) {
+            direct += 1;
+            assert_eq!(Some(got), want, "{}", a.key);
+        }
+    }
+    // Every e-mail and status-page sample was written directly.
+    assert!(direct >= 12 * 18, "{direct} of {}", variants.len());
+
+    // An own `email/unplanned` line: its family takes the template path.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("email")).unwrap();
+    std::fs::write(
+        dir.path().join("email/unplanned.hbs"),
+        "Avvik {{incident.id}}\n\nTelefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {{phone}}\n",
+    )
+    .unwrap();
+    let custom = Renderer::with_dir(Some(dir.path())).unwrap();
+    let (_, resolved) = samples::all(&c)
+        .into_iter()
+        .find(|(n, _)| n == "email/resolved")
+        .unwrap();
+    assert_eq!(custom.direct_subject(&c, &resolved), None);
+    assert_eq!(
+        custom.subject(&c, &resolved).unwrap().as_deref(),
+        Some("Løst: Avvik INC-1")
+    );
+}

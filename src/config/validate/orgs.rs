@@ -4,7 +4,7 @@ use super::super::*;
 use super::Validator;
 use crate::config::raw::*;
 use crate::tpath;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 impl Validator<'_> {
     pub(super) fn self_org(&mut self, self_: Option<RawSelf>) -> SelfOrg {
@@ -73,10 +73,10 @@ impl Validator<'_> {
     pub(super) fn services(
         &mut self,
         services: Vec<RawService>,
-    ) -> (Vec<Service>, HashMap<String, usize>) {
+    ) -> (Vec<Service>, crate::config::Index) {
         // [[service]]
         let mut svc_out = Vec::new();
-        let mut svc_index = HashMap::new();
+        let mut svc_index = crate::config::Index::default();
         for (i, r) in services.into_iter().enumerate() {
             let id = self.required(0, tpath!["service", i], "id", r.id);
             if id.is_empty() {
@@ -128,14 +128,14 @@ impl Validator<'_> {
         &mut self,
         orgs: Vec<(usize, usize, RawOrg)>,
         self_id: &str,
-        svc_index: &HashMap<String, usize>,
+        svc_index: &crate::config::Index,
         ks_out: &[KsEkomp],
-    ) -> (Vec<Organization>, HashMap<String, usize>) {
+    ) -> (Vec<Organization>, crate::config::Index) {
         let areas: BTreeSet<String> = ks_out.iter().map(|k| k.area.clone()).collect();
         // [[organization]] (main file and includes)
         let mut org_out: Vec<Organization> = Vec::new();
         let mut org_src: Vec<(usize, usize)> = Vec::new();
-        let mut org_index: HashMap<String, usize> = HashMap::new();
+        let mut org_index = crate::config::Index::default();
         for (src, j, r) in orgs {
             let op = || tpath!["organization", j];
             let id = self.required(src, op(), "id", r.id);
