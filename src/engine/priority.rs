@@ -23,25 +23,34 @@ pub(crate) fn derive_impact(cfg: &Config, orgs: &[String], services: &[String]) 
     let exchanges = |o: &crate::config::Organization| {
         services.is_empty() || o.services.iter().any(|s| services.contains(s))
     };
-    // A set of the named: a fan-out names every candidate, and a pairwise search was
-    // candidates × named string compares on every settle (measured: a tenth of `simulate`).
-    let named: rustc_hash::FxHashSet<&str> = orgs.iter().map(String::as_str).collect();
-    // One pass over the configured organizations (ids are unique there): whether any is a
-    // candidate, whether every candidate is named, and how many named are not HFs. A lookup
-    // per named organization instead was a tenth of the engine at national scale.
-    let (mut any, mut all_named, mut affected) = (false, true, 0usize);
-    for o in &cfg.orgs {
-        if o.kind == OrgKind::Hf {
-            continue;
-        }
-        let is_named = named.contains(o.id.as_str());
-        affected += usize::from(is_named);
+    // A set of the named when they are many: a fan-out names every candidate, and a pairwise
+    // search was candidates × named string compares on every settle (measured: a tenth of
+    // `simulate`). A few are searched in place: building the set cost more than the search.
+    let set: Option<rustc_hash::FxHashSet<&str>> =
+        (orgs.len() > 8).then(|| orgs.iter().map(String::as_str).collect());
+    let named = |id: &str| match &set {
+        Some(s) => s.contains(id),
+        None => orgs.iter().any(|o| o == id),
+    };
+    let mut candidates = cfg
+        .orgs
+        .iter()
         // A retired organization (kept only for the cases naming it) is no candidate.
-        if o.retired_at.is_none() && exchanges(o) {
-            any = true;
-            all_named &= is_named;
-        }
-    }
+        .filter(|o| o.kind != OrgKind::Hf && o.retired_at.is_none() && exchanges(o))
+        .peekable();
+    let any = candidates.peek().is_some();
+    let all_named = candidates.all(|o| named(&o.id));
+    // Each named organization once (a list may name one twice).
+    let counts = |id: &str| cfg.org(id).is_some_and(|o| o.kind != OrgKind::Hf);
+    let affected = match &set {
+        Some(s) => s.iter().filter(|id| counts(id)).count(),
+        None => orgs
+            .iter()
+            .enumerate()
+            .filter(|(i, id)| !orgs[..*i].contains(id))
+            .filter(|(_, id)| counts(id))
+            .count(),
+    };
     if any && all_named {
         Impact::Alle
     } else if affected > 1 {
@@ -70,5 +79,82 @@ mod tests {
                 assert_eq!(priority(c, i), p, "{c:?}/{i:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod derive_tests {
+    use super::*;
+    use crate::testutil::example_config;
+
+    /// The rule as SPEC §4.1 says it, written the plain way: what the fast one must equal.
+    fn plain(cfg: &Config, orgs: &[String], services: &[String]) -> Impact {
+        let candidates: Vec<_> = cfg
+            .orgs
+            .iter()
+            .filter(|o| o.kind != OrgKind::Hf && o.retired_at.is_none())
+            .filter(|o| services.is_empty() || o.services.iter().any(|s| services.contains(s)))
+            .collect();
+        let mut named: Vec<&String> = orgs.iter().collect();
+        named.sort();
+        named.dedup();
+        let affected = named
+            .iter()
+            .filter(|id| cfg.org(id).is_some_and(|o| o.kind != OrgKind::Hf))
+            .count();
+        if !candidates.is_empty() && candidates.iter().all(|o| orgs.contains(&o.id)) {
+            Impact::Alle
+        } else if affected > 1 {
+            Impact::Hoy
+        } else {
+            Impact::Medium
+        }
+    }
+
+    #[test]
+    fn derive_impact_is_the_rule_for_few_many_repeated_and_hf_names() {
+        let cfg = example_config();
+        let ids: Vec<String> = cfg.orgs.iter().map(|o| o.id.clone()).collect();
+        let hf = cfg
+            .orgs
+            .iter()
+            .find(|o| o.kind == OrgKind::Hf)
+            .map(|o| o.id.clone());
+        let non_hf: Vec<String> = cfg
+            .orgs
+            .iter()
+            .filter(|o| o.kind != OrgKind::Hf)
+            .map(|o| o.id.clone())
+            .collect();
+        let mut lists: Vec<Vec<String>> = vec![
+            vec![],
+            vec![non_hf[0].clone()],
+            vec![non_hf[0].clone(), non_hf[0].clone()],
+            vec![non_hf[0].clone(), non_hf[1].clone()],
+            non_hf.clone(),
+            ids.clone(),
+            ids[..9].to_vec(),
+            vec!["ukjent".into(), non_hf[0].clone()],
+        ];
+        lists.extend(hf.iter().map(|h| vec![h.clone(), non_hf[0].clone()]));
+        let mut twice = non_hf.clone();
+        twice.extend(non_hf[..3].iter().cloned());
+        lists.push(twice);
+        let mut nine_same = vec![non_hf[0].clone(); 9];
+        nine_same.push(non_hf[1].clone());
+        lists.push(nine_same);
+        let services: Vec<Vec<String>> = std::iter::once(vec![])
+            .chain(cfg.services.iter().map(|s| vec![s.id.clone()]))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for orgs in &lists {
+            for svc in &services {
+                let want = plain(&cfg, orgs, svc);
+                assert_eq!(derive_impact(&cfg, orgs, svc), want, "{orgs:?} {svc:?}");
+                seen.insert(format!("{want:?}"));
+            }
+        }
+        // The lists reach every derived impact.
+        assert_eq!(seen.len(), 3, "{seen:?}");
     }
 }
