@@ -430,3 +430,97 @@ fn check_refuses_a_personal_number_in_the_configuration() {
     assert!(hits.iter().any(|h| h.contains("pnr.toml:13:9:")), "{err}");
     assert!(!err.contains("130575") && !err.contains("00020"), "{err}");
 }
+
+/// Issue #32: `simulate` runs a file that is in order while it reads it (`sim/stream.rs`), in
+/// chunks of 2,048 events. Past the first chunk: the same events out of order print the same
+/// lines; a problem in the last event still prints nothing and says where; and a problem in
+/// the file is said before an event the engine refuses earlier, as when the file was read
+/// first.
+#[test]
+fn a_long_scenario_runs_as_it_is_read_and_a_late_problem_still_prints_nothing() {
+    let cfg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/meldingsvakt.toml");
+    let head = format!(
+        "config = {:?}\nstart = \"2026-01-01T00:00:00+01:00\"\nuntil = \"2026-06-01T00:00:00+01:00\"\n",
+        cfg.to_string_lossy()
+    );
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T01:00:00+01:00").unwrap();
+    // Each case past the 2-hour threshold: notices, then their resolved mails.
+    let at = |k: i64, min: i64| (t0 + chrono::Duration::minutes(k * 240 + min)).to_rfc3339();
+    let mut blocks = Vec::new();
+    for k in 0..700i64 {
+        blocks.push(format!(
+            "[[event]]\nat = \"{}\"\ntype = \"incident.open\"\nid = \"I{k}\"\nkind = \"feil\"\nservices = [\"PLO\"]\ncategory = \"C\"\nstarted_at = \"{}\"\norgs = [\"malvik\", \"orkland\"]\n",
+            at(k, 0),
+            at(k, 0)
+        ));
+        blocks.push(format!(
+            "[[event]]\nat = \"{}\"\ntype = \"incident.ack\"\nid = \"I{k}\"\n",
+            at(k, 10)
+        ));
+        blocks.push(format!(
+            "[[event]]\nat = \"{}\"\ntype = \"incident.resolve\"\nid = \"I{k}\"\n",
+            at(k, 180)
+        ));
+    }
+    let file = |name: &str, blocks: &[String]| tmp(name, &format!("{head}\n{}", blocks.join("\n")));
+
+    let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["simulate", &file("long.toml", &blocks)])
+        .env("MELDINGSVAKT_LOG", "meldingsvakt=debug")
+        .output()
+        .unwrap();
+    let (in_order, err) = (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // It was run as read, not read first.
+    assert!(
+        err.contains("simulate: run as read events=2100 read_first=false"),
+        "{err}"
+    );
+    let lines = in_order.lines().count();
+    assert!(lines > 2_100, "{lines} lines");
+
+    // One event moved to the end (its instant is its own): read first and sorted, same lines.
+    let mut moved = blocks.clone();
+    let b = moved.remove(4);
+    moved.push(b);
+    let (code, out, err) = mv(&["simulate", &file("moved.toml", &moved)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out == in_order, "out of order gave other lines");
+
+    // A problem in event 2,101, after 2,100 good ones: nothing printed, the place said.
+    let mut late = blocks.clone();
+    late.push(
+        "[[event]]\nat = \"2026-05-31T12:00:00+01:00\"\ntype = \"incident.explode\"\nid = \"X\"\n"
+            .into(),
+    );
+    let (code, out, err) = mv(&["simulate", &file("late.toml", &late)]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("event 2101 (incident.explode): unknown event type"),
+        "{err}"
+    );
+    assert!(!err.contains("event 2 "), "{err}");
+
+    // An event the engine refuses early (event 2 acknowledges an unknown case): said, and
+    // nothing printed; with the late problem as well, the problem in the file is said.
+    let mut refused = blocks.clone();
+    refused.insert(
+        1,
+        "[[event]]\nat = \"2026-01-01T01:05:00+01:00\"\ntype = \"incident.ack\"\nid = \"UKJENT\"\n"
+            .into(),
+    );
+    let (code, out, err) = mv(&["simulate", &file("refused.toml", &refused)]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("event 2 (incident.ack)"), "{err}");
+    refused.push(late.last().unwrap().clone());
+    let (code, out, err) = mv(&["simulate", &file("both.toml", &refused)]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("event 2102 (incident.explode): unknown event type"),
+        "{err}"
+    );
+    assert!(!err.contains("event 2 (incident.ack)"), "{err}");
+}

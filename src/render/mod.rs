@@ -93,6 +93,7 @@ mod context;
 pub(crate) mod ics;
 pub mod link;
 mod subject;
+use subject::subject_free_of_recipient;
 pub(crate) mod subscriber;
 use context::*;
 
@@ -572,14 +573,6 @@ struct LastEmail {
 
 fn recipient_json(cfg: &Config, org: &str) -> Value {
     json!({"id": org, "name": org_name(cfg, org)})
-}
-
-/// Whether a subject template's text cannot reach the recipient (conservative: any way of
-/// reaching the whole context counts as depending on it).
-fn subject_free_of_recipient(src: &str) -> bool {
-    !["recipient", "this", "@root", "lookup", "{{>", "{{#>", "../"]
-        .iter()
-        .any(|w| src.contains(w))
 }
 
 /// Same message apart from who receives it.

@@ -56,6 +56,14 @@ fn trimmed(line: String) -> String {
     }
 }
 
+/// Whether a subject template's text cannot reach the recipient (conservative: any way of
+/// reaching the whole context counts as depending on it).
+pub(super) fn subject_free_of_recipient(src: &str) -> bool {
+    !["recipient", "this", "@root", "lookup", "{{>", "{{#>", "../"]
+        .iter()
+        .any(|w| src.contains(w))
+}
+
 impl Renderer {
     /// Whether `name`'s subject line is the shipped one and written here.
     fn direct(&self, name: &str) -> bool {

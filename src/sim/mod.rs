@@ -215,26 +215,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
             let blocks = chunked.as_deref().unwrap_or_default();
             // Each block is its own document holding one event: read and typed on every core
             // (a year is ~100,000), never holding all the TOML tables at once.
-            let parsed = par_map(blocks.to_vec(), |i, (a, b)| {
-                let mut t = match reader::simple_block(&text[a..b]) {
-                    Some(t) => t,
-                    None => toml::from_str::<toml::Table>(&text[a..b]).map_err(|e| {
-                        (
-                            e.span().map(|r| r.start + a),
-                            e.message().trim().to_string(),
-                        )
-                    })?,
-                };
-                t.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
-                let stray: Vec<String> = t.keys().filter(|k| *k != "event").cloned().collect();
-                let event = match t.remove("event") {
-                    Some(toml::Value::Array(one)) => {
-                        one.into_iter().next().map(|ev| typed_event(i, ev))
-                    }
-                    _ => None,
-                };
-                Ok((a, stray, event))
-            });
+            let parsed = par_map(blocks.to_vec(), |i, (a, b)| read_block(text, (a, b), i));
             // As before: a TOML error stops here; the blocks' stray keys come before the
             // events' problems.
             let mut evs = Vec::with_capacity(parsed.len());
@@ -305,6 +286,7 @@ mod history;
 mod line;
 mod reader;
 mod spill;
+mod stream;
 pub use history::{HistoryError, ScenarioHistory};
 pub use line::{local_rfc3339, ActionLine};
 pub use spill::Spill;
@@ -316,10 +298,32 @@ pub fn run(path: &Path) -> Result<String, ScenarioError> {
     String::from_utf8(out).map_err(|e| ScenarioError(vec![e.to_string()]))
 }
 
+/// Where `simulate` writes its lines: emptied when a run is thrown away.
+pub trait Sink: Write + Send {
+    /// Forget everything written.
+    fn clear(&mut self) -> std::io::Result<()>;
+}
+
+impl Sink for Vec<u8> {
+    fn clear(&mut self) -> std::io::Result<()> {
+        Vec::clear(self);
+        Ok(())
+    }
+}
+
 /// Run a scenario, writing the JSON lines to `out` as they are decided. On an error, what was
 /// written is to be thrown away (`simulate` writes to a `Spill` and copies it to stdout only
 /// after success).
-pub fn run_into(path: &Path, out: &mut (dyn Write + Send)) -> Result<(), ScenarioError> {
+///
+/// A file whose events are in order and all well-formed is run while it is read
+/// (`stream.rs`); any other goes through `parse` first, which gives every problem with its
+/// place. Both run the same events in the same order, so they write the same bytes.
+pub fn run_into(path: &Path, out: &mut dyn Sink) -> Result<(), ScenarioError> {
+    if let Some(done) = stream::run(path, out) {
+        return done;
+    }
+    out.clear()
+        .map_err(|e| ScenarioError(vec![format!("cannot write output: {e}")]))?;
     let t0 = std::time::Instant::now();
     let sc = parse(path)?;
     let t1 = std::time::Instant::now();
@@ -329,7 +333,15 @@ pub fn run_into(path: &Path, out: &mut (dyn Write + Send)) -> Result<(), Scenari
         .map_err(|es| ScenarioError(es.iter().map(|e| e.to_string()).collect()))?;
     let t2 = std::time::Instant::now();
     let events = sc.events.len();
-    run_with(sc, Arc::new(cfg), &renderer, path, out)?;
+    run_with(
+        sc.start,
+        sc.until,
+        sc.events,
+        Arc::new(cfg),
+        &renderer,
+        path,
+        out,
+    )?;
     tracing::debug!(
         parse_ms = (t1 - t0).as_millis() as u64,
         config_ms = (t2 - t1).as_millis() as u64,
@@ -341,9 +353,11 @@ pub fn run_into(path: &Path, out: &mut (dyn Write + Send)) -> Result<(), Scenari
 }
 
 /// The engine on this thread, the rendering and JSON of its actions on another (a bounded
-/// channel of batches between them): on two cores the two halves overlap.
+/// channel of batches between them): on two cores the two halves overlap. `events` in order.
 pub(crate) fn run_with(
-    sc: Scenario,
+    start: Time,
+    until: Time,
+    events: impl IntoIterator<Item = (Time, Event, usize)>,
     cfg: Arc<Config>,
     r: &Renderer,
     path: &Path,
@@ -373,31 +387,29 @@ pub(crate) fn run_with(
         let mut batch = Vec::new();
         // The directory is seeded from the configuration at the scenario's start (SPEC §4.16).
         let mut engine_result = engine
-            .seed_directory(sc.start)
+            .seed_directory(start)
             .map_err(|e| ScenarioError(vec![format!("the configuration's contacts: {e}")]));
-        let events = if engine_result.is_ok() {
-            sc.events
-        } else {
-            Vec::new()
-        };
-        for (at, ev, n) in events {
-            // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
-            let ty = ev.type_name();
-            if let Err(e) = engine.handle(at, ev) {
-                let loc = scenario_location(path, n);
-                engine_result = Err(ScenarioError(vec![format!("{loc}: event {n} ({ty}): {e}")]));
-                break;
-            }
-            batch.extend(std::iter::from_fn(|| engine.poll_action()));
-            if batch.len() >= 256 {
-                if tx.send(std::mem::take(&mut batch)).is_err() {
-                    break; // the writer stopped on an error: it says which
+        if engine_result.is_ok() {
+            for (at, ev, n) in events {
+                // `handle` fires the deadlines before `at` first (`Engine::advance_to`).
+                let ty = ev.type_name();
+                if let Err(e) = engine.handle(at, ev) {
+                    let loc = scenario_location(path, n);
+                    engine_result =
+                        Err(ScenarioError(vec![format!("{loc}: event {n} ({ty}): {e}")]));
+                    break;
                 }
-                written.try_iter().for_each(drop);
+                batch.extend(std::iter::from_fn(|| engine.poll_action()));
+                if batch.len() >= 256 {
+                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                        break; // the writer stopped on an error: it says which
+                    }
+                    written.try_iter().for_each(drop);
+                }
             }
         }
         if engine_result.is_ok() {
-            engine.advance_to(sc.until + NEXT_INSTANT);
+            engine.advance_to(until + NEXT_INSTANT);
             batch.extend(std::iter::from_fn(|| engine.poll_action()));
             let _ = tx.send(batch);
         }
@@ -416,6 +428,37 @@ fn scenario_location(path: &Path, n: usize) -> String {
     let src = Source::new(path, text);
     let e = src.error_path(&tpath!["event", n - 1], false, "");
     format!("{}:{}:{}", e.file.display(), e.line, e.col)
+}
+
+/// What one `[[event]]` block (number `i`, from 0) holds: its start, the keys beside `event`,
+/// and its event typed (or what is wrong with it); a TOML error with its place.
+type BlockRead = Result<
+    (
+        usize,
+        Vec<String>,
+        Option<Result<(Time, Event, usize), (Vec<Seg>, String)>>,
+    ),
+    (Option<usize>, String),
+>;
+
+/// Read the block `text[a..b]`: without the TOML parser when it is plain (`reader.rs`).
+fn read_block(text: &str, (a, b): (usize, usize), i: usize) -> BlockRead {
+    let mut t = match reader::simple_block(&text[a..b]) {
+        Some(t) => t,
+        None => toml::from_str::<toml::Table>(&text[a..b]).map_err(|e| {
+            (
+                e.span().map(|r| r.start + a),
+                e.message().trim().to_string(),
+            )
+        })?,
+    };
+    t.iter_mut().for_each(|(_, v)| stringify_datetimes(v));
+    let stray: Vec<String> = t.keys().filter(|k| *k != "event").cloned().collect();
+    let event = match t.remove("event") {
+        Some(toml::Value::Array(one)) => one.into_iter().next().map(|ev| typed_event(i, ev)),
+        _ => None,
+    };
+    Ok((a, stray, event))
 }
 
 /// One `[[event]]` table (number `i`, from 0) as a typed event, or where and what is wrong.

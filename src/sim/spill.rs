@@ -57,3 +57,33 @@ impl Write for Spill {
         Ok(())
     }
 }
+
+impl super::Sink for Spill {
+    fn clear(&mut self) -> io::Result<()> {
+        self.mem.clear();
+        if let Some(f) = self.file.as_mut() {
+            f.set_len(0)?;
+            f.rewind()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Sink;
+
+    /// A run thrown away leaves nothing, also when it had gone past memory into the file.
+    #[test]
+    fn clear_forgets_what_went_to_the_file_too() {
+        let mut s = Spill::default();
+        s.write_all(&vec![b'a'; LIMIT + 10]).unwrap();
+        assert!(s.file.is_some());
+        s.clear().unwrap();
+        s.write_all(b"ny\n").unwrap();
+        let mut out = Vec::new();
+        s.copy_to(&mut out).unwrap();
+        assert_eq!(out, b"ny\n");
+    }
+}

@@ -92,6 +92,11 @@ impl SqliteStore {
         // FULL: a committed notice survives power loss, not only a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // SQLite's own page cache at 512 KiB, not its 2 MiB default: the start reads the whole
+        // state once (replay), and a full default cache then stays resident in the idle daemon
+        // (issue #32: 1.8 MiB of the idle RSS with 20,000 subscribers). The hot pages of the
+        // appends are few, and the file's pages stay in the kernel's cache either way.
+        conn.pragma_update(None, "cache_size", -512)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut s = SqliteStore { conn };
         s.migrate(path)?;
