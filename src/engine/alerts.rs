@@ -249,6 +249,7 @@ impl Engine {
                                 // Recipients follow the services until the notice goes out.
                                 let svcs = inc.services.clone();
                                 let orgs = self.derive_orgs(&svcs, None, now);
+                                let orgs = self.org_lists.intern(orgs);
                                 if let Some(inc) = self.incidents.get_mut(&id) {
                                     inc.orgs = orgs;
                                 }
@@ -282,6 +283,7 @@ impl Engine {
                     None => self.derive_orgs(&services, None, now),
                     Some(o) => vec![o.clone()],
                 };
+                let orgs = self.org_lists.intern(orgs);
                 let mut inc = new_incident(
                     id.clone(),
                     st.kind,

@@ -17,6 +17,7 @@ impl Engine {
             (None, true) => self.derive_orgs(&e.services, None, now),
             (Some(o), true) => vec![o.clone()],
         };
+        let orgs = self.org_lists.intern(orgs);
         let started = e.started_at.map(|t| t.0).unwrap_or(now);
         let inc = new_incident(
             e.id.clone(),
@@ -121,7 +122,7 @@ pub(super) fn new_incident(
     id: String,
     kind: Kind,
     at_org: Option<String>,
-    orgs: Vec<String>,
+    orgs: super::org_list::OrgList,
     services: Vec<String>,
     category: Category,
     impact: Option<Impact>,
@@ -159,7 +160,7 @@ pub(super) fn new_incident(
         sp_dirty: false,
         sp_resolved: false,
         notice_at: None,
-        notified: vec![],
+        notified: Default::default(),
         notice_dirty: false,
         update_seq: 0,
         resolved_mail_sent: false,

@@ -24,6 +24,7 @@ use checks::check_times;
 pub(crate) mod guard;
 pub(crate) mod incident;
 mod incident_events;
+pub(crate) mod org_list;
 use incident_events::new_incident;
 pub(crate) mod inquiry;
 pub(crate) mod maintenance;
@@ -91,6 +92,8 @@ pub struct Engine {
     clock: Option<Time>,
     /// What the availability report needs of every case, live or retired.
     history: availability::History,
+    /// The incidents' organization lists, each distinct one held once.
+    org_lists: org_list::OrgLists,
     /// The cases the current event touched (for its place in their timelines); `None` while
     /// no event is being handled (deadlines alone touch nothing worth recording).
     touched: Option<Vec<Subject>>,
@@ -126,6 +129,7 @@ impl Engine {
             alert_seq: 0,
             clock: None,
             history: availability::History::default(),
+            org_lists: org_list::OrgLists::default(),
             touched: None,
         }
     }

@@ -80,6 +80,11 @@ impl Engine {
     pub fn restore(cfg: Arc<Config>, s: Snapshot) -> Engine {
         let mut e = Engine::new(Arc::clone(&cfg));
         e.incidents = s.incidents.into_iter().map(|i| (i.id.clone(), i)).collect();
+        // Equal organization lists shared again, as when the cases were opened.
+        for i in e.incidents.values_mut() {
+            i.orgs = e.org_lists.intern(i.orgs.clone());
+            i.notified = e.org_lists.intern(i.notified.clone());
+        }
         e.maintenances = s
             .maintenances
             .into_iter()

@@ -80,7 +80,7 @@ impl Incident {
                 .into_iter()
                 .filter_map(|(k, t)| Some((k, t?)))
                 .collect(),
-            notified: self.notified.clone(),
+            notified: self.notified.to_vec(),
             next,
             status: self.public_status,
             alert: self.alert.clone(),
@@ -212,7 +212,7 @@ impl crate::engine::Engine {
                 about: About::Incident(i.id.clone()),
                 kind: Some(i.kind),
                 services: i.services.clone(),
-                orgs: i.orgs.clone(),
+                orgs: i.orgs.to_vec(),
                 priority: i.cached_priority,
                 from: i.started_at,
                 to: i.resolved_at,
