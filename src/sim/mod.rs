@@ -35,6 +35,14 @@ impl std::fmt::Display for ScenarioError {
     }
 }
 
+/// The keys a scenario has besides its `[[event]]`s.
+const HEAD: [&str; 3] = ["config", "start", "until"];
+
+/// The configuration a scenario names: relative to the scenario's folder.
+fn config_path(scenario: &Path, config: &str) -> PathBuf {
+    scenario.parent().unwrap_or(Path::new(".")).join(config)
+}
+
 /// Byte ranges of the `[[event]]` blocks, or `None` when the file has multi-line strings.
 fn event_blocks(text: &str) -> Option<Vec<(usize, usize)>> {
     if text.contains("\"\"\"") || text.contains("'''") {
@@ -155,7 +163,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     let mut errors = Vec::new();
     let err = |p: Vec<Seg>, key: bool, m: String| src.error_path(&p, key, m).to_string();
     for k in root.keys() {
-        if !["config", "start", "until", "event"].contains(&k.as_str()) {
+        if !(HEAD.contains(&k.as_str()) || k == "event") {
             errors.push(err(
                 tpath![k.as_str()],
                 true,
@@ -189,7 +197,7 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     let start = time_key("start", &mut errors);
     let until = time_key("until", &mut errors);
     let config = match root.get("config") {
-        Some(toml::Value::String(s)) => path.parent().unwrap_or(Path::new(".")).join(s),
+        Some(toml::Value::String(s)) => config_path(path, s),
         None if lenient => default_config.map(Path::to_path_buf).unwrap_or_default(),
         Some(_) => {
             errors.push(err(
@@ -269,11 +277,8 @@ pub fn parse_opts(path: &Path, default_config: Option<&Path>) -> Result<Scenario
     if !errors.is_empty() {
         return Err(ScenarioError(errors));
     }
-    // Stable: events at the same instant keep file order. A file in order (as generated
-    // years are) is not moved again.
-    if !events.is_sorted_by_key(|(t, _, _)| *t) {
-        events.sort_by_key(|(t, _, _)| *t);
-    }
+    // Stable: events at the same instant keep file order.
+    events.sort_by_key(|(t, _, _)| *t);
     Ok(Scenario {
         config,
         start: start.unwrap_or_default(),

@@ -4,7 +4,8 @@
 //! `key = { k = "v" }` (an alert's labels), `key = 12`, `key = true` — with bare keys, no
 //! escapes, no comments after a value and no key twice. Anything else (an escape, a datetime,
 //! a nested table, a dotted key, a duplicate …) answers `None`, and the block goes to the TOML
-//! parser, which reads it or says what is wrong exactly as before. What is read here is what TOML reads: `reads_what_toml_reads` checks.
+//! parser, which reads it or says what is wrong exactly as before. What is read here is what
+//! TOML reads: `reads_what_toml_reads` checks.
 
 use toml::{Table, Value};
 

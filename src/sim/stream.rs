@@ -23,10 +23,7 @@ pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), Scenario
     let text = crate::config::read_input(path).ok()?;
     let blocks = event_blocks(&text)?;
     let head: toml::Table = toml::from_str(&text[..blocks.first()?.0]).ok()?;
-    if head
-        .keys()
-        .any(|k| !["config", "start", "until"].contains(&k.as_str()))
-    {
+    if head.keys().any(|k| !HEAD.contains(&k.as_str())) {
         return None;
     }
     let get = |k: &str| head.get(k).and_then(toml::Value::as_str);
@@ -37,7 +34,7 @@ pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), Scenario
     if until < start {
         return None;
     }
-    let config = path.parent().unwrap_or(Path::new(".")).join(get("config")?);
+    let config = config_path(path, get("config")?);
     let cfg = Config::load(&config).ok()?;
     let renderer = Renderer::new(&cfg).ok()?;
     let problem = AtomicBool::new(false);
