@@ -29,6 +29,9 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub(crate) use super::downtime::downtime;
+use super::downtime::{down_spans, measure, minutes, Relevant, Span};
+
 /// What the report needs of an incident; kept by the engine for live and retired incidents.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct IncidentRecord {
@@ -344,129 +347,10 @@ pub fn kind_title(kind: &str) -> &'static str {
     }
 }
 
-type Span = (Time, Time);
-
-/// `spans` merged (sorted, overlaps joined).
-fn union(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.retain(|(a, b)| a < b);
-    spans.sort();
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for (a, b) in spans {
-        match out.last_mut() {
-            Some(last) if a <= last.1 => last.1 = last.1.max(b),
-            _ => out.push((a, b)),
-        }
-    }
-    out
-}
-
-/// `spans` less `holes` (both merged).
-fn minus(spans: &[Span], holes: &[Span]) -> Vec<Span> {
-    let mut out = Vec::new();
-    for &(mut a, b) in spans {
-        // `holes` is a union: sorted and disjoint, so skip those that end before `a`.
-        let first = holes.partition_point(|&(_, h1)| h1 <= a);
-        for &(h0, h1) in &holes[first..] {
-            if h0 >= b {
-                break;
-            }
-            if h1 <= a {
-                continue;
-            }
-            if h0 > a {
-                out.push((a, h0));
-            }
-            a = a.max(h1);
-        }
-        if a < b {
-            out.push((a, b));
-        }
-    }
-    out
-}
-
-fn minutes(spans: &[Span]) -> f64 {
-    let ms: i64 = spans
-        .iter()
-        .map(|(a, b)| (*b - *a).num_milliseconds())
-        .sum();
-    (ms as f64 / 60_000.0 * 10.0).round() / 10.0
-}
-
 pub(crate) fn percent(down: Duration, len: Duration) -> f64 {
     let a = 100.0 * (1.0 - down.num_milliseconds() as f64 / len.num_milliseconds() as f64);
     let a = a.clamp(0.0, 100.0);
     (a * 1000.0).round() / 1000.0
-}
-
-fn covers(services: &[String], service: &str) -> bool {
-    services.is_empty() || services.iter().any(|s| s == service)
-}
-
-/// Each incident's part of a downtime: its id, its span, what of it counts, and whether it
-/// was still open.
-type Parts = Vec<(String, Span, Vec<Span>, bool)>;
-
-/// One service's downtime in `[start, end)` (clipped to `now`), with each incident's part.
-pub(crate) fn downtime(
-    h: &History,
-    service: &str,
-    span: Span,
-    now: Time,
-    keep_parts: bool,
-) -> (Duration, Parts) {
-    let (down, parts) = down_spans(h, service, span, now, keep_parts);
-    (measure(&down, span), parts)
-}
-
-/// How much of `within` the merged `spans` cover.
-fn measure(spans: &[Span], (start, end): Span) -> Duration {
-    let ms: i64 = spans
-        .iter()
-        .map(|&(a, b)| (b.min(end) - a.max(start)).num_milliseconds().max(0))
-        .sum();
-    Duration::milliseconds(ms)
-}
-
-/// The spans (merged) in `[start, end)` in which `service` was down and it counts, with each
-/// incident's part. Clipping commutes with all of it, so the downtime of a month inside
-/// `[start, end)` is the measure of these spans clipped to the month.
-fn down_spans(
-    h: &History,
-    service: &str,
-    (start, end): Span,
-    now: Time,
-    keep_parts: bool,
-) -> (Vec<Span>, Parts) {
-    let holes = union(
-        h.maintenances
-            .values()
-            .filter(|m| m.excuses && covers(&m.services, service))
-            .map(|m| (m.from.max(start), m.to.min(end)))
-            .collect(),
-    );
-    let mut parts = Vec::new();
-    let mut counted = Vec::new();
-    for i in h.incidents.values() {
-        if !i.counts || !covers(&i.services, service) {
-            continue;
-        }
-        let a = i.detected_at.max(start);
-        let b = i.resolved_at.unwrap_or(end).min(end).min(now.max(start));
-        if a < b {
-            let left = minus(&[(a, b)], &holes);
-            counted.extend_from_slice(&left);
-            if keep_parts {
-                parts.push((
-                    i.id.clone(),
-                    (a, b),
-                    left,
-                    i.resolved_at.is_none_or(|r| r > now),
-                ));
-            }
-        }
-    }
-    (union(counted), parts)
 }
 
 /// The report for `month` as of `now` (the engine's clock).
@@ -474,22 +358,31 @@ pub fn monthly(cfg: &Config, h: &History, month: Month, now: Time) -> Report {
     let (start, end) = month.bounds(cfg);
     let len = end - start;
     let tz = cfg.calendar.tz;
+    // The 12 months ending with this one, leaving out those wholly before the first record.
+    // One pass over the history for all 12 (was one per month).
+    let bounds: Vec<Span> = std::iter::successors(Some(month), |m| Some(m.prev()))
+        .take(12)
+        .map(|m| m.bounds(cfg))
+        .filter(|&(_, e)| h.first.is_some_and(|f| e > f))
+        .collect();
+    let rolling_span = bounds.last().map(|&(first, _)| (first, end));
+    let twelve = rolling_span.map(|span| Relevant::of(h, span));
+    // The month's records are among the twelve months' (when there are any): taken from
+    // those, not from the history again.
+    let this_month = match &twelve {
+        Some(t) => t.within((start, end)),
+        None => Relevant::of(h, (start, end)),
+    };
     let services = cfg
         .services
         .iter()
         .map(|svc| {
-            let (down, parts) = downtime(h, &svc.id, (start, end), now, true);
+            let (spans, parts) = down_spans(&this_month, &svc.id, (start, end), now, true);
+            let down = measure(&spans, (start, end));
             let availability = percent(down, len);
-            // The 12 months ending with this one, leaving out those wholly before the first
-            // record. One pass over the history for all 12 (was one per month).
-            let bounds: Vec<Span> = std::iter::successors(Some(month), |m| Some(m.prev()))
-                .take(12)
-                .map(|m| m.bounds(cfg))
-                .filter(|&(_, e)| h.first.is_some_and(|f| e > f))
-                .collect();
             let (mut months, mut down12, mut len12) = (0u32, Duration::zero(), Duration::zero());
-            if let Some(&(first, _)) = bounds.last() {
-                let (spans, _) = down_spans(h, &svc.id, (first, end), now, false);
+            if let (Some(span), Some(twelve)) = (rolling_span, &twelve) {
+                let (spans, _) = down_spans(twelve, &svc.id, span, now, false);
                 for &(s, e) in &bounds {
                     months += 1;
                     down12 += measure(&spans, (s, e));

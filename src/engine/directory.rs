@@ -293,7 +293,7 @@ impl Entry {
             key,
             about: About::Directory(self.org.clone()),
             body: ActionBody::Email(Box::new(Email {
-                directory: Some(d),
+                directory: Some(Box::new(d)),
                 ..Email::new(kind, self.org.clone(), to)
             })),
         }

@@ -140,7 +140,7 @@ impl Engine {
 
     /// After a change: the rules read the new contacts, and the entry's deadlines are filed.
     fn directory_changed(&mut self, org: &str, now: Time) {
-        self.cfg = overlay(&self.base, &self.directory);
+        self.set_cfg(overlay(&self.base, &self.directory));
         self.settle(&Subject::Directory(org.to_string()), now);
     }
 
@@ -191,7 +191,7 @@ impl Engine {
         }
         // One overlay for the whole reading (356 organizations are one configuration, not
         // 356), then each organization's deadlines.
-        self.cfg = overlay(&self.base, &self.directory);
+        self.set_cfg(overlay(&self.base, &self.directory));
         for org in orgs {
             self.settle(&Subject::Directory(org), now);
         }

@@ -72,6 +72,21 @@ pub struct Incident {
     /// Derived from the facts by `refresh` (before every `step`): impact and priority.
     pub cached_impact: Impact,
     pub cached_priority: u8,
+    /// What `cached_impact` was derived from, when it was derived: `refresh` derives again
+    /// only when one of these changed (deriving reads every organization of the
+    /// configuration, and it ran on every settle).
+    #[serde(skip)]
+    pub impact_of: Option<ImpactInputs>,
+}
+
+/// A derived impact and what it was derived from: the configuration's number
+/// (`Engine::cfg_seq`, raised on every change of it), the organizations and the services.
+#[derive(Debug, Clone)]
+pub struct ImpactInputs {
+    cfg_seq: u64,
+    orgs: super::org_list::OrgList,
+    services: Vec<String>,
+    impact: Impact,
 }
 
 impl Incident {
@@ -84,10 +99,26 @@ impl Incident {
         self.at_org.is_none()
     }
     /// Recompute derived values after the facts changed.
-    pub(crate) fn refresh(&mut self, cfg: &Config) {
-        self.cached_impact = self
-            .impact
-            .unwrap_or_else(|| derive_impact(cfg, &self.orgs, &self.services));
+    pub(crate) fn refresh(&mut self, cfg: &Config, cfg_seq: u64) {
+        self.cached_impact = match (self.impact, &self.impact_of) {
+            (Some(given), _) => given,
+            // An interned list compares by pointer first: equal lists are mostly one.
+            (None, Some(k))
+                if k.cfg_seq == cfg_seq && k.orgs == self.orgs && k.services == self.services =>
+            {
+                k.impact
+            }
+            (None, _) => {
+                let impact = derive_impact(cfg, &self.orgs, &self.services);
+                self.impact_of = Some(ImpactInputs {
+                    cfg_seq,
+                    orgs: self.orgs.clone(),
+                    services: self.services.clone(),
+                    impact,
+                });
+                impact
+            }
+        };
         self.cached_priority = priority(self.category, self.cached_impact);
     }
     /// Its impact: the given one, or derived from the organizations (SPEC §4.1).

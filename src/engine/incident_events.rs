@@ -88,7 +88,11 @@ impl Engine {
             return Err(Refusal::invalid("resolved_at", Why::BeforeStart));
         }
         inc.resolved_at = Some(at);
-        self.groups.retain(|_, v| v != id);
+        // Only an incident alerts opened is any alert group's (`alerts.rs`): the others
+        // spare a pass over every group.
+        if inc.from_alerts {
+            self.groups.retain(|_, v| v != id);
+        }
         self.settle(&Subject::Incident(id.to_string()), now);
         Ok(())
     }
@@ -173,6 +177,7 @@ pub(super) fn new_incident(
         book: Default::default(),
         cached_impact: Impact::Medium,
         cached_priority: 4,
+        impact_of: None,
     }
 }
 

@@ -7,6 +7,7 @@
 use super::deadline::Scheduled;
 use super::model::*;
 use crate::config::Config;
+use std::sync::Arc;
 
 /// A planned stop: its facts, and what has been sent about it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -111,7 +112,7 @@ impl Maintenance {
         key: String,
         org: &str,
         to: Vec<String>,
-        previous: Option<MaintenanceView>,
+        (view, previous): (&Arc<MaintenanceView>, Option<&Arc<MaintenanceView>>),
     ) -> Action {
         let thread = match kind {
             EmailKind::Planned => None,
@@ -123,8 +124,8 @@ impl Maintenance {
             about: About::Maintenance(self.id.clone()),
             body: ActionBody::Email(Box::new(Email {
                 thread,
-                maintenance: Some(self.view()),
-                previous,
+                maintenance: Some(Arc::clone(view)),
+                previous: previous.cloned(),
                 ..Email::new(kind, org.to_string(), to)
             })),
         }
@@ -145,21 +146,19 @@ impl Maintenance {
         previous: Option<&MaintenanceView>,
         out: &mut Vec<Action>,
     ) {
+        // One view (and one earlier window) shared by every recipient of the fan-out.
+        let view = Arc::new(self.view());
+        let previous = previous.map(|p| Arc::new(p.clone()));
         for org in &self.notified {
             let key = format!("{}/{}/{}", self.key_prefix(), tag, org);
-            out.push(self.email(
-                now,
-                kind,
-                key,
-                org,
-                self.book.addresses(cfg, org),
-                previous.cloned(),
-            ));
+            let to = self.book.addresses(cfg, org);
+            out.push(self.email(now, kind, key, org, to, (&view, previous.as_ref())));
         }
         if self.region_notified {
             if let Some(r) = &cfg.self_.region {
                 let key = format!("{}/{}/region", self.key_prefix(), tag);
-                out.push(self.email(now, kind, key, "region", vec![r.clone()], previous.cloned()));
+                let to = vec![r.clone()];
+                out.push(self.email(now, kind, key, "region", to, (&view, previous.as_ref())));
             }
         }
     }
@@ -253,7 +252,6 @@ impl Scheduled for Maintenance {
 // entity they change.
 
 use super::{guard_text, Engine, Subject};
-use std::sync::Arc;
 
 impl Engine {
     fn validate_window(&self, from: Time, to: Time) -> Result<(), Refusal> {
@@ -457,16 +455,11 @@ impl Engine {
                 .filter(|o| !m.notified.contains(o))
                 .cloned()
                 .collect();
+            let view = Arc::new(m.view());
             for org in &new {
                 let key = format!("{}/planned/{}", m.key_prefix(), org);
-                out.push(m.email(
-                    now,
-                    EmailKind::Planned,
-                    key,
-                    org,
-                    m.book.addresses(&cfg, org),
-                    None,
-                ));
+                let to = m.book.addresses(&cfg, org);
+                out.push(m.email(now, EmailKind::Planned, key, org, to, (&view, None)));
             }
             m.notified.extend(new);
             m.last_notice_at = Some(now);

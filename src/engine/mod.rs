@@ -17,6 +17,7 @@ mod checks;
 pub(crate) mod deadline;
 pub mod directory;
 mod directory_events;
+mod downtime;
 pub mod events;
 pub(crate) mod refusal;
 pub(crate) mod time;
@@ -77,6 +78,9 @@ pub struct Engine {
     /// Raised whenever a directory entry is settled (its state may have changed): what the
     /// daemon's gauges are refreshed by.
     dir_generation: u64,
+    /// Raised whenever `cfg` is replaced: what an incident's derived impact is checked
+    /// against (`Incident::refresh`).
+    cfg_seq: u64,
     incidents: HashMap<String, Incident>,
     maintenances: HashMap<String, Maintenance>,
     inquiries: HashMap<String, Inquiry>,
@@ -117,6 +121,7 @@ impl Engine {
             directory: BTreeMap::new(),
             dir_news: directory::News::default(),
             dir_generation: 0,
+            cfg_seq: 0,
             incidents: HashMap::new(),
             maintenances: HashMap::new(),
             inquiries: HashMap::new(),
@@ -222,10 +227,16 @@ impl Engine {
         self.maintenances.values().filter(|m| !m.cancelled)
     }
 
+    /// Replace the configuration the rules read (a reload, or the directory's contacts).
+    pub(super) fn set_cfg(&mut self, cfg: Arc<Config>) {
+        self.cfg = cfg;
+        self.cfg_seq += 1;
+    }
+
     /// Swap in a new configuration (SIGHUP) and recompute every deadline under it.
     pub(crate) fn reconfigure(&mut self, cfg: Arc<Config>) {
         self.base = cfg;
-        self.cfg = directory_events::overlay(&self.base, &self.directory);
+        self.set_cfg(directory_events::overlay(&self.base, &self.directory));
         let subjects: Vec<Subject> = self
             .incidents
             .keys()
@@ -250,7 +261,7 @@ impl Engine {
         for s in subjects {
             let next = match &s {
                 Subject::Incident(id) => self.incidents.get_mut(id).and_then(|i| {
-                    i.refresh(&self.cfg);
+                    i.refresh(&self.cfg, self.cfg_seq);
                     i.next_wake(&self.cfg)
                 }),
                 Subject::Maintenance(id) => self
@@ -391,7 +402,7 @@ impl Engine {
             },
             Subject::Incident(id) => match self.incidents.get_mut(id) {
                 Some(inc) => {
-                    inc.refresh(&cfg);
+                    inc.refresh(&cfg, self.cfg_seq);
                     inc.step(&cfg, now, &mut out);
                     directory_events::remember(&mut inc.book, &cfg, &out);
                     let severe = inc.is_open() && inc.priority(&cfg) <= 2;
@@ -470,8 +481,10 @@ impl Engine {
     fn retire(&mut self, s: &Subject) {
         match s {
             Subject::Incident(id) => {
-                self.incidents.remove(id);
-                self.groups.retain(|_, v| v != id);
+                // Only an incident alerts opened is any alert group's (`alerts.rs`).
+                if self.incidents.remove(id).is_some_and(|i| i.from_alerts) {
+                    self.groups.retain(|_, v| v != id);
+                }
             }
             Subject::Maintenance(id) => {
                 self.maintenances.remove(id);

@@ -157,4 +157,42 @@ mod derive_tests {
         // The lists reach every derived impact.
         assert_eq!(seen.len(), 3, "{seen:?}");
     }
+
+    /// The derived impact is kept between settles (`Incident::refresh`); a reload that
+    /// changes what it is derived from must derive it again.
+    #[test]
+    fn a_reload_derives_the_impact_again() {
+        use crate::engine::model::{Event, Time};
+        use crate::engine::Engine;
+        use std::sync::Arc;
+        let t = |s: &str| -> Time { chrono::DateTime::parse_from_rfc3339(s).unwrap().into() };
+        let cfg = example_config();
+        let lab: Vec<String> = cfg
+            .orgs
+            .iter()
+            .filter(|o| o.kind != OrgKind::Hf && o.services.iter().any(|s| s == "lab"))
+            .map(|o| o.id.clone())
+            .collect();
+        assert!(lab.len() > 2, "{lab:?}");
+        // Every organization on lab but the last is named: more than one, not all.
+        let named = &lab[..lab.len() - 1];
+        let mut e = Engine::new(Arc::new(cfg.clone()));
+        let open = serde_json::json!({
+            "id": "I1", "kind": "feil", "category": "B", "services": ["lab"],
+            "orgs": named, "started_at": "2026-12-07T09:00:00+01:00",
+        });
+        let at = t("2026-12-07T09:05:00+01:00");
+        e.handle(at, Event::from_parts("incident.open", &open).unwrap())
+            .unwrap();
+        let inc = e.incident("I1").unwrap();
+        assert_eq!((inc.cached_impact, inc.cached_priority), (Impact::Hoy, 2));
+        // The one not named leaves: those named are now all there are.
+        let mut fewer = cfg;
+        for o in fewer.orgs.iter_mut().filter(|o| Some(&o.id) == lab.last()) {
+            o.retired_at = Some(at);
+        }
+        e.reconfigure(Arc::new(fewer));
+        let inc = e.incident("I1").unwrap();
+        assert_eq!((inc.cached_impact, inc.cached_priority), (Impact::Alle, 1));
+    }
 }

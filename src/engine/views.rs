@@ -303,7 +303,7 @@ impl super::model::Action {
     pub(crate) fn case_view(&self) -> Option<serde_json::Value> {
         use super::model::ActionBody as B;
         let (i, m) = match &self.body {
-            B::Email(e) => (e.incident.as_deref(), e.maintenance.as_ref()),
+            B::Email(e) => (e.incident.as_deref(), e.maintenance.as_deref()),
             B::Statuspage(p) => (p.incident.as_ref(), p.maintenance.as_ref()),
             B::Ops(o) => (o.incident.as_ref(), o.maintenance.as_ref()),
             _ => (None, None),

@@ -183,7 +183,7 @@ pub(crate) fn maintenance_event(
     m: &MaintenanceView,
 ) -> IcsEvent {
     let planned = crate::engine::model::Email {
-        maintenance: Some(m.clone()),
+        maintenance: Some(std::sync::Arc::new(m.clone())),
         ..crate::engine::model::Email::new(EmailKind::Planned, "region".into(), vec![])
     };
     let at = m.modified_at.unwrap_or(m.from);

@@ -275,7 +275,7 @@ impl Renderer {
         );
         c.insert(
             "phone".into(),
-            Value::String(patient_phone(cfg, e.maintenance.as_ref())),
+            Value::String(patient_phone(cfg, e.maintenance.as_deref())),
         );
         if let Some(d) = &e.directory {
             let link = |purpose, n| {

@@ -107,20 +107,20 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
         cc: vec![],
         thread: None,
         incident: incident.map(std::sync::Arc::new),
-        maintenance,
-        previous,
+        maintenance: maintenance.map(std::sync::Arc::new),
+        previous: previous.map(std::sync::Arc::new),
         inquiry_sent_at: Some(t("2026-11-23T09:30:00+01:00")),
         reply_due: Some(t("2026-11-24T15:00:00+01:00")),
         directory: match kind {
             EmailKind::DirectoryConfirm | EmailKind::DirectoryReminder => {
-                Some(directory(cfg, Some(2), None, None))
+                Some(Box::new(directory(cfg, Some(2), None, None)))
             }
-            EmailKind::DirectoryVerify => Some(directory(
+            EmailKind::DirectoryVerify => Some(Box::new(directory(
                 cfg,
                 None,
                 Some((1, "postmottak@eksempel.kommune.example".into())),
                 None,
-            )),
+            ))),
             _ => None,
         },
     }

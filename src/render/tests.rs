@@ -72,7 +72,7 @@ fn same_day_window_and_kinds() {
         cc: vec![],
         thread: None,
         incident: None,
-        maintenance: Some(m),
+        maintenance: Some(std::sync::Arc::new(m)),
         previous: None,
         inquiry_sent_at: None,
         reply_due: None,
@@ -262,7 +262,7 @@ fn services_are_named_not_identified() {
                     std::sync::Arc::make_mut(i).services = ids.clone();
                 }
                 if let Some(m) = e.maintenance.as_mut() {
-                    m.services = ids.clone();
+                    std::sync::Arc::make_mut(m).services = ids.clone();
                 }
             }
             ActionBody::Statuspage(s) => {
@@ -397,7 +397,9 @@ fn direct_subject_is_the_template_s() {
                     let mut m = samples::maintenance(&c, across);
                     m.source = source.map(str::to_string);
                     match &mut b.body {
-                        ActionBody::Email(e) if e.maintenance.is_some() => e.maintenance = Some(m),
+                        ActionBody::Email(e) if e.maintenance.is_some() => {
+                            e.maintenance = Some(std::sync::Arc::new(m))
+                        }
                         ActionBody::Statuspage(s) if s.maintenance.is_some() => {
                             s.maintenance = Some(m)
                         }
