@@ -272,15 +272,15 @@ impl Config {
     }
 
     /// Bare addresses of an organization: meldingsansvarlig first, then the extra ones
-    /// (none for an unknown id).
-    pub(crate) fn org_addresses(&self, id: &str) -> Vec<String> {
-        self.org(id)
-            .map(|o| {
-                let mut v = vec![o.meldingsansvarlig.clone()];
-                v.extend(o.extra_addresses.iter().cloned());
-                v
-            })
-            .unwrap_or_default()
+    /// (none for an unknown id). One allocation for the list (a case's `Book` shares it).
+    pub(crate) fn org_addresses(&self, id: &str) -> std::sync::Arc<[String]> {
+        match self.org(id) {
+            Some(o) => std::iter::once(&o.meldingsansvarlig)
+                .chain(&o.extra_addresses)
+                .cloned()
+                .collect(),
+            None => std::sync::Arc::new([]),
+        }
     }
 
     /// An organization by id (including ones kept for open cases).

@@ -245,7 +245,7 @@ mod tests {
             impact: crate::engine::model::Impact::Medium,
             priority: 2,
             at_org: Some("malvik".into()),
-            orgs: vec!["malvik".into()],
+            orgs: vec!["malvik".to_string()].into(),
             services: vec!["PLO".into()],
             started_at: t,
             detected_at: t,

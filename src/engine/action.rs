@@ -208,7 +208,9 @@ pub struct IncidentView {
     pub priority: u8,
     /// `None` when the fault is on our side.
     pub at_org: Option<String>,
-    pub orgs: Vec<String>,
+    /// The incident's own shared list: a view (every status-page post makes one) copies a
+    /// pointer, not 375 names.
+    pub orgs: super::org_list::OrgList,
     pub services: Vec<String>,
     pub started_at: Time,
     pub detected_at: Time,
@@ -253,7 +255,9 @@ pub struct Email {
     pub message: EmailKind,
     /// Recipient organization id (`"region"` for the region's shared address).
     pub org: String,
-    pub to: Vec<String>,
+    /// Shared with the case's `Book`: the organization's addresses are one list however many
+    /// of its e-mails carry them.
+    pub to: std::sync::Arc<[String]>,
     pub cc: Vec<String>,
     /// Outbox key of the message this one answers (In-Reply-To/References).
     pub thread: Option<String>,
@@ -278,11 +282,11 @@ pub use super::directory::DirectoryView;
 impl Email {
     /// An e-mail of `message` to `org`'s `to`, with no copy, thread or case attached yet (set
     /// what applies with struct update syntax).
-    pub fn new(message: EmailKind, org: String, to: Vec<String>) -> Email {
+    pub fn new(message: EmailKind, org: String, to: impl Into<std::sync::Arc<[String]>>) -> Email {
         Email {
             message,
             org,
-            to,
+            to: to.into(),
             cc: Vec::new(),
             thread: None,
             incident: None,

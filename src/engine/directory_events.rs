@@ -23,13 +23,14 @@ use std::sync::Arc;
 /// the contacts it was sent with").
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct Book(BTreeMap<String, Vec<String>>);
+pub struct Book(BTreeMap<String, Arc<[String]>>);
 
 impl Book {
-    /// The addresses of `org` for this case: as first mailed, else as held now.
-    pub(crate) fn addresses(&self, cfg: &Config, org: &str) -> Vec<String> {
+    /// The addresses of `org` for this case: as first mailed, else as held now. One list,
+    /// shared by every e-mail of the case to it.
+    pub(crate) fn addresses(&self, cfg: &Config, org: &str) -> Arc<[String]> {
         match self.0.get(org) {
-            Some(a) => a.clone(),
+            Some(a) => Arc::clone(a),
             None => cfg.org_addresses(org),
         }
     }
@@ -37,8 +38,8 @@ impl Book {
     /// Its meldingsansvarlig address for this case.
     pub(crate) fn first(&self, cfg: &Config, org: &str) -> String {
         self.addresses(cfg, org)
-            .into_iter()
-            .next()
+            .first()
+            .cloned()
             .unwrap_or_default()
     }
 }

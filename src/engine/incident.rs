@@ -139,7 +139,7 @@ impl Incident {
             impact: self.impact(cfg),
             priority: self.priority(cfg),
             at_org: self.at_org.clone(),
-            orgs: self.orgs.to_vec(),
+            orgs: self.orgs.clone(),
             services: self.services.clone(),
             started_at: self.started_at,
             detected_at: self.detected_at,
@@ -195,7 +195,7 @@ impl Incident {
         kind: EmailKind,
         key: String,
         org: &str,
-        to: Vec<String>,
+        to: Arc<[String]>,
         cc: Vec<String>,
         thread: Option<String>,
         view: Arc<IncidentView>,
@@ -229,7 +229,7 @@ impl Incident {
             .then(|| now + cfg.policy.statuspage_update_interval);
         Action {
             at: now,
-            key: format!("{}/statuspage/{}", self.id, self.sp_seq),
+            key: [&self.id, "/statuspage/", &self.sp_seq.to_string()].concat(),
             about: About::Incident(self.id.clone()),
             body: ActionBody::Statuspage(Box::new(StatusPost {
                 message: kind,
@@ -243,8 +243,11 @@ impl Incident {
         }
     }
 
+    /// Keys are joined with `concat` (one allocation of the exact length): `format!` starts
+    /// a string that begins with an argument empty and grows it as it writes (measured: a
+    /// tenth of the engine's allocations in `simulate`).
     fn notice_key(&self, org: &str) -> String {
-        format!("{}/unplanned/{}", self.id, org)
+        [&self.id, "/unplanned/", org].concat()
     }
     fn followup_key(&self) -> String {
         format!(
@@ -289,7 +292,7 @@ impl Incident {
         let (key, thread) = match kind {
             EmailKind::Followup => (self.followup_key(), None),
             _ => (
-                format!("{}/resolved/{}", self.id, org),
+                [&self.id, "/resolved/", &org].concat(),
                 Some(self.followup_key()),
             ),
         };
@@ -341,13 +344,13 @@ impl Incident {
             D::NoticeUpdate => {
                 self.notice_dirty = false;
                 self.update_seq += 1;
-                let (id, seq) = (&self.id, self.update_seq);
-                let key = |o: &str| format!("{id}/update{seq}/{o}");
+                let prefix = format!("{}/update{}/", self.id, self.update_seq);
+                let key = |o: &str| [&prefix, o].concat();
                 self.mail_each(cfg, now, EmailKind::Update, &self.notified, key, out);
             }
             D::NoticeResolved => {
                 self.resolved_mail_sent = true;
-                let key = |o: &str| format!("{}/resolved/{o}", self.id);
+                let key = |o: &str| [&self.id, "/resolved/", o].concat();
                 self.mail_each(cfg, now, EmailKind::Resolved, &self.notified, key, out);
             }
             D::Followup => {
@@ -367,7 +370,7 @@ impl Incident {
                     EmailKind::Escalation,
                     key,
                     &org,
-                    to,
+                    to.into(),
                     cc,
                     thread,
                     view,

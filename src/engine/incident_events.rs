@@ -187,7 +187,7 @@ impl Incident {
     pub(super) fn followup_recipients(
         &self,
         cfg: &crate::config::Config,
-    ) -> (String, Vec<String>, Vec<String>) {
+    ) -> (String, std::sync::Arc<[String]>, Vec<String>) {
         let org = self.at_org.clone().unwrap_or_default();
         let to = self.book.addresses(cfg, &org);
         let mut cc = Vec::new();
@@ -227,7 +227,7 @@ impl Incident {
             (None, Some(h)) => vec![self.book.first(cfg, &h.id)],
             (None, None) => cfg.self_.ops.clone(),
         };
-        cc.extend(self.book.addresses(cfg, &org));
+        cc.extend(self.book.addresses(cfg, &org).iter().cloned());
         cc.retain(|a| !to.contains(a));
         (to, cc)
     }

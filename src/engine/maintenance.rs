@@ -111,12 +111,12 @@ impl Maintenance {
         kind: EmailKind,
         key: String,
         org: &str,
-        to: Vec<String>,
+        to: Arc<[String]>,
         (view, previous): (&Arc<MaintenanceView>, Option<&Arc<MaintenanceView>>),
     ) -> Action {
         let thread = match kind {
             EmailKind::Planned => None,
-            _ => Some(format!("{}/planned/{}", self.key_prefix(), org)),
+            _ => Some([&self.key_prefix(), "/planned/", org].concat()),
         };
         Action {
             at: now,
@@ -149,15 +149,16 @@ impl Maintenance {
         // One view (and one earlier window) shared by every recipient of the fan-out.
         let view = Arc::new(self.view());
         let previous = previous.map(|p| Arc::new(p.clone()));
+        let prefix = self.key_prefix();
         for org in &self.notified {
-            let key = format!("{}/{}/{}", self.key_prefix(), tag, org);
+            let key = [&prefix, "/", tag, "/", org].concat();
             let to = self.book.addresses(cfg, org);
             out.push(self.email(now, kind, key, org, to, (&view, previous.as_ref())));
         }
         if self.region_notified {
             if let Some(r) = &cfg.self_.region {
                 let key = format!("{}/{}/region", self.key_prefix(), tag);
-                let to = vec![r.clone()];
+                let to: Arc<[String]> = Arc::new([r.clone()]);
                 out.push(self.email(now, kind, key, "region", to, (&view, previous.as_ref())));
             }
         }

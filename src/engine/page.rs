@@ -170,7 +170,7 @@ pub(crate) fn incident_words(cfg: &Config, v: &IncidentView) -> String {
     };
     let place = match &v.at_org {
         Some(o) => format!("hos {}", cfg.org(o).map_or(o.as_str(), |o| o.name.as_str())),
-        None => match v.orgs.as_slice() {
+        None => match &v.orgs[..] {
             [] => "alle organisasjoner".to_string(),
             [one] => cfg.org(one).map_or(one.clone(), |o| o.name.clone()),
             many => format!("{} organisasjoner", many.len()),

@@ -320,7 +320,7 @@ impl super::model::Action {
                 "email",
                 m.message.as_str().to_string(),
                 Some(m.org.as_str()),
-                m.to.as_slice(),
+                &m.to[..],
                 m.cc.as_slice(),
             ),
             super::model::ActionBody::Ops(o) => (

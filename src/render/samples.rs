@@ -32,7 +32,7 @@ pub(crate) fn incident(cfg: &Config, at_self: bool, kind: Kind) -> IncidentView 
         impact: Impact::Medium,
         priority: 2,
         at_org: (!at_self).then(|| org.clone()),
-        orgs: vec![org],
+        orgs: vec![org].into(),
         services: svc,
         started_at: t("2026-11-20T14:20:00+01:00"),
         detected_at: t("2026-11-20T14:30:00+01:00"),
@@ -103,7 +103,8 @@ fn email(cfg: &Config, kind: EmailKind) -> Email {
         to: cfg
             .org(&org)
             .map(|o| vec![o.meldingsansvarlig.clone()])
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .into(),
         cc: vec![],
         thread: None,
         incident: incident.map(std::sync::Arc::new),

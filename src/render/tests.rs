@@ -68,7 +68,7 @@ fn same_day_window_and_kinds() {
     let e = Email {
         message: EmailKind::Planned,
         org: "trondheim".into(),
-        to: vec![],
+        to: Vec::new().into(),
         cc: vec![],
         thread: None,
         incident: None,

@@ -48,15 +48,7 @@ fn event_blocks(text: &str) -> Option<Vec<(usize, usize)>> {
     if text.contains("\"\"\"") || text.contains("'''") {
         return None;
     }
-    let mut starts = Vec::new();
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let l = line.trim_start();
-        if l.starts_with("[[event]]") || l.starts_with("[[ event ]]") {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
+    let starts: Vec<usize> = event_starts(text).collect();
     Some(
         starts
             .iter()
@@ -64,6 +56,18 @@ fn event_blocks(text: &str) -> Option<Vec<(usize, usize)>> {
             .map(|(i, &a)| (a, starts.get(i + 1).copied().unwrap_or(text.len())))
             .collect(),
     )
+}
+
+/// Where each line that is an `[[event]]` header starts (only white space before it on its
+/// line). Found by searching for `[[`, not by going through every line.
+pub(super) fn event_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.match_indices("[[").filter_map(|(i, _)| {
+        let line = text[..i].rfind('\n').map_or(0, |n| n + 1);
+        let rest = &text[i..];
+        (text[line..i].chars().all(char::is_whitespace)
+            && (rest.starts_with("[[event]]") || rest.starts_with("[[ event ]]")))
+        .then_some(line)
+    })
 }
 
 /// TOML datetimes (unquoted) become strings, so both spellings work. In place.
@@ -406,10 +410,17 @@ pub(crate) fn run_with(
                 }
                 batch.extend(std::iter::from_fn(|| engine.poll_action()));
                 if batch.len() >= 256 {
-                    if tx.send(std::mem::take(&mut batch)).is_err() {
+                    // The next batch is a written one, emptied (its actions freed here), or
+                    // a new one of its size: no vector grows from nothing each time.
+                    let next = (written.try_iter())
+                        .fold(None, |_, mut b: Vec<Action>| {
+                            b.clear();
+                            Some(b)
+                        })
+                        .unwrap_or_else(|| Vec::with_capacity(2 * 256));
+                    if tx.send(std::mem::replace(&mut batch, next)).is_err() {
                         break; // the writer stopped on an error: it says which
                     }
-                    written.try_iter().for_each(drop);
                 }
             }
         }

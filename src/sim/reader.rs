@@ -157,4 +157,37 @@ mod tests {
             assert_eq!(simple_block(block), None, "{block:?}");
         }
     }
+
+    /// The search for `[[` finds the header lines that going through every line finds.
+    #[test]
+    fn event_headers_are_found_as_lines_are() {
+        fn by_lines(text: &str) -> Vec<usize> {
+            let mut starts = Vec::new();
+            let mut offset = 0;
+            for line in text.split_inclusive('\n') {
+                let l = line.trim_start();
+                if l.starts_with("[[event]]") || l.starts_with("[[ event ]]") {
+                    starts.push(offset);
+                }
+                offset += line.len();
+            }
+            starts
+        }
+        let texts = [
+            "config = \"c.toml\"\n\n[[event]]\nat = \"x\"\n  [[event]]\n\t[[ event ]]\n",
+            "[[event]]\ntext = \"a [[event]] in a string\"\n[[events]]\n[[event]] # c\n",
+            "[[[event]]\n x[[event]]\n\r\n\u{a0}[[event]]\n[[ event]]\n[[event]]",
+            "",
+            "no headers at all [[ ]] [[",
+        ];
+        for t in texts {
+            assert_eq!(
+                crate::sim::event_starts(t).collect::<Vec<_>>(),
+                by_lines(t),
+                "{t:?}"
+            );
+        }
+        // The texts hold headers to find.
+        assert_eq!(crate::sim::event_starts(texts[0]).count(), 3);
+    }
 }

@@ -12,7 +12,7 @@
 //! which is the order `parse`'s stable sort gives: the same bytes either way.
 
 use super::*;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Events handed over at a time.
 const CHUNK: usize = 2048;
@@ -21,8 +21,7 @@ const CHUNK: usize = 2048;
 /// emptied).
 pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), ScenarioError>> {
     let text = crate::config::read_input(path).ok()?;
-    let blocks = event_blocks(&text)?;
-    let head: toml::Table = toml::from_str(&text[..blocks.first()?.0]).ok()?;
+    let head: toml::Table = toml::from_str(&text[..event_starts(&text).next()?]).ok()?;
     if head.keys().any(|k| !HEAD.contains(&k.as_str())) {
         return None;
     }
@@ -35,18 +34,31 @@ pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), Scenario
         return None;
     }
     let config = config_path(path, get("config")?);
-    let cfg = Config::load(&config).ok()?;
-    let renderer = Renderer::new(&cfg).ok()?;
-    let problem = AtomicBool::new(false);
+    // `problem`: the file is not for this path; `stop`: the run ended before it began (the
+    // configuration did not load), so the reader need not go on.
+    let (problem, stop, count) = (
+        AtomicBool::new(false),
+        AtomicBool::new(false),
+        AtomicUsize::new(0),
+    );
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Time, Event, usize)>>(4);
     let result = std::thread::scope(|s| {
-        let (text, blocks, problem) = (&text, &blocks, &problem);
+        let (text, problem, stop, count) = (&text, &problem, &stop, &count);
+        // The reader finds the blocks while the configuration and the templates load here.
         s.spawn(move || {
+            let Some(blocks) = event_blocks(text) else {
+                problem.store(true, Ordering::Relaxed);
+                return;
+            };
+            count.store(blocks.len(), Ordering::Relaxed);
             let mut last = start;
             // After the engine stopped on a refused event, the rest is still read: a problem
             // in the file is what `parse` would say first.
             let mut tx = Some(tx);
             for (k, chunk) in blocks.chunks(CHUNK).enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
                 let mut events = Vec::with_capacity(chunk.len());
                 for (j, &block) in chunk.iter().enumerate() {
                     match read_block(text, block, k * CHUNK + j) {
@@ -67,12 +79,19 @@ pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), Scenario
                 }
             }
         });
+        let loaded = Config::load(&config)
+            .ok()
+            .and_then(|cfg| Renderer::new(&cfg).ok().map(|r| (cfg, r)));
+        let Some((cfg, renderer)) = loaded else {
+            stop.store(true, Ordering::Relaxed);
+            return None;
+        };
         // A problem ends the events at once; the run is thrown away below.
         let events = rx
             .into_iter()
             .take_while(|_| !problem.load(Ordering::Relaxed))
             .flatten();
-        run_with(
+        Some(run_with(
             start,
             until,
             events,
@@ -80,11 +99,11 @@ pub(super) fn run(path: &Path, out: &mut dyn Sink) -> Option<Result<(), Scenario
             &renderer,
             path,
             &mut *out,
-        )
-    });
+        ))
+    })?;
     let problem = problem.load(Ordering::Relaxed);
     tracing::debug!(
-        events = blocks.len(),
+        events = count.load(Ordering::Relaxed),
         read_first = problem,
         "simulate: run as read"
     );

@@ -27,7 +27,7 @@ fn drain(e: &mut Engine, until: &str) -> Vec<Action> {
 }
 
 fn addresses(e: &Engine, org: &str) -> Vec<String> {
-    e.config().org_addresses(org)
+    e.config().org_addresses(org).to_vec()
 }
 
 #[test]

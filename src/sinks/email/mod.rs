@@ -171,7 +171,7 @@ pub(crate) fn message(
     let (to, cc, thread, rendered): (Vec<String>, Vec<String>, Option<String>, Rendered) =
         match &a.body {
             ActionBody::Email(e) => (
-                e.to.clone(),
+                e.to.to_vec(),
                 e.cc.clone(),
                 e.thread.clone(),
                 r.email(cfg, e, a.at, key)
