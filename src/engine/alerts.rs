@@ -244,7 +244,7 @@ impl Engine {
                     inc.alerts.push(fp.clone());
                     if let Some(s) = &st.service {
                         if !inc.services.contains(s) {
-                            inc.services.push(s.clone());
+                            inc.add_service(s.clone());
                             if inc.at_self() && inc.notice_at.is_none() {
                                 // Recipients follow the services until the notice goes out.
                                 let svcs = inc.services.clone();

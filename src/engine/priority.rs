@@ -195,4 +195,40 @@ mod derive_tests {
         let inc = e.incident("I1").unwrap();
         assert_eq!((inc.cached_impact, inc.cached_priority), (Impact::Alle, 1));
     }
+
+    /// A service added to a case (an alert of it joined) derives the impact again.
+    #[test]
+    fn a_service_added_derives_the_impact_again() {
+        use crate::engine::model::{Event, Time};
+        use crate::engine::Engine;
+        use std::sync::Arc;
+        let t = |s: &str| -> Time { chrono::DateTime::parse_from_rfc3339(s).unwrap().into() };
+        let mut cfg = example_config();
+        let (x, y) = (cfg.services[0].id.clone(), cfg.services[1].id.clone());
+        // One organization exchanges only `y`; every other one on `x` is named.
+        let only_y = (cfg.orgs.iter_mut())
+            .find(|o| o.kind != OrgKind::Hf)
+            .expect("a municipality");
+        only_y.services = vec![y.clone()];
+        let named: Vec<String> = (cfg.orgs.iter())
+            .filter(|o| o.kind != OrgKind::Hf && o.services.contains(&x))
+            .map(|o| o.id.clone())
+            .collect();
+        assert!(named.len() > 1, "{named:?}");
+        let mut e = Engine::new(Arc::new(cfg.clone()));
+        let open = serde_json::json!({
+            "id": "I1", "kind": "feil", "category": "B", "services": [x],
+            "orgs": named, "started_at": "2026-12-07T09:00:00+01:00",
+        });
+        e.handle(
+            t("2026-12-07T09:05:00+01:00"),
+            Event::from_parts("incident.open", &open).unwrap(),
+        )
+        .unwrap();
+        let mut inc = e.incident("I1").unwrap().clone();
+        assert_eq!(inc.cached_impact, Impact::Alle);
+        inc.add_service(y);
+        inc.refresh(&cfg, 0);
+        assert_eq!(inc.cached_impact, Impact::Hoy);
+    }
 }
