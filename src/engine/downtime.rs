@@ -8,7 +8,7 @@ use chrono::Duration;
 pub(super) type Span = (Time, Time);
 
 /// `spans` merged (sorted, overlaps joined).
-pub(super) fn union(mut spans: Vec<Span>) -> Vec<Span> {
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
     spans.retain(|(a, b)| a < b);
     spans.sort();
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -22,7 +22,7 @@ pub(super) fn union(mut spans: Vec<Span>) -> Vec<Span> {
 }
 
 /// `spans` less `holes` (both merged).
-pub(super) fn minus(spans: &[Span], holes: &[Span]) -> Vec<Span> {
+fn minus(spans: &[Span], holes: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
     for &(mut a, b) in spans {
         // `holes` is a union: sorted and disjoint, so skip those that end before `a`.
@@ -54,7 +54,7 @@ pub(super) fn minutes(spans: &[Span]) -> f64 {
     (ms as f64 / 60_000.0 * 10.0).round() / 10.0
 }
 
-pub(super) fn covers(services: &[String], service: &str) -> bool {
+fn covers(services: &[String], service: &str) -> bool {
     services.is_empty() || services.iter().any(|s| s == service)
 }
 

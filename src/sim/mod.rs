@@ -412,12 +412,13 @@ pub(crate) fn run_with(
                 if batch.len() >= 256 {
                     // The next batch is a written one, emptied (its actions freed here), or
                     // a new one of its size: no vector grows from nothing each time.
-                    let next = (written.try_iter())
-                        .fold(None, |_, mut b: Vec<Action>| {
+                    let next = match written.try_iter().last() {
+                        Some(mut b) => {
                             b.clear();
-                            Some(b)
-                        })
-                        .unwrap_or_else(|| Vec::with_capacity(2 * 256));
+                            b
+                        }
+                        None => Vec::with_capacity(2 * 256),
+                    };
                     if tx.send(std::mem::replace(&mut batch, next)).is_err() {
                         break; // the writer stopped on an error: it says which
                     }
