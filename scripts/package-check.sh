@@ -13,6 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 scripts/package.sh --profile package-test >/dev/null
 list target/package/meldingsvakt_*_amd64.deb > "$tmp/package-test"
 scripts/package.sh >/dev/null
+python3 scripts/startup-order.py --check target/release/meldingsvakt
 deb=$(ls target/package/meldingsvakt_*_amd64.deb)
 list "$deb" > "$tmp/release"
 if ! diff -u "$tmp/package-test" "$tmp/release"; then

@@ -20,3 +20,6 @@ awk '/^[0-9a-f]+-/ { name = $6; perm = $2 }
      END { for (k in r) if (r[k] >= 64) printf "  %6d kB  %s\n", r[k], k }' /proc/$PID/smaps | sort -rn
 kill $PID
 wait $PID 2>/dev/null || true
+# How much of link/startup.order this binary still has (a list from another compiler or other
+# dependency versions no longer places the start-up code together).
+python3 scripts/startup-order.py --check "$BIN"
