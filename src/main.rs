@@ -313,7 +313,7 @@ fn check(path: &Path, connect: bool) -> ExitCode {
 }
 
 fn simulate(path: &Path) -> ExitCode {
-    let mut out = sim::Spill::default();
+    let mut out = sim::Spill::for_stdout();
     match sim::run_into(path, &mut out) {
         Ok(()) => {
             use std::io::Write;
@@ -327,6 +327,12 @@ fn simulate(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // Nothing of a failed run stays on stdout (written straight to a file, it is cut
+            // back; held, it is dropped).
+            use sim::Sink;
+            if let Err(w) = out.clear() {
+                eprintln!("cannot take back the output written to stdout: {w}");
+            }
             eprintln!("{e}");
             ExitCode::from(2)
         }

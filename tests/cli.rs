@@ -517,4 +517,62 @@ fn a_long_scenario_runs_as_it_is_read_and_a_late_problem_still_prints_nothing() 
     refused.push(late.last().unwrap().clone());
     let explode = explode.replace("2101", "2102");
     refused_only("both.toml", &refused, &explode, ack);
+
+    // stdout a file (`>>`, or at its end): the lines are written straight to it, after what it
+    // held; a run the engine refuses at its last event, after 2,100 good ones, leaves the file
+    // as it was.
+    let out_file = std::path::PathBuf::from(tmp("out.jsonl", "før\n"));
+    let to_file = |path: &std::path::Path, scenario: &str, append: bool| {
+        use std::io::Seek;
+        let mut f = std::fs::OpenOptions::new()
+            .append(append)
+            .write(!append)
+            .open(path)
+            .unwrap();
+        f.seek(std::io::SeekFrom::End(0)).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+            .args(["simulate", scenario])
+            .stdout(f)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let to = |path: &std::path::Path, scenario: &str| to_file(path, scenario, true);
+    let (code, err) = to(&out_file, &file("long.toml", &blocks));
+    assert_eq!(code, Some(0), "{err}");
+    let held = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        held == format!("før\n{in_order}"),
+        "the file's lines differ"
+    );
+    let mut late_refused = blocks.clone();
+    late_refused.push(
+        "[[event]]\nat = \"2026-05-31T12:00:00+01:00\"\ntype = \"incident.ack\"\nid = \"UKJENT\"\n"
+            .into(),
+    );
+    let late_refused = file("late-refused.toml", &late_refused);
+    let (code, err) = to(&out_file, &late_refused);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("event 2101 (incident.ack)"), "{err}");
+    assert!(
+        std::fs::read_to_string(&out_file).unwrap() == held,
+        "the refused run left lines"
+    );
+    let (code, err) = to_file(&out_file, &late_refused, false);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        std::fs::read_to_string(&out_file).unwrap() == held,
+        "the refused run left lines"
+    );
+    // stdout /dev/null: the same exit codes and messages.
+    let null = std::path::Path::new("/dev/null");
+    assert_eq!(to(null, &file("long.toml", &blocks)).0, Some(0));
+    let (code, err) = to(null, &late_refused);
+    assert!(
+        code == Some(2) && err.contains("event 2101 (incident.ack)"),
+        "{err}"
+    );
 }

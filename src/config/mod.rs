@@ -4,6 +4,7 @@
 //! Invariant: a `Config` value is always valid — every id it refers to exists — so the engine
 //! can index into it without failing.
 
+mod addresses;
 mod console;
 pub(crate) mod directory;
 pub mod keys;
@@ -222,6 +223,9 @@ pub struct Config {
     pub warnings: Vec<ConfigError>,
     org_index: Index,
     service_index: Index,
+    /// Each organization's addresses as one shared list, made at the first ask
+    /// (`addresses.rs`).
+    org_addresses: std::sync::OnceLock<Vec<std::sync::Arc<[String]>>>,
 }
 
 /// Read a text input file (configuration, include, maintenance file, scenario) with a bound:
@@ -271,18 +275,6 @@ impl Config {
             .collect()
     }
 
-    /// Bare addresses of an organization: meldingsansvarlig first, then the extra ones
-    /// (none for an unknown id). One allocation for the list (a case's `Book` shares it).
-    pub(crate) fn org_addresses(&self, id: &str) -> std::sync::Arc<[String]> {
-        match self.org(id) {
-            Some(o) => std::iter::once(&o.meldingsansvarlig)
-                .chain(&o.extra_addresses)
-                .cloned()
-                .collect(),
-            None => std::sync::Arc::new([]),
-        }
-    }
-
     /// An organization by id (including ones kept for open cases).
     pub(crate) fn org(&self, id: &str) -> Option<&Organization> {
         self.org_index.get(id).map(|&i| &self.orgs[i])
@@ -296,6 +288,7 @@ impl Config {
                 continue;
             }
             self.org_index.insert(o.id.clone(), self.orgs.len());
+            self.org_addresses = std::sync::OnceLock::new();
             self.orgs.push(o.clone());
         }
     }

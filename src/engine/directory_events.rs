@@ -77,6 +77,7 @@ pub(crate) fn overlay(base: &Arc<Config>, dir: &BTreeMap<String, Entry>) -> Arc<
             e.held.apply(o);
         }
     }
+    cfg.organizations_changed();
     Arc::new(cfg)
 }
 

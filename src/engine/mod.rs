@@ -44,7 +44,13 @@ use incident::Incident;
 use inquiry::Inquiry;
 use maintenance::Maintenance;
 use model::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The engine's hash maps, keyed by case ids, alert groups and timer subjects: foldhash with a
+/// seed per process. SipHash was a twentieth of `simulate`'s engine thread (issue #32); the
+/// keys come through the API and the webhook, so the seed is kept, unlike `rustc-hash`'s.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 use std::sync::Arc;
 
 #[derive(
@@ -122,14 +128,14 @@ impl Engine {
             dir_news: directory::News::default(),
             dir_generation: 0,
             cfg_seq: 0,
-            incidents: HashMap::new(),
-            maintenances: HashMap::new(),
-            inquiries: HashMap::new(),
-            retired: HashSet::new(),
+            incidents: HashMap::default(),
+            maintenances: HashMap::default(),
+            inquiries: HashMap::default(),
+            retired: HashSet::default(),
             alerts: BTreeMap::new(),
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             timers: BTreeSet::new(),
-            timer_of: HashMap::new(),
+            timer_of: HashMap::default(),
             out: VecDeque::new(),
             alert_seq: 0,
             clock: None,
@@ -406,21 +412,12 @@ impl Engine {
                     inc.step(&cfg, now, &mut out);
                     directory_events::remember(&mut inc.book, &cfg, &out);
                     let severe = inc.is_open() && inc.priority(&cfg) <= 2;
-                    let rec = inc.record(severe);
                     match self.history.incidents.get_mut(id) {
-                        Some(r) => {
-                            *r = availability::IncidentRecord {
-                                counts: r.counts || rec.counts,
-                                priority: if r.priority == 0 {
-                                    rec.priority
-                                } else {
-                                    r.priority.min(rec.priority)
-                                },
-                                ..rec
-                            }
-                        }
+                        Some(r) => inc.update_record(r, severe),
                         None => {
-                            self.history.incidents.insert(id.clone(), rec);
+                            self.history
+                                .incidents
+                                .insert(id.clone(), inc.record(severe));
                         }
                     }
                     (inc.next_wake(&cfg), inc.finished(&cfg))

@@ -102,12 +102,37 @@ impl Incident {
             services: self.services.clone(),
             detected_at: self.detected_at,
             resolved_at: self.resolved_at,
-            counts: severe
-                && self.at_self()
-                && self.environment == crate::engine::model::Environment::Produksjon,
+            counts: self.record_counts(severe),
             priority: self.cached_priority,
             kind: self.kind.as_str().to_string(),
         }
+    }
+
+    /// `r`, this incident's record, brought up to date in place: counted once it counted, its
+    /// most severe priority kept, the rest as `record` gives it. Allocates only what changed
+    /// (a settle runs at every step of a case: a new record each time was a twentieth of
+    /// `simulate`'s engine thread, issue #32).
+    pub(crate) fn update_record(&self, r: &mut super::availability::IncidentRecord, severe: bool) {
+        let now = self.record_counts(severe);
+        r.counts |= now;
+        r.priority = match r.priority {
+            0 => self.cached_priority,
+            p => p.min(self.cached_priority),
+        };
+        r.detected_at = self.detected_at;
+        r.resolved_at = self.resolved_at;
+        if r.services != self.services {
+            r.services.clone_from(&self.services);
+        }
+        if r.kind != self.kind.as_str() {
+            r.kind = self.kind.as_str().to_string();
+        }
+    }
+
+    fn record_counts(&self, severe: bool) -> bool {
+        severe
+            && self.at_self()
+            && self.environment == crate::engine::model::Environment::Produksjon
     }
 }
 

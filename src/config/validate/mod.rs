@@ -214,6 +214,7 @@ impl Validator<'_> {
             warnings: std::mem::take(&mut self.warnings),
             org_index,
             service_index,
+            org_addresses: Default::default(),
         })
     }
 }
