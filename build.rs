@@ -17,8 +17,9 @@ fn main() {
     // in, so start-up code spread over the binary kept 11 of its 14 MB resident in the idle
     // daemon; placed together it is about 3.5 MiB (issue #32). Rust links with lld on
     // x86_64-unknown-linux-gnu, which reads the list; names it does not find (a list from
-    // another compiler version, the dev profile) cost memory, never correctness. Release-like
-    // profiles only: the dev profile's functions are others.
+    // another compiler version or before a change of the dependencies, the dev profile) cost
+    // memory, never correctness. Release-like profiles only: the dev profile's functions are
+    // others.
     let order = Path::new(&var("CARGO_MANIFEST_DIR")).join("link/startup.order");
     let lld = linux_gnu && var("CARGO_CFG_TARGET_ARCH") == "x86_64";
     if lld
