@@ -78,6 +78,9 @@ pub struct Incident {
     /// `add_service`.
     #[serde(skip)]
     pub impact_of: Option<ImpactInputs>,
+    /// What its history record was last brought up to date from (`views.rs`).
+    #[serde(skip)]
+    pub(crate) recorded: Option<super::views::RecordInputs>,
 }
 
 /// A derived impact and what it was derived from: the configuration's number

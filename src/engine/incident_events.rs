@@ -178,6 +178,7 @@ pub(super) fn new_incident(
         cached_impact: Impact::Medium,
         cached_priority: 4,
         impact_of: None,
+        recorded: None,
     }
 }
 

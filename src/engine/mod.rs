@@ -412,13 +412,30 @@ impl Engine {
                     inc.step(&cfg, now, &mut out);
                     directory_events::remember(&mut inc.book, &cfg, &out);
                     let severe = inc.is_open() && inc.priority(&cfg) <= 2;
-                    match self.history.incidents.get_mut(id) {
-                        Some(r) => inc.update_record(r, severe),
-                        None => {
-                            self.history
-                                .incidents
-                                .insert(id.clone(), inc.record(severe));
+                    let inputs = Some(inc.record_inputs(severe));
+                    if inc.recorded != inputs {
+                        use std::collections::btree_map::Entry;
+                        let h = &mut self.history.incidents;
+                        // One walk of the tree: a case's first settle mostly makes its record,
+                        // a later one finds it.
+                        let found = match inc.recorded {
+                            Some(_) => h.get_mut(id),
+                            None => match h.entry(id.clone()) {
+                                Entry::Occupied(r) => Some(r.into_mut()),
+                                Entry::Vacant(v) => {
+                                    v.insert(inc.record(severe));
+                                    None
+                                }
+                            },
+                        };
+                        match found {
+                            Some(r) => inc.update_record(r, severe),
+                            None if inc.recorded.is_some() => {
+                                h.insert(id.clone(), inc.record(severe));
+                            }
+                            None => {}
                         }
+                        inc.recorded = inputs;
                     }
                     (inc.next_wake(&cfg), inc.finished(&cfg))
                 }

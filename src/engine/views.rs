@@ -129,11 +129,38 @@ impl Incident {
         }
     }
 
+    /// What `update_record` reads of this incident. Its record changes only in `settle`
+    /// (pruning removes only records of retired cases), so while these are the same the
+    /// record is up to date and is not looked up: the lookup in the 37,000 records of the
+    /// heavy year was a tenth of `simulate`'s engine thread (issue #32). Services only grow
+    /// (`add_service`), so their count stands for them.
+    pub(crate) fn record_inputs(&self, severe: bool) -> RecordInputs {
+        RecordInputs {
+            detected_at: self.detected_at,
+            resolved_at: self.resolved_at,
+            counts: self.record_counts(severe),
+            priority: self.cached_priority,
+            services: self.services.len(),
+            kind: self.kind.as_str(),
+        }
+    }
+
     fn record_counts(&self, severe: bool) -> bool {
         severe
             && self.at_self()
             && self.environment == crate::engine::model::Environment::Produksjon
     }
+}
+
+/// The inputs of an incident's history record (`Incident::record_inputs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RecordInputs {
+    detected_at: crate::engine::model::Time,
+    resolved_at: Option<crate::engine::model::Time>,
+    counts: bool,
+    priority: u8,
+    services: usize,
+    kind: &'static str,
 }
 
 impl crate::engine::maintenance::Maintenance {
