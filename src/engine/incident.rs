@@ -81,6 +81,9 @@ pub struct Incident {
     /// What its history record was last brought up to date from (`views.rs`).
     #[serde(skip)]
     pub(crate) recorded: Option<super::views::RecordInputs>,
+    /// Its inquiry's due time, kept by `refresh` (`followup_due.rs`).
+    #[serde(skip)]
+    pub(crate) followup_due_of: Option<super::followup_due::Kept>,
 }
 
 /// A derived impact and what it was derived from: the configuration's number
@@ -126,6 +129,7 @@ impl Incident {
             }
         };
         self.cached_priority = priority(self.category, self.cached_impact);
+        self.keep_followup_due(cfg, cfg_seq);
     }
     /// Its impact: the given one, or derived from the organizations (SPEC §4.1).
     pub(crate) fn impact(&self, _cfg: &Config) -> Impact {
@@ -175,7 +179,7 @@ impl Incident {
         }
     }
 
-    fn followup_due(&self, cfg: &Config) -> Time {
+    pub(super) fn followup_due(&self, cfg: &Config) -> Time {
         cfg.calendar
             .add_business(self.detected_at, cfg.policy.followup_after)
     }
@@ -558,7 +562,7 @@ impl Scheduled for Incident {
             // SPEC §4.15: a reply registered before the inquiry is due means the organization
             // is already engaged: no inquiry, and so no escalation.
             D::Followup => (!ours && open && self.followup_at.is_none() && self.reply_at.is_none())
-                .then(|| self.followup_due(cfg)),
+                .then(|| self.kept_followup_due(cfg)),
             D::Escalation => self.reply_due(cfg).filter(|_| {
                 !ours && open && self.reply_at.is_none() && self.escalated_at.is_none()
             }),

@@ -179,6 +179,7 @@ pub(super) fn new_incident(
         cached_priority: 4,
         impact_of: None,
         recorded: None,
+        followup_due_of: None,
     }
 }
 

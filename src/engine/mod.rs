@@ -19,6 +19,7 @@ pub mod directory;
 mod directory_events;
 mod downtime;
 pub mod events;
+mod followup_due;
 pub(crate) mod refusal;
 pub(crate) mod time;
 use checks::check_times;
