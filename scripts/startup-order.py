@@ -26,7 +26,7 @@ import json, os, re, signal, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.abspath(os.path.dirname(__file__) + "/..")
 sys.path.insert(0, os.path.join(ROOT, "scripts/bench"))
-from common import free_port  # noqa: E402
+from common import free_port, national_config  # noqa: E402
 
 
 def wait_http(port, path="/healthz", timeout=180):
@@ -78,12 +78,8 @@ def example(tmp, bin, outs):
 
 def national(tmp, bin, outs):
     d = os.path.join(tmp, "national")
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-example-orgs.py"), "--national", d],
-                   check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    base = open(os.path.join(d, "meldingsvakt.toml"), encoding="utf-8").read().replace(
-        'include = ["organizations.toml"]',
-        f'include = ["organizations.toml"]\n\n[storage]\ndir = "state"\n\n[http]\nlisten = "127.0.0.1:{port}"\n')
+    base = national_config(d, port)
     open(os.path.join(d, "files.toml"), "w", encoding="utf-8").write(base)
     # An incident and its end, sent to files, so the traced start restores a history.
     p = start(bin, "files.toml", d, port)

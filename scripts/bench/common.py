@@ -8,6 +8,17 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 
+def national_config(dir, port, tail=""):
+    """Writes Norway's organizations into `dir` (scripts/gen-example-orgs.py --national) and
+    returns its configuration text with state in `dir/state`, HTTP on `port`, then `tail`."""
+    root = os.path.abspath(os.path.dirname(__file__) + "/../..")
+    subprocess.run([sys.executable, os.path.join(root, "scripts/gen-example-orgs.py"), "--national", dir],
+                   check=True, stdout=subprocess.DEVNULL)
+    return open(os.path.join(dir, "meldingsvakt.toml"), encoding="utf-8").read().replace(
+        'include = ["organizations.toml"]',
+        f'include = ["organizations.toml"]\n\n[storage]\ndir = "state"\n\n[http]\nlisten = "127.0.0.1:{port}"\n\n{tail}')
+
+
 def wait_port(p, timeout=30):
     t = time.time()
     while time.time() - t < timeout:

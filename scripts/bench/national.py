@@ -14,7 +14,7 @@ Rows:
 import http.client, json, os, statistics, subprocess, sys, time
 from datetime import datetime, timedelta, timezone
 
-from common import free_port, wait_port
+from common import free_port, national_config, wait_port
 from postfix import Postfix
 
 ROOT = os.path.abspath(os.path.dirname(__file__) + "/../..")
@@ -56,13 +56,8 @@ def post(port, token, body):
 def rows(bin, tmp, row, rounds, rss_mib):
     pf = Postfix(os.path.join(tmp, "postfix"))
     nat = os.path.join(tmp, "national")
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts/gen-example-orgs.py"), "--national", nat],
-                   check=True, stdout=subprocess.DEVNULL)
     port = free_port()
-    cfg = open(os.path.join(nat, "meldingsvakt.toml"), encoding="utf-8").read().replace(
-        'include = ["organizations.toml"]',
-        f'include = ["organizations.toml"]\n\n[storage]\ndir = "state"\n\n[http]\nlisten = "127.0.0.1:{port}"\n\n'
-        f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {pf.port}\nsecurity = "none"\n')
+    cfg = national_config(nat, port, f'[smtp]\ntransport = "smtp"\nhost = "127.0.0.1"\nport = {pf.port}\nsecurity = "none"\n')
     open(os.path.join(nat, "mv.toml"), "w", encoding="utf-8").write(cfg)
 
     def start():
