@@ -417,24 +417,16 @@ impl Engine {
                     if inc.recorded != inputs {
                         use std::collections::btree_map::Entry;
                         let h = &mut self.history.incidents;
-                        // One walk of the tree: a case's first settle mostly makes its record,
-                        // a later one finds it.
-                        let found = match inc.recorded {
-                            Some(_) => h.get_mut(id),
+                        // A kept input means the record exists (only settle writes a live
+                        // case's record); else one walk finds or makes it.
+                        match inc.recorded.and_then(|_| h.get_mut(id)) {
+                            Some(r) => inc.update_record(r, severe),
                             None => match h.entry(id.clone()) {
-                                Entry::Occupied(r) => Some(r.into_mut()),
+                                Entry::Occupied(r) => inc.update_record(r.into_mut(), severe),
                                 Entry::Vacant(v) => {
                                     v.insert(inc.record(severe));
-                                    None
                                 }
                             },
-                        };
-                        match found {
-                            Some(r) => inc.update_record(r, severe),
-                            None if inc.recorded.is_some() => {
-                                h.insert(id.clone(), inc.record(severe));
-                            }
-                            None => {}
                         }
                         inc.recorded = inputs;
                     }
