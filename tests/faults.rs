@@ -115,6 +115,81 @@ fn store_locked_by_another_process_pauses_sending_and_loses_nothing() {
     });
 }
 
+/// The first notice's envelope is begun while its commit is written (sinks/email/staged.rs):
+/// MAIL, RCPT and DATA reach the server before the alert is durable. A commit that fails must
+/// leave nothing there: the session closes without the message. The store is locked by a
+/// second process, so the commit fails for certain (after the 5 s busy timeout); then the
+/// same alert, committed, reaches each municipality exactly once.
+#[test]
+fn a_failed_commit_delivers_nothing_though_its_first_envelope_was_begun() {
+    let env = Env::new("staged");
+    let _smtp = smtp_server(env.smtp, &env.maildir());
+    let begun = env.dir.join("maildir.mail-from");
+    let d = env.daemon();
+    let lock = lock_db(&env, 120);
+    let (code, body) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("Staged"),
+    );
+    assert_eq!(code, 503, "the commit cannot be written: {body}");
+    // The envelope was begun (polled: the staging task may end after the answer).
+    let began = |to: &str| {
+        std::fs::read_to_string(&begun)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.ends_with(to))
+            .count()
+    };
+    let first = "meldingsansvarlig@trondheim.kommune.example";
+    let t = Instant::now();
+    while began(first) == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the first notice's envelope was never begun; nothing here tests staging"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(lock);
+    let (code, body) = env.post(
+        "/api/v1/alerts",
+        &env.token("alert-token"),
+        &long_alert("Staged"),
+    );
+    assert_eq!(code, 200, "{body}");
+    wait_mails_until(&env.maildir(), 90, |m| distinct_ids(m) >= kommuner());
+    // Count only once the outbox is empty (`/healthz`): every send has ended, so a second
+    // copy, if there were one, is at the server by then.
+    let t = Instant::now();
+    loop {
+        let (_, health, _) = http_get(env.http, "/healthz", 2.0);
+        let v: serde_json::Value = serde_json::from_str(&health).unwrap_or_default();
+        if v["outbox_pending"] == 0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the outbox must empty: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mails = read_mails(&env.maildir());
+    let c = copies(&mails);
+    assert_eq!(c.len(), kommuner(), "every municipality gets its notice");
+    let twice: Vec<_> = c.iter().filter(|(_, &n)| n != 1).collect();
+    assert!(twice.is_empty(), "each notice exactly once: {twice:?}");
+    assert!(
+        began(first) >= 2,
+        "the abandoned envelope and the one that carried the notice"
+    );
+    let log = std::fs::read_to_string(env.dir.join("daemon.log")).unwrap();
+    assert!(
+        log.contains("its session was closed before the message"),
+        "a clear log line: {log}"
+    );
+    drop(d);
+}
+
 #[test]
 fn store_on_a_full_filesystem_pauses_sending_and_loses_nothing() {
     // A small tmpfs for the state directory (needs root and mount permission).

@@ -10,7 +10,9 @@ far). This is how a test makes "in the middle of a fan-out" certain instead of h
 fan-out is slow: the client cannot finish while the server holds its reply, whatever the load.
 
 Each stored message carries `X-Mail-From-At: <unix time>`, when the server read its MAIL
-command: the moment the client began the exchange.
+command: the moment the client began the exchange. Every transaction is also logged when its
+first RCPT is accepted, one line "SENDER RECIPIENT" in `MAILDIR.mail-from`, so a test can see
+an exchange that began and never delivered a message.
 
 A held message whose client went away (killed) before the release is not stored: as with a real
 MTA, a message counts as accepted only once its 250 reached the client.
@@ -35,6 +37,14 @@ class Holding(Mailbox):
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         envelope.mail_from_at = time.time()
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        if len(envelope.rcpt_tos) == 1:
+            with open(maildir.rstrip("/") + ".mail-from", "a") as f:
+                f.write("%s %s\n" % (envelope.mail_from, address))
         return "250 OK"
 
     def prepare_message(self, session, envelope):

@@ -287,15 +287,52 @@ impl Shared {
 
     /// `commit`, claiming the new rows that are due now for the dispatcher (the leader's
     /// engine task): the first message of a fan-out waits for one transaction, not two.
+    ///
+    /// While the transaction is written, the sink of the first due row stages what it can
+    /// without delivering anything (`Sink::stage`: the SMTP envelope up to DATA). After the
+    /// commit, and before the dispatcher can see the rows, `Sink::release` lets it go on for
+    /// a row this commit claimed and drops it otherwise: nothing is ever sent that was not
+    /// committed, and nothing the commit did not hand to the dispatcher.
     pub(crate) fn commit_claiming(
         &self,
         events: &[crate::store::NewEvent],
         actions: &[Action],
         now: Time,
     ) -> Result<usize, StoreError> {
-        let rows = self.sinks().rows(actions);
+        let sinks = self.sinks();
+        let rows = sinks.rows(actions);
         let lease = super::dispatch::backoff(0);
-        let (n, claimed) = self.store().commit_claiming(events, &rows, now, lease)?;
+        let commit = || self.store().commit_claiming(events, &rows, now, lease);
+        let committed = match tokio::runtime::Handle::try_current() {
+            Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                match sinks.stage(&self.in_force(), &self.renderer(), &rows, now) {
+                    // Under `block_in_place` this thread is no worker: the staging task goes
+                    // to the shared queue, where an idle worker takes it at once (spawned
+                    // from a worker it would wait in that worker's own slot, behind the
+                    // commit), and this worker's other tasks move to another thread.
+                    Some(staging) => tokio::task::block_in_place(|| {
+                        rt.spawn(staging);
+                        commit()
+                    }),
+                    None => commit(),
+                }
+            }
+            _ => commit(),
+        };
+        let claimed = match &committed {
+            Ok((_, claimed)) => claimed.iter().map(|r| r.key.as_str()).collect(),
+            Err(_) => std::collections::HashSet::new(),
+        };
+        // As before every send (dispatch::send): a host that no longer leads sends nothing.
+        let leading = self.role.leading();
+        let dropped = sinks.release(&|key| leading && claimed.contains(key));
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "a message begun beside a commit was not claimed by it; its session was closed before the message, so nothing was sent"
+            );
+        }
+        let (n, claimed) = committed?;
         if !claimed.is_empty() {
             self.handoff
                 .lock()

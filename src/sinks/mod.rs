@@ -78,6 +78,9 @@ pub(crate) struct Ctx<'a> {
     pub fan_out: &'a dyn subscribers::FanOut,
 }
 
+/// What `Sink::stage` begins: a future the caller spawns.
+pub(crate) type Staging = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// The contract every sink meets.
 #[async_trait::async_trait]
 pub(crate) trait Sink: Send + Sync {
@@ -98,6 +101,26 @@ pub(crate) trait Sink: Send + Sync {
     /// a crash or an unrecorded result, and the receiver must see the same thing (the same
     /// Message-ID, the same webhook id, no second Statuspage incident).
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure>;
+
+    /// Begin, before `action`'s own row is committed, what can be begun without delivering
+    /// anything: the e-mail sink opens the SMTP envelope up to DATA (email/staged.rs). The
+    /// future is spawned; it goes on only when `release` says the commit claimed the row, and
+    /// `deliver` of that row reports what it did. Default: nothing.
+    fn stage(
+        &self,
+        _cfg: &Arc<Config>,
+        _renderer: &Arc<Renderer>,
+        _action: &Action,
+    ) -> Option<Staging> {
+        None
+    }
+
+    /// After the commit that `stage` ran beside: go on with what was staged for the keys
+    /// `claimed` says the commit claimed; drop the rest (the commit failed, or the row was
+    /// there before). Returns how many were dropped.
+    fn release(&self, _claimed: &dyn Fn(&str) -> bool) -> usize {
+        0
+    }
 
     /// Periodic upkeep, about once a minute (e.g. extending silences).
     async fn upkeep(&self, _ctx: &Ctx<'_>) {}
@@ -194,6 +217,27 @@ impl Registry {
         self.sinks
             .iter()
             .find(|s| s.name() == kind || s.delivers().contains(&kind))
+    }
+
+    /// Stage the first own row of `rows` that is due at `now` and that its sink can stage
+    /// (`Sink::stage`), before the rows are committed: the future to spawn, if any. One per
+    /// commit: the first notice of a fan-out is the one that waits on the commit.
+    pub(crate) fn stage(
+        &self,
+        cfg: &Arc<Config>,
+        renderer: &Arc<Renderer>,
+        rows: &[crate::store::NewRow],
+        now: crate::engine::model::Time,
+    ) -> Option<Staging> {
+        rows.iter()
+            .filter(|r| r.action.at <= now && r.key == r.action.key)
+            .find_map(|r| self.for_kind(&r.kind)?.stage(cfg, renderer, &r.action))
+    }
+
+    /// After a commit: every sink goes on with what it staged for a key `claimed` says was
+    /// claimed, and drops the rest. Returns how many were dropped.
+    pub(crate) fn release(&self, claimed: &dyn Fn(&str) -> bool) -> usize {
+        self.sinks.iter().map(|s| s.release(claimed)).sum()
     }
 
     /// The outbox rows for decided actions: each action's own row, then the copies sinks take.

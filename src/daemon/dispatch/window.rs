@@ -8,10 +8,18 @@
 //!   the same address). Rows to other recipients go past a blocked one.
 //! - **Sliding, not in waves.** A finished exchange frees its slot at once; nothing waits for
 //!   the slowest of a group.
-//! - **Slow start.** One exchange first, then one more slot for every exchange that ends, up
-//!   to `IN_FLIGHT`: the first recipient of a fan-out has the server to itself (the first
-//!   notice is out as soon as one exchange allows), and a server that is down sees one failed
-//!   attempt per batch before the rest follow, not eight at once.
+//! - **Slow start, per sink.** One exchange of each sink (the row's `kind`) first, then one
+//!   more slot of that sink for every exchange of it that ends, up to `IN_FLIGHT` in all: the
+//!   first recipient of a fan-out has the mail server to itself (the first notice is out as
+//!   soon as one exchange allows), and a server that is down sees one failed attempt per batch
+//!   before the rest follow, not eight at once. Per sink, because the status page's post and
+//!   the subscribers' copy talk to other servers (or only to the store): their quick ends
+//!   must not open mail slots while the first notice is still under way.
+//! - **The first notice leads.** Rows about the case only (no recipients: the status page's
+//!   post, the subscribers' copy) wait until the batch's first row addressed to people has
+//!   ended. On a 2-core host their work (an HTTP post, a store transaction) would otherwise
+//!   share the CPU with the first notice's exchange; the status page has 15 minutes, the
+//!   subscribers' lane waits for the routine anyway.
 
 use crate::store::OutboxRow;
 use std::collections::{HashMap, VecDeque};
@@ -19,43 +27,68 @@ use std::collections::{HashMap, VecDeque};
 /// At most this many SMTP (or HTTP) exchanges at once.
 pub(crate) const IN_FLIGHT: usize = 8;
 
-/// The addresses (or, for rows without any, the case) whose order a row must keep.
-fn recipients(row: &OutboxRow) -> Vec<String> {
+/// The addresses (or, for rows without any, the case) whose order a row must keep, and
+/// whether the row is addressed to people.
+fn recipients(row: &OutboxRow) -> (Vec<String>, bool) {
     let to = row.action.body.recipients();
     if to.is_empty() {
-        vec![row.action.about.key_prefix()]
+        (vec![row.action.about.key_prefix()], false)
     } else {
-        to
+        (to, true)
     }
+}
+
+/// A row not started yet: its recipients (`recipients`) and whether it is addressed to people.
+struct Queued {
+    row: OutboxRow,
+    who: Vec<String>,
+    addressed: bool,
 }
 
 /// Which claimed rows may start: at most IN_FLIGHT, in order per recipient.
 pub(crate) struct Window {
-    queued: VecDeque<(OutboxRow, Vec<String>)>,
-    /// Recipients of the exchanges under way, by row key.
-    running: HashMap<String, Vec<String>>,
-    finished: usize,
+    queued: VecDeque<Queued>,
+    /// Recipients and sink of the exchanges under way, by row key.
+    running: HashMap<String, (Vec<String>, String)>,
+    /// Exchanges ended, per sink.
+    finished: HashMap<String, usize>,
+    /// The batch's first row addressed to people, until its exchange ends: rows about the
+    /// case only (the status page, the subscribers' copy) wait for it.
+    lead: Option<String>,
 }
 
 impl Window {
     /// A window over the rows of one claim.
     pub(crate) fn new(rows: Vec<OutboxRow>) -> Window {
+        let queued: VecDeque<Queued> = rows
+            .into_iter()
+            .map(|row| {
+                let (who, addressed) = recipients(&row);
+                Queued {
+                    row,
+                    who,
+                    addressed,
+                }
+            })
+            .collect();
+        let lead = queued
+            .iter()
+            .find(|q| q.addressed)
+            .map(|q| q.row.key.clone());
         Window {
-            queued: rows
-                .into_iter()
-                .map(|r| {
-                    let who = recipients(&r);
-                    (r, who)
-                })
-                .collect(),
+            queued,
             running: HashMap::new(),
-            finished: 0,
+            finished: HashMap::new(),
+            lead,
         }
     }
 
-    /// How many exchanges may run at once now.
-    fn limit(&self) -> usize {
-        (1 + self.finished).min(IN_FLIGHT)
+    /// Whether one more exchange of sink `kind` may start now: its own slow start allows it
+    /// (one, plus one per exchange of it that ended) and fewer than `IN_FLIGHT` run in all.
+    fn may_start(&self, kind: &str) -> bool {
+        let finished = self.finished.get(kind).copied().unwrap_or(0);
+        let running = self.running.values().filter(|(_, k)| k == kind).count();
+        self.running.len() < IN_FLIGHT && running < (1 + finished).min(IN_FLIGHT)
     }
 
     #[cfg(test)]
@@ -74,19 +107,26 @@ impl Window {
         let mut out = Vec::new();
         // Recipients of running rows and of earlier rows still queued: a row naming one of
         // them must wait.
-        let mut busy: std::collections::HashSet<String> =
-            self.running.values().flatten().cloned().collect();
+        let mut busy: std::collections::HashSet<String> = self
+            .running
+            .values()
+            .flat_map(|(who, _)| who)
+            .cloned()
+            .collect();
         let mut i = 0;
-        while i < self.queued.len() && self.running.len() < self.limit() {
-            let free = !self.queued[i].1.iter().any(|r| busy.contains(r));
-            if free {
-                if let Some((row, who)) = self.queued.remove(i) {
+        while i < self.queued.len() && self.running.len() < IN_FLIGHT {
+            let q = &self.queued[i];
+            let free = !q.who.iter().any(|r| busy.contains(r));
+            let behind_lead = !q.addressed && self.lead.is_some();
+            if free && !behind_lead && self.may_start(&q.row.kind) {
+                if let Some(Queued { row, who, .. }) = self.queued.remove(i) {
                     busy.extend(who.iter().cloned());
-                    self.running.insert(row.key.clone(), who);
+                    self.running
+                        .insert(row.key.clone(), (who, row.kind.clone()));
                     out.push(row);
                 }
             } else {
-                busy.extend(self.queued[i].1.iter().cloned());
+                busy.extend(q.who.iter().cloned());
                 i += 1;
             }
         }
@@ -95,8 +135,11 @@ impl Window {
 
     /// The exchange of `key` ended (delivered, failed or dropped).
     pub(crate) fn finished(&mut self, key: &str) {
-        if self.running.remove(key).is_some() {
-            self.finished += 1;
+        if self.lead.as_deref() == Some(key) {
+            self.lead = None;
+        }
+        if let Some((_, kind)) = self.running.remove(key) {
+            *self.finished.entry(kind).or_default() += 1;
         }
     }
 }
@@ -121,6 +164,18 @@ mod tests {
             first_failure_at: None,
             last_error: None,
         }
+    }
+
+    /// A row of another sink (`kind`) about the case, with no recipient of its own.
+    fn other(key: &str, kind: &str) -> OutboxRow {
+        let mut r = row(key, "-");
+        r.kind = kind.into();
+        r.action.body = ActionBody::Email(Box::new(Email::new(
+            EmailKind::Unplanned,
+            "x".into(),
+            Vec::<String>::new(),
+        )));
+        r
     }
 
     fn keys(rows: &[OutboxRow]) -> Vec<&str> {
@@ -158,6 +213,35 @@ mod tests {
         }
         assert_eq!(widest, IN_FLIGHT);
         assert_eq!(w.queued(), 0, "every row was started");
+    }
+
+    #[test]
+    fn the_first_notice_leads_and_each_sink_has_its_own_slow_start() {
+        // A fan-out's batch: the status page's post and the subscribers' copy first (no
+        // recipients: their order is the case's), then the notices.
+        let mut rows = vec![
+            other("sp", "statuspage"),
+            other("sp#subscribers", "subscribers"),
+        ];
+        rows.extend((0..6).map(|i| row(&format!("n{i}"), &format!("m{i}@x.example"))));
+        let mut w = Window::new(rows);
+        // The first notice goes alone: the rows about the case wait for it.
+        assert_eq!(keys(&w.ready()), ["n0"]);
+        assert!(w.ready().is_empty());
+        w.finished("n0");
+        // Then the post (the copy keeps the case's order behind it) and two notices.
+        assert_eq!(keys(&w.ready()), ["sp", "n1", "n2"]);
+        w.finished("sp");
+        // The post's end lets the copy start, and opens no mail slot: the notices' slow
+        // start counts only the notices' own ends.
+        assert_eq!(keys(&w.ready()), ["sp#subscribers"]);
+        w.finished("sp#subscribers");
+        assert!(w.ready().is_empty(), "two notices still under way");
+        w.finished("n1");
+        assert_eq!(keys(&w.ready()), ["n3", "n4"]);
+        // A batch with no notice: the rows about the case go at once.
+        let mut w = Window::new(vec![other("sp", "statuspage")]);
+        assert_eq!(keys(&w.ready()), ["sp"]);
     }
 
     #[test]

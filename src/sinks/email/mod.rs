@@ -13,6 +13,7 @@ use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 mod smtp;
+mod staged;
 pub(crate) use smtp::SmtpPool;
 use std::path::PathBuf;
 
@@ -108,7 +109,7 @@ pub(crate) fn settings(cfg: &Config) -> std::borrow::Cow<'_, Settings> {
 /// Where mail goes: `.eml` files in a folder, or an SMTP relay.
 pub(crate) enum Transport {
     Files(PathBuf),
-    Smtp(SmtpPool),
+    Smtp(Box<SmtpPool>),
 }
 
 impl Transport {
@@ -128,7 +129,7 @@ impl Transport {
             ),
             _ => None,
         };
-        Ok(Transport::Smtp(SmtpPool::new(s, password)?))
+        Ok(Transport::Smtp(Box::new(SmtpPool::new(s, password)?)))
     }
 }
 
@@ -303,7 +304,7 @@ pub(crate) async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), Se
                 .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
             Ok(())
         }
-        Transport::Smtp(s) => s.send(m.envelope(), &m.formatted()).await,
+        Transport::Smtp(s) => s.send(key, m.envelope(), &m.formatted()).await,
     }
 }
 

@@ -4,7 +4,8 @@
 
 use super::{message, send, SendError, Transport};
 use crate::config::Config;
-use crate::engine::model::ActionBody;
+use crate::engine::model::{Action, ActionBody};
+use crate::render::Renderer;
 use crate::sinks::{BuildError, Ctx, Failure, Sink};
 use crate::store::OutboxRow;
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,41 @@ impl Sink for EmailSink {
 
     fn delivers(&self) -> &'static [&'static str] {
         &["ops", "report"]
+    }
+
+    fn stage(
+        &self,
+        cfg: &Arc<Config>,
+        renderer: &Arc<Renderer>,
+        action: &Action,
+    ) -> Option<crate::sinks::Staging> {
+        // The directory's mails wait for the store's key (`deliver`): not staged.
+        if matches!(&action.body, ActionBody::Email(e) if e.directory.is_some()) {
+            return None;
+        }
+        let t = self.transport(cfg).ok()?;
+        let Transport::Smtp(pool) = t.as_ref() else {
+            return None;
+        };
+        let reserved = pool.reserve(&action.key)?;
+        let (cfg, renderer, action) = (Arc::clone(cfg), Arc::clone(renderer), action.clone());
+        Some(Box::pin(async move {
+            let Transport::Smtp(pool) = t.as_ref() else {
+                return;
+            };
+            if let Ok(Some(m)) = message(&cfg, &renderer, &action, None) {
+                pool.begin(reserved, m.envelope().clone(), m.formatted())
+                    .await;
+            }
+        }))
+    }
+
+    fn release(&self, claimed: &dyn Fn(&str) -> bool) -> usize {
+        let cache = self.transport.lock().unwrap_or_else(|p| p.into_inner());
+        match cache.as_ref().map(|(_, t)| t.as_ref()) {
+            Some(Transport::Smtp(pool)) => pool.release(claimed),
+            _ => 0,
+        }
     }
 
     async fn deliver(&self, ctx: &Ctx<'_>, row: &OutboxRow) -> Result<(), Failure> {

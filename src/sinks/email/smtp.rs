@@ -12,10 +12,14 @@
 //! socket in TLS (rustls, the system's roots) before the greeting; `none` is allowed by the
 //! configuration only to a loopback host. Credentials are sent after TLS, with PLAIN or LOGIN.
 
+use super::staged::{non_ascii, Reserved, Staged, HELD_FOR};
 use super::{SendError, SmtpSecurity, SmtpSettings};
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,8 @@ pub(crate) struct SmtpPool {
     hello: ClientId,
     tls: Option<tokio_rustls::TlsConnector>,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    /// Envelopes begun while their commit is written (staged.rs).
+    staged: Staged,
 }
 
 /// A socket lettre can speak SMTP over: plain TCP (upgraded by lettre on STARTTLS) or TLS
@@ -103,6 +109,7 @@ impl SmtpPool {
             hello: ClientId::default(),
             tls,
             idle: Mutex::new(Vec::new()),
+            staged: Staged::default(),
         })
     }
 
@@ -178,22 +185,101 @@ impl SmtpPool {
         }
     }
 
-    /// Send one message. A session that failed is dropped, never reused; a good one goes back
-    /// to the pool.
+    /// Reserve the staged envelope of `key` (staged.rs); [`SmtpPool::begin`] carries it out.
+    pub(super) fn reserve(&self, key: &str) -> Option<Reserved> {
+        self.staged.reserve(key)
+    }
+
+    /// After a commit: *go* for the staged keys it claimed, the others dropped (staged.rs).
+    pub(crate) fn release(&self, claimed: &dyn Fn(&str) -> bool) -> usize {
+        self.staged.release(claimed)
+    }
+
+    /// A staged message: begin its envelope on a session — MAIL, RCPT, DATA as lettre's
+    /// `send` would, and not a byte more —, wait for the *go*, then send `body`. Without a
+    /// *go* (or if the envelope cannot be begun) the session is dropped and nothing is sent:
+    /// the slot stays empty and the dispatcher's send goes the ordinary way.
+    pub(super) async fn begin(&self, r: Reserved, envelope: Envelope, body: Vec<u8>) {
+        let Reserved { mut slot, go } = r;
+        let eight_bit = !body.is_ascii();
+        let envelope_begun = async {
+            let mut conn = self.session().await.ok()?;
+            let info = conn.server_info();
+            let mut params = Vec::new();
+            if non_ascii(&envelope) {
+                if !info.supports_feature(Extension::SmtpUtfEight) {
+                    return None;
+                }
+                params.push(MailParameter::SmtpUtfEight);
+            }
+            if eight_bit {
+                if !info.supports_feature(Extension::EightBitMime) {
+                    return None;
+                }
+                params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+            }
+            conn.command(Mail::new(envelope.from().cloned(), params))
+                .await
+                .ok()?;
+            for to in envelope.to() {
+                conn.command(Rcpt::new(to.clone(), vec![])).await.ok()?;
+            }
+            conn.command(Data).await.ok()?;
+            Some(conn)
+        };
+        let Ok(Some(mut conn)) = tokio::time::timeout(self.timeout(), envelope_begun).await else {
+            return;
+        };
+        // No go (the commit failed, or did not claim this row): `conn` is dropped here,
+        // closing the session in its data phase, and the server keeps nothing.
+        let Ok(Ok(())) = tokio::time::timeout(HELD_FOR, go).await else {
+            return;
+        };
+        let sent = tokio::time::timeout(self.timeout(), conn.message(&body)).await;
+        *slot = Some(match sent {
+            Ok(Ok(_)) => {
+                self.keep(conn);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Err(err("send", e))
+            }
+            Err(_) => Err(SendError::Transport(format!(
+                "no answer from {}:{} within {:?}",
+                self.s.host,
+                self.s.port,
+                self.timeout()
+            ))),
+        });
+    }
+
+    /// A session that just carried a message goes back to the pool, if there is room.
+    fn keep(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < POOL_MAX {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    /// Send one message: if it was staged for `key`, what its staged send did (staged.rs);
+    /// else on a pooled or new session. A session that failed is dropped, never reused; a
+    /// good one goes back to the pool.
     pub(crate) async fn send(
         &self,
-        envelope: &lettre::address::Envelope,
+        key: &str,
+        envelope: &Envelope,
         body: &[u8],
     ) -> Result<(), SendError> {
         let timeout = self.timeout();
         let work = async {
+            if let Some(result) = self.staged.take(key).await {
+                return result;
+            }
             let mut conn = self.session().await?;
             match conn.send(envelope, body).await {
                 Ok(_) => {
-                    let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                    if idle.len() < POOL_MAX {
-                        idle.push((conn, Instant::now()));
-                    }
+                    self.keep(conn);
                     Ok(())
                 }
                 Err(e) => {
