@@ -55,6 +55,9 @@ pub(crate) struct Window {
     /// The batch's first row addressed to people, until its exchange ends: rows about the
     /// case only (the status page, the subscribers' copy) wait for it.
     lead: Option<String>,
+    /// The sinks of the batch's rows, once each: when none of them may start another
+    /// exchange, `ready` stops without walking the rest of the queue.
+    kinds: Vec<String>,
 }
 
 impl Window {
@@ -75,7 +78,14 @@ impl Window {
             .iter()
             .find(|q| q.addressed)
             .map(|q| q.row.key.clone());
+        let mut kinds: Vec<String> = Vec::new();
+        for q in &queued {
+            if !kinds.contains(&q.row.kind) {
+                kinds.push(q.row.kind.clone());
+            }
+        }
         Window {
+            kinds,
             queued,
             running: HashMap::new(),
             finished: HashMap::new(),
@@ -114,7 +124,7 @@ impl Window {
             .cloned()
             .collect();
         let mut i = 0;
-        while i < self.queued.len() && self.running.len() < IN_FLIGHT {
+        while i < self.queued.len() && self.kinds.iter().any(|k| self.may_start(k)) {
             let q = &self.queued[i];
             let free = !q.who.iter().any(|r| busy.contains(r));
             let behind_lead = !q.addressed && self.lead.is_some();
