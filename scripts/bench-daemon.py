@@ -20,7 +20,7 @@ subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 BIN = os.path.join(ROOT, "target/release/meldingsvakt")
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
-from common import StampedSmtp, alertmanager_first_message, free_port, wait_port
+from common import IDLE_BEFORE_ALERT, StampedSmtp, alertmanager_first_message, free_port, wait_port
 
 tmp = tempfile.mkdtemp(prefix="mv-bench-")
 smtp = StampedSmtp(tmp)
@@ -56,6 +56,7 @@ idle = rss_mib(daemon.pid)
 conn = http.client.HTTPConnection("127.0.0.1", http_port)
 notice, resolved, first = [], [], []
 for r in range(ROUNDS):
+    time.sleep(IDLE_BEFORE_ALERT)  # as before each of Alertmanager's (common.py)
     started = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
     base = smtp.count()
     t = time.perf_counter(); post(conn, "/api/v1/alerts", alert_token, alert(f"Bench{r}", "firing", started))
@@ -99,7 +100,7 @@ daemon.terminate(); daemon.wait()
 am = shutil.which("prometheus-alertmanager")
 if am:
     lat = alertmanager_first_message(am, tmp, smtp, ROUNDS)
-    print(f"Alertmanager email receiver (group_wait 0s), POST → first message: median {statistics.median(lat)*1000:.0f} ms "
+    print(f"Alertmanager email receiver (group_wait 0s), the same {IDLE_BEFORE_ALERT} s idle before each alert, POST → first message: median {statistics.median(lat)*1000:.0f} ms "
           f"(min {min(lat)*1000:.0f}, max {max(lat)*1000:.0f}); one message, no 2-hour rule, no per-organization fan-out")
 else:
     print("prometheus-alertmanager not installed: comparison skipped")
