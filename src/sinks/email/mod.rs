@@ -304,7 +304,7 @@ pub(crate) async fn send(t: &Transport, key: &str, m: &Message) -> Result<(), Se
                 .map_err(|e| SendError::Transport(format!("{}: {e}", path.display())))?;
             Ok(())
         }
-        Transport::Smtp(s) => s.send(key, m.envelope(), &m.formatted()).await,
+        Transport::Smtp(s) => s.send(m.envelope(), &m.formatted()).await,
     }
 }
 

@@ -121,10 +121,17 @@ impl Sink for EmailSink {
             }
             _ => None,
         };
+        let t = self.transport(ctx.cfg)?;
+        // A message begun beside its commit (staged.rs) was rendered there: what its send
+        // did is the result, and nothing is rendered again while the server takes it.
+        if let Transport::Smtp(pool) = t.as_ref() {
+            if let Some(result) = pool.staged(&row.action.key).await {
+                return result.map_err(Failure::from);
+            }
+        }
         let Some(m) = message(ctx.cfg, ctx.renderer, &row.action, key.as_deref())? else {
             return Ok(());
         };
-        let t = self.transport(ctx.cfg)?;
         // The action key, not the row key: the Message-ID and the file name are the action's.
         send(&t, &row.action.key, &m).await?;
         Ok(())

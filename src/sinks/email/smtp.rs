@@ -262,20 +262,26 @@ impl SmtpPool {
         }
     }
 
-    /// Send one message: if it was staged for `key`, what its staged send did (staged.rs);
-    /// else on a pooled or new session. A session that failed is dropped, never reused; a
-    /// good one goes back to the pool.
-    pub(crate) async fn send(
-        &self,
-        key: &str,
-        envelope: &Envelope,
-        body: &[u8],
-    ) -> Result<(), SendError> {
+    /// If the message of `key` was staged, what its staged send did, once it is done
+    /// (staged.rs); `None`: send it the ordinary way. A staged key still waiting for its *go*
+    /// is dropped here, so it can never be sent after this.
+    pub(crate) async fn staged(&self, key: &str) -> Option<Result<(), SendError>> {
+        let timeout = self.timeout();
+        tokio::time::timeout(timeout, self.staged.take(key))
+            .await
+            .unwrap_or_else(|_| {
+                Some(Err(SendError::Transport(format!(
+                    "no answer from {}:{} within {timeout:?}",
+                    self.s.host, self.s.port
+                ))))
+            })
+    }
+
+    /// Send one message on a pooled or new session. A session that failed is dropped, never
+    /// reused; a good one goes back to the pool.
+    pub(crate) async fn send(&self, envelope: &Envelope, body: &[u8]) -> Result<(), SendError> {
         let timeout = self.timeout();
         let work = async {
-            if let Some(result) = self.staged.take(key).await {
-                return result;
-            }
             let mut conn = self.session().await?;
             match conn.send(envelope, body).await {
                 Ok(_) => {

@@ -13,10 +13,11 @@
 //!    claimed. A staged key among them is *go*: its task sends the message at once. Any
 //!    other staged key (the commit failed, or the row was already there and not claimed) is
 //!    dropped: its session is closed without the end of data, and the server discards it.
-//! 3. The dispatcher delivers the row as every row (window, recording, retries): its send
-//!    of that key takes the slot, waits for the staged task, and reports its result. If
-//!    nothing was sent there (the envelope could not be begun), it sends the ordinary way and
-//!    meets the same refusal, if there was one.
+//! 3. The dispatcher delivers the row as every row (window, recording, retries): the e-mail
+//!    sink's delivery of that key first takes the slot (`SmtpPool::staged`), waits for the
+//!    staged task, and reports its result, without rendering the message again while the
+//!    server takes it. If nothing was sent there (the envelope could not be begun), it
+//!    renders and sends the ordinary way and meets the same refusal, if there was one.
 //!
 //! Invariants:
 //! - Before its row's commit, a staged session carries MAIL, RCPT and DATA and nothing else.
