@@ -319,13 +319,14 @@ impl Shared {
             }
             _ => commit(),
         };
-        let claimed = match &committed {
-            Ok((_, claimed)) => claimed.iter().map(|r| r.key.as_str()).collect(),
-            Err(_) => std::collections::HashSet::new(),
+        let claimed: &[crate::store::OutboxRow] = match &committed {
+            Ok((_, claimed)) => claimed,
+            Err(_) => &[],
         };
         // As before every send (dispatch::send): a host that no longer leads sends nothing.
+        // Asked only for the few staged keys, so the claimed rows are scanned, not indexed.
         let leading = self.role.leading();
-        let dropped = sinks.release(&|key| leading && claimed.contains(key));
+        let dropped = sinks.release(&|key| leading && claimed.iter().any(|r| r.key == key));
         if dropped > 0 {
             tracing::info!(
                 dropped,

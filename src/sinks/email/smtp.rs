@@ -117,6 +117,16 @@ impl SmtpPool {
         self.s.timeout.to_std().unwrap_or(Duration::from_secs(30))
     }
 
+    /// The error of an exchange that outlived `timeout`.
+    fn no_answer(&self) -> SendError {
+        SendError::Transport(format!(
+            "no answer from {}:{} within {:?}",
+            self.s.host,
+            self.s.port,
+            self.timeout()
+        ))
+    }
+
     /// A new session: connected, greeted, encrypted as configured, authenticated.
     async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
         let s = &self.s;
@@ -245,12 +255,7 @@ impl SmtpPool {
                 conn.abort().await;
                 Err(err("send", e))
             }
-            Err(_) => Err(SendError::Transport(format!(
-                "no answer from {}:{} within {:?}",
-                self.s.host,
-                self.s.port,
-                self.timeout()
-            ))),
+            Err(_) => Err(self.no_answer()),
         });
     }
 
@@ -269,12 +274,7 @@ impl SmtpPool {
         let timeout = self.timeout();
         tokio::time::timeout(timeout, self.staged.take(key))
             .await
-            .unwrap_or_else(|_| {
-                Some(Err(SendError::Transport(format!(
-                    "no answer from {}:{} within {timeout:?}",
-                    self.s.host, self.s.port
-                ))))
-            })
+            .unwrap_or_else(|_| Some(Err(self.no_answer())))
     }
 
     /// Send one message on a pooled or new session. A session that failed is dropped, never
@@ -294,11 +294,8 @@ impl SmtpPool {
                 }
             }
         };
-        tokio::time::timeout(timeout, work).await.map_err(|_| {
-            SendError::Transport(format!(
-                "no answer from {}:{} within {timeout:?}",
-                self.s.host, self.s.port
-            ))
-        })?
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| self.no_answer())?
     }
 }
