@@ -482,6 +482,32 @@ fn a_long_scenario_runs_as_it_is_read_and_a_late_problem_still_prints_nothing() 
     let lines = in_order.lines().count();
     assert!(lines > 2_100, "{lines} lines");
 
+    // A head longer than the piece read for it alone (64 KiB of comment): the whole file is
+    // read first, and the run is still run as read, with the same lines.
+    let long_head = tmp(
+        "long-head.toml",
+        &format!(
+            "{}{head}\n{}",
+            "# kommentar\n".repeat(7_000),
+            blocks.join("\n")
+        ),
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_meldingsvakt"))
+        .args(["simulate", &long_head])
+        .env("MELDINGSVAKT_LOG", "meldingsvakt=debug")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("run as read events=2100 read_first=false"),
+        "{err}"
+    );
+    assert!(
+        o.stdout == in_order.as_bytes(),
+        "a long head gave other lines"
+    );
+
     // One event moved to the end (its instant is its own): read first and sorted, same lines.
     let mut moved = blocks.clone();
     let b = moved.remove(4);

@@ -463,3 +463,39 @@ fn next_wakeup_is_the_earliest_deadline_without_scanning() {
         "N121, detected 08:01, is due 10:01"
     );
 }
+
+/// An incident alerts opened leaves its alert group when it ends, found by the key it keeps;
+/// one kept before it kept the key (a snapshot of an older version) leaves it too.
+#[test]
+fn an_ended_alert_incident_leaves_its_group_with_or_without_its_kept_key() {
+    let alert = |firing| {
+        event(
+            &Op::Alert {
+                org: Some(0),
+                svc: 0,
+                firing,
+            },
+            t0(),
+        )
+    };
+    let groups = |e: &Engine| serde_json::to_value(e.snapshot()).unwrap()["groups"].clone();
+    let mut e = Engine::new(cfg());
+    e.handle(t0(), alert(true)).unwrap();
+    assert_eq!(groups(&e).as_array().map(Vec::len), Some(1));
+    let mut snap = serde_json::to_value(e.snapshot()).unwrap();
+    assert!(snap["incidents"][0]["group"].is_array(), "{snap}");
+
+    let t1 = t0() + Duration::minutes(5);
+    e.handle(t1, alert(false)).unwrap();
+    assert_eq!(groups(&e), serde_json::json!([]));
+
+    // The same, restored from a snapshot without the key.
+    snap["incidents"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("group");
+    let mut old = Engine::restore(cfg(), serde_json::from_value(snap).unwrap());
+    assert_eq!(groups(&old).as_array().map(Vec::len), Some(1));
+    old.handle(t1, alert(false)).unwrap();
+    assert_eq!(groups(&old), serde_json::json!([]));
+}

@@ -193,7 +193,8 @@ impl Engine {
                         // closes it (SPEC §4.7).
                         if inc.alerts.is_empty() && inc.is_open() && inc.escalated_at.is_none() {
                             inc.resolved_at = Some(now);
-                            self.groups.retain(|_, v| v != &id);
+                            let group = inc.group.clone();
+                            self.ungroup(&id, group);
                         }
                         self.settle(&Subject::Incident(id), now);
                     }
@@ -298,6 +299,7 @@ impl Engine {
                     st.environment,
                 );
                 inc.from_alerts = true;
+                inc.group = Some(key.clone());
                 inc.alert = st.context.clone();
                 inc.alerts.push(fp.clone());
                 inc.note = note;

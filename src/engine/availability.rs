@@ -68,11 +68,27 @@ pub struct MaintenanceRecord {
 
 /// The case history: every incident and maintenance the engine has seen, and when the first
 /// record was made.
+///
+/// The incidents are a hash map (a busy year is 37,000 of them, and a B-tree walk of string
+/// compares for each record's update was a tenth of `simulate`'s engine thread, issue #32).
+/// Nothing depends on its order: every reader sorts what it shows, and it is written sorted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct History {
     pub first: Option<Time>,
-    pub incidents: BTreeMap<String, IncidentRecord>,
+    #[serde(serialize_with = "sorted")]
+    pub incidents: Records<IncidentRecord>,
     pub maintenances: BTreeMap<String, MaintenanceRecord>,
+}
+
+/// Records by case id, in no order. Seeded, as the engine's maps: the ids come through the
+/// API and the webhook.
+pub type Records<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+
+/// `m` written in the order of its keys, as when it was a B-tree.
+fn sorted<S: serde::Serializer, V: Serialize>(m: &Records<V>, s: S) -> Result<S::Ok, S::Error> {
+    let mut entries: Vec<(&String, &V)> = m.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    s.collect_map(entries)
 }
 
 /// A calendar month, `YYYY-MM`.

@@ -41,6 +41,9 @@ pub struct Incident {
     /// Alert fingerprints that keep this incident open (incidents opened from alerts).
     pub alerts: Vec<String>,
     pub from_alerts: bool,
+    /// The alert group it was opened for (`None`: not opened for one, or kept before #32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<super::alerts::GroupKey>,
     /// What the alert that opened it said (name, summary, description, source link).
     #[serde(default)]
     pub alert: Option<super::alerts::AlertContext>,

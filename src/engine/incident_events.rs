@@ -88,10 +88,10 @@ impl Engine {
             return Err(Refusal::invalid("resolved_at", Why::BeforeStart));
         }
         inc.resolved_at = Some(at);
-        // Only an incident alerts opened is any alert group's (`alerts.rs`): the others
-        // spare a pass over every group.
+        // Only an incident alerts opened is any alert group's (`alerts.rs`).
         if inc.from_alerts {
-            self.groups.retain(|_, v| v != id);
+            let group = inc.group.clone();
+            self.ungroup(id, group);
         }
         self.settle(&Subject::Incident(id.to_string()), now);
         Ok(())
@@ -157,6 +157,7 @@ pub(super) fn new_incident(
         reply_at: None,
         alerts: vec![],
         from_alerts: false,
+        group: None,
         alert: None,
         sp_created: false,
         sp_last_post: None,

@@ -193,11 +193,10 @@ impl Engine {
         if self.clock.is_some_and(|c| before < c) {
             return;
         }
-        while let Some((t, s)) = self.timers.first().cloned() {
-            if t >= before {
+        while self.timers.first().is_some_and(|(t, _)| *t < before) {
+            let Some((t, s)) = self.timers.pop_first() else {
                 break;
-            }
-            self.timers.remove(&(t, s.clone()));
+            };
             self.timer_of.remove(&s);
             self.settle(&s, dated.unwrap_or(t));
         }
@@ -415,10 +414,10 @@ impl Engine {
                     let severe = inc.is_open() && inc.priority(&cfg) <= 2;
                     let inputs = Some(inc.record_inputs(severe));
                     if inc.recorded != inputs {
-                        use std::collections::btree_map::Entry;
+                        use std::collections::hash_map::Entry;
                         let h = &mut self.history.incidents;
                         // A kept input means the record exists (only settle writes a live
-                        // case's record); else one walk finds or makes it.
+                        // case's record): found without cloning the id; else made.
                         match inc.recorded.and_then(|_| h.get_mut(id)) {
                             Some(r) => inc.update_record(r, severe),
                             None => match h.entry(id.clone()) {
@@ -465,23 +464,49 @@ impl Engine {
             },
         };
         self.out.extend(out);
-        if let Some(old) = self.timer_of.remove(s) {
-            self.timers.remove(&(old, s.clone()));
-        }
-        if finished {
-            self.retire(s);
-            return;
-        }
-        if let Some(mut t) = next {
+        let next = if finished {
+            None
+        } else {
             // `step` fired everything due at `now`, and firing moves a deadline past it
             // (validated config keeps every interval positive). Should that promise ever
             // break, wait a second rather than spin.
-            debug_assert!(t > now, "{s:?}: next deadline {t} not after {now}");
-            if t <= now {
-                t = now + chrono::Duration::seconds(1);
+            next.map(|t| {
+                debug_assert!(t > now, "{s:?}: next deadline {t} not after {now}");
+                if t <= now {
+                    now + chrono::Duration::seconds(1)
+                } else {
+                    t
+                }
+            })
+        };
+        let old = self.timer_of.get(s).copied();
+        // A deadline that did not move stays where it is (most settles move none).
+        if old != next {
+            if let Some(old) = old {
+                self.timers.remove(&(old, s.clone()));
+                self.timer_of.remove(s);
             }
-            self.timers.insert((t, s.clone()));
-            self.timer_of.insert(s.clone(), t);
+            if let Some(t) = next {
+                self.timers.insert((t, s.clone()));
+                self.timer_of.insert(s.clone(), t);
+            }
+        }
+        if finished {
+            self.retire(s);
+        }
+    }
+
+    /// Incident `id`, opened for alert `group`, is no longer that group's: the group's next
+    /// alert opens a new one. Without its group (kept by an older version), every group is
+    /// looked at (a pass over all of them was a thirtieth of a busy year's engine time).
+    fn ungroup(&mut self, id: &str, group: Option<GroupKey>) {
+        match group {
+            Some(k) => {
+                if self.groups.get(&k).is_some_and(|v| v == id) {
+                    self.groups.remove(&k);
+                }
+            }
+            None => self.groups.retain(|_, v| v != id),
         }
     }
 
@@ -489,8 +514,8 @@ impl Engine {
         match s {
             Subject::Incident(id) => {
                 // Only an incident alerts opened is any alert group's (`alerts.rs`).
-                if self.incidents.remove(id).is_some_and(|i| i.from_alerts) {
-                    self.groups.retain(|_, v| v != id);
+                if let Some(i) = self.incidents.remove(id).filter(|i| i.from_alerts) {
+                    self.ungroup(id, i.group);
                 }
             }
             Subject::Maintenance(id) => {

@@ -9,7 +9,7 @@ use super::context::{org_name, services_text};
 use super::*;
 
 /// The subject lines written here: these templates' first lines, as shipped.
-pub(super) const DIRECT: [&str; 14] = [
+pub(super) const DIRECT: [&str; 16] = [
     "email/planned",
     "email/planned.reminder",
     "email/planned.change",
@@ -24,6 +24,8 @@ pub(super) const DIRECT: [&str; 14] = [
     "email/directory.verify",
     "statuspage/incident",
     "statuspage/maintenance",
+    "ops/unacknowledged",
+    "report/monthly",
 ];
 
 /// `email/unplanned`'s (and `email/followup`'s) line: by the incident's kind.
@@ -75,6 +77,31 @@ impl Renderer {
         match &a.body {
             ActionBody::Email(e) => self.direct_email(cfg, e),
             ActionBody::Statuspage(s) => self.direct_status(cfg, s),
+            // `ops/unacknowledged`: the reminder for an incident nobody acknowledged, the one
+            // ops note of every busy year (a context with the whole incident, for one line).
+            ActionBody::Ops(o) if o.reason == OpsReason::Unacknowledged => {
+                let i = o.incident.as_ref()?;
+                self.direct("ops/unacknowledged").then(|| {
+                    format!(
+                        "Påminnelse: prioritet {}-hendelse {} er ikke kvittert ut",
+                        i.priority, i.id
+                    )
+                })
+            }
+            // `report/monthly`: its context is the whole report, tables and all.
+            ActionBody::Report(r) => self.direct("report/monthly").then(|| {
+                let r = &r.report;
+                let preliminary = if r.state == crate::report::ReportState::Preliminary {
+                    " (foreløpig)"
+                } else {
+                    ""
+                };
+                trimmed(format!(
+                    "Tilgjengelighet {} – {}{preliminary}",
+                    crate::report::month_name(&r.month),
+                    cfg.self_.name
+                ))
+            }),
             _ => None,
         }
     }

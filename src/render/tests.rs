@@ -1,5 +1,6 @@
 use super::*;
 
+use crate::report::ReportState;
 use crate::testutil::example_config as cfg;
 
 #[test]
@@ -409,16 +410,59 @@ fn direct_subject_is_the_template_s() {
             }
         }
     }
+    // The report in each state and month, and the unacknowledged reminder at each priority
+    // and environment: the two non-e-mail lines written directly.
+    for (_, a) in samples::all(&c) {
+        match &a.body {
+            ActionBody::Report(_) => {
+                for state in [
+                    ReportState::Final,
+                    ReportState::Preliminary,
+                    ReportState::NoData,
+                ] {
+                    for month in ["2027-01", "2027-12"] {
+                        let mut b = a.clone();
+                        if let ActionBody::Report(r) = &mut b.body {
+                            r.report.state = state;
+                            r.report.month = month.into();
+                        }
+                        variants.push(b);
+                    }
+                }
+            }
+            ActionBody::Ops(o) if o.reason == OpsReason::Unacknowledged => {
+                for (priority, env) in [(1, Environment::Test), (2, Environment::Produksjon)] {
+                    let mut b = a.clone();
+                    if let ActionBody::Ops(o) = &mut b.body {
+                        let i = o.incident.as_mut().unwrap();
+                        i.priority = priority;
+                        i.environment = env;
+                    }
+                    variants.push(b);
+                }
+            }
+            _ => {}
+        }
+    }
     let mut direct = 0;
+    let mut lines = std::collections::HashSet::new();
     for a in &variants {
         let want = r.template_subject(&c, a).unwrap();
         if let Some(got) = r.direct_subject(&c, a) {
             direct += 1;
+            lines.insert(got.clone());
             assert_eq!(Some(got), want, "{}", a.key);
         }
     }
     // Every e-mail and status-page sample was written directly.
     assert!(direct >= 12 * 18, "{direct} of {}", variants.len());
+    for line in [
+        "Tilgjengelighet desember 2027 – Hemit HF (foreløpig)",
+        "Tilgjengelighet januar 2027 – Hemit HF",
+        "Påminnelse: prioritet 1-hendelse INC-1 er ikke kvittert ut",
+    ] {
+        assert!(lines.contains(line), "{line} not among {lines:?}");
+    }
 
     // An own `email/unplanned` line: its family takes the template path.
     let dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// The JSON object of one action; `extra` appends the webhook's `id` and `sender`.
 pub struct ActionLine<'a> {
-    pub at: String,
+    pub at: std::borrow::Cow<'a, str>,
     pub action: &'a Action,
     pub subject: Option<String>,
     pub extra: Option<(&'a str, &'a str)>,
@@ -19,8 +19,19 @@ impl<'a> ActionLine<'a> {
         r: &Renderer,
         a: &'a Action,
     ) -> Result<ActionLine<'a>, crate::render::RenderError> {
+        Self::stamped(local_rfc3339(cfg, a.at).into(), cfg, r, a)
+    }
+
+    /// The line of `a` at `at`, its time already written (`local_rfc3339`): a fan-out's
+    /// actions share one instant, written once (it was a quarter of `simulate`'s writer).
+    pub(crate) fn stamped(
+        at: std::borrow::Cow<'a, str>,
+        cfg: &Config,
+        r: &Renderer,
+        a: &'a Action,
+    ) -> Result<ActionLine<'a>, crate::render::RenderError> {
         Ok(ActionLine {
-            at: local_rfc3339(cfg, a.at),
+            at,
             action: a,
             subject: r.subject(cfg, a)?,
             extra: None,
