@@ -192,6 +192,12 @@ impl Incident {
             .map(|t| cfg.calendar.end_of_first_working_day_after(t))
     }
 
+    /// What a step's e-mails share: the incident as they show it, and the reply deadline (a
+    /// calendar walk once for a fan-out, not once per recipient).
+    fn common(&self, cfg: &Config) -> (Arc<IncidentView>, Option<Time>) {
+        (Arc::new(self.view(cfg)), self.reply_due(cfg))
+    }
+
     fn ack_due(&self, cfg: &Config) -> Option<Time> {
         match self.priority(cfg) {
             1 => Some(self.registered_at + cfg.policy.ack_priority1),
@@ -203,7 +209,6 @@ impl Incident {
     #[allow(clippy::too_many_arguments)]
     fn email(
         &self,
-        cfg: &Config,
         now: Time,
         kind: EmailKind,
         key: String,
@@ -211,7 +216,7 @@ impl Incident {
         to: Arc<[String]>,
         cc: Vec<String>,
         thread: Option<String>,
-        view: Arc<IncidentView>,
+        (view, reply_due): &(Arc<IncidentView>, Option<Time>),
     ) -> Action {
         Action {
             at: now,
@@ -220,9 +225,9 @@ impl Incident {
             body: ActionBody::Email(Box::new(Email {
                 cc,
                 thread,
-                incident: Some(view),
+                incident: Some(Arc::clone(view)),
                 inquiry_sent_at: self.followup_at,
-                reply_due: self.reply_due(cfg),
+                reply_due: *reply_due,
                 ..Email::new(kind, org.to_string(), to)
             })),
         }
@@ -263,11 +268,7 @@ impl Incident {
         [&self.id, "/unplanned/", org].concat()
     }
     fn followup_key(&self) -> String {
-        format!(
-            "{}/followup/{}",
-            self.id,
-            self.at_org.as_deref().unwrap_or("")
-        )
+        [&self.id, "/followup/", self.at_org.as_deref().unwrap_or("")].concat()
     }
 
     /// One e-mail to each of `orgs` (their own addresses), keyed `{id}/{tag}/{org}`.
@@ -281,11 +282,10 @@ impl Incident {
         out: &mut Vec<Action>,
     ) {
         // One view shared by every recipient: a fan-out to 65 is one snapshot, not 65.
-        let view = Arc::new(self.view(cfg));
+        let common = self.common(cfg);
         for org in orgs {
             let thread = (kind != EmailKind::Unplanned).then(|| self.notice_key(org));
             let a = self.email(
-                cfg,
                 now,
                 kind,
                 key(org),
@@ -293,7 +293,7 @@ impl Incident {
                 self.book.addresses(cfg, org),
                 vec![],
                 thread,
-                Arc::clone(&view),
+                &common,
             );
             out.push(a);
         }
@@ -309,8 +309,7 @@ impl Incident {
                 Some(self.followup_key()),
             ),
         };
-        let view = Arc::new(self.view(cfg));
-        out.push(self.email(cfg, now, kind, key, &org, to, cc, thread, view));
+        out.push(self.email(now, kind, key, &org, to, cc, thread, &self.common(cfg)));
     }
 
     /// SPEC §4.15: the operator chooses the status; measures alone do not change it.
@@ -376,9 +375,8 @@ impl Incident {
                 let (to, cc) = self.escalation_recipients(cfg);
                 let key = format!("{}/escalation/{}", self.id, org);
                 let thread = Some(self.followup_key());
-                let view = Arc::new(self.view(cfg));
+                let common = self.common(cfg);
                 out.push(self.email(
-                    cfg,
                     now,
                     EmailKind::Escalation,
                     key,
@@ -386,7 +384,7 @@ impl Incident {
                     to.into(),
                     cc,
                     thread,
-                    view,
+                    &common,
                 ));
                 self.silence_created = true;
                 out.push(self.silence(now, "create"));

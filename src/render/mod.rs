@@ -49,11 +49,17 @@ pub struct Renderer {
     /// The context of the last e-mail rendered. A fan-out renders the same message for many
     /// recipients; only `recipient` differs, so the context is built once (measured: the
     /// context build was a third of `simulate` on a year of operations).
-    last_email: std::sync::Mutex<Option<LastEmail>>,
+    last_email: std::sync::Mutex<Option<shared::LastEmail>>,
     /// Templates whose subject cannot depend on the recipient (it names no `recipient`, and
     /// uses no `this`, `@root`, `lookup` or partial that could reach it): within a fan-out
     /// their subject is rendered once.
     recipient_free_subject: std::collections::HashSet<String>,
+    /// The last e-mail rendered for a sink (`email_shared`): the configuration it was rendered
+    /// under (held, so no other configuration can take its address), the message, its text.
+    last_sent: std::sync::Mutex<Option<(std::sync::Arc<Config>, Email, Rendered)>>,
+    /// Templates whose subject and body cannot depend on the recipient (as
+    /// `recipient_free_subject`, over both parts).
+    recipient_free: std::collections::HashSet<String>,
     /// Templates whose subject line is the shipped one and written directly (`subject.rs`).
     direct_lines: std::collections::HashSet<String>,
     /// Where each template came from, for error messages.
@@ -92,6 +98,7 @@ mod builtin;
 mod context;
 pub(crate) mod ics;
 pub mod link;
+mod shared;
 mod subject;
 use subject::subject_free_of_recipient;
 pub(crate) mod subscriber;
@@ -128,6 +135,7 @@ impl Renderer {
         let mut errors = Vec::new();
         let mut origin = Vec::new();
         let mut recipient_free_subject = std::collections::HashSet::new();
+        let mut recipient_free = std::collections::HashSet::new();
         let mut direct_lines = std::collections::HashSet::new();
         for (name, builtin) in BUILTIN {
             let (file, text) = match dir.map(|d| d.join(format!("{name}.hbs"))) {
@@ -166,6 +174,9 @@ impl Renderer {
             }
             if subject_free_of_recipient(&subject) {
                 recipient_free_subject.insert(name.to_string());
+                if subject_free_of_recipient(&body) {
+                    recipient_free.insert(name.to_string());
+                }
             }
             for (part, src, line_offset) in [("subject", subject, 0usize), ("body", body, 2usize)] {
                 if let Err(e) = hb.register_template_string(&format!("{name}#{part}"), src) {
@@ -187,6 +198,8 @@ impl Renderer {
                 origin,
                 last_email: std::sync::Mutex::new(None),
                 recipient_free_subject,
+                last_sent: std::sync::Mutex::new(None),
+                recipient_free,
                 direct_lines,
             })
         } else {
@@ -473,87 +486,6 @@ impl Renderer {
         let (name, ctx) = self.status_ctx(cfg, s)?;
         self.render(&name, &ctx)
     }
-
-    /// Run `f` on the template name and context of an action (`None` for silences).
-    fn with_ctx<T>(
-        &self,
-        cfg: &Config,
-        a: &Action,
-        f: impl FnOnce(&str, &Context, Option<&mut Option<String>>) -> Result<T, RenderError>,
-    ) -> Result<Option<T>, RenderError> {
-        let at = a.at;
-        let (name, ctx) = match &a.body {
-            ActionBody::Email(e) => {
-                let mut slot = self.last_email.lock().unwrap_or_else(|p| p.into_inner());
-                match slot.as_mut() {
-                    // `base_subject` is in the context too: reusable only when the base
-                    // subjects cannot name the recipient either.
-                    Some(last) if same_message(&last.email, e) && self.base_subjects_free() => {
-                        if let Value::Object(o) = last.ctx.data_mut() {
-                            o.insert("recipient".into(), recipient_json(cfg, &e.org));
-                        }
-                        let subject = self
-                            .recipient_free_subject
-                            .contains(&last.name)
-                            .then_some(&mut last.subject);
-                        return f(&last.name, &last.ctx, subject).map(Some);
-                    }
-                    _ => {
-                        let (name, ctx) = self.email_ctx(cfg, e, at, None)?;
-                        let mut last = LastEmail {
-                            email: (**e).clone(),
-                            name,
-                            ctx,
-                            subject: None,
-                        };
-                        let free = self.recipient_free_subject.contains(&last.name);
-                        let out = f(&last.name, &last.ctx, free.then_some(&mut last.subject));
-                        *slot = Some(last);
-                        return out.map(Some);
-                    }
-                }
-            }
-            ActionBody::Ops(o) => self.ops_ctx(cfg, o)?,
-            ActionBody::Statuspage(s) => self.status_ctx(cfg, s)?,
-            ActionBody::Silence(_) | ActionBody::Sms(_) => return Ok(None),
-            ActionBody::Report(r) => {
-                let mut c = base_json(cfg);
-                c.insert("report".into(), context::report_json(cfg, &r.report));
-                (
-                    "report/monthly".to_string(),
-                    Context::from(Value::Object(c)),
-                )
-            }
-        };
-        f(&name, &ctx, None).map(Some)
-    }
-
-    /// Subject and body of any action that carries text (not silences).
-    pub fn action(&self, cfg: &Config, a: &Action) -> Result<Option<Rendered>, RenderError> {
-        self.with_ctx(cfg, a, |name, ctx, _| self.render(name, ctx))
-    }
-
-    /// The subject alone (what `simulate` prints), without rendering the body.
-    pub(crate) fn subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
-        if let Some(s) = self.direct_subject(cfg, a) {
-            return Ok(Some(s));
-        }
-        self.template_subject(cfg, a)
-    }
-
-    /// The subject through the templates, always (what `direct_subject` must equal).
-    fn template_subject(&self, cfg: &Config, a: &Action) -> Result<Option<String>, RenderError> {
-        self.with_ctx(cfg, a, |name, ctx, cached| match cached {
-            // Within a fan-out, a subject that cannot name the recipient is the same for all.
-            Some(Some(s)) => Ok(s.clone()),
-            Some(slot) => {
-                let s = self.subject_of(name, ctx)?;
-                *slot = Some(s.clone());
-                Ok(s)
-            }
-            None => self.subject_of(name, ctx),
-        })
-    }
 }
 
 /// An e-mail to organizations about a test-environment incident (sent only with
@@ -562,30 +494,8 @@ fn test_environment(ctx: &Context) -> bool {
     ctx.data().get("test_environment").and_then(Value::as_bool) == Some(true)
 }
 
-/// The context of the last e-mail rendered, and its subject once rendered when the subject
-/// cannot depend on the recipient.
-struct LastEmail {
-    email: Email,
-    name: String,
-    ctx: Context,
-    subject: Option<String>,
-}
-
 fn recipient_json(cfg: &Config, org: &str) -> Value {
     json!({"id": org, "name": org_name(cfg, org)})
-}
-
-/// Same message apart from who receives it.
-fn same_message(a: &Email, b: &Email) -> bool {
-    a.message == b.message
-        && a.incident == b.incident
-        && a.maintenance == b.maintenance
-        && a.previous == b.previous
-        && a.inquiry_sent_at == b.inquiry_sent_at
-        && a.reply_due == b.reply_due
-        // A directory mail's link is its organization's own.
-        && a.directory.is_none()
-        && b.directory.is_none()
 }
 
 pub mod samples;

@@ -241,6 +241,73 @@ fn a_fanout_subject_is_shared_only_when_it_cannot_name_the_recipient() {
     assert!(subject_free_of_recipient("Løst: {{base_subject}}"));
 }
 
+/// A sink's fan-out renders a message once when neither its subject nor its body can name
+/// the recipient, and what each recipient gets is what rendering for it alone gives: under
+/// the configuration in force (another one renders again), and never shared when the text
+/// names the recipient.
+#[test]
+fn a_fanout_text_is_rendered_once_only_when_it_cannot_name_the_recipient() {
+    let c = std::sync::Arc::new(cfg());
+    let email = |name: &str, org: &str| {
+        let (_, a) = samples::all(&c)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap();
+        match a.body {
+            ActionBody::Email(mut e) => {
+                e.org = org.to_string();
+                (*e, a.at)
+            }
+            _ => unreachable!(),
+        }
+    };
+    let each = |r: &Renderer, c: &std::sync::Arc<Config>, name: &str| {
+        ["trondheim", "malvik", "trondheim"].map(|o| {
+            let (e, at) = email(name, o);
+            let shared = r.email_shared(c, &e, at, None).unwrap();
+            assert_eq!(shared, r.email(c, &e, at, None).unwrap(), "{name} to {o}");
+            shared
+        })
+    };
+    let shipped = Renderer::new(&c).unwrap();
+    // The notice does not name its recipient: one text for all.
+    assert!(shipped.recipient_free.contains("email/unplanned"));
+    let got = each(&shipped, &c, "email/unplanned");
+    assert!(got[0] == got[1] && got[1] == got[2]);
+    // The inquiry does ("Til {{recipient.name}}:"): each its own.
+    assert!(!shipped.recipient_free.contains("email/followup"));
+    let got = each(&shipped, &c, "email/followup");
+    assert!(
+        got[0].body.contains("Til Trondheim kommune:"),
+        "{}",
+        got[0].body
+    );
+    assert!(got[1].body.contains("Til Malvik"), "{}", got[1].body);
+
+    // Another configuration (a reload): rendered under it, not taken from the last one.
+    let (e, at) = email("email/unplanned", "malvik");
+    let before = shipped.email_shared(&c, &e, at, None).unwrap();
+    let mut renamed = (*c).clone();
+    renamed.self_.name = "Helse Nord IKT".into();
+    let renamed = std::sync::Arc::new(renamed);
+    let after = shipped.email_shared(&renamed, &e, at, None).unwrap();
+    assert!(before.body.contains("Hemit HF") && after.body.contains("Helse Nord IKT"));
+
+    // An operator's body that names the recipient: each its own.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("email")).unwrap();
+    std::fs::write(
+        dir.path().join("email/unplanned.hbs"),
+        "Feil i meldingsutveksling\n\nTil {{recipient.name}}: ring {{phone}}\n",
+    )
+    .unwrap();
+    let custom = Renderer::with_dir(Some(dir.path())).unwrap();
+    assert!(!custom.recipient_free.contains("email/unplanned"));
+    let got = each(&custom, &c, "email/unplanned");
+    assert!(got[1].body.starts_with("Til Malvik"), "{}", got[1].body);
+    assert_eq!(got[0], got[2]);
+}
+
 /// Issue #26: a service is named by its name; an id that is a slug (`epikrise`) never
 /// reaches an e-mail, a status-page text or an ops mail, where its name belongs.
 #[test]

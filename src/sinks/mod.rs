@@ -71,7 +71,9 @@ pub(crate) trait SinkState: Send + Sync {
 /// What a sink gets for one delivery: the configuration and templates in force now, and its
 /// state.
 pub(crate) struct Ctx<'a> {
-    pub cfg: &'a Config,
+    /// Held as the `Arc` it is, so a rendering shared across recipients can tell it apart
+    /// from a configuration swapped in since (`Renderer::email_shared`).
+    pub cfg: &'a Arc<Config>,
     pub renderer: &'a Renderer,
     pub state: &'a dyn SinkState,
     /// The subscriber queue, for the subscribers' copies.

@@ -156,7 +156,7 @@ fn mailbox(s: &str) -> Result<Mailbox, SendError> {
 
 /// The e-mail for an action (`email` and `ops` actions), or `None` for other kinds.
 pub(crate) fn message(
-    cfg: &Config,
+    cfg: &std::sync::Arc<Config>,
     r: &Renderer,
     a: &Action,
     key: Option<&[u8]>,
@@ -175,7 +175,7 @@ pub(crate) fn message(
                 e.to.to_vec(),
                 e.cc.clone(),
                 e.thread.clone(),
-                r.email(cfg, e, a.at, key)
+                r.email_shared(cfg, e, a.at, key)
                     .map_err(|e| SendError::Build(e.to_string()))?,
             ),
             ActionBody::Ops(o) => (
