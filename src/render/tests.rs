@@ -294,14 +294,8 @@ fn a_fanout_text_is_rendered_once_only_when_it_cannot_name_the_recipient() {
     assert!(before.body.contains("Hemit HF") && after.body.contains("Helse Nord IKT"));
 
     // An operator's body that names the recipient: each its own.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("email")).unwrap();
-    std::fs::write(
-        dir.path().join("email/unplanned.hbs"),
-        "Feil i meldingsutveksling\n\nTil {{recipient.name}}: ring {{phone}}\n",
-    )
-    .unwrap();
-    let custom = Renderer::with_dir(Some(dir.path())).unwrap();
+    let (_dir, custom) =
+        own_unplanned("Feil i meldingsutveksling\n\nTil {{recipient.name}}: ring {{phone}}\n");
     assert!(!custom.recipient_free.contains("email/unplanned"));
     let got = each(&custom, &c, "email/unplanned");
     assert!(got[1].body.starts_with("Til Malvik"), "{}", got[1].body);
@@ -532,14 +526,7 @@ fn direct_subject_is_the_template_s() {
     }
 
     // An own `email/unplanned` line: its family takes the template path.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("email")).unwrap();
-    std::fs::write(
-        dir.path().join("email/unplanned.hbs"),
-        "Avvik {{incident.id}}\n\nTelefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {{phone}}\n",
-    )
-    .unwrap();
-    let custom = Renderer::with_dir(Some(dir.path())).unwrap();
+    let (_dir, custom) = own_unplanned("Avvik {{incident.id}}\n\nTelefonnummer for mottak av pasientrelaterte opplysninger ved nedetid: {{phone}}\n");
     let (_, resolved) = samples::all(&c)
         .into_iter()
         .find(|(n, _)| n == "email/resolved")
@@ -549,4 +536,14 @@ fn direct_subject_is_the_template_s() {
         custom.subject(&c, &resolved).unwrap().as_deref(),
         Some("Løst: Avvik INC-1")
     );
+}
+
+/// Templates with an operator's own `email/unplanned.hbs` of `text` (the folder lives as long
+/// as the first value).
+fn own_unplanned(text: &str) -> (tempfile::TempDir, Renderer) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("email")).unwrap();
+    std::fs::write(dir.path().join("email/unplanned.hbs"), text).unwrap();
+    let r = Renderer::with_dir(Some(dir.path())).unwrap();
+    (dir, r)
 }
